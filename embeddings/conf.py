@@ -1,0 +1,73 @@
+"""The app's settings: one `EMBEDDINGS` dict in Django settings, read only through here.
+
+    EMBEDDINGS = {"TTL": 3600, "MODEL": "/models/my-model"}
+
+`get_config()` merges it over `DEFAULTS`; the result is cached and cleared whenever a test
+overrides settings.
+"""
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Cache alias in CACHES that holds the embeddings (its own, so flushes stay ours).
+    "CACHE_ALIAS": "embeddings",
+    # First segment of every key we write. Keys are derived only in embeddings.keys.
+    "KEY_PREFIX": "emb",
+    # Seconds a vector stays cached; None keeps it until evicted.
+    "TTL": 7 * 24 * 3600,
+    # Dotted path of the class that turns texts into vectors (see embeddings.backends.base).
+    "BACKEND": "embeddings.backends.sentence_transformers.SentenceTransformerBackend",
+    # Sentence-transformers model name or local folder; None = the bundled all-MiniLM-L6-v2.
+    "MODEL": None,
+    # Pins the model's identity in the key fingerprint instead of hashing its weight files.
+    "MODEL_REVISION": None,
+    "DEVICE": "cpu",
+    "BATCH_SIZE": 64,
+    # Ask the model to L2-normalise (all-MiniLM-L6-v2 already does, in its own pipeline).
+    "NORMALIZE": False,
+    # Token limit; None = the model's own (256 for all-MiniLM-L6-v2).
+    "MAX_SEQ_LENGTH": None,
+    # Text put before every input by the model (instruction-tuned models); None = none.
+    "PROMPT": None,
+    # float32 stores exactly what the model returned; float16 halves memory (cosine >= 0.9999).
+    "STORAGE_DTYPE": "float32",
+    # Dotted path of the store class; None picks it from the cache alias' backend.
+    "STORE": None,
+    # Keys per MGET; larger lookups send several MGETs in one pipelined round trip.
+    "MGET_CHUNK": 10_000,
+    # Writes per pipeline flush when a call has very many misses.
+    "WRITE_CHUNK": 5_000,
+    # Circuit breaker: first back-off after a failure, doubling up to the maximum.
+    "BREAKER_BACKOFF": 5.0,
+    "BREAKER_MAX_BACKOFF": 60.0,
+    # Calls with at least this many texts log their summary at INFO, smaller ones at DEBUG.
+    "LOG_INFO_MIN_TEXTS": 500,
+}
+
+
+@cache
+def get_config() -> dict[str, Any]:
+    """Return the effective settings: `DEFAULTS` updated with `settings.EMBEDDINGS`."""
+    user = getattr(settings, "EMBEDDINGS", {}) or {}
+    unknown = set(user) - set(DEFAULTS)
+    if unknown:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"Unknown EMBEDDINGS setting(s): {', '.join(sorted(unknown))}")
+    return {**DEFAULTS, **user}
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"EMBEDDINGS", "CACHES"}:
+        get_config.cache_clear()
+        # Backends and stores were built from the old settings.
+        from embeddings import backends, stores
+
+        backends.reset()
+        stores.reset()

@@ -1,0 +1,43 @@
+"""Cache key derivation. Pure: no Django, no I/O.
+
+A key is `{prefix}:v1:{fingerprint}:{sha256(text)}`:
+
+- the fingerprint hashes the canonical JSON of everything that changes a vector (model identity,
+  normalisation, sequence length, prompt, storage dtype, value format), so changing any of them
+  moves to a new key space instead of returning a stale vector;
+- the text part is the SHA-256 of the exact UTF-8 text, fixed length, so no two (fingerprint,
+  text) pairs give the same key: the encoding is injective.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+KEY_VERSION = 1
+FINGERPRINT_LENGTH = 16  # hex characters: 64 bits, ample to tell model configurations apart
+
+
+def fingerprint(fields: Mapping[str, object]) -> str:
+    """Return a short hex digest of `fields` (JSON-serialisable), independent of their order."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def namespace(prefix: str, fingerprint: str) -> str:
+    """Return the part shared by every key of one model configuration (ends with ':')."""
+    if not prefix or any(ch in prefix for ch in ":*?[] \n"):
+        raise ValueError(
+            f"Key prefix must be non-empty without ':', spaces or glob chars: {prefix!r}"
+        )
+    return f"{prefix}:v{KEY_VERSION}:{fingerprint}:"
+
+
+def text_digest(text: str) -> str:
+    # surrogatepass: every Python str hashes, even one with lone surrogates.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def text_keys(namespace: str, texts: Iterable[str]) -> list[str]:
+    """Return the cache key of each text under `namespace`, in order."""
+    sha256 = hashlib.sha256
+    return [namespace + sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]

@@ -1,0 +1,195 @@
+"""The app's public operations. Everything else in the product embeds through `embed_texts`.
+
+from embeddings.services import embed_texts
+vectors = embed_texts(["Too expensive", "Friendly staff"])  # float32, shape (2, 384)
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings import codec, keys
+from embeddings.backends import BaseBackend, get_backend
+from embeddings.conf import get_config
+from embeddings.exceptions import CacheError, CacheUnavailable
+from embeddings.stores import BaseStore, get_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbeddingReport:
+    """The vectors of one call and what it took to get them."""
+
+    vectors: np.ndarray
+    hits: int  # input texts served from the cache
+    misses: int  # input texts whose vector was computed in this call
+    encoded: int  # distinct texts given to the model
+    corrupt: int  # cached values that failed validation (recomputed and overwritten)
+    cache_available: bool
+    seconds: float
+    encode_seconds: float
+
+
+def embed_texts(texts: Sequence[str], *, model: str | None = None) -> np.ndarray:
+    """Return the embeddings of `texts`: float32, shape (len(texts), dim), rows in input order.
+
+    Cached vectors come from the store in one round trip; the others are computed (each distinct
+    text once) and written back in one pipeline. If the store is unreachable the vectors are
+    computed all the same. `model` is a sentence-transformers name or folder (default: the
+    configured model).
+
+    Raises TypeError if `texts` is not a list or tuple of str.
+    """
+    return embed_texts_with_report(texts, model=model).vectors
+
+
+def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -> EmbeddingReport:
+    """Like `embed_texts`, also returning hits, misses and timings of the call."""
+    started = time.perf_counter()
+    _check_texts(texts)
+    backend = get_backend(model)
+    config = get_config()
+    dtype = config["STORAGE_DTYPE"]
+    dim = backend.dimension
+    if not texts:
+        empty = np.empty((0, dim), dtype=np.float32)
+        return EmbeddingReport(empty, 0, 0, 0, 0, True, time.perf_counter() - started, 0.0)
+
+    # Dedup: each distinct text is looked up and encoded once.
+    position_of: dict[str, int] = {}
+    inverse = np.fromiter(
+        (position_of.setdefault(t, len(position_of)) for t in texts),
+        dtype=np.intp,
+        count=len(texts),
+    )
+    unique = list(position_of)
+    cache_keys = keys.text_keys(namespace_for(backend), unique)
+
+    store = get_store()
+    values, cache_available = _lookup(store, cache_keys)
+    decoded = codec.decode_many(values, dtype=dtype, dim=dim)
+    if decoded.corrupt:
+        logger.warning(
+            "%d cached embedding value(s) failed validation (e.g. key %s); recomputing them",
+            len(decoded.corrupt),
+            cache_keys[decoded.corrupt[0]],
+        )
+
+    matrix = np.empty((len(unique), dim), dtype=np.float32)
+    if decoded.found:
+        matrix[decoded.found] = decoded.vectors
+    missing = _missing_positions(len(unique), decoded.found)
+    encode_seconds = 0.0
+    if missing:
+        encode_started = time.perf_counter()
+        computed = backend.encode([unique[i] for i in missing])
+        encode_seconds = time.perf_counter() - encode_started
+        if computed.shape != (len(missing), dim):
+            raise ValueError(
+                f"backend returned shape {computed.shape}, expected {(len(missing), dim)}"
+            )
+        # Return what a later hit will return: identical for float32, rounded for float16.
+        matrix[missing] = codec.round_trip(computed, dtype=dtype)
+        if cache_available:
+            payload = dict(
+                zip(
+                    [cache_keys[i] for i in missing],
+                    codec.encode(computed, dtype=dtype),
+                    strict=True,
+                )
+            )
+            cache_available = _write(store, payload, ttl=config["TTL"])
+
+    vectors = matrix[inverse] if len(unique) != len(texts) else matrix
+    missed_unique = np.zeros(len(unique), dtype=bool)
+    missed_unique[missing] = True
+    misses = int(missed_unique[inverse].sum())
+    report = EmbeddingReport(
+        vectors=vectors,
+        hits=len(texts) - misses,
+        misses=misses,
+        encoded=len(missing),
+        corrupt=len(decoded.corrupt),
+        cache_available=cache_available,
+        seconds=time.perf_counter() - started,
+        encode_seconds=encode_seconds,
+    )
+    _log(report, dim=dim, big=len(texts) >= config["LOG_INFO_MIN_TEXTS"])
+    return report
+
+
+def namespace_for(backend: BaseBackend) -> str:
+    """The key prefix shared by every vector of `backend` under the current settings."""
+    config = get_config()
+    fields = {
+        **backend.fingerprint_fields(),
+        "storage_dtype": config["STORAGE_DTYPE"],
+        "format": codec.FORMAT_VERSION,
+    }
+    return keys.namespace(config["KEY_PREFIX"], keys.fingerprint(fields))
+
+
+def _check_texts(texts: object) -> None:
+    if not isinstance(texts, list | tuple):
+        raise TypeError(f"texts must be a list or tuple of str, not {type(texts).__name__}")
+    for position, text in enumerate(texts):
+        if type(text) is not str and not isinstance(text, str):
+            raise TypeError(f"texts[{position}] must be str, not {type(text).__name__}")
+
+
+def _missing_positions(count: int, found: list[int]) -> list[int]:
+    if not found:
+        return list(range(count))
+    present = np.zeros(count, dtype=bool)
+    present[found] = True
+    return np.flatnonzero(~present).tolist()
+
+
+def _lookup(store: BaseStore, cache_keys: list[str]) -> tuple[list[object], bool]:
+    """Values for the keys, and whether the store answered; all None when it did not."""
+    if not store.breaker.allow():
+        return [None] * len(cache_keys), False
+    try:
+        values = store.get_many(cache_keys)
+    except CacheUnavailable as exc:
+        store.breaker.record_failure(exc)
+        return [None] * len(cache_keys), False
+    except CacheError as exc:
+        logger.warning(
+            "embedding cache lookup refused (%s); computing all %d", exc, len(cache_keys)
+        )
+        return [None] * len(cache_keys), True
+    store.breaker.record_success()
+    return values, True
+
+
+def _write(store: BaseStore, payload: dict[str, bytes], *, ttl: int | None) -> bool:
+    try:
+        store.set_many(payload, ttl=ttl)
+    except CacheUnavailable as exc:
+        store.breaker.record_failure(exc)
+        return False
+    except CacheError as exc:
+        # E.g. Redis full under noeviction: the vectors are correct, they just are not kept.
+        logger.warning("embedding cache refused %d write(s): %s", len(payload), exc)
+    return True
+
+
+def _log(report: EmbeddingReport, *, dim: int, big: bool) -> None:
+    level = logging.INFO if big else logging.DEBUG
+    if logger.isEnabledFor(level):
+        total = report.hits + report.misses
+        logger.log(
+            level,
+            "embedded %d texts (%d-d): %d cache hits, %d misses, %.2f s%s",
+            total,
+            dim,
+            report.hits,
+            report.misses,
+            report.seconds,
+            "" if report.cache_available else " (cache unavailable)",
+        )

@@ -1,0 +1,117 @@
+"""Shared fixtures.
+
+Tests that need Redis get a private `redis-server` started by pytest-redis on a free port, so no
+developer's Redis data is ever touched. Every test gets its own on-disk embedded cache directory
+unless it asks for Redis.
+"""
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_redis import factories
+from pytest_redis.executor import RedisExecutor
+
+from tests.fakes import CountingBackend
+
+_short_tmp = tempfile.mkdtemp(prefix="cf-redis-", dir="/tmp")  # unix socket paths must be short
+redis_proc = factories.redis_proc(port=None, datadir=_short_tmp)
+
+REAL_BACKEND = "embeddings.backends.sentence_transformers.SentenceTransformerBackend"
+FAKE_BACKEND = "tests.fakes.CountingBackend"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    shutil.rmtree(_short_tmp, ignore_errors=True)
+
+
+def redis_cache_settings(url: str, **options) -> dict:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "TIMEOUT": None,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.5,
+            **options,
+        },
+    }
+
+
+def disk_cache_settings(path: Path) -> dict:
+    return {"BACKEND": "diskcache.DjangoCache", "LOCATION": str(path), "TIMEOUT": None}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_embeddings(settings, tmp_path) -> None:
+    """Every test starts on its own empty on-disk cache, with the fake encoder."""
+    settings.CACHES = {**settings.CACHES, "embeddings": disk_cache_settings(tmp_path / "emb-cache")}
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": FAKE_BACKEND}
+    CountingBackend.calls = []
+
+
+@pytest.fixture
+def real_model(settings) -> None:
+    """Use the real all-MiniLM-L6-v2 (loaded once per test process)."""
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": REAL_BACKEND}
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisExecutor) -> Iterator[str]:
+    """URL of the private test Redis, emptied after each test."""
+    import redis
+
+    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    yield url
+    redis.Redis.from_url(url).flushall()
+
+
+@pytest.fixture
+def redis_cache(settings, redis_url) -> str:
+    """Point the embeddings alias at the private test Redis; returns its URL."""
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(redis_url)}
+    return redis_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def own_redis() -> Iterator:
+    """Factory for a private redis-server this test may stop, restart or kill."""
+    started: list[RedisExecutor] = []
+
+    def start(*, datadir: Path | None = None, port: int | None = None, **kwargs) -> RedisExecutor:
+        datadir = datadir or Path(tempfile.mkdtemp(prefix="cf-own-", dir="/tmp"))
+        executor = RedisExecutor(
+            shutil.which("redis-server") or "redis-server",
+            databases=16,
+            redis_timeout=30,
+            loglevel="warning",
+            host="127.0.0.1",
+            port=port or free_port(),
+            datadir=datadir,
+            **kwargs,
+        )
+        executor.start()
+        started.append(executor)
+        return executor
+
+    yield start
+    for executor in started:
+        if executor.running():
+            executor.stop()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMBEDDINGS_", "REDIS_URL"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "HF_HUB_OFFLINE": "1", **extra})
+    return env

@@ -1,0 +1,50 @@
+"""A fast deterministic stand-in encoder for tests of cache mechanics (never of vector values)."""
+
+import hashlib
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from embeddings.backends.base import BaseBackend
+
+
+class CountingBackend(BaseBackend):
+    """Vectors derived from each text's SHA-256; counts what it was asked to encode."""
+
+    dim = 8
+    calls: list[list[str]] = []
+    _lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return self.dim
+
+    @property
+    def label(self) -> str:
+        return f"counting-{self.model or 'default'}"
+
+    def fingerprint_fields(self) -> dict:
+        return {
+            "backend": "counting",
+            "model": self.model,
+            "normalize": bool(self.config.get("NORMALIZE")),
+            "prompt": self.config.get("PROMPT"),
+            "max_seq_length": self.config.get("MAX_SEQ_LENGTH"),
+            "revision": self.config.get("MODEL_REVISION"),
+        }
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            type(self).calls.append(list(texts))
+        rows = [
+            np.frombuffer(
+                hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest(), dtype=np.uint8
+            )[: self.dim]
+            for t in texts
+        ]
+        return (np.array(rows, dtype=np.float32) / 255.0).reshape(len(texts), self.dim)
+
+    @classmethod
+    def encoded_texts(cls) -> list[str]:
+        return [t for call in cls.calls for t in call]
