@@ -5,3 +5,6 @@ class CodeframeConfig(AppConfig):
     name = "codeframe"
     verbose_name = "Codeframes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from codeframe import conf  # noqa: F401 - registers the setting_changed handler

@@ -146,6 +146,18 @@ EMBEDDINGS = {
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
 }
 
+CODEFRAME = {
+    # Above this many answers the API answers 413 and imports are refused.
+    "MAX_RESPONSES": int(os.environ.get("CODEFRAME_MAX_RESPONSES", "50000")),
+    # Uploads (file, pasted text, API body) larger than this are refused before being read.
+    "MAX_UPLOAD_BYTES": int(os.environ.get("CODEFRAME_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+}
+
+# Form bodies (pasted answers) up to 10 MB are held in memory; file uploads above 2.5 MB spool
+# to a temporary file. Codeframe uploads are capped separately by CODEFRAME["MAX_UPLOAD_BYTES"].
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,45 @@
+"""The app's settings: one `CODEFRAME` dict in Django settings, read only through here.
+
+    CODEFRAME = {"MAX_RESPONSES": 20_000}
+
+`get_config()` merges it over `DEFAULTS`; the result is cached and cleared whenever a test
+overrides settings.
+"""
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Most answers one question (or one API call) may carry; the API answers 413 above it.
+    "MAX_RESPONSES": 50_000,
+    # Largest upload (file, pasted text or API body), refused before it is read into memory.
+    "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
+    # Longest single answer; longer ones are refused with their line number, not truncated.
+    "MAX_ANSWER_CHARS": 10_000,
+    # Rows per INSERT when importing answers and writing assignments.
+    "BATCH_SIZE": 2_000,
+    # Survey name of the question `codeframe_demo` imports into (replaced on every run).
+    "DEMO_SURVEY": "Demo: customer satisfaction survey",
+}
+
+
+@cache
+def get_config() -> dict[str, Any]:
+    """Return the effective settings: `DEFAULTS` updated with `settings.CODEFRAME`."""
+    user = getattr(settings, "CODEFRAME", {}) or {}
+    unknown = set(user) - set(DEFAULTS)
+    if unknown:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"Unknown CODEFRAME setting(s): {', '.join(sorted(unknown))}")
+    return {**DEFAULTS, **user}
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CODEFRAME":
+        get_config.cache_clear()

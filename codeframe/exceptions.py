@@ -1,0 +1,30 @@
+"""The app's exception hierarchy. Adapters map these once: CommandError, an APIException with
+its status code, or a message on a page."""
+
+
+class CodeframeError(Exception):
+    """Base class of every error this app raises on purpose."""
+
+
+class ImportFailed(CodeframeError):
+    """An upload could not be imported; nothing was written."""
+
+
+class UploadTooLarge(ImportFailed):
+    """The upload is larger than CODEFRAME["MAX_UPLOAD_BYTES"]."""
+
+
+class NoResponses(CodeframeError):
+    """A codeframe was asked for a question that has no answers."""
+
+
+class TooManyResponses(CodeframeError):
+    """More answers than CODEFRAME["MAX_RESPONSES"]."""
+
+
+class GenerationFailed(CodeframeError):
+    """The generator returned a draft that cannot be stored; nothing was written."""
+
+
+class InvalidEdit(CodeframeError):
+    """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
