@@ -1,0 +1,36 @@
+import logging
+
+from embeddings.breaker import CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_opens_backs_off_doubling_and_closes_on_success(caplog):
+    clock = Clock()
+    breaker = CircuitBreaker(name="test", backoff=5, max_backoff=12, clock=clock)
+    assert breaker.allow()
+    with caplog.at_level(logging.INFO, logger="embeddings"):
+        breaker.record_failure(ConnectionError("refused"))
+        assert breaker.is_open and not breaker.allow()
+        clock.now += 5
+        assert breaker.allow()  # half-open: one try
+        breaker.record_failure(ConnectionError("refused"))
+        clock.now += 9.9
+        assert not breaker.allow()  # back-off doubled to 10
+        clock.now += 0.1
+        breaker.record_failure(ConnectionError("refused"))
+        clock.now += 12
+        assert breaker.allow()  # capped at 12
+        breaker.record_success()
+    assert not breaker.is_open and breaker.last_error is None
+    assert caplog.text.count("unavailable") == 1
+    assert caplog.text.count("reachable again") == 1
+    breaker.record_failure(ConnectionError("again"))
+    clock.now += 5
+    assert breaker.allow()  # back-off reset to the base after recovery
