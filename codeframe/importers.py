@@ -1,0 +1,231 @@
+"""Readers that turn an uploaded CSV / XLSX file or pasted text into answers, streaming.
+
+Every reader yields `ImportedRow`s lazily, so `services.import_responses` can write them in
+batches inside one transaction: a bad line halfway through raises `ImportFailed` (with its line
+number) and nothing is kept. The first row of a file is its header; the answer column is chosen
+by name (case-insensitive) or 1-based number, or guessed when there is only one likely column.
+"""
+
+import csv
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import IO, Any
+
+from codeframe.conf import get_config
+from codeframe.exceptions import ImportFailed
+
+ANSWER_COLUMN_NAMES = ("answer", "answers", "response", "text", "verbatim", "comment", "open_end")
+ID_COLUMN_NAMES = ("respondent_id", "respondent", "respid", "resp_id", "id", "record")
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    line: int  # line (CSV, pasted text) or row (XLSX) number in the source, for messages
+    respondent_id: str
+    text: str  # cleaned; "" for a blank answer (skipped by the importer)
+
+
+def clean_answer(value: object) -> str:
+    """The answer as text the database accepts: stripped, without NUL or lone surrogates."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    # PostgreSQL refuses lone surrogates (possible from JSON "\ud800"); replace them.
+    return text.encode("utf-8", "replace").decode("utf-8").strip()
+
+
+def read_upload(
+    file: IO[bytes],
+    *,
+    filename: str,
+    column: str | None = None,
+    id_column: str | None = None,
+    sheet: str | None = None,
+) -> Iterator[ImportedRow]:
+    """Rows of an uploaded file, read by its extension (.csv/.tsv/.txt or .xlsx).
+
+    Raises ImportFailed for an unknown extension, an empty or unreadable file, a column that is
+    not there, a line that is not UTF-8 or an answer longer than CODEFRAME["MAX_ANSWER_CHARS"].
+    """
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        return read_xlsx(file, column=column, id_column=id_column, sheet=sheet)
+    if suffix in CSV_SUFFIXES:
+        return read_csv(file, column=column, id_column=id_column)
+    raise ImportFailed(f"{filename or 'The file'}: upload a .csv or .xlsx file.")
+
+
+def read_csv(
+    file: IO[bytes], *, column: str | None = None, id_column: str | None = None
+) -> Iterator[ImportedRow]:
+    """Rows of a UTF-8 CSV file (comma, semicolon or tab separated; a BOM is fine).
+
+    The header is read (and the columns checked) on the call, the rest as it is iterated.
+    """
+    lines = _decoded_lines(file)
+    first = next(lines, None)
+    if first is None or not first.strip():
+        raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
+    delimiter = max(",;\t", key=first.count) if any(d in first for d in ",;\t") else ","
+    reader = csv.reader(_chain(first, lines), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ImportFailed(f"Line 1: {exc}") from exc
+    answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
+    return _csv_rows(reader, answer_at=answer_at, id_at=id_at)
+
+
+def read_xlsx(
+    file: IO[bytes],
+    *,
+    column: str | None = None,
+    id_column: str | None = None,
+    sheet: str | None = None,
+) -> Iterator[ImportedRow]:
+    """Rows of one sheet (default: the first) of an .xlsx workbook, read with openpyxl's
+    read-only streaming mode."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ImportFailed(f"The file is not a readable .xlsx workbook ({exc}).") from exc
+    try:
+        worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+    except (KeyError, IndexError) as exc:
+        workbook.close()
+        names = ", ".join(workbook.sheetnames) or "none"
+        raise ImportFailed(f"No sheet {sheet!r} in the workbook (sheets: {names}).") from exc
+    rows = worksheet.iter_rows(values_only=True)
+    header_row = next(rows, None)
+    if header_row is None or not any(cell not in (None, "") for cell in header_row):
+        workbook.close()
+        raise ImportFailed("The sheet is empty." if header_row is None else "Row 1 is empty.")
+    header = ["" if cell is None else str(cell) for cell in header_row]
+    try:
+        answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
+    except ImportFailed:
+        workbook.close()
+        raise
+    return _xlsx_rows(workbook, rows, answer_at=answer_at, id_at=id_at)
+
+
+def read_pasted(text: str) -> Iterator[ImportedRow]:
+    """One answer per line; respondent ids are the line numbers."""
+    max_chars = get_config()["MAX_ANSWER_CHARS"]
+    for number, line in enumerate(text.splitlines(), start=1):
+        yield _row(number, str(number), line, max_chars=max_chars)
+
+
+def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
+    for number, raw in enumerate(file, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                f"Line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position "
+                f"{exc.start + 1}). Save the file as “CSV UTF-8” and upload it again."
+            ) from exc
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        yield line
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _csv_rows(reader: Any, *, answer_at: int, id_at: int | None) -> Iterator[ImportedRow]:
+    max_chars = get_config()["MAX_ANSWER_CHARS"]
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc
+        if not cells:
+            continue
+        yield _from_cells(cells, reader.line_num, answer_at, id_at, max_chars=max_chars)
+
+
+def _xlsx_rows(workbook: Any, rows: Iterable, *, answer_at: int, id_at: int | None):
+    max_chars = get_config()["MAX_ANSWER_CHARS"]
+    try:
+        for number, cells in enumerate(rows, start=2):
+            yield _from_cells(list(cells), number, answer_at, id_at, max_chars=max_chars)
+    finally:
+        workbook.close()
+
+
+def _from_cells(
+    cells: list, number: int, answer_at: int, id_at: int | None, *, max_chars: int
+) -> ImportedRow:
+    answer = cells[answer_at] if answer_at < len(cells) else None
+    if id_at is not None and id_at < len(cells) and cells[id_at] not in (None, ""):
+        respondent = clean_answer(cells[id_at])[:100]
+    else:
+        respondent = ""
+    return _row(number, respondent, answer, max_chars=max_chars)
+
+
+def _row(number: int, respondent_id: str, answer: object, *, max_chars: int) -> ImportedRow:
+    text = clean_answer(answer)
+    if len(text) > max_chars:
+        raise ImportFailed(
+            f"Line {number}: the answer is {len(text):,} characters long; the limit is "
+            f"{max_chars:,}."
+        )
+    return ImportedRow(line=number, respondent_id=respondent_id, text=text)
+
+
+def _resolve_columns(
+    header: list[str], *, column: str | None, id_column: str | None
+) -> tuple[int, int | None]:
+    names = [name.strip() for name in header]
+    listed = ", ".join(repr(n) for n in names if n) or "none"
+    if column and column.strip():
+        answer_at = _find(names, column.strip())
+        if answer_at is None:
+            raise ImportFailed(f"There is no column {column.strip()!r}. Columns: {listed}.")
+    else:
+        answer_at = _guess(names, ANSWER_COLUMN_NAMES)
+        if answer_at is None:
+            if sum(1 for n in names if n) == 1:
+                answer_at = next(i for i, n in enumerate(names) if n)
+            else:
+                raise ImportFailed(f"Choose the column that holds the answers. Columns: {listed}.")
+    if id_column and id_column.strip():
+        id_at = _find(names, id_column.strip())
+        if id_at is None:
+            raise ImportFailed(f"There is no column {id_column.strip()!r}. Columns: {listed}.")
+    else:
+        id_at = _guess(names, ID_COLUMN_NAMES)
+    if id_at == answer_at:
+        id_at = None
+    return answer_at, id_at
+
+
+def _find(names: list[str], wanted: str) -> int | None:
+    lowered = [n.casefold() for n in names]
+    if wanted.casefold() in lowered:
+        return lowered.index(wanted.casefold())
+    if wanted.isdigit() and 1 <= int(wanted) <= len(names):
+        return int(wanted) - 1
+    return None
+
+
+def _guess(names: list[str], candidates: tuple[str, ...]) -> int | None:
+    lowered = [n.casefold().replace(" ", "_") for n in names]
+    for candidate in candidates:
+        if candidate in lowered:
+            return lowered.index(candidate)
+    return None

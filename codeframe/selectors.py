@@ -1,0 +1,159 @@
+"""Reads: questions, answers and codeframes as the pages, API, exports and commands show them."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+
+
+def iter_response_texts(
+    *, question_ids: list[int] | None = None, chunk_size: int = 2000
+) -> Iterator[str]:
+    """Stream the answers' texts (of the given questions; None = all), in import order, without
+    loading them all at once. The embeddings warm-up reads its texts from here."""
+    queryset = Response.objects.all()
+    if question_ids is not None:
+        queryset = queryset.filter(question_id__in=question_ids)
+    return (
+        queryset.order_by("question_id", "position")
+        .values_list("text", flat=True)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def question_list() -> QuerySet[Question]:
+    return Question.objects.annotate(
+        response_count=Count("responses", distinct=True),
+        codeframe_count=Count("codeframes", distinct=True),
+        latest_codeframe_id=Max("codeframes__id"),
+    ).order_by("-created", "-id")
+
+
+def get_question(*, question_id: int) -> Question:
+    """The question, or Http404."""
+    return get_object_or_404(
+        Question.objects.annotate(response_count=Count("responses")), pk=question_id
+    )
+
+
+def question_texts(*, question: Question) -> list[tuple[int, str]]:
+    """(response id, text) of every answer, in import order."""
+    return list(question.responses.order_by("position").values_list("pk", "text"))
+
+
+def sample_responses(*, question: Question, limit: int = 20) -> list[Response]:
+    return list(question.responses.order_by("position")[:limit])
+
+
+def question_codeframes(*, question: Question) -> QuerySet[Codeframe]:
+    return question.codeframes.annotate(code_count=Count("codes")).order_by("-created", "-id")
+
+
+def get_codeframe(*, codeframe_id: int) -> Codeframe:
+    """The codeframe with its question, or Http404."""
+    return get_object_or_404(Codeframe.objects.select_related("question"), pk=codeframe_id)
+
+
+def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
+    return get_object_or_404(
+        Code.objects.select_related("codeframe"), codeframe=codeframe, pk=code_id
+    )
+
+
+def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
+    return get_object_or_404(Response, question_id=codeframe.question_id, pk=response_id)
+
+
+@dataclass
+class CodeRow:
+    code: Code
+    share: float  # of all answers, 0..1
+
+
+@dataclass
+class NetRow:
+    net: Net | None
+    label: str
+    codes: list[CodeRow] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(row.code.size for row in self.codes)
+
+
+@dataclass
+class CodeframeOverview:
+    codeframe: Codeframe
+    nets: list[NetRow]
+    codes: list[Code]
+    total: int  # answers of the question
+    uncoded: int  # answers without a primary code
+
+
+def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
+    """Nets → codes with sizes and shares, in code-number order; codes without a net (e.g. after
+    their net was deleted) are grouped under "No net"."""
+    total = codeframe.question.responses.count()
+    codes = list(codeframe.codes.select_related("net").order_by("number"))
+    nets: dict[int | None, NetRow] = {
+        net.pk: NetRow(net=net, label=net.label) for net in codeframe.nets.order_by("number")
+    }
+    for code in codes:
+        row = nets.setdefault(code.net_id, NetRow(net=None, label="No net"))
+        row.codes.append(CodeRow(code=code, share=code.size / total if total else 0.0))
+    coded = sum(code.size for code in codes)
+    return CodeframeOverview(
+        codeframe=codeframe,
+        nets=[row for row in nets.values() if row.codes],
+        codes=codes,
+        total=total,
+        uncoded=max(0, total - coded),
+    )
+
+
+@dataclass(frozen=True)
+class CodedResponse:
+    response_id: int
+    respondent_id: str
+    text: str
+    codes: list[int]  # code numbers, primary first
+    confidences: list[float]
+
+
+def iter_coded_responses(
+    *, codeframe: Codeframe, chunk_size: int = 2000
+) -> Iterator[CodedResponse]:
+    """Every answer of the codeframe's question with its codes, in import order, streamed."""
+    responses = (
+        Response.objects.filter(question_id=codeframe.question_id)
+        .order_by("position")
+        .prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.filter(codeframe=codeframe)
+                .select_related("code")
+                .order_by("-is_primary", "-confidence", "code__number"),
+                to_attr="coded",
+            )
+        )
+    )
+    for response in responses.iterator(chunk_size=chunk_size):
+        yield CodedResponse(
+            response_id=response.pk,
+            respondent_id=response.respondent_id,
+            text=response.text,
+            codes=[a.code.number for a in response.coded],
+            confidences=[a.confidence for a in response.coded],
+        )
+
+
+def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
+    """Answers whose primary code is `code` (at most `limit`)."""
+    return list(
+        Response.objects.filter(assignments__code=code, assignments__is_primary=True).order_by(
+            "position"
+        )[:limit]
+    )

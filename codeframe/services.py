@@ -1,0 +1,338 @@
+"""Writes: importing answers, generating and storing codeframes, and the analysts' edits.
+
+Every function here is atomic: on an error nothing it started is left in the database.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from codeframe.conf import get_config
+from codeframe.exceptions import (
+    GenerationFailed,
+    ImportFailed,
+    InvalidEdit,
+    NoResponses,
+    TooManyResponses,
+)
+from codeframe.generation import CodeframeDraft, generate_codeframe
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.selectors import question_texts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    question: Question
+    imported: int
+    skipped: int  # blank answers
+
+
+def import_responses(
+    *,
+    rows: Iterable[ImportedRow],
+    question: Question | None = None,
+    survey: str = "",
+    question_text: str = "",
+    replace: bool = False,
+) -> ImportResult:
+    """Add the non-blank answers in `rows` to `question` (or to a new question made from
+    `survey` and `question_text`), all or nothing.
+
+    `replace` first deletes the question's answers and their codeframes. Raises ImportFailed
+    (from the reader, or when there is no answer at all) and TooManyResponses above
+    CODEFRAME["MAX_RESPONSES"].
+    """
+    config = get_config()
+    limit, batch_size = config["MAX_RESPONSES"], config["BATCH_SIZE"]
+    with transaction.atomic():
+        if question is None:
+            if not survey.strip():
+                raise ImportFailed("Give the survey a name.")
+            question = Question.objects.create(survey=survey.strip(), text=question_text.strip())
+        elif replace:
+            question.codeframes.all().delete()
+            question.responses.all().delete()
+        existing = question.responses.count()
+        start = (question.responses.aggregate(last=Max("position"))["last"] or 0) + 1
+        imported = skipped = 0
+        iterator = iter(rows)
+        while batch := list(islice(iterator, batch_size)):
+            objects = []
+            for row in batch:
+                if not row.text:
+                    skipped += 1
+                    continue
+                objects.append(
+                    Response(
+                        question=question,
+                        respondent_id=row.respondent_id or str(row.line),
+                        text=row.text,
+                        position=start + imported + len(objects),
+                    )
+                )
+            if existing + imported + len(objects) > limit:
+                raise TooManyResponses(
+                    f"More than {limit:,} answers for one question; split the file."
+                )
+            Response.objects.bulk_create(objects)
+            imported += len(objects)
+        if imported == 0:
+            raise ImportFailed(
+                "No answers found: the file or text has no non-empty answer in that column."
+            )
+    logger.info("imported %d answers into question %s (%d blank)", imported, question.pk, skipped)
+    return ImportResult(question=question, imported=imported, skipped=skipped)
+
+
+def create_codeframe(
+    *,
+    question: Question,
+    n_codes: int | None = None,
+    max_codes: int | None = None,
+    random_state: int = 0,
+) -> Codeframe:
+    """Generate a codeframe for the question's answers and store it in one transaction.
+
+    Raises NoResponses, TooManyResponses, or GenerationFailed when the draft does not fit the
+    answers (then nothing is stored).
+    """
+    responses = question_texts(question=question)
+    if not responses:
+        raise NoResponses(f"“{question}” has no answers yet; import some first.")
+    limit = get_config()["MAX_RESPONSES"]
+    if len(responses) > limit:
+        raise TooManyResponses(f"{len(responses):,} answers is more than the limit of {limit:,}.")
+    ids = [pk for pk, _ in responses]
+    texts = [text for _, text in responses]
+    started = time.perf_counter()
+    draft = generate_codeframe(
+        texts, n_codes=n_codes, max_codes=max_codes, random_state=random_state
+    )
+    total = time.perf_counter() - started
+    codeframe = _store(question=question, response_ids=ids, draft=draft, total_seconds=total)
+    logger.info(
+        "codeframe %s for question %s: %d answers, %d codes, %.2f s",
+        codeframe.pk,
+        question.pk,
+        len(ids),
+        len(draft.codes),
+        total,
+    )
+    return codeframe
+
+
+def create_codeframe_from_texts(
+    *, texts: list[str], survey: str = "API upload", question_text: str = "", **options
+) -> Codeframe:
+    """Store `texts` as a new question's answers, then `create_codeframe` for it."""
+    rows = (ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(texts, 1))
+    result = import_responses(rows=rows, survey=survey, question_text=question_text)
+    return create_codeframe(question=result.question, **options)
+
+
+def _store(
+    *, question: Question, response_ids: list[int], draft: CodeframeDraft, total_seconds: float
+) -> Codeframe:
+    if len(draft.assignments) != len(response_ids) or len(draft.confidences) != len(response_ids):
+        raise GenerationFailed(
+            f"the draft codes {len(draft.assignments)} answers, the question has "
+            f"{len(response_ids)}"
+        )
+    timings = {k: float(v) for k, v in draft.timings.items()}
+    timings["total_seconds"] = total_seconds
+    batch_size = get_config()["BATCH_SIZE"]
+    with transaction.atomic():
+        codeframe = Codeframe.objects.create(
+            question=question,
+            params=_jsonable(draft.params),
+            timings=timings,
+            cache_hits=int(draft.timings.get("cache_hits", 0)),
+            cache_misses=int(draft.timings.get("cache_misses", 0)),
+            response_count=len(response_ids),
+        )
+        nets = {
+            net.id: Net(codeframe=codeframe, number=net.id, label=net.label[:200])
+            for net in draft.nets
+        }
+        Net.objects.bulk_create(nets.values())
+        codes = {}
+        for draft_code in draft.codes:
+            net = nets.get(draft_code.net_id)
+            if net is None:
+                net = nets[draft_code.net_id] = Net(
+                    codeframe=codeframe, number=draft_code.net_id, label=draft_code.net[:200]
+                )
+                net.save()
+            codes[draft_code.id] = Code(
+                codeframe=codeframe,
+                net=net,
+                number=draft_code.id,
+                label=draft_code.label[:200],
+                keywords=list(draft_code.keywords),
+                kind=draft_code.kind,
+                examples=list(draft_code.examples),
+            )
+        Code.objects.bulk_create(codes.values())
+        pending: list[Assignment] = []
+        for response_id, code_ids, confidences in zip(
+            response_ids, draft.assignments, draft.confidences, strict=True
+        ):
+            seen = set()
+            for rank, (code_id, confidence) in enumerate(zip(code_ids, confidences, strict=True)):
+                if code_id not in codes:
+                    raise GenerationFailed(f"the draft assigns unknown code {code_id}")
+                if code_id in seen:
+                    continue
+                seen.add(code_id)
+                pending.append(
+                    Assignment(
+                        codeframe=codeframe,
+                        response_id=response_id,
+                        code=codes[code_id],
+                        confidence=float(confidence),
+                        is_primary=rank == 0,
+                    )
+                )
+            if len(pending) >= batch_size:
+                Assignment.objects.bulk_create(pending)
+                pending = []
+        Assignment.objects.bulk_create(pending)
+        refresh_sizes(codeframe=codeframe)
+    return codeframe
+
+
+def _jsonable(value: object) -> object:
+    """Params as JSON (numpy scalars and tuples included)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def refresh_sizes(*, codeframe: Codeframe) -> None:
+    """Recount every code's size (answers with it as primary code)."""
+    counts = dict(
+        Code.objects.filter(codeframe=codeframe)
+        .annotate(n=Count("assignments", filter=Q(assignments__is_primary=True)))
+        .values_list("pk", "n")
+    )
+    codes = list(Code.objects.filter(codeframe=codeframe))
+    for code in codes:
+        code.size = counts.get(code.pk, 0)
+    Code.objects.bulk_update(codes, ["size"])
+
+
+def rename_code(*, code: Code, label: str) -> Code:
+    """Give the code a new label (stripped, at most 200 characters)."""
+    label = label.strip()
+    if not label:
+        raise InvalidEdit("A code needs a label.")
+    code.label = label[:200]
+    code.save(update_fields=["label"])
+    return code
+
+
+def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
+    """Fold `sources` into `target`: their answers, keywords and examples move over and the
+    sources are deleted. An answer keeps its primary code if that was one of them."""
+    sources = [s for s in sources if s.pk != target.pk]
+    if any(s.codeframe_id != target.codeframe_id for s in sources):
+        raise InvalidEdit("Only codes of the same codeframe can be merged.")
+    if not sources:
+        return target
+    with transaction.atomic():
+        target = Code.objects.select_for_update().get(pk=target.pk)
+        source_ids = [s.pk for s in sources]
+        held = {
+            a.response_id: a for a in Assignment.objects.filter(code=target).select_for_update()
+        }
+        moving = list(
+            Assignment.objects.filter(code_id__in=source_ids)
+            .select_for_update()
+            .order_by("response_id", "-is_primary", "-confidence")
+        )
+        promote: set[int] = set()
+        for assignment in moving:
+            kept = held.get(assignment.response_id)
+            if kept is None:
+                held[assignment.response_id] = assignment
+                assignment.code = target
+                continue
+            if assignment.is_primary:
+                promote.add(assignment.response_id)
+            kept.confidence = max(kept.confidence, assignment.confidence)
+        # Delete the duplicates first so the one-primary constraint holds at every step.
+        duplicates = [a.pk for a in moving if a.code_id != target.pk]
+        Assignment.objects.filter(pk__in=duplicates).delete()
+        to_update = [a for a in moving if a.code_id == target.pk]
+        Assignment.objects.bulk_update(to_update, ["code"])
+        moved = {a.pk for a in to_update}
+        kept_rows = [a for a in held.values() if a.code_id == target.pk and a.pk not in moved]
+        for assignment in kept_rows:
+            assignment.is_primary = assignment.is_primary or assignment.response_id in promote
+        Assignment.objects.bulk_update(kept_rows, ["confidence", "is_primary"])
+        for source in sorted(sources, key=lambda s: -s.size):
+            target.keywords = _unique([*target.keywords, *source.keywords])
+            target.examples = _unique([*target.examples, *source.examples])
+        target.save(update_fields=["keywords", "examples"])
+        Code.objects.filter(pk__in=source_ids).delete()
+        refresh_sizes(codeframe=target.codeframe)
+        target.refresh_from_db()
+    return target
+
+
+def delete_code(*, code: Code) -> None:
+    """Delete the code; its answers fall back to their next most confident code, or uncoded."""
+    with transaction.atomic():
+        orphans = list(
+            Assignment.objects.filter(code=code, is_primary=True).values_list(
+                "response_id", flat=True
+            )
+        )
+        codeframe = code.codeframe
+        code.delete()
+        if orphans:
+            fallback = {}
+            for assignment in Assignment.objects.filter(
+                codeframe=codeframe, response_id__in=orphans
+            ).order_by("response_id", "-confidence", "code__number"):
+                fallback.setdefault(assignment.response_id, assignment)
+            for assignment in fallback.values():
+                assignment.is_primary = True
+            Assignment.objects.bulk_update(fallback.values(), ["is_primary"])
+        refresh_sizes(codeframe=codeframe)
+
+
+def move_response(*, response: Response, to_code: Code) -> Assignment:
+    """Make `to_code` the answer's primary code in its codeframe, replacing the old primary."""
+    if response.question_id != to_code.codeframe.question_id:
+        raise InvalidEdit("The answer and the code belong to different questions.")
+    with transaction.atomic():
+        codeframe = to_code.codeframe
+        Assignment.objects.filter(codeframe=codeframe, response=response, is_primary=True).exclude(
+            code=to_code
+        ).delete()
+        assignment, _ = Assignment.objects.update_or_create(
+            response=response,
+            code=to_code,
+            defaults={"codeframe": codeframe, "is_primary": True, "confidence": 1.0},
+        )
+        refresh_sizes(codeframe=codeframe)
+    return assignment
+
+
+def _unique(items: list) -> list:
+    return list(dict.fromkeys(items))
