@@ -1,0 +1,214 @@
+"""Embedding cache benchmark: cold / warm / mixed calls and Redis memory per embedding.
+
+    .venv/bin/python bench/embedding_cache.py [--texts 1000] [--repeats 5]
+
+Compares, on one private redis-server started for the run:
+  (a) model.encode with no cache,
+  (b) the naive design: one GET per text, pickled numpy arrays, one SET per miss,
+  (c) embeddings.services.embed_texts,
+  (d) the floor: one raw MGET of as many 1,536-byte values + numpy.frombuffer.
+Texts: the first N distinct BANKING77 test messages (Casanueva et al., 2020), short customer
+messages like survey open-ends. Times are medians of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import banking77_texts, machine, median_seconds, private_redis, setup_django, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory-entries", type=int, default=20_000)
+    args = parser.parse_args()
+
+    with private_redis() as url:
+        setup_django(EMBEDDINGS_REDIS_URL=url)
+        run(url, args)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    import redis
+
+    from embeddings import codec, keys
+    from embeddings.backends import get_backend
+    from embeddings.services import embed_texts, namespace_for
+
+    client = redis.Redis.from_url(url)
+    texts = banking77_texts(args.texts)
+    n = len(texts)
+    backend = get_backend()
+    model = backend._loaded()  # load outside the timings; every variant uses the same model
+    batch_size = backend.config["BATCH_SIZE"]
+
+    def encode(batch: list[str]) -> np.ndarray:
+        return model.encode(
+            batch, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
+        )
+
+    encode(texts[:64])  # warm up torch
+    ns = namespace_for(backend)
+    our_keys = keys.text_keys(ns, texts)
+    new_count = n // 5  # mixed: 80% cached
+    new_keys = our_keys[:new_count]
+
+    # (b) the naive design
+    def naive(batch: list[str]) -> np.ndarray:
+        out, todo = [], []
+        for i, text in enumerate(batch):
+            raw = client.get("naive:" + hashlib.sha256(text.encode()).hexdigest())
+            out.append(pickle.loads(raw) if raw is not None else None)
+            if raw is None:
+                todo.append(i)
+        if todo:
+            computed = encode([batch[i] for i in todo])
+            for i, vector in zip(todo, computed, strict=True):
+                client.set(
+                    "naive:" + hashlib.sha256(batch[i].encode()).hexdigest(),
+                    pickle.dumps(vector),
+                    ex=604800,
+                )
+                out[i] = vector
+        return np.stack(out)
+
+    naive_keys = ["naive:" + hashlib.sha256(t.encode()).hexdigest() for t in texts]
+
+    # (d) the floor: raw MGET of n values of 1,536 bytes, and frombuffer
+    floor_keys = [f"floor:{i}" for i in range(n)]
+    client.mset({k: os.urandom(1536) for k in floor_keys})
+
+    def floor() -> np.ndarray:
+        return np.frombuffer(b"".join(client.mget(floor_keys)), dtype=np.float32).reshape(n, 384)
+
+    def drop(keys_: list[str]) -> None:
+        client.delete(*keys_)
+
+    rows: list[list[object]] = []
+    t_encode = median_seconds(lambda: encode(texts), repeats=args.repeats)
+    t_encode_new = median_seconds(lambda: encode(texts[:new_count]), repeats=args.repeats)
+    t_floor = median_seconds(floor, repeats=max(args.repeats, 21))
+
+    t_ours_cold = median_seconds(
+        lambda: embed_texts(texts), repeats=args.repeats, setup=lambda: drop(our_keys)
+    )
+    t_ours_warm = median_seconds(lambda: embed_texts(texts), repeats=max(args.repeats, 21))
+    t_ours_mixed = median_seconds(
+        lambda: embed_texts(texts), repeats=args.repeats, setup=lambda: drop(new_keys)
+    )
+
+    t_naive_cold = median_seconds(
+        lambda: naive(texts), repeats=args.repeats, setup=lambda: drop(naive_keys)
+    )
+    t_naive_warm = median_seconds(lambda: naive(texts), repeats=max(args.repeats, 5))
+    t_naive_mixed = median_seconds(
+        lambda: naive(texts), repeats=args.repeats, setup=lambda: drop(naive_keys[:new_count])
+    )
+
+    mixed_baseline = t_encode_new + t_floor
+    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
+    rows = [
+        ["(a) model.encode, no cache", ms(t_encode), ms(t_encode), ms(t_encode)],
+        ["(b) naive: GET per text, pickle", ms(t_naive_cold), ms(t_naive_warm), ms(t_naive_mixed)],
+        ["(c) embed_texts", ms(t_ours_cold), ms(t_ours_warm), ms(t_ours_mixed)],
+        ["(d) floor: one raw MGET + frombuffer", "", ms(t_floor), ""],
+        [f"    model.encode of the {new_count} new + floor", "", "", ms(mixed_baseline)],
+    ]
+    print(machine())
+    print(
+        f"inputs: {n} distinct BANKING77 texts, mean {np.mean([len(t) for t in texts]):.0f} chars; "
+        f"{args.repeats} repeats (21 for warm), medians\n"
+    )
+    print(table(["variant", "cold", f"warm ({n} cached)", f"mixed ({n - new_count} cached)"], rows))
+    print()
+    ratio_rows = [
+        ["warm: embed_texts / floor", f"{t_ours_warm / t_floor:.2f}x", "<= 2x"],
+        ["warm: naive / floor", f"{t_naive_warm / t_floor:.0f}x", "(for reference)"],
+        ["cold: embed_texts / model.encode", f"{t_ours_cold / t_encode:.3f}x", "<= 1.05x"],
+        [
+            "mixed: embed_texts / (encode new + floor)",
+            f"{t_ours_mixed / mixed_baseline:.3f}x",
+            "<= 1.1x",
+        ],
+        ["warm speed-up over model.encode", f"{t_encode / t_ours_warm:.0f}x", ""],
+    ]
+
+    # Memory: INFO used_memory delta per entry, TTL included, real key lengths.
+    vectors = encode(texts)
+    memory_rows = []
+    per_entry = {}
+    for label, dtype in [
+        ("embed_texts float32 (default)", "float32"),
+        ("embed_texts float16 (opt-in)", "float16"),
+    ]:
+        client.flushdb()
+        before = client.info("memory")["used_memory"]
+        mkeys = keys.text_keys(ns, [f"memory probe {i}" for i in range(args.memory_entries)])
+        values = codec.encode(np.resize(vectors, (args.memory_entries, 384)), dtype=dtype)
+        pipe = client.pipeline(transaction=False)
+        for key, value in zip(mkeys, values, strict=True):
+            pipe.set(key, value, ex=604800)
+        pipe.execute()
+        per_entry[dtype] = (client.info("memory")["used_memory"] - before) / args.memory_entries
+        memory_rows.append(
+            [
+                label,
+                f"{len(values[0])} B",
+                f"{per_entry[dtype]:.0f} B",
+                f"{per_entry[dtype] / 1536:.3f}x",
+            ]
+        )
+    for label, encoder in [
+        ("naive pickle", lambda v: pickle.dumps(v)),
+        ("JSON list of floats", lambda v: str(v.tolist()).encode()),
+    ]:
+        client.flushdb()
+        before = client.info("memory")["used_memory"]
+        pipe = client.pipeline(transaction=False)
+        for i in range(args.memory_entries // 4):
+            pipe.set(
+                f"naive:{hashlib.sha256(str(i).encode()).hexdigest()}",
+                encoder(vectors[i % n]),
+                ex=604800,
+            )
+        pipe.execute()
+        used = (client.info("memory")["used_memory"] - before) / (args.memory_entries // 4)
+        memory_rows.append(
+            [label, f"{len(encoder(vectors[0]))} B", f"{used:.0f} B", f"{used / 1536:.3f}x"]
+        )
+    ratio_rows.append(
+        [
+            "memory: Redis bytes per float32 embedding / 1,536",
+            f"{per_entry['float32'] / 1536:.3f}x",
+            "<= 1.32x",
+        ]
+    )
+
+    print(table(["ratio (same run)", "measured", "target"], ratio_rows))
+    print()
+    print(
+        f"Redis memory per cached embedding ({args.memory_entries} entries, key + 7-day TTL included):"
+    )
+    print(table(["storage", "value size", "Redis bytes/entry", "vs raw 1,536 B"], memory_rows))
+
+    rounded = codec.round_trip(vectors, dtype="float16")
+    cosine = (rounded * vectors).sum(1) / (
+        np.linalg.norm(rounded, axis=1) * np.linalg.norm(vectors, axis=1)
+    )
+    print(
+        f"\nfloat16 storage: worst cosine to the float32 vector over {n} texts = {cosine.min():.7f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
