@@ -1,17 +1,42 @@
-"""Texts (+ vectors) -> a codeframe draft. Pure numpy / scikit-learn: no ORM, no Django models.
+"""Texts (+ vectors) -> a codeframe draft. Pure numpy / scipy / scikit-learn: no ORM.
 
-PLACEHOLDER implementation (Ward linkage with a size-based number of codes); the interface
-below is the contract the rest of the product relies on.
+The algorithm, in the order it runs:
+
+1. Collapse. Answers are normalised (`nonanswers.normalise`: NFKC, case-folded, whitespace
+   squeezed); each distinct answer is clustered once, its vector the mean of its copies. Blank
+   answers are left uncoded (`[]`): there is nothing to code, and a "No answer" code would
+   only inflate the frame; the page shows them as "Other / blank".
+2. Non-answers ("nothing", "don't know", "asdfgh") are found by a lexicon and rules and get the
+   standard codes of a "Non-answers" net; they never reach the clustering.
+3. Themes. Ward linkage on the L2-normalised vectors (above `DIRECT_MAX` distinct answers, on
+   the centroids of `MICRO_CLUSTERS` k-means micro-clusters, so memory stays O(m^2) not
+   O(n^2)). The tree is cut at the smallest number of codes whose answers are, on average,
+   as similar to one another as `cohesion` (mean pairwise cosine within a code, weighted by
+   code size). That criterion depends on how alike the answers in a code are, not on how many
+   answers or codes there are, so it works for a long tail of small codes as well as for
+   balanced ones. `n_codes` cuts at a fixed number instead; `max_codes` caps the number.
+4. Codes with fewer than `min_code_size` answers are dissolved: each answer joins the nearest
+   remaining code if it is similar enough to it, else it is left uncoded.
+5. Multi-coding: an answer also gets a second code when its similarity to that code's centroid
+   is high in absolute terms and within a small margin of its primary code's.
+6. Nets: codes whose centroids are close (average-linkage cosine) form a net.
+7. Labels: c-TF-IDF keywords per code and per net; examples are the most central answers.
+
+Everything is sorted before it is clustered and ties are broken on the text, so the same
+answers in any order give the same codeframe.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from codeframe import labelling, nonanswers
 
 
 @dataclass(frozen=True)
@@ -38,12 +63,33 @@ class CodeframeDraft:
     codes: list[DraftCode]
     nets: list[DraftNet]
     # In input order: the code ids of each text, primary first; [] = uncoded ("Other").
+    # Blank answers are always uncoded.
     assignments: list[list[int]]
     # Parallel to `assignments`: the confidence (0..1) of each of those codes.
     confidences: list[list[float]]
     params: dict[str, Any] = field(default_factory=dict)
     # embedding_seconds, clustering_seconds, cache_hits, cache_misses
     timings: dict[str, float] = field(default_factory=dict)
+
+
+# Mean pairwise cosine similarity (all-MiniLM-L6-v2) the answers of a code should reach.
+DEFAULT_COHESION = 0.63
+MIN_CODE_SIZE = 3
+# An answer of a dissolved small code joins the nearest code only if at least this similar.
+FOLD_SIMILARITY = 0.5
+# Second code: at least this similar to its centroid, and within MARGIN of the primary code.
+MULTI_CODE_SIMILARITY = 0.55
+MULTI_CODE_MARGIN = 0.03
+# Softmax temperature turning centroid similarities into confidences.
+CONFIDENCE_TEMPERATURE = 0.05
+# Codes whose centroids are at least this similar (average linkage) share a net.
+NET_SIMILARITY = 0.45
+MAX_NETS = 12
+# Up to this many distinct answers Ward runs on the answers themselves (O(n^2) memory).
+DIRECT_MAX = 4000
+MICRO_CLUSTERS = 1500
+N_EXAMPLES = 4
+NON_ANSWER_NET = "Non-answers"
 
 
 def generate_codeframe(
@@ -53,50 +99,410 @@ def generate_codeframe(
     n_codes: int | None = None,
     max_codes: int | None = None,
     random_state: int = 0,
+    cohesion: float = DEFAULT_COHESION,
+    min_code_size: int = MIN_CODE_SIZE,
 ) -> CodeframeDraft:
-    """Return a draft codeframe for `texts`; `vectors` (float32, one row per text) skips
-    embedding. `n_codes` fixes the number of theme codes, `max_codes` caps it."""
-    from sklearn.cluster import AgglomerativeClustering
+    """Return a draft codeframe for `texts`.
 
+    `vectors` (one row per text, e.g. float32 from `embeddings.services.embed_texts`) skips
+    embedding. `n_codes` fixes the number of theme codes (small codes are then kept, not
+    dissolved), `max_codes` caps it; otherwise the number follows from `cohesion`. Non-answer
+    codes come on top of either. `random_state` seeds the k-means micro-clustering used above
+    `DIRECT_MAX` distinct answers.
+
+    Raises ValueError if `vectors` does not have one row per text, or a count is below 1.
+    """
+    texts = list(texts)
+    if n_codes is not None and n_codes < 1:
+        raise ValueError("n_codes must be at least 1")
+    if max_codes is not None and max_codes < 1:
+        raise ValueError("max_codes must be at least 1")
     timings: dict[str, float] = {}
     if vectors is None:
         from embeddings.services import embed_texts_with_report
 
-        report = embed_texts_with_report(list(texts))
+        report = embed_texts_with_report(texts)
         vectors = report.vectors
         timings.update(
             embedding_seconds=report.seconds,
             cache_hits=report.hits,
             cache_misses=report.misses,
         )
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise ValueError(f"vectors has shape {vectors.shape}, expected ({len(texts)}, dim)")
     started = time.perf_counter()
-    n = len(texts)
-    k = n_codes or max(1, min(max_codes or n, int(np.sqrt(n / 2)) or 1))
-    labels = (
-        AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(vectors)
-        if n > k
-        else np.arange(n)
+
+    answers = _collapse(texts, vectors)
+    kinds = [nonanswers.classify(key) for key in answers.keys]
+    theme = np.array([kind is None for kind in kinds], dtype=bool)
+    theme_idx = np.flatnonzero(theme)
+    clusters = _cluster_themes(
+        answers.unit[theme_idx],
+        answers.counts[theme_idx],
+        n_codes=n_codes,
+        max_codes=max_codes,
+        cohesion=cohesion,
+        min_code_size=1 if n_codes else min_code_size,
+        random_state=random_state,
     )
-    codes = []
-    for cid in range(k):
-        members = [texts[i] for i in np.flatnonzero(labels == cid)]
-        codes.append(
-            DraftCode(
-                id=cid + 1,
-                label=members[0][:60] if members else f"Code {cid + 1}",
-                keywords=[],
-                net_id=1,
-                net="All",
-                size=len(members),
-                examples=members[:3],
-            )
-        )
+    frame = _build_frame(answers, kinds, theme_idx, clusters)
     timings["clustering_seconds"] = time.perf_counter() - started
     return CodeframeDraft(
-        codes=codes,
-        nets=[DraftNet(id=1, label="All", code_ids=[c.id for c in codes])],
-        assignments=[[int(label) + 1] for label in labels],
-        confidences=[[1.0] for _ in labels],
-        params={"n_codes": n_codes, "max_codes": max_codes},
+        codes=frame.codes,
+        nets=frame.nets,
+        assignments=frame.assignments,
+        confidences=frame.confidences,
+        params={
+            "n_codes": n_codes,
+            "max_codes": max_codes,
+            "random_state": random_state,
+            "cohesion": cohesion,
+            "min_code_size": min_code_size,
+            "answers": len(texts),
+            "distinct_answers": len(answers.keys),
+            "blank_answers": int((answers.inverse < 0).sum()),
+            **clusters.params,
+        },
         timings=timings,
     )
+
+
+# --- 1. collapse -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Answers:
+    keys: list[str]  # sorted distinct normalised answers
+    verbatim: list[str]  # the commonest original spelling of each
+    counts: np.ndarray  # copies of each
+    unit: np.ndarray  # L2-normalised mean vector of each (float32)
+    inverse: np.ndarray  # per input text: its distinct answer, -1 = blank
+
+
+def _collapse(texts: list[str], vectors: np.ndarray) -> _Answers:
+    keys = [nonanswers.normalise(t) for t in texts]
+    distinct = sorted({k for k in keys if k})
+    position = {k: i for i, k in enumerate(distinct)}
+    inverse = np.fromiter((position.get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
+    counts = np.bincount(inverse[inverse >= 0], minlength=len(distinct))
+
+    spellings = Counter((int(u), t.strip()) for u, t in zip(inverse, texts, strict=True) if u >= 0)
+    verbatim = [""] * len(distinct)
+    best: dict[int, tuple[int, str]] = {}
+    for (u, spelling), n in spellings.items():
+        current = best.get(u)
+        if current is None or (-n, spelling) < (-current[0], current[1]):
+            best[u] = (n, spelling)
+    for u, (_, spelling) in best.items():
+        verbatim[u] = spelling
+
+    # Mean of each answer's copies, summed in an order fixed by the text (not the input order).
+    coded = np.flatnonzero(inverse >= 0)
+    order = sorted(coded.tolist(), key=lambda i: (inverse[i], texts[i]))
+    dim = vectors.shape[1]
+    if order:
+        sorted_rows = vectors[order].astype(np.float64)
+        starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
+        means = np.add.reduceat(sorted_rows, starts, axis=0)
+    else:
+        means = np.zeros((0, dim))
+    return _Answers(distinct, verbatim, counts, _unit(means).astype(np.float32), inverse)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
+
+
+# --- 3-5. themes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Clusters:
+    labels: np.ndarray  # per theme answer: its code 0..k-1, -1 = uncoded
+    centroids: np.ndarray  # (k, dim), L2-normalised
+    params: dict[str, Any]
+
+
+def _cluster_themes(
+    x: np.ndarray,
+    weights: np.ndarray,
+    *,
+    n_codes: int | None,
+    max_codes: int | None,
+    cohesion: float,
+    min_code_size: int,
+    random_state: int,
+) -> _Clusters:
+    params: dict[str, Any] = {"method": "ward"}
+    if len(x) == 0:
+        return _Clusters(np.zeros(0, dtype=np.intp), np.zeros((0, x.shape[1])), params)
+    if len(x) > DIRECT_MAX:
+        from sklearn.cluster import MiniBatchKMeans
+
+        micro = MiniBatchKMeans(
+            n_clusters=MICRO_CLUSTERS,
+            random_state=random_state,
+            batch_size=4096,
+            n_init=1,
+            max_no_improvement=20,
+        ).fit(x)
+        leaf_of = micro.labels_.astype(np.intp)
+        # Empty micro-clusters would be leaves without answers: drop them.
+        used, leaf_of = np.unique(leaf_of, return_inverse=True)
+        leaves = _unit(micro.cluster_centers_[used])
+        params.update(method="minibatch-kmeans+ward", micro_clusters=len(used))
+    else:
+        leaf_of = np.arange(len(x))
+        leaves = x
+    n_leaves = len(leaves)
+    leaf_sums = np.zeros((n_leaves, x.shape[1]))
+    np.add.at(leaf_sums, leaf_of, x)
+    leaf_counts = np.bincount(leaf_of, minlength=n_leaves).astype(np.float64)
+
+    merges = _ward(leaves)
+    k_cap = min(n_leaves, max_codes or n_leaves)
+    curve = _cohesion_curve(merges, leaf_sums, leaf_counts, k_cap)
+    if n_codes:
+        k = min(n_codes, k_cap)
+    else:
+        reached = np.flatnonzero(curve >= cohesion)
+        k = int(reached[0]) + 1 if reached.size else k_cap
+    params.update(chosen_k=k, cohesion_at_k=round(float(curve[k - 1]), 4))
+    labels = _cut(merges, n_leaves, k)[leaf_of]
+
+    sizes = np.bincount(labels, weights=weights, minlength=k)
+    keep = sizes >= min(min_code_size, sizes.max())
+    centroids = _centroids(x, labels, k)
+    if not keep.all():
+        sims = x @ centroids[keep].T
+        nearest = np.argmax(sims, axis=1)
+        close = sims[np.arange(len(x)), nearest] >= FOLD_SIMILARITY
+        new_id = np.cumsum(keep) - 1
+        dissolved = ~keep[labels]
+        labels = np.where(dissolved, np.where(close, nearest, -1), new_id[labels])
+        k = int(keep.sum())
+        centroids = _centroids(x, labels, k)
+        params.update(dissolved_codes=int((~keep).sum()))
+    return _Clusters(labels, centroids, params)
+
+
+def _ward(points: np.ndarray) -> np.ndarray:
+    """scipy's Ward linkage matrix, from Euclidean distances computed with BLAS in float32."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    if len(points) < 2:
+        return np.zeros((0, 4))
+    gram = points @ points.T
+    gram *= -2
+    gram += 2
+    np.maximum(gram, 0, out=gram)
+    np.sqrt(gram, out=gram)
+    np.fill_diagonal(gram, 0)
+    condensed = squareform(gram, checks=False).astype(np.float64)
+    del gram
+    return linkage(condensed, method="ward")
+
+
+def _cohesion_curve(
+    merges: np.ndarray, leaf_sums: np.ndarray, leaf_counts: np.ndarray, k_max: int
+) -> np.ndarray:
+    """curve[k-1] = size-weighted mean pairwise cosine within the k clusters of the Ward cut,
+    for k = 1..k_max (self-pairs excluded; singletons do not count)."""
+    n = len(leaf_counts)
+    sums = np.zeros((n + len(merges), leaf_sums.shape[1]))
+    counts = np.zeros(n + len(merges))
+    sums[:n], counts[:n] = leaf_sums, leaf_counts
+    # Only a few small, exactly-known quantities per node are needed: sum of pair similarities
+    # (|s|^2 - c) and the number of answers c.
+    pair_sums = np.zeros_like(counts)
+    pair_sums[:n] = (leaf_sums**2).sum(axis=1) - leaf_counts
+    for i, (a, b, _, _) in enumerate(merges):
+        node = n + i
+        sums[node] = sums[int(a)] + sums[int(b)]
+        counts[node] = counts[int(a)] + counts[int(b)]
+        pair_sums[node] = sums[node] @ sums[node] - counts[node]
+    multi = counts >= 2
+    contribution = np.where(multi, pair_sums / np.maximum(counts - 1, 1), 0.0)
+    weight = np.where(multi, counts, 0.0)
+    curve = np.zeros(max(k_max, 1))
+    root = n + len(merges) - 1
+    num, den = contribution[root], weight[root]
+    curve[0] = num / den if den else 1.0
+    for k in range(2, k_max + 1):
+        node = n + len(merges) - (k - 1)  # undo the merges last-first
+        a, b = int(merges[node - n, 0]), int(merges[node - n, 1])
+        num += contribution[a] + contribution[b] - contribution[node]
+        den += weight[a] + weight[b] - weight[node]
+        curve[k - 1] = num / den if den else 1.0
+    return curve
+
+
+def _cut(merges: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Cluster 0..k-1 of each leaf when the last k-1 merges are undone."""
+    labels = np.zeros(n, dtype=np.intp)
+    if n <= 1 or k <= 1:
+        return labels
+    first_kept = len(merges) - (k - 1)  # merges[first_kept:] are undone
+    roots = [int(c) for row in merges[first_kept:] for c in row[:2] if c < n + first_kept]
+    for cluster, root in enumerate(sorted(roots)):
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node < n:
+                labels[node] = cluster
+            else:
+                stack.extend(int(c) for c in merges[node - n, :2])
+    return labels
+
+
+def _centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    sums = np.zeros((k, x.shape[1]))
+    coded = labels >= 0
+    np.add.at(sums, labels[coded], x[coded])
+    return _unit(sums).astype(np.float32)
+
+
+# --- 5-7. the frame ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Frame:
+    codes: list[DraftCode]
+    nets: list[DraftNet]
+    assignments: list[list[int]]
+    confidences: list[list[float]]
+
+
+def _build_frame(
+    answers: _Answers, kinds: list[str | None], theme_idx: np.ndarray, clusters: _Clusters
+) -> _Frame:
+    k = len(clusters.centroids)
+    x = answers.unit[theme_idx]
+    labels = clusters.labels
+    weights = answers.counts[theme_idx]
+    sizes = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=k)
+    sims = x @ clusters.centroids.T if k else np.zeros((len(x), 0))
+
+    docs = [answers.verbatim[i] for i in theme_idx]
+    keywords = labelling.keywords_by_group(docs, labels, k)
+    examples: list[list[str]] = []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        central = members[np.lexsort((members, -sims[members, c]))][:N_EXAMPLES]
+        examples.append([docs[i] for i in central])
+    code_labels = [labelling.short_label(keywords[c], examples[c][0]) for c in range(k)]
+
+    # Theme codes by size (largest first); ties by label then by their most central answer.
+    order = sorted(range(k), key=lambda c: (-sizes[c], code_labels[c], examples[c][0]))
+    code_id = {c: rank + 1 for rank, c in enumerate(order)}
+
+    net_of = _nets(clusters.centroids, sizes)
+    n_nets = int(net_of.max()) + 1 if k else 0
+    net_keywords = labelling.keywords_by_group(
+        docs, np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1), n_nets, top=2
+    )
+    net_members = [[c for c in order if net_of[c] == net] for net in range(n_nets)]
+    net_order = sorted(
+        range(n_nets),
+        key=lambda net: (-sizes[net_members[net]].sum(), code_id[net_members[net][0]]),
+    )
+    net_label: dict[int, str] = {}
+    for net in net_order:
+        if len(net_members[net]) == 1:
+            net_label[net] = code_labels[net_members[net][0]]
+        else:
+            net_label[net] = labelling.short_label(
+                net_keywords[net], examples[net_members[net][0]][0]
+            )
+    net_id = {net: rank + 1 for rank, net in enumerate(net_order)}
+
+    codes = [
+        DraftCode(
+            id=code_id[c],
+            label=code_labels[c],
+            keywords=keywords[c],
+            net_id=net_id[net_of[c]],
+            net=net_label[net_of[c]],
+            size=int(sizes[c]),
+            examples=examples[c],
+        )
+        for c in order
+    ]
+    nets = [
+        DraftNet(
+            id=net_id[net], label=net_label[net], code_ids=[code_id[c] for c in net_members[net]]
+        )
+        for net in net_order
+    ]
+
+    # Per distinct answer: (code ids, confidences).
+    coded: list[tuple[list[int], list[float]]] = [([], [])] * len(answers.keys)
+    for row, u in enumerate(theme_idx):
+        primary = labels[row]
+        if primary < 0:
+            continue
+        s = sims[row]
+        chosen = [int(primary)]
+        others = np.flatnonzero(
+            (s >= MULTI_CODE_SIMILARITY) & (s >= s[primary] - MULTI_CODE_MARGIN)
+        )
+        others = [int(c) for c in others[np.lexsort((others, -s[others]))] if c != primary]
+        chosen += others[:1]
+        scaled = np.exp((s - s.max()) / CONFIDENCE_TEMPERATURE)
+        probability = scaled / scaled.sum()
+        coded[u] = (
+            [code_id[c] for c in chosen],
+            [round(float(probability[c]), 4) for c in chosen],
+        )
+
+    na_kinds = sorted(
+        {kind for kind in kinds if kind is not None}, key=list(nonanswers.LABELS).index
+    )
+    if na_kinds:
+        na_net = len(nets) + 1
+        na_id = {kind: len(codes) + 1 + i for i, kind in enumerate(na_kinds)}
+        for kind in na_kinds:
+            members = [u for u, kd in enumerate(kinds) if kd == kind]
+            common = sorted(members, key=lambda u: (-answers.counts[u], answers.keys[u]))
+            codes.append(
+                DraftCode(
+                    id=na_id[kind],
+                    label=nonanswers.LABELS[kind],
+                    keywords=[],
+                    net_id=na_net,
+                    net=NON_ANSWER_NET,
+                    size=int(answers.counts[members].sum()),
+                    examples=[answers.verbatim[u] for u in common[:N_EXAMPLES]],
+                    kind="non_answer",
+                )
+            )
+            for u in members:
+                coded[u] = ([na_id[kind]], [1.0])
+        nets.append(DraftNet(id=na_net, label=NON_ANSWER_NET, code_ids=list(na_id.values())))
+
+    assignments, confidences = [], []
+    for u in answers.inverse:
+        ids, conf = coded[u] if u >= 0 else ([], [])
+        assignments.append(list(ids))
+        confidences.append(list(conf))
+    return _Frame(codes, nets, assignments, confidences)
+
+
+def _nets(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Net 0..m-1 of each code: average-linkage cosine on the code centroids."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    k = len(centroids)
+    if k < 3:
+        return np.zeros(k, dtype=np.intp)
+    tree = linkage(centroids.astype(np.float64), method="average", metric="cosine")
+    net = fcluster(tree, t=1 - NET_SIMILARITY, criterion="distance")
+    if net.max() > MAX_NETS:
+        net = fcluster(tree, t=MAX_NETS, criterion="maxclust")
+    # Number nets by their first code so the numbering never depends on scipy's.
+    _, first = np.unique(net, return_index=True)
+    rank = {net[i]: r for r, i in enumerate(sorted(first))}
+    return np.array([rank[v] for v in net], dtype=np.intp)
