@@ -80,6 +80,10 @@ class NetRow:
     codes: list[CodeRow] = field(default_factory=list)
 
     @property
+    def number(self) -> int | None:
+        return self.net.number if self.net is not None else None
+
+    @property
     def size(self) -> int:
         return sum(row.code.size for row in self.codes)
 

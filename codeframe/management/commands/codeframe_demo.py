@@ -1,40 +1,57 @@
-"""`make demo`: the main job on a sample survey, with no server needed."""
+"""`make demo`: the main job end to end on a sample survey, with no server needed."""
 
-import csv
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.services import embed_texts_with_report
+from codeframe import services
+from codeframe.conf import get_config
+from codeframe.exceptions import CodeframeError
+from codeframe.management.commands.generate_codeframe import timing_line
+from codeframe.management.commands.import_responses import import_file
+from codeframe.models import Question
+from codeframe.tables import codeframe_table
 
 
 class Command(BaseCommand):
-    help = "Embed a sample survey file twice and show what the persistent cache saves."
+    help = (
+        "Import a sample survey into the demo question (replacing its answers), generate a "
+        "codeframe, print it, then generate again to show what the embedding cache saves."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("path", type=Path, help="CSV file with an 'answer' column")
+        parser.add_argument("path", type=Path, help="CSV file with an answer column")
         parser.add_argument("--column", default="answer")
 
     def handle(self, *args, path: Path, column: str, **options) -> None:
-        try:
-            with path.open(newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(f"Cannot read {path}: {exc}") from exc
-        if not rows or column not in rows[0]:
-            raise CommandError(f"{path} has no column {column!r}")
-        texts = [row[column] for row in rows]
-        self.stdout.write(f"{len(texts)} answers from {path}")
-        for attempt in ("first pass", "second pass"):
-            started = time.perf_counter()
-            report = embed_texts_with_report(texts)
-            seconds = time.perf_counter() - started
-            self.stdout.write(
-                f"{attempt:>11}: {seconds:7.3f} s  {report.hits:4d} cache hits  "
-                f"{report.misses:4d} misses  (vectors {report.vectors.shape[0]}x"
-                f"{report.vectors.shape[1]})"
-            )
+        survey = get_config()["DEMO_SURVEY"]
+        question, _ = Question.objects.get_or_create(
+            survey=survey,
+            defaults={"text": "What is the main reason for the score you gave us?"},
+        )
+        result = import_file(path, question=question.pk, column=column, replace=True)
         self.stdout.write(
-            "The cache persists: run `make demo` again and the first pass is all hits too."
+            f"Imported {result.imported:,} answers from {path} into question {question.pk} "
+            f"(“{survey}”)."
+        )
+        runs = []
+        for attempt in ("first", "second"):
+            try:
+                codeframe = services.create_codeframe(question=question)
+            except CodeframeError as exc:
+                raise CommandError(str(exc)) from exc
+            runs.append(codeframe)
+            if attempt == "first":
+                self.stdout.write("")
+                self.stdout.write(codeframe_table(codeframe=codeframe))
+                self.stdout.write("")
+                self.stdout.write(f"first generation: {timing_line(codeframe)}")
+        first, second = (run.timings for run in runs)
+        self.stdout.write(
+            f"second generation: {second['total_seconds']:.2f} s (embedding "
+            f"{second.get('embedding_seconds', 0):.2f} s, {runs[1].cache_hits:,} cache hits) "
+            f"vs first {first['total_seconds']:.2f} s"
+        )
+        self.stdout.write(
+            f"Review it: `manage.py runserver`, then /codeframes/{runs[1].pk}/ (staff login)."
         )

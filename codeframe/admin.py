@@ -1,0 +1,138 @@
+"""Admin pages. Edits that must keep sizes and primary codes consistent go through services."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from codeframe import services
+from codeframe.exceptions import CodeframeError
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["survey", "text", "answers", "created"]
+    search_fields = ["survey", "text"]
+    list_filter = ["created", "survey"]
+    date_hierarchy = "created"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(answer_count=Count("responses"))
+
+    @admin.display(ordering="answer_count")
+    def answers(self, obj: Question) -> int:
+        return obj.answer_count
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["respondent_id", "text", "question", "position"]
+    search_fields = ["text", "respondent_id", "question__survey"]
+    list_filter = ["question__survey", "question"]
+    list_select_related = ["question"]
+    raw_id_fields = ["question"]
+
+
+class CodeInline(admin.TabularInline):
+    model = Code
+    fields = ["number", "label", "net", "kind", "size", "keywords"]
+    readonly_fields = ["number", "size", "keywords"]
+    extra = 0
+    # Deleting must reassign primary codes: use the code's own page or the codeframe page.
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None:
+            formset.form.base_fields["net"].queryset = Net.objects.filter(codeframe=obj)
+        return formset
+
+
+@admin.register(Codeframe)
+class CodeframeAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "response_count", "cache_hits", "cache_misses", "created"]
+    search_fields = ["question__survey", "question__text"]
+    list_filter = ["created", "question__survey"]
+    list_select_related = ["question"]
+    readonly_fields = [
+        "question",
+        "params",
+        "timings",
+        "cache_hits",
+        "cache_misses",
+        "response_count",
+        "created",
+    ]
+    inlines = [CodeInline]
+
+
+@admin.register(Net)
+class NetAdmin(admin.ModelAdmin):
+    list_display = ["label", "number", "codeframe"]
+    search_fields = ["label"]
+    list_filter = ["codeframe"]
+    readonly_fields = ["codeframe", "number"]
+
+
+@admin.register(Code)
+class CodeAdmin(admin.ModelAdmin):
+    list_display = ["number", "label", "net", "kind", "size", "codeframe"]
+    list_display_links = ["number", "label"]
+    search_fields = ["label", "keywords", "codeframe__question__survey"]
+    list_filter = ["kind", "codeframe", "net__label"]
+    list_select_related = ["net", "codeframe__question"]
+    readonly_fields = ["codeframe", "number", "size"]
+    actions = ["merge_selected"]
+
+    @admin.action(description="Merge selected codes into the largest of them")
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
+        codes = sorted(queryset, key=lambda code: (-code.size, code.number))
+        if len(codes) < 2:
+            self.message_user(request, "Select at least two codes.", messages.WARNING)
+            return
+        try:
+            target = services.merge_codes(target=codes[0], sources=codes[1:])
+        except CodeframeError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Merged {len(codes) - 1} code(s) into “{target}”.")
+
+    def delete_model(self, request: HttpRequest, obj: Code) -> None:
+        services.delete_code(code=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
+        for code in queryset:
+            services.delete_code(code=code)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    """Moving an answer: change its primary assignment's code here, or use the code's page."""
+
+    list_display = ["response", "code", "is_primary", "confidence", "codeframe"]
+    search_fields = ["response__text", "response__respondent_id", "code__label"]
+    list_filter = ["is_primary", "codeframe"]
+    list_select_related = ["response", "code", "codeframe"]
+    raw_id_fields = ["response", "code"]
+    readonly_fields = ["codeframe"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Assignment, form, change: bool) -> None:
+        if obj.code.codeframe_id != obj.codeframe_id:
+            self.message_user(request, "That code belongs to another codeframe.", messages.ERROR)
+            return
+        if "code" in form.changed_data and obj.is_primary:
+            services.move_response(response=obj.response, to_code=obj.code)
+            return
+        super().save_model(request, obj, form, change)
+        services.refresh_sizes(codeframe=obj.codeframe)
+
+    def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
+        super().delete_model(request, obj)
+        services.refresh_sizes(codeframe=obj.codeframe)

@@ -1,0 +1,90 @@
+"""Forms of the pages. They validate input only; the work is done by codeframe.services."""
+
+from django import forms
+
+from codeframe.models import Code, Codeframe
+
+
+class ImportForm(forms.Form):
+    """Answers for a new question (survey name + question text) or an existing one."""
+
+    survey = forms.CharField(max_length=200, required=False)
+    question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    file = forms.FileField(
+        required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
+    )
+    column = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Name or number of the column with the answers; blank = guess "
+        "(“answer”, “response”, … or the only column).",
+    )
+    id_column = forms.CharField(
+        label="Respondent id column",
+        max_length=200,
+        required=False,
+        help_text="Blank = guess (“respondent_id”, “id”, …) or use the row number.",
+    )
+    sheet = forms.CharField(max_length=200, required=False, help_text="XLSX only; blank = first.")
+    pasted = forms.CharField(
+        label="…or paste answers",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        strip=False,
+        help_text="One answer per line.",
+    )
+    replace = forms.BooleanField(
+        required=False,
+        label="Replace the question's answers (and delete its codeframes)",
+    )
+
+    def __init__(self, *args, existing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.existing = existing
+        if existing:
+            del self.fields["survey"]
+            del self.fields["question_text"]
+        else:
+            del self.fields["replace"]
+            self.fields["survey"].required = True
+
+    def clean(self) -> dict:
+        data = super().clean()
+        has_file, has_text = bool(data.get("file")), bool((data.get("pasted") or "").strip())
+        if has_file == has_text and "file" not in self.errors:
+            raise forms.ValidationError(
+                "Upload a file or paste answers (one of the two)."
+                if not has_file
+                else "Upload a file or paste answers, not both."
+            )
+        return data
+
+
+class GenerateForm(forms.Form):
+    n_codes = forms.IntegerField(
+        label="Number of codes", min_value=1, max_value=200, required=False
+    )
+    max_codes = forms.IntegerField(label="At most", min_value=1, max_value=200, required=False)
+
+
+class RenameForm(forms.Form):
+    label = forms.CharField(max_length=200)
+
+
+class _CodeChoiceForm(forms.Form):
+    def __init__(self, *args, codeframe: Codeframe, exclude: Code | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        queryset = Code.objects.filter(codeframe=codeframe).order_by("number")
+        if exclude is not None:
+            queryset = queryset.exclude(pk=exclude.pk)
+        self.fields[self.field_name].queryset = queryset
+
+
+class MergeForm(_CodeChoiceForm):
+    field_name = "target"
+    target = forms.ModelChoiceField(queryset=Code.objects.none(), label="Merge into")
+
+
+class MoveForm(_CodeChoiceForm):
+    field_name = "to_code"
+    to_code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Move to")

@@ -1,0 +1,85 @@
+"""API payloads: what `POST /api/codeframes/` accepts and what a codeframe looks like as JSON."""
+
+from rest_framework import serializers
+
+from codeframe.conf import get_config
+
+
+class CodeframeRequestSerializer(serializers.Serializer):
+    """Either `responses` (the answers themselves; stored as a new question) or `question`."""
+
+    responses = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        allow_empty=False,
+        help_text="The answers, one string each. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
+    )
+    question = serializers.IntegerField(
+        required=False, min_value=1, help_text="Id of a question whose answers are imported."
+    )
+    survey = serializers.CharField(
+        required=False, max_length=200, default="API upload", help_text="With `responses`."
+    )
+    question_text = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="With `responses`."
+    )
+    n_codes = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    max_codes = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+    def validate_responses(self, value: list[str]) -> list[str]:
+        max_chars = get_config()["MAX_ANSWER_CHARS"]
+        for position, text in enumerate(value):
+            if len(text) > max_chars:
+                raise serializers.ValidationError(
+                    f"responses[{position}] is {len(text):,} characters long; the limit is "
+                    f"{max_chars:,}."
+                )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if ("responses" in attrs) == ("question" in attrs):
+            raise serializers.ValidationError("Send either `responses` or `question`.")
+        return attrs
+
+
+class CodeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="code.number", help_text="The code id used in exports.")
+    label = serializers.CharField(source="code.label")
+    kind = serializers.CharField(source="code.kind")
+    keywords = serializers.ListField(source="code.keywords", child=serializers.CharField())
+    size = serializers.IntegerField(source="code.size", help_text="Answers with it as primary.")
+    share = serializers.FloatField(help_text="size / all answers of the question")
+    examples = serializers.ListField(source="code.examples", child=serializers.CharField())
+
+
+class NetSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="number", allow_null=True)
+    label = serializers.CharField()
+    size = serializers.IntegerField()
+    codes = CodeSerializer(many=True)
+
+
+class CodedResponseSerializer(serializers.Serializer):
+    response = serializers.IntegerField(source="response_id")
+    respondent_id = serializers.CharField()
+    codes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Code ids, primary first; [] = uncoded."
+    )
+    confidences = serializers.ListField(child=serializers.FloatField())
+
+
+class CodeframeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="codeframe.pk")
+    question = serializers.IntegerField(source="codeframe.question_id")
+    created = serializers.DateTimeField(source="codeframe.created")
+    response_count = serializers.IntegerField(source="total")
+    uncoded = serializers.IntegerField()
+    params = serializers.JSONField(source="codeframe.params")
+    timings = serializers.JSONField(
+        source="codeframe.timings",
+        help_text="embedding_seconds, clustering_seconds, total_seconds, cache hits/misses",
+    )
+    cache_hits = serializers.IntegerField(source="codeframe.cache_hits")
+    cache_misses = serializers.IntegerField(source="codeframe.cache_misses")
+    nets = NetSerializer(many=True)
+    responses = CodedResponseSerializer(many=True)

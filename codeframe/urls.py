@@ -1,0 +1,53 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from codeframe import views
+
+app_name = "codeframe"
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="codeframe:question-list"), name="home"),
+    path("questions/", views.question_list, name="question-list"),
+    path("questions/import/", views.question_import, name="question-import"),
+    path("questions/<int:question_id>/", views.question_detail, name="question-detail"),
+    path(
+        "questions/<int:question_id>/import/",
+        views.question_import,
+        name="question-import-more",
+    ),
+    path(
+        "questions/<int:question_id>/generate/",
+        views.question_generate,
+        name="question-generate",
+    ),
+    path("codeframes/<int:codeframe_id>/", views.codeframe_detail, name="codeframe-detail"),
+    path(
+        "codeframes/<int:codeframe_id>/export.<str:fmt>",
+        views.codeframe_export,
+        name="codeframe-export",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/codes/<int:code_id>/",
+        views.code_detail,
+        name="code-detail",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/codes/<int:code_id>/rename/",
+        views.code_rename,
+        name="code-rename",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/",
+        views.code_merge,
+        name="code-merge",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/",
+        views.code_delete,
+        name="code-delete",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/",
+        views.response_move,
+        name="response-move",
+    ),
+]

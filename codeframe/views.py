@@ -1,0 +1,266 @@
+"""The analysts' pages: plain HTML forms, staff only, usable without JavaScript."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import RequestDataTooBig
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from codeframe import exports, selectors, services
+from codeframe.conf import get_config
+from codeframe.exceptions import CodeframeError, UploadTooLarge
+from codeframe.forms import GenerateForm, ImportForm, MergeForm, MoveForm, RenameForm
+from codeframe.importers import read_pasted, read_upload
+from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
+
+
+@require_GET
+@staff_member_required
+def question_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "codeframe/question_list.html", {"questions": selectors.question_list()})
+
+
+@require_GET
+@staff_member_required
+def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(question_id=question_id)
+    return render(
+        request,
+        "codeframe/question_detail.html",
+        {
+            "question": question,
+            "samples": selectors.sample_responses(question=question),
+            "codeframes": selectors.question_codeframes(question=question),
+            "generate_form": GenerateForm(),
+        },
+    )
+
+
+# CSRF is checked by the inner view, after the size limits are in place: the CSRF middleware
+# would otherwise parse the whole body before this view could refuse it.
+@csrf_exempt
+@staff_member_required
+def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
+    question = selectors.get_question(question_id=question_id) if question_id else None
+    handler = None
+    if request.method == "POST":
+        limit = get_config()["MAX_UPLOAD_BYTES"]
+        if content_length(request.META) > limit:
+            return _too_large(request, question, limit)
+        handler = LimitedUploadHandler(request, limit=limit)
+        request.upload_handlers.insert(0, handler)
+        try:
+            request.POST  # noqa: B018 - parse now, through the limited handler
+        except RequestDataTooBig:
+            return _too_large(request, question, limit)
+    return _question_import(request, question, handler)
+
+
+@csrf_protect
+def _question_import(request, question, handler) -> HttpResponse:
+    form = ImportForm(existing=question is not None)
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES, existing=question is not None)
+        if handler is not None and handler.exceeded:
+            return _too_large(request, question, handler.limit)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = _import(data, question)
+            except CodeframeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Imported {result.imported:,} answers"
+                    + (f" ({result.skipped:,} blank skipped)." if result.skipped else "."),
+                )
+                return redirect(result.question)
+    return render(
+        request,
+        "codeframe/question_import.html",
+        {"form": form, "question": question, "limit": get_config()["MAX_UPLOAD_BYTES"]},
+    )
+
+
+def _import(data: dict, question) -> services.ImportResult:
+    upload = data.get("file")
+    if upload is not None:
+        if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
+            raise UploadTooLarge("The file is larger than the upload limit.")
+        rows = read_upload(
+            upload,
+            filename=upload.name,
+            column=data.get("column"),
+            id_column=data.get("id_column"),
+            sheet=data.get("sheet") or None,
+        )
+    else:
+        rows = read_pasted(data["pasted"])
+    return services.import_responses(
+        rows=rows,
+        question=question,
+        survey=data.get("survey", ""),
+        question_text=data.get("question_text", ""),
+        replace=data.get("replace", False),
+    )
+
+
+def _too_large(request, question, limit: int) -> HttpResponse:
+    form = ImportForm(existing=question is not None)
+    form.add_error(
+        None,
+        f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
+        "Split the file or remove unused columns.",
+    )
+    return render(
+        request,
+        "codeframe/question_import.html",
+        {"form": form, "question": question, "limit": limit},
+        status=413,
+    )
+
+
+@require_POST
+@staff_member_required
+def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(question_id=question_id)
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Codes must be whole numbers between 1 and 200.")
+        return redirect(question)
+    try:
+        codeframe = services.create_codeframe(
+            question=question,
+            n_codes=form.cleaned_data["n_codes"],
+            max_codes=form.cleaned_data["max_codes"],
+        )
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(question)
+    messages.success(request, f"Codeframe generated: {codeframe.codes.count()} codes.")
+    return redirect(codeframe)
+
+
+@require_GET
+@staff_member_required
+def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    overview = selectors.codeframe_overview(codeframe=codeframe)
+    return render(
+        request,
+        "codeframe/codeframe_detail.html",
+        {"codeframe": codeframe, "overview": overview, "all_codes": overview.codes},
+    )
+
+
+@require_GET
+@staff_member_required
+def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    return render(
+        request,
+        "codeframe/code_detail.html",
+        {
+            "codeframe": codeframe,
+            "code": code,
+            "responses": selectors.code_responses(code=code),
+            "move_form": MoveForm(codeframe=codeframe, exclude=code),
+            "rename_form": RenameForm(initial={"label": code.label}),
+        },
+    )
+
+
+@require_POST
+@staff_member_required
+def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        services.rename_code(code=code, label=form.cleaned_data["label"])
+        messages.success(request, f"Renamed code {code.number} to “{code.label}”.")
+    else:
+        messages.error(request, "A label is 1 to 200 characters.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@staff_member_required
+def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
+    if not form.is_valid():
+        messages.error(request, "Choose another code of this codeframe to merge into.")
+        return _back(request, codeframe)
+    target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
+    messages.success(request, f"Merged code {code.number} into {target.number}. {target.label}.")
+    return redirect(codeframe)
+
+
+@require_POST
+@staff_member_required
+def code_delete(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    services.delete_code(code=code)
+    messages.success(request, f"Deleted code {code.number}. {code.label}.")
+    return redirect(codeframe)
+
+
+@require_POST
+@staff_member_required
+def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    form = MoveForm(request.POST, codeframe=codeframe)
+    if not form.is_valid():
+        messages.error(request, "Choose a code of this codeframe.")
+        return _back(request, codeframe)
+    to_code = form.cleaned_data["to_code"]
+    services.move_response(response=response, to_code=to_code)
+    messages.success(request, f"Moved answer {response.respondent_id} to {to_code}.")
+    return _back(request, codeframe)
+
+
+@require_GET
+@staff_member_required
+def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
+    if fmt not in {"csv", "xlsx"}:
+        raise Http404("Exports are .csv or .xlsx.")
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
+    if fmt == "xlsx":
+        response = HttpResponse(
+            exports.build_xlsx(codeframe=codeframe),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
+        return response
+    layout = request.GET.get("layout", "binary")
+    if layout not in exports.LAYOUTS:
+        return HttpResponseBadRequest("layout must be 'binary' or 'list'")
+    response = StreamingHttpResponse(
+        exports.iter_csv(codeframe=codeframe, layout=layout), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{stem}-{layout}.csv"'
+    return response
+
+
+def _back(request: HttpRequest, codeframe) -> HttpResponse:
+    """Back to the page the form was on (a page of this codeframe), else the codeframe."""
+    target = request.POST.get("next", "")
+    if target.startswith(codeframe.get_absolute_url()):
+        return redirect(target)
+    return redirect(codeframe)
