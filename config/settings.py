@@ -144,7 +144,12 @@ EMBEDDINGS = {
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
+    # Texts for `manage.py embeddings_warm --question ID / --all`.
+    "TEXT_SOURCE": "codeframe.selectors.iter_response_texts",
 }
+# A different encoder class (dotted path); tests use it to run commands in a subprocess fast.
+if os.environ.get("EMBEDDINGS_BACKEND"):
+    EMBEDDINGS["BACKEND"] = os.environ["EMBEDDINGS_BACKEND"]
 
 CODEFRAME = {
     # Above this many answers the API answers 413 and imports are refused.

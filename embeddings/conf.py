@@ -47,6 +47,10 @@ DEFAULTS: dict[str, Any] = {
     "BREAKER_MAX_BACKOFF": 60.0,
     # Calls with at least this many texts log their summary at INFO, smaller ones at DEBUG.
     "LOG_INFO_MIN_TEXTS": 500,
+    # Where `embeddings_warm --question/--all` reads texts: dotted path of a callable
+    # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question), so this
+    # app never imports the product's models. None: those options are unavailable.
+    "TEXT_SOURCE": None,
 }
 
 
