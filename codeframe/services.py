@@ -67,7 +67,7 @@ def import_responses(
         while batch := list(islice(iterator, batch_size)):
             objects = []
             for row in batch:
-                if not row.text:
+                if not row.text.strip():
                     skipped += 1
                     continue
                 objects.append(

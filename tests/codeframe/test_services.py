@@ -1,0 +1,295 @@
+import pytest
+
+from codeframe import selectors, services
+from codeframe.exceptions import (
+    GenerationFailed,
+    ImportFailed,
+    InvalidEdit,
+    NoResponses,
+    TooManyResponses,
+)
+from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from tests.codeframe.conftest import ANSWERS, make_question
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(*texts: str) -> list[ImportedRow]:
+    return [ImportedRow(line=i, respondent_id="", text=t) for i, t in enumerate(texts, 1)]
+
+
+def primary_codes(codeframe: Codeframe) -> dict[int, int]:
+    """response id -> code number of its primary code."""
+    return dict(
+        Assignment.objects.filter(codeframe=codeframe, is_primary=True).values_list(
+            "response_id", "code__number"
+        )
+    )
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def test_import_creates_the_question_keeps_order_and_skips_blanks():
+    result = services.import_responses(rows=rows("b", "", "a"), survey="S", question_text="Q?")
+    assert (result.imported, result.skipped) == (2, 1)
+    answers = list(result.question.responses.values_list("text", "respondent_id", "position"))
+    assert answers == [("b", "1", 1), ("a", "3", 2)]
+
+
+def test_import_appends_after_existing_answers(question):
+    services.import_responses(rows=rows("later"), question=question)
+    assert question.responses.order_by("position").last().text == "later"
+    assert question.responses.count() == len(ANSWERS) + 1
+
+
+def test_a_failing_line_leaves_nothing_imported():
+    def failing():
+        yield from rows("fine", "also fine")
+        raise ImportFailed("Line 3 is not UTF-8 text")
+
+    with pytest.raises(ImportFailed, match="Line 3"):
+        services.import_responses(rows=failing(), survey="S")
+    assert not Question.objects.exists()
+    assert not Response.objects.exists()
+
+
+def test_no_answers_is_refused_and_the_new_question_not_kept():
+    with pytest.raises(ImportFailed, match="No answers"):
+        services.import_responses(rows=rows("", "  "), survey="S")
+    assert not Question.objects.exists()
+
+
+def test_import_above_the_limit_is_refused_whole(settings, question):
+    settings.CODEFRAME = {"MAX_RESPONSES": len(ANSWERS) + 2, "BATCH_SIZE": 2}
+    with pytest.raises(TooManyResponses):
+        services.import_responses(rows=rows("a", "b", "c", "d"), question=question)
+    assert question.responses.count() == len(ANSWERS)
+
+
+def test_replace_swaps_the_answers_and_drops_old_codeframes(codeframe):
+    question = codeframe.question
+    services.import_responses(rows=rows("only one"), question=question, replace=True)
+    assert list(question.responses.values_list("text", flat=True)) == ["only one"]
+    assert not Codeframe.objects.exists()
+
+
+def test_iter_response_texts_streams_all_or_some_questions(question):
+    other = make_question(["x", "y"], survey="Other")
+    assert list(selectors.iter_response_texts(question_ids=[other.pk])) == ["x", "y"]
+    everything = list(selectors.iter_response_texts(chunk_size=3))
+    assert everything[: len(ANSWERS)] == ANSWERS and everything[len(ANSWERS) :] == ["x", "y"]
+    assert list(selectors.iter_response_texts(question_ids=[])) == []
+
+
+# --- generation --------------------------------------------------------------------------
+
+
+def test_create_codeframe_stores_codes_assignments_and_timings(codeframe):
+    answers = codeframe.question.responses.count()
+    assert codeframe.response_count == answers
+    assert codeframe.cache_misses == answers and codeframe.cache_hits == 0
+    assert {"embedding_seconds", "clustering_seconds", "total_seconds"} <= set(codeframe.timings)
+    codes = list(codeframe.codes.all())
+    assert codes and all(code.net is not None for code in codes)
+    primaries = primary_codes(codeframe)
+    assert sum(code.size for code in codes) == len(primaries) <= answers
+    for code in codes:
+        assert code.size == sum(1 for number in primaries.values() if number == code.number)
+
+
+def test_generation_is_deterministic(question):
+    first = services.create_codeframe(question=question, n_codes=3)
+    second = services.create_codeframe(question=question, n_codes=3)
+    assert primary_codes(first) == primary_codes(second)
+    assert list(first.codes.values_list("label", "size")) == list(
+        second.codes.values_list("label", "size")
+    )
+
+
+def test_a_question_without_answers_is_refused():
+    question = Question.objects.create(survey="Empty")
+    with pytest.raises(NoResponses, match="no answers"):
+        services.create_codeframe(question=question)
+    assert not Codeframe.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["Only one answer"],
+        ["Same"] * 6,
+        ["Trop cher 😡", "Sehr guter Service 👍", "服务很好", "😀😀😀", "Precio alto", "¿Qué?"],
+    ],
+    ids=["one", "identical", "emoji-and-non-english"],
+)
+def test_awkward_answers_still_give_a_valid_codeframe(texts):
+    question = make_question(texts)
+    codeframe = services.create_codeframe(question=question)
+    assert codeframe.codes.exists()
+    assert Assignment.objects.filter(codeframe=codeframe, is_primary=True).count() <= len(texts)
+    assert codeframe.response_count == len(texts)
+
+
+def test_too_many_answers_for_a_codeframe(settings, question):
+    settings.CODEFRAME = {"MAX_RESPONSES": 5}
+    with pytest.raises(TooManyResponses, match="limit of 5"):
+        services.create_codeframe(question=question)
+
+
+def _draft(n: int, *, bad_code: int | None = None) -> CodeframeDraft:
+    code = DraftCode(id=1, label="All", keywords=[], net_id=1, net="Net", size=n, examples=[])
+    assignments = [[1] for _ in range(n)]
+    if bad_code is not None:
+        assignments[-1] = [bad_code]
+    return CodeframeDraft(
+        codes=[code],
+        nets=[DraftNet(id=1, label="Net", code_ids=[1])],
+        assignments=assignments,
+        confidences=[[1.0] for _ in range(n)],
+    )
+
+
+@pytest.mark.parametrize("broken", ["unknown code on the last answer", "too few assignments"])
+def test_a_draft_that_does_not_fit_leaves_nothing_written(monkeypatch, question, broken):
+    n = question.responses.count()
+    draft = _draft(n, bad_code=99) if broken.startswith("unknown") else _draft(n - 1)
+    monkeypatch.setattr(services, "generate_codeframe", lambda texts, **kw: draft)
+    with pytest.raises(GenerationFailed):
+        services.create_codeframe(question=question)
+    assert not Codeframe.objects.exists()
+    assert not Net.objects.exists() and not Code.objects.exists()
+    assert not Assignment.objects.exists()
+
+
+def test_real_model_end_to_end_groups_answers_by_theme(real_model):
+    themes = {
+        "app": [
+            "The app keeps crashing when I log in",
+            "App crashes every time I open it",
+            "The mobile app freezes and crashes",
+            "Your app crashed again this morning",
+            "App is buggy and crashes constantly",
+        ],
+        "fees": [
+            "Fees are far too high",
+            "The monthly fee is too expensive",
+            "Your account charges are too high",
+            "Too expensive, high fees",
+            "The fees cost me too much money",
+        ],
+        "staff": [
+            "The staff in the branch were very friendly",
+            "Friendly and helpful staff",
+            "The branch staff were kind and helpful",
+            "Lovely helpful people at the branch",
+            "Staff were friendly and polite",
+        ],
+    }
+    question = make_question([t for texts in themes.values() for t in texts])
+    codeframe = services.create_codeframe(question=question)
+    by_text = {
+        text: code
+        for text, code in Assignment.objects.filter(
+            codeframe=codeframe, is_primary=True
+        ).values_list("response__text", "code_id")
+    }
+    majority = {}
+    for theme, texts in themes.items():
+        codes = [by_text.get(t) for t in texts]
+        top = max(set(codes), key=codes.count)
+        assert top is not None and codes.count(top) >= 3, (theme, codes)
+        majority[theme] = top
+    assert len(set(majority.values())) == 3
+    assert codeframe.cache_misses == 15
+
+
+def test_second_generation_through_redis_is_served_from_the_cache(redis_cache, question):
+    first = services.create_codeframe(question=question)
+    second = services.create_codeframe(question=question)
+    n = question.responses.count()
+    assert (first.cache_hits, first.cache_misses) == (0, n)
+    assert (second.cache_hits, second.cache_misses) == (n, 0)
+
+
+# --- review edits ------------------------------------------------------------------------
+
+
+def test_rename_survives_reload(codeframe):
+    code = codeframe.codes.first()
+    services.rename_code(code=code, label="  Price and fees  ")
+    assert Code.objects.get(pk=code.pk).label == "Price and fees"
+    with pytest.raises(InvalidEdit):
+        services.rename_code(code=code, label="   ")
+
+
+def test_merge_moves_answers_and_keeps_sizes_consistent(codeframe):
+    target, source = list(codeframe.codes.order_by("number"))[:2]
+    answers_before = primary_codes(codeframe)
+    moved = {r for r, n in answers_before.items() if n in (target.number, source.number)}
+    source_keywords = list(source.keywords)
+    services.merge_codes(target=target, sources=[source])
+    assert not Code.objects.filter(pk=source.pk).exists()
+    target = Code.objects.get(pk=target.pk)
+    after = primary_codes(codeframe)
+    assert {r for r, n in after.items() if n == target.number} == moved
+    assert target.size == len(moved)
+    assert all(k in target.keywords for k in source_keywords)
+    assert sum(codeframe.codes.values_list("size", flat=True)) == len(answers_before)
+
+
+def test_merge_into_a_code_the_answer_already_carries(codeframe):
+    target, source = list(codeframe.codes.order_by("number"))[:2]
+    response = Assignment.objects.filter(code=source, is_primary=True).first().response
+    Assignment.objects.create(
+        codeframe=codeframe, response=response, code=target, confidence=0.2, is_primary=False
+    )
+    services.merge_codes(target=target, sources=[source])
+    kept = Assignment.objects.get(response=response, codeframe=codeframe)
+    assert kept.code_id == target.pk and kept.is_primary
+
+
+def test_merge_across_codeframes_is_refused(codeframe, question):
+    other = services.create_codeframe(question=question, n_codes=3)
+    with pytest.raises(InvalidEdit):
+        services.merge_codes(target=codeframe.codes.first(), sources=[other.codes.first()])
+
+
+def test_delete_falls_back_to_the_next_code_or_uncoded(codeframe):
+    doomed, fallback = list(codeframe.codes.order_by("number"))[:2]
+    with_second, *alone = [
+        a.response for a in Assignment.objects.filter(code=doomed, is_primary=True)
+    ]
+    Assignment.objects.filter(response=with_second, code=fallback).delete()
+    Assignment.objects.create(
+        codeframe=codeframe, response=with_second, code=fallback, confidence=0.4
+    )
+    services.delete_code(code=doomed)
+    assert not Code.objects.filter(pk=doomed.pk).exists()
+    assert Assignment.objects.get(response=with_second, is_primary=True).code_id == fallback.pk
+    for response in alone:
+        assert not Assignment.objects.filter(response=response, codeframe=codeframe).exists()
+    total = sum(Code.objects.filter(codeframe=codeframe).values_list("size", flat=True))
+    assert total == Assignment.objects.filter(codeframe=codeframe, is_primary=True).count()
+
+
+def test_move_response_changes_its_primary_code(codeframe):
+    assignment = Assignment.objects.filter(codeframe=codeframe, is_primary=True).first()
+    to_code = codeframe.codes.exclude(pk=assignment.code_id).first()
+    old_code = assignment.code
+    services.move_response(response=assignment.response, to_code=to_code)
+    primary = Assignment.objects.get(
+        codeframe=codeframe, response=assignment.response, is_primary=True
+    )
+    assert primary.code_id == to_code.pk
+    assert not Assignment.objects.filter(response=assignment.response, code=old_code).exists()
+    assert Code.objects.get(pk=to_code.pk).size == to_code.size + 1
+    assert Code.objects.get(pk=old_code.pk).size == old_code.size - 1
+
+
+def test_move_to_a_code_of_another_question_is_refused(codeframe):
+    other = make_question(["x"], survey="Other")
+    with pytest.raises(InvalidEdit):
+        services.move_response(response=other.responses.first(), to_code=codeframe.codes.first())
