@@ -41,3 +41,21 @@ def text_keys(namespace: str, texts: Iterable[str]) -> list[str]:
     """Return the cache key of each text under `namespace`, in order."""
     sha256 = hashlib.sha256
     return [namespace + sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
+
+
+def stats_key(prefix: str, fingerprint: str, *, minute: int | None = None) -> str:
+    """Key of a model's usage counters: lifetime, or one minute's bucket (epoch minute).
+
+    Outside `{prefix}:v1:` on purpose: flushing a model's vectors keeps its counters."""
+    base = f"{prefix}:stats:{fingerprint}"
+    return base if minute is None else f"{base}:m{minute}"
+
+
+def models_key(prefix: str) -> str:
+    """Key of the registry of model fingerprints seen (fingerprint -> JSON description)."""
+    return f"{prefix}:stats:models"
+
+
+def entry_counts_key(prefix: str) -> str:
+    """Key of the last count of entries per fingerprint (JSON, with when it was taken)."""
+    return f"{prefix}:stats:entry-counts"

@@ -4,6 +4,7 @@ from embeddings.services import embed_texts
 vectors = embed_texts(["Too expensive", "Friendly staff"])  # float32, shape (2, 384)
 """
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings import codec, keys
+from embeddings import codec, counters, keys
 from embeddings.backends import BaseBackend, get_backend
 from embeddings.conf import get_config
 from embeddings.exceptions import CacheError, CacheUnavailable
@@ -67,10 +68,14 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
         count=len(texts),
     )
     unique = list(position_of)
-    cache_keys = keys.text_keys(namespace_for(backend), unique)
+    fingerprint = model_fingerprint(backend)
+    namespace = keys.namespace(config["KEY_PREFIX"], fingerprint)
+    cache_keys = keys.text_keys(namespace, unique)
+    description = json.dumps({"label": backend.label, "dim": dim, "storage_dtype": dtype})
 
     store = get_store()
-    values, cache_available = _lookup(store, cache_keys)
+    lookup_counts = counters.take(fingerprint, {"requested": len(texts)}, description=description)
+    values, cache_available = _lookup(store, cache_keys, lookup_counts)
     decoded = codec.decode_many(values, dtype=dtype, dim=dim)
     if decoded.corrupt:
         logger.warning(
@@ -94,6 +99,21 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
             )
         # Return what a later hit will return: identical for float32, rounded for float16.
         matrix[missing] = codec.round_trip(computed, dtype=dtype)
+
+    vectors = matrix[inverse] if len(unique) != len(texts) else matrix
+    missed_unique = np.zeros(len(unique), dtype=bool)
+    missed_unique[missing] = True
+    misses = int(missed_unique[inverse].sum())
+    if missing:
+        write_counts = counters.take(
+            fingerprint,
+            {
+                "misses": misses,
+                "corrupt": len(decoded.corrupt),
+                "encode_us": round(encode_seconds * 1e6),
+            },
+            description=description,
+        )
         if cache_available:
             payload = dict(
                 zip(
@@ -102,12 +122,9 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
                     strict=True,
                 )
             )
-            cache_available = _write(store, payload, ttl=config["TTL"])
-
-    vectors = matrix[inverse] if len(unique) != len(texts) else matrix
-    missed_unique = np.zeros(len(unique), dtype=bool)
-    missed_unique[missing] = True
-    misses = int(missed_unique[inverse].sum())
+            cache_available = _write(store, payload, write_counts, ttl=config["TTL"])
+        else:
+            counters.give_back(write_counts)
     report = EmbeddingReport(
         vectors=vectors,
         hits=len(texts) - misses,
@@ -122,15 +139,19 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
     return report
 
 
-def namespace_for(backend: BaseBackend) -> str:
-    """The key prefix shared by every vector of `backend` under the current settings."""
-    config = get_config()
+def model_fingerprint(backend: BaseBackend) -> str:
+    """The fingerprint of everything that changes `backend`'s vectors as they are stored."""
     fields = {
         **backend.fingerprint_fields(),
-        "storage_dtype": config["STORAGE_DTYPE"],
+        "storage_dtype": get_config()["STORAGE_DTYPE"],
         "format": codec.FORMAT_VERSION,
     }
-    return keys.namespace(config["KEY_PREFIX"], keys.fingerprint(fields))
+    return keys.fingerprint(fields)
+
+
+def namespace_for(backend: BaseBackend) -> str:
+    """The key prefix shared by every vector of `backend` under the current settings."""
+    return keys.namespace(get_config()["KEY_PREFIX"], model_fingerprint(backend))
 
 
 def _check_texts(texts: object) -> None:
@@ -149,32 +170,41 @@ def _missing_positions(count: int, found: list[int]) -> list[int]:
     return np.flatnonzero(~present).tolist()
 
 
-def _lookup(store: BaseStore, cache_keys: list[str]) -> tuple[list[object], bool]:
+def _lookup(
+    store: BaseStore, cache_keys: list[str], increments: counters.Increments
+) -> tuple[list[object], bool]:
     """Values for the keys, and whether the store answered; all None when it did not."""
     if not store.breaker.allow():
+        counters.give_back(increments)
         return [None] * len(cache_keys), False
     try:
-        values = store.get_many(cache_keys)
+        values = store.get_many(cache_keys, increments=increments)
     except CacheUnavailable as exc:
+        counters.give_back(increments, errors=1)
         store.breaker.record_failure(exc)
         return [None] * len(cache_keys), False
     except CacheError as exc:
+        counters.give_back(increments, errors=1)
         logger.warning(
-            "embedding cache lookup refused (%s); computing all %d", exc, len(cache_keys)
+            "embedding cache refused a lookup (%s); computing all %d", exc, len(cache_keys)
         )
         return [None] * len(cache_keys), True
     store.breaker.record_success()
     return values, True
 
 
-def _write(store: BaseStore, payload: dict[str, bytes], *, ttl: int | None) -> bool:
+def _write(
+    store: BaseStore, payload: dict[str, bytes], increments: counters.Increments, *, ttl: int | None
+) -> bool:
     try:
-        store.set_many(payload, ttl=ttl)
+        store.set_many(payload, ttl=ttl, increments=increments)
     except CacheUnavailable as exc:
+        counters.give_back(increments, errors=1)
         store.breaker.record_failure(exc)
         return False
     except CacheError as exc:
         # E.g. Redis full under noeviction: the vectors are correct, they just are not kept.
+        counters.give_back(increments, errors=1)
         logger.warning("embedding cache refused %d write(s): %s", len(payload), exc)
     return True
 

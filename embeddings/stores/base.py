@@ -4,6 +4,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from embeddings.breaker import CircuitBreaker
+from embeddings.counters import Increments, Totals
 
 
 class BaseStore:
@@ -24,13 +25,42 @@ class BaseStore:
             max_backoff=float(config["BREAKER_MAX_BACKOFF"]),
         )
 
-    def get_many(self, keys: Sequence[str]) -> list[Any]:
-        """Return the value stored under each key (None when absent), in one round trip."""
+    def get_many(self, keys: Sequence[str], *, increments: Increments | None = None) -> list[Any]:
+        """Return the value stored under each key (None when absent), in one round trip.
+
+        `increments` are added to the usage counters in the same round trip; if only they
+        fail, they are given back to `embeddings.counters` and the values still returned."""
         raise NotImplementedError
 
-    def set_many(self, items: Mapping[str, bytes], *, ttl: int | None) -> None:
-        """Store every item with the TTL (None = no expiry), in as few round trips as possible."""
+    def set_many(
+        self, items: Mapping[str, bytes], *, ttl: int | None, increments: Increments | None = None
+    ) -> None:
+        """Store every item with the TTL (None = no expiry), in as few round trips as possible,
+        adding `increments` to the counters on the way."""
         raise NotImplementedError
+
+    def read_counters(self) -> dict[str, tuple[Totals, Totals, dict]]:
+        """Per fingerprint: (lifetime totals, last-hour totals, description)."""
+        raise NotImplementedError
+
+    def reset_counters(self, fingerprint: str | None = None) -> None:
+        """Zero one fingerprint's counters, or every fingerprint's."""
+        raise NotImplementedError
+
+    def server_info(self) -> dict[str, Any]:
+        """What the store says about itself (memory, persistence, ...); {} if nothing."""
+        return {}
+
+    def entry_total(self) -> int | None:
+        """How many keys the store holds, cheaply (no scan); None if it cannot tell."""
+        return None
+
+    def get_bytes(self, key: str) -> bytes | None:
+        [value] = self.get_many([key])
+        return value if isinstance(value, bytes) else None
+
+    def set_bytes(self, key: str, value: bytes, *, ttl: int | None) -> None:
+        self.set_many({key: value}, ttl=ttl)
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         """Yield batches of the keys that start with `match_prefix`, without blocking the store."""
