@@ -116,16 +116,19 @@ def _import(data: dict, question) -> services.ImportResult:
 
 
 def _too_large(request, question, limit: int) -> HttpResponse:
-    form = ImportForm(existing=question is not None)
-    form.add_error(
-        None,
+    message = (
         f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
-        "Split the file or remove unused columns.",
+        "Split the file or remove unused columns."
     )
     return render(
         request,
         "codeframe/question_import.html",
-        {"form": form, "question": question, "limit": limit},
+        {
+            "form": ImportForm(existing=question is not None),
+            "question": question,
+            "limit": limit,
+            "upload_error": message,
+        },
         status=413,
     )
 

@@ -1,0 +1,92 @@
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from codeframe import exports, services
+from codeframe.models import Assignment
+from tests.codeframe.conftest import make_question
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+1+2",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\tTabbed",
+    "\rReturn",
+    "plain answer",
+    "Bell \x07 char",
+]
+
+
+@pytest.fixture
+def hostile_codeframe(db):
+    question = make_question(HOSTILE, survey="=cmd|' /C calc'!A0")
+    codeframe = services.create_codeframe(question=question, n_codes=2)
+    services.rename_code(code=codeframe.codes.first(), label="=2*3")
+    return codeframe
+
+
+def read_csv(codeframe, layout) -> list[list[str]]:
+    text = "".join(exports.iter_csv(codeframe=codeframe, layout=layout))
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+@pytest.mark.parametrize("value", HOSTILE[:6])
+def test_neutralise_prefixes_formula_starts(value):
+    assert exports.neutralise(value) == "'" + value
+    assert exports.neutralise("fine = ok") == "fine = ok" and exports.neutralise(5) == 5
+
+
+def test_list_layout_has_semicolon_separated_codes_primary_first(codeframe):
+    rows = read_csv(codeframe, "list")
+    assert rows[0] == ["respondent_id", "answer", "codes"]
+    assert len(rows) == codeframe.question.responses.count() + 1
+    response = codeframe.question.responses.order_by("position").first()
+    primary = Assignment.objects.get(response=response, is_primary=True).code
+    extra = codeframe.codes.exclude(pk=primary.pk).first()
+    Assignment.objects.create(codeframe=codeframe, response=response, code=extra, confidence=0.1)
+    rows = read_csv(codeframe, "list")
+    assert rows[1] == [response.respondent_id, response.text, f"{primary.number};{extra.number}"]
+
+
+def test_binary_layout_has_one_0_1_column_per_code(codeframe):
+    rows = read_csv(codeframe, "binary")
+    codes = list(codeframe.codes.order_by("number"))
+    assert rows[0] == ["respondent_id", "answer", *(f"{c.number}. {c.label}" for c in codes)]
+    body = rows[1:]
+    assert all(set(row[2:]) <= {"0", "1"} for row in body)
+    for index, code in enumerate(codes):
+        assert sum(int(row[2 + index]) for row in body) == code.size
+
+
+def test_csv_neutralises_formulas_in_answers_and_labels(hostile_codeframe):
+    for layout in exports.LAYOUTS:
+        rows = read_csv(hostile_codeframe, layout)
+        cells = [cell for row in rows for cell in row]
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+        assert '\'=HYPERLINK("http://evil.example","click")' in cells
+    header = read_csv(hostile_codeframe, "binary")[0]
+    assert any(cell.endswith(". =2*3") for cell in header)
+
+
+def test_xlsx_parses_back_with_all_sheets_and_no_formulas(hostile_codeframe):
+    workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=hostile_codeframe)))
+    assert workbook.sheetnames == ["Codeframe", "Answers (code list)", "Answers (0-1)"]
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    answers = [row[1] for row in workbook["Answers (code list)"].iter_rows(values_only=True)]
+    assert answers[0] == "answer" and "'+1+2" in answers and "Bell  char" in answers
+    codebook = list(workbook["Codeframe"].iter_rows(values_only=True))
+    assert codebook[0][:3] == ("net", "code", "label")
+    assert "'=2*3" in [row[2] for row in codebook]
+    sizes = sum(row[5] for row in codebook[1:])
+    assert sizes == len(HOSTILE)  # code sizes plus the uncoded row

@@ -1,0 +1,113 @@
+import io
+
+import pytest
+from openpyxl import Workbook
+
+from codeframe.exceptions import ImportFailed
+from codeframe.importers import clean_answer, read_csv, read_pasted, read_upload, read_xlsx
+
+
+def csv_file(text: str, encoding: str = "utf-8") -> io.BytesIO:
+    return io.BytesIO(text.encode(encoding))
+
+
+def xlsx_file(rows: list[list], *, title: str = "Sheet") -> io.BytesIO:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    out.seek(0)
+    return out
+
+
+def test_csv_by_column_name_with_respondent_ids():
+    data = csv_file('respondent_id,q1,q2\nA1,first,x\nA2,"multi\nline, quoted",y\n')
+    rows = list(read_csv(data, column="Q2"))
+    assert [(r.respondent_id, r.text) for r in rows] == [("A1", "x"), ("A2", "y")]
+    rows = list(read_csv(csv_file('respondent_id,q1\nA1,"a\nb"\nA2,c\n'), column="q1"))
+    assert [(r.line, r.text) for r in rows] == [(3, "a\nb"), (4, "c")]
+
+
+def test_csv_column_by_number_and_guessing():
+    data = "id;comment;score\n7;Too slow;3\n"
+    assert [r.text for r in read_csv(csv_file(data), column="3")] == ["3"]
+    guessed = list(read_csv(csv_file(data)))
+    assert [(r.respondent_id, r.text) for r in guessed] == [("7", "Too slow")]
+    assert [r.text for r in read_csv(csv_file("Why?\nbecause\n"))] == ["because"]
+
+
+def test_csv_with_bom_and_tabs():
+    rows = list(read_csv(csv_file("\ufeffanswer\tother\nGreat 👍\tz\n")))
+    assert rows[0].text == "Great 👍"
+
+
+def test_wrong_column_lists_the_columns():
+    with pytest.raises(ImportFailed, match=r"no column 'answr'.*'respondent_id', 'answer'"):
+        read_csv(csv_file("respondent_id,answer\n1,x\n"), column="answr")
+
+
+def test_ambiguous_columns_ask_for_a_choice():
+    with pytest.raises(ImportFailed, match="Choose the column"):
+        read_csv(csv_file("q1,q2\na,b\n"))
+
+
+def test_empty_file():
+    with pytest.raises(ImportFailed, match="empty"):
+        read_csv(csv_file(""))
+
+
+def test_non_utf8_names_the_line():
+    data = csv_file("answer\nfine\ncaf\xe9 cr\xe8me\n", encoding="latin-1")
+    rows = read_csv(data)
+    with pytest.raises(ImportFailed, match=r"Line 3 is not UTF-8.*0xe9"):
+        list(rows)
+
+
+def test_overlong_answer_is_refused_with_its_line(settings):
+    settings.CODEFRAME = {"MAX_ANSWER_CHARS": 10}
+    with pytest.raises(ImportFailed, match=r"Line 3: the answer is 11 characters"):
+        list(read_csv(csv_file("answer\nshort\n" + "x" * 11 + "\n")))
+
+
+def test_nul_and_surrogates_are_cleaned():
+    assert clean_answer(" a\x00b \ud800") == "ab ?"
+    assert clean_answer(None) == "" and clean_answer(4.5) == "4.5"
+
+
+def test_xlsx_column_choice_and_types():
+    data = xlsx_file([["ID", "Verbatim", "Score"], ["R1", "Love it", 9], ["R2", None, 3], [3, 42]])
+    rows = list(read_xlsx(data))
+    assert [(r.respondent_id, r.text, r.line) for r in rows] == [
+        ("R1", "Love it", 2),
+        ("R2", "", 3),
+        ("3", "42", 4),
+    ]
+    data.seek(0)
+    assert [r.text for r in read_xlsx(data, column="score")] == ["9", "3", ""]
+
+
+def test_xlsx_named_sheet_and_errors():
+    data = xlsx_file([["answer"], ["ok"]], title="Wave 2")
+    assert [r.text for r in read_xlsx(data, sheet="Wave 2")] == ["ok"]
+    data.seek(0)
+    with pytest.raises(ImportFailed, match=r"No sheet 'Wave 3'.*Wave 2"):
+        read_xlsx(data, sheet="Wave 3")
+    with pytest.raises(ImportFailed, match=r"not a readable \.xlsx"):
+        read_xlsx(io.BytesIO(b"not a zip"))
+    with pytest.raises(ImportFailed, match="There is no column 'x'"):
+        read_xlsx(xlsx_file([["answer"], ["a"]]), column="x")
+
+
+def test_read_upload_dispatches_on_the_extension():
+    assert [r.text for r in read_upload(csv_file("answer\na\n"), filename="S.CSV")] == ["a"]
+    assert [r.text for r in read_upload(xlsx_file([["answer"], ["b"]]), filename="s.xlsx")] == ["b"]
+    with pytest.raises(ImportFailed, match=r"csv or \.xlsx"):
+        read_upload(csv_file("x"), filename="survey.pdf")
+
+
+def test_pasted_text_one_answer_per_line():
+    rows = list(read_pasted("first\r\n\n  second  \n"))
+    assert [(r.respondent_id, r.text) for r in rows] == [("1", "first"), ("2", ""), ("3", "second")]
