@@ -239,26 +239,14 @@ def _cluster_themes(
     if len(x) == 0:
         return _Clusters(np.zeros(0, dtype=np.intp), np.zeros((0, x.shape[1])), params)
     if len(x) > DIRECT_MAX:
-        from sklearn.cluster import MiniBatchKMeans
-
-        micro = MiniBatchKMeans(
-            n_clusters=MICRO_CLUSTERS,
-            random_state=random_state,
-            batch_size=4096,
-            n_init=1,
-            max_no_improvement=20,
-        ).fit(x)
-        leaf_of = micro.labels_.astype(np.intp)
-        # Empty micro-clusters would be leaves without answers: drop them.
-        used, leaf_of = np.unique(leaf_of, return_inverse=True)
-        leaves = _unit(micro.cluster_centers_[used])
-        params.update(method="minibatch-kmeans+ward", micro_clusters=len(used))
+        leaf_of = _micro_clusters(x, MICRO_CLUSTERS, random_state=random_state)
+        leaves = _centroids(x, leaf_of, int(leaf_of.max()) + 1)
+        params.update(method="kmeans-micro-clusters+ward", micro_clusters=len(leaves))
     else:
         leaf_of = np.arange(len(x))
         leaves = x
     n_leaves = len(leaves)
-    leaf_sums = np.zeros((n_leaves, x.shape[1]))
-    np.add.at(leaf_sums, leaf_of, x)
+    leaf_sums = _group_sums(x, leaf_of, n_leaves)
     leaf_counts = np.bincount(leaf_of, minlength=n_leaves).astype(np.float64)
 
     merges = _ward(leaves)
@@ -312,18 +300,29 @@ def _cohesion_curve(
     """curve[k-1] = size-weighted mean pairwise cosine within the k clusters of the Ward cut,
     for k = 1..k_max (self-pairs excluded; singletons do not count)."""
     n = len(leaf_counts)
-    sums = np.zeros((n + len(merges), leaf_sums.shape[1]))
     counts = np.zeros(n + len(merges))
-    sums[:n], counts[:n] = leaf_sums, leaf_counts
-    # Only a few small, exactly-known quantities per node are needed: sum of pair similarities
-    # (|s|^2 - c) and the number of answers c.
+    counts[:n] = leaf_counts
+    # Per node only the sum of its pair similarities is needed: |s|^2 - c for unit vectors.
     pair_sums = np.zeros_like(counts)
     pair_sums[:n] = (leaf_sums**2).sum(axis=1) - leaf_counts
-    for i, (a, b, _, _) in enumerate(merges):
-        node = n + i
-        sums[node] = sums[int(a)] + sums[int(b)]
-        counts[node] = counts[int(a)] + counts[int(b)]
-        pair_sums[node] = sums[node] @ sums[node] - counts[node]
+    children = merges[:, :2].astype(np.intp)
+    if np.all(leaf_counts == 1):
+        # Leaves are single answers: scipy's Ward height h of a merge adds h^2 / 2 to the
+        # within-cluster sum of squares SS, and for unit vectors |s|^2 = c (c - SS).
+        within = np.zeros_like(counts)
+        for i, (a, b) in enumerate(children.tolist()):
+            node = n + i
+            counts[node] = counts[a] + counts[b]
+            within[node] = within[a] + within[b] + merges[i, 2] ** 2 / 2
+        pair_sums[n:] = counts[n:] * (counts[n:] - within[n:]) - counts[n:]
+    else:
+        sums = np.zeros((n + len(merges), leaf_sums.shape[1]))
+        sums[:n] = leaf_sums
+        for i, (a, b) in enumerate(children.tolist()):
+            node = n + i
+            sums[node] = sums[a] + sums[b]
+            counts[node] = counts[a] + counts[b]
+            pair_sums[node] = sums[node] @ sums[node] - counts[node]
     multi = counts >= 2
     contribution = np.where(multi, pair_sums / np.maximum(counts - 1, 1), 0.0)
     weight = np.where(multi, counts, 0.0)
@@ -358,11 +357,39 @@ def _cut(merges: np.ndarray, n: int, k: int) -> np.ndarray:
     return labels
 
 
+def _group_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Row sums of `x` per label 0..k-1 (float64); rows labelled -1 are skipped."""
+    from scipy import sparse
+
+    coded = np.flatnonzero(labels >= 0)
+    onehot = sparse.csr_matrix((np.ones(coded.size), (labels[coded], coded)), shape=(k, len(x)))
+    return np.asarray(onehot @ x.astype(np.float64))
+
+
 def _centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    sums = np.zeros((k, x.shape[1]))
-    coded = labels >= 0
-    np.add.at(sums, labels[coded], x[coded])
-    return _unit(sums).astype(np.float32)
+    return _unit(_group_sums(x, labels, k)).astype(np.float32)
+
+
+def _nearest(x: np.ndarray, centers: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
+    """Index of the most similar center of each row, in chunks to bound memory."""
+    return np.concatenate(
+        [np.argmax(x[i : i + chunk] @ centers.T, axis=1) for i in range(0, len(x), chunk)]
+    )
+
+
+def _micro_clusters(x: np.ndarray, m: int, *, random_state: int, rounds: int = 4) -> np.ndarray:
+    """Spherical k-means to `m` micro-clusters (seeds drawn with `random_state`, a few Lloyd
+    rounds: they only need to be tight, not optimal). Returns labels 0..m'-1, none empty."""
+    rng = np.random.default_rng(random_state)
+    centers = x[np.sort(rng.choice(len(x), size=m, replace=False))]
+    for _ in range(rounds):
+        labels = _nearest(x, centers)
+        sums = _group_sums(x, labels, m)
+        filled = np.linalg.norm(sums, axis=1) > 0
+        centers = np.where(filled[:, None], _unit(sums), centers).astype(np.float32)
+    labels = _nearest(x, centers)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.astype(np.intp)
 
 
 # --- 5-7. the frame ----------------------------------------------------------------------
@@ -387,7 +414,8 @@ def _build_frame(
     sims = x @ clusters.centroids.T if k else np.zeros((len(x), 0))
 
     docs = [answers.verbatim[i] for i in theme_idx]
-    keywords = labelling.keywords_by_group(docs, labels, k)
+    terms = labelling.count_terms(docs)
+    keywords = labelling.keywords_by_group(terms, labels, k)
     examples: list[list[str]] = []
     for c in range(k):
         members = np.flatnonzero(labels == c)
@@ -402,7 +430,7 @@ def _build_frame(
     net_of = _nets(clusters.centroids, sizes)
     n_nets = int(net_of.max()) + 1 if k else 0
     net_keywords = labelling.keywords_by_group(
-        docs, np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1), n_nets, top=2
+        terms, np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1), n_nets, top=2
     )
     net_members = [[c for c in order if net_of[c] == net] for net in range(n_nets)]
     net_order = sorted(
@@ -440,23 +468,24 @@ def _build_frame(
 
     # Per distinct answer: (code ids, confidences).
     coded: list[tuple[list[int], list[float]]] = [([], [])] * len(answers.keys)
-    for row, u in enumerate(theme_idx):
-        primary = labels[row]
-        if primary < 0:
-            continue
-        s = sims[row]
-        chosen = [int(primary)]
-        others = np.flatnonzero(
-            (s >= MULTI_CODE_SIMILARITY) & (s >= s[primary] - MULTI_CODE_MARGIN)
-        )
-        others = [int(c) for c in others[np.lexsort((others, -s[others]))] if c != primary]
-        chosen += others[:1]
-        scaled = np.exp((s - s.max()) / CONFIDENCE_TEMPERATURE)
-        probability = scaled / scaled.sum()
-        coded[u] = (
-            [code_id[c] for c in chosen],
-            [round(float(probability[c]), 4) for c in chosen],
-        )
+    rows = np.flatnonzero(labels >= 0)
+    if rows.size:
+        s = sims[rows].astype(np.float64)
+        primary = labels[rows]
+        own = s[np.arange(rows.size), primary]
+        scaled = np.exp((s - s.max(axis=1, keepdims=True)) / CONFIDENCE_TEMPERATURE)
+        probability = scaled / scaled.sum(axis=1, keepdims=True)
+        masked = s.copy()
+        masked[np.arange(rows.size), primary] = -np.inf
+        second = np.argmax(masked, axis=1)  # ties: the lower code index, fixed by the data
+        best_other = masked[np.arange(rows.size), second]
+        multi = (best_other >= MULTI_CODE_SIMILARITY) & (best_other >= own - MULTI_CODE_MARGIN)
+        for r, row in enumerate(rows.tolist()):
+            chosen = [int(primary[r]), int(second[r])] if multi[r] else [int(primary[r])]
+            coded[int(theme_idx[row])] = (
+                [code_id[c] for c in chosen],
+                [round(float(probability[r, c]), 4) for c in chosen],
+            )
 
     na_kinds = sorted(
         {kind for kind in kinds if kind is not None}, key=list(nonanswers.LABELS).index
