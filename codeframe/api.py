@@ -5,8 +5,9 @@ import json
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,9 +53,16 @@ def as_api_error(exc: CodeframeError) -> APIException:
     return UnusableInput(str(exc))
 
 
-class LimitedJSONParser(JSONParser):
+class LimitedJSONParser(BaseParser):
     """Refuses bodies above CODEFRAME["MAX_UPLOAD_BYTES"] before reading them, and answers 400
-    (not 500) for JSON nested too deeply for the decoder."""
+    (not 500) for JSON nested too deeply for the decoder.
+
+    Not a JSONParser subclass on purpose: DRF reads `request.body` for those, so Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE (meant for forms) would answer first, with an HTML 400.
+    """
+
+    media_type = "application/json"
+    renderer_class = JSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}

@@ -52,6 +52,12 @@ def import_file(
     **_: object,
 ) -> services.ImportResult:
     """Shared by the commands: read `path` and import it, mapping errors to CommandError."""
+    existing = None
+    if question is not None:
+        try:
+            existing = selectors.get_question(question_id=question)
+        except Http404 as exc:
+            raise CommandError(f"There is no question {question}.") from exc
     limit = get_config()["MAX_UPLOAD_BYTES"]
     try:
         size = path.stat().st_size
@@ -59,12 +65,6 @@ def import_file(
         raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     if size > limit:
         raise CommandError(f"{path} is {human_bytes(size)}; the limit is {human_bytes(limit)}.")
-    existing = None
-    if question is not None:
-        try:
-            existing = selectors.get_question(question_id=question)
-        except Http404 as exc:
-            raise CommandError(f"There is no question {question}.") from exc
     try:
         with path.open("rb") as handle:
             rows = read_upload(

@@ -1,0 +1,117 @@
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from codeframe.models import Codeframe, Question
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/codeframes/"
+
+
+def post(client, payload, **extra):
+    return client.post(URL, data=json.dumps(payload), content_type="application/json", **extra)
+
+
+def test_anonymous_callers_are_refused(codeframe):
+    client = APIClient()
+    assert post(client, {"responses": ["a"]}).status_code in (401, 403)
+    assert client.get(f"{URL}{codeframe.pk}/").status_code in (401, 403)
+    # Session authentication comes first, so DRF answers 403 rather than 401 with a challenge.
+    wrong = client.get(f"{URL}{codeframe.pk}/", HTTP_AUTHORIZATION="Basic eDp5")
+    assert wrong.status_code in (401, 403) and "Invalid username/password" in wrong.json()["detail"]
+    assert not Question.objects.exclude(pk=codeframe.question_id).exists()
+
+
+def test_post_responses_returns_the_codeframe(api_client):
+    answers = ["Too expensive", "Fees are high", "Great staff", "Friendly staff", "n/a"]
+    response = post(api_client, {"responses": answers, "survey": "API wave"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    codeframe = Codeframe.objects.get(pk=body["id"])
+    assert codeframe.question.survey == "API wave"
+    assert body["response_count"] == 5 and len(body["responses"]) == 5
+    assert {"embedding_seconds", "clustering_seconds"} <= set(body["timings"])
+    assert body["cache_misses"] == 5
+    codes = [code for net in body["nets"] for code in net["codes"]]
+    assert sum(code["size"] for code in codes) + body["uncoded"] == 5
+    assert {"id", "label", "keywords", "size", "share", "examples", "kind"} <= set(codes[0])
+    numbers = {code["id"] for code in codes}
+    assert all(set(r["codes"]) <= numbers for r in body["responses"])
+    again = api_client.get(f"{URL}{body['id']}/")
+    assert again.status_code == 200 and again.json() == body
+
+
+def test_post_question_uses_its_answers(api_client, question):
+    response = post(api_client, {"question": question.pk, "n_codes": 2})
+    assert response.status_code == 201
+    assert response.json()["question"] == question.pk
+
+
+def test_session_clients_need_the_csrf_token(staff_user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    response = post(client, {"responses": ["a"]})
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        ({}, 400, "either `responses` or `question`"),
+        ({"responses": ["a"], "question": 1}, 400, "either"),
+        ({"responses": []}, 400, "not be empty"),
+        ({"responses": [["nested"]]}, 400, "Not a valid string"),
+        ({"responses": ["", "  "]}, 400, "No answers found"),
+        ({"question": 999999}, 404, "No Question matches"),
+    ],
+)
+def test_bad_requests_are_clean_4xx(api_client, payload, status, message):
+    response = post(api_client, payload)
+    assert response.status_code == status
+    assert message in json.dumps(response.json())
+    assert not Codeframe.objects.exists()
+
+
+def test_question_without_answers_is_400(api_client):
+    question = Question.objects.create(survey="Empty")
+    response = post(api_client, {"question": question.pk})
+    assert response.status_code == 400 and "no answers" in response.json()["detail"]
+
+
+def test_above_the_answer_limit_is_413_with_the_limit(api_client, settings, question):
+    settings.CODEFRAME = {"MAX_RESPONSES": 10}
+    response = post(api_client, {"responses": ["x"] * 11})
+    assert response.status_code == 413 and "limit of 10" in response.json()["detail"]
+    response = post(api_client, {"question": question.pk})
+    assert response.status_code == 413 and "limit of 10" in response.json()["detail"]
+    assert not Codeframe.objects.exists()
+
+
+def test_huge_body_is_413_before_parsing(api_client, settings):
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 1024}
+    response = post(api_client, {"responses": ["x" * 2000]})
+    assert response.status_code == 413 and "1 KB" in response.json()["detail"]
+
+
+def test_ten_megabyte_answer_is_refused(api_client):
+    response = post(api_client, {"responses": ["ok", "x" * (10 * 1024 * 1024)]})
+    assert response.status_code == 400
+    assert "responses[1]" in json.dumps(response.json())
+    assert not Question.objects.exists()
+
+
+def test_deeply_nested_json_is_400(api_client):
+    body = "[" * 100_000 + "]" * 100_000
+    response = api_client.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400
+    response = api_client.post(URL, data="{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_the_api_is_in_the_openapi_schema(staff_client):
+    schema = staff_client.get("/api/schema/", {"format": "json"}).json()
+    assert {"post"} <= set(schema["paths"]["/api/codeframes/"])
+    assert "413" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
+    assert "/api/codeframes/{id}/" in schema["paths"]

@@ -1,0 +1,90 @@
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from codeframe.models import Codeframe, Question
+
+pytestmark = pytest.mark.django_db
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "survey_responses.csv"
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_import_responses_into_a_new_then_existing_question(tmp_path):
+    path = tmp_path / "wave.csv"
+    path.write_text("respondent_id,answer\nA,Slow app\nB,\nC,Great rates\n", encoding="utf-8")
+    output = run("import_responses", str(path), "--survey", "Wave 1", "--question-text", "Why?")
+    question = Question.objects.get()
+    assert "Imported 2 answers" in output and "1 blank skipped" in output
+    run("import_responses", str(path), "--question", str(question.pk), "--replace")
+    assert question.responses.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (b"", [], "The file is empty"),
+        (b"id,answer\n1,x\n", ["--column", "nope"], "There is no column 'nope'"),
+        ("answer\ncaf\xe9\n".encode("latin-1"), [], "Line 2 is not UTF-8"),
+    ],
+)
+def test_import_errors_are_command_errors_and_import_nothing(tmp_path, content, args, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        run("import_responses", str(path), "--survey", "S", *args)
+    assert not Question.objects.exists()
+
+
+def test_import_refuses_too_big_files_and_unknown_questions(tmp_path, settings):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"answer\n" + b"x\n" * 2000)
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 1024}
+    with pytest.raises(CommandError, match="the limit is 1 KB"):
+        run("import_responses", str(path), "--survey", "S")
+    with pytest.raises(CommandError, match="There is no question 42"):
+        run("import_responses", str(tmp_path / "missing.csv"), "--question", "42")
+
+
+def test_generate_codeframe_prints_the_table(question):
+    output = run("generate_codeframe", "--question", str(question.pk), "--n-codes", "3")
+    codeframe = Codeframe.objects.get()
+    assert "(uncoded)" in output and "cache hits" in output
+    for code in codeframe.codes.all():
+        assert f"{code.number:>4}" in output
+    assert f"Stored as codeframe {codeframe.pk}" in output
+
+
+def test_generate_codeframe_from_a_file(tmp_path):
+    path = tmp_path / "wave.csv"
+    path.write_text("answer\nToo expensive\nFriendly staff\nApp crashes\n", encoding="utf-8")
+    output = run("generate_codeframe", "--file", str(path))
+    assert "Imported 3 answers" in output
+    assert Codeframe.objects.get().question.survey == "wave"
+
+
+def test_generate_codeframe_errors():
+    with pytest.raises(CommandError, match="no question 9"):
+        run("generate_codeframe", "--question", "9")
+    empty = Question.objects.create(survey="Empty")
+    with pytest.raises(CommandError, match="no answers"):
+        run("generate_codeframe", "--question", str(empty.pk))
+
+
+def test_demo_is_idempotent_and_reports_the_cache(settings):
+    first = run("codeframe_demo", str(SAMPLE))
+    second_run = run("codeframe_demo", str(SAMPLE))
+    question = Question.objects.get()
+    answers = question.responses.count()
+    assert answers > 0 and Codeframe.objects.filter(question=question).count() == 2
+    assert f"({answers:,} cache hits)" in first.splitlines()[-2] or "cache hits" in first
+    assert "second generation:" in first and " vs first " in first
+    assert "embedding" in second_run
+    assert "(uncoded)" in first

@@ -1,0 +1,219 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import SkipFile
+from django.test import Client
+from django.urls import reverse
+from openpyxl import Workbook, load_workbook
+
+from codeframe.models import Assignment, Code, Codeframe, Question
+from codeframe.uploads import LimitedUploadHandler, human_bytes
+
+pytestmark = pytest.mark.django_db
+
+IMPORT_URL = reverse("codeframe:question-import")
+
+
+def upload(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def page_errors(response) -> str:
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("name", ["question-list", "question-import"])
+def test_pages_redirect_anonymous_and_non_staff_to_the_admin_login(client, django_user_model, name):
+    url = reverse(f"codeframe:{name}")
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    client.force_login(django_user_model.objects.create_user("plain", password="pw-plain-123"))
+    assert client.get(url).status_code == 302
+
+
+def test_codeframe_pages_are_staff_only(client, codeframe):
+    for url in [
+        codeframe.get_absolute_url(),
+        reverse("codeframe:codeframe-export", args=[codeframe.pk, "xlsx"]),
+        reverse("codeframe:question-detail", args=[codeframe.question_id]),
+    ]:
+        assert client.get(url).status_code == 302
+    response = client.post(reverse("codeframe:question-generate", args=[codeframe.question_id]))
+    assert response.status_code == 302 and Codeframe.objects.count() == 1
+
+
+def test_home_redirects_to_the_question_list(staff_client, question):
+    assert staff_client.get("/")["Location"] == "/questions/"
+    page = staff_client.get("/questions/").content.decode()
+    assert "Bank NPS 2026" in page and question.get_absolute_url() in page
+
+
+def test_import_csv_with_column_choice(staff_client):
+    content = b"respondent_id,q1,q2\nA,one,Too expensive\nB,two,Great staff\n"
+    response = staff_client.post(
+        IMPORT_URL,
+        {
+            "survey": "Wave 1",
+            "question_text": "Why?",
+            "file": upload("s.csv", content),
+            "column": "q2",
+        },
+    )
+    question = Question.objects.get()
+    assert response.status_code == 302 and response["Location"] == question.get_absolute_url()
+    assert list(question.responses.values_list("respondent_id", "text")) == [
+        ("A", "Too expensive"),
+        ("B", "Great staff"),
+    ]
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "Imported 2 answers" in page and "Too expensive" in page
+
+
+def test_import_xlsx_into_an_existing_question(staff_client, question):
+    workbook = Workbook()
+    workbook.active.append(["ID", "Comment"])
+    workbook.active.append(["X9", "Added later"])
+    out = io.BytesIO()
+    workbook.save(out)
+    url = reverse("codeframe:question-import-more", args=[question.pk])
+    response = staff_client.post(url, {"file": upload("w2.xlsx", out.getvalue())})
+    assert response.status_code == 302
+    assert question.responses.order_by("position").last().text == "Added later"
+
+
+def test_import_pasted_text(staff_client):
+    response = staff_client.post(IMPORT_URL, {"survey": "Pasted", "pasted": "a\n\nb\n"})
+    assert response.status_code == 302
+    assert list(Question.objects.get().responses.values_list("text", flat=True)) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"file": ("s.csv", b"")}, "The submitted file is empty."),
+        (
+            {"file": ("s.csv", b"respondent_id,answer\n1,x\n"), "column": "nope"},
+            "There is no column &#x27;nope&#x27;",
+        ),
+        ({"file": ("s.csv", "answer\nok\nna\xefve\n".encode("latin-1"))}, "Line 3 is not UTF-8"),
+        ({"file": ("s.csv", b"respondent_id,answer\n1,\n2,  \n")}, "No answers found"),
+        ({"file": ("s.pdf", b"%PDF")}, "upload a .csv or .xlsx file"),
+        ({}, "Upload a file or paste answers"),
+    ],
+    ids=["empty", "wrong-column", "not-utf8", "no-answers", "pdf", "nothing"],
+)
+def test_bad_uploads_explain_and_import_nothing(staff_client, data, message):
+    if "file" in data:
+        data = {**data, "file": upload(*data["file"])}
+    response = staff_client.post(IMPORT_URL, {"survey": "S", **data})
+    assert response.status_code == 200
+    assert message in page_errors(response)
+    assert not Question.objects.exists()
+
+
+def test_oversized_upload_is_refused_before_reading(staff_client, settings):
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    content = b"answer\n" + b"too big\n" * 1000
+    response = staff_client.post(IMPORT_URL, {"survey": "S", "file": upload("s.csv", content)})
+    assert response.status_code == 413
+    assert "larger than the limit of 2 KB" in response.content.decode()
+    assert not Question.objects.exists()
+
+
+def test_the_upload_handler_skips_a_file_past_the_limit():
+    handler = LimitedUploadHandler(limit=10)
+    assert handler.receive_data_chunk(b"12345", 0) == b"12345"
+    with pytest.raises(SkipFile):
+        handler.receive_data_chunk(b"678901", 5)
+    assert handler.exceeded
+    assert human_bytes(20 * 1024 * 1024) == "20 MB" and human_bytes(10) == "10 bytes"
+
+
+def test_forms_need_the_csrf_token(staff_user, question):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    assert client.post(IMPORT_URL, {"survey": "S", "pasted": "a"}).status_code == 403
+    generate = reverse("codeframe:question-generate", args=[question.pk])
+    assert client.post(generate).status_code == 403
+    form = client.get(IMPORT_URL)
+    token = form.cookies["csrftoken"].value
+    assert 'name="csrfmiddlewaretoken"' in form.content.decode()
+    response = client.post(IMPORT_URL, {"survey": "S", "pasted": "a", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert Codeframe.objects.count() == 0
+
+
+def test_generate_with_no_answers_shows_a_message(staff_client):
+    question = Question.objects.create(survey="Empty")
+    response = staff_client.post(
+        reverse("codeframe:question-generate", args=[question.pk]), follow=True
+    )
+    assert "has no answers yet" in response.content.decode()
+    assert not Codeframe.objects.exists()
+
+
+def test_generate_then_the_codeframe_page(staff_client, question):
+    response = staff_client.post(
+        reverse("codeframe:question-generate", args=[question.pk]), {"n_codes": "3"}
+    )
+    codeframe = Codeframe.objects.get()
+    assert response["Location"] == codeframe.get_absolute_url()
+    page = staff_client.get(response["Location"]).content.decode()
+    for code in codeframe.codes.all():
+        assert code.label in page or code.label.replace("'", "&#x27;") in page
+    assert "Cache hits / misses" in page and f"0 / {len(question.responses.all())}" in page
+    assert "Embedding" in page and "Clustering" in page
+    assert "export.csv?layout=list" in page and "export.xlsx" in page
+
+
+def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe):
+    first, second, third = list(codeframe.codes.order_by("number"))[:3]
+    base = f"/codeframes/{codeframe.pk}/codes/"
+    staff_client.post(f"{base}{first.pk}/rename/", {"label": "Price"})
+    assert Code.objects.get(pk=first.pk).label == "Price"
+
+    assignment = (
+        Assignment.objects.filter(codeframe=codeframe, is_primary=True).exclude(code=third).first()
+    )
+    url = f"/codeframes/{codeframe.pk}/responses/{assignment.response_id}/move/"
+    staff_client.post(url, {"to_code": third.pk})
+    assert Assignment.objects.get(response=assignment.response_id, is_primary=True).code == third
+
+    staff_client.post(f"{base}{second.pk}/merge/", {"target": first.pk})
+    assert not Code.objects.filter(pk=second.pk).exists()
+    staff_client.post(f"{base}{third.pk}/delete/")
+    remaining = set(codeframe.codes.values_list("pk", flat=True))
+    assert first.pk in remaining and not remaining & {second.pk, third.pk}
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert "Price" in page
+    code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
+    assert "Answers with this as their primary code" in code_page
+
+
+def test_edits_reject_codes_of_other_codeframes(staff_client, codeframe, question):
+    from codeframe import services
+
+    other = services.create_codeframe(question=question, n_codes=3)
+    code = codeframe.codes.first()
+    response = staff_client.post(
+        f"/codeframes/{codeframe.pk}/codes/{code.pk}/merge/", {"target": other.codes.first().pk}
+    )
+    assert response.status_code == 302 and Code.objects.filter(pk=code.pk).exists()
+    url = f"/codeframes/{other.pk}/codes/{code.pk}/delete/"
+    assert staff_client.post(url).status_code == 404
+
+
+def test_downloads(staff_client, codeframe):
+    url = reverse("codeframe:codeframe-export", args=[codeframe.pk, "csv"])
+    listed = staff_client.get(url, {"layout": "list"})
+    assert listed["Content-Type"].startswith("text/csv")
+    assert "attachment" in listed["Content-Disposition"]
+    text = b"".join(listed.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[0] == "respondent_id,answer,codes"
+    binary = b"".join(staff_client.get(url).streaming_content).decode("utf-8-sig")
+    assert binary.splitlines()[0].count(",") == 1 + codeframe.codes.count()
+    assert staff_client.get(url, {"layout": "wide"}).status_code == 400
+    xlsx = staff_client.get(reverse("codeframe:codeframe-export", args=[codeframe.pk, "xlsx"]))
+    assert load_workbook(io.BytesIO(xlsx.content)).sheetnames[0] == "Codeframe"
+    assert staff_client.get(f"/codeframes/{codeframe.pk}/export.pdf").status_code == 404
