@@ -78,13 +78,12 @@ def test_generate_codeframe_errors():
         run("generate_codeframe", "--question", str(empty.pk))
 
 
-def test_demo_is_idempotent_and_reports_the_cache(settings):
-    first = run("codeframe_demo", str(SAMPLE))
-    second_run = run("codeframe_demo", str(SAMPLE))
+def test_demo_is_idempotent_and_reports_the_cache():
+    run("codeframe_demo", str(SAMPLE))
+    output = run("codeframe_demo", str(SAMPLE))
     question = Question.objects.get()
     answers = question.responses.count()
-    assert answers > 0 and Codeframe.objects.filter(question=question).count() == 2
-    assert f"({answers:,} cache hits)" in first.splitlines()[-2] or "cache hits" in first
-    assert "second generation:" in first and " vs first " in first
-    assert "embedding" in second_run
-    assert "(uncoded)" in first
+    assert answers > 300 and Codeframe.objects.filter(question=question).count() == 2
+    assert "(uncoded)" in output and "first generation:" in output
+    line = next(x for x in output.splitlines() if x.startswith("second generation:"))
+    assert f"{answers:,} cache hits)" in line and " vs first " in line
