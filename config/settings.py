@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "embeddings",
@@ -113,6 +114,9 @@ def _embeddings_cache() -> dict:
                 ),
                 "SOCKET_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_TIMEOUT", "0.5")),
                 "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
+                # We read and write raw bytes through the redis-py client; anything that goes
+                # through the cache API of this alias is JSON, never pickle (system check W002).
+                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
             },
         }
     return {
@@ -144,6 +148,8 @@ EMBEDDINGS = {
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
+    # Lets a Prometheus scraper read /metrics with "Authorization: Bearer <token>".
+    "METRICS_TOKEN": os.environ.get("EMBEDDINGS_METRICS_TOKEN") or None,
     # Texts for `manage.py embeddings_warm --question ID / --all`.
     "TEXT_SOURCE": "codeframe.selectors.iter_response_texts",
 }

@@ -1,7 +1,7 @@
 """System checks: misconfiguration is reported by `manage.py check`, not at request time."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from embeddings import codec
@@ -49,3 +49,77 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
             )
         )
     return errors
+
+
+@register(Tags.caches)
+def check_redis_settings(app_configs=None, **kwargs) -> list:
+    """Settings-only checks of the Redis alias (no connection)."""
+    from embeddings.selectors import describe_location, shared_with
+
+    alias = get_config()["CACHE_ALIAS"]
+    if alias not in settings.CACHES or describe_location(alias).backend != "redis":
+        return []
+    found = []
+    shared = shared_with(alias)
+    if shared:
+        found.append(
+            Warning(
+                f"Cache alias {alias!r} shares its Redis database with {', '.join(shared)}.",
+                hint="Give the embeddings their own database number (redis://host:6379/2): "
+                "entry counts then come from DBSIZE, and nothing else sits in their key space.",
+                id="embeddings.W001",
+            )
+        )
+    serializer = settings.CACHES[alias].get("OPTIONS", {}).get("SERIALIZER", "")
+    if not serializer or "pickle" in serializer.lower():
+        found.append(
+            Warning(
+                f"Cache alias {alias!r} uses django-redis' pickle serializer"
+                f"{' (the default)' if not serializer else ''}.",
+                hint="Anything read through that alias' cache API would be unpickled: code "
+                "execution for whoever can write to Redis. Set OPTIONS['SERIALIZER'] to "
+                "'django_redis.serializers.json.JSONSerializer'.",
+                id="embeddings.W002",
+            )
+        )
+    return found
+
+
+@register(Tags.caches, deploy=True)
+def check_redis_server(app_configs=None, **kwargs) -> list:
+    """Checks that ask the Redis server itself; run by `manage.py check --deploy`."""
+    from embeddings.exceptions import CacheError
+    from embeddings.selectors import describe_location
+    from embeddings.stores import get_store
+
+    alias = get_config()["CACHE_ALIAS"]
+    if alias not in settings.CACHES or describe_location(alias).backend != "redis":
+        return []
+    try:
+        info = get_store().server_info()
+    except CacheError as exc:
+        return [
+            Warning(
+                f"Cannot reach the embeddings Redis: {exc}",
+                hint="The app still works without it, computing every embedding.",
+                id="embeddings.W003",
+            )
+        ]
+    found = []
+    if not int(info.get("aof_enabled", 0) or 0) and not info.get("config_save"):
+        found.append(
+            Warning(
+                "The embeddings Redis has no persistence (no AOF, no RDB snapshots).",
+                hint="A Redis restart loses the whole cache. Enable appendonly yes (or save).",
+                id="embeddings.W004",
+            )
+        )
+    if int(info.get("maxmemory", 0) or 0) and info.get("maxmemory_policy") == "noeviction":
+        found.append(
+            Warning(
+                "The embeddings Redis has maxmemory with maxmemory-policy noeviction.",
+                hint="When it is full every embedding write fails. Use allkeys-lru for a cache.",
+                id="embeddings.W005",
+            )
+        )
+    return found

@@ -51,6 +51,17 @@ DEFAULTS: dict[str, Any] = {
     # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question), so this
     # app never imports the product's models. None: those options are unavailable.
     "TEXT_SOURCE": None,
+    # Stats page, API and metrics: thresholds of the warnings, and the per-model entry count.
+    "STATS": {
+        "MIN_HIT_RATE": 0.5,  # last hour, warn below
+        "MIN_REQUESTS_FOR_HIT_RATE": 100,  # fewer lookups in the hour say nothing
+        "MEMORY_WARN_BYTES": None,  # warn above this much used memory (None = off)
+        "MAXMEMORY_WARN_RATIO": 0.9,  # warn when used memory reaches this share of maxmemory
+        "COUNT_MAX_AGE": 600,  # seconds before the per-model entry count is refreshed
+        "AUTO_RECOUNT": True,  # refresh it in a background thread when stale
+    },
+    # Bearer token that lets a Prometheus scraper read /metrics (staff sessions always can).
+    "METRICS_TOKEN": None,
 }
 
 
@@ -63,7 +74,9 @@ def get_config() -> dict[str, Any]:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(f"Unknown EMBEDDINGS setting(s): {', '.join(sorted(unknown))}")
-    return {**DEFAULTS, **user}
+    merged = {**DEFAULTS, **user}
+    merged["STATS"] = {**DEFAULTS["STATS"], **(user.get("STATS") or {})}
+    return merged
 
 
 @receiver(setting_changed)

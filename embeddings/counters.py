@@ -34,11 +34,16 @@ _registered: set[str] = set()
 _lock = threading.Lock()
 
 
-def take(fingerprint: str, values: dict[str, int], *, description: str) -> Increments:
-    """Increments to send now: `values` plus whatever is pending for this fingerprint."""
+def take(
+    fingerprint: str, values: dict[str, int], *, description: str, register: bool = False
+) -> Increments:
+    """Increments to send now: `values` plus whatever is pending for this fingerprint. The
+    description goes along once per process, or whenever `register` (writes re-register, so
+    a Redis that lost everything learns the model again)."""
     with _lock:
         total = _pending.pop(fingerprint, Counter())
-        register = None if fingerprint in _registered else description
+        send = register or fingerprint not in _registered
+        register = description if send else None
         _registered.add(fingerprint)
     total.update({k: v for k, v in values.items() if v})
     return Increments(fingerprint, dict(total), register=register)

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from embeddings.api import CacheStatsView
 
 app_name = "embeddings"
-urlpatterns: list = []
+urlpatterns = [
+    path("stats/", CacheStatsView.as_view(), name="stats"),
+]

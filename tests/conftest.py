@@ -16,6 +16,7 @@ import pytest
 from pytest_redis import factories
 from pytest_redis.executor import RedisExecutor
 
+from embeddings import counters
 from tests.fakes import CountingBackend
 
 _short_tmp = tempfile.mkdtemp(prefix="cf-redis-", dir="/tmp")  # unix socket paths must be short
@@ -53,6 +54,7 @@ def _isolated_embeddings(settings, tmp_path) -> None:
     settings.CACHES = {**settings.CACHES, "embeddings": disk_cache_settings(tmp_path / "emb-cache")}
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": FAKE_BACKEND}
     CountingBackend.calls = []
+    counters.reset_process_state()
 
 
 @pytest.fixture

@@ -39,8 +39,8 @@ class BaseStore:
         adding `increments` to the counters on the way."""
         raise NotImplementedError
 
-    def read_counters(self) -> dict[str, tuple[Totals, Totals, dict]]:
-        """Per fingerprint: (lifetime totals, last-hour totals, description)."""
+    def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
+        """Per fingerprint seen (and each in `also`): (lifetime, last-hour totals, description)."""
         raise NotImplementedError
 
     def reset_counters(self, fingerprint: str | None = None) -> None:

@@ -70,11 +70,12 @@ class DjangoCacheStore(BaseStore):
             logger.debug("counter update failed", exc_info=True)
             counters.give_back(increments)
 
-    def read_counters(self) -> dict[str, tuple[Totals, Totals, dict]]:
+    def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
         prefix = self.config["KEY_PREFIX"]
         registry = f"{keyspace.models_key(prefix)}:"
         fingerprints = sorted(
-            key.removeprefix(registry) for batch in self.scan(registry) for key in batch
+            {key.removeprefix(registry) for batch in self.scan(registry) for key in batch}
+            | set(also)
         )
         now = int(time.time() // 60)
         out = {}

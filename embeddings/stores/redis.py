@@ -94,13 +94,13 @@ class RedisStore(BaseStore):
         if increments is not None and _first_error(results) is not None:
             counters.give_back(increments)
 
-    def read_counters(self) -> dict[str, tuple[Totals, Totals, dict]]:
+    def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
         prefix = self.config["KEY_PREFIX"]
         now = int(time.time() // 60)
         window = range(now - counters.WINDOW_MINUTES + 1, now + 1)
         with _translated("read counters"):
             models = self.client.hgetall(keys.models_key(prefix))
-            fingerprints = sorted(k.decode() for k in models)
+            fingerprints = sorted({k.decode() for k in models} | set(also))
             pipe = self.client.pipeline(transaction=False)
             for fingerprint in fingerprints:
                 pipe.hgetall(keys.stats_key(prefix, fingerprint))
@@ -113,7 +113,7 @@ class RedisStore(BaseStore):
             recent = Totals()
             for _ in window:
                 recent = recent + Totals.from_mapping(_decoded(next(results)))
-            description = _json(models[fingerprint.encode()])
+            description = _json(models.get(fingerprint.encode()))
             out[fingerprint] = (lifetime, recent, description)
         return out
 

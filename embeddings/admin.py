@@ -1,0 +1,106 @@
+"""The "Embedding cache" admin page: stats and warnings for staff; reset and flush buttons for
+superusers (POST with CSRF, after a confirmation page)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from embeddings import maintenance, services
+from embeddings.exceptions import EmbeddingsError
+from embeddings.models import CacheStatistics
+from embeddings.selectors import get_cache_stats
+
+ACTIONS = {
+    "reset": (
+        "Reset the counters",
+        "Zero the hit, miss and error counters of every model. Cached vectors stay.",
+    ),
+    "flush": (
+        "Flush this model's cached vectors",
+        "Delete every cached vector of the current model. They will be computed again on "
+        "next use. Other models' vectors, counters and other data in the store stay.",
+    ),
+    "recount": (
+        "Count the cached vectors now",
+        "Count the cached vectors per model with SCAN (a few seconds per million).",
+    ),
+}
+
+
+@admin.register(CacheStatistics)
+class CacheStatisticsAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        extra = [
+            path(
+                f"{name}/",
+                self.admin_site.admin_view(self.action_view),
+                {"action": name},
+                name=f"embeddings_cachestatistics_{name}",
+            )
+            for name in ACTIONS
+        ]
+        return extra + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Embedding cache",
+            "opts": self.model._meta,
+            "stats": get_cache_stats(),
+            "can_maintain": request.user.is_superuser,
+            "actions": ACTIONS,
+        }
+        return TemplateResponse(request, "admin/embeddings/cache_stats.html", context)
+
+    def action_view(self, request: HttpRequest, action: str) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        title, explanation = ACTIONS[action]
+        back = reverse("admin:embeddings_cachestatistics_changelist")
+        if request.method == "POST":
+            try:
+                self.message_user(request, _run(action), messages.SUCCESS)
+            except EmbeddingsError as exc:
+                self.message_user(request, f"{title} failed: {exc}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        stats = get_cache_stats()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}?",
+            "opts": self.model._meta,
+            "explanation": explanation,
+            "stats": stats,
+            "action": action,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/embeddings/confirm.html", context)
+
+
+def _run(action: str) -> str:
+    if action == "reset":
+        services.reset_counters()
+        return "Counters reset."
+    if action == "flush":
+        result = maintenance.flush_keys(namespace=maintenance.current_namespace())
+        return f"Deleted {result.deleted:,} cached vectors in {result.seconds:.1f} s."
+    counts = services.refresh_entry_counts()
+    return f"Counted {sum(counts.values()):,} cached vectors of {len(counts)} model(s)."

@@ -1,0 +1,75 @@
+"""REST API of the embedding cache: `GET /api/embeddings/stats/` for staff."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from embeddings.selectors import get_cache_stats
+
+
+class UsageSerializer(serializers.Serializer):
+    requests = serializers.IntegerField(help_text="Texts looked up.")
+    hits = serializers.IntegerField()
+    misses = serializers.IntegerField(help_text="Texts whose vector was computed.")
+    hit_rate = serializers.FloatField(allow_null=True)
+    corrupt = serializers.IntegerField(help_text="Cached values that failed validation.")
+    errors = serializers.IntegerField(help_text="Failed cache operations.")
+    encode_seconds = serializers.FloatField(help_text="Time spent in the model.")
+
+
+class ModelStatsSerializer(serializers.Serializer):
+    fingerprint = serializers.CharField()
+    label = serializers.CharField()
+    dimension = serializers.IntegerField(allow_null=True)
+    storage_dtype = serializers.CharField(allow_null=True)
+    current = serializers.BooleanField(help_text="The model this deployment is configured with.")
+    entries = serializers.IntegerField(allow_null=True, help_text="As of entries_counted_at.")
+    lifetime = UsageSerializer()
+    last_hour = UsageSerializer()
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    level = serializers.ChoiceField(choices=["warning", "critical"])
+    message = serializers.CharField()
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    backend = serializers.ChoiceField(choices=["redis", "disk"])
+    location = serializers.CharField(help_text="Password masked.")
+    tls = serializers.BooleanField()
+    authenticated = serializers.BooleanField()
+    reachable = serializers.BooleanField()
+    error = serializers.CharField(allow_null=True)
+    ttl_seconds = serializers.IntegerField(allow_null=True, help_text="null: no expiry.")
+    model = serializers.CharField()
+    fingerprint = serializers.CharField()
+    model_loaded = serializers.BooleanField(help_text="In the process that answered.")
+    storage_dtype = serializers.CharField()
+    entries_total = serializers.IntegerField(allow_null=True, help_text="Keys in the store.")
+    entries_current_model = serializers.IntegerField(allow_null=True)
+    entries_counted_at = serializers.FloatField(allow_null=True, help_text="Unix time.")
+    entries_count_age_seconds = serializers.FloatField(allow_null=True)
+    used_memory = serializers.IntegerField(allow_null=True, help_text="Bytes.")
+    maxmemory = serializers.IntegerField(allow_null=True, help_text="Bytes; 0: no limit.")
+    maxmemory_policy = serializers.CharField(allow_null=True)
+    persistence = serializers.DictField()
+    server_version = serializers.CharField(allow_null=True)
+    lifetime = UsageSerializer()
+    last_hour = UsageSerializer()
+    models = ModelStatsSerializer(many=True)
+    warnings = WarningSerializer(many=True)
+    generated_at = serializers.FloatField()
+
+
+class CacheStatsView(APIView):
+    """Embedding cache statistics and warnings. Answers even when the cache is unreachable."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=CacheStatsSerializer, summary="Embedding cache statistics")
+    def get(self, request: Request) -> Response:
+        return Response(CacheStatsSerializer(get_cache_stats().as_dict()).data)

@@ -1,0 +1,308 @@
+"""Cache statistics: shared counters, the admin page, the API, /metrics and the system checks,
+against a real private Redis and through Django's test client."""
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from embeddings import checks, keys
+from embeddings.backends import get_backend
+from embeddings.selectors import get_cache_stats
+from embeddings.services import embed_texts, embed_texts_with_report, namespace_for
+from tests.conftest import redis_cache_settings, subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+STATS_URL = "/api/embeddings/stats/"
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", password="pw-root-123")
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user("member", password="pw-member-123")
+
+
+@pytest.fixture(autouse=True)
+def _no_background_recount(settings):
+    settings.EMBEDDINGS = {
+        **settings.EMBEDDINGS,
+        "STATS": {"AUTO_RECOUNT": False, "MIN_REQUESTS_FOR_HIT_RATE": 10},
+    }
+
+
+def _client(user=None, **kwargs) -> Client:
+    client = Client(**kwargs)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def test_counters_are_shared_by_processes_and_add_up(redis_url, settings):
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(redis_url)}
+    env = subprocess_env(
+        EMBEDDINGS_REDIS_URL=redis_url, EMBEDDINGS_BACKEND="tests.fakes.CountingBackend"
+    )
+    script = (
+        "import django, json, sys; django.setup(); "
+        "from embeddings.services import embed_texts; embed_texts(json.loads(sys.argv[1]))"
+    )
+    first = [f"answer {i}" for i in range(10)]
+    second = first + [f"new {i}" for i in range(5)] + ["answer 0"]
+    for texts in (first, second):
+        subprocess.run(
+            [sys.executable, "-c", script, json.dumps(texts)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+    stats = get_cache_stats()
+    assert stats.reachable
+    assert (stats.lifetime.requests, stats.lifetime.hits, stats.lifetime.misses) == (26, 11, 15)
+    assert (stats.last_hour.requests, stats.last_hour.hits) == (26, 11)
+    assert stats.lifetime.hit_rate == pytest.approx(11 / 26)
+    assert [m.current for m in stats.models] == [True]
+    assert stats.models[0].label == "counting-default"
+
+
+def test_last_hour_leaves_out_older_buckets(redis_cache):
+    client = redis.Redis.from_url(redis_cache)
+    embed_texts(["a", "b"])
+    fingerprint = namespace_for(get_backend()).split(":")[2]
+    old_minute = int(time.time() // 60) - 90
+    client.hset(keys.stats_key("emb", fingerprint, minute=old_minute), mapping={"requested": 100})
+    client.hincrby(keys.stats_key("emb", fingerprint), "requested", 100)
+    stats = get_cache_stats()
+    assert stats.last_hour.requests == 2
+    assert stats.lifetime.requests == 102
+    assert 0 < client.ttl(keys.stats_key("emb", fingerprint, minute=int(time.time() // 60))) <= 3720
+
+
+def test_counters_missed_during_an_outage_arrive_later(own_redis, settings):
+    server = own_redis()
+    url = f"redis://127.0.0.1:{server.port}/0"
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BREAKER_BACKOFF": 0.1}
+    server.stop()
+    assert embed_texts_with_report(["x", "y", "z"]).misses == 3
+    server.start()
+    time.sleep(0.15)
+    embed_texts(["x"])
+    stats = get_cache_stats()
+    assert stats.lifetime.requests == 4
+    assert stats.lifetime.misses == 4  # three during the outage, "x" again after a cold restart
+    assert stats.lifetime.errors >= 1
+
+
+def test_low_hit_rate_and_embedded_default_stats(settings):
+    embed_texts([f"t{i}" for i in range(20)])
+    stats = get_cache_stats()
+    assert stats.backend == "disk" and stats.reachable
+    assert stats.entries_total >= 20
+    assert [w.code for w in stats.warnings] == ["low_hit_rate"]
+    embed_texts([f"t{i}" for i in range(20)] * 3)
+    assert get_cache_stats().warnings == []
+
+
+def test_api_permissions(redis_cache, staff, member):
+    assert _client().get(STATS_URL).status_code in (401, 403)
+    assert _client(member).get(STATS_URL).status_code == 403
+    embed_texts(["one", "two", "one"])
+    response = _client(staff).get(STATS_URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["backend"] == "redis" and body["reachable"] is True
+    assert body["lifetime"]["requests"] == 3 and body["lifetime"]["misses"] == 3
+    snapshots = bool(redis.Redis.from_url(redis_cache).config_get("save")["save"])
+    assert body["persistence"]["rdb_snapshots"] is snapshots
+    assert ("no_persistence" in {w["code"] for w in body["warnings"]}) is not snapshots
+
+
+def test_api_and_admin_answer_when_redis_is_down(own_redis, settings, staff):
+    server = own_redis()
+    settings.CACHES = {
+        **settings.CACHES,
+        "embeddings": redis_cache_settings(f"redis://127.0.0.1:{server.port}/0"),
+    }
+    embed_texts(["before"])
+    server.stop()
+    response = _client(staff).get(STATS_URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["reachable"] is False
+    assert next(w["code"] for w in body["warnings"]) == "unreachable"
+    page = _client(staff).get(reverse("admin:embeddings_cachestatistics_changelist"))
+    assert page.status_code == 200
+    assert b"unreachable" in page.content
+
+
+def test_admin_page_shows_the_numbers(redis_cache, staff):
+    embed_texts([f"answer {i}" for i in range(1200)])
+    embed_texts([f"answer {i}" for i in range(1200)])
+    client = _client(staff)
+    index = client.get(reverse("admin:index"))
+    assert b"Embedding cache" in index.content
+    page = client.get(reverse("admin:embeddings_cachestatistics_changelist"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "50%" in html  # hit rate 1,200 of 2,400
+    assert "2,400" in html  # lookups, humanised
+    assert "counting-default" in html
+    assert "Maintenance" not in html  # staff, not superuser: no buttons
+
+
+def test_admin_page_is_staff_only(member):
+    response = _client(member).get(reverse("admin:embeddings_cachestatistics_changelist"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("action", ["reset", "flush"])
+def test_maintenance_buttons_need_superuser_post_and_csrf(redis_cache, staff, superuser, action):
+    client = redis.Redis.from_url(redis_cache)
+    client.set("foreign:key", b"stays")
+    embed_texts(["kept?", "gone?"])
+    url = reverse(f"admin:embeddings_cachestatistics_{action}")
+    assert _client(staff).get(url).status_code == 403
+    assert _client(staff).post(url).status_code == 403
+
+    csrf_client = _client(superuser, enforce_csrf_checks=True)
+    confirm = csrf_client.get(url)
+    assert confirm.status_code == 200 and b"Yes, I'm sure" in confirm.content
+    assert csrf_client.post(url).status_code == 403  # no CSRF token
+    vectors_before = len(list(client.scan_iter(match="emb:v1:*")))
+    token = confirm.context["csrf_token"]
+    done = csrf_client.post(url, {"csrfmiddlewaretoken": str(token)})
+    assert done.status_code == 302
+    stats = get_cache_stats()
+    vectors_after = len(list(client.scan_iter(match="emb:v1:*")))
+    if action == "reset":
+        assert stats.lifetime.requests == 0 and vectors_after == vectors_before == 2
+    else:
+        assert vectors_after == 0 and stats.lifetime.requests == 2
+    assert client.get("foreign:key") == b"stays"
+
+
+def test_recount_fills_per_model_entries(redis_cache, superuser):
+    embed_texts([f"e{i}" for i in range(30)])
+    embed_texts(["other model"], model="m2")
+    call_command("embeddings_stats", "--count", stdout=io.StringIO())
+    stats = get_cache_stats()
+    assert stats.entries_current_model == 30
+    assert stats.entries_count_age_seconds is not None and stats.entries_count_age_seconds < 60
+    assert sorted(m.entries for m in stats.models) == [1, 30]
+
+
+def test_metrics_access_and_content(redis_cache, settings, staff, member):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "METRICS_TOKEN": "s3cret-token"}
+    embed_texts(["m1", "m2"])
+    embed_texts(["m1"])
+    assert _client().get("/metrics").status_code == 401
+    assert _client(member).get("/metrics").status_code == 403
+    assert _client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    by_token = _client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    by_staff = _client(staff).get("/metrics")
+    for response in (by_token, by_staff):
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert 'embeddings_cache_hits_total{fingerprint="' in text
+        assert "embeddings_cache_up 1.0" in text
+    lines = dict(
+        line.rsplit(" ", 1)
+        for line in by_staff.content.decode().splitlines()
+        if line.startswith("embeddings_cache_misses_total")
+    )
+    assert list(lines.values()) == ["2.0"]
+
+
+def test_stats_command_table_json_and_exit_code(redis_cache, own_redis, settings, capsys):
+    embed_texts(["c1"])
+    call_command("embeddings_stats")
+    out = capsys.readouterr().out
+    assert "hit rate, lifetime" in out and "redis" in out
+    call_command("embeddings_stats", "--json")
+    assert json.loads(capsys.readouterr().out)["lifetime"]["requests"] == 1
+    call_command("embeddings_stats", "--reset")
+    assert get_cache_stats().lifetime.requests == 0
+    server = own_redis()
+    settings.CACHES = {
+        **settings.CACHES,
+        "embeddings": redis_cache_settings(f"redis://127.0.0.1:{server.port}/0"),
+    }
+    server.stop()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="unreachable"):
+        call_command("embeddings_stats")
+
+
+def test_openapi_schema_documents_the_endpoint(staff):
+    response = _client(staff).get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert STATS_URL in schema["paths"]
+    assert "CacheStats" in schema["components"]["schemas"]
+
+
+# --- system checks -----------------------------------------------------------------------
+
+
+def _ids(results) -> set[str]:
+    return {r.id for r in results}
+
+
+def test_check_alias_missing_and_backend_not_importable(settings):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "CACHE_ALIAS": "nope"}
+    assert "embeddings.E001" in _ids(checks.check_cache_alias())
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "CACHE_ALIAS": "embeddings"}
+    settings.CACHES = {**settings.CACHES, "embeddings": {"BACKEND": "no.such.Backend"}}
+    assert "embeddings.E002" in _ids(checks.check_cache_alias())
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": "no.such.Encoder"}
+    assert "embeddings.E003" in _ids(checks.check_cache_alias())
+
+
+def test_check_shared_database_and_pickle_serializer(settings, redis_url):
+    safe = redis_cache_settings(
+        redis_url, SERIALIZER="django_redis.serializers.json.JSONSerializer"
+    )
+    settings.CACHES = {**settings.CACHES, "embeddings": safe}
+    assert _ids(checks.check_redis_settings()) == set()
+    settings.CACHES = {**settings.CACHES, "sessions": redis_cache_settings(redis_url)}
+    assert _ids(checks.check_redis_settings()) == {"embeddings.W001"}
+    settings.CACHES = {
+        "default": settings.CACHES["default"],
+        "embeddings": redis_cache_settings(redis_url),
+    }
+    assert _ids(checks.check_redis_settings()) == {"embeddings.W002"}
+
+
+def test_check_redis_server_persistence_noeviction_unreachable(settings, own_redis, tmp_path):
+    server = own_redis(appendonly="yes", datadir=tmp_path)
+    url = f"redis://127.0.0.1:{server.port}/0"
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}
+    assert _ids(checks.check_redis_server()) == set()
+    client = redis.Redis.from_url(url)
+    client.config_set("appendonly", "no")
+    client.config_set("save", "")
+    assert _ids(checks.check_redis_server()) == {"embeddings.W004"}
+    client.config_set("maxmemory", "10mb")
+    client.config_set("maxmemory-policy", "noeviction")
+    assert _ids(checks.check_redis_server()) == {"embeddings.W004", "embeddings.W005"}
+    server.stop()
+    assert _ids(checks.check_redis_server()) == {"embeddings.W003"}
