@@ -273,7 +273,13 @@ def _cluster_themes(
         k = int(keep.sum())
         centroids = _centroids(x, labels, k)
         params.update(dissolved_codes=int((~keep).sum()))
-    return _Clusters(labels, centroids, params)
+    # Ward's cut leaves some answers nearer another code's centroid; moving them there (one
+    # k-means assignment step) makes the primary code the most similar one, as multi-coding
+    # and the confidences assume. The centroids stay those the answers were compared with.
+    coded = labels >= 0
+    labels[coded] = _nearest(x[coded], centroids)
+    used, labels[coded] = np.unique(labels[coded], return_inverse=True)
+    return _Clusters(labels, centroids[used], params)
 
 
 def _ward(points: np.ndarray) -> np.ndarray:

@@ -1,0 +1,253 @@
+"""codeframe.generation on real all-MiniLM-L6-v2 embeddings of small fixtures."""
+
+import csv
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from codeframe.generation import CodeframeDraft, generate_codeframe
+from codeframe.nonanswers import DONT_KNOW, NOTHING, UNINTELLIGIBLE, classify, normalise
+from embeddings.services import embed_texts
+
+BANKING77 = Path("/work/shared/data/banking77_test.csv")
+
+# Vectors of every text embedded so far in this process: the model is loaded once per process,
+# but each test gets an empty embeddings cache.
+_vectors: dict[str, np.ndarray] = {}
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Real embeddings; only call from tests that request the `real_model` fixture."""
+    missing = [t for t in dict.fromkeys(texts) if t not in _vectors]
+    if missing:
+        _vectors.update(zip(missing, embed_texts(missing), strict=True))
+    return np.stack([_vectors[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+def banking77(n_classes: int, per_class: int) -> tuple[list[str], list[str]]:
+    if not BANKING77.exists():
+        pytest.skip(f"{BANKING77} not available")
+    with BANKING77.open() as f:
+        rows = list(csv.DictReader(f))
+    by_class: dict[str, list[str]] = {}
+    for row in rows:
+        by_class.setdefault(row["category"], []).append(row["text"])
+    texts, gold = [], []
+    for category in sorted(by_class)[:: max(1, len(by_class) // n_classes)][:n_classes]:
+        texts += by_class[category][:per_class]
+        gold += [category] * per_class
+    return texts, gold
+
+
+def assert_valid(draft: CodeframeDraft, n: int) -> None:
+    ids = [c.id for c in draft.codes]
+    assert sorted(ids) == list(range(1, len(ids) + 1))
+    assert len(draft.assignments) == len(draft.confidences) == n
+    for codes, confidences in zip(draft.assignments, draft.confidences, strict=True):
+        assert len(codes) == len(confidences) == len(set(codes))
+        assert set(codes) <= set(ids)
+        assert all(0 <= c <= 1 for c in confidences)
+        assert confidences == sorted(confidences, reverse=True)
+    primary = Counter(a[0] for a in draft.assignments if a)
+    for code in draft.codes:
+        assert code.size == primary[code.id] > 0
+        assert code.label and code.examples and len(code.examples) <= 5
+        assert code.kind in {"theme", "non_answer"}
+    in_nets = [cid for net in draft.nets for cid in net.code_ids]
+    assert sorted(in_nets) == sorted(ids)
+    net_of = {cid: net for net in draft.nets for cid in net.code_ids}
+    for code in draft.codes:
+        assert (net_of[code.id].id, net_of[code.id].label) == (code.net_id, code.net)
+
+
+def canonical(draft: CodeframeDraft, texts: list[str]) -> tuple:
+    """The draft as comparable data, assignments keyed by text."""
+    codes = [
+        (c.id, c.label, tuple(c.keywords), c.net, c.size, tuple(c.examples)) for c in draft.codes
+    ]
+    by_text = {
+        t: (tuple(a), tuple(c)) for t, a, c in zip(texts, draft.assignments, draft.confidences)
+    }
+    return codes, [(n.id, n.label, tuple(n.code_ids)) for n in draft.nets], sorted(by_text.items())
+
+
+NON_ANSWERS = [
+    "nothing",
+    "Nothing.",
+    "don't know",
+    "n/a",
+    "no comment",
+    "-",
+    "asdfgh",
+    "none",
+    "idk",
+    "no idea",
+    "nothing to add",
+    "can't think of anything",
+    "Not sure",
+]
+
+
+def test_same_answers_in_any_order_give_the_same_codeframe(real_model):
+    texts, _ = banking77(8, 12)
+    texts += texts[:10] + NON_ANSWERS + ["", "  "]
+    expected = None
+    for seed in range(3):
+        shuffled = texts[:]
+        random.Random(seed).shuffle(shuffled)
+        draft = generate_codeframe(shuffled, vectors=embed(shuffled))
+        assert_valid(draft, len(shuffled))
+        if expected is None:
+            expected = canonical(draft, shuffled)
+        else:
+            assert canonical(draft, shuffled) == expected
+
+
+def test_duplicates_and_blanks_collapse(real_model):
+    texts, _ = banking77(4, 10)
+    copies = [
+        "My card has not arrived yet",
+        "my card has  not arrived yet ",
+        "MY CARD HAS NOT ARRIVED YET",
+    ]
+    answers = texts + copies * 3 + ["", "   ", "\n"]
+    draft = generate_codeframe(answers, vectors=embed(answers))
+    assert_valid(draft, len(answers))
+    assert draft.params["distinct_answers"] == len(set(texts)) + 1
+    assert draft.params["blank_answers"] == 3
+    assert draft.assignments[-3:] == [[], [], []]  # blanks are uncoded
+    copy_codes = {tuple(a) for a in draft.assignments[len(texts) : -3]}
+    assert len(copy_codes) == 1 and copy_codes != {()}
+    card = next(c for c in draft.codes if c.id == draft.assignments[len(texts)][0])
+    assert card.examples.count("My card has not arrived yet") <= 1  # collapsed, not repeated
+
+
+def test_non_answers_get_their_own_codes_not_theme_codes(real_model):
+    texts, _ = banking77(6, 10)
+    answers = texts + NON_ANSWERS
+    draft = generate_codeframe(answers, vectors=embed(answers))
+    assert_valid(draft, len(answers))
+    kind = {c.id: c.kind for c in draft.codes}
+    label = {c.id: c.label for c in draft.codes}
+    for text, codes in zip(answers[len(texts) :], draft.assignments[len(texts) :], strict=True):
+        assert len(codes) == 1 and kind[codes[0]] == "non_answer", text
+    assert {label[a[0]] for a in draft.assignments[len(texts) :]} == {
+        "Nothing / no comment",
+        "Don't know",
+        "Unintelligible",
+    }
+    assert all(kind[a[0]] == "theme" for a in draft.assignments[: len(texts)] if a)
+    assert draft.nets[-1].label == "Non-answers"
+    assert {c.kind for c in draft.codes if c.net == "Non-answers"} == {"non_answer"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Nothing really, sorry", NOTHING),
+        ("N/A", NOTHING),
+        ("...", NOTHING),
+        ("I don't know", DONT_KNOW),
+        ("dunno", DONT_KNOW),
+        ("asdfgh", UNINTELLIGIBLE),
+        ("sdfghj", UNINTELLIGIBLE),
+        ("x", UNINTELLIGIBLE),
+        ("No nothing", NOTHING),
+        ("CCTV", None),
+        ("No fees please", None),
+        ("👍", None),
+        ("Très bon service", None),
+        ("Nothing works on the app", None),
+    ],
+)
+def test_non_answer_rules(text, expected):
+    assert classify(normalise(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["The app keeps crashing"],
+        ["Too expensive"] * 12,
+        ["👍", "👍👍", "😡", "❤️", "🙂", "👎"],
+        [
+            "Le personnel était très aimable",
+            "Das Essen war kalt",
+            "El precio es demasiado alto",
+            "サービスが遅い",
+            "Personale gentile e disponibile",
+            "Der Preis ist zu hoch",
+        ],
+        ["", " ", "nothing"],
+        [],
+    ],
+    ids=["one", "identical", "emoji", "non-english", "no-themes", "empty"],
+)
+def test_edge_inputs_give_a_valid_codeframe(real_model, answers):
+    draft = generate_codeframe(answers, vectors=embed(answers))
+    assert_valid(draft, len(answers))
+    if answers and all(a.strip() for a in answers):
+        assert all(draft.assignments)  # nothing silently dropped from tiny inputs
+
+
+def test_n_codes_and_max_codes_are_respected(real_model):
+    texts, _ = banking77(10, 10)
+    vectors = embed(texts)
+    free = generate_codeframe(texts, vectors=vectors)
+    fixed = generate_codeframe(texts, vectors=vectors, n_codes=4)
+    capped = generate_codeframe(texts, vectors=vectors, max_codes=5)
+    assert len(free.codes) > 5
+    assert len(fixed.codes) == 4
+    assert 1 <= len(capped.codes) <= 5
+    for draft in (free, fixed, capped):
+        assert_valid(draft, len(texts))
+    with pytest.raises(ValueError):
+        generate_codeframe(texts, vectors=vectors, n_codes=0)
+
+
+def test_an_answer_between_two_codes_gets_both_primary_first():
+    rng = np.random.default_rng(0)
+    a, b = np.eye(8, dtype=np.float32)[:2]
+    vectors = np.vstack(
+        [a + rng.normal(0, 0.02, (30, 8)), b + rng.normal(0, 0.02, (30, 8)), 0.5 * a + 0.5 * b]
+    ).astype(np.float32)
+    texts = [f"price answer {i}" for i in range(30)] + [f"staff answer {i}" for i in range(30)]
+    draft = generate_codeframe([*texts, "both price and staff"], vectors=vectors)
+    assert_valid(draft, 61)
+    assert len(draft.codes) == 2
+    assert all(len(a) == 1 for a in draft.assignments[:60])  # clear answers get one code
+    assert sorted(draft.assignments[-1]) == [1, 2]
+    assert draft.confidences[-1][1] > 0.2
+
+
+def test_embeds_and_times_when_no_vectors_given():
+    # The fake encoder (autouse fixture) is enough: this is about the plumbing.
+    draft = generate_codeframe(["late delivery", "late delivery", "rude staff", "nothing"])
+    assert set(draft.timings) == {
+        "embedding_seconds",
+        "cache_hits",
+        "cache_misses",
+        "clustering_seconds",
+    }
+    assert draft.timings["cache_misses"] == 4
+    assert_valid(draft, 4)
+
+
+def test_quality_floor_on_a_banking77_subset(real_model):
+    """20 intents x 20 messages of BANKING77 (Casanueva et al., 2020), number of codes not given."""
+    texts, gold = banking77(20, 20)
+    draft = generate_codeframe(texts, vectors=embed(texts))
+    assert_valid(draft, len(texts))
+    primary = [a[0] if a else 0 for a in draft.assignments]
+    assert normalized_mutual_info_score(gold, primary) >= 0.7
+    assert sum(not a for a in draft.assignments) / len(texts) <= 0.1
+    assert 10 <= len(draft.codes) <= 60
+    # Labels come from distinctive keywords, examples from the code's own answers.
+    for code in draft.codes:
+        assert code.keywords and code.label.lower().startswith(code.keywords[0].split()[0])
+        members = {t for t, a in zip(texts, draft.assignments) if a and a[0] == code.id}
+        assert set(code.examples) <= members
