@@ -1,5 +1,6 @@
 """Admin pages. Edits that must keep sizes and primary codes consistent go through services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -109,6 +110,21 @@ class CodeAdmin(admin.ModelAdmin):
             services.delete_code(code=code)
 
 
+class AssignmentForm(forms.ModelForm):
+    class Meta:
+        model = Assignment
+        fields = ["response", "code", "confidence", "is_primary"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        code, response = data.get("code"), data.get("response")
+        if code is not None and code.codeframe_id != self.instance.codeframe_id:
+            self.add_error("code", "Choose a code of the same codeframe.")
+        if response is not None and response.question_id != self.instance.codeframe.question_id:
+            self.add_error("response", "Choose an answer to this codeframe's question.")
+        return data
+
+
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
     """Moving an answer: change its primary assignment's code here, or use the code's page."""
@@ -123,10 +139,9 @@ class AssignmentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    form = AssignmentForm
+
     def save_model(self, request: HttpRequest, obj: Assignment, form, change: bool) -> None:
-        if obj.code.codeframe_id != obj.codeframe_id:
-            self.message_user(request, "That code belongs to another codeframe.", messages.ERROR)
-            return
         if "code" in form.changed_data and obj.is_primary:
             services.move_response(response=obj.response, to_code=obj.code)
             return
