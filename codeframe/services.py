@@ -92,6 +92,12 @@ def import_responses(
     return ImportResult(question=question, imported=imported, skipped=skipped)
 
 
+def get_or_create_question(*, survey: str, text: str = "") -> Question:
+    """The (oldest) question of `survey`, created with `text` if there is none."""
+    question = Question.objects.filter(survey=survey).order_by("id").first()
+    return question or Question.objects.create(survey=survey, text=text)
+
+
 def create_codeframe(
     *,
     question: Question,

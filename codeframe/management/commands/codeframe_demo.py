@@ -9,7 +9,6 @@ from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError
 from codeframe.management.commands.generate_codeframe import timing_line
 from codeframe.management.commands.import_responses import import_file
-from codeframe.models import Question
 from codeframe.tables import codeframe_table
 
 
@@ -25,9 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: Path, column: str, **options) -> None:
         survey = get_config()["DEMO_SURVEY"]
-        question, _ = Question.objects.get_or_create(
-            survey=survey,
-            defaults={"text": "What is the main reason for the score you gave us?"},
+        question = services.get_or_create_question(
+            survey=survey, text="What is the main reason for the score you gave us?"
         )
         result = import_file(path, question=question.pk, column=column, replace=True)
         self.stdout.write(
