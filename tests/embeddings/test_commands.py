@@ -119,7 +119,7 @@ def test_warm_dry_run_does_not_load_the_model_or_write(real_model, redis_cache, 
     out = run("embeddings_warm", path, "--dry-run")
     assert "Dry run: 4 read, 0 already cached, 2 would embed, 1 repeated, 1 skipped" in out
     assert get_backend().is_loaded is False
-    assert client.dbsize() == 0
+    assert list(client.scan_iter(match="emb:v1:*")) == []
 
 
 def test_warm_from_the_database_source(redis_cache, settings):
@@ -195,7 +195,7 @@ def test_flush_deletes_our_keys_and_spares_every_other_key(redis_cache):
 
     out = run("embeddings_flush", "--noinput", "--model", "0123456789abcdef")
     assert "Deleted 1 keys" in out
-    assert client.dbsize() == len(FOREIGN)
+    assert list(client.scan_iter(match="emb:v1:*")) == []
 
 
 def test_flush_dry_run_and_all_models(redis_cache):
@@ -206,7 +206,7 @@ def test_flush_dry_run_and_all_models(redis_cache):
     out = run("embeddings_flush", "--all-models", "--dry-run")
     assert "3 embedding keys of every model under 'emb:v1:'" in out
     assert "model 0123456789abcdef: 1" in out
-    assert client.dbsize() == 3 + len(FOREIGN)
+    assert len(list(client.scan_iter(match="emb:v1:*"))) == 3
     out = run("embeddings_flush", "--all-models", "--noinput")
     assert "Deleted 3 keys" in out
     assert {key: client.get(key) for key in FOREIGN} == FOREIGN
@@ -331,3 +331,20 @@ def test_real_model_process_warms_what_embed_texts_returns(redis_url, settings, 
     assert report.vectors.shape == (3, 384)
     np.testing.assert_allclose(report.vectors, fresh, atol=1e-5)
     assert os.environ.get("EMBEDDINGS_BACKEND") is None
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal(redis_cache, tmp_path):
+    path = _lines(tmp_path, [f"answer {i}" for i in range(10)])
+    out = _Terminal()
+    call_command("embeddings_warm", path, "--batch-size", "4", stdout=out)
+    text = out.getvalue()
+    assert "100%" in text and "lines/s" in text  # tqdm's bar, with its rate
+    assert "10 read, 0 already cached, 10 newly embedded" in text
+    out = _Terminal()
+    call_command("embeddings_flush", "--noinput", stdout=out)
+    assert "100%" in out.getvalue() and "keys/s" in out.getvalue()

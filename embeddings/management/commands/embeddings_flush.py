@@ -77,10 +77,16 @@ class Command(BaseCommand):
                 return
 
         progress = _Progress(self.stdout, total=count.total, quiet=options["quiet"])
-        with progress:
-            result = maintenance.flush_keys(
-                namespace=namespace, batch=options["batch_size"], on_batch=progress.update
-            )
+        try:
+            with progress:
+                result = maintenance.flush_keys(
+                    namespace=namespace, batch=options["batch_size"], on_batch=progress.update
+                )
+        except KeyboardInterrupt:
+            raise CommandError(
+                f"Interrupted after deleting {progress.deleted:,} keys; run again to finish.",
+                returncode=130,
+            ) from None
         rate = result.deleted / result.seconds if result.seconds > 0 else 0.0
         self.stdout.write(
             self.style.SUCCESS(
@@ -96,6 +102,7 @@ class _Progress:
         self.quiet = quiet
         self.bar = None
         self.last_print = time.perf_counter()
+        self.deleted = 0
 
     def __enter__(self) -> "_Progress":
         if not self.quiet and self.stdout.isatty():
@@ -109,6 +116,7 @@ class _Progress:
             self.bar.close()
 
     def update(self, deleted: int) -> None:
+        self.deleted = deleted
         if self.quiet:
             return
         if self.bar is not None:
