@@ -129,6 +129,8 @@ def generate_codeframe(
             cache_misses=report.misses,
         )
     vectors = np.asarray(vectors, dtype=np.float32)
+    if not texts and vectors.size == 0:
+        vectors = vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)
     if vectors.ndim != 2 or vectors.shape[0] != len(texts):
         raise ValueError(f"vectors has shape {vectors.shape}, expected ({len(texts)}, dim)")
     started = time.perf_counter()

@@ -12,6 +12,31 @@ from typing import Any
 
 import numpy as np
 
+_CONTRACTION_FRAGMENTS = frozenset(
+    [
+        "aren",
+        "couldn",
+        "didn",
+        "doesn",
+        "don",
+        "hadn",
+        "hasn",
+        "haven",
+        "isn",
+        "mustn",
+        "shouldn",
+        "wasn",
+        "weren",
+        "won",
+        "wouldn",
+        "ve",
+        "ll",
+        "re",
+        "im",
+        "ive",
+    ]
+)
+
 
 @dataclass(frozen=True)
 class TermCounts:
@@ -24,9 +49,11 @@ class TermCounts:
 def count_terms(docs: Sequence[str]) -> TermCounts:
     """Count the terms of `docs` once, for as many groupings as needed."""
     from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1)
+    # The default token pattern cuts "couldn't" into "couldn": stop those fragments too.
+    stop_words = sorted(ENGLISH_STOP_WORDS | _CONTRACTION_FRAGMENTS)
+    vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2), min_df=1)
     try:
         matrix = vectorizer.fit_transform(list(docs))
     except ValueError:  # nothing but stop words / no tokens (emoji, one-letter answers)
