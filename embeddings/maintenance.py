@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from embeddings import codec, keys
 from embeddings.backends import get_backend
 from embeddings.conf import get_config
-from embeddings.exceptions import CacheUnavailable, EmbeddingsError
+from embeddings.exceptions import CacheUnavailable
 from embeddings.services import embed_texts_with_report, namespace_for
-from embeddings.sources import Record
+from embeddings.sources import Record, SourceError
 from embeddings.stores import get_store
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class WarmStats:
     embedded: int = 0  # distinct texts encoded and written (dry run: that would be)
     duplicates: int = 0  # repeats, within a batch, of a text encoded in that batch
     batches: int = 0
+    encode_seconds: float = 0.0  # spent inside the model
     last_line: int = 0  # line (or record) number of the last record in a finished batch
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
@@ -110,7 +111,7 @@ def warm_texts(
     counted in `embedded`.
 
     Pass `stats` to keep the totals of finished batches when this raises (KeyboardInterrupt, a
-    SourceError from the reader). A reader error first finishes the batch collected so far.
+    SourceError from the reader). A SourceError first finishes the batch collected so far.
     `on_batch` is called after every batch.
 
     Raises CacheUnavailable when the store cannot be reached: warming without a cache would only
@@ -137,21 +138,25 @@ def warm_texts(
         if on_batch is not None:
             on_batch(stats)
 
-    try:
-        for last_line, text in records:  # noqa: B007 - last_line is read by finish_batch
-            pending += 1
-            if text is None or not text.strip():
-                skipped += 1
-            else:
-                texts.append(text)
-                if len(texts) >= batch_size:
-                    finish_batch()
-    except EmbeddingsError:
-        # Bad input further on: keep what was read before it.
-        if pending:
-            finish_batch()
-        stats.finished = time.perf_counter()
-        raise
+    iterator = iter(records)
+    while True:
+        try:
+            last_line, text = next(iterator)
+        except StopIteration:
+            break
+        except SourceError:
+            # Bad input further on: keep what was read before it.
+            if pending:
+                finish_batch()
+            stats.finished = time.perf_counter()
+            raise
+        pending += 1
+        if text is None or not text.strip():
+            skipped += 1
+        else:
+            texts.append(text)
+            if len(texts) >= batch_size:
+                finish_batch()
     if pending:
         finish_batch()
     stats.finished = time.perf_counter()
@@ -224,6 +229,7 @@ def _warm_batch(texts: list[str], stats: WarmStats) -> None:
         )
     stats.cached += report.hits
     stats.embedded += report.encoded
+    stats.encode_seconds += report.encode_seconds
     stats.duplicates += report.misses - report.encoded
 
 

@@ -2,6 +2,7 @@
 
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -74,7 +75,8 @@ class Command(BaseCommand):
                 )
         except KeyboardInterrupt as exc:
             stats.finished = time.perf_counter()
-            self._summary(stats, options, note="interrupted; finished batches are cached")
+            note = "interrupted" if stats.dry_run else "interrupted; finished batches are cached"
+            self._summary(stats, options, note=note)
             code = 143 if isinstance(exc, Terminated) else 130
             raise CommandError(
                 f"Interrupted after line {stats.last_line}; run the same command again to "
@@ -87,7 +89,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self._summary(stats, options)
 
-    def _records(self, options) -> tuple:
+    def _records(self, options) -> tuple[Iterator[sources.Record], int | None, str]:
         """The record stream, its expected length (None if unknown) and the progress unit."""
         path = options["path"]
         from_db = options["all_questions"] or options["questions"]
@@ -118,7 +120,8 @@ class Command(BaseCommand):
             f"{'Dry run: ' if stats.dry_run else ''}{stats.read} read, "
             f"{stats.cached} already cached, {stats.embedded} {verb}, "
             f"{stats.duplicates} repeated, {stats.skipped} skipped (blank/invalid)",
-            f"{stats.seconds:.1f} s, {stats.rate:,.0f} texts/s",
+            f"{stats.seconds:.1f} s ({stats.encode_seconds:.1f} s encoding), "
+            f"{stats.rate:,.0f} texts/s",
         ]
         if note:
             lines.append(f"({note})")
