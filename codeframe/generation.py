@@ -8,15 +8,16 @@ The algorithm, in the order it runs:
    only inflate the frame; the page shows them as "Other / blank".
 2. Non-answers ("nothing", "don't know", "asdfgh") are found by a lexicon and rules and get the
    standard codes of a "Non-answers" net; they never reach the clustering.
-3. Themes. Ward linkage on the L2-normalised vectors (above `DIRECT_MAX` distinct answers, on
-   the centroids of `MICRO_CLUSTERS` k-means micro-clusters, so memory stays O(m^2) not
-   O(n^2)). The tree is cut at the smallest number of codes whose answers are, on average,
-   as similar to one another as `cohesion` (mean pairwise cosine within a code, weighted by
-   code size). That criterion depends on how alike the answers in a code are, not on how many
-   answers or codes there are, so it works for a long tail of small codes as well as for
-   balanced ones. `n_codes` cuts at a fixed number instead; `max_codes` caps the number.
+3. Themes (`clustering.cluster_themes`). Ward linkage on the L2-normalised vectors, cut at the
+   smallest number of codes whose answers are, on average, as similar to one another as
+   `cohesion` (mean pairwise cosine within a code, weighted by code size). That criterion
+   depends on how alike the answers in a code are, not on how many answers or codes there
+   are, so it works for a long tail of small codes as well as for balanced ones. By default
+   the target adapts to the data: hand-written survey answers are phrased more variously
+   than short intent messages, and a target they cannot reach shreds each theme into pairs.
+   `n_codes` cuts at a fixed number instead; `max_codes` caps the number.
 4. Codes with fewer than `min_code_size` answers are dissolved: each answer joins the nearest
-   remaining code if it is similar enough to it, else it is left uncoded.
+   remaining code if it is similar enough to it, else it is left uncoded ("Other").
 5. Multi-coding: an answer also gets a second code when its similarity to that code's centroid
    is high in absolute terms and within a small margin of its primary code's.
 6. Nets: codes whose centroids are close (average-linkage cosine) form a net.
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from codeframe import labelling, nonanswers
+from codeframe import clustering, labelling, nonanswers
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,7 @@ class CodeframeDraft:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-# Mean pairwise cosine similarity (all-MiniLM-L6-v2) the answers of a code should reach.
-DEFAULT_COHESION = 0.63
 MIN_CODE_SIZE = 3
-# An answer of a dissolved small code joins the nearest code only if at least this similar.
-FOLD_SIMILARITY = 0.5
 # Second code: at least this similar to its centroid, and within MARGIN of the primary code.
 MULTI_CODE_SIMILARITY = 0.55
 MULTI_CODE_MARGIN = 0.03
@@ -85,9 +82,6 @@ CONFIDENCE_TEMPERATURE = 0.05
 # Codes whose centroids are at least this similar (average linkage) share a net.
 NET_SIMILARITY = 0.45
 MAX_NETS = 12
-# Up to this many distinct answers Ward runs on the answers themselves (O(n^2) memory).
-DIRECT_MAX = 4000
-MICRO_CLUSTERS = 1500
 N_EXAMPLES = 4
 NON_ANSWER_NET = "Non-answers"
 
@@ -99,16 +93,17 @@ def generate_codeframe(
     n_codes: int | None = None,
     max_codes: int | None = None,
     random_state: int = 0,
-    cohesion: float = DEFAULT_COHESION,
+    cohesion: float | None = None,
     min_code_size: int = MIN_CODE_SIZE,
 ) -> CodeframeDraft:
     """Return a draft codeframe for `texts`.
 
     `vectors` (one row per text, e.g. float32 from `embeddings.services.embed_texts`) skips
     embedding. `n_codes` fixes the number of theme codes (small codes are then kept, not
-    dissolved), `max_codes` caps it; otherwise the number follows from `cohesion`. Non-answer
-    codes come on top of either. `random_state` seeds the k-means micro-clustering used above
-    `DIRECT_MAX` distinct answers.
+    dissolved), `max_codes` caps it; otherwise the number follows from `cohesion` (None: adapted
+    to how alike the answers are, at most `clustering.DEFAULT_COHESION`). Non-answer codes come
+    on top of either. `random_state` seeds the k-means micro-clustering used above
+    `clustering.DIRECT_MAX` distinct answers.
 
     Raises ValueError if `vectors` does not have one row per text, or a count is below 1.
     """
@@ -139,7 +134,7 @@ def generate_codeframe(
     kinds = [nonanswers.classify(key) for key in answers.keys]
     theme = np.array([kind is None for kind in kinds], dtype=bool)
     theme_idx = np.flatnonzero(theme)
-    clusters = _cluster_themes(
+    clusters = clustering.cluster_themes(
         answers.unit[theme_idx],
         answers.counts[theme_idx],
         n_codes=n_codes,
@@ -209,195 +204,7 @@ def _collapse(texts: list[str], vectors: np.ndarray) -> _Answers:
         means = np.add.reduceat(sorted_rows, starts, axis=0)
     else:
         means = np.zeros((0, dim))
-    return _Answers(distinct, verbatim, counts, _unit(means).astype(np.float32), inverse)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1)
-
-
-# --- 3-5. themes -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Clusters:
-    labels: np.ndarray  # per theme answer: its code 0..k-1, -1 = uncoded
-    centroids: np.ndarray  # (k, dim), L2-normalised
-    params: dict[str, Any]
-
-
-def _cluster_themes(
-    x: np.ndarray,
-    weights: np.ndarray,
-    *,
-    n_codes: int | None,
-    max_codes: int | None,
-    cohesion: float,
-    min_code_size: int,
-    random_state: int,
-) -> _Clusters:
-    params: dict[str, Any] = {"method": "ward"}
-    if len(x) == 0:
-        return _Clusters(np.zeros(0, dtype=np.intp), np.zeros((0, x.shape[1])), params)
-    if len(x) > DIRECT_MAX:
-        leaf_of = _micro_clusters(x, MICRO_CLUSTERS, random_state=random_state)
-        leaves = _centroids(x, leaf_of, int(leaf_of.max()) + 1)
-        params.update(method="kmeans-micro-clusters+ward", micro_clusters=len(leaves))
-    else:
-        leaf_of = np.arange(len(x))
-        leaves = x
-    n_leaves = len(leaves)
-    leaf_sums = _group_sums(x, leaf_of, n_leaves)
-    leaf_counts = np.bincount(leaf_of, minlength=n_leaves).astype(np.float64)
-
-    merges = _ward(leaves)
-    k_cap = min(n_leaves, max_codes or n_leaves)
-    curve = _cohesion_curve(merges, leaf_sums, leaf_counts, k_cap)
-    if n_codes:
-        k = min(n_codes, k_cap)
-    else:
-        reached = np.flatnonzero(curve >= cohesion)
-        k = int(reached[0]) + 1 if reached.size else k_cap
-    params.update(chosen_k=k, cohesion_at_k=round(float(curve[k - 1]), 4))
-    labels = _cut(merges, n_leaves, k)[leaf_of]
-
-    sizes = np.bincount(labels, weights=weights, minlength=k)
-    keep = sizes >= min(min_code_size, sizes.max())
-    centroids = _centroids(x, labels, k)
-    if not keep.all():
-        sims = x @ centroids[keep].T
-        nearest = np.argmax(sims, axis=1)
-        close = sims[np.arange(len(x)), nearest] >= FOLD_SIMILARITY
-        new_id = np.cumsum(keep) - 1
-        dissolved = ~keep[labels]
-        labels = np.where(dissolved, np.where(close, nearest, -1), new_id[labels])
-        k = int(keep.sum())
-        centroids = _centroids(x, labels, k)
-        params.update(dissolved_codes=int((~keep).sum()))
-    # Ward's cut leaves some answers nearer another code's centroid; moving them there (one
-    # k-means assignment step) makes the primary code the most similar one, as multi-coding
-    # and the confidences assume. The centroids stay those the answers were compared with.
-    coded = labels >= 0
-    labels[coded] = _nearest(x[coded], centroids)
-    used, labels[coded] = np.unique(labels[coded], return_inverse=True)
-    return _Clusters(labels, centroids[used], params)
-
-
-def _ward(points: np.ndarray) -> np.ndarray:
-    """scipy's Ward linkage matrix, from Euclidean distances computed with BLAS in float32."""
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
-
-    if len(points) < 2:
-        return np.zeros((0, 4))
-    gram = points @ points.T
-    gram *= -2
-    gram += 2
-    np.maximum(gram, 0, out=gram)
-    np.sqrt(gram, out=gram)
-    np.fill_diagonal(gram, 0)
-    condensed = squareform(gram, checks=False).astype(np.float64)
-    del gram
-    return linkage(condensed, method="ward")
-
-
-def _cohesion_curve(
-    merges: np.ndarray, leaf_sums: np.ndarray, leaf_counts: np.ndarray, k_max: int
-) -> np.ndarray:
-    """curve[k-1] = size-weighted mean pairwise cosine within the k clusters of the Ward cut,
-    for k = 1..k_max (self-pairs excluded; singletons do not count)."""
-    n = len(leaf_counts)
-    counts = np.zeros(n + len(merges))
-    counts[:n] = leaf_counts
-    # Per node only the sum of its pair similarities is needed: |s|^2 - c for unit vectors.
-    pair_sums = np.zeros_like(counts)
-    pair_sums[:n] = (leaf_sums**2).sum(axis=1) - leaf_counts
-    children = merges[:, :2].astype(np.intp)
-    if np.all(leaf_counts == 1):
-        # Leaves are single answers: scipy's Ward height h of a merge adds h^2 / 2 to the
-        # within-cluster sum of squares SS, and for unit vectors |s|^2 = c (c - SS).
-        within = np.zeros_like(counts)
-        for i, (a, b) in enumerate(children.tolist()):
-            node = n + i
-            counts[node] = counts[a] + counts[b]
-            within[node] = within[a] + within[b] + merges[i, 2] ** 2 / 2
-        pair_sums[n:] = counts[n:] * (counts[n:] - within[n:]) - counts[n:]
-    else:
-        sums = np.zeros((n + len(merges), leaf_sums.shape[1]))
-        sums[:n] = leaf_sums
-        for i, (a, b) in enumerate(children.tolist()):
-            node = n + i
-            sums[node] = sums[a] + sums[b]
-            counts[node] = counts[a] + counts[b]
-            pair_sums[node] = sums[node] @ sums[node] - counts[node]
-    multi = counts >= 2
-    contribution = np.where(multi, pair_sums / np.maximum(counts - 1, 1), 0.0)
-    weight = np.where(multi, counts, 0.0)
-    curve = np.zeros(max(k_max, 1))
-    root = n + len(merges) - 1
-    num, den = contribution[root], weight[root]
-    curve[0] = num / den if den else 1.0
-    for k in range(2, k_max + 1):
-        node = n + len(merges) - (k - 1)  # undo the merges last-first
-        a, b = int(merges[node - n, 0]), int(merges[node - n, 1])
-        num += contribution[a] + contribution[b] - contribution[node]
-        den += weight[a] + weight[b] - weight[node]
-        curve[k - 1] = num / den if den else 1.0
-    return curve
-
-
-def _cut(merges: np.ndarray, n: int, k: int) -> np.ndarray:
-    """Cluster 0..k-1 of each leaf when the last k-1 merges are undone."""
-    labels = np.zeros(n, dtype=np.intp)
-    if n <= 1 or k <= 1:
-        return labels
-    first_kept = len(merges) - (k - 1)  # merges[first_kept:] are undone
-    roots = [int(c) for row in merges[first_kept:] for c in row[:2] if c < n + first_kept]
-    for cluster, root in enumerate(sorted(roots)):
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if node < n:
-                labels[node] = cluster
-            else:
-                stack.extend(int(c) for c in merges[node - n, :2])
-    return labels
-
-
-def _group_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Row sums of `x` per label 0..k-1 (float64); rows labelled -1 are skipped."""
-    from scipy import sparse
-
-    coded = np.flatnonzero(labels >= 0)
-    onehot = sparse.csr_matrix((np.ones(coded.size), (labels[coded], coded)), shape=(k, len(x)))
-    return np.asarray(onehot @ x.astype(np.float64))
-
-
-def _centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    return _unit(_group_sums(x, labels, k)).astype(np.float32)
-
-
-def _nearest(x: np.ndarray, centers: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
-    """Index of the most similar center of each row, in chunks to bound memory."""
-    return np.concatenate(
-        [np.argmax(x[i : i + chunk] @ centers.T, axis=1) for i in range(0, len(x), chunk)]
-    )
-
-
-def _micro_clusters(x: np.ndarray, m: int, *, random_state: int, rounds: int = 4) -> np.ndarray:
-    """Spherical k-means to `m` micro-clusters (seeds drawn with `random_state`, a few Lloyd
-    rounds: they only need to be tight, not optimal). Returns labels 0..m'-1, none empty."""
-    rng = np.random.default_rng(random_state)
-    centers = x[np.sort(rng.choice(len(x), size=m, replace=False))]
-    for _ in range(rounds):
-        labels = _nearest(x, centers)
-        sums = _group_sums(x, labels, m)
-        filled = np.linalg.norm(sums, axis=1) > 0
-        centers = np.where(filled[:, None], _unit(sums), centers).astype(np.float32)
-    labels = _nearest(x, centers)
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.astype(np.intp)
+    return _Answers(distinct, verbatim, counts, clustering.unit(means).astype(np.float32), inverse)
 
 
 # --- 5-7. the frame ----------------------------------------------------------------------
@@ -412,7 +219,7 @@ class _Frame:
 
 
 def _build_frame(
-    answers: _Answers, kinds: list[str | None], theme_idx: np.ndarray, clusters: _Clusters
+    answers: _Answers, kinds: list[str | None], theme_idx: np.ndarray, clusters: clustering.Clusters
 ) -> _Frame:
     k = len(clusters.centroids)
     x = answers.unit[theme_idx]

@@ -1,0 +1,250 @@
+"""Theme clustering for codeframe generation: answer vectors -> codes. Pure numpy / scipy.
+
+`cluster_themes` runs, on L2-normalised vectors of distinct answers:
+
+1. Ward linkage (above `DIRECT_MAX` answers, on the centroids of `MICRO_CLUSTERS` spherical
+   k-means micro-clusters, so memory stays O(m^2) not O(n^2)).
+2. A cut at the smallest number of codes whose answers are, on average, as similar to one
+   another as the target cohesion (mean pairwise cosine within a code, weighted by size). With
+   no target given it is `DEFAULT_COHESION`, lowered for data whose answers are less alike:
+   hand-written survey answers to one theme are phrased more variously than, say, BANKING77's
+   messages of one intent, and a cut that asks them for paraphrase-tight codes shreds every
+   theme into pairs. How alike the answers are is read from the median similarity of each
+   answer to its nearest neighbour.
+3. Codes smaller than `min_code_size` are dissolved: each answer joins the most similar
+   remaining code if it reaches `ATTACH_SIMILARITY`, else it is left uncoded ("Other").
+4. One k-means assignment step, so the primary code is always the most similar one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# Mean pairwise cosine similarity (all-MiniLM-L6-v2) the answers of a code should reach...
+DEFAULT_COHESION = 0.63
+# ... but no more than the median nearest-neighbour similarity of the answers minus this.
+COHESION_BELOW_NEIGHBOURS = 0.1
+# An answer of a dissolved small code joins the nearest code only if at least this similar to
+# its centroid; below that it is an outlier and stays uncoded.
+ATTACH_SIMILARITY = 0.4
+# Up to this many distinct answers Ward runs on the answers themselves (O(n^2) memory).
+DIRECT_MAX = 4000
+MICRO_CLUSTERS = 1500
+
+
+@dataclass(frozen=True)
+class Clusters:
+    labels: np.ndarray  # per answer: its code 0..k-1, -1 = uncoded
+    centroids: np.ndarray  # (k, dim), L2-normalised
+    params: dict[str, Any]
+
+
+def cluster_themes(
+    x: np.ndarray,
+    weights: np.ndarray,
+    *,
+    n_codes: int | None,
+    max_codes: int | None,
+    cohesion: float | None,
+    min_code_size: int,
+    random_state: int,
+) -> Clusters:
+    """Cluster the unit rows of `x` (distinct answers, `weights` copies of each) into codes.
+
+    `n_codes` fixes the number of codes, `max_codes` caps it; otherwise it follows from
+    `cohesion` (None: adapted to the data, see the module docstring). `random_state` seeds the
+    micro-clustering above `DIRECT_MAX` rows.
+    """
+    params: dict[str, Any] = {"method": "ward"}
+    if len(x) == 0:
+        return Clusters(np.zeros(0, dtype=np.intp), np.zeros((0, x.shape[1])), params)
+    if len(x) > DIRECT_MAX:
+        leaf_of = _micro_clusters(x, MICRO_CLUSTERS, random_state=random_state)
+        leaves = centroids(x, leaf_of, int(leaf_of.max()) + 1)
+        params.update(method="kmeans-micro-clusters+ward", micro_clusters=len(leaves))
+    else:
+        leaf_of = np.arange(len(x))
+        leaves = x
+    n_leaves = len(leaves)
+    leaf_sums = group_sums(x, leaf_of, n_leaves)
+    leaf_counts = np.bincount(leaf_of, minlength=n_leaves).astype(np.float64)
+
+    merges = _ward(leaves)
+    k_cap = min(n_leaves, max_codes or n_leaves)
+    curve = _cohesion_curve(merges, leaf_sums, leaf_counts, k_cap)
+    if n_codes:
+        k = min(n_codes, k_cap)
+    else:
+        if cohesion is None:
+            neighbours = typical_neighbour_similarity(x)
+            cohesion = min(DEFAULT_COHESION, neighbours - COHESION_BELOW_NEIGHBOURS)
+            params.update(neighbour_similarity=round(neighbours, 4))
+        params.update(target_cohesion=round(float(cohesion), 4))
+        reached = np.flatnonzero(curve >= cohesion)
+        k = int(reached[0]) + 1 if reached.size else k_cap
+    params.update(chosen_k=k, cohesion_at_k=round(float(curve[k - 1]), 4))
+    labels = _cut(merges, n_leaves, k)[leaf_of]
+
+    sizes = np.bincount(labels, weights=weights, minlength=k)
+    keep = sizes >= min(min_code_size, sizes.max())
+    cents = centroids(x, labels, k)
+    if not keep.all():
+        sims = x @ cents[keep].T
+        near = np.argmax(sims, axis=1)
+        close = sims[np.arange(len(x)), near] >= ATTACH_SIMILARITY
+        new_id = np.cumsum(keep) - 1
+        dissolved = ~keep[labels]
+        labels = np.where(dissolved, np.where(close, near, -1), new_id[labels])
+        k = int(keep.sum())
+        cents = centroids(x, labels, k)
+        params.update(dissolved_codes=int((~keep).sum()))
+    # Ward's cut leaves some answers nearer another code's centroid; moving them there (one
+    # k-means assignment step) makes the primary code the most similar one, as multi-coding
+    # and the confidences assume. The centroids stay those the answers were compared with.
+    coded = labels >= 0
+    labels[coded] = nearest(x[coded], cents)
+    used, labels[coded] = np.unique(labels[coded], return_inverse=True)
+    return Clusters(labels, cents[used], params)
+
+
+def typical_neighbour_similarity(x: np.ndarray, *, sample: int = DIRECT_MAX) -> float:
+    """Median cosine similarity of a row of `x` to its nearest other row.
+
+    Above `sample` rows, on evenly spaced rows (the caller's rows are sorted by text, so the
+    choice does not depend on the input order); sparser, so a little lower, which only makes
+    the adapted cohesion more lenient."""
+    if len(x) < 2:
+        return 1.0
+    if len(x) > sample:
+        x = x[np.linspace(0, len(x) - 1, sample).round().astype(np.intp)]
+    best = np.empty(len(x), dtype=np.float32)
+    for i in range(0, len(x), 2048):
+        block = x[i : i + 2048] @ x.T
+        block[np.arange(len(block)), np.arange(i, i + len(block))] = -np.inf
+        best[i : i + 2048] = block.max(axis=1)
+    return float(np.median(best))
+
+
+def _ward(points: np.ndarray) -> np.ndarray:
+    """scipy's Ward linkage matrix, from Euclidean distances computed with BLAS in float32."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    if len(points) < 2:
+        return np.zeros((0, 4))
+    gram = points @ points.T
+    gram *= -2
+    gram += 2
+    np.maximum(gram, 0, out=gram)
+    np.sqrt(gram, out=gram)
+    np.fill_diagonal(gram, 0)
+    condensed = squareform(gram, checks=False).astype(np.float64)
+    del gram
+    return linkage(condensed, method="ward")
+
+
+def _cohesion_curve(
+    merges: np.ndarray, leaf_sums: np.ndarray, leaf_counts: np.ndarray, k_max: int
+) -> np.ndarray:
+    """curve[k-1] = size-weighted mean pairwise cosine within the k clusters of the Ward cut,
+    for k = 1..k_max (self-pairs excluded; singletons do not count)."""
+    n = len(leaf_counts)
+    counts = np.zeros(n + len(merges))
+    counts[:n] = leaf_counts
+    # Per node only the sum of its pair similarities is needed: |s|^2 - c for unit vectors.
+    pair_sums = np.zeros_like(counts)
+    pair_sums[:n] = (leaf_sums**2).sum(axis=1) - leaf_counts
+    children = merges[:, :2].astype(np.intp)
+    if np.all(leaf_counts == 1):
+        # Leaves are single answers: scipy's Ward height h of a merge adds h^2 / 2 to the
+        # within-cluster sum of squares SS, and for unit vectors |s|^2 = c (c - SS).
+        within = np.zeros_like(counts)
+        for i, (a, b) in enumerate(children.tolist()):
+            node = n + i
+            counts[node] = counts[a] + counts[b]
+            within[node] = within[a] + within[b] + merges[i, 2] ** 2 / 2
+        pair_sums[n:] = counts[n:] * (counts[n:] - within[n:]) - counts[n:]
+    else:
+        sums = np.zeros((n + len(merges), leaf_sums.shape[1]))
+        sums[:n] = leaf_sums
+        for i, (a, b) in enumerate(children.tolist()):
+            node = n + i
+            sums[node] = sums[a] + sums[b]
+            counts[node] = counts[a] + counts[b]
+            pair_sums[node] = sums[node] @ sums[node] - counts[node]
+    multi = counts >= 2
+    contribution = np.where(multi, pair_sums / np.maximum(counts - 1, 1), 0.0)
+    weight = np.where(multi, counts, 0.0)
+    curve = np.zeros(max(k_max, 1))
+    root = n + len(merges) - 1
+    num, den = contribution[root], weight[root]
+    curve[0] = num / den if den else 1.0
+    for k in range(2, k_max + 1):
+        node = n + len(merges) - (k - 1)  # undo the merges last-first
+        a, b = int(merges[node - n, 0]), int(merges[node - n, 1])
+        num += contribution[a] + contribution[b] - contribution[node]
+        den += weight[a] + weight[b] - weight[node]
+        curve[k - 1] = num / den if den else 1.0
+    return curve
+
+
+def _cut(merges: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Cluster 0..k-1 of each leaf when the last k-1 merges are undone."""
+    labels = np.zeros(n, dtype=np.intp)
+    if n <= 1 or k <= 1:
+        return labels
+    first_kept = len(merges) - (k - 1)  # merges[first_kept:] are undone
+    roots = [int(c) for row in merges[first_kept:] for c in row[:2] if c < n + first_kept]
+    for cluster, root in enumerate(sorted(roots)):
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node < n:
+                labels[node] = cluster
+            else:
+                stack.extend(int(c) for c in merges[node - n, :2])
+    return labels
+
+
+def group_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Row sums of `x` per label 0..k-1 (float64); rows labelled -1 are skipped."""
+    from scipy import sparse
+
+    coded = np.flatnonzero(labels >= 0)
+    onehot = sparse.csr_matrix((np.ones(coded.size), (labels[coded], coded)), shape=(k, len(x)))
+    return np.asarray(onehot @ x.astype(np.float64))
+
+
+def centroids(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    return unit(group_sums(x, labels, k)).astype(np.float32)
+
+
+def nearest(x: np.ndarray, centers: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
+    """Index of the most similar center of each row, in chunks to bound memory."""
+    return np.concatenate(
+        [np.argmax(x[i : i + chunk] @ centers.T, axis=1) for i in range(0, len(x), chunk)]
+    )
+
+
+def _micro_clusters(x: np.ndarray, m: int, *, random_state: int, rounds: int = 4) -> np.ndarray:
+    """Spherical k-means to `m` micro-clusters (seeds drawn with `random_state`, a few Lloyd
+    rounds: they only need to be tight, not optimal). Returns labels 0..m'-1, none empty."""
+    rng = np.random.default_rng(random_state)
+    centers = x[np.sort(rng.choice(len(x), size=m, replace=False))]
+    for _ in range(rounds):
+        labels = nearest(x, centers)
+        sums = group_sums(x, labels, m)
+        filled = np.linalg.norm(sums, axis=1) > 0
+        centers = np.where(filled[:, None], unit(sums), centers).astype(np.float32)
+    labels = nearest(x, centers)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.astype(np.intp)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows of `x` scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
