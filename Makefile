@@ -11,10 +11,19 @@ demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py codeframe_demo sample_data/survey_responses.csv
 
+# The suite runs twice: on SQLite (the default) and on PostgreSQL. pytest-django creates (and
+# drops) test_<name>; the PID suffix keeps concurrent runs on one server apart.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/codeframe
+
 test: $(VENV)/.installed-dev
 	@command -v redis-server >/dev/null || { echo "installing redis-server (tests start their own)"; \
 		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (browser tests)"; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/pytest $(PYTEST_ARGS)
+	@pg_isready -q -d "$(PG_URL)" || { echo "PostgreSQL is not reachable at $(PG_URL): the suite \
+		must pass on it too (start it, or set PG_URL)"; exit 1; }
+	DATABASE_URL="$(PG_URL)_$$$$" $(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
 

@@ -1,0 +1,53 @@
+"""Fixtures of the proof tests: gunicorn servers on 127.0.0.1 with their own database and a
+private Redis, stopped (with every worker) even when the test fails."""
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.proof.live import ROOT, DatabaseFactory, LiveServer, server_env
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def server_databases() -> Iterator[DatabaseFactory]:
+    with tempfile.TemporaryDirectory(prefix="cf-proof-db-") as workdir:
+        factory = DatabaseFactory(Path(workdir))
+        try:
+            yield factory
+        finally:
+            factory.close()
+
+
+@pytest.fixture
+def gunicorn_server(server_databases, tmp_path) -> Iterator:
+    """Factory: `gunicorn_server(redis_url=..., workers=2, **env)` starts a server on a fresh
+    copy of the migrated database (with a superuser, see `live.ADMIN_USER`)."""
+    started: list[LiveServer] = []
+
+    def start(*, redis_url: str | None, workers: int = 2, **extra: str) -> LiveServer:
+        database = server_databases.fresh()
+        var_dir = tmp_path / f"var-{len(started)}"
+        var_dir.mkdir()
+        server = LiveServer(
+            database=database,
+            env=server_env(database=database, redis_url=redis_url, var_dir=var_dir, **extra),
+            workers=workers,
+            log_path=tmp_path / f"gunicorn-{len(started)}.log",
+        )
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
