@@ -56,7 +56,14 @@ class CacheStatisticsAdmin(admin.ModelAdmin):
             )
             for name in ACTIONS
         ]
-        return extra + super().get_urls()
+        # Only the stats page: the model has no table, so the object routes (change, delete,
+        # history) would answer 500 to whoever types their URL.
+        changelist = [
+            url
+            for url in super().get_urls()
+            if url.name == "embeddings_cachestatistics_changelist"
+        ]
+        return extra + changelist
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         if not self.has_view_permission(request):
