@@ -32,6 +32,9 @@ ENVIRONMENT = os.environ.get("DJANGO_ENV", "local").strip().lower() or "local"
 LOCAL = ENVIRONMENT in {"local", "development", "dev", "test"}
 
 DEBUG = env_bool("DJANGO_DEBUG", default=LOCAL)
+if DEBUG and not LOCAL:
+    # DEBUG pages show settings, SQL and tracebacks to anyone: never outside development.
+    raise ImproperlyConfigured("DJANGO_DEBUG cannot be on when DJANGO_ENV is not local.")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not LOCAL:
