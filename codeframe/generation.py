@@ -230,7 +230,7 @@ def _build_frame(
 
     docs = [answers.verbatim[i] for i in theme_idx]
     terms = labelling.count_terms(docs)
-    keywords = labelling.keywords_by_group(terms, labels, k)
+    keywords = labelling.keywords_by_group(terms, labels, k, weights=weights)
     examples: list[list[str]] = []
     for c in range(k):
         members = np.flatnonzero(labels == c)
@@ -245,7 +245,11 @@ def _build_frame(
     net_of = _nets(clusters.centroids, sizes)
     n_nets = int(net_of.max()) + 1 if k else 0
     net_keywords = labelling.keywords_by_group(
-        terms, np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1), n_nets, top=2
+        terms,
+        np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1),
+        n_nets,
+        top=2,
+        weights=weights,
     )
     net_members = [[c for c in order if net_of[c] == net] for net in range(n_nets)]
     net_order = sorted(

@@ -61,6 +61,20 @@ _NOTHING_PHRASES = {
     "nothing thank you",
     "all covered",
     "not bothered",
+    "no reason",
+    "no particular reason",
+    "no real reason",
+    # Pointers to another answer: nothing to code in this one.
+    "as above",
+    "see above",
+    "same as above",
+    "as before",
+    "same as before",
+    "see previous",
+    "see previous answer",
+    "see my previous answer",
+    "as previous answer",
+    "as per previous answer",
 }
 
 _DONT_KNOW_PHRASES = {
@@ -142,8 +156,8 @@ def _is_mash(word: str) -> bool:
         len(word) >= 5 or (len(word) == 4 and any(run[:3] in word for run in _ROW_RUNS))
     ):
         return True  # "sdfgh", "hjkl", "xzcvb"; "cctv" and "sms" are not mash
-    if len(word) >= 4 and len(set(word)) == 1:
-        return True  # "aaaa"
+    if len(word) >= 3 and len(set(word)) == 1:
+        return True  # "xxx", "aaaa"
     if len(word) >= 5:
         rows = [_ROW_OF.get(ch, -1) for ch in word]
         same_row = max(rows.count(r) for r in range(3)) / len(word)
