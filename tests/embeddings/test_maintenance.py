@@ -212,3 +212,24 @@ def test_namespaces_are_validated(settings):
     assert all_models_namespace() == "mine:v1:"
     assert current_namespace().startswith("mine:v1:")
     assert get_backend().is_loaded is False
+
+
+def test_warm_stops_when_redis_goes_away_mid_run(settings, own_redis):
+    from tests.conftest import redis_cache_settings
+
+    server = own_redis()
+    settings.CACHES = {
+        **settings.CACHES,
+        "embeddings": redis_cache_settings(f"redis://127.0.0.1:{server.port}/0"),
+    }
+
+    def records():
+        yield from _records(["one", "two"])
+        server.stop()
+        yield from [(3, "three"), (4, "four")]
+
+    stats = WarmStats()
+    with pytest.raises(CacheUnavailable, match="stopped warming"):
+        warm_texts(records(), batch_size=2, stats=stats)
+    assert stats.embedded == 2  # the first batch, written before the server went
+    assert CountingBackend.encoded_texts() == ["one", "two", "three", "four"]  # each once
