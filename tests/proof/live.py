@@ -343,3 +343,23 @@ def server_env(
     if redis_url:
         env["EMBEDDINGS_REDIS_URL"] = redis_url
     return env
+
+
+def admin_login(client: Http, *, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD):
+    """Log `client` into the admin with a session, through the real login form (CSRF and all)."""
+    import re
+
+    page = client.get("/admin/login/")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
+    reply = client.post_form(
+        "/admin/login/",
+        {
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": token.decode(),
+            "next": "/admin/",
+        },
+    )
+    if reply.status != 302 or "sessionid" not in client.cookies:
+        raise RuntimeError(f"admin login failed: {reply.status} {reply.body[:300]!r}")
+    return client
