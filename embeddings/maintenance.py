@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from embeddings import codec, keys
 from embeddings.backends import get_backend
 from embeddings.conf import get_config
-from embeddings.exceptions import CacheUnavailable
+from embeddings.exceptions import CacheRefused, CacheUnavailable
 from embeddings.services import embed_texts_with_report, namespace_for
 from embeddings.sources import Record, SourceError
 from embeddings.stores import get_store
@@ -226,6 +226,11 @@ def _warm_batch(texts: list[str], stats: WarmStats) -> None:
     if not report.cache_available:
         raise CacheUnavailable(
             "the embedding cache stopped answering; stopped warming (finished batches are kept)"
+        )
+    if report.stored < report.encoded:
+        raise CacheRefused(
+            "the embedding cache refused to store new vectors (full under noeviction?); "
+            "stopped warming (finished batches are kept)"
         )
     stats.cached += report.hits
     stats.embedded += report.encoded

@@ -29,6 +29,7 @@ class EmbeddingReport:
     hits: int  # input texts served from the cache
     misses: int  # input texts whose vector was computed in this call
     encoded: int  # distinct texts given to the model
+    stored: int  # of those, how many the cache accepted (fewer when it refused writes)
     corrupt: int  # cached values that failed validation (recomputed and overwritten)
     cache_available: bool
     seconds: float
@@ -58,7 +59,7 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
     dim = backend.dimension
     if not texts:
         empty = np.empty((0, dim), dtype=np.float32)
-        return EmbeddingReport(empty, 0, 0, 0, 0, True, time.perf_counter() - started, 0.0)
+        return EmbeddingReport(empty, 0, 0, 0, 0, 0, True, time.perf_counter() - started, 0.0)
 
     # Dedup: each distinct text is looked up and encoded once.
     position_of: dict[str, int] = {}
@@ -104,6 +105,7 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
     missed_unique = np.zeros(len(unique), dtype=bool)
     missed_unique[missing] = True
     misses = int(missed_unique[inverse].sum())
+    stored = 0
     if missing:
         write_counts = counters.take(
             fingerprint,
@@ -123,7 +125,8 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
                     strict=True,
                 )
             )
-            cache_available = _write(store, payload, write_counts, ttl=config["TTL"])
+            cache_available, accepted = _write(store, payload, write_counts, ttl=config["TTL"])
+            stored = len(payload) if accepted else 0
         else:
             counters.give_back(write_counts)
     report = EmbeddingReport(
@@ -131,6 +134,7 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
         hits=len(texts) - misses,
         misses=misses,
         encoded=len(missing),
+        stored=stored,
         corrupt=len(decoded.corrupt),
         cache_available=cache_available,
         seconds=time.perf_counter() - started,
@@ -196,18 +200,20 @@ def _lookup(
 
 def _write(
     store: BaseStore, payload: dict[str, bytes], increments: counters.Increments, *, ttl: int | None
-) -> bool:
+) -> tuple[bool, bool]:
+    """Write the payload; return (store reachable, writes accepted)."""
     try:
         store.set_many(payload, ttl=ttl, increments=increments)
     except CacheUnavailable as exc:
         counters.give_back(increments, errors=1)
         store.breaker.record_failure(exc)
-        return False
+        return False, False
     except CacheError as exc:
         # E.g. Redis full under noeviction: the vectors are correct, they just are not kept.
         counters.give_back(increments, errors=1)
         logger.warning("embedding cache refused %d write(s): %s", len(payload), exc)
-    return True
+        return True, False
+    return True, True
 
 
 def _log(report: EmbeddingReport, *, dim: int, big: bool) -> None:

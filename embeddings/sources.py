@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from embeddings.conf import get_config
@@ -123,8 +124,11 @@ def database_texts(*, question_ids: list[int] | None = None) -> Iterator[Record]
         source: Callable[..., Iterable[str]] = import_string(path)
     except ImportError as exc:
         raise SourceError(f"EMBEDDINGS['TEXT_SOURCE'] {path!r} cannot be imported: {exc}") from exc
-    for number, text in enumerate(source(question_ids=question_ids), start=1):
-        yield number, text if isinstance(text, str) else None
+    try:
+        for number, text in enumerate(source(question_ids=question_ids), start=1):
+            yield number, text if isinstance(text, str) else None
+    except DatabaseError as exc:
+        raise SourceError(f"cannot read responses from the database: {exc}") from exc
 
 
 def _open(path: str) -> BinaryIO:

@@ -7,7 +7,7 @@ from django.core.cache import caches
 
 from embeddings import codec, keys
 from embeddings.backends import get_backend
-from embeddings.exceptions import CacheUnavailable
+from embeddings.exceptions import CacheRefused, CacheUnavailable
 from embeddings.maintenance import (
     WarmStats,
     all_models_namespace,
@@ -233,3 +233,23 @@ def test_warm_stops_when_redis_goes_away_mid_run(settings, own_redis):
         warm_texts(records(), batch_size=2, stats=stats)
     assert stats.embedded == 2  # the first batch, written before the server went
     assert CountingBackend.encoded_texts() == ["one", "two", "three", "four"]  # each once
+
+
+def test_warm_stops_when_a_full_redis_refuses_writes(redis_cache):
+    client = redis.Redis.from_url(redis_cache)
+    warm_texts(_records(["kept before"]), batch_size=10)
+    client.config_set("maxmemory", "1")  # anything more is over the limit
+    client.config_set("maxmemory-policy", "noeviction")
+    try:
+        with pytest.raises(CacheRefused, match="refused to store"):
+            warm_texts(_records([f"new {i}" for i in range(20)]), batch_size=10)
+    finally:
+        client.config_set("maxmemory", "0")
+    assert warm_texts(_records(["kept before"]), batch_size=10).cached == 1
+
+
+def test_report_counts_what_the_cache_stored(redis_cache):
+    from embeddings.services import embed_texts_with_report
+
+    assert embed_texts_with_report(["s1", "s2", "s1"]).stored == 2
+    assert embed_texts_with_report(["s1", "s2"]).stored == 0
