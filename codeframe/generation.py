@@ -17,7 +17,8 @@ The algorithm, in the order it runs:
    than short intent messages, and a target they cannot reach shreds each theme into pairs.
    `n_codes` cuts at a fixed number instead; `max_codes` caps the number.
 4. Codes with fewer than `min_code_size` answers are dissolved: each answer joins the nearest
-   remaining code if it is similar enough to it, else it is left uncoded ("Other").
+   remaining code if it is similar enough to it, else it is left uncoded ("Other"). Small
+   codes very close to another code are merged into it.
 5. Multi-coding: an answer also gets a second code when its similarity to that code's centroid
    is high in absolute terms and within a small margin of its primary code's.
 6. Nets: codes whose centroids are close (average-linkage cosine) form a net.

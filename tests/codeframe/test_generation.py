@@ -243,7 +243,7 @@ def test_quality_floor_on_the_labelled_sample_survey(real_model):
     draft = generate_codeframe(texts, vectors=embed(texts))
     assert_valid(draft, len(texts))
     primary = [a[0] if a else 0 for a in draft.assignments]
-    assert normalized_mutual_info_score(gold, primary) >= 0.68
+    assert normalized_mutual_info_score(gold, primary) >= 0.70
     assert sum(not a for a in draft.assignments) / len(texts) <= 0.15
     label_of = {c.id: c.label for c in draft.codes}
     code_of = dict(zip(texts, primary, strict=True))
