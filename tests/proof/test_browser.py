@@ -1,0 +1,125 @@
+"""Browser proof: Debian's Chromium, driven by Playwright, against gunicorn and the real model.
+
+An analyst logs into the admin, sees the embedding cache page, imports a CSV of answers,
+generates a codeframe, sees nets and codes, downloads the CSV, and generates again from the
+cache. Screenshots go to test-artifacts/.
+"""
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT
+
+pytestmark = [pytest.mark.proof, pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = '=HYPERLINK("http://example.invalid","click")'
+
+
+@pytest.fixture
+def browser_page(artifacts):
+    if not CHROMIUM.exists():  # `make test` installs it; say so instead of a cryptic error
+        pytest.fail("/usr/bin/chromium is missing: run `make test` (it installs chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                accept_downloads=True, viewport={"width": 1280, "height": 900}
+            )
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def answers_csv(path: Path, count: int = 60) -> list[str]:
+    with open(ROOT / "sample_data/survey_responses.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[: count - 1]
+    rows.append({"respondent_id": "R999", "answer": HOSTILE})
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["respondent_id", "answer"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return [row["answer"] for row in rows]
+
+
+def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, artifacts, tmp_path):
+    server_redis = own_redis()
+    app = gunicorn_server(redis_url=f"redis://127.0.0.1:{server_redis.port}/2", workers=2)
+    page = browser_page
+    base = app.base_url
+
+    # Log into the admin and open the embedding cache page.
+    page.goto(f"{base}/admin/login/?next=/admin/embeddings/cachestatistics/")
+    page.fill("#id_username", ADMIN_USER)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/embeddings/cachestatistics/$"))
+    assert "Embedding cache" in page.title()
+    assert page.locator("text=keys in the store").count() == 1
+    assert "Redis" in page.locator("table.emb").nth(1).inner_text()
+    page.screenshot(path=artifacts / "browser-1-cache-empty.png", full_page=True)
+
+    # Import a CSV of answers.
+    upload = tmp_path / "answers.csv"
+    texts = answers_csv(upload)
+    page.goto(f"{base}/questions/import/")
+    page.fill("#id_survey", "Browser proof")
+    page.fill("#id_question_text", "Why did you give that score?")
+    page.set_input_files("#id_file", str(upload))
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/questions/\d+/$"))
+    assert f"Imported {len(texts)} answers" in page.inner_text("ul.messages")
+    page.screenshot(path=artifacts / "browser-2-imported.png", full_page=True)
+
+    # Generate a codeframe: nets, codes, and every answer computed once.
+    page.click("text=Generate codeframe")
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=180_000)
+    nets = page.locator("tr.net").count()
+    codes = page.locator("tr[id^=code-]").count()
+    assert nets >= 1 and codes >= 2
+    stats = page.inner_text("dl.stats")
+    assert re.search(rf"Cache hits / misses\s+0 / {len(texts)}", stats), stats
+    page.screenshot(path=artifacts / "browser-3-codeframe.png", full_page=True)
+
+    # Download the CSV: one row per answer, the formula neutralised.
+    with page.expect_download() as download_info:
+        page.click("text=CSV, one 0/1 column per code")
+    download = download_info.value
+    saved = artifacts / "browser-codeframe.csv"
+    download.save_as(saved)
+    rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == len(texts) + 1
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert any(cell == "'" + HOSTILE for row in rows for cell in row)
+
+    # Again, from the cache; the cache page counts both generations.
+    page.goto(page.url.rsplit("/codeframes/", 1)[0] + "/questions/")
+    page.click("text=Browser proof")
+    page.click("text=Generate codeframe")
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=120_000)
+    assert re.search(rf"Cache hits / misses\s+{len(texts)} / 0", page.inner_text("dl.stats"))
+    page.goto(f"{base}/admin/embeddings/cachestatistics/")
+    body = page.inner_text("#content-main")
+    assert f"hit rate, lifetime ({len(texts) * 2} lookups)" in body, body
+    assert re.search(rf"Hits / misses, lifetime\s+{len(texts)} / {len(texts)}", body), body
+    assert page.locator("[data-code=unreachable]").count() == 0
+    page.screenshot(path=artifacts / "browser-4-cache-used.png", full_page=True)
+    print(f"\nbrowser: {nets} nets, {codes} codes; screenshots in {artifacts}")
