@@ -38,7 +38,7 @@ MIN_COHESION = 0.45
 ADAPT_MIN_ANSWERS = 100
 # An answer of a dissolved small code joins the nearest code only if at least this similar to
 # its centroid; below that it is an outlier and stays uncoded.
-ATTACH_SIMILARITY = 0.4
+ATTACH_SIMILARITY = 0.35
 # A code of fewer answers than this joins the code whose centroid is at least this similar to
 # its own: a coder would not keep "Crashes / app" and "App crashed" apart.
 MERGE_MAX_SIZE = 10
