@@ -28,9 +28,8 @@ import numpy as np
 
 # Mean pairwise cosine similarity (all-MiniLM-L6-v2) the answers of a code should reach...
 DEFAULT_COHESION = 0.63
-# ... but no more than this above the median similarity of an answer to its neighbour at
+# ... but no more than the median similarity of an answer to its neighbour at
 # `NEIGHBOUR_SHARE` of the answers (its 3rd most similar answer in 300).
-COHESION_ABOVE_NEIGHBOURS = 0.0
 NEIGHBOUR_SHARE = 0.01
 # The adapted target never goes below this (codes of barely related answers), and is only
 # adapted from this many distinct theme answers.
@@ -97,8 +96,7 @@ def cluster_themes(
             # "neighbour" of an answer is often one about something else.
             if len(x) >= ADAPT_MIN_ANSWERS:
                 neighbours = typical_neighbour_similarity(x)
-                adapted = max(MIN_COHESION, neighbours + COHESION_ABOVE_NEIGHBOURS)
-                cohesion = min(DEFAULT_COHESION, adapted)
+                cohesion = min(DEFAULT_COHESION, max(MIN_COHESION, neighbours))
                 params.update(neighbour_similarity=round(neighbours, 4))
         params.update(target_cohesion=round(float(cohesion), 4))
         reached = np.flatnonzero(curve >= cohesion)
@@ -119,7 +117,7 @@ def cluster_themes(
         k = int(keep.sum())
         cents = centroids(x, labels, k)
         params.update(dissolved_codes=int((~keep).sum()))
-    if k > 1:
+    if k > 1 and not n_codes:  # a number of codes asked for is kept
         labels, k, merged = _merge_small_codes(x, weights, labels, k)
         cents = centroids(x, labels, k)
         params.update(merged_codes=merged)
