@@ -30,8 +30,8 @@ from embeddings.backends import get_backend
 from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts_with_report, namespace_for
 from tests.codeframe.conftest import make_question
-from tests.conftest import redis_cache_settings, subprocess_env
-from tests.proof.live import ROOT
+from tests.conftest import FAKE_BACKEND, redis_cache_settings, subprocess_env
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http
 
 pytestmark = [pytest.mark.proof, pytest.mark.django_db]
 
@@ -308,6 +308,24 @@ def test_wrong_redis_password_degrades_with_a_clear_warning(own_redis, settings,
     assert "embeddings.W003" in output and "Cannot reach the embeddings Redis" in output
     assert "WRONGPASS" in output or "invalid username-password" in output
     assert "wrong-password" not in output
+
+
+def test_wrong_redis_password_under_gunicorn_serves_without_the_cache(own_redis, gunicorn_server):
+    server = own_redis(password="right-password")
+    url = f"redis://:wrong-pw-zz@127.0.0.1:{server.port}/2"
+    app = gunicorn_server(redis_url=url, workers=1, EMBEDDINGS_BACKEND=FAKE_BACKEND)
+    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    texts = [f"answer {i} about fees and the app" for i in range(20)]
+    for _ in range(2):
+        reply = api.post_json("/api/codeframes/", {"responses": texts})
+        assert reply.status == 201 and reply.json()["cache_misses"] == 20
+    stats = api.get("/api/embeddings/stats/").json()
+    assert not stats["reachable"] and stats["authenticated"]
+    assert "unreachable" in [w["code"] for w in stats["warnings"]]
+    log = app.log()
+    assert "embedding cache 'embeddings' (redis) unavailable" in log
+    assert "WRONGPASS" in log or "invalid username-password" in log
+    assert "wrong-pw-zz" not in log + json.dumps(stats)
 
 
 # --- Values planted under our keys ----------------------------------------------------------
