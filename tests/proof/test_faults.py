@@ -169,7 +169,10 @@ def test_workers_killed_mid_generation_leave_no_half_codeframe(
     assert reference.status == 201
     ref_id = reference.reply.json()["id"]
     want = codeframe_shape(app.database, ref_id)
-    duration = reference.seconds
+    # The attempts below are cached like this second run: time them by it.
+    timing = timed(lambda: api.post_json("/api/codeframes/", {"responses": texts}))
+    assert timing.status == 201
+    duration = timing.seconds
 
     kills = 0
     interrupted = 0
