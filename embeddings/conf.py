@@ -42,9 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "MGET_CHUNK": 10_000,
     # Writes per pipeline flush when a call has very many misses.
     "WRITE_CHUNK": 5_000,
-    # Circuit breaker: first back-off after a failure, doubling up to the maximum.
+    # Circuit breaker: first back-off after a failure, doubling up to the maximum. The maximum
+    # is how late a Redis that is back gets used again (60 s kept it idle 30 s after a 45 s
+    # outage, bench/faults.py); a probe of a dead Redis costs at most one socket timeout.
     "BREAKER_BACKOFF": 5.0,
-    "BREAKER_MAX_BACKOFF": 60.0,
+    "BREAKER_MAX_BACKOFF": 10.0,
     # Calls with at least this many texts log their summary at INFO, smaller ones at DEBUG.
     "LOG_INFO_MIN_TEXTS": 500,
     # Where `embeddings_warm --question/--all` reads texts: dotted path of a callable

@@ -307,10 +307,26 @@ def test_frozen_redis_costs_one_timeout_then_the_breaker(own_redis, settings, ho
     )
 
 
-def test_breaker_backoff_is_bounded():
-    now = [0.0]
-    breaker = CircuitBreaker(name="t", backoff=5, max_backoff=60, clock=lambda: now[0])
-    for _ in range(10):
-        breaker.record_failure(RuntimeError("down"))
-    now[0] += 60.0
-    assert breaker.allow()
+def test_a_redis_back_after_any_outage_is_used_within_seconds():
+    """With the default back-off, whatever the outage's length, the first probe after Redis
+    is back comes at most BREAKER_MAX_BACKOFF (10 s) later: probes are made by calls arriving
+    every 0.1 s, each failure doubling the back-off."""
+    from embeddings.conf import DEFAULTS
+
+    worst = 0.0
+    for outage in (1, 4.9, 5.1, 30, 45, 100, 600, 3600):
+        now = [0.0]
+        breaker = CircuitBreaker(
+            name="t",
+            backoff=DEFAULTS["BREAKER_BACKOFF"],
+            max_backoff=DEFAULTS["BREAKER_MAX_BACKOFF"],
+            clock=lambda now=now: now[0],
+        )
+        while True:
+            if breaker.allow():
+                if now[0] >= outage:
+                    break
+                breaker.record_failure(ConnectionError("refused"))
+            now[0] = round(now[0] + 0.1, 1)
+        worst = max(worst, now[0] - outage)
+    assert worst <= DEFAULTS["BREAKER_MAX_BACKOFF"] + 0.1
