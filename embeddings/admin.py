@@ -59,9 +59,7 @@ class CacheStatisticsAdmin(admin.ModelAdmin):
         # Only the stats page: the model has no table, so the object routes (change, delete,
         # history) would answer 500 to whoever types their URL.
         changelist = [
-            url
-            for url in super().get_urls()
-            if url.name == "embeddings_cachestatistics_changelist"
+            url for url in super().get_urls() if url.name == "embeddings_cachestatistics_changelist"
         ]
         return extra + changelist
 

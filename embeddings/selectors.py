@@ -382,6 +382,8 @@ def _maybe_recount_in_background(counted_at: float | None) -> None:
 
         try:
             refresh_entry_counts()
+        except CacheError as exc:  # down or full: the stats already say so
+            logger.warning("background entry count skipped: %s", exc)
         except Exception:  # a background thread has no caller to tell; log and move on
             logger.exception("background entry count failed")
         finally:

@@ -39,6 +39,7 @@ def redis_cache_settings(url: str, **options) -> dict:
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 0.25,
             "SOCKET_TIMEOUT": 0.5,
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",  # as in production
             **options,
         },
     }

@@ -285,10 +285,12 @@ def test_check_shared_database_and_pickle_serializer(settings, redis_url):
     assert _ids(checks.check_redis_settings()) == set()
     settings.CACHES = {**settings.CACHES, "sessions": redis_cache_settings(redis_url)}
     assert _ids(checks.check_redis_settings()) == {"embeddings.W001"}
-    settings.CACHES = {
-        "default": settings.CACHES["default"],
-        "embeddings": redis_cache_settings(redis_url),
-    }
+    pickled = redis_cache_settings(
+        redis_url, SERIALIZER="django_redis.serializers.pickle.PickleSerializer"
+    )
+    settings.CACHES = {"default": settings.CACHES["default"], "embeddings": pickled}
+    assert _ids(checks.check_redis_settings()) == {"embeddings.W002"}
+    del pickled["OPTIONS"]["SERIALIZER"]  # django-redis' default is pickle too
     assert _ids(checks.check_redis_settings()) == {"embeddings.W002"}
 
 
