@@ -6,7 +6,8 @@ Compares, on one private redis-server started for the run:
   (a) model.encode with no cache,
   (b) the naive design: one GET per text, pickled numpy arrays, one SET per miss,
   (c) embeddings.services.embed_texts,
-  (d) the floor: one raw MGET of as many 1,536-byte values + numpy.frombuffer.
+  (d) the floor: one raw MGET of as many 1,536-byte values + numpy.frombuffer, under keys as
+      long as ours (what any design that names a text by its SHA-256 must send).
 Texts: the first N distinct BANKING77 test messages (Casanueva et al., 2020), short customer
 messages like survey open-ends. Times are medians of the repeats.
 """
@@ -85,7 +86,8 @@ def run(url: str, args: argparse.Namespace) -> None:
     naive_keys = ["naive:" + hashlib.sha256(t.encode()).hexdigest() for t in texts]
 
     # (d) the floor: raw MGET of n values of 1,536 bytes, and frombuffer
-    floor_keys = [f"floor:{i}" for i in range(n)]
+    floor_keys = [f"floor:{k[6:]}" for k in our_keys]  # same length as ours, other prefix
+    assert len(floor_keys[0]) == len(our_keys[0])
     client.mset({k: os.urandom(1536) for k in floor_keys})
 
     def floor() -> np.ndarray:

@@ -53,6 +53,9 @@ def decode_many(values: list[object], *, dtype: str, dim: int) -> Decoded:
     """Validate and decode store values; `None` means absent, anything invalid is corrupt."""
     head = header(dtype=dtype, dim=dim)
     size = value_size(dtype=dtype, dim=dim)
+    fast = _decode_all_valid(values, head=head, size=size, dtype=dtype)
+    if fast is not None:
+        return Decoded(fast, list(range(len(values))), [])
     found: list[int] = []
     corrupt: list[int] = []
     good: list[bytes] = []
@@ -69,6 +72,23 @@ def decode_many(values: list[object], *, dtype: str, dim: int) -> Decoded:
     raw = np.frombuffer(b"".join(good), dtype=np.uint8).reshape(len(good), size)
     stored = raw[:, HEADER_SIZE:].view(_storage(dtype)[1])
     return Decoded(stored.astype(np.float32, order="C"), found, corrupt)
+
+
+def _decode_all_valid(values: list[object], *, head: bytes, size: int, dtype: str):
+    """The common case in one pass of C loops: every value present, bytes, of the right size
+    and header. None when any is not (the caller then sorts them one by one)."""
+    if not values:
+        return None
+    try:
+        if set(map(len, values)) != {size}:
+            return None
+        raw = b"".join(values)  # TypeError for None or str
+    except TypeError:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(len(values), size)
+    if not (rows[:, :HEADER_SIZE] == np.frombuffer(head, dtype=np.uint8)).all():
+        return None
+    return rows[:, HEADER_SIZE:].view(_storage(dtype)[1]).astype(np.float32, order="C")
 
 
 def round_trip(vectors: np.ndarray, *, dtype: str) -> np.ndarray:

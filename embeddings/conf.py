@@ -49,6 +49,12 @@ DEFAULTS: dict[str, Any] = {
     "BREAKER_MAX_BACKOFF": 10.0,
     # Calls with at least this many texts log their summary at INFO, smaller ones at DEBUG.
     "LOG_INFO_MIN_TEXTS": 500,
+    # Concurrent calls missing the same texts encode each of them once: a call claims the
+    # misses it will compute (a short-lived claim key per text) and waits for those another
+    # process or thread has claimed, up to COALESCE_MAX_WAIT seconds, computing itself whatever
+    # has not arrived by then (or whose claimer died: claims expire).
+    "COALESCE_MISSES": True,
+    "COALESCE_MAX_WAIT": 120.0,
     # Where `embeddings_warm --question/--all` reads texts: dotted path of a callable
     # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question), so this
     # app never imports the product's models. None: those options are unavailable.

@@ -43,6 +43,14 @@ def text_keys(namespace: str, texts: Iterable[str]) -> list[str]:
     return [namespace + sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
 
 
+def claim_key(key: str) -> str:
+    """Key marking that some process is computing the vector of `key` (a value key).
+
+    Outside `{prefix}:v1:` on purpose, so claims are never counted or flushed as vectors."""
+    prefix, version, rest = key.split(":", 2)
+    return f"{prefix}:claim:{version}:{rest}"
+
+
 def stats_key(prefix: str, fingerprint: str, *, minute: int | None = None) -> str:
     """Key of a model's usage counters: lifetime, or one minute's bucket (epoch minute).
 

@@ -62,13 +62,11 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
         return EmbeddingReport(empty, 0, 0, 0, 0, 0, True, time.perf_counter() - started, 0.0)
 
     # Dedup: each distinct text is looked up and encoded once.
-    position_of: dict[str, int] = {}
-    inverse = np.fromiter(
-        (position_of.setdefault(t, len(position_of)) for t in texts),
-        dtype=np.intp,
-        count=len(texts),
-    )
-    unique = list(position_of)
+    unique = list(dict.fromkeys(texts))
+    inverse = None  # None: no repeats, row i is text i
+    if len(unique) != len(texts):
+        position_of = {text: i for i, text in enumerate(unique)}
+        inverse = np.fromiter(map(position_of.__getitem__, texts), dtype=np.intp, count=len(texts))
     fingerprint = model_fingerprint(backend)
     namespace = keys.namespace(config["KEY_PREFIX"], fingerprint)
     cache_keys = keys.text_keys(namespace, unique)
@@ -85,63 +83,163 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
             cache_keys[decoded.corrupt[0]],
         )
 
-    matrix = np.empty((len(unique), dim), dtype=np.float32)
-    if decoded.found:
-        matrix[decoded.found] = decoded.vectors
-    missing = _missing_positions(len(unique), decoded.found)
-    encode_seconds = 0.0
-    if missing:
-        encode_started = time.perf_counter()
-        computed = backend.encode([unique[i] for i in missing])
-        encode_seconds = time.perf_counter() - encode_started
-        if computed.shape != (len(missing), dim):
-            raise ValueError(
-                f"backend returned shape {computed.shape}, expected {(len(missing), dim)}"
-            )
-        # Return what a later hit will return: identical for float32, rounded for float16.
-        matrix[missing] = codec.round_trip(computed, dtype=dtype)
+    if len(decoded.found) == len(unique):
+        matrix = decoded.vectors  # all cached: rows already in order, no further copy
+    else:
+        matrix = np.empty((len(unique), dim), dtype=np.float32)
+        if decoded.found:
+            matrix[decoded.found] = decoded.vectors
+    call = _Misses(
+        backend=backend,
+        store=store,
+        unique=unique,
+        cache_keys=cache_keys,
+        matrix=matrix,
+        inverse=inverse,
+        fingerprint=fingerprint,
+        description=description,
+        cache_available=cache_available,
+    )
+    call.resolve(_missing_positions(len(unique), decoded.found), corrupt=len(decoded.corrupt))
 
-    vectors = matrix[inverse] if len(unique) != len(texts) else matrix
-    missed_unique = np.zeros(len(unique), dtype=bool)
-    missed_unique[missing] = True
-    misses = int(missed_unique[inverse].sum())
-    stored = 0
-    if missing:
-        write_counts = counters.take(
-            fingerprint,
-            {
-                "misses": misses,
-                "corrupt": len(decoded.corrupt),
-                "encode_us": round(encode_seconds * 1e6),
-            },
-            description=description,
-            register=True,
-        )
-        if cache_available:
-            payload = dict(
-                zip(
-                    [cache_keys[i] for i in missing],
-                    codec.encode(computed, dtype=dtype),
-                    strict=True,
-                )
-            )
-            cache_available, accepted = _write(store, payload, write_counts, ttl=config["TTL"])
-            stored = len(payload) if accepted else 0
-        else:
-            counters.give_back(write_counts)
+    vectors = matrix if inverse is None else matrix[inverse]
     report = EmbeddingReport(
         vectors=vectors,
-        hits=len(texts) - misses,
-        misses=misses,
-        encoded=len(missing),
-        stored=stored,
+        hits=len(texts) - call.misses,
+        misses=call.misses,
+        encoded=call.encoded,
+        stored=call.stored,
         corrupt=len(decoded.corrupt),
-        cache_available=cache_available,
+        cache_available=call.cache_available,
         seconds=time.perf_counter() - started,
-        encode_seconds=encode_seconds,
+        encode_seconds=call.encode_seconds,
     )
     _log(report, dim=dim, big=len(texts) >= config["LOG_INFO_MIN_TEXTS"])
     return report
+
+
+class _Misses:
+    """Computes and stores the vectors one call did not find, encoding each text once across
+    concurrent callers: misses are claimed first; the ones another caller already claimed are
+    waited for (bounded), and computed here only if they do not arrive."""
+
+    def __init__(self, **state) -> None:
+        self.__dict__.update(state)
+        self.config = get_config()
+        self.misses = self.encoded = self.stored = 0
+        self.encode_seconds = 0.0
+
+    def resolve(self, missing: list[int], *, corrupt: int) -> None:
+        if not missing:
+            return
+        self.weights = (
+            np.ones(len(self.unique), dtype=np.intp)
+            if self.inverse is None
+            else np.bincount(self.inverse, minlength=len(self.unique))
+        )
+        mine, theirs, claims = missing, [], []
+        if self.cache_available and self.config["COALESCE_MISSES"]:
+            mine, theirs, claims = self._claim(missing)
+        self._compute(mine, corrupt=corrupt, release=claims)
+        if theirs:
+            self._compute(self._wait_for(theirs), corrupt=0, release=[])
+
+    def _claim(self, missing: list[int]) -> tuple[list[int], list[int], list[str]]:
+        claim_keys = [keys.claim_key(self.cache_keys[i]) for i in missing]
+        # Long enough for the model to get through this many texts on a slow CPU.
+        lease = int(min(600, 30 + 0.05 * len(missing)))
+        try:
+            granted = self.store.claim_many(claim_keys, lease=lease)
+        except CacheError as exc:
+            logger.debug("could not claim misses (%s); computing them all", exc)
+            return missing, [], []
+        mine = [i for i, ok in zip(missing, granted, strict=True) if ok]
+        theirs = [i for i, ok in zip(missing, granted, strict=True) if not ok]
+        return mine, theirs, [k for k, ok in zip(claim_keys, granted, strict=True) if ok]
+
+    def _wait_for(self, positions: list[int]) -> list[int]:
+        """Wait for the vectors other callers claimed; return the positions to compute here
+        (their claimer gave up or failed, or COALESCE_MAX_WAIT ran out)."""
+        dtype, dim = self.config["STORAGE_DTYPE"], self.backend.dimension
+        deadline = time.monotonic() + float(self.config["COALESCE_MAX_WAIT"])
+        pause = 0.02
+        waiting, orphaned = list(positions), []
+        while waiting and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
+            value_keys = [self.cache_keys[i] for i in waiting]
+            try:
+                values = self.store.get_many(value_keys)
+                claims = self.store.get_many([keys.claim_key(k) for k in value_keys])
+            except CacheError as exc:
+                logger.debug("stopped waiting for other callers' vectors: %s", exc)
+                break
+            decoded = codec.decode_many(values, dtype=dtype, dim=dim)
+            if decoded.found:
+                self.matrix[[waiting[j] for j in decoded.found]] = decoded.vectors
+            arrived = set(decoded.found)
+            still = []
+            for j, position in enumerate(waiting):
+                if j in arrived:
+                    continue
+                (still if claims[j] is not None else orphaned).append(position)
+            waiting = still
+        if waiting:
+            logger.warning(
+                "waited %.0f s for %d vectors other callers were computing; computing them here",
+                float(self.config["COALESCE_MAX_WAIT"]),
+                len(waiting),
+            )
+        return orphaned + waiting
+
+    def _compute(self, positions: list[int], *, corrupt: int, release: list[str]) -> None:
+        if not positions:
+            if release:
+                self._release(release)
+            return
+        dtype, dim = self.config["STORAGE_DTYPE"], self.backend.dimension
+        started = time.perf_counter()
+        computed = self.backend.encode([self.unique[i] for i in positions])
+        seconds = time.perf_counter() - started
+        if computed.shape != (len(positions), dim):
+            self._release(release)
+            raise ValueError(
+                f"backend returned shape {computed.shape}, expected {(len(positions), dim)}"
+            )
+        # Return what a later hit will return: identical for float32, rounded for float16.
+        self.matrix[positions] = codec.round_trip(computed, dtype=dtype)
+        misses = int(self.weights[positions].sum())
+        self.misses += misses
+        self.encoded += len(positions)
+        self.encode_seconds += seconds
+        increments = counters.take(
+            self.fingerprint,
+            {"misses": misses, "corrupt": corrupt, "encode_us": round(seconds * 1e6)},
+            description=self.description,
+            register=True,
+        )
+        if not self.cache_available:
+            counters.give_back(increments)
+            return
+        payload = dict(
+            zip(
+                [self.cache_keys[i] for i in positions],
+                codec.encode(computed, dtype=dtype),
+                strict=True,
+            )
+        )
+        self.cache_available, accepted = _write(
+            self.store, payload, increments, ttl=self.config["TTL"]
+        )
+        self.stored += len(payload) if accepted else 0
+        if release:
+            self._release(release)
+
+    def _release(self, claim_keys: list[str]) -> None:
+        try:
+            self.store.delete_many(claim_keys)
+        except CacheError as exc:  # the claims expire by themselves
+            logger.debug("could not release claims: %s", exc)
 
 
 def model_fingerprint(backend: BaseBackend) -> str:
@@ -162,8 +260,10 @@ def namespace_for(backend: BaseBackend) -> str:
 def _check_texts(texts: object) -> None:
     if not isinstance(texts, list | tuple):
         raise TypeError(f"texts must be a list or tuple of str, not {type(texts).__name__}")
+    if set(map(type, texts)) <= {str}:
+        return
     for position, text in enumerate(texts):
-        if type(text) is not str and not isinstance(text, str):
+        if not isinstance(text, str):
             raise TypeError(f"texts[{position}] must be str, not {type(text).__name__}")
 
 

@@ -48,3 +48,15 @@ class CountingBackend(BaseBackend):
     @classmethod
     def encoded_texts(cls) -> list[str]:
         return [t for call in cls.calls for t in call]
+
+
+class SlowCountingBackend(CountingBackend):
+    """Takes a while per call, like a real model, so concurrent callers overlap."""
+
+    delay = 0.4
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import time
+
+        time.sleep(self.delay)
+        return super().encode(texts)

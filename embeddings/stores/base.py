@@ -62,6 +62,11 @@ class BaseStore:
     def set_bytes(self, key: str, value: bytes, *, ttl: int | None) -> None:
         self.set_many({key: value}, ttl=ttl)
 
+    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+        """Atomically claim each of `keys` (claim keys, see `keys.claim_key`) for `lease`
+        seconds; True where this caller got the claim, False where someone else holds it."""
+        raise NotImplementedError
+
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         """Yield batches of the keys that start with `match_prefix`, without blocking the store."""
         raise NotImplementedError

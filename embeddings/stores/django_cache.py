@@ -128,6 +128,12 @@ class DjangoCacheStore(BaseStore):
         except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
             raise CacheUnavailable(f"cache '{self.alias}' count failed: {exc}") from exc
 
+    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+        try:
+            return [bool(self.cache.add(key, b"1", timeout=lease)) for key in keys]
+        except Exception as exc:  # as in get_many
+            raise CacheUnavailable(f"cache '{self.alias}' claim failed: {exc}") from exc
+
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         # Yields the keys as get_many() takes them (without the cache's own make_key prefix),
         # so they can be passed back to delete_many() or get_many().

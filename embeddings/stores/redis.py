@@ -143,6 +143,15 @@ class RedisStore(BaseStore):
         with _translated("dbsize"):
             return int(self.client.dbsize())
 
+    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+        with _translated("claim"):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.set(key, b"1", nx=True, ex=lease)
+            results = pipe.execute(raise_on_error=False)
+        # A refused SET (Redis full) counts as ours: we compute rather than wait for nobody.
+        return [result is not None for result in results]
+
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         with _translated("scan"):
             cursor = 0

@@ -57,7 +57,9 @@ def test_misses_are_written_in_one_pipeline_with_the_ttl(redis_cache, settings):
     report = embed_texts_with_report(["old one", "new one", "new two"])
     assert (report.hits, report.misses) == (1, 2)
     stats = _commandstats(client)
-    assert stats.get("mget") == 1 and stats.get("set") == 2
+    # One MGET; per new text one SET NX claim and one SET EX value; one UNLINK of the claims.
+    assert stats.get("mget") == 1 and stats.get("set") == 4 and stats.get("unlink") == 1
+    assert list(client.scan_iter(match="emb:claim:*")) == []
     ttls = [client.ttl(k) for k in _our_keys(client)]
     assert len(ttls) == 3 and all(3590 <= t <= 3600 for t in ttls)
 
