@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -118,16 +118,27 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
     return report
 
 
+@dataclass
 class _Misses:
     """Computes and stores the vectors one call did not find, encoding each text once across
     concurrent callers: misses are claimed first; the ones another caller already claimed are
     waited for (bounded), and computed here only if they do not arrive."""
 
-    def __init__(self, **state) -> None:
-        self.__dict__.update(state)
-        self.config = get_config()
-        self.misses = self.encoded = self.stored = 0
-        self.encode_seconds = 0.0
+    backend: BaseBackend
+    store: BaseStore
+    unique: list[str]
+    cache_keys: list[str]
+    matrix: np.ndarray  # rows of `unique`; filled in place
+    inverse: np.ndarray | None  # input position -> row of `unique`; None when no repeats
+    fingerprint: str
+    description: str
+    cache_available: bool
+    misses: int = 0  # input texts computed (repeats included)
+    encoded: int = 0
+    stored: int = 0
+    encode_seconds: float = 0.0
+    weights: np.ndarray | None = None  # how many input texts each row stands for
+    config: dict = field(default_factory=get_config)
 
     def resolve(self, missing: list[int], *, corrupt: int) -> None:
         if not missing:
