@@ -56,6 +56,7 @@ class CacheStatsSerializer(serializers.Serializer):
     used_memory = serializers.IntegerField(allow_null=True, help_text="Bytes.")
     maxmemory = serializers.IntegerField(allow_null=True, help_text="Bytes; 0: no limit.")
     maxmemory_policy = serializers.CharField(allow_null=True)
+    evicted_keys = serializers.IntegerField(allow_null=True, help_text="Since Redis started.")
     persistence = serializers.DictField()
     server_version = serializers.CharField(allow_null=True)
     lifetime = UsageSerializer()

@@ -102,6 +102,7 @@ class CacheStats:
     used_memory: int | None
     maxmemory: int | None
     maxmemory_policy: str | None
+    evicted_keys: int | None
     persistence: dict[str, Any]
     server_version: str | None
     lifetime: Usage
@@ -245,6 +246,7 @@ def get_cache_stats() -> CacheStats:
         used_memory=_int(info.get("used_memory")),
         maxmemory=_int(info.get("maxmemory")),
         maxmemory_policy=info.get("maxmemory_policy"),
+        evicted_keys=_int(info.get("evicted_keys")),
         persistence=persistence,
         server_version=info.get("redis_version"),
         lifetime=Usage.of(lifetime),
@@ -305,6 +307,16 @@ def _with_warnings(
                 "near_maxmemory",
                 "warning",
                 f"Redis uses {used / limit:.0%} of maxmemory ({used:,} of {limit:,} bytes).",
+            )
+        )
+    elif limit and stats.evicted_keys:
+        # Usage dips below the threshold between evictions; the evictions say it is full.
+        found.append(
+            StatsWarning(
+                "near_maxmemory",
+                "warning",
+                f"Redis reached maxmemory and has evicted {stats.evicted_keys:,} keys since it "
+                "started: cached vectors are being dropped. Give it more memory.",
             )
         )
     if limit and stats.maxmemory_policy == "noeviction":
