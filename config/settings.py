@@ -4,6 +4,7 @@ Every variable is listed in `.env.example`. Outside local development (DJANGO_EN
 DEBUG is off and DJANGO_SECRET_KEY must be set.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -54,12 +55,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here: no CDN needed
     "embeddings",
     "codeframe",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (admin CSS, Swagger UI) from the WSGI process: no separate web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -186,6 +190,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Draft survey codeframes from open-ended answers; embedding cache statistics.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -202,6 +209,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Without `manage.py collectstatic`, WhiteNoise finds the files in the apps themselves.
+WHITENOISE_USE_FINDERS = True
+# The local state folder (SQLite database, on-disk embedding cache, collected static files).
+with contextlib.suppress(OSError):  # a read-only deployment keeps its state elsewhere
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
 
