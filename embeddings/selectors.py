@@ -222,7 +222,7 @@ def get_cache_stats() -> CacheStats:
     last_hour = current[1] + waiting
     counted_at = counted.get("counted_at")
     if reachable and config["STATS"]["AUTO_RECOUNT"]:
-        _maybe_recount_in_background(counted_at)
+        _maybe_recount_in_background(counted, total)
 
     persistence = _persistence(info) if location.backend == "redis" and info else {}
     stats = CacheStats(
@@ -382,10 +382,18 @@ def _read_entry_counts(store) -> dict[str, Any]:
 _recount_lock = threading.Lock()
 
 
-def _maybe_recount_in_background(counted_at: float | None) -> None:
+def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> None:
+    """Recount when the last count is older than COUNT_MAX_AGE, or sooner when the store has
+    changed since, but never more often than every 20 counts' worth of time (at least 5 s), so
+    a busy million-key cache is not scanned back to back."""
     max_age = get_config()["STATS"]["COUNT_MAX_AGE"]
-    if counted_at is not None and time.time() - counted_at < max_age:
-        return
+    counted_at = counted.get("counted_at")
+    if counted_at is not None:
+        age = time.time() - counted_at
+        changed = total is not None and total != counted.get("store_total")
+        pause = max(5.0, 20 * float(counted.get("seconds") or 0))
+        if age < max_age and not (changed and age >= pause):
+            return
     if not _recount_lock.acquire(blocking=False):
         return  # one is already running in this process
 

@@ -356,7 +356,12 @@ def refresh_entry_counts() -> dict[str, int]:
         for key in page:
             fingerprint = key[len(namespace) : len(namespace) + keys.FINGERPRINT_LENGTH]
             by_model[fingerprint] = by_model.get(fingerprint, 0) + 1
-    payload = {"counted_at": time.time(), "by_model": by_model}
+    payload = {
+        "counted_at": time.time(),
+        "by_model": by_model,
+        "seconds": round(time.perf_counter() - started, 3),
+        "store_total": store.entry_total(),  # to tell later whether the store has changed
+    }
     store.set_bytes(keys.entry_counts_key(prefix), json.dumps(payload).encode(), ttl=None)
     logger.info(
         "counted %d cached embeddings of %d model(s) in %.1f s",

@@ -308,3 +308,29 @@ def test_check_redis_server_persistence_noeviction_unreachable(settings, own_red
     assert _ids(checks.check_redis_server()) == {"embeddings.W004", "embeddings.W005"}
     server.stop()
     assert _ids(checks.check_redis_server()) == {"embeddings.W003"}
+
+
+def test_entry_count_follows_a_changing_store(redis_cache, settings):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
+    from embeddings.services import refresh_entry_counts
+
+    embed_texts(["first"])
+    refresh_entry_counts()
+    assert get_cache_stats().entries_current_model == 1
+    embed_texts([f"more {i}" for i in range(9)])
+    stale = get_cache_stats()  # the store changed, but the count is younger than 5 s
+    assert stale.entries_current_model == 1
+
+    # Five seconds later the next look at the stats recounts in the background.
+    from embeddings import keys as keyspace
+    from embeddings.stores import get_store
+
+    key = keyspace.entry_counts_key("emb")
+    payload = json.loads(get_store().get_bytes(key))
+    payload["counted_at"] -= 6
+    get_store().set_bytes(key, json.dumps(payload).encode(), ttl=None)
+    get_cache_stats()
+    deadline = time.time() + 5
+    while get_cache_stats().entries_current_model != 10 and time.time() < deadline:
+        time.sleep(0.05)
+    assert get_cache_stats().entries_current_model == 10
