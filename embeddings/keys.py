@@ -64,6 +64,11 @@ def models_key(prefix: str) -> str:
     return f"{prefix}:stats:models"
 
 
+def recount_claim_key(prefix: str) -> str:
+    """Key held by the one process recounting entries (so workers do not all scan at once)."""
+    return f"{prefix}:stats:recount-claim"
+
+
 def entry_counts_key(prefix: str) -> str:
     """Key of the last count of entries per fingerprint (JSON, with when it was taken)."""
     return f"{prefix}:stats:entry-counts"

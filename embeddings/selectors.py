@@ -8,6 +8,7 @@ counts from the last count taken by `refresh_entry_counts()`, shown with its age
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -396,6 +397,14 @@ def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> 
             return
     if not _recount_lock.acquire(blocking=False):
         return  # one is already running in this process
+    try:  # and one at a time across processes: a claim that expires if its holder dies
+        lease = int(max(30, 3 * float(counted.get("seconds") or 0)))
+        [ours] = get_store().claim_many([keys.recount_claim_key(_prefix())], lease=lease)
+    except CacheError:
+        ours = False
+    if not ours:
+        _recount_lock.release()
+        return
 
     def run() -> None:
         from embeddings.services import refresh_entry_counts
@@ -407,6 +416,12 @@ def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> 
         except Exception:  # a background thread has no caller to tell; log and move on
             logger.exception("background entry count failed")
         finally:
+            with contextlib.suppress(CacheError):
+                get_store().delete_many([keys.recount_claim_key(_prefix())])
             _recount_lock.release()
 
     threading.Thread(target=run, name="embeddings-recount", daemon=True).start()
+
+
+def _prefix() -> str:
+    return get_config()["KEY_PREFIX"]

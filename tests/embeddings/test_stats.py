@@ -334,3 +334,20 @@ def test_entry_count_follows_a_changing_store(redis_cache, settings):
     while get_cache_stats().entries_current_model != 10 and time.time() < deadline:
         time.sleep(0.05)
     assert get_cache_stats().entries_current_model == 10
+
+
+def test_only_one_process_recounts_at_a_time(redis_cache, settings):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
+    client = redis.Redis.from_url(redis_cache)
+    client.set(keys.recount_claim_key("emb"), b"1", ex=60)  # another worker is counting
+    embed_texts(["a", "b"])
+    get_cache_stats()
+    time.sleep(0.5)
+    assert get_cache_stats().entries_current_model is None  # nobody here counted
+    client.delete(keys.recount_claim_key("emb"))
+    get_cache_stats()
+    deadline = time.time() + 5
+    while get_cache_stats().entries_current_model != 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert get_cache_stats().entries_current_model == 2
+    assert not client.exists(keys.recount_claim_key("emb"))  # released after the count
