@@ -41,7 +41,8 @@ def run(url: str, sizes: list[int], requests: int) -> None:
     from django.test import Client
 
     from embeddings.backends import get_backend
-    from embeddings.services import embed_texts, namespace_for, refresh_entry_counts
+    from embeddings.maintenance import refresh_entry_counts
+    from embeddings.services import embed_texts, namespace_for
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)

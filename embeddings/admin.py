@@ -107,5 +107,5 @@ def _run(action: str) -> str:
     if action == "flush":
         result = maintenance.flush_keys(namespace=maintenance.current_namespace())
         return f"Deleted {result.deleted:,} cached vectors in {result.seconds:.1f} s."
-    counts = services.refresh_entry_counts()
+    counts = maintenance.refresh_entry_counts()
     return f"Counted {sum(counts.values()):,} cached vectors of {len(counts)} model(s)."

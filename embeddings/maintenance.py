@@ -9,6 +9,7 @@ under our prefix are read or deleted, so sessions or other caches sharing the Re
 are never touched.
 """
 
+import json
 import logging
 import re
 import time
@@ -183,6 +184,29 @@ def count_keys(*, namespace: str, batch: int = DEFAULT_FLUSH_BATCH) -> KeyCount:
             fingerprint = key.split(":", 3)[2] if key.count(":") >= 3 else ""
             by_model[fingerprint] = by_model.get(fingerprint, 0) + 1
     return KeyCount(total=total, by_model=by_model)
+
+
+def refresh_entry_counts() -> dict[str, int]:
+    """Count the cached vectors of every model (`count_keys` over all models) and keep the
+    result in the store with its time, for the stats to show. Returns fingerprint -> entries."""
+    store = get_store()
+    started = time.perf_counter()
+    by_model = count_keys(namespace=all_models_namespace(), batch=5000).by_model
+    payload = {
+        "counted_at": time.time(),
+        "by_model": by_model,
+        "seconds": round(time.perf_counter() - started, 3),
+        "store_total": store.entry_total(),  # to tell later whether the store has changed
+    }
+    prefix = get_config()["KEY_PREFIX"]
+    store.set_bytes(keys.entry_counts_key(prefix), json.dumps(payload).encode(), ttl=None)
+    logger.info(
+        "counted %d cached embeddings of %d model(s) in %.1f s",
+        sum(by_model.values()),
+        len(by_model),
+        time.perf_counter() - started,
+    )
+    return by_model
 
 
 def flush_keys(

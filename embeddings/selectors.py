@@ -3,7 +3,7 @@ endpoint and `manage.py embeddings_stats`.
 
 Nothing here scans the keyspace on a request: the total comes from DBSIZE (exact when the
 embeddings alias has its own Redis database, which a system check asks for), the per-model
-counts from the last count taken by `refresh_entry_counts()`, shown with its age.
+counts from the last count taken by `maintenance.refresh_entry_counts()`, shown with its age.
 """
 
 from __future__ import annotations
@@ -154,18 +154,16 @@ def shared_with(alias: str | None = None) -> list[str]:
     mine = describe_location(alias)
     if mine.backend != "redis":
         return []
-    return [
-        other
-        for other in settings.CACHES
-        if other != alias
-        and describe_location(other).backend == "redis"
-        and (
-            describe_location(other).host,
-            describe_location(other).port,
-            describe_location(other).database,
-        )
-        == (mine.host, mine.port, mine.database)
-    ]
+    shared = []
+    for other in settings.CACHES:
+        theirs = describe_location(other)
+        if other != alias and theirs.backend == "redis" and _same_db(theirs, mine):
+            shared.append(other)
+    return shared
+
+
+def _same_db(a: Location, b: Location) -> bool:
+    return (a.host, a.port, a.database) == (b.host, b.port, b.database)
 
 
 def get_cache_stats() -> CacheStats:
@@ -183,7 +181,7 @@ def get_cache_stats() -> CacheStats:
     counted: dict[str, Any] = {}
     try:
         info = store.server_info()
-        total = store.entry_total()
+        total = info.get("entries")
         per_model = store.read_counters(also=[fingerprint])
         counted = _read_entry_counts(store)
     except CacheError as exc:
@@ -407,7 +405,7 @@ def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> 
         return
 
     def run() -> None:
-        from embeddings.services import refresh_entry_counts
+        from embeddings.maintenance import refresh_entry_counts
 
         try:
             refresh_entry_counts()

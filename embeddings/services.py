@@ -343,35 +343,6 @@ def _log(report: EmbeddingReport, *, dim: int, big: bool) -> None:
         )
 
 
-def refresh_entry_counts() -> dict[str, int]:
-    """Count the cached vectors per model fingerprint (SCAN, never KEYS) and keep the result in
-    the store with its time, for the stats to show. Returns fingerprint -> entries."""
-    config = get_config()
-    prefix = config["KEY_PREFIX"]
-    namespace = f"{prefix}:v{keys.KEY_VERSION}:"
-    store = get_store()
-    started = time.perf_counter()
-    by_model: dict[str, int] = {}
-    for page in store.scan(namespace, batch=5000):
-        for key in page:
-            fingerprint = key[len(namespace) : len(namespace) + keys.FINGERPRINT_LENGTH]
-            by_model[fingerprint] = by_model.get(fingerprint, 0) + 1
-    payload = {
-        "counted_at": time.time(),
-        "by_model": by_model,
-        "seconds": round(time.perf_counter() - started, 3),
-        "store_total": store.entry_total(),  # to tell later whether the store has changed
-    }
-    store.set_bytes(keys.entry_counts_key(prefix), json.dumps(payload).encode(), ttl=None)
-    logger.info(
-        "counted %d cached embeddings of %d model(s) in %.1f s",
-        sum(by_model.values()),
-        len(by_model),
-        time.perf_counter() - started,
-    )
-    return by_model
-
-
 def reset_counters(*, fingerprint: str | None = None) -> None:
     """Zero the usage counters of one model fingerprint, or of all (the vectors stay)."""
     get_store().reset_counters(fingerprint)

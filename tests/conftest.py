@@ -118,3 +118,20 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMBEDDINGS_", "REDIS_URL"))}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "HF_HUB_OFFLINE": "1", **extra})
     return env
+
+
+def run_manage(*args: str, env: dict[str, str], timeout: float = 300, **kwargs):
+    """`manage.py ARGS` in a subprocess of the project; output captured, exit code not checked."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kwargs,
+    )

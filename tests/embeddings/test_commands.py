@@ -20,7 +20,7 @@ from embeddings import keys
 from embeddings.backends import get_backend
 from embeddings.maintenance import current_namespace, model_namespace
 from embeddings.services import embed_texts, embed_texts_with_report
-from tests.conftest import FAKE_BACKEND, subprocess_env
+from tests.conftest import FAKE_BACKEND, run_manage, subprocess_env
 from tests.fakes import CountingBackend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,15 +36,7 @@ def manage(*args, redis_url: str, fake: bool = True, **kwargs) -> subprocess.Com
     env = subprocess_env(
         REDIS_URL=redis_url, **({"EMBEDDINGS_BACKEND": FAKE_BACKEND} if fake else {})
     )
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,
-    )
+    return run_manage(*args, env=env, **kwargs)
 
 
 def _lines(tmp_path, texts, name="answers.txt") -> str:

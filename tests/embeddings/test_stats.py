@@ -312,7 +312,7 @@ def test_check_redis_server_persistence_noeviction_unreachable(settings, own_red
 
 def test_entry_count_follows_a_changing_store(redis_cache, settings):
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
-    from embeddings.services import refresh_entry_counts
+    from embeddings.maintenance import refresh_entry_counts
 
     embed_texts(["first"])
     refresh_entry_counts()

@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tests.conftest import free_port, subprocess_env
+from tests.conftest import run_manage as manage
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -79,18 +80,6 @@ def _pg_admin(url: str, *statements: str) -> None:
     with psycopg.connect(_libpq_url(_with_database(url, "postgres")), autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)
-
-
-def manage(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 class DatabaseFactory:

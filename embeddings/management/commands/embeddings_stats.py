@@ -4,7 +4,7 @@ import json as jsonlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings import services
+from embeddings import maintenance, services
 from embeddings.exceptions import EmbeddingsError
 from embeddings.selectors import get_cache_stats
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 services.reset_counters()
                 self.stdout.write("Counters reset.")
             if count:
-                services.refresh_entry_counts()
+                maintenance.refresh_entry_counts()
         except EmbeddingsError as exc:
             raise CommandError(str(exc)) from exc
         stats = get_cache_stats()
