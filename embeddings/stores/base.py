@@ -48,7 +48,8 @@ class BaseStore:
         raise NotImplementedError
 
     def server_info(self) -> dict[str, Any]:
-        """What the store says about itself (memory, persistence, ...); {} if nothing."""
+        """What the store says about itself (memory, persistence, ...; "entries": how many keys
+        it holds, when it can tell without a scan); {} if nothing."""
         return {}
 
     def entry_total(self) -> int | None:

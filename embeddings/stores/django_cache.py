@@ -117,7 +117,11 @@ class DjangoCacheStore(BaseStore):
     def server_info(self) -> dict[str, Any]:
         raw = self._raw("describe itself")
         try:
-            return {"directory": str(raw.directory), "used_memory": int(raw.volume())}
+            return {
+                "directory": str(raw.directory),
+                "used_memory": int(raw.volume()),
+                "entries": len(raw),
+            }
         except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
             raise CacheUnavailable(f"cache '{self.alias}' info failed: {exc}") from exc
 

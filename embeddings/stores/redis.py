@@ -137,6 +137,9 @@ class RedisStore(BaseStore):
             except ResponseError:  # CONFIG is often renamed or denied on managed Redis
                 save = None
         info["config_save"] = save
+        # The keyspace section already counts this database's keys: no DBSIZE round trip.
+        database = self.client.connection_pool.connection_kwargs.get("db", 0)
+        info["entries"] = int(info.get(f"db{database}", {}).get("keys", 0))
         return info
 
     def entry_total(self) -> int | None:
