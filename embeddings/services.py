@@ -180,8 +180,9 @@ class _Misses:
             pause = min(pause * 1.5, 0.25)
             value_keys = [self.cache_keys[i] for i in waiting]
             try:
-                values = self.store.get_many(value_keys)
-                claims = self.store.get_many([keys.claim_key(k) for k in value_keys])
+                # Values and their claims in one round trip.
+                both = self.store.get_many(value_keys + [keys.claim_key(k) for k in value_keys])
+                values, claims = both[: len(value_keys)], both[len(value_keys) :]
             except CacheError as exc:
                 logger.debug("stopped waiting for other callers' vectors: %s", exc)
                 break
