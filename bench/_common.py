@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "data"
 
 
 def setup_django(**env: str) -> None:
@@ -119,6 +119,6 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 def banking77_texts(limit: int | None = None) -> list[str]:
     import csv
 
-    with (SHARED_DATA / "banking77_test.csv").open(newline="", encoding="utf-8") as handle:
+    with (DATA / "banking77_test.csv").open(newline="", encoding="utf-8") as handle:
         texts = list(dict.fromkeys(row["text"] for row in csv.DictReader(handle)))
     return texts[:limit] if limit else texts

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DATA = Path("/work/shared/data/banking77_test.csv")
+DATA = Path(__file__).resolve().parent.parent / "data" / "banking77_test.csv"
 LABELLED = Path(__file__).resolve().parents[1] / "tests" / "codeframe" / "data"
 SURVEYS = {
     "sample survey": LABELLED / "survey_labelled.csv",

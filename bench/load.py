@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SHARED_DATA, machine, private_redis, setup_django, table
+from _common import ROOT, DATA, machine, private_redis, setup_django, table
 
 sys.path.insert(0, str(ROOT))
 
@@ -31,7 +31,7 @@ def answer_pool(size: int) -> list[str]:
     """Distinct answers: banking77 questions (if shared/data has them), the sample survey,
     then variants of those."""
     base: list[str] = []
-    banking = SHARED_DATA / "banking77_test.csv"
+    banking = DATA / "banking77_test.csv"
     if banking.exists():
         with banking.open(newline="", encoding="utf-8") as f:
             base += [row["text"] for row in csv.DictReader(f)]
