@@ -2,8 +2,10 @@
 
 import json
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
@@ -11,16 +13,22 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import selectors, services
+from codeframe import jobs, selectors, services
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
     GenerationFailed,
     ImportFailed,
+    JobStateError,
     NoResponses,
+    QueueFull,
     TooManyResponses,
 )
-from codeframe.serializers import CodeframeRequestSerializer, CodeframeSerializer
+from codeframe.serializers import (
+    CodeframeRequestSerializer,
+    CodeframeSerializer,
+    JobSerializer,
+)
 from codeframe.uploads import content_length, human_bytes
 
 
@@ -42,8 +50,24 @@ class GenerationError(APIException):
     default_code = "generation_failed"
 
 
+class QueueFullError(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many generations queued."
+    default_code = "queue_full"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Not possible in the job's state."
+    default_code = "conflict"
+
+
 def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
+    if isinstance(exc, QueueFull):
+        return QueueFullError(str(exc))
+    if isinstance(exc, JobStateError):
+        return Conflict(str(exc))
     if isinstance(exc, TooManyResponses):
         return PayloadTooLarge(str(exc))
     if isinstance(exc, NoResponses | ImportFailed):
@@ -97,17 +121,20 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         request=CodeframeRequestSerializer,
         responses={
-            201: CodeframeSerializer,
+            202: JobSerializer,
             400: OpenApiResponse(_error, description="Invalid input or no usable answers"),
             404: OpenApiResponse(_error, description="No such question"),
             413: OpenApiResponse(
                 _error, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
             ),
+            429: OpenApiResponse(_error, description="Too many generations queued"),
         },
-        summary="Generate a codeframe",
+        summary="Queue a codeframe generation",
         description=(
             'Send `{"responses": ["answer", ...]}` (stored as a new question) or '
-            '`{"question": id}`. The answers are embedded (cached), clustered and stored.'
+            '`{"question": id}`. Answers **202 Accepted** at once with the job (also in '
+            "`Location`); a worker embeds (cached), clusters and stores. Poll `status_url` "
+            "until `state` is `done` (the codeframe is then in the reply) or `failed`."
         ),
     )
     def create(self, request: Request) -> Response:
@@ -124,17 +151,19 @@ class CodeframeViewSet(viewsets.ViewSet):
         try:
             if "question" in data:
                 question = selectors.get_question(question_id=data["question"])
-                codeframe = services.create_codeframe(question=question, **options)
             else:
-                codeframe = services.create_codeframe_from_texts(
+                question = services.import_texts(
                     texts=data["responses"],
                     survey=data["survey"],
                     question_text=data["question_text"],
-                    **options,
                 )
+            job = jobs.queue_generation(question=question, user=request.user, **options)
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
-        return Response(self._payload(codeframe), status=status.HTTP_201_CREATED)
+        body = job_payload(job, request)
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
+        )
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:
@@ -142,13 +171,61 @@ class CodeframeViewSet(viewsets.ViewSet):
         return Response(self._payload(codeframe))
 
     def _payload(self, codeframe) -> dict:
-        overview = selectors.codeframe_overview(codeframe=codeframe)
-        return CodeframeSerializer(
-            {
-                "codeframe": codeframe,
-                "total": overview.total,
-                "uncoded": overview.uncoded,
-                "nets": overview.nets,
-                "responses": list(selectors.iter_coded_responses(codeframe=codeframe)),
-            }
-        ).data
+        return CodeframeSerializer(codeframe_payload(codeframe)).data
+
+
+class JobViewSet(viewsets.ViewSet):
+    """Generation jobs: progress, the codeframe once done, cancelling."""
+
+    permission_classes = [IsAuthenticated]
+    lookup_value_converter = "uuid"
+
+    @extend_schema(
+        responses={200: JobSerializer, 404: OpenApiResponse(_error)},
+        summary="A generation job's state and progress",
+        description="`state`: queued, running, done (with `codeframe`), failed (with `error`) "
+        "or cancelled.",
+    )
+    def retrieve(self, request: Request, pk) -> Response:
+        jobs.recover_stale_jobs(job_ids=[pk])
+        return Response(job_payload(selectors.get_job(job_id=pk), request))
+
+    @extend_schema(
+        request=None,
+        responses={200: JobSerializer, 404: OpenApiResponse(_error), 409: OpenApiResponse(_error)},
+        summary="Cancel a queued or running generation",
+        description="A queued job is cancelled at once; a running one stops at its next "
+        "progress report and stores nothing. 409 if it has already finished.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk) -> Response:
+        job = selectors.get_job(job_id=pk)
+        try:
+            job = jobs.cancel_job(job=job)
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        return Response(job_payload(job, request))
+
+
+def codeframe_payload(codeframe) -> dict:
+    overview = selectors.codeframe_overview(codeframe=codeframe)
+    return {
+        "codeframe": codeframe,
+        "total": overview.total,
+        "uncoded": overview.uncoded,
+        "nets": overview.nets,
+        "responses": list(selectors.iter_coded_responses(codeframe=codeframe)),
+    }
+
+
+def job_payload(job, request: Request) -> dict:
+    done = job.state == job.State.DONE and job.codeframe_id is not None
+    return JobSerializer(
+        {
+            "job": job,
+            "status_url": request.build_absolute_uri(
+                reverse("codeframe-api-jobs:job-detail", args=[job.pk])
+            ),
+            "codeframe": codeframe_payload(job.codeframe) if done else None,
+        }
+    ).data

@@ -22,6 +22,16 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ANSWER_CHARS": 10_000,
     # Rows per INSERT when importing answers and writing assignments.
     "BATCH_SIZE": 2_000,
+    # Background generation jobs. A running job whose worker has not reported progress for
+    # JOB_TIMEOUT seconds (killed, out of memory, machine gone) is queued again, up to
+    # JOB_MAX_ATTEMPTS runs in all, then marked failed. Progress is reported after every
+    # JOB_EMBED_BATCH texts embedded (one database write each), so keep the timeout well above
+    # the time of one batch and of the clustering step (seconds even at 50,000 answers).
+    "JOB_TIMEOUT": 300,
+    "JOB_MAX_ATTEMPTS": 2,
+    "JOB_EMBED_BATCH": 256,
+    # Queued or running generations one user may have at once; more are refused (429).
+    "MAX_QUEUED_GENERATIONS": 10,
     # Survey name of the question `codeframe_demo` imports into (replaced on every run).
     "DEMO_SURVEY": "Demo: customer satisfaction survey",
 }

@@ -28,3 +28,16 @@ class GenerationFailed(CodeframeError):
 
 class InvalidEdit(CodeframeError):
     """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
+
+
+class QueueFull(CodeframeError):
+    """The user already has CODEFRAME["MAX_QUEUED_GENERATIONS"] generations queued or running."""
+
+
+class JobStateError(CodeframeError):
+    """A job action that its state does not allow (cancelling a finished job, retrying a
+    running one)."""
+
+
+class JobCancelled(CodeframeError):
+    """Raised inside a worker when its job was cancelled (or handed to another attempt)."""

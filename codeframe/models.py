@@ -1,6 +1,9 @@
 """Survey questions, their answers and the codeframes drafted for them. Data only: the rules
 for changing them live in `codeframe.services`."""
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -130,3 +133,98 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.response} → {self.code}"
+
+
+class GenerationJob(models.Model):
+    """One background generation of a codeframe for a question: its state and progress.
+
+    The worker (`codeframe.jobs.run_job`, wrapped by the task in `codeframe.tasks`) writes it;
+    the pages and the API only read it. `heartbeat` moves with every progress report: a running
+    job whose heartbeat is older than CODEFRAME["JOB_TIMEOUT"] lost its worker.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Stage(models.TextChoices):
+        WAITING = "waiting", "Waiting for a worker"
+        PREPARING = "preparing", "Reading the answers"
+        EMBEDDING = "embedding", "Embedding answers"
+        CLUSTERING = "clustering", "Clustering"
+        STORING = "storing", "Storing the codeframe"
+        FINISHED = "finished", "Finished"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="generation_jobs",
+    )
+    # n_codes, max_codes, random_state: what generate_codeframe is called with.
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.WAITING)
+    # Embedding progress: `done` of `total` answers.
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    cache_hits = models.PositiveIntegerField(default=0)
+    cache_misses = models.PositiveIntegerField(default=0)
+    # Why it failed, in words a person can act on (the traceback goes to the worker's log).
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    # The django-tasks result id of the latest attempt.
+    task_id = models.CharField(max_length=64, blank=True)
+    codeframe = models.OneToOneField(
+        Codeframe, on_delete=models.SET_NULL, null=True, blank=True, related_name="job"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["state", "created"], name="cf_job_state_created")]
+
+    def __str__(self) -> str:
+        return f"Generation {str(self.pk)[:8]} ({self.get_state_display().lower()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("codeframe:job-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    @property
+    def percent(self) -> int:
+        """Overall progress, 0..100: embedding is most of the work (5-85 %)."""
+        if self.state == self.State.DONE:
+            return 100
+        if self.stage == self.Stage.EMBEDDING and self.total:
+            return 5 + int(80 * min(self.done, self.total) / self.total)
+        return {
+            self.Stage.WAITING: 0,
+            self.Stage.PREPARING: 2,
+            self.Stage.EMBEDDING: 5,
+            self.Stage.CLUSTERING: 85,
+            self.Stage.STORING: 95,
+        }.get(self.stage, 0)
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        from django.utils import timezone
+
+        return ((self.finished or timezone.now()) - self.started).total_seconds()

@@ -1,12 +1,22 @@
 """Reads: questions, answers and codeframes as the pages, API, exports and commands show them."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    GenerationJob,
+    Net,
+    Question,
+    Response,
+)
 
 
 def iter_response_texts(
@@ -160,4 +170,54 @@ def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
         Response.objects.filter(assignments__code=code, assignments__is_primary=True).order_by(
             "position"
         )[:limit]
+    )
+
+
+# --- Jobs -------------------------------------------------------------------------------------
+
+
+def get_job(*, job_id) -> GenerationJob:
+    """The job with its question, or Http404 (also for an id that is not a UUID)."""
+    return get_object_or_404(
+        GenerationJob.objects.select_related("question", "codeframe"), pk=job_id
+    )
+
+
+def question_jobs(*, question: Question, limit: int = 10) -> list[GenerationJob]:
+    """The question's generations that need attention: queued, running, failed or cancelled
+    (newest first); done ones are listed as codeframes."""
+    return list(question.jobs.exclude(state=GenerationJob.State.DONE).order_by("-created")[:limit])
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    queued: int
+    running: int
+    failed_last_hour: int
+    done_last_hour: int
+    oldest_queued_seconds: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def job_queue_stats() -> QueueStats:
+    """The generation queue at a glance, for the cache stats page, its API and /metrics."""
+    now = timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    State = GenerationJob.State
+    counts = GenerationJob.objects.aggregate(
+        queued=Count("pk", filter=Q(state=State.QUEUED)),
+        running=Count("pk", filter=Q(state=State.RUNNING)),
+        failed=Count("pk", filter=Q(state=State.FAILED, finished__gte=hour_ago)),
+        done=Count("pk", filter=Q(state=State.DONE, finished__gte=hour_ago)),
+        oldest=Min("created", filter=Q(state=State.QUEUED)),
+    )
+    oldest = counts["oldest"]
+    return QueueStats(
+        queued=counts["queued"],
+        running=counts["running"],
+        failed_last_hour=counts["failed"],
+        done_last_hour=counts["done"],
+        oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
     )

@@ -83,3 +83,34 @@ class CodeframeSerializer(serializers.Serializer):
     cache_misses = serializers.IntegerField(source="codeframe.cache_misses")
     nets = NetSerializer(many=True)
     responses = CodedResponseSerializer(many=True)
+
+
+class JobSerializer(serializers.Serializer):
+    """A generation job: where it stands; with the codeframe once it is done."""
+
+    id = serializers.UUIDField(source="job.pk")
+    question = serializers.IntegerField(source="job.question_id")
+    state = serializers.ChoiceField(
+        source="job.state",
+        choices=["queued", "running", "done", "failed", "cancelled"],
+    )
+    stage = serializers.ChoiceField(
+        source="job.stage",
+        choices=["waiting", "preparing", "embedding", "clustering", "storing", "finished"],
+    )
+    done = serializers.IntegerField(source="job.done", help_text="Answers embedded so far.")
+    total = serializers.IntegerField(source="job.total", help_text="Answers to embed.")
+    percent = serializers.IntegerField(source="job.percent", help_text="Overall, 0..100.")
+    cache_hits = serializers.IntegerField(source="job.cache_hits")
+    cache_misses = serializers.IntegerField(source="job.cache_misses")
+    attempts = serializers.IntegerField(source="job.attempts")
+    cancel_requested = serializers.BooleanField(source="job.cancel_requested")
+    error = serializers.CharField(source="job.error", help_text="Why it failed, when it did.")
+    created = serializers.DateTimeField(source="job.created")
+    started = serializers.DateTimeField(source="job.started", allow_null=True)
+    finished = serializers.DateTimeField(source="job.finished", allow_null=True)
+    elapsed_seconds = serializers.FloatField(source="job.elapsed_seconds", allow_null=True)
+    status_url = serializers.CharField(help_text="GET it for progress.")
+    codeframe = CodeframeSerializer(
+        allow_null=True, help_text="The codeframe (as GET /api/codeframes/{id}/), once done."
+    )

@@ -5,7 +5,7 @@ Every function here is atomic: on an error nothing it started is left in the dat
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -24,6 +24,7 @@ from codeframe.generation import CodeframeDraft, generate_codeframe
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
 from codeframe.selectors import question_texts
+from embeddings.services import embed_texts_with_report
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,18 @@ def get_or_create_question(*, survey: str, text: str = "") -> Question:
     return question or Question.objects.create(survey=survey, text=text)
 
 
+def prepare_generation(*, question: Question) -> tuple[list[int], list[str]]:
+    """The first step of a generation: (response ids, texts) of the question's answers, in
+    import order. Raises NoResponses or TooManyResponses."""
+    responses = question_texts(question=question)
+    if not responses:
+        raise NoResponses(f"“{question}” has no answers yet; import some first.")
+    limit = get_config()["MAX_RESPONSES"]
+    if len(responses) > limit:
+        raise TooManyResponses(f"{len(responses):,} answers is more than the limit of {limit:,}.")
+    return [pk for pk, _ in responses], [text for _, text in responses]
+
+
 def create_codeframe(
     *,
     question: Question,
@@ -105,63 +118,109 @@ def create_codeframe(
     max_codes: int | None = None,
     random_state: int = 0,
 ) -> Codeframe:
-    """Generate a codeframe for the question's answers and store it in one transaction.
+    """Generate a codeframe for the question's answers in this process and store it; returns it.
 
+    The same steps a background job runs (`codeframe.jobs`), without a job row or progress.
     Raises NoResponses, TooManyResponses, or GenerationFailed when the draft does not fit the
     answers (then nothing is stored).
     """
-    responses = question_texts(question=question)
-    if not responses:
-        raise NoResponses(f"“{question}” has no answers yet; import some first.")
-    limit = get_config()["MAX_RESPONSES"]
-    if len(responses) > limit:
-        raise TooManyResponses(f"{len(responses):,} answers is more than the limit of {limit:,}.")
-    ids = [pk for pk, _ in responses]
-    texts = [text for _, text in responses]
     started = time.perf_counter()
+    ids, texts = prepare_generation(question=question)
+    report = embed_texts_with_report(texts)
     draft = generate_codeframe(
-        texts, n_codes=n_codes, max_codes=max_codes, random_state=random_state
+        texts,
+        vectors=report.vectors,
+        n_codes=n_codes,
+        max_codes=max_codes,
+        random_state=random_state,
     )
-    total = time.perf_counter() - started
-    codeframe = _store(question=question, response_ids=ids, draft=draft, total_seconds=total)
-    logger.info(
-        "codeframe %s for question %s: %d answers, %d codes, %.2f s",
-        codeframe.pk,
-        question.pk,
-        len(ids),
-        len(draft.codes),
-        total,
+    return store_codeframe(
+        question=question,
+        response_ids=ids,
+        draft=draft,
+        embedding={
+            "embedding_seconds": report.seconds,
+            "cache_hits": report.hits,
+            "cache_misses": report.misses,
+        },
+        started=started,
     )
-    return codeframe
+
+
+def import_texts(
+    *, texts: list[str], survey: str = "API upload", question_text: str = ""
+) -> Question:
+    """Store `texts` as a new question's answers (respondent ids 1, 2, ...); returns it."""
+    rows = (ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(texts, 1))
+    return import_responses(rows=rows, survey=survey, question_text=question_text).question
 
 
 def create_codeframe_from_texts(
     *, texts: list[str], survey: str = "API upload", question_text: str = "", **options
 ) -> Codeframe:
     """Store `texts` as a new question's answers, then `create_codeframe` for it."""
-    rows = (ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(texts, 1))
-    result = import_responses(rows=rows, survey=survey, question_text=question_text)
-    return create_codeframe(question=result.question, **options)
+    question = import_texts(texts=texts, survey=survey, question_text=question_text)
+    return create_codeframe(question=question, **options)
+
+
+def store_codeframe(
+    *,
+    question: Question,
+    response_ids: list[int],
+    draft: CodeframeDraft,
+    embedding: dict[str, float],
+    started: float,
+    before_commit: Callable[[Codeframe], None] | None = None,
+) -> Codeframe:
+    """The last step of a generation: store `draft` for the answers `response_ids` in one
+    transaction. `embedding` carries embedding_seconds, cache_hits and cache_misses;
+    `started` is the `time.perf_counter()` the generation began at. `before_commit(codeframe)`
+    runs inside the transaction (a job marks itself done there, so both land or neither).
+
+    Raises GenerationFailed when the draft does not fit the answers (nothing is stored).
+    """
+    timings = {**draft.timings, **embedding}
+    codeframe = _store(
+        question=question,
+        response_ids=response_ids,
+        draft=draft,
+        timings=timings,
+        started=started,
+        before_commit=before_commit,
+    )
+    logger.info(
+        "codeframe %s for question %s: %d answers, %d codes, %.2f s",
+        codeframe.pk,
+        question.pk,
+        len(response_ids),
+        len(draft.codes),
+        codeframe.timings["total_seconds"],
+    )
+    return codeframe
 
 
 def _store(
-    *, question: Question, response_ids: list[int], draft: CodeframeDraft, total_seconds: float
+    *,
+    question: Question,
+    response_ids: list[int],
+    draft: CodeframeDraft,
+    timings: dict[str, float],
+    started: float,
+    before_commit: Callable[[Codeframe], None] | None,
 ) -> Codeframe:
     if len(draft.assignments) != len(response_ids) or len(draft.confidences) != len(response_ids):
         raise GenerationFailed(
             f"the draft codes {len(draft.assignments)} answers, the question has "
             f"{len(response_ids)}"
         )
-    timings = {k: float(v) for k, v in draft.timings.items()}
-    timings["total_seconds"] = total_seconds
     batch_size = get_config()["BATCH_SIZE"]
     with transaction.atomic():
         codeframe = Codeframe.objects.create(
             question=question,
             params=_jsonable(draft.params),
-            timings=timings,
-            cache_hits=int(draft.timings.get("cache_hits", 0)),
-            cache_misses=int(draft.timings.get("cache_misses", 0)),
+            timings={k: float(v) for k, v in timings.items()},
+            cache_hits=int(timings.get("cache_hits", 0)),
+            cache_misses=int(timings.get("cache_misses", 0)),
             response_count=len(response_ids),
         )
         nets = {
@@ -212,6 +271,10 @@ def _store(
                 pending = []
         Assignment.objects.bulk_create(pending)
         refresh_sizes(codeframe=codeframe)
+        codeframe.timings["total_seconds"] = time.perf_counter() - started
+        codeframe.save(update_fields=["timings"])
+        if before_commit is not None:
+            before_commit(codeframe)
     return codeframe
 
 

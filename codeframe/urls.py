@@ -19,6 +19,9 @@ urlpatterns = [
         views.question_generate,
         name="question-generate",
     ),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
     path("codeframes/<int:codeframe_id>/", views.codeframe_detail, name="codeframe-detail"),
     path(
         "codeframes/<int:codeframe_id>/export.<str:fmt>",

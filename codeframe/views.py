@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from codeframe import exports, selectors, services
+from codeframe import exports, jobs, selectors, services
 from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError, UploadTooLarge
 from codeframe.forms import GenerateForm, ImportForm, MergeForm, MoveForm, RenameForm
@@ -40,6 +40,7 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
             "question": question,
             "samples": selectors.sample_responses(question=question),
             "codeframes": selectors.question_codeframes(question=question),
+            "jobs": selectors.question_jobs(question=question),
             "generate_form": GenerateForm(),
         },
     )
@@ -142,16 +143,58 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
         messages.error(request, "Codes must be whole numbers between 1 and 200.")
         return redirect(question)
     try:
-        codeframe = services.create_codeframe(
+        job = jobs.queue_generation(
             question=question,
+            user=request.user,
             n_codes=form.cleaned_data["n_codes"],
             max_codes=form.cleaned_data["max_codes"],
         )
     except CodeframeError as exc:
         messages.error(request, str(exc))
         return redirect(question)
-    messages.success(request, f"Codeframe generated: {codeframe.codes.count()} codes.")
-    return redirect(codeframe)
+    return redirect(job)
+
+
+@require_GET
+@staff_member_required
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    """The job's progress; refreshes itself (no JavaScript needed) until it ends, and hands
+    over to the codeframe once it is done."""
+    jobs.recover_stale_jobs(job_ids=[job_id])
+    job = selectors.get_job(job_id=job_id)
+    if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
+        messages.success(request, f"Codeframe generated: {job.codeframe.codes.count()} codes.")
+        return redirect(job.codeframe)
+    return render(request, "codeframe/job_detail.html", {"job": job, "question": job.question})
+
+
+@require_POST
+@staff_member_required
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.get_job(job_id=job_id)
+    try:
+        job = jobs.cancel_job(job=job)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(
+            request,
+            "Cancelled."
+            if job.state == job.State.CANCELLED
+            else "Cancelling: the worker stops at its next step.",
+        )
+    return redirect(job)
+
+
+@require_POST
+@staff_member_required
+def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.get_job(job_id=job_id)
+    try:
+        job = jobs.retry_job(job=job, user=request.user)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    return redirect(job)
 
 
 @require_GET

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: no CDN needed
+    "django_tasks",
+    "django_tasks_db",
     "embeddings",
     "codeframe",
 ]
@@ -99,6 +101,15 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and task workers write to one file at once: WAL lets readers go on during a write,
+    # IMMEDIATE takes the write lock at BEGIN (no failing lock upgrades mid-transaction), and
+    # a writer waits up to 20 s for the lock instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 
 # --- Caches -------------------------------------------------------------------------------
 # The embeddings get their own alias (and, with Redis, ideally their own database number) so
@@ -164,11 +175,28 @@ EMBEDDINGS = {
 if os.environ.get("EMBEDDINGS_BACKEND"):
     EMBEDDINGS["BACKEND"] = os.environ["EMBEDDINGS_BACKEND"]
 
+# --- Background jobs --------------------------------------------------------------------------
+# Generations run on `manage.py db_worker` processes (django-tasks-db): any number, on any machine
+# that shares this database. CODEFRAME_TASK_BACKEND=immediate runs them inside the request
+# instead (no worker; only for tests and debugging).
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[os.environ.get("CODEFRAME_TASK_BACKEND", "database").strip().lower() or "database"]
+    }
+}
+
 CODEFRAME = {
     # Above this many answers the API answers 413 and imports are refused.
     "MAX_RESPONSES": int(os.environ.get("CODEFRAME_MAX_RESPONSES", "50000")),
     # Uploads (file, pasted text, API body) larger than this are refused before being read.
     "MAX_UPLOAD_BYTES": int(os.environ.get("CODEFRAME_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+    # A running job whose worker has not reported for this many seconds is retried (or failed).
+    "JOB_TIMEOUT": int(os.environ.get("CODEFRAME_JOB_TIMEOUT", "300")),
+    "JOB_MAX_ATTEMPTS": int(os.environ.get("CODEFRAME_JOB_MAX_ATTEMPTS", "2")),
+    "MAX_QUEUED_GENERATIONS": int(os.environ.get("CODEFRAME_MAX_QUEUED_GENERATIONS", "10")),
 }
 
 # Form bodies (pasted answers) up to 10 MB are held in memory; file uploads above 2.5 MB spool

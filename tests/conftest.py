@@ -24,6 +24,7 @@ redis_proc = factories.redis_proc(port=None, datadir=_short_tmp)
 
 REAL_BACKEND = "embeddings.backends.sentence_transformers.SentenceTransformerBackend"
 FAKE_BACKEND = "tests.fakes.CountingBackend"
+IMMEDIATE_TASKS = "django_tasks.backends.immediate.ImmediateBackend"
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
@@ -54,6 +55,8 @@ def _isolated_embeddings(settings, tmp_path) -> None:
     """Every test starts on its own empty on-disk cache, with the fake encoder."""
     settings.CACHES = {**settings.CACHES, "embeddings": disk_cache_settings(tmp_path / "emb-cache")}
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": FAKE_BACKEND}
+    # Jobs run inside the call that queues them; tests of real workers start `db_worker`.
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE_TASKS}}
     CountingBackend.calls = []
     counters.reset_process_state()
 

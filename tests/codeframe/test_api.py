@@ -24,11 +24,18 @@ def test_anonymous_callers_are_refused(codeframe):
     assert not Question.objects.exclude(pk=codeframe.question_id).exists()
 
 
-def test_post_responses_returns_the_codeframe(api_client):
+def test_post_responses_queues_a_job_that_ends_with_the_codeframe(api_client):
     answers = ["Too expensive", "Fees are high", "Great staff", "Friendly staff", "n/a"]
     response = post(api_client, {"responses": answers, "survey": "API wave"})
-    assert response.status_code == 201, response.content
-    body = response.json()
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert response["Location"] == job["status_url"]
+    assert job["status_url"].endswith(f"/api/jobs/{job['id']}/")
+    # The immediate backend (tests) ran the job in the call; a worker would have it "queued".
+    assert job["state"] == "done" and job["percent"] == 100 and job["total"] == 5
+    status = api_client.get(job["status_url"])
+    assert status.status_code == 200 and status.json()["state"] == "done"
+    body = status.json()["codeframe"]
     codeframe = Codeframe.objects.get(pk=body["id"])
     assert codeframe.question.survey == "API wave"
     assert body["response_count"] == 5 and len(body["responses"]) == 5
@@ -40,13 +47,14 @@ def test_post_responses_returns_the_codeframe(api_client):
     numbers = {code["id"] for code in codes}
     assert all(set(r["codes"]) <= numbers for r in body["responses"])
     again = api_client.get(f"{URL}{body['id']}/")
-    assert again.status_code == 200 and again.json() == body
+    assert again.status_code == 200 and again.json() == body == job["codeframe"]
 
 
 def test_post_question_uses_its_answers(api_client, question):
     response = post(api_client, {"question": question.pk, "n_codes": 2})
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert response.json()["question"] == question.pk
+    assert response.json()["codeframe"]["question"] == question.pk
 
 
 def test_session_clients_need_the_csrf_token(staff_user):
@@ -115,3 +123,6 @@ def test_the_api_is_in_the_openapi_schema(staff_client):
     assert {"post"} <= set(schema["paths"]["/api/codeframes/"])
     assert "413" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
     assert "/api/codeframes/{id}/" in schema["paths"]
+    assert "202" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
+    assert "/api/jobs/{id}/" in schema["paths"]
+    assert "/api/jobs/{id}/cancel/" in schema["paths"]

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from codeframe.models import Assignment, Code, Codeframe, Question
+from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Question
 from codeframe.uploads import LimitedUploadHandler, human_bytes
 
 pytestmark = pytest.mark.django_db
@@ -158,8 +158,13 @@ def test_generate_then_the_codeframe_page(staff_client, question):
         reverse("codeframe:question-generate", args=[question.pk]), {"n_codes": "3"}
     )
     codeframe = Codeframe.objects.get()
-    assert response["Location"] == codeframe.get_absolute_url()
-    page = staff_client.get(response["Location"]).content.decode()
+    job = GenerationJob.objects.get()
+    assert response["Location"] == job.get_absolute_url()
+    # The job page of a finished job hands over to the codeframe.
+    handover = staff_client.get(response["Location"])
+    assert handover["Location"] == codeframe.get_absolute_url()
+    page = staff_client.get(handover["Location"]).content.decode()
+    assert "Codeframe generated" in page
     for code in codeframe.codes.all():
         assert code.label in page or code.label.replace("'", "&#x27;") in page
     assert "Cache hits / misses" in page and f"0 / {len(question.responses.all())}" in page

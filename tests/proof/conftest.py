@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.proof.live import ROOT, DatabaseFactory, LiveServer, server_env
+from tests.proof.live import ROOT, DatabaseFactory, LiveServer, TaskWorkers, server_env
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -24,11 +24,14 @@ def server_databases() -> Iterator[DatabaseFactory]:
 
 @pytest.fixture
 def gunicorn_server(server_databases, tmp_path) -> Iterator:
-    """Factory: `gunicorn_server(redis_url=..., workers=2, **env)` starts a server on a fresh
-    copy of the migrated database (with a superuser, see `live.ADMIN_USER`)."""
+    """Factory: `gunicorn_server(redis_url=..., workers=2, task_workers=1, **env)` starts a
+    server on a fresh copy of the migrated database (with a superuser, see `live.ADMIN_USER`)
+    and `task_workers` `db_worker` processes beside it (`server.tasks`)."""
     started: list[LiveServer] = []
 
-    def start(*, redis_url: str | None, workers: int = 2, **extra: str) -> LiveServer:
+    def start(
+        *, redis_url: str | None, workers: int = 2, task_workers: int = 1, **extra: str
+    ) -> LiveServer:
         database = server_databases.fresh()
         var_dir = tmp_path / f"var-{len(started)}"
         var_dir.mkdir()
@@ -39,11 +42,14 @@ def gunicorn_server(server_databases, tmp_path) -> Iterator:
             log_path=tmp_path / f"gunicorn-{len(started)}.log",
         )
         started.append(server)
+        server.tasks = TaskWorkers(env=server.env, log_path=tmp_path / f"tasks-{len(started)}.log")
         server.start()
+        server.tasks.start(task_workers)
         return server
 
     yield start
     for server in started:
+        server.tasks.stop()
         server.stop()
 
 

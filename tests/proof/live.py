@@ -150,6 +150,7 @@ class LiveServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    tasks: TaskWorkers | None = None
 
     @property
     def base_url(self) -> str:
@@ -230,6 +231,72 @@ class LiveServer:
             return self.log_path.read_text(errors="replace")[-8000:]
         except OSError:
             return ""
+
+
+@dataclass
+class TaskWorkers:
+    """`manage.py db_worker` processes beside a server, on its database and environment."""
+
+    env: dict[str, str]
+    log_path: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, count: int = 1) -> list[subprocess.Popen]:
+        started = []
+        log = open(self.log_path, "ab")  # noqa: SIM115 - each process holds its own handle
+        for _ in range(count):
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-reload"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            started.append(process)
+        log.close()
+        self.processes += started
+        return started
+
+    def alive(self) -> list[subprocess.Popen]:
+        return [p for p in self.processes if p.poll() is None]
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """kill -9: no chance to clean up, as when a machine dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in self.alive():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+
+def wait_for_job(client: Http, status_url: str, *, timeout: float = 300) -> dict:
+    """Poll a job's status URL until it ends; its last JSON (raises on timeout)."""
+    path = urlsplit(status_url).path
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.get(path, timeout=30)
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path}: {reply.status} {reply.body[:300]!r}")
+        body = reply.json()
+        if body["state"] in ("done", "failed", "cancelled"):
+            return body
+        time.sleep(0.2)
+    raise RuntimeError(f"job {path} did not end in {timeout} s: {body}")
 
     def status_counts(self) -> dict[int, int]:
         """Statuses in the access log (method path status seconds), by status."""

@@ -2,13 +2,11 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from codeframe import services
 from codeframe.conf import get_config
-from codeframe.exceptions import CodeframeError
-from codeframe.management.commands.generate_codeframe import timing_line
-from codeframe.management.commands.import_responses import import_file
+from codeframe.console import import_file, run_generation, timing_line
 from codeframe.tables import codeframe_table
 
 
@@ -34,10 +32,9 @@ class Command(BaseCommand):
         )
         runs = []
         for attempt in ("first", "second"):
-            try:
-                codeframe = services.create_codeframe(question=question)
-            except CodeframeError as exc:
-                raise CommandError(str(exc)) from exc
+            codeframe = run_generation(
+                question=question, stream=getattr(self.stderr, "_out", self.stderr)
+            )
             runs.append(codeframe)
             if attempt == "first":
                 self.stdout.write("")

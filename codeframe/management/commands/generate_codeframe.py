@@ -1,14 +1,15 @@
-"""`manage.py generate_codeframe --question ID` (or `--file FILE`): generate, store, print."""
+"""`manage.py generate_codeframe --question ID` (or `--file FILE`): generate, store, print.
+
+Runs the generation job in this process, the same function a worker runs, with a progress bar:
+no worker is needed."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from codeframe import selectors, services
-from codeframe.exceptions import CodeframeError
-from codeframe.management.commands.import_responses import import_file
-from codeframe.models import Codeframe
+from codeframe import selectors
+from codeframe.console import import_file, run_generation, timing_line
 from codeframe.tables import codeframe_table
 
 
@@ -40,22 +41,12 @@ class Command(BaseCommand):
             except Http404 as exc:
                 raise CommandError(f"There is no question {options['question']}.") from exc
         self.stdout.write(f"Generating a codeframe for “{question}”…")
-        try:
-            codeframe = services.create_codeframe(
-                question=question, n_codes=options["n_codes"], max_codes=options["max_codes"]
-            )
-        except CodeframeError as exc:
-            raise CommandError(str(exc)) from exc
+        codeframe = run_generation(
+            question=question,
+            stream=getattr(self.stderr, "_out", self.stderr),
+            n_codes=options["n_codes"],
+            max_codes=options["max_codes"],
+        )
         self.stdout.write(codeframe_table(codeframe=codeframe))
         self.stdout.write(timing_line(codeframe))
         self.stdout.write(f"Stored as codeframe {codeframe.pk}: {codeframe.get_absolute_url()}")
-
-
-def timing_line(codeframe: Codeframe) -> str:
-    timings = codeframe.timings
-    return (
-        f"{codeframe.response_count:,} answers in {timings.get('total_seconds', 0):.2f} s: "
-        f"embedding {timings.get('embedding_seconds', 0):.2f} s ({codeframe.cache_hits:,} cache "
-        f"hits, {codeframe.cache_misses:,} misses), clustering "
-        f"{timings.get('clustering_seconds', 0):.2f} s"
-    )

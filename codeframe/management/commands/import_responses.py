@@ -2,14 +2,9 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django.http import Http404
+from django.core.management.base import BaseCommand
 
-from codeframe import selectors, services
-from codeframe.conf import get_config
-from codeframe.exceptions import CodeframeError
-from codeframe.importers import read_upload
-from codeframe.uploads import human_bytes
+from codeframe.console import import_file
 
 
 class Command(BaseCommand):
@@ -37,47 +32,3 @@ class Command(BaseCommand):
             f"Imported {result.imported:,} answers into question {result.question.pk} "
             f"({result.question}){skipped}."
         )
-
-
-def import_file(
-    path: Path,
-    *,
-    question: int | None = None,
-    survey: str | None = None,
-    question_text: str = "",
-    column: str | None = None,
-    id_column: str | None = None,
-    sheet: str | None = None,
-    replace: bool = False,
-    **_: object,
-) -> services.ImportResult:
-    """Shared by the commands: read `path` and import it, mapping errors to CommandError."""
-    existing = None
-    if question is not None:
-        try:
-            existing = selectors.get_question(question_id=question)
-        except Http404 as exc:
-            raise CommandError(f"There is no question {question}.") from exc
-    limit = get_config()["MAX_UPLOAD_BYTES"]
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    if size > limit:
-        raise CommandError(f"{path} is {human_bytes(size)}; the limit is {human_bytes(limit)}.")
-    try:
-        with path.open("rb") as handle:
-            rows = read_upload(
-                handle, filename=path.name, column=column, id_column=id_column, sheet=sheet
-            )
-            return services.import_responses(
-                rows=rows,
-                question=existing,
-                survey=survey or "",
-                question_text=question_text,
-                replace=replace,
-            )
-    except OSError as exc:
-        raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    except CodeframeError as exc:
-        raise CommandError(f"{path}: {exc} Nothing was imported.") from exc

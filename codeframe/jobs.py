@@ -1,0 +1,391 @@
+"""Background generation jobs: queue, run (on a worker or in the foreground), cancel, retry, and
+recover the jobs whose worker died.
+
+A job runs the generation's steps in order, each reported on its row:
+prepare (read the answers) -> embed (through `embeddings.services`, in batches, one progress
+write per batch) -> generate (`generate_codeframe(texts, vectors=...)`, pure) -> store (one
+transaction, in which the job is also marked done: both land or neither).
+
+Workers die (kill -9, out of memory, a machine gone). A running job's `heartbeat` moves with
+every progress write; one older than CODEFRAME["JOB_TIMEOUT"] has lost its worker, and
+`recover_stale_jobs` queues it again (up to JOB_MAX_ATTEMPTS runs) or marks it failed. Batches
+already embedded are in the cache, so a retry pays only for the rest. An attempt that comes back
+to life after it was superseded can no longer write: every progress write and the final store
+are conditional on the attempt number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from codeframe.conf import get_config
+from codeframe.exceptions import (
+    CodeframeError,
+    JobCancelled,
+    JobStateError,
+    NoResponses,
+    QueueFull,
+    TooManyResponses,
+)
+from codeframe.generation import generate_codeframe
+from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.services import prepare_generation, store_codeframe
+
+logger = logging.getLogger(__name__)
+
+State = GenerationJob.State
+Stage = GenerationJob.Stage
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a foreground caller (a command's progress bar) is told after each step."""
+
+    stage: str
+    done: int
+    total: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+# --- Queueing -------------------------------------------------------------------------------
+
+
+def create_job(
+    *,
+    question: Question,
+    user: Any = None,
+    n_codes: int | None = None,
+    max_codes: int | None = None,
+    random_state: int = 0,
+) -> GenerationJob:
+    """A queued job row for `question`, not yet handed to a worker (see `queue_generation`).
+
+    Raises NoResponses / TooManyResponses when the question cannot be generated at all, and
+    QueueFull when `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
+    """
+    count = question.responses.count()
+    _check_limits(question=question, count=count)
+    if user is not None and getattr(user, "pk", None) is not None:
+        cap = get_config()["MAX_QUEUED_GENERATIONS"]
+        active = GenerationJob.objects.filter(
+            requested_by=user, state__in=GenerationJob.ACTIVE_STATES
+        ).count()
+        if active >= cap:
+            raise QueueFull(
+                f"You already have {active} generations queued or running (the limit is {cap}); "
+                "wait for one to finish or cancel one."
+            )
+    return GenerationJob.objects.create(
+        question=question,
+        requested_by=user if getattr(user, "pk", None) is not None else None,
+        params={"n_codes": n_codes, "max_codes": max_codes, "random_state": random_state},
+        total=count,
+    )
+
+
+def _check_limits(*, question: Question, count: int) -> None:
+    """Refuse early what the worker would refuse anyway (no answers, too many)."""
+    if count == 0:
+        raise NoResponses(f"“{question}” has no answers yet; import some first.")
+    limit = get_config()["MAX_RESPONSES"]
+    if count > limit:
+        raise TooManyResponses(f"{count:,} answers is more than the limit of {limit:,}.")
+
+
+def queue_generation(*, question: Question, user: Any = None, **params: Any) -> GenerationJob:
+    """Create a job and hand it to the task backend; returns the job as it stands after that.
+
+    With the database backend this returns at once (a `db_worker` picks the task up); with the
+    immediate backend the job has already run. Raises as `create_job`.
+    """
+    from codeframe.tasks import run_generation
+
+    with transaction.atomic():
+        job = create_job(question=question, user=user, **params)
+        # Same transaction as the job row: a worker never sees a task whose job is not there.
+        result = run_generation.enqueue(str(job.pk))
+        GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+    job.refresh_from_db()
+    return job
+
+
+def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
+    """A new job with the failed or cancelled `job`'s question and parameters."""
+    if job.state not in (State.FAILED, State.CANCELLED):
+        raise JobStateError("Only a failed or cancelled generation can be retried.")
+    return queue_generation(question=job.question, user=user or job.requested_by, **job.params)
+
+
+def cancel_job(*, job: GenerationJob) -> GenerationJob:
+    """Cancel a queued job at once; ask a running one to stop at its next progress report (it
+    stores nothing). Raises JobStateError for a finished job."""
+    with transaction.atomic():
+        locked = GenerationJob.objects.select_for_update().get(pk=job.pk)
+        if locked.state == State.QUEUED:
+            locked.state, locked.stage = State.CANCELLED, Stage.FINISHED
+            locked.finished = timezone.now()
+            locked.error = "Cancelled before it started."
+            locked.save(update_fields=["state", "stage", "finished", "error"])
+        elif locked.state == State.RUNNING:
+            locked.cancel_requested = True
+            locked.save(update_fields=["cancel_requested"])
+        else:
+            raise JobStateError(f"This generation is already {locked.get_state_display().lower()}.")
+    return locked
+
+
+# --- Running --------------------------------------------------------------------------------
+
+
+def run_job(*, job_id: Any, on_progress: ProgressCallback | None = None) -> GenerationJob:
+    """Run the job `job_id` to its end in this process and return it (done, failed or
+    cancelled). What a worker's task calls, and what `generate_codeframe` runs in the
+    foreground. A job that is not queued (cancelled, taken by another attempt) is left as is.
+    """
+    attempt = _claim(job_id)
+    job = GenerationJob.objects.select_related("question").get(pk=job_id)
+    if attempt is None:
+        logger.info("job %s is %s: nothing to run", job_id, job.state)
+        return job
+    _schedule_watchdog(job)
+    try:
+        _run(job, attempt=attempt, on_progress=on_progress)
+    except JobCancelled:
+        _finish(job, attempt=attempt, state=State.CANCELLED, error="Cancelled while running.")
+    except CodeframeError as exc:
+        _finish(job, attempt=attempt, state=State.FAILED, error=str(exc))
+    except Exception as exc:
+        # Any other error is a bug or an outage: the job must still end (failed, with a message
+        # a person can act on) instead of staying "running"; the traceback goes to the log.
+        logger.exception("job %s failed", job_id)
+        _finish(
+            job,
+            attempt=attempt,
+            state=State.FAILED,
+            error=(
+                f"The generation stopped on an unexpected error ({type(exc).__name__}); nothing "
+                "was stored. Retry it; if it fails again, the worker's log has the details."
+            ),
+        )
+    job.refresh_from_db()
+    return job
+
+
+def _claim(job_id: Any) -> int | None:
+    """Mark the job running for a new attempt; its number, or None if it is not queued."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != State.QUEUED:
+            return None
+        now = timezone.now()
+        job.state, job.stage = State.RUNNING, Stage.PREPARING
+        job.attempts += 1
+        job.started = job.started or now
+        job.heartbeat = now
+        job.save(update_fields=["state", "stage", "attempts", "started", "heartbeat"])
+        return job.attempts
+
+
+def _run(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback | None) -> None:
+    started = time.perf_counter()
+    params = job.params or {}
+    ids, texts = prepare_generation(question=job.question)
+
+    def report(stage: str, done: int, **fields: Any) -> None:
+        _report(job, attempt=attempt, stage=stage, done=done, total=len(texts), **fields)
+        if on_progress is not None:
+            on_progress(Progress(stage=stage, done=done, total=len(texts)))
+
+    report(Stage.EMBEDDING, 0)
+    vectors, embedding = _embed(texts, report=report)
+    report(Stage.CLUSTERING, len(texts))
+    draft = generate_codeframe(
+        texts,
+        vectors=vectors,
+        n_codes=params.get("n_codes"),
+        max_codes=params.get("max_codes"),
+        random_state=params.get("random_state", 0),
+    )
+    report(Stage.STORING, len(texts))
+
+    def mark_done(codeframe: Codeframe) -> None:
+        # Inside the store's transaction: the codeframe and "done" land together, and only for
+        # the current, uncancelled attempt.
+        _finish(job, attempt=attempt, state=State.DONE, codeframe=codeframe)
+
+    store_codeframe(
+        question=job.question,
+        response_ids=ids,
+        draft=draft,
+        embedding=embedding,
+        started=started,
+        before_commit=mark_done,
+    )
+    if on_progress is not None:
+        on_progress(Progress(stage=Stage.FINISHED, done=len(texts), total=len(texts)))
+
+
+def _embed(texts: list[str], *, report: Callable[..., None]) -> tuple[np.ndarray, dict]:
+    """Embed in batches through the cache, reporting after each; vectors and the totals."""
+    from embeddings.services import embed_texts_with_report
+
+    batch = get_config()["JOB_EMBED_BATCH"]
+    parts: list[np.ndarray] = []
+    hits = misses = 0
+    seconds = 0.0
+    for start in range(0, len(texts), batch):
+        result = embed_texts_with_report(texts[start : start + batch])
+        parts.append(result.vectors)
+        hits, misses, seconds = hits + result.hits, misses + result.misses, seconds + result.seconds
+        report(
+            Stage.EMBEDDING,
+            min(start + batch, len(texts)),
+            cache_hits=hits,
+            cache_misses=misses,
+        )
+    vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    return vectors, {"embedding_seconds": seconds, "cache_hits": hits, "cache_misses": misses}
+
+
+def _report(job: GenerationJob, *, attempt: int, stage: str, done: int, total: int, **fields):
+    """One write: progress and heartbeat, only while this attempt owns the job and nobody asked
+    it to stop; otherwise raise JobCancelled (the caller stops, storing nothing)."""
+    updated = GenerationJob.objects.filter(
+        pk=job.pk, state=State.RUNNING, attempts=attempt, cancel_requested=False
+    ).update(stage=stage, done=done, total=total, heartbeat=timezone.now(), **fields)
+    if not updated:
+        raise JobCancelled(f"job {job.pk} attempt {attempt} was cancelled or superseded")
+
+
+def _finish(
+    job: GenerationJob,
+    *,
+    attempt: int,
+    state: str,
+    error: str = "",
+    codeframe: Codeframe | None = None,
+) -> None:
+    """End this attempt of the job. For DONE, refuse (JobCancelled) if the attempt lost the job
+    meanwhile, so the surrounding store rolls back. A cancelled or superseded attempt leaves the
+    row to whoever owns it now."""
+    with transaction.atomic():
+        locked = GenerationJob.objects.select_for_update().get(pk=job.pk)
+        owns = locked.state == State.RUNNING and locked.attempts == attempt
+        if state == State.DONE and (not owns or locked.cancel_requested):
+            raise JobCancelled(f"job {job.pk} attempt {attempt} lost the job before storing")
+        if not owns:
+            return
+        if locked.cancel_requested and state != State.DONE:
+            state, error = State.CANCELLED, error or "Cancelled while running."
+        locked.state, locked.stage = state, Stage.FINISHED
+        locked.error = error
+        locked.codeframe = codeframe
+        locked.finished = locked.heartbeat = timezone.now()
+        if state == State.DONE:
+            locked.done = locked.total
+        locked.save(
+            update_fields=["state", "stage", "error", "codeframe", "finished", "heartbeat", "done"]
+        )
+    logger.info("job %s attempt %d: %s%s", job.pk, attempt, state, f" ({error})" if error else "")
+
+
+# --- Workers that die -----------------------------------------------------------------------
+
+
+def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
+    """Re-queue (or fail, after JOB_MAX_ATTEMPTS) running jobs whose heartbeat is older than
+    JOB_TIMEOUT; all of them, or only `job_ids`. Returns how many were recovered.
+
+    Safe to call from anywhere at any time (pages, the API, the watchdog task): rows are
+    locked with SKIP LOCKED, so concurrent callers never recover one job twice.
+    """
+    config = get_config()
+    cutoff = timezone.now() - timedelta(seconds=config["JOB_TIMEOUT"])
+    stale = GenerationJob.objects.filter(state=State.RUNNING, heartbeat__lt=cutoff)
+    if job_ids is not None:
+        stale = stale.filter(pk__in=job_ids)
+    if not stale.exists():  # the common case: one indexed read, no transaction
+        return 0
+    recovered = 0
+    requeue: list[GenerationJob] = []
+    with transaction.atomic():
+        for job in stale.select_for_update(skip_locked=True):
+            recovered += 1
+            lost = (
+                f"Its worker stopped reporting for over {config['JOB_TIMEOUT']} s while "
+                f"{job.get_stage_display().lower()} (killed or out of memory?)"
+            )
+            if job.cancel_requested:
+                job.state, job.error = State.CANCELLED, "Cancelled (its worker had stopped)."
+            elif job.attempts < config["JOB_MAX_ATTEMPTS"]:
+                job.state = State.QUEUED
+                job.error = f"{lost}; retrying (attempt {job.attempts + 1})."
+                requeue.append(job)
+            else:
+                job.state = State.FAILED
+                job.error = (
+                    f"{lost}, {job.attempts} times; nothing was stored. Retry it, and check the "
+                    "workers' logs and memory."
+                )
+            job.stage = Stage.WAITING if job.state == State.QUEUED else Stage.FINISHED
+            job.finished = None if job.state == State.QUEUED else timezone.now()
+            job.save(update_fields=["state", "stage", "error", "finished"])
+            _fail_task_row(job.task_id)
+            logger.warning("job %s lost its worker: now %s", job.pk, job.state)
+        if requeue:
+            from codeframe.tasks import run_generation
+
+            for job in requeue:
+                result = run_generation.enqueue(str(job.pk))
+                GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+    return recovered
+
+
+def _fail_task_row(task_id: str) -> None:
+    """The dead worker's task row says RUNNING for ever: close it too, so the task admin and
+    `prune_db_task_results` see it as failed. Only the database backend keeps such rows."""
+    from django.apps import apps
+
+    if not task_id or not apps.is_installed("django_tasks_db"):
+        return
+    try:
+        uuid.UUID(task_id)
+    except ValueError:  # another backend's id (the immediate backend's are not UUIDs)
+        return
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(id=task_id, status="RUNNING").update(
+        status="FAILED", finished_at=timezone.now()
+    )
+
+
+def _schedule_watchdog(job: GenerationJob) -> None:
+    """Ask the task backend to look at this job again once its timeout has passed: if the
+    worker running it dies, another worker picks the check up and recovers the job."""
+    from codeframe.tasks import check_job
+
+    backend = check_job.get_backend()
+    if not backend.supports_defer:  # the immediate backend: the job runs in this call anyway
+        return
+    delay = timedelta(seconds=get_config()["JOB_TIMEOUT"] + 1)
+    check_job.using(run_after=timezone.now() + delay).enqueue(str(job.pk))
+
+
+def watch_job(job_id: Any) -> None:
+    """The watchdog: recover the job if its worker died, else look again later."""
+    recover_stale_jobs(job_ids=[job_id])
+    job = GenerationJob.objects.filter(pk=job_id).only("state", "heartbeat").first()
+    if job is not None and job.state == State.RUNNING:
+        _schedule_watchdog(job)

@@ -1,0 +1,247 @@
+"""Generation jobs: queueing, running with progress, cancelling, retrying, and recovering jobs whose
+worker died. The worker here is this process (`run_job`, what the task calls); real `db_worker`
+processes are in tests/proof/test_workers.py."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from codeframe import jobs, selectors
+from codeframe.exceptions import JobStateError, NoResponses, QueueFull
+from codeframe.models import Codeframe, GenerationJob, Question
+from tests.codeframe.conftest import ANSWERS
+from tests.fakes import CountingBackend
+
+pytestmark = pytest.mark.django_db
+
+State = GenerationJob.State
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def database_tasks(settings):
+    """Tasks go to the database queue and wait there for a worker (none runs here)."""
+    settings.TASKS = DATABASE_TASKS
+
+
+def test_immediate_backend_runs_the_job_to_a_stored_codeframe(question, staff_user):
+    job = jobs.queue_generation(question=question, user=staff_user, n_codes=3)
+    assert job.state == State.DONE and job.stage == GenerationJob.Stage.FINISHED
+    assert job.percent == 100 and job.done == job.total == len(ANSWERS)
+    assert job.attempts == 1 and job.error == ""
+    assert job.cache_misses == len(ANSWERS) and job.cache_hits == 0
+    assert job.started <= job.finished and job.requested_by == staff_user
+    codeframe = job.codeframe
+    assert codeframe.question == question and codeframe.codes.count() >= 3
+    assert codeframe.assignments.filter(is_primary=True).count() == codeframe.response_count
+
+
+def test_database_backend_only_queues(question, database_tasks):
+    job = jobs.queue_generation(question=question, n_codes=3)
+    assert job.state == State.QUEUED and job.percent == 0 and job.total == len(ANSWERS)
+    task = DBTaskResult.objects.get(id=job.task_id)
+    assert task.status == "READY" and task.args_kwargs["args"] == [str(job.pk)]
+    assert task.task_path == "codeframe.tasks.run_generation"
+    assert not Codeframe.objects.exists()
+    # What the worker does with it: runs it, and asks for a watchdog check after the timeout.
+    finished = jobs.run_job(job_id=task.args_kwargs["args"][0])
+    assert finished.state == State.DONE and finished.codeframe is not None
+    watchdog = DBTaskResult.objects.get(task_path="codeframe.tasks.check_job")
+    assert watchdog.args_kwargs["args"] == [str(job.pk)] and watchdog.run_after > timezone.now()
+
+
+def test_progress_is_reported_once_per_batch(question, settings, database_tasks):
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 5}
+    job = jobs.create_job(question=question)
+    seen = []
+    with CaptureQueriesContext(connection) as queries:
+        jobs.run_job(job_id=job.pk, on_progress=seen.append)
+    steps = [(p.stage, p.done) for p in seen]
+    assert steps == [
+        ("embedding", 0),
+        ("embedding", 5),
+        ("embedding", 10),
+        ("embedding", 12),
+        ("clustering", 12),
+        ("storing", 12),
+        ("finished", 12),
+    ]
+    job_writes = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "codeframe_gen')
+    ]
+    # claim + one per reported step + done: never one per text.
+    assert len(job_writes) == 1 + 6 + 1, job_writes
+    # The encoder was called per batch, never for all answers at once.
+    assert [len(call) for call in CountingBackend.calls] == [5, 5, 2]
+
+
+def test_a_question_without_answers_is_refused_before_queueing():
+    question = Question.objects.create(survey="Empty")
+    with pytest.raises(NoResponses):
+        jobs.queue_generation(question=question)
+    assert not GenerationJob.objects.exists()
+
+
+def test_cancel_a_queued_job(question, database_tasks):
+    job = jobs.queue_generation(question=question)
+    job = jobs.cancel_job(job=job)
+    assert job.state == State.CANCELLED and job.finished is not None
+    # The worker then picks the task up and leaves the job alone.
+    assert jobs.run_job(job_id=job.pk).state == State.CANCELLED
+    assert not Codeframe.objects.exists()
+    with pytest.raises(JobStateError):
+        jobs.cancel_job(job=job)
+
+
+def test_cancel_a_running_job_stops_it_and_stores_nothing(question, settings, database_tasks):
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    job = jobs.create_job(question=question)
+
+    def cancel_midway(progress):
+        if progress.done == 4:
+            jobs.cancel_job(job=GenerationJob.objects.get(pk=job.pk))
+
+    finished = jobs.run_job(job_id=job.pk, on_progress=cancel_midway)
+    assert finished.state == State.CANCELLED and finished.codeframe is None
+    assert finished.done == 4  # stopped at the next report, not at the end
+    assert not Codeframe.objects.exists()
+
+
+def test_a_superseded_attempt_cannot_store(question, database_tasks):
+    """A worker thought dead (its job was re-queued and taken by another attempt) that comes
+    back must not store a second codeframe."""
+    job = jobs.create_job(question=question)
+
+    def taken_over(progress):
+        if progress.stage == "storing":
+            GenerationJob.objects.filter(pk=job.pk).update(attempts=2)
+
+    jobs.run_job(job_id=job.pk, on_progress=taken_over)
+    assert not Codeframe.objects.exists()
+    job.refresh_from_db()
+    assert job.state == State.RUNNING and job.attempts == 2  # left to its new owner
+
+
+def test_an_unexpected_error_fails_the_job_with_a_message(question, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(jobs, "generate_codeframe", broken)
+    job = jobs.queue_generation(question=question)
+    assert job.state == State.FAILED and "RuntimeError" in job.error and "Retry" in job.error
+    assert not Codeframe.objects.exists()
+    monkeypatch.undo()
+    again = jobs.retry_job(job=job)
+    assert again.pk != job.pk and again.state == State.DONE and again.params == job.params
+
+
+def stale(job: GenerationJob, *, attempts: int = 1) -> GenerationJob:
+    """The job as a killed worker leaves it: running, no heartbeat for an hour."""
+    GenerationJob.objects.filter(pk=job.pk).update(
+        state=State.RUNNING,
+        stage=GenerationJob.Stage.EMBEDDING,
+        attempts=attempts,
+        started=timezone.now() - timedelta(hours=1),
+        heartbeat=timezone.now() - timedelta(hours=1),
+    )
+    return GenerationJob.objects.get(pk=job.pk)
+
+
+def test_a_job_whose_worker_died_is_queued_again(question, database_tasks):
+    job = stale(jobs.queue_generation(question=question))
+    old_task = job.task_id
+    DBTaskResult.objects.filter(id=old_task).update(status="RUNNING")
+    assert jobs.recover_stale_jobs() == 1
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and "stopped reporting" in job.error
+    assert "retrying (attempt 2)" in job.error
+    assert job.task_id != old_task and DBTaskResult.objects.get(id=job.task_id).status == "READY"
+    assert DBTaskResult.objects.get(id=old_task).status == "FAILED"
+    assert jobs.recover_stale_jobs() == 0  # nothing left to recover
+    assert jobs.run_job(job_id=job.pk).state == State.DONE
+    assert Codeframe.objects.count() == 1
+
+
+def test_a_job_that_lost_its_worker_too_often_fails(question, settings, database_tasks):
+    job = stale(jobs.queue_generation(question=question), attempts=2)
+    jobs.recover_stale_jobs()
+    job.refresh_from_db()
+    assert job.state == State.FAILED and "2 times" in job.error and job.finished is not None
+
+
+def test_a_fresh_heartbeat_is_not_stale(question, database_tasks):
+    job = jobs.queue_generation(question=question)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        state=State.RUNNING, attempts=1, heartbeat=timezone.now()
+    )
+    assert jobs.recover_stale_jobs() == 0
+    assert GenerationJob.objects.get(pk=job.pk).state == State.RUNNING
+
+
+def test_queue_cap_per_user(question, staff_user, settings, database_tasks):
+    settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 2}
+    jobs.queue_generation(question=question, user=staff_user)
+    jobs.queue_generation(question=question, user=staff_user)
+    with pytest.raises(QueueFull, match="limit is 2"):
+        jobs.queue_generation(question=question, user=staff_user)
+
+
+def test_queue_stats(question, database_tasks):
+    jobs.queue_generation(question=question)
+    failed = jobs.queue_generation(question=question)
+    GenerationJob.objects.filter(pk=failed.pk).update(state=State.FAILED, finished=timezone.now())
+    stats = selectors.job_queue_stats()
+    assert (stats.queued, stats.running, stats.failed_last_hour) == (1, 0, 1)
+    assert stats.oldest_queued_seconds is not None and stats.oldest_queued_seconds >= 0
+
+
+# --- Pages and API ----------------------------------------------------------------------------
+
+
+def test_progress_page_refreshes_itself_and_can_cancel(staff_client, question, database_tasks):
+    response = staff_client.post(reverse("codeframe:question-generate", args=[question.pk]))
+    job = GenerationJob.objects.get()
+    assert response["Location"] == job.get_absolute_url()
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "Waiting for a worker" in page and "Cancel" in page and 'value="0"' in page
+    question_page = staff_client.get(question.get_absolute_url()).content.decode()
+    assert job.get_absolute_url() in question_page and "Queued" in question_page
+    staff_client.post(reverse("codeframe:job-cancel", args=[job.pk]))
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "Cancelled" in page and "http-equiv" not in page and "Retry" in page
+
+
+def test_failed_job_page_shows_the_error_and_retries(staff_client, question, database_tasks):
+    job = stale(jobs.queue_generation(question=question), attempts=2)
+    page = staff_client.get(job.get_absolute_url()).content.decode()  # the page recovers it
+    assert "Failed" in page and "stopped reporting" in page and "Retry" in page
+    response = staff_client.post(reverse("codeframe:job-retry", args=[job.pk]))
+    retried = GenerationJob.objects.exclude(pk=job.pk).get()
+    assert response["Location"] == retried.get_absolute_url() and retried.state == State.QUEUED
+
+
+def test_api_status_and_cancel(api_client, question, database_tasks):
+    created = api_client.post("/api/codeframes/", {"question": question.pk}, format="json").json()
+    assert created["state"] == "queued" and created["codeframe"] is None
+    status = api_client.get(created["status_url"]).json()
+    assert status["state"] == "queued" and status["stage"] == "waiting"
+    cancelled = api_client.post(f"/api/jobs/{created['id']}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    again = api_client.post(f"/api/jobs/{created['id']}/cancel/")
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
+    missing = api_client.get("/api/jobs/00000000-0000-0000-0000-000000000000/")
+    assert missing.status_code == 404
+
+
+def test_api_queue_cap_is_429(api_client, question, settings, database_tasks):
+    settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 1}
+    first = api_client.post("/api/codeframes/", {"question": question.pk}, format="json")
+    second = api_client.post("/api/codeframes/", {"question": question.pk}, format="json")
+    assert first.status_code == 202
+    assert second.status_code == 429 and "limit is 1" in second.json()["detail"]
