@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, DATA, machine, private_redis, setup_django, table
+from _common import DATA, ROOT, machine, private_redis, setup_django, table
 
 sys.path.insert(0, str(ROOT))
 

@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import jobs, selectors, services
+from codeframe import jobs, selectors
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
@@ -151,13 +151,15 @@ class CodeframeViewSet(viewsets.ViewSet):
         try:
             if "question" in data:
                 question = selectors.get_question(question_id=data["question"])
+                job = jobs.queue_generation(question=question, user=request.user, **options)
             else:
-                question = services.import_texts(
+                job = jobs.queue_generation_for_texts(
                     texts=data["responses"],
                     survey=data["survey"],
                     question_text=data["question_text"],
+                    user=request.user,
+                    **options,
                 )
-            job = jobs.queue_generation(question=question, user=request.user, **options)
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         body = job_payload(job, request)

@@ -16,7 +16,9 @@ are conditional on the attempt number.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -39,7 +41,7 @@ from codeframe.exceptions import (
 )
 from codeframe.generation import generate_codeframe
 from codeframe.models import Codeframe, GenerationJob, Question
-from codeframe.services import prepare_generation, store_codeframe
+from codeframe.services import import_texts, prepare_generation, store_codeframe
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,16 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
     return job
 
 
+def queue_generation_for_texts(
+    *, texts: list[str], survey: str, question_text: str = "", user: Any = None, **params: Any
+) -> GenerationJob:
+    """Store `texts` as a new question and queue its generation, in one transaction: a request
+    cut short leaves neither a question without its job nor a job without its answers."""
+    with transaction.atomic():
+        question = import_texts(texts=texts, survey=survey, question_text=question_text)
+        return queue_generation(question=question, user=user, **params)
+
+
 def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
     """A new job with the failed or cancelled `job`'s question and parameters."""
     if job.state not in (State.FAILED, State.CANCELLED):
@@ -149,10 +161,17 @@ def cancel_job(*, job: GenerationJob) -> GenerationJob:
 # --- Running --------------------------------------------------------------------------------
 
 
-def run_job(*, job_id: Any, on_progress: ProgressCallback | None = None) -> GenerationJob:
+def run_job(
+    *, job_id: Any, on_progress: ProgressCallback | None = None, keep_alive: bool = False
+) -> GenerationJob:
     """Run the job `job_id` to its end in this process and return it (done, failed or
-    cancelled). What a worker's task calls, and what `generate_codeframe` runs in the
-    foreground. A job that is not queued (cancelled, taken by another attempt) is left as is.
+    cancelled). What a worker's task calls (with `keep_alive`), and what `generate_codeframe`
+    runs in the foreground. A job that is not queued (cancelled, taken by another attempt) is
+    left as is.
+
+    `keep_alive` beats the heartbeat from a thread every JOB_TIMEOUT / 4 seconds besides the
+    progress reports, so that a long step without reports (clustering 50,000 answers, waiting
+    for vectors a dead worker had claimed) is not taken for a dead worker.
     """
     attempt = _claim(job_id)
     job = GenerationJob.objects.select_related("question").get(pk=job_id)
@@ -161,7 +180,8 @@ def run_job(*, job_id: Any, on_progress: ProgressCallback | None = None) -> Gene
         return job
     _schedule_watchdog(job)
     try:
-        _run(job, attempt=attempt, on_progress=on_progress)
+        with _KeepAlive(job.pk, attempt) if keep_alive else contextlib.nullcontext():
+            _run(job, attempt=attempt, on_progress=on_progress)
     except JobCancelled:
         _finish(job, attempt=attempt, state=State.CANCELLED, error="Cancelled while running.")
     except CodeframeError as exc:
@@ -181,6 +201,38 @@ def run_job(*, job_id: Any, on_progress: ProgressCallback | None = None) -> Gene
         )
     job.refresh_from_db()
     return job
+
+
+class _KeepAlive:
+    """A thread that moves the heartbeat of the job's attempt while the process lives."""
+
+    def __init__(self, job_id: Any, attempt: int) -> None:
+        self.job_id, self.attempt = job_id, attempt
+        self.interval = max(0.5, get_config()["JOB_TIMEOUT"] / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.interval):
+                GenerationJob.objects.filter(
+                    pk=self.job_id, state=State.RUNNING, attempts=self.attempt
+                ).update(heartbeat=timezone.now())
+        except Exception:
+            # A missed beat risks only an early retry, which the attempt check makes harmless;
+            # the job itself goes on.
+            logger.exception("job %s: heartbeat failed", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _claim(job_id: Any) -> int | None:

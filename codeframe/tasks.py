@@ -10,7 +10,7 @@ from codeframe import jobs
 @task()
 def run_generation(job_id: str) -> str:
     """Run a queued generation job; returns its final state."""
-    return jobs.run_job(job_id=job_id).state
+    return jobs.run_job(job_id=job_id, keep_alive=True).state
 
 
 @task()

@@ -232,6 +232,15 @@ class LiveServer:
         except OSError:
             return ""
 
+    def status_counts(self) -> dict[int, int]:
+        """Statuses in the access log (method path status seconds), by status."""
+        counts: dict[int, int] = {}
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[0].isalpha() and parts[2].isdigit():
+                counts[int(parts[2])] = counts.get(int(parts[2]), 0) + 1
+        return counts
+
 
 @dataclass
 class TaskWorkers:
@@ -284,6 +293,21 @@ class TaskWorkers:
             return ""
 
 
+def generate(client: Http, payload: dict, *, timeout: float = 300) -> Reply:
+    """POST /api/codeframes/, then poll the job until it ends: what a client of the API does.
+    Returns the POST's reply when it is not a 202; otherwise a reply whose status is 201 if the
+    job is done (body: the codeframe) or 500 if it failed (body: the job), and whose seconds
+    run from the POST to the end."""
+    started = time.perf_counter()
+    queued = client.post_json("/api/codeframes/", payload, timeout=timeout)
+    if queued.status != 202:
+        return queued
+    job = wait_for_job(client, queued.json()["status_url"], timeout=timeout)
+    done = job["state"] == "done"
+    body = json.dumps(job["codeframe"] if done else job).encode()
+    return Reply(201 if done else 500, queued.headers, body, time.perf_counter() - started)
+
+
 def wait_for_job(client: Http, status_url: str, *, timeout: float = 300) -> dict:
     """Poll a job's status URL until it ends; its last JSON (raises on timeout)."""
     path = urlsplit(status_url).path
@@ -297,15 +321,6 @@ def wait_for_job(client: Http, status_url: str, *, timeout: float = 300) -> dict
             return body
         time.sleep(0.2)
     raise RuntimeError(f"job {path} did not end in {timeout} s: {body}")
-
-    def status_counts(self) -> dict[int, int]:
-        """Statuses in the access log (method path status seconds), by status."""
-        counts: dict[int, int] = {}
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) == 4 and parts[0].isalpha() and parts[2].isdigit():
-                counts[int(parts[2])] = counts.get(int(parts[2]), 0) + 1
-        return counts
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -364,19 +379,22 @@ class Http:
         return self.request("GET", path, **kwargs)
 
     def post_json(self, path: str, payload, **kwargs) -> Reply:
+        headers = {"Content-Type": "application/json", **self._csrf(path)}
         return self.request(
-            "POST",
-            path,
-            body=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-            **kwargs,
+            "POST", path, body=json.dumps(payload).encode(), headers=headers, **kwargs
         )
 
+    def _csrf(self, path: str) -> dict[str, str]:
+        """What a session-authenticated POST needs (none with Basic auth)."""
+        if "csrftoken" not in self.cookies:
+            return {}
+        return {
+            "X-CSRFToken": self.cookies["csrftoken"],
+            "Referer": f"http://{self.host}:{self.port}{path}",
+        }
+
     def post_form(self, path: str, fields: dict[str, str], **kwargs) -> Reply:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if "csrftoken" in self.cookies:
-            headers["X-CSRFToken"] = self.cookies["csrftoken"]
-            headers["Referer"] = f"http://{self.host}:{self.port}{path}"
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **self._csrf(path)}
         body = urlencode(fields).encode()
         return self.request("POST", path, body=body, headers=headers, **kwargs)
 

@@ -1,7 +1,8 @@
 """Browser proof: Debian's Chromium, driven by Playwright, against gunicorn and the real model.
 
 An analyst logs into the admin, sees the embedding cache page, imports a CSV of answers,
-generates a codeframe, sees nets and codes, downloads the CSV, and generates again from the
+generates a codeframe (watching the job wait on its progress page until a worker starts), sees
+nets and codes, downloads the CSV, and generates again from the
 cache. Screenshots go to test-artifacts/.
 """
 
@@ -62,7 +63,10 @@ def answers_csv(path: Path, count: int = 60) -> list[str]:
 
 def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, artifacts, tmp_path):
     server_redis = own_redis()
-    app = gunicorn_server(redis_url=f"redis://127.0.0.1:{server_redis.port}/2", workers=2)
+    # The task worker starts later, once the progress page has shown a queued job.
+    app = gunicorn_server(
+        redis_url=f"redis://127.0.0.1:{server_redis.port}/2", workers=2, task_workers=0
+    )
     page = browser_page
     base = app.base_url
 
@@ -89,15 +93,25 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert f"Imported {len(texts)} answers" in page.inner_text("ul.messages")
     page.screenshot(path=artifacts / "browser-2-imported.png", full_page=True)
 
-    # Generate a codeframe: nets, codes, and every answer computed once.
+    # Generate a codeframe: the job waits for a worker on a page that refreshes itself, then
+    # a worker takes it and the page hands over to the codeframe.
     page.click("text=Generate codeframe")
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
+    assert page.inner_text("#job-state") == "Queued"
+    assert "Waiting for a worker" in page.inner_text("#job-stage")
+    assert page.locator("meta[http-equiv=refresh]").count() == 1
+    page.screenshot(path=artifacts / "browser-3-queued.png", full_page=True)
+    page.wait_for_timeout(2500)  # a refresh or two: still queued, the page did not stall
+    assert page.inner_text("#job-state") == "Queued"
+    app.tasks.start(1)
     page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=180_000)
+    assert "Codeframe generated" in page.inner_text("ul.messages")
     nets = page.locator("tr.net").count()
     codes = page.locator("tr[id^=code-]").count()
     assert nets >= 1 and codes >= 2
     stats = page.inner_text("dl.stats")
     assert re.search(rf"Cache hits / misses\s+0 / {len(texts)}", stats), stats
-    page.screenshot(path=artifacts / "browser-3-codeframe.png", full_page=True)
+    page.screenshot(path=artifacts / "browser-4-codeframe.png", full_page=True)
 
     # Download the CSV: one row per answer, the formula neutralised.
     with page.expect_download() as download_info:
@@ -121,5 +135,5 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert f"hit rate, lifetime ({len(texts) * 2} lookups)" in body, body
     assert re.search(rf"Hits / misses, lifetime\s+{len(texts)} / {len(texts)}", body), body
     assert page.locator("[data-code=unreachable]").count() == 0
-    page.screenshot(path=artifacts / "browser-4-cache-used.png", full_page=True)
+    page.screenshot(path=artifacts / "browser-5-cache-used.png", full_page=True)
     print(f"\nbrowser: {nets} nets, {codes} codes; screenshots in {artifacts}")

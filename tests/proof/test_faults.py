@@ -20,7 +20,7 @@ from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts_with_report
 from tests.conftest import FAKE_BACKEND, redis_cache_settings
 from tests.fakes import CountingBackend
-from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, Http, admin_login
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, Http, admin_login, generate
 from tests.proof.traffic import percentile, timed
 
 pytestmark = [pytest.mark.proof, pytest.mark.faults]
@@ -48,7 +48,7 @@ def test_redis_stopped_during_load_then_restarted(own_redis, gunicorn_server):
     app = gunicorn_server(redis_url=url, workers=2, EMBEDDINGS_BACKEND=FAKE_BACKEND)
     api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     page = admin_login(Http(app.base_url))
-    assert api.post_json("/api/codeframes/", {"responses": answers("warm", 40)}).status == 201
+    assert generate(api, {"responses": answers("warm", 40)}).status == 201
 
     outcomes, phases = [], {}
     stop = threading.Event()
@@ -57,9 +57,7 @@ def test_redis_stopped_during_load_then_restarted(own_redis, gunicorn_server):
         round_ = 0
         while not stop.is_set() and round_ < 400:
             texts = answers(f"r{round_ % 7}", 30)  # overlapping sets: hits and misses
-            outcomes.append(
-                timed(lambda t=texts: api.post_json("/api/codeframes/", {"responses": t}))
-            )
+            outcomes.append(timed(lambda t=texts: generate(api, {"responses": t})))
             outcomes.append(timed(lambda: api.get("/api/embeddings/stats/")))
             round_ += 1
 
@@ -87,7 +85,7 @@ def test_redis_stopped_during_load_then_restarted(own_redis, gunicorn_server):
         recovered = None
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
-            reply = api.post_json("/api/codeframes/", {"responses": fresh})
+            reply = generate(api, {"responses": fresh})
             assert reply.status == 201
             if reply.json()["cache_hits"] == len(fresh):
                 recovered = time.monotonic()
@@ -157,21 +155,23 @@ def codeframe_shape(db, codeframe_id: int) -> tuple:
     return tuple(sizes), assignments, primaries
 
 
-def test_workers_killed_mid_generation_leave_no_half_codeframe(
+def test_web_workers_killed_mid_request_leave_no_half_import_or_codeframe(
     own_redis, gunicorn_server, settings
 ):
+    """gunicorn workers killed while they import answers and queue the job: no half-imported
+    question, no orphan job, and every codeframe the task worker stores is whole."""
     server_redis = own_redis()
     url = f"redis://127.0.0.1:{server_redis.port}/2"
     app = gunicorn_server(redis_url=url, workers=2, EMBEDDINGS_BACKEND=FAKE_BACKEND)
     api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     texts = answers("killed", 2500)
-    reference = timed(lambda: api.post_json("/api/codeframes/", {"responses": texts}))
+    reference = generate(api, {"responses": texts})
     assert reference.status == 201
-    ref_id = reference.reply.json()["id"]
-    want = codeframe_shape(app.database, ref_id)
-    # The attempts below are cached like this second run: time them by it.
+    want = codeframe_shape(app.database, reference.json()["id"])
+    # The attempts below are timed by the request alone (import and queue; the worker
+    # generates afterwards).
     timing = timed(lambda: api.post_json("/api/codeframes/", {"responses": texts}))
-    assert timing.status == 201
+    assert timing.status == 202
     duration = timing.seconds
 
     kills = 0
@@ -192,9 +192,18 @@ def test_workers_killed_mid_generation_leave_no_half_codeframe(
         request.join(timeout=120)
         interrupted += holder[0].status is None
     app.wait_for_workers(2)
-    assert interrupted >= 3, "the kills landed after every generation: no proof"
+    assert interrupted >= 3, "the kills landed after every request: no proof"
 
     db = app.database
+    deadline = time.monotonic() + 180
+    while db.scalar(
+        "SELECT COUNT(*) FROM codeframe_generationjob WHERE state IN ('queued', 'running')"
+    ):
+        assert time.monotonic() < deadline, app.tasks.log()
+        time.sleep(0.5)
+    assert db.scalar("SELECT COUNT(*) FROM codeframe_generationjob WHERE state <> 'done'") == 0, (
+        db.query("SELECT state, error FROM codeframe_generationjob")
+    )
     ids = [row[0] for row in db.query("SELECT id FROM codeframe_codeframe ORDER BY id")]
     for codeframe_id in ids:
         assert codeframe_shape(db, codeframe_id) == want, f"codeframe {codeframe_id} differs"
@@ -202,7 +211,8 @@ def test_workers_killed_mid_generation_leave_no_half_codeframe(
         "SELECT q.id, COUNT(r.id) FROM codeframe_question q "
         "LEFT JOIN codeframe_response r ON r.question_id = q.id GROUP BY q.id"
     )
-    assert all(n in (0, len(texts)) for _, n in counts), "a half-imported question"
+    assert all(n == len(texts) for _, n in counts), "a half-imported question"
+    assert len(ids) == len(counts), "a question imported without its job"
 
     # The cache: every vector that was written is whole and right.
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": FAKE_BACKEND}
@@ -211,9 +221,9 @@ def test_workers_killed_mid_generation_leave_no_half_codeframe(
     assert report.corrupt == 0 and report.hits == len(texts)
     assert np.array_equal(report.vectors, expected_vectors(texts))
     # And the server still answers.
-    assert api.post_json("/api/codeframes/", {"responses": texts[:50]}).status == 201
+    assert generate(api, {"responses": texts[:50]}).status == 201
     print(
-        f"\nkill -9: {kills} workers killed over 8 generations of {len(texts)} answers "
+        f"\nkill -9: {kills} web workers killed over 8 requests of {len(texts)} answers "
         f"({interrupted} interrupted, {len(ids)} codeframes stored, all whole); "
         f"0 corrupt vectors"
     )

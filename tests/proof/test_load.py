@@ -1,8 +1,8 @@
 """Load proof (short version; `bench/load.py` runs the full-size one and prints the table).
 
-gunicorn with 2 workers and the real model, a private Redis, 20 concurrent codeframe
-generations over overlapping answer sets and a steady stream of stats requests. No 5xx, no
-wrong vector, and the counters add up to exactly the texts requested.
+gunicorn with 2 workers, 2 `db_worker` processes and the real model, a private Redis, 20
+codeframe generations queued at once over overlapping answer sets and a steady stream of stats
+requests. No 5xx, no wrong vector, and the counters add up to exactly the texts requested.
 """
 
 import csv
@@ -15,6 +15,7 @@ from embeddings.backends import get_backend
 from embeddings.services import embed_texts_with_report
 from tests.conftest import redis_cache_settings
 from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http
+from tests.proof.live import generate as generate_and_wait
 from tests.proof.traffic import StatsStream, percentile, run_bounded, summary
 
 pytestmark = [pytest.mark.proof, pytest.mark.load, pytest.mark.slow]
@@ -42,13 +43,13 @@ def overlapping_sets(pool: list[str], *, count: int, size: int) -> list[list[str
 
 
 def generate(client: Http, texts: list[str]):
-    return lambda: client.post_json("/api/codeframes/", {"responses": texts}, timeout=300)
+    return lambda: generate_and_wait(client, {"responses": texts}, timeout=300)
 
 
 def test_concurrent_generations_with_stats_stream(own_redis, gunicorn_server, settings):
     server_redis = own_redis()
     url = f"redis://127.0.0.1:{server_redis.port}/2"
-    app = gunicorn_server(redis_url=url, workers=2)
+    app = gunicorn_server(redis_url=url, workers=2, task_workers=2)
     api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     pool = answer_pool(600)
     sets = overlapping_sets(pool, count=GENERATIONS, size=ANSWERS_EACH)

@@ -31,7 +31,7 @@ from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts_with_report, namespace_for
 from tests.codeframe.conftest import make_question
 from tests.conftest import FAKE_BACKEND, redis_cache_settings, subprocess_env
-from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http, generate
 
 pytestmark = [pytest.mark.proof, pytest.mark.django_db]
 
@@ -317,12 +317,12 @@ def test_wrong_redis_password_under_gunicorn_serves_without_the_cache(own_redis,
     api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     texts = [f"answer {i} about fees and the app" for i in range(20)]
     for _ in range(2):
-        reply = api.post_json("/api/codeframes/", {"responses": texts})
+        reply = generate(api, {"responses": texts})
         assert reply.status == 201 and reply.json()["cache_misses"] == 20
     stats = api.get("/api/embeddings/stats/").json()
     assert not stats["reachable"] and stats["authenticated"]
     assert "unreachable" in [w["code"] for w in stats["warnings"]]
-    log = app.log()
+    log = app.log() + app.tasks.log()  # the task worker embeds
     assert "embedding cache 'embeddings' (redis) unavailable" in log
     assert "WRONGPASS" in log or "invalid username-password" in log
     assert "wrong-pw-zz" not in log + json.dumps(stats)

@@ -1,0 +1,167 @@
+"""Background jobs on real workers: gunicorn queues, `manage.py db_worker` processes run the jobs,
+on the suite's database (SQLite in the first run of `make test`, PostgreSQL in the second).
+
+A worker killed with SIGKILL mid-job: the job is recovered after CODEFRAME_JOB_TIMEOUT, retried
+from the cache by the next worker, and exactly one whole codeframe is stored. The request that
+queues a 50,000-answer generation returns at once.
+"""
+
+import statistics
+import time
+
+import pytest
+
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, Http, admin_login, wait_for_job
+
+pytestmark = [pytest.mark.proof, pytest.mark.faults, pytest.mark.slow]
+
+SLOW_BACKEND = "tests.fakes.SlowCountingBackend"  # 0.4 s per batch: a job lasts seconds
+TIMEOUT = 4
+
+
+def answers(tag: str, count: int) -> list[str]:
+    return [
+        f"{tag} answer {i}: the {('fees', 'app', 'staff', 'queue')[i % 4]} {i % 97}"
+        for i in range(count)
+    ]
+
+
+def wait_until(predicate, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+def test_killed_worker_job_is_retried_from_the_cache_and_stored_once(own_redis, gunicorn_server):
+    redis_server = own_redis()
+    app = gunicorn_server(
+        redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
+        workers=1,
+        task_workers=1,
+        EMBEDDINGS_BACKEND=SLOW_BACKEND,
+        CODEFRAME_JOB_TIMEOUT=str(TIMEOUT),
+    )
+    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    texts = answers("killed", 3000)
+    queued = api.post_json("/api/codeframes/", {"responses": texts})
+    assert queued.status == 202, queued.body[:300]
+    job = queued.json()
+    assert queued.headers["Location"] == job["status_url"]
+    status_path = "/api/jobs/" + job["id"] + "/"
+
+    def embedding_past(n):
+        body = api.get(status_path).json()
+        return body if body["stage"] == "embedding" and body["done"] >= n else None
+
+    before = wait_until(lambda: embedding_past(768), timeout=120, what="embedding progress")
+    [worker] = app.tasks.alive()
+    app.tasks.kill(worker)
+    killed_at = time.monotonic()
+    done_at_kill = api.get(status_path).json()["done"]
+    assert before["done"] <= done_at_kill < len(texts)
+
+    # No worker is alive; a reader past the timeout sees the job recovered, not "running".
+    time.sleep(TIMEOUT + 0.5)
+    recovered = api.get(status_path).json()
+    assert recovered["state"] == "queued", recovered
+    assert "stopped reporting" in recovered["error"] and "attempt 2" in recovered["error"]
+
+    app.tasks.start(1)  # what systemd or the orchestrator does with a dead worker
+    final = wait_for_job(api, job["status_url"], timeout=120)
+    assert final["state"] == "done", (final["error"], app.tasks.log())
+    assert final["attempts"] == 2
+    print(
+        f"\nkill -9 at {done_at_kill} of {len(texts)} answers embedded; recovered and done "
+        f"{time.monotonic() - killed_at:.1f} s later; retry: {final['cache_hits']} cache hits, "
+        f"{final['cache_misses']} misses"
+    )
+    # The retry reused every batch the killed attempt had embedded.
+    assert final["cache_hits"] >= done_at_kill
+    assert final["cache_hits"] + final["cache_misses"] == len(texts)
+
+    db = app.database
+    assert db.scalar("SELECT COUNT(*) FROM codeframe_codeframe") == 1
+    codeframe_id = final["codeframe"]["id"]
+    assert (
+        db.scalar(
+            "SELECT COUNT(*) FROM codeframe_assignment "
+            f"WHERE codeframe_id = {codeframe_id} AND is_primary"
+        )
+        == len(texts) - final["codeframe"]["uncoded"]
+    )
+    task_states = sorted(
+        row[0]
+        for row in db.query(
+            "SELECT status FROM django_tasks_database_dbtaskresult "
+            "WHERE task_path = 'codeframe.tasks.run_generation'"
+        )
+    )
+    assert task_states == ["FAILED", "SUCCESSFUL"]
+
+
+def test_cancel_a_running_job_and_fail_one_that_runs_out_of_attempts(own_redis, gunicorn_server):
+    redis_server = own_redis()
+    app = gunicorn_server(
+        redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
+        workers=1,
+        task_workers=1,
+        EMBEDDINGS_BACKEND=SLOW_BACKEND,
+        CODEFRAME_JOB_TIMEOUT=str(TIMEOUT),
+        CODEFRAME_JOB_MAX_ATTEMPTS="1",
+    )
+    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+
+    # Cancel while running: it stops at its next batch and stores nothing.
+    job = api.post_json("/api/codeframes/", {"responses": answers("cancel", 2000)}).json()
+    path = f"/api/jobs/{job['id']}/"
+    wait_until(lambda: api.get(path).json()["done"] >= 256, timeout=120, what="progress")
+    assert api.post_json(f"{path}cancel/", {}).status == 200
+    final = wait_for_job(api, job["status_url"], timeout=60)
+    assert final["state"] == "cancelled" and final["done"] < 2000, final
+
+    # Out of attempts: a kill -9 fails the job with a message, and the worker goes on.
+    job = api.post_json("/api/codeframes/", {"responses": answers("doomed", 2000)}).json()
+    path = f"/api/jobs/{job['id']}/"
+    wait_until(lambda: api.get(path).json()["done"] >= 256, timeout=120, what="progress")
+    app.tasks.kill(app.tasks.alive()[0])
+    app.tasks.start(1)
+    final = wait_for_job(api, job["status_url"], timeout=TIMEOUT * 4 + 30)
+    assert final["state"] == "failed", final
+    assert "stopped reporting" in final["error"] and "nothing was stored" in final["error"]
+    assert app.database.scalar("SELECT COUNT(*) FROM codeframe_codeframe") == 0
+    # The new worker serves the next job.
+    job = api.post_json("/api/codeframes/", {"responses": answers("after", 300)}).json()
+    assert wait_for_job(api, job["status_url"], timeout=120)["state"] == "done"
+
+
+def test_queueing_a_50000_answer_generation_returns_at_once(own_redis, gunicorn_server, tmp_path):
+    from tests.conftest import run_manage
+
+    app = gunicorn_server(redis_url=None, workers=1, task_workers=0)
+    answers_file = tmp_path / "answers.csv"
+    with answers_file.open("w", encoding="utf-8") as handle:
+        handle.write("answer\n")
+        handle.writelines(f"answer number {i} about {i % 50}\n" for i in range(50_000))
+    imported = run_manage(
+        "import_responses", str(answers_file), "--survey", "Big", env=app.env, timeout=300
+    )
+    assert imported.returncode == 0, imported.stderr
+    question_id = int(app.database.scalar("SELECT MAX(id) FROM codeframe_question"))
+    # A session, as the browser has: Basic auth would time the password hash on every request.
+    api = admin_login(Http(app.base_url))
+    api.get("/api/codeframes/0/")  # warm the worker (imports, connections)
+    seconds = []
+    for _ in range(5):
+        reply = api.post_json("/api/codeframes/", {"question": question_id})
+        assert reply.status == 202 and reply.json()["total"] == 50_000
+        seconds.append(reply.seconds)
+    median = statistics.median(seconds)
+    print(
+        f"\nqueueing 50,000 answers: median {median * 1000:.0f} ms, "
+        f"max {max(seconds) * 1000:.0f} ms"
+    )
+    assert median < 0.2, seconds
