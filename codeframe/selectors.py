@@ -221,3 +221,41 @@ def job_queue_stats() -> QueueStats:
         done_last_hour=counts["done"],
         oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
     )
+
+
+def job_queue_section():
+    """The generation queue as a section of the cache's stats page, API and /metrics."""
+    from embeddings.sections import StatsSection, StatsValue
+
+    stats = job_queue_stats()
+    return StatsSection(
+        name="codeframe_jobs",
+        title="Generation jobs (task workers)",
+        values=[
+            StatsValue("queued", "Queued", stats.queued, "Jobs waiting for a worker.", "jobs"),
+            StatsValue("running", "Running", stats.running, "Jobs a worker is running.", "jobs"),
+            StatsValue(
+                "failed_last_hour",
+                "Failed in the last hour",
+                stats.failed_last_hour,
+                "Jobs that ended failed in the last hour.",
+                "jobs",
+            ),
+            StatsValue(
+                "done_last_hour",
+                "Done in the last hour",
+                stats.done_last_hour,
+                "Jobs that stored a codeframe in the last hour.",
+                "jobs",
+            ),
+            StatsValue(
+                "oldest_queued_seconds",
+                "Oldest queued job waiting for",
+                None
+                if stats.oldest_queued_seconds is None
+                else round(stats.oldest_queued_seconds, 1),
+                "Age of the oldest queued job: it grows when the workers cannot keep up.",
+                "s",
+            ),
+        ],
+    )

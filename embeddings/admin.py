@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from embeddings import maintenance, services
 from embeddings.exceptions import EmbeddingsError
 from embeddings.models import CacheStatistics
+from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
 
 ACTIONS = {
@@ -71,6 +72,7 @@ class CacheStatisticsAdmin(admin.ModelAdmin):
             "title": "Embedding cache",
             "opts": self.model._meta,
             "stats": get_cache_stats(),
+            "sections": stats_sections(),
             "can_maintain": request.user.is_superuser,
             "actions": ACTIONS,
         }

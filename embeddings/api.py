@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
 
 
@@ -64,6 +65,10 @@ class CacheStatsSerializer(serializers.Serializer):
     models = ModelStatsSerializer(many=True)
     warnings = WarningSerializer(many=True)
     generated_at = serializers.FloatField()
+    sections = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="The project's extra sections (STATS_SECTIONS), e.g. `jobs`: the queue.",
+    )
 
 
 class CacheStatsView(APIView):
@@ -73,4 +78,6 @@ class CacheStatsView(APIView):
 
     @extend_schema(responses=CacheStatsSerializer, summary="Embedding cache statistics")
     def get(self, request: Request) -> Response:
-        return Response(CacheStatsSerializer(get_cache_stats().as_dict()).data)
+        payload = get_cache_stats().as_dict()
+        payload["sections"] = {section.name: section.as_dict() for section in stats_sections()}
+        return Response(CacheStatsSerializer(payload).data)

@@ -59,6 +59,10 @@ DEFAULTS: dict[str, Any] = {
     # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question), so this
     # app never imports the product's models. None: those options are unavailable.
     "TEXT_SOURCE": None,
+    # More sections for the stats page, its API and /metrics, from the project around this app
+    # (e.g. the job queue of the workers that embed): dotted paths of callables returning an
+    # `embeddings.sections.StatsSection`.
+    "STATS_SECTIONS": [],
     # Stats page, API and metrics: thresholds of the warnings, and the per-model entry count.
     "STATS": {
         "MIN_HIT_RATE": 0.5,  # last hour, warn below

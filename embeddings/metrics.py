@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from embeddings.conf import get_config
+from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
 
 
@@ -78,6 +79,12 @@ class CacheCollector:
             "Active warnings on the stats page.",
             value=len(stats.warnings),
         )
+        for section in stats_sections():
+            for item in section.values:
+                if item.value is not None:
+                    yield GaugeMetricFamily(
+                        f"{section.name}_{item.key}", item.help or item.label, value=item.value
+                    )
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -245,3 +245,18 @@ def test_api_queue_cap_is_429(api_client, question, settings, database_tasks):
     second = api_client.post("/api/codeframes/", {"question": question.pk}, format="json")
     assert first.status_code == 202
     assert second.status_code == 429 and "limit is 1" in second.json()["detail"]
+
+
+def test_the_queue_shows_on_the_cache_stats_page_api_and_metrics(
+    admin_client, question, database_tasks
+):
+    jobs.queue_generation(question=question)
+    jobs.queue_generation(question=question)
+    api = admin_client.get("/api/embeddings/stats/").json()
+    assert api["sections"]["codeframe_jobs"]["queued"] == 2
+    assert api["sections"]["codeframe_jobs"]["oldest_queued_seconds"] >= 0
+    metrics = admin_client.get("/metrics").content.decode()
+    assert "codeframe_jobs_queued 2.0" in metrics and "codeframe_jobs_running 0.0" in metrics
+    page = admin_client.get("/admin/embeddings/cachestatistics/").content.decode()
+    assert "Generation jobs (task workers)" in page
+    assert 'data-key="queued">2 jobs' in page
