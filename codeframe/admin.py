@@ -5,9 +5,17 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from codeframe import services
+from codeframe import jobs, services
 from codeframe.exceptions import CodeframeError
-from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    GenerationJob,
+    Net,
+    Question,
+    Response,
+)
 
 
 @admin.register(Question)
@@ -151,3 +159,41 @@ class AssignmentAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
         super().delete_model(request, obj)
         services.refresh_sizes(codeframe=obj.codeframe)
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    """Operators' view of the generation queue; jobs are written by the workers only."""
+
+    list_display = ["short_id", "question", "state", "stage", "progress", "attempts", "created"]
+    list_filter = ["state", "stage", "created"]
+    search_fields = ["question__survey", "error"]
+    list_select_related = ["question", "requested_by"]
+    date_hierarchy = "created"
+    readonly_fields = [f.name for f in GenerationJob._meta.fields]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="job")
+    def short_id(self, obj: GenerationJob) -> str:
+        return str(obj.pk)[:8]
+
+    @admin.display(description="progress")
+    def progress(self, obj: GenerationJob) -> str:
+        return f"{obj.percent} %"
+
+    @admin.action(description="Cancel the selected queued or running jobs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        cancelled = 0
+        for job in queryset.filter(state__in=GenerationJob.ACTIVE_STATES):
+            try:
+                jobs.cancel_job(job=job)
+                cancelled += 1
+            except CodeframeError as exc:
+                self.message_user(request, f"{job}: {exc}", messages.WARNING)
+        self.message_user(request, f"Cancelled or asked to stop: {cancelled} jobs.")
