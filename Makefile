@@ -5,11 +5,24 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install lint format bench clean
+.PHONY: demo serve test install lint format bench screenshots clean
+
+# Local settings for everything a person runs from here; production sets DJANGO_ENV=production.
+export DJANGO_ENV ?= local
 
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py codeframe_demo sample_data/survey_responses.csv
+
+# The web app and a task worker on http://127.0.0.1:$(SERVE_PORT), in the foreground; Ctrl-C
+# stops both.
+SERVE_PORT ?= 8000
+export SERVE_PORT
+
+serve: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput -v 0
+	@echo "Serving http://127.0.0.1:$(SERVE_PORT)/ (web app + task worker); Ctrl-C stops both."
+	exec $(BIN)/honcho --no-colour -f Procfile start
 
 # The suite runs twice: on SQLite (the default) and on PostgreSQL. pytest-django creates (and
 # drops) test_<name>; the PID suffix keeps concurrent runs on one server apart.
@@ -48,6 +61,10 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/embedding_cache.py
+
+# The README's screenshots (docs/*.png), taken by the browser test.
+screenshots: $(VENV)/.installed-dev
+	DOCS_SCREENSHOTS=1 $(BIN)/pytest tests/proof/test_first_run.py -q
 
 clean:
 	rm -rf $(VENV) var

@@ -88,7 +88,12 @@ def main() -> None:
         redis_url = url.rsplit("/", 1)[0] + "/2"
         databases = DatabaseFactory(workdir)
         database = databases.fresh()
-        env = server_env(database=database, redis_url=redis_url, var_dir=workdir)
+        env = server_env(
+            database=database,
+            redis_url=redis_url,
+            var_dir=workdir,
+            CODEFRAME_MAX_QUEUED_GENERATIONS=str(args.generations * 2),  # one user queues all
+        )
         server = LiveServer(
             database=database, env=env, workers=args.workers, log_path=workdir / "gunicorn.log"
         )

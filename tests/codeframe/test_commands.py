@@ -2,6 +2,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from codeframe.models import Codeframe, Question
@@ -87,3 +88,26 @@ def test_demo_is_idempotent_and_reports_the_cache():
     assert "(uncoded)" in output and "first generation:" in output
     line = next(x for x in output.splitlines() if x.startswith("second generation:"))
     assert f"{answers:,} cache hits)" in line and " vs first " in line
+
+
+def test_demo_prints_a_local_account_that_logs_in(client, settings):
+    output = run("codeframe_demo", str(SAMPLE), "--address", "http://127.0.0.1:8765")
+    codeframe = Codeframe.objects.latest("id")  # the second generation, from the cache
+    assert f"open http://127.0.0.1:8765/codeframes/{codeframe.pk}/" in output
+    assert "make serve" in output
+    line = next(x for x in output.splitlines() if "log in as:" in x)
+    username, password = line.split("log in as:")[1].split("password:")
+    assert client.login(username=username.strip(), password=password.strip())
+    assert client.get(codeframe.get_absolute_url()).status_code == 200
+    # Again: the same account, a new password; the old one no longer works.
+    again = run("codeframe_demo", str(SAMPLE))
+    new = next(x for x in again.splitlines() if "log in as:" in x).split("password:")[1].strip()
+    assert new != password.strip()
+    assert not client.login(username="demo", password=password.strip())
+
+
+def test_no_demo_account_outside_local_settings(settings):
+    settings.LOCAL = False
+    output = run("codeframe_demo", str(SAMPLE))
+    assert "log in as" not in output and "createsuperuser" in output
+    assert not User.objects.filter(username="demo").exists()

@@ -319,7 +319,7 @@ def wait_for_job(client: Http, status_url: str, *, timeout: float = 300) -> dict
         body = reply.json()
         if body["state"] in ("done", "failed", "cancelled"):
             return body
-        time.sleep(0.2)
+        time.sleep(0.3)
     raise RuntimeError(f"job {path} did not end in {timeout} s: {body}")
 
 

@@ -17,37 +17,7 @@ from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT
 
 pytestmark = [pytest.mark.proof, pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE = '=HYPERLINK("http://example.invalid","click")'
-
-
-@pytest.fixture
-def browser_page(artifacts):
-    if not CHROMIUM.exists():  # `make test` installs it; say so instead of a cryptic error
-        pytest.fail("/usr/bin/chromium is missing: run `make test` (it installs chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                accept_downloads=True, viewport={"width": 1280, "height": 900}
-            )
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            browser.close()
 
 
 def answers_csv(path: Path, count: int = 60) -> list[str]:

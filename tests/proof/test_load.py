@@ -14,7 +14,7 @@ import redis
 from embeddings.backends import get_backend
 from embeddings.services import embed_texts_with_report
 from tests.conftest import redis_cache_settings
-from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http
+from tests.proof.live import ROOT, Http, admin_login
 from tests.proof.live import generate as generate_and_wait
 from tests.proof.traffic import StatsStream, percentile, run_bounded, summary
 
@@ -49,8 +49,12 @@ def generate(client: Http, texts: list[str]):
 def test_concurrent_generations_with_stats_stream(own_redis, gunicorn_server, settings):
     server_redis = own_redis()
     url = f"redis://127.0.0.1:{server_redis.port}/2"
-    app = gunicorn_server(redis_url=url, workers=2, task_workers=2)
-    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    # One user queues all 20: above the default cap of queued generations per user.
+    app = gunicorn_server(
+        redis_url=url, workers=2, task_workers=2, CODEFRAME_MAX_QUEUED_GENERATIONS="100"
+    )
+    # A session, as a browser has: Basic auth would hash the password on every status poll.
+    api = admin_login(Http(app.base_url))
     pool = answer_pool(600)
     sets = overlapping_sets(pool, count=GENERATIONS, size=ANSWERS_EACH)
 

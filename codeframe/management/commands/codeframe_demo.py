@@ -4,9 +4,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from codeframe import services
+from codeframe import demo, services
 from codeframe.conf import get_config
 from codeframe.console import import_file, run_generation, timing_line
+from codeframe.exceptions import CodeframeError
 from codeframe.tables import codeframe_table
 
 
@@ -19,6 +20,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("path", type=Path, help="CSV file with an answer column")
         parser.add_argument("--column", default="answer")
+        parser.add_argument(
+            "--address",
+            default="http://127.0.0.1:8000",
+            help="Where `make serve` answers, for the printed links",
+        )
 
     def handle(self, *args, path: Path, column: str, **options) -> None:
         survey = get_config()["DEMO_SURVEY"]
@@ -47,6 +53,22 @@ class Command(BaseCommand):
             f"{second.get('embedding_seconds', 0):.2f} s, {runs[1].cache_hits:,} cache hits) "
             f"vs first {first['total_seconds']:.2f} s"
         )
-        self.stdout.write(
-            f"Review it: `manage.py runserver`, then /codeframes/{runs[1].pk}/ (staff login)."
+        self.stdout.write("")
+        self.stdout.write(self._how_to_look(runs[1], options["address"]))
+
+    def _how_to_look(self, codeframe, address: str) -> str:
+        url = f"{address.rstrip('/')}{codeframe.get_absolute_url()}"
+        try:
+            account = demo.reset_demo_account()
+        except CodeframeError as exc:
+            return f"Review it at {url} ({exc})"
+        return "\n".join(
+            [
+                "Look at it in a browser:",
+                "  1. make serve      (the web app and a task worker; Ctrl-C stops them)",
+                f"  2. open {url}",
+                f"  3. log in as: {account.username}   password: {account.password}",
+                "     (a local demo account; a new password is printed on every `make demo`)",
+                f"The cache's admin page: {address.rstrip('/')}/admin/embeddings/cachestatistics/",
+            ]
         )
