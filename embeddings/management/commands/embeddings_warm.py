@@ -194,13 +194,13 @@ def _duration(seconds: float) -> str:
 class _Signals:
     """SIGINT and SIGTERM as exceptions that cannot be lost.
 
-    Python runs a signal's handler in the main thread at its next bytecode check, wherever that
-    is; raised inside a finalizer (garbage collection during a read) the KeyboardInterrupt is
-    printed as "Exception ignored" and dropped, and a signal delivered to another thread leaves
-    the main thread blocked in its stdin read until the writer closes the pipe. Either way the
-    run used to take the interrupt for end of input and report success. So the handler also
+    Our own handlers for both, because Python only turns SIGINT into KeyboardInterrupt when the
+    process did not inherit it ignored, and a shell ignores it for background jobs (a CI run,
+    `make test &`): there a `kill -INT` was silently dropped and the run, reading stdin, took
+    the writer closing the pipe for the end of input and reported success. The handler also
     records the signal, and `guard` / `check` raise it again when the input ends or the run
-    returns."""
+    returns, for an interrupt raised where Python drops it (in a finalizer during garbage
+    collection, "Exception ignored in ...")."""
 
     def __init__(self) -> None:
         self.received: int | None = None
