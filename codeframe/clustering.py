@@ -50,9 +50,9 @@ MERGE_SIMILARITY = 0.75
 DEFAULT_MAX_CODES = 150
 # Up to this many distinct answers Ward runs on the answers themselves (O(n^2) memory).
 DIRECT_MAX = 4000
-MICRO_CLUSTERS = 1500
+MICRO_CLUSTERS = 1000
 # The micro-clusters' centres are fitted on at most this many rows (all rows are then assigned).
-KMEANS_SAMPLE = 15_000
+KMEANS_SAMPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,7 @@ def nearest(x: np.ndarray, centers: np.ndarray, *, chunk: int = 8192) -> np.ndar
     )
 
 
-def _micro_clusters(x: np.ndarray, m: int, *, random_state: int, rounds: int = 4) -> np.ndarray:
+def _micro_clusters(x: np.ndarray, m: int, *, random_state: int, rounds: int = 3) -> np.ndarray:
     """Spherical k-means to `m` micro-clusters (seeds drawn with `random_state`, a few Lloyd
     rounds on at most `KMEANS_SAMPLE` evenly spaced rows: they only need to be tight, not
     optimal), then every row to its nearest. Returns labels 0..m'-1, none empty."""

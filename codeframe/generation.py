@@ -74,7 +74,7 @@ class CodeframeDraft:
 MIN_CODE_SIZE = 3
 N_EXAMPLES = 4
 # Keywords and labels are read from at most this many answers of a code.
-TERM_SAMPLE = 500
+TERM_SAMPLE = 200
 NON_ANSWER_NET = "Non-answers"
 
 
@@ -183,8 +183,8 @@ def _collapse(texts: list[str], vectors: np.ndarray) -> _Answers:
     order = sorted(coded.tolist(), key=lambda i: (inv[i], texts[i]))
     dim = vectors.shape[1]
     if order:
-        starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
-        means = np.add.reduceat(vectors[order], starts, axis=0)
+        # Rows in (answer, text) order: each sum adds its copies in an order fixed by the data.
+        means = clustering.group_sums(vectors[order], inverse[order], len(distinct))
     else:
         means = np.zeros((0, dim), dtype=np.float32)
     return _Answers(distinct, verbatim, counts, clustering.unit(means).astype(np.float32), inverse)

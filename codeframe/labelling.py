@@ -101,8 +101,8 @@ _CONTENT_WORDS = frozenset(
     ]
 )
 # Runs of words end at punctuation, symbols and any token holding a digit ("ab123", "2026");
-# an apostrophe inside a word is kept ("don't").
-_BREAK = re.compile(r"[^\w\s']+|\w*\d\w*|_+|(?<!\w)'|'(?!\w)", re.UNICODE)
+# an apostrophe or hyphen inside a word is kept ("don't", "top-up").
+_BREAK = re.compile(r"[^\w\s'-]+|\w*\d\w*|_+", re.UNICODE)
 # A phrase may end on these stop words when it has another word before them: "top up", "log
 # in", "sign up", "cash back".
 _PARTICLES = frozenset(["up", "in", "out", "off", "back", "down"])
@@ -130,8 +130,12 @@ def _stop_words() -> frozenset[str]:
 
 def _runs(doc: str) -> list[list[str]]:
     """Runs of words not broken by punctuation, digits or symbols, lower-cased."""
-    text = doc.lower().replace("\u2019", "'")
-    return [run.split() for run in _BREAK.split(text) if not run.isspace() and run]
+    runs = []
+    for run in _BREAK.split(doc.lower().replace("\u2019", "'")):
+        words = [w.strip("'-") for w in run.split()]
+        if words:
+            runs.append([w for w in words if w])
+    return runs
 
 
 def count_terms(docs: Sequence[str]) -> TermCounts:
