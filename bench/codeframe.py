@@ -13,12 +13,12 @@ non-answers / off-topic / Other; "codes / themes" is the ratio the drafts should
 the same net as theirs (nets should not cut a theme apart).
 
 Baselines on the same vectors: BERTopic 0.17 defaults (UMAP random_state=42 + HDBSCAN; not a
-requirement: `pip install bertopic` to compare; its topics are kept in var/bench-bertopic.json)
-up to 10,000 answers, and Ward told the true
-number of codes. Vectors: all-MiniLM-L6-v2 through embeddings.services (cached on disk: the
-second run is fast); label phrases are embedded through the same cache. Seconds are medians of
---repeats runs with cached vectors (BERTopic's are not shown: its topics may come from the
-cache); peak MB is tracemalloc's peak in a separate run.
+requirement: `pip install -r requirements-bench.txt` to compare; its topics are kept in
+var/bench-bertopic.json) up to 10,000 answers, and Ward told the true number of gold codes.
+Vectors: all-MiniLM-L6-v2 through embeddings.services (cached on disk: the second run is
+fast); label phrases are embedded through the same cache. Seconds are medians of --repeats runs
+with cached vectors (BERTopic's are not shown: its topics may come from the cache); peak MB is
+tracemalloc's peak in a separate run.
 """
 
 from __future__ import annotations

@@ -101,12 +101,14 @@ def choose_labels(
             # Equal scores (the same answers hold both): the longer phrase says more.
             ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase))
         ranked.sort()
-        for _, _, phrase in ranked:
-            phrase = _dominant_extension(phrase, counts, tf, g)
-            if _signature(phrase) not in used:
-                labels[g] = phrase
-                break
-        else:
+        fresh = (
+            option
+            for _, _, phrase in ranked
+            for option in (_dominant_extension(phrase, counts, tf, g), phrase)
+            if _signature(option) not in used
+        )
+        labels[g] = next(fresh, "")
+        if not labels[g]:
             labels[g] = _unique(_trim(fallbacks[g]), used)
         used.add(_signature(labels[g]))
     return [label[:1].upper() + label[1:] for label in labels]

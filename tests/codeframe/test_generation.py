@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
-from codeframe import labelling
+from codeframe import labelling, phrases
 from codeframe.generation import CodeframeDraft, generate_codeframe
 from embeddings.services import embed_texts
 
@@ -310,3 +310,32 @@ def test_keywords_count_every_respondent_not_just_distinct_answers():
     assert labelling.keywords_by_group(counts, groups, 1)[0][0] == "interest"
     weighted = labelling.keywords_by_group(counts, groups, 1, weights=np.array([5, 1, 1]))
     assert weighted[0][0] == "savings rates"
+
+
+def test_phrases_hold_no_digits_nor_stop_words_at_their_ends():
+    counts = labelling.count_terms(
+        ["Flight AB123 was late, the top-up failed", "My top-up failed again", "Cost of living"]
+    )
+    terms = set(counts.terms.tolist())
+    assert {"top-up failed", "cost of living", "flight"} <= terms
+    assert not any(ch.isdigit() for t in terms for ch in t)
+    assert not {"ab", "flight ab", "was late", "the top-up", "of living"} & terms
+    assert all(len(t.split()) <= 4 for t in terms)
+
+
+def test_two_codes_never_share_a_label():
+    docs = ["lost luggage at the airport", "my luggage was lost", "lost luggage again"] * 2
+    groups = np.array([0, 0, 0, 1, 1, 1])
+    vectors = np.tile(np.eye(4, dtype=np.float32)[:1], (6, 1))
+    labels = phrases.choose_labels(
+        labelling.count_terms(docs),
+        groups,
+        2,
+        weights=np.ones(6),
+        unit=vectors,
+        centroids=np.eye(4, dtype=np.float32)[:2],
+        order=[0, 1],
+        fallbacks=["lost luggage", "lost luggage"],
+    )
+    assert labels[0] == "Lost luggage"
+    assert labels[1] in {"Luggage", "Lost"}  # the next phrase, not a copy or a number
