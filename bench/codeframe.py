@@ -1,35 +1,29 @@
-"""Benchmark codeframe.generation: quality on BANKING77 and a survey, speed/memory at 1k-50k.
+"""Benchmark codeframe.generation: quality on labelled sets, speed and memory up to 50,000.
 
-    cd /work/main && .venv/bin/python bench/codeframe.py [--repeats 3] [--no-bertopic]
+    .venv/bin/python bench/codeframe.py [--repeats 3] [--no-bertopic] [--max-answers 50000]
 
-Quality is scored on the PRIMARY code against the gold intent, the number of codes NOT given.
-Data: the test split of BANKING77 (Casanueva et al., 2020, "Efficient Intent Detection with Dual
-Sentence Encoders", CC BY 4.0): 3,080 messages, 77 intents of ~40 each. "imbalanced" resamples
-it so code sizes fall off like 40 / rank^0.8 (floor 2; 315 messages) and adds ~3% typical
-non-answers ("nothing", "idk", "asdfgh", ...) as one more gold class. Uncoded answers count as
-one "Other" cluster, as BERTopic's outliers (-1) do. "themes found" counts the gold codes of
-3+ answers that are the majority of some found code: what a coder would recognise as found.
+Sets (bench/codeframe_sets.py): BANKING77 as it is (Casanueva et al., 2020, CC BY 4.0; 3,080
+messages, 77 intents of ~40), long-tailed resamples of it at 150, 1,000, 5,000 and 50,000
+answers (several seeds and tail shapes, with off-topic answers and non-answers mixed in), and
+the two hand-coded surveys of tests/codeframe/data/. Quality is scored on the PRIMARY code
+against the gold code, the number of codes NOT given; uncoded answers count as one "Other"
+cluster, as BERTopic's outliers (-1) do. "themes" are the gold codes of 3+ answers that are not
+non-answers / off-topic / Other; "codes / themes" is the ratio the drafts should keep within
+0.75-1.33. "net purity" is the share of answers whose gold theme has most of its answers in
+the same net as theirs (nets should not cut a theme apart).
 
-"sample survey" is sample_data/survey_responses.csv (339 hand-written customer-satisfaction
-answers, the blank one dropped) hand-coded into 29 themes, tests/codeframe/data/
-survey_labelled.csv: a few big themes, a long tail, off-topic answers and 13% non-answers, all
-non-answers one gold code. Its answers to one theme are phrased far more variously than
-BANKING77's messages of one intent. It is one survey: a check, not a target to tune to.
-"commuter survey" (commuter_labelled.csv) is a second, smaller one on other themes (130
-answers written for this check, 16 codes: train delays, fares, crowding, ...), to see that
-what was learnt on the first carries over.
-
-Baselines measured in the same run, on the same vectors: Ward linkage told the true number of
-codes (scikit-learn), and BERTopic 0.17 defaults (UMAP random_state=42 + HDBSCAN) when the
-`bertopic` package is importable. Vectors: all-MiniLM-L6-v2 through embeddings.services
-(the on-disk cache in var/ makes the second run fast). Timings are medians of --repeats runs
-with vectors given (BERTopic: one run); peak memory is tracemalloc's peak in a separate run.
+Baselines on the same vectors: BERTopic 0.17 defaults (UMAP random_state=42 + HDBSCAN; not a
+requirement: `pip install -r requirements-bench.txt` to compare; its topics are kept in
+var/bench-bertopic.json) up to 10,000 answers, and Ward told the true number of gold codes.
+Vectors: all-MiniLM-L6-v2 through embeddings.services (cached on disk: the second run is
+fast); label phrases are embedded through the same cache. Seconds are medians of --repeats runs
+with cached vectors (BERTopic's are not shown: its topics may come from the cache); peak MB is
+tracemalloc's peak in a separate run.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -42,72 +36,36 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "banking77_test.csv"
-LABELLED = Path(__file__).resolve().parents[1] / "tests" / "codeframe" / "data"
-SURVEYS = {
-    "sample survey": LABELLED / "survey_labelled.csv",
-    "commuter survey": LABELLED / "commuter_labelled.csv",
-}
-NON_ANSWERS = [
-    "nothing", "Nothing.", "nothing really", "don't know", "dont know", "n/a", "N/A",
-    "no comment", "-", "asdfgh", "none", "idk", "no idea", "nothing to add",
-    "can't think of anything", "not sure", "no", "...",
-]  # fmt: skip
-
-
-def load() -> tuple[list[str], list[str]]:
-    with DATA.open() as f:
-        rows = list(csv.DictReader(f))
-    return [r["text"] for r in rows], [r["category"] for r in rows]
-
-
-def load_survey(path: Path) -> tuple[list[str], list[str]]:
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    return [r["answer"] for r in rows], [r["code"] for r in rows]
-
-
-def imbalanced(gold: list[str], seed: int) -> np.ndarray:
-    """Indices of a resample whose class sizes fall off like 40 / rank^0.8 (at least 2)."""
-    rng = np.random.default_rng(seed)
-    classes = sorted(set(gold))
-    picked: list[int] = []
-    for rank, c in enumerate(rng.permutation(len(classes)), 1):
-        members = [i for i, g in enumerate(gold) if g == classes[c]]
-        size = min(len(members), max(2, round(40 / rank**0.8)))
-        picked += rng.choice(members, size=size, replace=False).tolist()
-    return np.array(picked)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import setup_django
+from codeframe_sets import NOT_THEMES, AnswerSet, all_sets, read_survey
 
 
 def primary_labels(draft) -> list[int]:
     return [a[0] if a else -1 for a in draft.assignments]
 
 
-def scores(gold, labels) -> tuple[float, float, float, int, int]:
-    """NMI, ARI, share uncoded (-1), codes found, gold themes (3+ answers) found."""
-
+def scores(gold: list[str], labels) -> tuple[float, float, float]:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     labels = np.asarray(labels)
-    found = len(set(labels.tolist()) - {-1})
-    majorities = set()
-    for code in set(labels.tolist()) - {-1}:
-        members = Counter(g for g, lab in zip(gold, labels.tolist(), strict=True) if lab == code)
-        top, n = members.most_common(1)[0]
-        if n * 2 > sum(members.values()):
-            majorities.add(top)
-    big = {g for g, n in Counter(gold).items() if n >= 3}
     return (
         normalized_mutual_info_score(gold, labels),
         adjusted_rand_score(gold, labels),
         float((labels == -1).mean()),
-        found,
-        len(big & majorities),
     )
+
+
+def net_purity(draft, gold: list[str]) -> float:
+    """Share of theme answers in the net where most of their gold theme's answers are."""
+    net_of = {c.id: c.net_id for c in draft.codes}
+    nets = [net_of[a[0]] if a else -1 for a in draft.assignments]
+    by_theme: dict[str, Counter] = {}
+    for g, net in zip(gold, nets, strict=True):
+        if g not in NOT_THEMES and net != -1:
+            by_theme.setdefault(g, Counter())[net] += 1
+    total = sum(sum(c.values()) for c in by_theme.values())
+    return sum(c.most_common(1)[0][1] for c in by_theme.values()) / max(total, 1)
 
 
 def timed(fn, repeats: int):
@@ -135,7 +93,28 @@ def ward_told_k(vectors: np.ndarray, k: int) -> np.ndarray:
     return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(unit)
 
 
+BERTOPIC_CACHE = Path(__file__).resolve().parents[1] / "var" / "bench-bertopic.json"
+
+
 def bertopic_labels(texts: list[str], vectors: np.ndarray) -> np.ndarray:
+    """BERTopic's topics, remembered in var/ by the set's texts and vectors (minutes a run on
+    this machine; delete the file to recompute)."""
+    import hashlib
+    import json
+
+    import bertopic
+
+    digest = hashlib.sha256("\n".join(texts).encode() + vectors.tobytes())
+    key = f"{bertopic.__version__}:{digest.hexdigest()}"
+    cache = json.loads(BERTOPIC_CACHE.read_text()) if BERTOPIC_CACHE.exists() else {}
+    if key not in cache:
+        cache[key] = _fit_bertopic(texts, vectors).tolist()
+        BERTOPIC_CACHE.parent.mkdir(exist_ok=True)
+        BERTOPIC_CACHE.write_text(json.dumps(cache))
+    return np.asarray(cache[key])
+
+
+def _fit_bertopic(texts: list[str], vectors: np.ndarray) -> np.ndarray:
     from bertopic import BERTopic
     from umap import UMAP
 
@@ -147,27 +126,44 @@ def bertopic_labels(texts: list[str], vectors: np.ndarray) -> np.ndarray:
     return np.asarray(topics)
 
 
+def side_by_side(draft, texts: list[str], gold: list[str]) -> None:
+    """Our codes next to the hand coding, matched by overlap (the hand code most of a code's
+    answers have), then the hand codes no code matched."""
+    members: dict[int, Counter] = {}
+    for g, a in zip(gold, draft.assignments, strict=True):
+        members.setdefault(a[0] if a else -1, Counter())[g] += 1
+    hand_sizes = Counter(gold)
+    print("| our code (net) | answers | hand code it matches | overlap | of hand code |")
+    print("|---|---|---|---|---|")
+    matched = set()
+    for code in draft.codes:
+        hand, n = members.get(code.id, Counter({"-": 0})).most_common(1)[0]
+        matched.add(hand)
+        net = f" ({code.net})" if code.net != code.label else ""
+        print(
+            f"| {code.label}{net} | {code.size} | {hand} | {n / max(code.size, 1):.0%} "
+            f"| {n}/{hand_sizes.get(hand, 0)} |"
+        )
+    if -1 in members:
+        hand, n = members[-1].most_common(1)[0]
+        print(f"| (uncoded) | {sum(members[-1].values())} | {hand} | - | {n}/{hand_sizes[hand]} |")
+    missed = [h for h in hand_sizes if h not in matched]
+    if missed:
+        print(
+            "\nHand codes no code matched: " + "; ".join(f"{h} ({hand_sizes[h]})" for h in missed)
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-bertopic", action="store_true")
-    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--max-answers", type=int, default=50_000)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("embeddings").setLevel(logging.WARNING)
+    setup_django()
     from codeframe.generation import generate_codeframe
-    from embeddings.services import embed_texts_with_report
-
-    texts, gold = load()
-    report = embed_texts_with_report(texts)
-    vectors = report.vectors
-    na_vectors = embed_texts_with_report(NON_ANSWERS).vectors
+    from embeddings.services import embed_texts
 
     bertopic_note = "not run (--no-bertopic)"
     use_bertopic = not args.no_bertopic
@@ -178,86 +174,88 @@ def main() -> None:
             bertopic_note = f"bertopic {bertopic.__version__}"
         except ImportError:
             use_bertopic = False
-            bertopic_note = "skipped: bertopic not importable (pip install bertopic to compare)"
+            bertopic_note = "not importable (pip install bertopic to compare)"
 
+    started = time.perf_counter()
+    sets = all_sets(embed_texts, max_answers=args.max_answers)
+    embed_seconds = time.perf_counter() - started
     print("# codeframe.generation benchmark\n")
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
+        f"Python {platform.python_version()}, numpy {np.__version__}; load average "
+        f"{os.getloadavg()[0]:.1f} at start"
     )
     print(
-        f"inputs: {DATA.name}: {len(texts)} texts, {len(set(gold))} intents; embeddings "
-        f"{vectors.shape[1]}-d all-MiniLM-L6-v2 via embed_texts ({report.hits} cache hits, "
-        f"{report.misses} misses, {report.seconds:.1f} s); repeats={args.repeats}; "
-        f"BERTopic: {bertopic_note}\n"
+        f"inputs: {len(sets)} labelled sets (embedded in {embed_seconds:.0f} s); "
+        f"repeats={args.repeats}; BERTopic: {bertopic_note}\n"
     )
-    generate_codeframe(texts[:50], vectors=vectors[:50])  # imports and first-call costs
+    generate_codeframe(sets[0].texts[:50], vectors=sets[0].vectors[:50])  # first-call costs
 
-    datasets = [("banking77 balanced", texts, gold, vectors)]
-    for seed in (0, 1, 2):
-        idx = imbalanced(gold, seed)
-        rng = np.random.default_rng(seed)
-        n_na = round(0.03 * len(idx) / 0.97)
-        na = rng.integers(0, len(NON_ANSWERS), n_na)
-        datasets.append(
-            (
-                f"imbalanced seed {seed}",
-                [texts[i] for i in idx] + [NON_ANSWERS[j] for j in na],
-                [gold[i] for i in idx] + ["(non-answer)"] * n_na,
-                np.vstack([vectors[idx], na_vectors[na]]),
-            )
-        )
-
-    for name, path in SURVEYS.items():
-        survey_texts, survey_gold = load_survey(path)
-        survey_vectors = embed_texts_with_report(survey_texts).vectors
-        datasets.append((name, survey_texts, survey_gold, survey_vectors))
+    def draft_of(s: AnswerSet):
+        return generate_codeframe(s.texts, vectors=s.vectors, embed=embed_texts)
 
     print("## Quality (primary code; number of codes not given unless stated)\n")
     print(
-        "| data | n | gold codes (3+) | system | codes found | themes found | NMI | ARI "
-        "| uncoded | seconds |"
+        "| set | answers | themes | system | codes | codes / themes | NMI | ARI | uncoded "
+        "| nets | net purity | seconds |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, t, g, v in datasets:
-        n_gold = len(set(g))
-        n_big = sum(n >= 3 for n in Counter(g).values())
-        draft, sec = timed(lambda t=t, v=v: generate_codeframe(t, vectors=v), args.repeats)
-        multi = np.mean([len(a) > 1 for a in draft.assignments])
-        system = f"**generate_codeframe** ({multi:.0%} multi-coded)"
-        rows = [(system, *scores(g, primary_labels(draft)), sec)]
-        labels, sec = timed(lambda v=v, k=n_gold: ward_told_k(v, k), args.repeats)
-        rows.append((f"Ward told k={n_gold}", *scores(g, labels), sec))
-        if use_bertopic:
-            labels, sec = timed(lambda t=t, v=v: bertopic_labels(t, v), 1)
-            rows.append(("BERTopic defaults", *scores(g, labels), sec))
-        for system, nmi, ari, unc, found, themes, sec in rows:
-            print(
-                f"| {name} | {len(t)} | {n_gold} ({n_big}) | {system} | {found} | {themes} "
-                f"| {nmi:.3f} | {ari:.3f} | {unc:.1%} | {sec:.2f} |"
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    drafts = {}
+    for s in sets:
+        draft_of(s)  # label phrases into the cache: timings are with cached vectors
+        draft, sec = timed(lambda s=s: draft_of(s), args.repeats if len(s.texts) <= 10_000 else 1)
+        drafts[s.name] = draft
+        k = sum(c.kind == "theme" for c in draft.codes)
+        rows = [
+            (
+                "**generate_codeframe**",
+                k,
+                *scores(s.gold, primary_labels(draft)),
+                f"{len(draft.nets)}",
+                f"{net_purity(draft, s.gold):.0%}",
+                sec,
             )
+        ]
+        if use_bertopic and len(s.texts) <= 10_000:
+            labels = bertopic_labels(s.texts, s.vectors)
+            k_bt = len(set(labels.tolist()) - {-1})
+            rows.append(("BERTopic defaults", k_bt, *scores(s.gold, labels), "-", "-", None))
+        if len(s.texts) <= 10_000:
+            n_gold = len(set(s.gold))
+            labels, sec = timed(lambda s=s, k=n_gold: ward_told_k(s.vectors, k), 1)
+            rows.append((f"Ward told k={n_gold}", n_gold, *scores(s.gold, labels), "-", "-", sec))
+        for system, k, nmi, ari, unc, n_nets, purity, sec in rows:
+            shown = "-" if sec is None else f"{sec:.2f}"
+            print(
+                f"| {s.name} | {len(s.texts):,} | {s.themes} | {system} | {k} "
+                f"| {k / s.themes:.2f} | {nmi:.3f} | {ari:.3f} | {unc:.1%} | {n_nets} "
+                f"| {purity} | {shown} |"
+            )
+        sys.stdout.flush()
 
-    print("\n## Speed and memory (vectors given; synthetic: banking77 vectors + noise)\n")
-    print("| answers | system | codes found | seconds (median) | peak traced MB | vs BERTopic |")
-    print("|---|---|---|---|---|---|")
-    rng = np.random.default_rng(0)
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        idx = rng.integers(0, len(texts), n)
-        noisy = vectors[idx] + rng.normal(0, 0.01, (n, vectors.shape[1])).astype(np.float32)
-        synthetic = [f"{texts[i]} (r{j})" for j, i in enumerate(idx)]
-        repeats = args.repeats if n <= 10_000 else 1
-        draft, sec = timed(lambda s=synthetic, v=noisy: generate_codeframe(s, vectors=v), repeats)
-        mb = peak_mb(lambda s=synthetic, v=noisy: generate_codeframe(s, vectors=v))
-        found = sum(c.kind == "theme" for c in draft.codes)
-        bt_sec = None
-        if use_bertopic and n <= 10_000:
-            _, bt_sec = timed(lambda s=synthetic, v=noisy: bertopic_labels(s, v), 1)
-        ratio = f"{bt_sec / sec:.1f}x faster" if bt_sec else "-"
-        print(f"| {n:,} | generate_codeframe | {found} | {sec:.2f} | {mb:.0f} | {ratio} |")
-        if bt_sec:
-            print(f"| {n:,} | BERTopic defaults | - | {bt_sec:.2f} (1 run) | - | 1.0x |")
-    if use_bertopic:
-        print("\nBERTopic is not run at 50,000 answers (minutes on this machine).")
+    print("\n## The sample survey: our codes next to the hand coding\n")
+    survey = next(s for s in sets if s.name == "sample survey")
+    texts, gold = read_survey(
+        Path(__file__).resolve().parents[1] / "tests" / "codeframe" / "data" / "survey_labelled.csv"
+    )
+    side_by_side(drafts[survey.name], texts, gold)
+
+    print("\n## Speed and memory (cached vectors and label phrases)\n")
+    print("| set | answers | distinct | codes | nets | seconds (median) | peak traced MB |")
+    print("|---|---|---|---|---|---|---|")
+    for s in sets:
+        if not s.name.startswith("long tail") or len(s.texts) < 1_000:
+            continue
+        if s.name.split()[2] in {"1,000", "5,000"} and not s.name.endswith("seed 0"):
+            continue
+        repeats = args.repeats if len(s.texts) <= 10_000 else max(1, args.repeats)
+        draft, sec = timed(lambda s=s: draft_of(s), repeats)
+        mb = peak_mb(lambda s=s: draft_of(s))
+        print(
+            f"| {s.name} | {len(s.texts):,} | {draft.params['distinct_answers']:,} "
+            f"| {sum(c.kind == 'theme' for c in draft.codes)} | {len(draft.nets)} "
+            f"| {sec:.2f} | {mb:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -191,10 +191,16 @@ def main() -> None:
             )
             stats = api.get("/api/embeddings/stats/").json()
             lifetime = stats["lifetime"]
-            embedded = sum(j["cache_hits"] + j["cache_misses"] for j in finished)
+            embedded = sum(
+                j["cache_hits"]
+                + j["cache_misses"]
+                + int(j["codeframe"]["timings"].get("label_phrase_lookups", 0))
+                for j in finished
+                if j["codeframe"]
+            )
             print(
                 f"counters: {lifetime['requests']:,} lookups ({lifetime['hits']:,} hits + "
-                f"{lifetime['misses']:,} misses); texts the jobs embedded: {embedded:,} "
+                f"{lifetime['misses']:,} misses); answers and label phrases the jobs embedded: {embedded:,} "
                 f"({'exact' if embedded == lifetime['requests'] else 'MISMATCH'}); model time "
                 f"{lifetime['encode_seconds']:.1f} s; queue now: {stats['sections'].get('codeframe_jobs')}"
             )

@@ -1,44 +1,41 @@
-"""Texts (+ vectors) -> a codeframe draft. Pure numpy / scipy / scikit-learn: no ORM.
+"""Texts + their vectors -> a codeframe draft. Pure numpy / scipy / scikit-learn.
 
-The algorithm, in the order it runs:
+The contract: `generate_codeframe` is a pure function of its arguments. It is handed the
+answers' vectors and never embeds, reads a cache or touches the ORM itself; the one way out is
+the optional `embed` callable the caller passes for label phrases (the service passes
+`embeddings.services.embed_texts`, so phrases are cached like answers). Without it labels are
+still chosen, from the answers' vectors alone. The same answers in any order give the same
+codeframe: everything is sorted before it is clustered and ties are broken on the text.
 
-1. Collapse. Answers are normalised (`nonanswers.normalise`: NFKC, case-folded, whitespace
-   squeezed); each distinct answer is clustered once, its vector the mean of its copies. Blank
-   answers are left uncoded (`[]`): there is nothing to code, and a "No answer" code would
-   only inflate the frame; the page shows them as "Other / blank".
-2. Non-answers ("nothing", "don't know", "asdfgh") are found by a lexicon and rules and get the
-   standard codes of a "Non-answers" net; they never reach the clustering.
-3. Themes (`clustering.cluster_themes`). Ward linkage on the L2-normalised vectors, cut at the
-   smallest number of codes whose answers are, on average, as similar to one another as
-   `cohesion` (mean pairwise cosine within a code, weighted by code size). That criterion
-   depends on how alike the answers in a code are, not on how many answers or codes there
-   are, so it works for a long tail of small codes as well as for balanced ones. By default
-   the target adapts to the data: hand-written survey answers are phrased more variously
-   than short intent messages, and a target they cannot reach shreds each theme into pairs.
-   `n_codes` cuts at a fixed number instead; `max_codes` caps the number.
-4. Codes with fewer than `min_code_size` answers are dissolved: each answer joins the nearest
-   remaining code if it is similar enough to it, else it is left uncoded ("Other"). Small
-   codes very close to another code are merged into it.
-5. Multi-coding: an answer also gets a second code when its similarity to that code's centroid
-   is high in absolute terms and within a small margin of its primary code's.
-6. Nets: codes whose centroids are close (average-linkage cosine) form a net.
-7. Labels: c-TF-IDF keywords per code and per net; examples are the most central answers.
+The algorithm, in the order it runs, and where each step lives:
 
-Everything is sorted before it is clustered and ties are broken on the text, so the same
-answers in any order give the same codeframe.
+1. Collapse (`_collapse`). Answers are normalised (`nonanswers.normalise`: NFKC, case-folded,
+   whitespace squeezed); each distinct answer is clustered once, its vector the mean of its
+   copies. Blank answers are left uncoded (`[]`): there is nothing to code.
+2. Non-answers ("nothing", "don't know", "asdfgh") are found by a lexicon and rules
+   (`nonanswers`) and get the standard codes of a "Non-answers" net; they are not clustered.
+3. Themes (`clustering.cluster_themes`): Ward linkage cut where the codes are as cohesive as
+   the data's themes are; small codes dissolved or merged. See that module.
+4. Answers -> codes (`assignment.assign`): primary code, an optional second code, confidences.
+5. Nets (`nets.group_codes`): codes whose centroids are close form a net, as many as the data
+   has.
+6. Words (`labelling`, `phrases`): keywords are c-TF-IDF terms; labels are 1-4 word phrases
+   the code's answers share, central to the code and distinct from the other codes
+   (KeyBERT-style); net labels are phrases shared across the net's codes. Examples are the
+   code's most central answers.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from codeframe import clustering, labelling, nonanswers
+from codeframe import assignment, clustering, labelling, nets, nonanswers, phrases
 
 
 @dataclass(frozen=True)
@@ -70,41 +67,38 @@ class CodeframeDraft:
     # Parallel to `assignments`: the confidence (0..1) of each of those codes.
     confidences: list[list[float]]
     params: dict[str, Any] = field(default_factory=dict)
-    # embedding_seconds, clustering_seconds, cache_hits, cache_misses
+    # clustering_seconds (the caller adds its own: embedding_seconds, cache hits and misses)
     timings: dict[str, float] = field(default_factory=dict)
 
 
 MIN_CODE_SIZE = 3
-# Second code: at least this similar to its centroid, and within MARGIN of the primary code.
-MULTI_CODE_SIMILARITY = 0.55
-MULTI_CODE_MARGIN = 0.03
-# Softmax temperature turning centroid similarities into confidences.
-CONFIDENCE_TEMPERATURE = 0.05
-# Codes whose centroids are at least this similar (average linkage) share a net.
-NET_SIMILARITY = 0.45
-MAX_NETS = 12
 N_EXAMPLES = 4
+# Keywords and labels are read from at most this many answers of a code.
+TERM_SAMPLE = 200
 NON_ANSWER_NET = "Non-answers"
 
 
 def generate_codeframe(
     texts: Sequence[str],
     *,
-    vectors: np.ndarray | None = None,
+    vectors: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
     n_codes: int | None = None,
     max_codes: int | None = None,
     random_state: int = 0,
     cohesion: float | None = None,
     min_code_size: int = MIN_CODE_SIZE,
 ) -> CodeframeDraft:
-    """Return a draft codeframe for `texts`.
+    """Return a draft codeframe for `texts`, whose vectors are the rows of `vectors` (e.g.
+    float32 from `embeddings.services.embed_texts`).
 
-    `vectors` (one row per text, e.g. float32 from `embeddings.services.embed_texts`) skips
-    embedding. `n_codes` fixes the number of theme codes (small codes are then kept, not
-    dissolved), `max_codes` caps it; otherwise the number follows from `cohesion` (None: adapted
-    to how alike the answers are, at most `clustering.DEFAULT_COHESION`). Non-answer codes come
-    on top of either. `random_state` seeds the k-means micro-clustering used above
-    `clustering.DIRECT_MAX` distinct answers.
+    `embed(phrases) -> vectors` (optional) embeds candidate label phrases; without it labels
+    are chosen from the answers' vectors. `n_codes` fixes the number of theme codes (small
+    codes are then kept, not dissolved), `max_codes` caps it (default
+    `clustering.DEFAULT_MAX_CODES`); otherwise the number follows from how cohesive the data's
+    themes are (`cohesion` overrides the target). Non-answer codes come on top.
+    `random_state` seeds the k-means micro-clustering used above `clustering.DIRECT_MAX`
+    distinct answers.
 
     Raises ValueError if `vectors` does not have one row per text, or a count is below 1.
     """
@@ -113,17 +107,6 @@ def generate_codeframe(
         raise ValueError("n_codes must be at least 1")
     if max_codes is not None and max_codes < 1:
         raise ValueError("max_codes must be at least 1")
-    timings: dict[str, float] = {}
-    if vectors is None:
-        from embeddings.services import embed_texts_with_report
-
-        report = embed_texts_with_report(texts)
-        vectors = report.vectors
-        timings.update(
-            embedding_seconds=report.seconds,
-            cache_hits=report.hits,
-            cache_misses=report.misses,
-        )
     vectors = np.asarray(vectors, dtype=np.float32)
     if not texts and vectors.size == 0:
         vectors = vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)
@@ -133,8 +116,7 @@ def generate_codeframe(
 
     answers = _collapse(texts, vectors)
     kinds = [nonanswers.classify(key) for key in answers.keys]
-    theme = np.array([kind is None for kind in kinds], dtype=bool)
-    theme_idx = np.flatnonzero(theme)
+    theme_idx = np.flatnonzero([kind is None for kind in kinds])
     clusters = clustering.cluster_themes(
         answers.unit[theme_idx],
         answers.counts[theme_idx],
@@ -144,8 +126,7 @@ def generate_codeframe(
         min_code_size=1 if n_codes else min_code_size,
         random_state=random_state,
     )
-    frame = _build_frame(answers, kinds, theme_idx, clusters)
-    timings["clustering_seconds"] = time.perf_counter() - started
+    frame = _build_frame(answers, kinds, theme_idx, clusters, embed=embed)
     return CodeframeDraft(
         codes=frame.codes,
         nets=frame.nets,
@@ -160,9 +141,10 @@ def generate_codeframe(
             "answers": len(texts),
             "distinct_answers": len(answers.keys),
             "blank_answers": int((answers.inverse < 0).sum()),
+            "labels": "embedded phrases" if embed else "answer vectors",
             **clusters.params,
         },
-        timings=timings,
+        timings={"clustering_seconds": time.perf_counter() - started},
     )
 
 
@@ -185,7 +167,8 @@ def _collapse(texts: list[str], vectors: np.ndarray) -> _Answers:
     inverse = np.fromiter((position.get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
     counts = np.bincount(inverse[inverse >= 0], minlength=len(distinct))
 
-    spellings = Counter((int(u), t.strip()) for u, t in zip(inverse, texts, strict=True) if u >= 0)
+    inv = inverse.tolist()
+    spellings = Counter((u, t.strip()) for u, t in zip(inv, texts, strict=True) if u >= 0)
     verbatim = [""] * len(distinct)
     best: dict[int, tuple[int, str]] = {}
     for (u, spelling), n in spellings.items():
@@ -197,18 +180,17 @@ def _collapse(texts: list[str], vectors: np.ndarray) -> _Answers:
 
     # Mean of each answer's copies, summed in an order fixed by the text (not the input order).
     coded = np.flatnonzero(inverse >= 0)
-    order = sorted(coded.tolist(), key=lambda i: (inverse[i], texts[i]))
+    order = sorted(coded.tolist(), key=lambda i: (inv[i], texts[i]))
     dim = vectors.shape[1]
     if order:
-        sorted_rows = vectors[order].astype(np.float64)
-        starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
-        means = np.add.reduceat(sorted_rows, starts, axis=0)
+        # Rows in (answer, text) order: each sum adds its copies in an order fixed by the data.
+        means = clustering.group_sums(vectors[order], inverse[order], len(distinct))
     else:
-        means = np.zeros((0, dim))
+        means = np.zeros((0, dim), dtype=np.float32)
     return _Answers(distinct, verbatim, counts, clustering.unit(means).astype(np.float32), inverse)
 
 
-# --- 5-7. the frame ----------------------------------------------------------------------
+# --- 4-6. the frame ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -220,51 +202,52 @@ class _Frame:
 
 
 def _build_frame(
-    answers: _Answers, kinds: list[str | None], theme_idx: np.ndarray, clusters: clustering.Clusters
+    answers: _Answers,
+    kinds: list[str | None],
+    theme_idx: np.ndarray,
+    clusters: clustering.Clusters,
+    *,
+    embed: Callable[[list[str]], np.ndarray] | None,
 ) -> _Frame:
     k = len(clusters.centroids)
     x = answers.unit[theme_idx]
     labels = clusters.labels
-    weights = answers.counts[theme_idx]
+    weights = answers.counts[theme_idx].astype(np.float64)
     sizes = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=k)
-    sims = x @ clusters.centroids.T if k else np.zeros((len(x), 0))
-
     docs = [answers.verbatim[i] for i in theme_idx]
-    terms = labelling.count_terms(docs)
-    keywords = labelling.keywords_by_group(terms, labels, k, weights=weights)
-    examples: list[list[str]] = []
-    for c in range(k):
-        members = np.flatnonzero(labels == c)
-        central = members[np.lexsort((members, -sims[members, c]))][:N_EXAMPLES]
-        examples.append([docs[i] for i in central])
-    code_labels = [labelling.short_label(keywords[c], examples[c][0]) for c in range(k)]
+    examples = _examples(x, labels, clusters.centroids, docs)
 
-    # Theme codes by size (largest first); ties by label then by their most central answer.
-    order = sorted(range(k), key=lambda c: (-sizes[c], code_labels[c], examples[c][0]))
-    code_id = {c: rank + 1 for rank, c in enumerate(order)}
-
-    net_of = _nets(clusters.centroids, sizes)
-    n_nets = int(net_of.max()) + 1 if k else 0
-    net_keywords = labelling.keywords_by_group(
+    # Words are read from at most TERM_SAMPLE answers a code, each standing for its share.
+    sample, scale = _term_sample(labels, k)
+    terms = labelling.count_terms([docs[i] for i in sample.tolist()])
+    x_s, labels_s = x[sample], labels[sample]
+    weights_s = weights[sample] * scale[labels_s]
+    keywords = labelling.keywords_by_group(terms, labels_s, k, weights=weights_s)
+    # Largest codes first (they choose their labels first); ties by their most central answer.
+    by_size = sorted(range(k), key=lambda c: (-sizes[c], examples[c][0]))
+    code_labels = phrases.choose_labels(
         terms,
-        np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1),
-        n_nets,
-        top=2,
-        weights=weights,
+        labels_s,
+        k,
+        weights=weights_s,
+        unit=x_s,
+        centroids=clusters.centroids,
+        order=by_size,
+        fallbacks=[e[0] for e in examples],
+        embed=embed,
     )
-    net_members = [[c for c in order if net_of[c] == net] for net in range(n_nets)]
+    code_id = {c: rank + 1 for rank, c in enumerate(by_size)}
+
+    net_of = nets.group_codes(clusters.centroids)
+    n_nets = int(net_of.max()) + 1 if k else 0
+    net_members = [[c for c in by_size if net_of[c] == net] for net in range(n_nets)]
     net_order = sorted(
         range(n_nets),
         key=lambda net: (-sizes[net_members[net]].sum(), code_id[net_members[net][0]]),
     )
-    net_label: dict[int, str] = {}
-    for net in net_order:
-        if len(net_members[net]) == 1:
-            net_label[net] = code_labels[net_members[net][0]]
-        else:
-            net_label[net] = labelling.short_label(
-                net_keywords[net], examples[net_members[net][0]][0]
-            )
+    net_label = _net_labels(
+        terms, labels_s, net_of, net_members, net_order, x_s, weights_s, code_labels, embed
+    )
     net_id = {net: rank + 1 for rank, net in enumerate(net_order)}
 
     codes = [
@@ -277,9 +260,9 @@ def _build_frame(
             size=int(sizes[c]),
             examples=examples[c],
         )
-        for c in order
+        for c in by_size
     ]
-    nets = [
+    draft_nets = [
         DraftNet(
             id=net_id[net], label=net_label[net], code_ids=[code_id[c] for c in net_members[net]]
         )
@@ -288,70 +271,112 @@ def _build_frame(
 
     # Per distinct answer: (code ids, confidences).
     coded: list[tuple[list[int], list[float]]] = [([], [])] * len(answers.keys)
-    rows = np.flatnonzero(labels >= 0)
-    if rows.size:
-        s = sims[rows].astype(np.float64)
-        primary = labels[rows]
-        own = s[np.arange(rows.size), primary]
-        scaled = np.exp((s - s.max(axis=1, keepdims=True)) / CONFIDENCE_TEMPERATURE)
-        probability = scaled / scaled.sum(axis=1, keepdims=True)
-        masked = s.copy()
-        masked[np.arange(rows.size), primary] = -np.inf
-        second = np.argmax(masked, axis=1)  # ties: the lower code index, fixed by the data
-        best_other = masked[np.arange(rows.size), second]
-        multi = (best_other >= MULTI_CODE_SIMILARITY) & (best_other >= own - MULTI_CODE_MARGIN)
-        for r, row in enumerate(rows.tolist()):
-            chosen = [int(primary[r]), int(second[r])] if multi[r] else [int(primary[r])]
-            coded[int(theme_idx[row])] = (
-                [code_id[c] for c in chosen],
-                [round(float(probability[r, c]), 4) for c in chosen],
-            )
-
-    na_kinds = sorted(
-        {kind for kind in kinds if kind is not None}, key=list(nonanswers.LABELS).index
-    )
-    if na_kinds:
-        na_net = len(nets) + 1
-        na_id = {kind: len(codes) + 1 + i for i, kind in enumerate(na_kinds)}
-        for kind in na_kinds:
-            members = [u for u, kd in enumerate(kinds) if kd == kind]
-            common = sorted(members, key=lambda u: (-answers.counts[u], answers.keys[u]))
-            codes.append(
-                DraftCode(
-                    id=na_id[kind],
-                    label=nonanswers.LABELS[kind],
-                    keywords=[],
-                    net_id=na_net,
-                    net=NON_ANSWER_NET,
-                    size=int(answers.counts[members].sum()),
-                    examples=[answers.verbatim[u] for u in common[:N_EXAMPLES]],
-                    kind="non_answer",
-                )
-            )
-            for u in members:
-                coded[u] = ([na_id[kind]], [1.0])
-        nets.append(DraftNet(id=na_net, label=NON_ANSWER_NET, code_ids=list(na_id.values())))
+    for row, (chosen, confidence) in enumerate(assignment.assign(x, clusters.centroids, labels)):
+        if chosen:
+            coded[int(theme_idx[row])] = ([code_id[c] for c in chosen], confidence)
+    _add_non_answer_codes(answers, kinds, codes, draft_nets, coded)
 
     assignments, confidences = [], []
     for u in answers.inverse:
         ids, conf = coded[u] if u >= 0 else ([], [])
         assignments.append(list(ids))
         confidences.append(list(conf))
-    return _Frame(codes, nets, assignments, confidences)
+    return _Frame(codes, draft_nets, assignments, confidences)
 
 
-def _nets(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Net 0..m-1 of each code: average-linkage cosine on the code centroids."""
-    from scipy.cluster.hierarchy import fcluster, linkage
+def _term_sample(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (sorted) of at most `TERM_SAMPLE` answers per code, evenly spaced among its
+    answers (which are sorted by text), and per code the factor its sampled answers stand
+    for (answers / sampled)."""
+    picked, scale = [], np.ones(max(k, 1))
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) > TERM_SAMPLE:
+            scale[c] = len(members) / TERM_SAMPLE
+            members = members[np.linspace(0, len(members) - 1, TERM_SAMPLE).round().astype(int)]
+        picked.append(members)
+    rows = np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.intp)
+    return rows, scale
 
-    k = len(centroids)
-    if k < 3:
-        return np.zeros(k, dtype=np.intp)
-    tree = linkage(centroids.astype(np.float64), method="average", metric="cosine")
-    net = fcluster(tree, t=1 - NET_SIMILARITY, criterion="distance")
-    if net.max() > MAX_NETS:
-        net = fcluster(tree, t=MAX_NETS, criterion="maxclust")
-    # Number nets by their first code so the numbering never depends on scipy's.
-    _, first = np.unique(net, return_index=True)
-    rank = {net[i]: r for r, i in enumerate(sorted(first))}
-    return np.array([rank[v] for v in net], dtype=np.intp)
+
+def _examples(
+    x: np.ndarray, labels: np.ndarray, centroids: np.ndarray, docs: list[str]
+) -> list[list[str]]:
+    """The `N_EXAMPLES` answers of each code most similar to its centroid."""
+    result = []
+    for c in range(len(centroids)):
+        members = np.flatnonzero(labels == c)
+        sims = x[members] @ centroids[c]
+        central = members[np.lexsort((members, -sims))][:N_EXAMPLES]
+        result.append([docs[i] for i in central])
+    return result
+
+
+def _net_labels(
+    terms: labelling.TermCounts,
+    labels: np.ndarray,
+    net_of: np.ndarray,
+    net_members: list[list[int]],
+    net_order: list[int],
+    x: np.ndarray,
+    weights: np.ndarray,
+    code_labels: list[str],
+    embed: Callable[[list[str]], np.ndarray] | None,
+) -> dict[int, str]:
+    """A net of one code is named by it; a net of several by a phrase its codes share."""
+    result = {net: code_labels[members[0]] for net, members in enumerate(net_members)}
+    multi = [net for net in net_order if len(net_members[net]) > 1]
+    if not multi:
+        return result
+    answer_net = np.where(labels >= 0, net_of[np.maximum(labels, 0)], -1)
+    net_centroids = clustering.centroids(x, answer_net, len(net_members))
+    chosen = phrases.choose_labels(
+        terms,
+        answer_net,
+        len(net_members),
+        weights=weights,
+        unit=x,
+        centroids=net_centroids,
+        order=multi,
+        fallbacks=[code_labels[members[0]] for members in net_members],
+        embed=embed,
+        parts=labels,
+        taken=code_labels,
+    )
+    result.update({net: chosen[net] for net in multi})
+    return result
+
+
+def _add_non_answer_codes(
+    answers: _Answers,
+    kinds: list[str | None],
+    codes: list[DraftCode],
+    draft_nets: list[DraftNet],
+    coded: list[tuple[list[int], list[float]]],
+) -> None:
+    """Append the non-answer codes and their net, in `nonanswers.LABELS` order; code them."""
+    na_kinds = sorted(
+        {kind for kind in kinds if kind is not None}, key=list(nonanswers.LABELS).index
+    )
+    if not na_kinds:
+        return
+    na_net = len(draft_nets) + 1
+    na_id = {kind: len(codes) + 1 + i for i, kind in enumerate(na_kinds)}
+    for kind in na_kinds:
+        members = [u for u, kd in enumerate(kinds) if kd == kind]
+        common = sorted(members, key=lambda u: (-answers.counts[u], answers.keys[u]))
+        codes.append(
+            DraftCode(
+                id=na_id[kind],
+                label=nonanswers.LABELS[kind],
+                keywords=[],
+                net_id=na_net,
+                net=NON_ANSWER_NET,
+                size=int(answers.counts[members].sum()),
+                examples=[answers.verbatim[u] for u in common[:N_EXAMPLES]],
+                kind="non_answer",
+            )
+        )
+        for u in members:
+            coded[u] = ([na_id[kind]], [1.0])
+    draft_nets.append(DraftNet(id=na_net, label=NON_ANSWER_NET, code_ids=list(na_id.values())))

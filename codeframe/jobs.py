@@ -3,8 +3,9 @@ recover the jobs whose worker died.
 
 A job runs the generation's steps in order, each reported on its row:
 prepare (read the answers) -> embed (through `embeddings.services`, in batches, one progress
-write per batch) -> generate (`generate_codeframe(texts, vectors=...)`, pure) -> store (one
-transaction, in which the job is also marked done: both land or neither).
+write per batch) -> generate (`generate_codeframe(texts, vectors=..., embed=...)`, pure; `embed`
+embeds label phrases through the cache) -> store (one transaction, in which the job is also
+marked done: both land or neither).
 
 Workers die (kill -9, out of memory, a machine gone). A running job's `heartbeat` moves with
 every progress write; one older than CODEFRAME["JOB_TIMEOUT"] has lost its worker, and
@@ -41,7 +42,12 @@ from codeframe.exceptions import (
 )
 from codeframe.generation import generate_codeframe
 from codeframe.models import Codeframe, GenerationJob, Question
-from codeframe.services import import_texts, prepare_generation, store_codeframe
+from codeframe.services import (
+    PhraseEmbedder,
+    import_texts,
+    prepare_generation,
+    store_codeframe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,13 +269,16 @@ def _run(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback | No
     report(Stage.EMBEDDING, 0)
     vectors, embedding = _embed(texts, report=report)
     report(Stage.CLUSTERING, len(texts))
+    phrases = PhraseEmbedder()
     draft = generate_codeframe(
         texts,
         vectors=vectors,
+        embed=phrases,
         n_codes=params.get("n_codes"),
         max_codes=params.get("max_codes"),
         random_state=params.get("random_state", 0),
     )
+    embedding["label_phrase_lookups"] = phrases.lookups
     report(Stage.STORING, len(texts))
 
     def mark_done(codeframe: Codeframe) -> None:

@@ -1,12 +1,15 @@
-"""Keywords and short labels for groups of answers: class-based TF-IDF (c-TF-IDF).
+"""The phrases of a set of answers, and the keywords of groups of them (c-TF-IDF).
 
-Each group's answers are concatenated into one document; a term scores high for a group when it
-is frequent there and rare across groups: tf(t, g) / len(g) * log(1 + mean_len / freq(t)).
+`count_terms` reads every answer once into a sparse answers x phrases matrix (1-4 word n-grams
+inside one clause, no digits, first and last word not stop words; each answer counts a phrase
+once). Keywords are its 1-2 word phrases without inner stop words; `codeframe.phrases` picks
+labels from all of them. A keyword scores high for a group when it is frequent there and rare
+across groups: tf(t, g) / len(g) * log(1 + mean_len / freq(t)), computed on sparse rows so
+memory follows the phrases used, not groups x vocabulary.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,10 +86,27 @@ _FILLER_WORDS = frozenset(
 # scikit-learn's English stop list holds words that name survey themes ("call centre",
 # "interest rates", "bill payments"): they stay.
 _CONTENT_WORDS = frozenset(
-    ["bill", "call", "computer", "detail", "empty", "fire", "full", "interest", "move", "system"]
+    [
+        "bill",
+        "call",
+        "computer",
+        "detail",
+        "empty",
+        "fire",
+        "full",
+        "interest",
+        "move",
+        "system",
+        "top",
+    ]
 )
-# Tokens of two or more word characters with at least one letter: no "12", "24", "2026".
-_WORD = re.compile(r"(?u)\b(?=\w*[^\W\d_])\w\w+\b")
+# Runs of words end at punctuation, symbols and any token holding a digit ("ab123", "2026");
+# an apostrophe or hyphen inside a word is kept ("don't", "top-up").
+_BREAK = re.compile(r"[^\w\s'-]+|\w*\d\w*|_+", re.UNICODE)
+# A phrase may end on these stop words when it has another word before them: "top up", "log
+# in", "sign up", "cash back".
+_PARTICLES = frozenset(["up", "in", "out", "off", "back", "down"])
+MAX_PHRASE_WORDS = 4
 # A unigram keyword gives way to a bigram holding it that makes up at least this share of its
 # occurrences in the group ("apple" -> "apple pay", "customer" -> "customer service").
 BIGRAM_SHARE = 0.5
@@ -94,36 +114,88 @@ BIGRAM_SHARE = 0.5
 
 @dataclass(frozen=True)
 class TermCounts:
-    """Unigram + bigram counts of a list of answers (stop words removed)."""
+    """Which answers contain which phrases (1-4 words; stop words never at the start/end)."""
 
-    matrix: Any  # scipy.sparse CSR, (answers, terms)
+    matrix: Any  # scipy.sparse CSR, (answers, terms), 1 = the answer contains the phrase
     terms: np.ndarray  # str, sorted
+    keyword: np.ndarray  # bool per term: 1-2 words, no stop word (what keywords are made of)
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    # The word pattern keeps "couldn't" whole; its fragments and apostrophe forms stop too.
+    return frozenset(ENGLISH_STOP_WORDS - _CONTENT_WORDS) | _CONTRACTION_FRAGMENTS | _FILLER_WORDS
+
+
+def _runs(doc: str) -> list[list[str]]:
+    """Runs of words not broken by punctuation, digits or symbols, lower-cased."""
+    runs = []
+    for run in _BREAK.split(doc.lower().replace("\u2019", "'")):
+        words = [w.strip("'-") for w in run.split()]
+        if words:
+            runs.append([w for w in words if w])
+    return runs
 
 
 def count_terms(docs: Sequence[str]) -> TermCounts:
-    """Count the terms of `docs` once, for as many groupings as needed."""
+    """Read `docs` once, for as many groupings as needed."""
     from scipy import sparse
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer
 
-    # The word pattern cuts "couldn't" into "couldn": stop those fragments too.
-    stop = (ENGLISH_STOP_WORDS - _CONTENT_WORDS) | _CONTRACTION_FRAGMENTS | _FILLER_WORDS
+    stop = _stop_words()
+
+    stopped_cache: dict[str, bool] = {}
+
+    def is_stop(word: str) -> bool:
+        known = stopped_cache.get(word)
+        if known is None:
+            known = len(word) < 2 or word in stop or word.split("'")[0] in stop
+            stopped_cache[word] = known
+        return known
 
     def analyse(doc: str) -> list[str]:
-        words = _WORD.findall(doc.lower())
-        kept = [w for w in words if w not in stop]
-        # Bigrams of words adjacent in the answer: "Queues in the branch" gives no
-        # "queues branch", which nobody wrote.
-        pairs = [
-            f"{a} {b}" for a, b in itertools.pairwise(words) if a not in stop and b not in stop
-        ]
-        return kept + pairs
+        phrases = []
+        for words in _runs(doc):
+            stopped = [is_stop(w) for w in words]
+            ends = [not s or w in _PARTICLES for w, s in zip(words, stopped, strict=True)]
+            n_words = len(words)
+            for i in range(n_words):
+                if stopped[i]:
+                    continue
+                phrases.append(words[i])
+                for j in range(i + 1, min(i + MAX_PHRASE_WORDS, n_words)):
+                    if ends[j]:
+                        phrases.append(" ".join(words[i : j + 1]))
+        return phrases
 
-    vectorizer = CountVectorizer(analyzer=analyse)
+    vectorizer = CountVectorizer(analyzer=analyse, binary=True, dtype=np.float32)
     try:
         matrix = vectorizer.fit_transform(list(docs))
     except ValueError:  # nothing but stop words / no tokens (emoji, one-letter answers)
-        return TermCounts(sparse.csr_matrix((len(docs), 0)), np.array([], dtype=str))
-    return TermCounts(matrix.tocsr(), vectorizer.get_feature_names_out())
+        empty = np.array([], dtype=str)
+        return TermCounts(sparse.csr_matrix((len(docs), 0)), empty, np.zeros(0, dtype=bool))
+    terms = vectorizer.get_feature_names_out()
+    keyword = np.array(
+        [t.count(" ") <= 1 and not any(is_stop(w) for w in t.split()) for t in terms.tolist()],
+        dtype=bool,
+    )
+    return TermCounts(matrix.tocsr(), terms, keyword)
+
+
+def group_term_counts(
+    counts: TermCounts, groups: np.ndarray, n_groups: int, *, weights: np.ndarray | None = None
+):
+    """Sparse (n_groups, terms) CSR: the weight of the answers of each group holding each
+    term; `groups[i] = -1` leaves answer i out."""
+    from scipy import sparse
+
+    keep = np.flatnonzero(groups >= 0)
+    w = np.ones(keep.size) if weights is None else np.asarray(weights, dtype=np.float64)[keep]
+    membership = sparse.csr_matrix(
+        (w, (groups[keep], keep)), shape=(n_groups, counts.matrix.shape[0])
+    )
+    return (membership @ counts.matrix).tocsr()
 
 
 def keywords_by_group(
@@ -136,40 +208,38 @@ def keywords_by_group(
 ) -> list[list[str]]:
     """Return the `top` most distinctive terms of each group 0..n_groups-1; `groups[i]` is the
     group of answer i (-1 = in none), `weights[i]` how many respondents gave it (default 1)."""
-    from scipy import sparse
-
     result: list[list[str]] = [[] for _ in range(n_groups)]
     keep = np.flatnonzero(groups >= 0)
-    n_terms = counts.matrix.shape[1]
-    if n_groups == 0 or keep.size == 0 or n_terms == 0:
+    if n_groups == 0 or keep.size == 0 or not counts.keyword.any():
         return result
     w = np.ones(keep.size) if weights is None else np.asarray(weights, dtype=np.float64)[keep]
-    membership = sparse.csr_matrix(
-        (w, (groups[keep], keep)), shape=(n_groups, counts.matrix.shape[0])
-    )
-    tf = (membership @ counts.matrix).toarray()
+    tf = group_term_counts(counts, groups, n_groups, weights=weights)
+    tf = tf[:, np.flatnonzero(counts.keyword)].tocsr()
+    terms = counts.terms[counts.keyword]
     sizes = np.bincount(groups[keep], weights=w, minlength=n_groups)
-    totals = tf.sum(axis=1, keepdims=True)
-    freq = tf.sum(axis=0)
+    totals = np.asarray(tf.sum(axis=1)).ravel()
+    freq = np.asarray(tf.sum(axis=0)).ravel()
     mean_len = totals.mean()
-    scores = tf / np.maximum(totals, 1) * np.log1p(mean_len / np.maximum(freq, 1))
-    shortlist = min(n_terms, 8 * top)
-    candidates = np.argpartition(-scores, shortlist - 1, axis=1)[:, :shortlist]
-    bigrams_of = _bigrams_by_word(counts.terms)
+    idf = np.log1p(mean_len / np.maximum(freq, 1))
+    bigrams_of = _bigrams_by_word(terms)
     for g in range(n_groups):
-        cand = candidates[g]
-        cand = cand[scores[g, cand] > 0]
+        row = tf.getrow(g)
+        cand, n = row.indices, row.data
+        if cand.size == 0:
+            continue
+        score = n / max(totals[g], 1) * idf[cand]
+        tf_g = dict(zip(cand.tolist(), n.tolist(), strict=True))
         # Terms that occur once in a group of several answers speak for one answer, not the
         # group: they come last. Then by score, then by term, so ties never depend on anything
         # but the data.
-        lone = (tf[g, cand] < 2) & (sizes[g] > 2)
-        cand = cand[np.lexsort((counts.terms[cand], -scores[g, cand], lone))]
+        lone = (n < 2) & (sizes[g] > 2)
+        ranked = cand[np.lexsort((terms[cand], -score, lone))][: 8 * top]
         chosen: list[str] = []
-        for j in cand:
+        for j in ranked.tolist():
             # A unigram already inside a chosen bigram (or vice versa), or another form of a
             # chosen word ("crashing" after "crashes"), adds nothing.
-            options = [_dominant_bigram(int(j), tf[g], bigrams_of, counts.terms), int(j)]
-            fresh = [t for t in map(str, counts.terms[options]) if not _overlaps_any(t, chosen)]
+            options = [_dominant_bigram(j, tf_g, bigrams_of, terms), j]
+            fresh = [t for t in map(str, terms[options]) if not _overlaps_any(t, chosen)]
             if not fresh:
                 continue
             chosen.append(fresh[0])
@@ -191,18 +261,18 @@ def _bigrams_by_word(terms: np.ndarray) -> dict[str, list[int]]:
 
 
 def _dominant_bigram(
-    j: int, tf: np.ndarray, bigrams_of: dict[str, list[int]], terms: np.ndarray
+    j: int, tf: dict[int, float], bigrams_of: dict[str, list[int]], terms: np.ndarray
 ) -> int:
     """The commonest bigram holding unigram `j` in this group if it makes up `BIGRAM_SHARE` of
     the unigram's occurrences (and occurs at least twice), else `j`."""
     pool = bigrams_of.get(str(terms[j]), [])
-    if not pool or tf[j] <= 0:
+    if not pool or tf.get(j, 0) <= 0:
         return j
-    best = max(pool, key=lambda b: (tf[b], -b))  # ties: the first bigram alphabetically
-    return best if tf[best] >= max(2, BIGRAM_SHARE * tf[j]) else j
+    best = max(pool, key=lambda b: (tf.get(b, 0), -b))  # ties: the first bigram alphabetically
+    return best if tf.get(best, 0) >= max(2, BIGRAM_SHARE * tf[j]) else j
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """A crude English stem, only to see that two keywords are forms of one word."""
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -211,8 +281,8 @@ def _stem(word: str) -> str:
 
 
 def _overlaps_any(term: str, chosen: list[str]) -> bool:
-    stems = {_stem(w) for w in term.split()}
-    return any(stems & {_stem(w) for w in other.split()} for other in chosen)
+    stems = {stem(w) for w in term.split()}
+    return any(stems & {stem(w) for w in other.split()} for other in chosen)
 
 
 def short_label(keywords: Sequence[str], central: str, *, max_chars: int = 60) -> str:

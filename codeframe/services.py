@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Count, Max, Q
 
@@ -24,7 +25,7 @@ from codeframe.generation import CodeframeDraft, generate_codeframe
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
 from codeframe.selectors import question_texts
-from embeddings.services import embed_texts_with_report
+from embeddings.services import embed_texts, embed_texts_with_report
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,19 @@ def prepare_generation(*, question: Question) -> tuple[list[int], list[str]]:
     return [pk for pk, _ in responses], [text for _, text in responses]
 
 
+class PhraseEmbedder:
+    """`embed_texts` for the generator's candidate label phrases (cached like the answers),
+    counting them: they add to the cache's counters beside the answers, and the codeframe's
+    timings say how many (`label_phrase_lookups`)."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def __call__(self, phrases: list[str]) -> np.ndarray:
+        self.lookups += len(phrases)
+        return embed_texts(phrases)
+
+
 def create_codeframe(
     *,
     question: Question,
@@ -127,9 +141,11 @@ def create_codeframe(
     started = time.perf_counter()
     ids, texts = prepare_generation(question=question)
     report = embed_texts_with_report(texts)
+    phrases = PhraseEmbedder()
     draft = generate_codeframe(
         texts,
         vectors=report.vectors,
+        embed=phrases,
         n_codes=n_codes,
         max_codes=max_codes,
         random_state=random_state,
@@ -142,6 +158,7 @@ def create_codeframe(
             "embedding_seconds": report.seconds,
             "cache_hits": report.hits,
             "cache_misses": report.misses,
+            "label_phrase_lookups": phrases.lookups,
         },
         started=started,
     )

@@ -192,6 +192,11 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     assert first.pk in remaining and not remaining & {second.pk, third.pk}
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert "Price" in page
+    # One list of merge targets for the page, whatever the number of codes; a button per code.
+    n_codes = codeframe.codes.count()
+    assert page.count('<select name="target"') == 1
+    assert page.count("<option value=") == n_codes
+    assert page.count('form="merge-form"') == n_codes
     code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
     assert "Answers with this as their primary code" in code_page
 

@@ -42,6 +42,10 @@ def overlapping_sets(pool: list[str], *, count: int, size: int) -> list[list[str
     return [[pool[(i * step + j) % len(pool)] for j in range(size)] for i in range(count)]
 
 
+def phrase_lookups(codeframes: list[dict]) -> int:
+    return sum(int(c["timings"].get("label_phrase_lookups", 0)) for c in codeframes)
+
+
 def generate(client: Http, texts: list[str]):
     return lambda: generate_and_wait(client, {"responses": texts}, timeout=300)
 
@@ -68,13 +72,15 @@ def test_concurrent_generations_with_stats_stream(own_redis, gunicorn_server, se
     bodies = [o.reply.json() for o in cold]
     requested = sum(len(texts) for texts in sets)
     assert [b["cache_hits"] + b["cache_misses"] for b in bodies] == [ANSWERS_EACH] * GENERATIONS
+    # The cache also served the label phrases each generation embedded (in its timings).
+    looked_up = requested + phrase_lookups(bodies)
     stats = api.get("/api/embeddings/stats/").json()
-    assert stats["lifetime"]["requests"] == requested
-    assert stats["lifetime"]["misses"] == sum(b["cache_misses"] for b in bodies)
-    assert stats["lifetime"]["hits"] == sum(b["cache_hits"] for b in bodies)
-    assert stats["lifetime"]["hits"] + stats["lifetime"]["misses"] == requested
+    assert stats["lifetime"]["requests"] == looked_up
+    assert stats["lifetime"]["misses"] >= sum(b["cache_misses"] for b in bodies)
+    assert stats["lifetime"]["hits"] >= sum(b["cache_hits"] for b in bodies)
+    assert stats["lifetime"]["hits"] + stats["lifetime"]["misses"] == looked_up
     # Each distinct text is computed at least once; overlapping requests may race for one.
-    assert len(pool) <= stats["lifetime"]["misses"] < requested
+    assert len(pool) <= stats["lifetime"]["misses"] < looked_up
     assert redis.Redis(host="127.0.0.1", port=server_redis.port, db=2).dbsize() >= len(pool)
 
     # Cached: one at a time (unloaded), then 20 at once with the stats stream.
@@ -89,7 +95,10 @@ def test_concurrent_generations_with_stats_stream(own_redis, gunicorn_server, se
     assert {o.status for o in loaded_stream.outcomes} == {200}
     assert not [s for s in app.status_counts() if s >= 500], app.status_counts()
     stats = api.get("/api/embeddings/stats/").json()
-    assert stats["lifetime"]["requests"] == requested * 2 + 3 * ANSWERS_EACH
+    later = [o.reply.json() for o in unloaded + loaded]
+    assert stats["lifetime"]["requests"] == (
+        looked_up + requested + 3 * ANSWERS_EACH + phrase_lookups(later)
+    )
 
     # No wrong vector: what the workers cached is what the model computes here.
     settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}

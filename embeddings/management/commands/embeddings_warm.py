@@ -64,20 +64,23 @@ class Command(BaseCommand):
         records, total, unit = self._records(options)
         stats = maintenance.WarmStats()
         progress = _Progress(self.stdout, total=total, unit=unit, quiet=options["quiet"])
+        signals = _Signals()
         try:
-            with _sigterm_as_interrupt(), progress:
+            with signals.raising(), progress:
                 maintenance.warm_texts(
-                    records,
+                    signals.guard(records),
                     batch_size=options["batch_size"],
                     dry_run=options["dry_run"],
                     stats=stats,
                     on_batch=progress.update,
                 )
+                signals.check()
         except KeyboardInterrupt as exc:
             stats.finished = time.perf_counter()
             note = "interrupted" if stats.dry_run else "interrupted; finished batches are cached"
             self._summary(stats, options, note=note)
-            code = 143 if isinstance(exc, Terminated) else 130
+            terminated = isinstance(exc, Terminated) or signals.received == signal.SIGTERM
+            code = 143 if terminated else 130
             raise CommandError(
                 f"Interrupted after line {stats.last_line}; run the same command again to "
                 "resume (cached texts are skipped).",
@@ -188,17 +191,43 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    def raise_terminated(signum, frame):
-        raise Terminated()
+class _Signals:
+    """SIGINT and SIGTERM as exceptions that cannot be lost.
 
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    Our own handlers for both, because Python only turns SIGINT into KeyboardInterrupt when the
+    process did not inherit it ignored, and a shell ignores it for background jobs (a CI run,
+    `make test &`): there a `kill -INT` was silently dropped and the run, reading stdin, took
+    the writer closing the pipe for the end of input and reported success. The handler also
+    records the signal, and `guard` / `check` raise it again when the input ends or the run
+    returns, for an interrupt raised where Python drops it (in a finalizer during garbage
+    collection, "Exception ignored in ...")."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def _raise(self, signum, frame) -> None:
+        self.received = signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Terminated() if self.received == signal.SIGTERM else KeyboardInterrupt()
+
+    def guard(self, records: Iterator[sources.Record]) -> Iterator[sources.Record]:
+        for record in records:
+            self.check()
+            yield record
+        self.check()  # end of input after a signal is the signal, not the end
+
+    @contextmanager
+    def raising(self):
+        try:
+            previous = {s: signal.signal(s, self._raise) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

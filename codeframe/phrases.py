@@ -1,0 +1,208 @@
+"""Code and net labels in the answers' own words: a 1-4 word phrase many of a group's answers
+share, central to the group and distinct from the other groups (KeyBERT-style).
+
+For each group (a code, or a net of codes):
+
+1. Candidates are the phrases of `labelling.count_terms` (word n-grams inside one clause, no
+   digits, not starting or ending with a stop word) that at least two of its answers contain.
+2. A shortlist by how much of the group uses the phrase and how much of the phrase's use is in
+   this group: `coverage * purity` (class-based, as c-TF-IDF is).
+3. Each shortlisted phrase is scored by its similarity to the group's centroid: with `embed`
+   (e.g. `embeddings.services.embed_texts`, so phrases are cached like answers) the phrase's own
+   vector, less half its similarity to the nearest other group (a diversity penalty: a label
+   that fits the neighbour as well names neither); without it the mean similarity to the
+   centroid of the group's answers that contain the phrase.
+4. Labels are unique in the frame: groups choose in order of size, and a phrase whose words
+   (stemmed) equal a label already chosen is skipped, so no "Lost luggage" beside "Lost
+   luggage" or "Luggage lost". A net's phrase is also weighted by the share of its codes that
+   use it: a net label says what its codes share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from codeframe.labelling import TermCounts, group_term_counts, stem
+
+Embed = Callable[[list[str]], np.ndarray]
+
+SHORTLIST = 8
+# A diversity penalty of this weight on the similarity to the nearest other group.
+DIVERSITY = 0.5
+MAX_LABEL_WORDS = 5
+# A label grows into a longer phrase that at least this share of its answers use.
+EXTENSION_SHARE = 0.5
+
+
+def choose_labels(
+    counts: TermCounts,
+    groups: np.ndarray,
+    n_groups: int,
+    *,
+    weights: np.ndarray,
+    unit: np.ndarray,
+    centroids: np.ndarray,
+    order: Sequence[int],
+    fallbacks: Sequence[str],
+    embed: Embed | None = None,
+    parts: np.ndarray | None = None,
+    taken: Sequence[str] = (),
+) -> list[str]:
+    """Return a label for each group 0..n_groups-1 (`groups[i]` is answer i's, -1 = none).
+
+    `unit` holds the answers' unit vectors, `centroids` the groups' (unit rows), `order` the
+    groups from most to least important (they choose first), `fallbacks` a label for a group
+    no phrase fits (its most central answer). `parts[i]` (optional) is a finer grouping of the
+    answers, the codes of a net: then phrases used across more of the net's codes score higher.
+    `taken` are labels the new ones must not repeat. Labels start with a capital letter.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    tf = group_term_counts(counts, groups, n_groups, weights=weights)  # k x terms, sparse
+    total = np.asarray(tf.sum(axis=0)).ravel()
+    sizes = np.bincount(groups[groups >= 0], weights=weights[groups >= 0], minlength=n_groups)
+    # Similarity of each answer to its own group's centroid, for the no-embed score.
+    own = np.zeros(len(groups))
+    coded = np.flatnonzero(groups >= 0)
+    if coded.size:
+        own[coded] = np.einsum("ij,ij->i", unit[coded], centroids[groups[coded]])
+    central = group_term_counts(counts, groups, n_groups, weights=weights * own)
+    spread = _spread(counts, groups, parts, n_groups, weights) if parts is not None else None
+
+    shortlists: list[list[tuple[int, float, float]]] = []  # (term, pre-score, no-embed sim)
+    for g in range(n_groups):
+        row = tf.getrow(g)
+        terms, n = row.indices, row.data
+        enough = n >= min(2.0, max(sizes[g], 1.0))
+        terms, n = terms[enough], n[enough]
+        if terms.size == 0:
+            shortlists.append([])
+            continue
+        pre = (n / max(sizes[g], 1.0)) * (n / total[terms])
+        if spread is not None:
+            pre = pre * spread[g].get_terms(terms)
+        top = np.lexsort((counts.terms[terms], -pre))[:SHORTLIST]
+        sims = np.asarray(central[g, terms[top]].todense()).ravel() / n[top]
+        shortlists.append(
+            [(int(terms[i]), float(pre[i]), float(s)) for i, s in zip(top, sims, strict=True)]
+        )
+
+    semantic = _embedded_similarities(counts, shortlists, centroids, embed) if embed else None
+    labels = [""] * n_groups
+    used = {_signature(t) for t in taken}
+    for g in order:
+        ranked = []
+        for j, pre, sim in shortlists[g]:
+            if semantic is not None:
+                own_sim, other_sim = semantic[g][j]
+                sim = own_sim - DIVERSITY * other_sim
+            phrase = str(counts.terms[j])
+            # Equal scores (the same answers hold both): the longer phrase says more.
+            ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase))
+        ranked.sort()
+        fresh = (
+            option
+            for _, _, phrase in ranked
+            for option in (_dominant_extension(phrase, counts, tf, g), phrase)
+            if _signature(option) not in used
+        )
+        labels[g] = next(fresh, "")
+        if not labels[g]:
+            labels[g] = _unique(_trim(fallbacks[g]), used)
+        used.add(_signature(labels[g]))
+    return [label[:1].upper() + label[1:] for label in labels]
+
+
+def _dominant_extension(phrase: str, counts: TermCounts, tf, g: int) -> str:
+    """The longest phrase holding `phrase` that most of the group's answers holding `phrase`
+    also hold ("pay" -> "apple pay" when most say "Apple Pay"), up to MAX_PHRASE_WORDS."""
+    row = tf.getrow(g)
+    index = {str(counts.terms[j]): n for j, n in zip(row.indices, row.data, strict=True)}
+    while True:
+        n = index.get(phrase, 0)
+        padded = f" {phrase} "
+        longer = [(m, t) for t, m in index.items() if len(t) > len(phrase) and padded in f" {t} "]
+        if not longer or n <= 0:
+            return phrase
+        m, best = max(longer, key=lambda item: (item[0], -len(item[1]), item[1]))
+        if m < max(2, EXTENSION_SHARE * n):
+            return phrase
+        phrase = best
+
+
+class _Spread:
+    """Share of a net's codes (by weight) in which each term occurs."""
+
+    def __init__(self, per_code: dict[int, np.ndarray], code_weights: np.ndarray) -> None:
+        self.per_code = per_code
+        self.code_weights = code_weights
+
+    def get_terms(self, terms: np.ndarray) -> np.ndarray:
+        used = np.zeros(terms.size)
+        for weight, present in zip(self.code_weights, self.per_code.values(), strict=True):
+            used += weight * np.isin(terms, present)
+        return used / max(self.code_weights.sum(), 1e-12)
+
+
+def _spread(
+    counts: TermCounts,
+    groups: np.ndarray,
+    parts: np.ndarray,
+    n_groups: int,
+    weights: np.ndarray,
+) -> list[_Spread]:
+    n_parts = int(parts.max()) + 1 if parts.size else 0
+    tf = group_term_counts(counts, parts, n_parts, weights=weights)
+    part_sizes = np.bincount(parts[parts >= 0], weights=weights[parts >= 0], minlength=n_parts)
+    group_of_part = np.full(n_parts, -1)
+    group_of_part[parts[groups >= 0]] = groups[groups >= 0]
+    result = []
+    for g in range(n_groups):
+        members = np.flatnonzero(group_of_part == g)
+        present = {int(p): tf.getrow(int(p)).indices for p in members}
+        result.append(_Spread(present, np.sqrt(part_sizes[members])))
+    return result
+
+
+def _embedded_similarities(
+    counts: TermCounts,
+    shortlists: list[list[tuple[int, float, float]]],
+    centroids: np.ndarray,
+    embed: Embed,
+) -> list[dict[int, tuple[float, float]]]:
+    """Per group: term -> (similarity to its centroid, to the most similar other centroid)."""
+    terms = sorted({j for shortlist in shortlists for j, _, _ in shortlist})
+    if not terms:
+        return [{} for _ in shortlists]
+    vectors = np.asarray(embed([str(counts.terms[j]) for j in terms]), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = vectors @ centroids.T.astype(np.float32)  # phrases x groups
+    row = {j: r for r, j in enumerate(terms)}
+    result = []
+    for g, shortlist in enumerate(shortlists):
+        entry = {}
+        for j, _, _ in shortlist:
+            s = sims[row[j]]
+            others = np.delete(s, g)
+            entry[j] = (float(s[g]), float(others.max()) if others.size else 0.0)
+        result.append(entry)
+    return result
+
+
+def _signature(label: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in label.lower().replace("/", " ").split())
+
+
+def _trim(text: str) -> str:
+    words = " ".join(text.split()).rstrip(".!?,;:").split()
+    if len(words) <= MAX_LABEL_WORDS:
+        return " ".join(words) or "(empty)"
+    return " ".join(words[:MAX_LABEL_WORDS]) + "…"
+
+
+def _unique(label: str, used: set[frozenset[str]]) -> str:
+    candidate, n = label, 2
+    while _signature(candidate) in used:
+        candidate, n = f"{label} ({'i' * n})", n + 1
+    return candidate
