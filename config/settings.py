@@ -142,10 +142,21 @@ CACHES = {
 
 
 def _ttl(raw: str) -> int | None:
-    raw = raw.strip().lower()
-    if raw in {"none", "never", "0", ""}:
+    """EMBEDDINGS_TTL: seconds (a positive integer), or "none" for no expiry. 0 is refused, not
+    read as "none": Redis would reject every write with EX 0, and guessing is worse."""
+    value = raw.strip().lower()
+    if value in {"none", "never", ""}:
         return None
-    return int(raw)
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS_TTL must be a positive number of seconds or 'none' (no expiry), "
+            f"not {raw!r}"
+        )
+    return seconds
 
 
 EMBEDDINGS = {

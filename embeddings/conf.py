@@ -18,7 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_ALIAS": "embeddings",
     # First segment of every key we write. Keys are derived only in embeddings.keys.
     "KEY_PREFIX": "emb",
-    # Seconds a vector stays cached; None keeps it until evicted.
+    # Seconds a vector stays cached (a positive integer); None keeps it until evicted. 0 is
+    # refused rather than read as None.
     "TTL": 7 * 24 * 3600,
     # Dotted path of the class that turns texts into vectors (see embeddings.backends.base).
     "BACKEND": "embeddings.backends.sentence_transformers.SentenceTransformerBackend",
@@ -84,6 +85,14 @@ def get_config() -> dict[str, Any]:
         raise ImproperlyConfigured(f"Unknown EMBEDDINGS setting(s): {', '.join(sorted(unknown))}")
     merged = {**DEFAULTS, **user}
     merged["STATS"] = {**DEFAULTS["STATS"], **(user.get("STATS") or {})}
+    ttl = merged["TTL"]
+    if ttl is not None and (type(ttl) is not int or ttl <= 0):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS['TTL'] must be a positive integer (seconds) or None (no expiry), "
+            f"not {ttl!r}"
+        )
     return merged
 
 
