@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -395,9 +396,12 @@ def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> 
             return
     if not _recount_lock.acquire(blocking=False):
         return  # one is already running in this process
+    token = uuid.uuid4().hex
     try:  # and one at a time across processes: a claim that expires if its holder dies
         lease = int(max(30, 3 * float(counted.get("seconds") or 0)))
-        [ours] = get_store().claim_many([keys.recount_claim_key(_prefix())], lease=lease)
+        [ours] = get_store().claim_many(
+            [keys.recount_claim_key(_prefix())], lease=lease, token=token
+        )
     except CacheError:
         ours = False
     if not ours:
@@ -415,7 +419,7 @@ def _maybe_recount_in_background(counted: dict[str, Any], total: int | None) -> 
             logger.exception("background entry count failed")
         finally:
             with contextlib.suppress(CacheError):
-                get_store().delete_many([keys.recount_claim_key(_prefix())])
+                get_store().release_many([keys.recount_claim_key(_prefix())], token=token)
             _recount_lock.release()
 
     threading.Thread(target=run, name="embeddings-recount", daemon=True).start()

@@ -63,9 +63,16 @@ class BaseStore:
     def set_bytes(self, key: str, value: bytes, *, ttl: int | None) -> None:
         self.set_many({key: value}, ttl=ttl)
 
-    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+    def claim_many(self, keys: Sequence[str], *, lease: int, token: str) -> list[bool]:
         """Atomically claim each of `keys` (claim keys, see `keys.claim_key`) for `lease`
-        seconds; True where this caller got the claim, False where someone else holds it."""
+        seconds, holding `token`; True where this caller got the claim, False where someone
+        else holds it."""
+        raise NotImplementedError
+
+    def release_many(self, keys: Sequence[str], *, token: str) -> int:
+        """Delete each claim that still holds `token` (compare-and-delete, atomic per key), so
+        a claimer whose lease ran out never releases the next claimer's claim. Returns how
+        many were released."""
         raise NotImplementedError
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:

@@ -25,6 +25,16 @@ except ImportError:  # pragma: no cover
     AuthenticationError = RedisConnectionError
 
 
+# Compare-and-delete: a claim is released only by the caller whose token it holds.
+RELEASE_SCRIPT = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
+end
+return released
+"""
+
+
 class RedisStore(BaseStore):
     kind = "redis"
 
@@ -146,14 +156,20 @@ class RedisStore(BaseStore):
         with _translated("dbsize"):
             return int(self.client.dbsize())
 
-    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+    def claim_many(self, keys: Sequence[str], *, lease: int, token: str) -> list[bool]:
         with _translated("claim"):
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
-                pipe.set(key, b"1", nx=True, ex=lease)
+                pipe.set(key, token, nx=True, ex=lease)
             results = pipe.execute(raise_on_error=False)
         # A refused SET (Redis full) counts as ours: we compute rather than wait for nobody.
         return [result is not None for result in results]
+
+    def release_many(self, keys: Sequence[str], *, token: str) -> int:
+        if not keys:
+            return 0
+        with _translated("release"):
+            return int(self.client.eval(RELEASE_SCRIPT, len(keys), *keys, token))
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         with _translated("scan"):
