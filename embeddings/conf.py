@@ -3,7 +3,7 @@
     EMBEDDINGS = {"TTL": 3600, "MODEL": "/models/my-model"}
 
 `get_config()` merges it over `DEFAULTS`; the result is cached and cleared whenever a test
-overrides settings.
+overrides settings (`embeddings.backends` and `embeddings.stores` reset their own instances).
 """
 
 from functools import cache
@@ -98,10 +98,5 @@ def get_config() -> dict[str, Any]:
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"EMBEDDINGS", "CACHES"}:
+    if setting == "EMBEDDINGS":
         get_config.cache_clear()
-        # Backends and stores were built from the old settings.
-        from embeddings import backends, stores
-
-        backends.reset()
-        stores.reset()

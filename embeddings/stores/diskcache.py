@@ -1,6 +1,7 @@
-"""Any Django cache backend; in practice the embedded default, diskcache's `DjangoCache`,
-which keeps bytes values as raw blobs in SQLite files on disk (no pickle for bytes), survives
-restarts and is shared by the processes of one host."""
+"""The embedded default: diskcache's `DjangoCache`, which keeps bytes values as raw blobs in
+SQLite files on disk (no pickle for bytes), survives restarts and is shared by the processes of
+one host. Lookups go through the Django cache API; scans, deletes, claims and the model registry
+use diskcache's own `FanoutCache` underneath, so no other Django cache backend will do."""
 
 import json
 import logging
@@ -10,19 +11,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import diskcache
+from django.conf import settings
 from django.core.cache import caches
 
 from embeddings import counters
 from embeddings import keys as keyspace
 from embeddings.counters import Increments, Totals
 from embeddings.exceptions import CacheUnavailable
-from embeddings.stores.base import BaseStore
+from embeddings.stores.base import BaseStore, StoreDescription
 
 logger = logging.getLogger(__name__)
 
 
-class DjangoCacheStore(BaseStore):
-    kind = "django-cache"
+class DiskCacheStore(BaseStore):
+    kind = "disk"
 
     @property
     def cache(self):
@@ -126,6 +128,10 @@ class DjangoCacheStore(BaseStore):
         for batch in self.scan(pattern):
             self.delete_many([k for k in batch if not k.startswith(registry)])
 
+    def describe(self) -> StoreDescription:
+        location = str(settings.CACHES[self.alias].get("LOCATION", ""))
+        return StoreDescription(kind="disk", location=location, key_space=("disk", location))
+
     def server_info(self) -> dict[str, Any]:
         raw = self._raw("describe itself")
         try:
@@ -206,7 +212,7 @@ class DjangoCacheStore(BaseStore):
         if raw is None or not hasattr(raw, "transact"):
             raise CacheUnavailable(
                 f"cache '{self.alias}' ({type(self.cache).__name__}) cannot {operation}: "
-                "only diskcache's DjangoCache and Redis can"
+                "this store needs diskcache's DjangoCache"
             )
         return raw
 
