@@ -225,6 +225,7 @@ EMBEDDINGS = {
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
+    "CLUSTER_BUCKETS": int(os.environ.get("EMBEDDINGS_CLUSTER_BUCKETS", "16")),
     # Lets a Prometheus scraper read /metrics with "Authorization: Bearer <token>".
     "METRICS_TOKEN": os.environ.get("EMBEDDINGS_METRICS_TOKEN") or None,
     # Texts for `manage.py embeddings_warm --question ID / --all`.

@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_DTYPE": "float32",
     # Dotted path of the store class; None picks it from the cache alias' backend.
     "STORE": None,
+    # Redis Cluster: hash-tag buckets per model space. A lookup sends at most one MGET per
+    # bucket (one round trip per node); more buckets spread one model over more nodes.
+    "CLUSTER_BUCKETS": 16,
     # Keys per MGET; larger lookups send several MGETs in one pipelined round trip.
     "MGET_CHUNK": 10_000,
     # Writes per pipeline flush when a call has very many misses.

@@ -35,9 +35,10 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
         return  # one is already running in this process
     token = uuid.uuid4().hex
     claim = keys.recount_claim_key(get_config()["KEY_PREFIX"])
+    store = get_store()
     try:  # and one at a time across processes
         lease = int(max(30, 3 * float(counted.get("seconds") or 0)))
-        [ours] = get_store().claim_many([claim], lease=lease, token=token)
+        [ours] = store.claim_many([claim], lease=lease, token=token)
     except CacheError:
         ours = False
     if not ours:
@@ -55,7 +56,7 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
             logger.exception("background entry count failed")
         finally:
             with contextlib.suppress(CacheError):
-                get_store().release_many([claim], token=token)
+                store.release_many([claim], token=token)
             _recount_lock.release()
 
     threading.Thread(target=run, name="embeddings-recount", daemon=True).start()

@@ -9,6 +9,7 @@ never slept for.
 import contextlib
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -50,11 +51,14 @@ class Topology:
         process = subprocess.Popen(args, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.processes[port] = process
-        wait_until(
-            lambda: process.poll() is None and redis.Redis(port=port).ping(),
-            timeout=15,
-            what=f"{args[0]} on port {port} answering",
-        )
+
+        def answering() -> bool:
+            if process.poll() is not None:
+                log = (self.folder / f"{port}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{args[0]} on port {port} exited: {log}")
+            return redis.Redis(port=port).ping()
+
+        wait_until(answering, timeout=15, what=f"{args[0]} on port {port} answering")
         return process
 
     def kill(self, port: int) -> None:
@@ -179,13 +183,27 @@ class SentinelGroup(Topology):
         )
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 class Cluster(Topology):
     """Three primaries (no replicas): `redis-server --cluster-enabled yes` and
     `redis-cli --cluster create`."""
 
     def __init__(self, primaries: int = 3) -> None:
         super().__init__("cluster")
-        self.ports = [free_port() for _ in range(primaries)]
+        self.ports = [_cluster_port() for _ in range(primaries)]
 
     def start(self) -> "Cluster":
         for port in self.ports:
