@@ -7,7 +7,9 @@ Compares, on one private redis-server started for the run:
   (b) the naive design: one GET per text, pickled numpy arrays, one SET per miss,
   (c) embeddings.services.embed_texts,
   (d) the floor: one raw MGET of as many 1,536-byte values + numpy.frombuffer, under keys as
-      long as ours (what any design that names a text by its SHA-256 must send).
+      long as ours (what any design that names a text by its SHA-256 must send),
+  (e) embed_texts on a private 3-primary Redis Cluster (warm only), against the same floor,
+      with the commands each warm lookup sends (INFO commandstats summed over the nodes).
 Texts: the first N distinct BANKING77 test messages (Casanueva et al., 2020), short customer
 messages like survey open-ends. Times are medians of the repeats.
 """
@@ -25,7 +27,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import banking77_texts, machine, median_seconds, private_redis, setup_django, table
+from _common import (
+    banking77_texts,
+    machine,
+    median_seconds,
+    private_cluster,
+    private_redis,
+    setup_django,
+    table,
+)
 
 
 def main() -> None:
@@ -117,6 +127,8 @@ def run(url: str, args: argparse.Namespace) -> None:
     t_ours_mixed = statistics.median(o for _, o in mixed_pairs)
     mixed_ratio = statistics.median(o / b for b, o in mixed_pairs)
     t_ours_warm = median_seconds(lambda: embed_texts(texts), repeats=max(args.repeats, 21))
+    commands_standalone = _commands_per_lookup([client], lambda: embed_texts(texts))
+    t_cluster_warm, commands_cluster, buckets = _cluster_warm(texts, repeats=max(args.repeats, 21))
 
     t_naive_cold = median_seconds(
         lambda: naive(texts), repeats=args.repeats, setup=lambda: drop(naive_keys)
@@ -132,6 +144,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         ["(b) naive: GET per text, pickle", ms(t_naive_cold), ms(t_naive_warm), ms(t_naive_mixed)],
         ["(c) embed_texts", ms(t_ours_cold), ms(t_ours_warm), ms(t_ours_mixed)],
         ["(d) floor: one raw MGET + frombuffer", "", ms(t_floor), ""],
+        ["(e) embed_texts, 3-primary Redis Cluster", "", ms(t_cluster_warm), ""],
         [f"    model.encode of the {new_count} new + floor", "", "", ms(mixed_baseline)],
     ]
     print(machine())
@@ -151,6 +164,16 @@ def run(url: str, args: argparse.Namespace) -> None:
             "<= 1.1x",
         ],
         ["warm speed-up over model.encode", f"{t_encode / t_ours_warm:.0f}x", ""],
+        [
+            "warm: embed_texts on Cluster / standalone floor",
+            f"{t_cluster_warm / t_floor:.2f}x",
+            "<= 3x",
+        ],
+        [
+            "commands per warm lookup: standalone / Cluster",
+            f"{commands_standalone} / {commands_cluster}",
+            f"Cluster: <= {buckets} MGETs + counters",
+        ],
     ]
 
     # Memory: INFO used_memory delta per entry, TTL included, real key lengths.
@@ -218,6 +241,47 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(
         f"\nfloat16 storage: worst cosine to the float32 vector over {n} texts = {cosine.min():.7f}"
     )
+
+
+def _commands_per_lookup(clients, lookup) -> str:
+    """Commands one lookup sends, from INFO commandstats (summed over `clients`), e.g.
+    "7 (1 mget, 5 hincrby, 1 expire)"."""
+    for c in clients:
+        c.config_resetstat()
+    lookup()
+    calls: dict[str, int] = {}
+    for c in clients:
+        for name, stats in c.info("commandstats").items():
+            name = name.removeprefix("cmdstat_")
+            if name not in {"info", "config|resetstat", "config"}:
+                calls[name] = calls.get(name, 0) + stats["calls"]
+    detail = ", ".join(f"{n} {name}" for name, n in sorted(calls.items(), key=lambda x: -x[1]))
+    return f"{sum(calls.values())} ({detail})"
+
+
+def _cluster_warm(texts: list[str], *, repeats: int) -> tuple[float, str, int]:
+    """Median warm lookup of `texts` on a private 3-primary cluster, the commands it sends,
+    and the bucket count."""
+    import redis
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from embeddings.conf import get_config
+    from embeddings.services import embed_texts
+
+    with private_cluster() as urls:
+        cache = {
+            "BACKEND": "embeddings.stores.cluster.RedisClusterCache",
+            "LOCATION": urls,
+            "TIMEOUT": None,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.5},
+        }
+        with override_settings(CACHES={**settings.CACHES, "embeddings": cache}):
+            embed_texts(texts)  # fill
+            seconds = median_seconds(lambda: embed_texts(texts), repeats=repeats)
+            nodes = [redis.Redis.from_url(u) for u in urls]
+            commands = _commands_per_lookup(nodes, lambda: embed_texts(texts))
+            return seconds, commands, int(get_config()["CLUSTER_BUCKETS"])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import AskError, MovedError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from embeddings import counters, keys
@@ -120,6 +122,7 @@ class RedisClusterCache(BaseCache):
 
 class ClusterStore(BaseStore):
     kind = "cluster"
+    _map_stale = False
 
     @property
     def client(self) -> RedisCluster:
@@ -132,6 +135,32 @@ class ClusterStore(BaseStore):
 
     def _physical(self, key: str) -> str:
         return keys.cluster_key(key, buckets=self.buckets)
+
+    def _tagged(self, keys_: Sequence[str]) -> tuple[list[str], dict[int, list[int]]]:
+        """`keys.cluster_key` of every key, and their positions grouped by hash slot: the fast
+        path of lookups, which computes a slot once per bucket, not once per key."""
+        buckets = self.buckets
+        physical: list[str] = []
+        groups: dict[int, list[int]] = defaultdict(list)
+        heads: dict[str, tuple[list[str], list[int]]] = {}
+        for position, key in enumerate(keys_):
+            head = key[:-65]
+            try:
+                bucket = int(key[-64:-56], 16) % buckets if key[-65:-64] == ":" else None
+            except ValueError:
+                bucket = None
+            if bucket is None or len(key) < 66:
+                tagged = self._physical(key)
+                physical.append(tagged)
+                groups[self.client.keyslot(tagged)].append(position)
+                continue
+            known = heads.get(head)
+            if known is None:
+                tags = [self._physical(f"{head}:{b:08x}" + "0" * 56)[:-64] for b in range(buckets)]
+                known = heads[head] = (tags, [self.client.keyslot(t) for t in tags])
+            physical.append(known[0][bucket] + key[-64:])
+            groups[known[1][bucket]].append(position)
+        return physical, groups
 
     def describe(self) -> StoreDescription:
         cache = settings.CACHES[self.alias]
@@ -182,14 +211,30 @@ class ClusterStore(BaseStore):
         return groups
 
     def get_many(self, keys: Sequence[str], *, increments: Increments | None = None) -> list[Any]:
-        physical = [self._physical(k) for k in keys]
-        groups = self._by_slot(physical)
         with _translated("read"):
-            pipe = self.client.pipeline()
-            for positions in groups.values():
-                pipe.execute_command("MGET", *[physical[i] for i in positions])
-            self._queue_increments(pipe, increments)
-            results = pipe.execute(raise_on_error=False)
+            if self._map_stale:  # a node failed last time: it may have been replaced
+                self.client.nodes_manager.initialize()
+                self._map_stale = False
+            physical, groups = self._tagged(keys)
+            # Fast path: one plain pipeline per node, by the client's slot map.
+            batches = _NodeBatches(self.client)
+            for slot, positions in groups.items():
+                batches.add_to_slot(slot, "MGET", *[physical[i] for i in positions])
+            self._queue_increments(batches, increments)
+            try:
+                results = batches.execute()
+            except (RedisConnectionError, RedisTimeoutError):
+                self._map_stale = True
+                raise
+            if any(isinstance(r, MovedError | AskError) for r in results):
+                # The slots moved (resharding, failover): refresh the map, let redis-py's
+                # cluster pipeline follow the redirections this time.
+                self.client.nodes_manager.initialize()
+                pipe = self.client.pipeline()
+                for positions in groups.values():
+                    pipe.execute_command("MGET", *[physical[i] for i in positions])
+                self._queue_increments(pipe, increments)
+                results = pipe.execute(raise_on_error=False)
         values: list[Any] = [None] * len(keys)
         for positions, part in zip(groups.values(), results, strict=False):
             if isinstance(part, Exception):
@@ -213,7 +258,7 @@ class ClusterStore(BaseStore):
         if refused is not None:
             raise CacheRefused(f"Redis Cluster refused write: {refused}")
 
-    def _queue_increments(self, pipe, increments: Increments | None) -> None:
+    def _queue_increments(self, pipe: "RedisCluster | _NodeBatches", increments) -> None:
         if increments is None:
             return
         prefix = self.config["KEY_PREFIX"]
@@ -357,3 +402,38 @@ class ClusterStore(BaseStore):
     def entry_total(self) -> int | None:
         with _translated("dbsize"):
             return sum(int(node.redis_connection.dbsize()) for node in self._primaries())
+
+
+class _NodeBatches:
+    """Commands grouped into one plain pipeline per node (by the client's slot map), run node
+    after node; results come back in the order the commands were added. Cheaper than redis-py's
+    cluster pipeline, which hashes every key of every MGET again."""
+
+    def __init__(self, client: RedisCluster) -> None:
+        self.client = client
+        self.pipes: dict[str, Any] = {}
+        self.order: list[tuple[str, int]] = []
+
+    def add_to_slot(self, slot: int, *args: Any) -> None:
+        node = self.client.nodes_manager.get_node_from_slot(slot)
+        pipe = self.pipes.get(node.name)
+        if pipe is None:
+            pipe = self.pipes[node.name] = node.redis_connection.pipeline(transaction=False)
+        self.order.append((node.name, len(pipe.command_stack)))
+        pipe.execute_command(*args)
+
+    def _add_for_key(self, command: str, key: str, *args: Any) -> None:
+        self.add_to_slot(self.client.keyslot(key), command, key, *args)
+
+    def hincrby(self, key: str, field: str, amount: int) -> None:
+        self._add_for_key("HINCRBY", key, field, amount)
+
+    def expire(self, key: str, seconds: int) -> None:
+        self._add_for_key("EXPIRE", key, seconds)
+
+    def hset(self, key: str, field: str, value: str) -> None:
+        self._add_for_key("HSET", key, field, value)
+
+    def execute(self) -> list[Any]:
+        results = {name: pipe.execute(raise_on_error=False) for name, pipe in self.pipes.items()}
+        return [results[name][index] for name, index in self.order]
