@@ -96,6 +96,13 @@ def get_config() -> dict[str, Any]:
             f"EMBEDDINGS['TTL'] must be a positive integer (seconds) or None (no expiry), "
             f"not {ttl!r}"
         )
+    buckets = merged["CLUSTER_BUCKETS"]
+    if type(buckets) is not int or not 1 <= buckets <= 4096:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS['CLUSTER_BUCKETS'] must be an integer from 1 to 4096, not {buckets!r}"
+        )
     return merged
 
 
