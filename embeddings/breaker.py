@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from embeddings.exceptions import CacheSkipped, CacheUnavailable
+from embeddings.exceptions import CacheError, CacheSkipped, CacheUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -67,6 +67,9 @@ class CircuitBreaker:
             result = operation(*args, **kwargs)
         except CacheUnavailable as exc:
             self.record_failure(exc)
+            raise
+        except CacheError:  # it answered, if only to refuse (e.g. full): it is reachable
+            self.record_success()
             raise
         self.record_success()
         return result

@@ -195,7 +195,11 @@ class _Misses:
             pause = min(pause * 1.5, 0.25)
             value_keys = [self.cache_keys[i] for i in waiting]
             # Counters waiting in this process (e.g. corrupt values found) ride along.
-            increments = counters.take(self.fingerprint, {}, description=self.description)
+            increments = (
+                counters.take(self.fingerprint, {}, description=self.description)
+                if counters.pending(self.fingerprint)
+                else None
+            )
             try:
                 # Values and their claims in one round trip.
                 both = self.store.breaker.call(
@@ -205,7 +209,8 @@ class _Misses:
                 )
                 values, claims = both[: len(value_keys)], both[len(value_keys) :]
             except CacheError as exc:
-                counters.give_back(increments)
+                if increments is not None:
+                    counters.give_back(increments)
                 logger.debug("stopped waiting for other callers' vectors: %s", exc)
                 break
             decoded = codec.decode_many(values, dtype=dtype, dim=dim)

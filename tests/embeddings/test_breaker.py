@@ -59,3 +59,31 @@ def test_a_probe_that_never_reports_does_not_wedge_the_breaker():
     assert not breaker.allow()
     clock.now += 0.1
     assert breaker.allow()
+
+
+def test_call_skips_while_open_and_a_refusal_counts_as_reachable():
+    import pytest
+
+    from embeddings.exceptions import CacheRefused, CacheSkipped, CacheUnavailable
+
+    clock = Clock()
+    breaker = CircuitBreaker(name="test", backoff=5, max_backoff=12, clock=clock)
+    tried = []
+
+    def down():
+        tried.append("down")
+        raise CacheUnavailable("refused")
+
+    with pytest.raises(CacheUnavailable):
+        breaker.call(down)
+    with pytest.raises(CacheSkipped):
+        breaker.call(down)  # not even tried
+    assert tried == ["down"]
+    clock.now += 5
+
+    def full():
+        raise CacheRefused("OOM")
+
+    with pytest.raises(CacheRefused):
+        breaker.call(full)  # the probe got an answer: the store is reachable
+    assert not breaker.is_open
