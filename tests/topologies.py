@@ -21,8 +21,6 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from tests.conftest import free_port
 
-MASTER_NAME = "embmaster"
-
 
 def wait_until(condition: Callable[[], object], *, timeout: float, what: str) -> object:
     """Poll `condition` (errors count as "not yet") until it returns something truthy."""
@@ -109,6 +107,9 @@ class SentinelGroup(Topology):
         super().__init__("sentinel")
         self.data_ports = [free_port(), free_port()]
         self.sentinel_ports = [free_port() for _ in range(3)]
+        # Its own name: django-redis keeps connection pools per URL for the whole process, so
+        # two groups monitoring the same name would share the first group's sentinels.
+        self.master = f"emb{self.data_ports[0]}"
 
     def start(self) -> "SentinelGroup":
         master, replica = self.data_ports
@@ -118,10 +119,10 @@ class SentinelGroup(Topology):
             config = self.folder / f"sentinel-{port}.conf"
             config.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {self.folder}\n"
-                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 2\n"
-                f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
-                f"sentinel failover-timeout {MASTER_NAME} 10000\n"
-                f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+                f"sentinel monitor {self.master} 127.0.0.1 {master} 2\n"
+                f"sentinel down-after-milliseconds {self.master} 1000\n"
+                f"sentinel failover-timeout {self.master} 10000\n"
+                f"sentinel parallel-syncs {self.master} 1\n"
             )
             binary = shutil.which("redis-sentinel")
             args = (
@@ -136,8 +137,8 @@ class SentinelGroup(Topology):
             sentinel = redis.Redis(port=port)
             wait_until(
                 lambda s=sentinel: (
-                    len(s.sentinel_slaves(MASTER_NAME)) == 1
-                    and len(s.sentinel_sentinels(MASTER_NAME)) == 2
+                    len(s.sentinel_slaves(self.master)) == 1
+                    and len(s.sentinel_sentinels(self.master)) == 2
                 ),
                 timeout=30,
                 what=f"sentinel {port} knowing its replica and peers",
@@ -155,7 +156,7 @@ class SentinelGroup(Topology):
 
     def master_port(self) -> int:
         _, port = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
-            MASTER_NAME
+            self.master
         )
         return int(port)
 
@@ -163,7 +164,7 @@ class SentinelGroup(Topology):
         """The master's port once every live sentinel names one other than `old` and it
         accepts writes; None before."""
         ports = {
-            int(redis.Redis(port=p).sentinel_get_master_addr_by_name(MASTER_NAME)[1])
+            int(redis.Redis(port=p).sentinel_get_master_addr_by_name(self.master)[1])
             for p in self.sentinel_ports
             if self.processes[p].poll() is None
         }
@@ -176,7 +177,7 @@ class SentinelGroup(Topology):
         from tests.conftest import redis_cache_settings
 
         return redis_cache_settings(
-            f"redis://{MASTER_NAME}/{database}",
+            f"redis://{self.master}/{database}",
             CLIENT_CLASS="django_redis.client.SentinelClient",
             CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
             SENTINELS=self.sentinels,

@@ -69,6 +69,18 @@ def test_stats_sum_the_nodes_and_show_each(cluster_cache):
     assert sorted(stats.servers) == sorted(f"127.0.0.1:{p}" for p in cluster_cache.ports)
 
 
+def test_stats_command_shows_each_node(cluster_cache, capsys):
+    from django.core.management import call_command
+
+    embed_texts_with_report(["shown"])
+    call_command("embeddings_stats")
+    out = capsys.readouterr().out
+    assert "cluster" in out
+    for port in cluster_cache.ports:
+        assert f"node 127.0.0.1:{port}" in out
+
+
+# Last: it leaves the module's cluster without one primary.
 def test_a_dead_primary_leaves_correct_vectors_from_the_model(cluster_cache, real_model):
     with DATA.open(newline="", encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][:60]
@@ -82,14 +94,3 @@ def test_a_dead_primary_leaves_correct_vectors_from_the_model(cluster_cache, rea
     assert not report.cache_available
     stats = get_cache_stats()
     assert not stats.reachable or "node_down" in {w.code for w in stats.warnings}
-
-
-def test_stats_command_shows_each_node(cluster_cache, capsys):
-    from django.core.management import call_command
-
-    embed_texts_with_report(["shown"])
-    call_command("embeddings_stats")
-    out = capsys.readouterr().out
-    assert "cluster" in out
-    for port in cluster_cache.ports:
-        assert f"node 127.0.0.1:{port}" in out

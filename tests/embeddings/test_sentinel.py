@@ -15,7 +15,7 @@ from embeddings import keys
 from embeddings.backends import get_backend
 from embeddings.services import embed_texts, embed_texts_with_report, namespace_for
 from embeddings.stores import get_store
-from tests.topologies import MASTER_NAME, SentinelGroup, wait_until
+from tests.topologies import SentinelGroup, wait_until
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "banking77_test.csv"
 TOLERANCE = 1e-5  # the same text in another batch can differ in the last bits (padding)
@@ -91,7 +91,7 @@ def test_failover_under_a_stream_of_calls(sentinel_cache, real_model):
 
     # 1. A planned failover: SENTINEL FAILOVER.
     old = group.master_port()
-    redis.Redis(port=group.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+    redis.Redis(port=group.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", group.master)
     new = stream_until(lambda: group.new_master(old), "the sentinels' failover")
     stream_until(cache_used_again_on(new), "the cache used on the new master")
     assert embed_texts_with_report(before).hits == len(before)  # replicated before the failover
