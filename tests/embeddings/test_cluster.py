@@ -80,6 +80,26 @@ def test_stats_command_shows_each_node(cluster_cache, capsys):
         assert f"node 127.0.0.1:{port}" in out
 
 
+def test_lookups_follow_a_slot_that_moved(cluster_cache):
+    from embeddings import keys
+    from embeddings.stores import get_store
+
+    store = get_store()
+    [key] = keys.text_keys("emb:v1:0123456789abcdef:", ["moving"])
+    store.get_many([key])  # the client has its slot map now
+    slot = store.client.keyslot(keys.cluster_key(key, buckets=store.buckets))
+    nodes = {port: redis.Redis(port=port) for port in cluster_cache.ports}
+    owner = store.client.nodes_manager.get_node_from_slot(slot).port
+    target = next(port for port in nodes if port != owner)
+    target_id = nodes[target].execute_command("CLUSTER MYID").decode()
+    for node in nodes.values():  # the slot is empty: reassigning it moves nothing
+        node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+    assert store.get_many([key]) == [None]  # MOVED: the map is refreshed, the read retried
+    store.set_many({key: b"value"}, ttl=60)
+    assert store.get_many([key]) == [b"value"]
+    assert nodes[target].exists(keys.cluster_key(key, buckets=store.buckets))
+
+
 # Last: it leaves the module's cluster without one primary.
 def test_a_dead_primary_leaves_correct_vectors_from_the_model(cluster_cache, real_model):
     with DATA.open(newline="", encoding="utf-8") as handle:
