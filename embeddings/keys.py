@@ -25,9 +25,10 @@ def fingerprint(fields: Mapping[str, object]) -> str:
 
 def namespace(prefix: str, fingerprint: str) -> str:
     """Return the part shared by every key of one model configuration (ends with ':')."""
-    if not prefix or any(ch in prefix for ch in ":*?[] \n"):
+    # No braces either: on a Redis Cluster the first {...} of a key is its hash tag.
+    if not prefix or any(ch in prefix for ch in ":*?[]{} \n"):
         raise ValueError(
-            f"Key prefix must be non-empty without ':', spaces or glob chars: {prefix!r}"
+            f"Key prefix must be non-empty without ':', braces, spaces or glob chars: {prefix!r}"
         )
     return f"{prefix}:v{KEY_VERSION}:{fingerprint}:"
 
