@@ -31,6 +31,8 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/codeframe
 test: $(VENV)/.installed-dev
 	@command -v redis-server >/dev/null || { echo "installing redis-server (tests start their own)"; \
 		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-sentinel >/dev/null || { echo "installing redis-sentinel (Sentinel tests start their own)"; \
+		apt-get update -qq && apt-get install -y -qq redis-sentinel >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (browser tests)"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/pytest $(PYTEST_ARGS)

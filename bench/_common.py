@@ -76,6 +76,78 @@ def private_redis(*args: str) -> Iterator[str]:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
+@contextmanager
+def private_cluster(primaries: int = 3) -> Iterator[list[str]]:
+    """Start a throw-away Redis Cluster (`--cluster-enabled yes` on free ports whose bus port,
+    port + 10000, is valid; `redis-cli --cluster create`); yield its node URLs."""
+    import redis
+
+    ports: list[int] = []
+    while len(ports) < primaries:
+        port = free_port()
+        if port + 10000 <= 65535 and port not in ports:
+            ports.append(port)
+    datadir = tempfile.mkdtemp(prefix="bench-cluster-")
+    procs = []
+    try:
+        for port in ports:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        shutil.which("redis-server") or "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        datadir,
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"nodes-{port}.conf",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        for port in ports:
+            _wait(lambda p=port: redis.Redis(port=p).ping())
+        subprocess.run(
+            [shutil.which("redis-cli") or "redis-cli", "--cluster", "create"]
+            + [f"127.0.0.1:{p}" for p in ports]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        _wait(
+            lambda: all(redis.Redis(port=p).cluster("info")["cluster_state"] == "ok" for p in ports)
+        )
+        yield [f"redis://127.0.0.1:{p}" for p in ports]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def _wait(condition: Callable[[], object], timeout: float = 30) -> None:
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("private Redis did not come up")
+
+
 def machine() -> str:
     import numpy
 

@@ -7,7 +7,9 @@ Compares, on one private redis-server started for the run:
   (b) the naive design: one GET per text, pickled numpy arrays, one SET per miss,
   (c) embeddings.services.embed_texts,
   (d) the floor: one raw MGET of as many 1,536-byte values + numpy.frombuffer, under keys as
-      long as ours (what any design that names a text by its SHA-256 must send).
+      long as ours (what any design that names a text by its SHA-256 must send),
+  (e) embed_texts on a private 3-primary Redis Cluster (warm only), against the same floor,
+      with the commands each warm lookup sends (INFO commandstats summed over the nodes).
 Texts: the first N distinct BANKING77 test messages (Casanueva et al., 2020), short customer
 messages like survey open-ends. Times are medians of the repeats.
 """
@@ -25,7 +27,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import banking77_texts, machine, median_seconds, private_redis, setup_django, table
+from _common import (
+    banking77_texts,
+    machine,
+    median_seconds,
+    private_cluster,
+    private_redis,
+    setup_django,
+    table,
+)
 
 
 def main() -> None:
@@ -33,6 +43,11 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--memory-entries", type=int, default=20_000)
+    parser.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="only the warm rows (standalone, floor, Cluster), each round paired with the floor",
+    )
     args = parser.parse_args()
 
     with private_redis() as url:
@@ -100,6 +115,9 @@ def run(url: str, args: argparse.Namespace) -> None:
     # Cold and mixed are measured in pairs, baseline then ours, round after round, and the
     # ratio is the median of the per-round ratios: the machine's drift hits both sides alike.
     t_floor = median_seconds(floor, repeats=max(args.repeats, 21))
+    if args.warm_only:
+        _warm_only(texts, floor=floor, client=client, repeats=max(args.repeats, 21))
+        return
     cold_pairs, mixed_pairs = [], []
     for _ in range(args.repeats):
         baseline = median_seconds(lambda: encode(texts), repeats=1)
@@ -117,6 +135,10 @@ def run(url: str, args: argparse.Namespace) -> None:
     t_ours_mixed = statistics.median(o for _, o in mixed_pairs)
     mixed_ratio = statistics.median(o / b for b, o in mixed_pairs)
     t_ours_warm = median_seconds(lambda: embed_texts(texts), repeats=max(args.repeats, 21))
+    commands_standalone = _commands_per_lookup([client], lambda: embed_texts(texts))
+    (t_cluster_warm, _), cluster_ratio, commands_cluster, buckets = _cluster_warm(
+        texts, floor=floor, repeats=max(args.repeats, 21)
+    )
 
     t_naive_cold = median_seconds(
         lambda: naive(texts), repeats=args.repeats, setup=lambda: drop(naive_keys)
@@ -132,6 +154,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         ["(b) naive: GET per text, pickle", ms(t_naive_cold), ms(t_naive_warm), ms(t_naive_mixed)],
         ["(c) embed_texts", ms(t_ours_cold), ms(t_ours_warm), ms(t_ours_mixed)],
         ["(d) floor: one raw MGET + frombuffer", "", ms(t_floor), ""],
+        ["(e) embed_texts, 3-primary Redis Cluster", "", ms(t_cluster_warm), ""],
         [f"    model.encode of the {new_count} new + floor", "", "", ms(mixed_baseline)],
     ]
     print(machine())
@@ -151,6 +174,16 @@ def run(url: str, args: argparse.Namespace) -> None:
             "<= 1.1x",
         ],
         ["warm speed-up over model.encode", f"{t_encode / t_ours_warm:.0f}x", ""],
+        [
+            "warm: embed_texts on Cluster / standalone floor",
+            f"{cluster_ratio:.2f}x",
+            "<= 3x",
+        ],
+        [
+            "commands per warm lookup: standalone / Cluster",
+            f"{commands_standalone} / {commands_cluster}",
+            f"Cluster: <= {buckets} MGETs + counters",
+        ],
     ]
 
     # Memory: INFO used_memory delta per entry, TTL included, real key lengths.
@@ -218,6 +251,99 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(
         f"\nfloat16 storage: worst cosine to the float32 vector over {n} texts = {cosine.min():.7f}"
     )
+
+
+def _warm_only(texts: list[str], *, floor, client, repeats: int) -> None:
+    from embeddings.services import embed_texts
+
+    embed_texts(texts)  # fill
+    pairs = []
+    for _ in range(repeats):
+        baseline = median_seconds(floor, repeats=3)
+        pairs.append((baseline, median_seconds(lambda: embed_texts(texts), repeats=3)))
+    standalone = _commands_per_lookup([client], lambda: embed_texts(texts))
+    (t_cluster, t_cluster_floor), cluster_ratio, commands, buckets = _cluster_warm(
+        texts, floor=floor, repeats=repeats
+    )
+    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
+    print(machine())
+    print(
+        f"inputs: {len(texts)} distinct BANKING77 texts, all cached; {repeats} rounds, each the "
+        "median of 3 floor runs then 3 lookups; medians\n"
+    )
+    standalone_floor = statistics.median(b for b, _ in pairs)
+    rows = [
+        [
+            "embed_texts, standalone Redis",
+            ms(statistics.median(o for _, o in pairs)),
+            ms(standalone_floor),
+            f"{statistics.median(o / b for b, o in pairs):.2f}x (target <= 2x)",
+            standalone,
+        ],
+        [
+            f"embed_texts, 3-primary Cluster ({buckets} buckets)",
+            ms(t_cluster),
+            ms(t_cluster_floor),
+            f"{cluster_ratio:.2f}x (target <= 3x)",
+            commands,
+        ],
+    ]
+    headers = ["warm lookup", "median", "floor, same rounds", "/ floor", "commands per lookup"]
+    print(table(headers, rows))
+    print("\nfloor: one raw MGET of 1,000 values of 1,536 B on the standalone Redis + frombuffer")
+
+
+def _commands_per_lookup(clients, lookup) -> str:
+    """Commands one lookup sends, from INFO commandstats (summed over `clients`), e.g.
+    "7 (1 mget, 5 hincrby, 1 expire)"."""
+    for c in clients:
+        c.config_resetstat()
+    lookup()
+    calls: dict[str, int] = {}
+    for c in clients:
+        for name, stats in c.info("commandstats").items():
+            name = name.removeprefix("cmdstat_")
+            if name not in {"info", "config|resetstat", "config"}:
+                calls[name] = calls.get(name, 0) + stats["calls"]
+    detail = ", ".join(f"{n} {name}" for name, n in sorted(calls.items(), key=lambda x: -x[1]))
+    return f"{sum(calls.values())} ({detail})"
+
+
+def _cluster_warm(
+    texts: list[str], *, floor, repeats: int
+) -> tuple[tuple[float, float], float, str, int]:
+    """Median warm lookup of `texts` on a private 3-primary cluster; the median of its ratios
+    to the standalone floor measured just before it, round after round (on a busy machine a
+    floor measured minutes earlier says little), with the floor's median in those rounds; the
+    commands it sends; the bucket count."""
+    import redis
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from embeddings.conf import get_config
+    from embeddings.services import embed_texts
+
+    with private_cluster() as urls:
+        cache = {
+            "BACKEND": "embeddings.stores.cluster.RedisClusterCache",
+            "LOCATION": urls,
+            "TIMEOUT": None,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.5},
+        }
+        with override_settings(CACHES={**settings.CACHES, "embeddings": cache}):
+            embed_texts(texts)  # fill
+            pairs = []
+            for _ in range(repeats):
+                baseline = median_seconds(floor, repeats=3)
+                pairs.append((baseline, median_seconds(lambda: embed_texts(texts), repeats=3)))
+            nodes = [redis.Redis.from_url(u) for u in urls]
+            commands = _commands_per_lookup(nodes, lambda: embed_texts(texts))
+            return (
+                (statistics.median(c for _, c in pairs), statistics.median(b for b, _ in pairs)),
+                statistics.median(c / b for b, c in pairs),
+                commands,
+                int(get_config()["CLUSTER_BUCKETS"]),
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ DEBUG is off and DJANGO_SECRET_KEY must be set.
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -115,34 +116,92 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # The embeddings get their own alias (and, with Redis, ideally their own database number) so
 # that counting and flushing them never touches sessions or other caches.
 EMBEDDINGS_REDIS_URL = os.environ.get("EMBEDDINGS_REDIS_URL") or os.environ.get("REDIS_URL", "")
+# The topology: one server (the URL above), Sentinel (sentinels + master name; database, user
+# and password still from the URL) or Cluster (any reachable nodes; the rest are discovered).
+EMBEDDINGS_REDIS_SENTINELS = os.environ.get("EMBEDDINGS_REDIS_SENTINELS", "")
+EMBEDDINGS_REDIS_SENTINEL_MASTER = os.environ.get("EMBEDDINGS_REDIS_SENTINEL_MASTER", "")
+EMBEDDINGS_REDIS_CLUSTER_NODES = os.environ.get("EMBEDDINGS_REDIS_CLUSTER_NODES", "")
+
+
+def _host_ports(raw: str, variable: str) -> list[tuple[str, int]]:
+    """ "host1:26379,host2:26379" -> [("host1", 26379), ("host2", 26379)]."""
+    found = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(
+                f"{variable}: expected host:port[,host:port...], not {item!r}"
+            )
+        found.append((host.strip("[]"), int(port)))
+    return found
+
+
+def _redis_options() -> dict:
+    return {
+        # Short timeouts: a sick Redis must cost milliseconds, not seconds, before the circuit
+        # breaker in embeddings.stores takes it out of the path.
+        "SOCKET_CONNECT_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_CONNECT_TIMEOUT", "0.25")),
+        "SOCKET_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_TIMEOUT", "0.5")),
+    }
 
 
 def _embeddings_cache() -> dict:
-    if EMBEDDINGS_REDIS_URL:
+    url = urlsplit(EMBEDDINGS_REDIS_URL or "redis://")
+    credentials = url.netloc.rpartition("@")[0]
+    credentials = f"{credentials}@" if credentials else ""
+    database = url.path.strip("/") or "0"
+    sentinels = _host_ports(EMBEDDINGS_REDIS_SENTINELS, "EMBEDDINGS_REDIS_SENTINELS")
+    nodes = _host_ports(EMBEDDINGS_REDIS_CLUSTER_NODES, "EMBEDDINGS_REDIS_CLUSTER_NODES")
+    if sentinels and nodes:
+        raise ImproperlyConfigured(
+            "Set EMBEDDINGS_REDIS_SENTINELS or EMBEDDINGS_REDIS_CLUSTER_NODES, not both."
+        )
+    if nodes:
+        if database != "0":
+            raise ImproperlyConfigured(
+                f"Redis Cluster has only database 0; EMBEDDINGS_REDIS_URL asks for {database}."
+            )
         return {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": EMBEDDINGS_REDIS_URL,
+            "BACKEND": "embeddings.stores.cluster.RedisClusterCache",
+            "LOCATION": [f"{url.scheme}://{credentials}{host}:{port}" for host, port in nodes],
             "TIMEOUT": None,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # Short timeouts: a sick Redis must cost milliseconds, not seconds, before the
-                # circuit breaker in embeddings.stores takes it out of the path.
-                "SOCKET_CONNECT_TIMEOUT": float(
-                    os.environ.get("EMBEDDINGS_REDIS_CONNECT_TIMEOUT", "0.25")
-                ),
-                "SOCKET_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_TIMEOUT", "0.5")),
-                "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
-                # We read and write raw bytes through the redis-py client; anything that goes
-                # through the cache API of this alias is JSON, never pickle (system check W002).
-                "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-            },
+            "OPTIONS": _redis_options(),
         }
+    if not (EMBEDDINGS_REDIS_URL or sentinels):
+        return {
+            # Embedded default: persistent on disk, no server, shared by processes on this host.
+            "BACKEND": "diskcache.DjangoCache",
+            "LOCATION": os.environ.get("EMBEDDINGS_CACHE_DIR", str(VAR_DIR / "embeddings-cache")),
+            "TIMEOUT": None,
+            "OPTIONS": {"size_limit": int(os.environ.get("EMBEDDINGS_CACHE_SIZE_LIMIT", 2**32))},
+        }
+    options = {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        **_redis_options(),
+        "CONNECTION_POOL_KWARGS": {"health_check_interval": 30},
+        # We read and write raw bytes through the redis-py client; anything that goes through
+        # the cache API of this alias is JSON, never pickle (system check W002).
+        "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+    }
+    location = EMBEDDINGS_REDIS_URL
+    if sentinels:
+        if not EMBEDDINGS_REDIS_SENTINEL_MASTER:
+            raise ImproperlyConfigured(
+                "EMBEDDINGS_REDIS_SENTINELS is set: EMBEDDINGS_REDIS_SENTINEL_MASTER must name "
+                "the master the sentinels monitor."
+            )
+        # django-redis' Sentinel client reads the master name from the URL's host part.
+        location = f"{url.scheme}://{credentials}{EMBEDDINGS_REDIS_SENTINEL_MASTER}/{database}"
+        options.update(
+            CLIENT_CLASS="django_redis.client.SentinelClient",
+            CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
+            SENTINELS=sentinels,
+        )
     return {
-        # Embedded default: persistent on disk, no server, shared by processes on this host.
-        "BACKEND": "diskcache.DjangoCache",
-        "LOCATION": os.environ.get("EMBEDDINGS_CACHE_DIR", str(VAR_DIR / "embeddings-cache")),
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": location,
         "TIMEOUT": None,
-        "OPTIONS": {"size_limit": int(os.environ.get("EMBEDDINGS_CACHE_SIZE_LIMIT", 2**32))},
+        "OPTIONS": options,
     }
 
 
@@ -153,10 +212,21 @@ CACHES = {
 
 
 def _ttl(raw: str) -> int | None:
-    raw = raw.strip().lower()
-    if raw in {"none", "never", "0", ""}:
+    """EMBEDDINGS_TTL: seconds (a positive integer), or "none" for no expiry. 0 is refused, not
+    read as "none": Redis would reject every write with EX 0, and guessing is worse."""
+    value = raw.strip().lower()
+    if value in {"none", "never", ""}:
         return None
-    return int(raw)
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS_TTL must be a positive number of seconds or 'none' (no expiry), "
+            f"not {raw!r}"
+        )
+    return seconds
 
 
 EMBEDDINGS = {
@@ -166,6 +236,7 @@ EMBEDDINGS = {
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
+    "CLUSTER_BUCKETS": int(os.environ.get("EMBEDDINGS_CLUSTER_BUCKETS", "16")),
     # Lets a Prometheus scraper read /metrics with "Authorization: Bearer <token>".
     "METRICS_TOKEN": os.environ.get("EMBEDDINGS_METRICS_TOKEN") or None,
     # Texts for `manage.py embeddings_warm --question ID / --all`.

@@ -39,7 +39,7 @@ class WarningSerializer(serializers.Serializer):
 
 
 class CacheStatsSerializer(serializers.Serializer):
-    backend = serializers.ChoiceField(choices=["redis", "disk"])
+    backend = serializers.ChoiceField(choices=["redis", "sentinel", "cluster", "disk"])
     location = serializers.CharField(help_text="Password masked.")
     tls = serializers.BooleanField()
     authenticated = serializers.BooleanField()
@@ -60,6 +60,13 @@ class CacheStatsSerializer(serializers.Serializer):
     evicted_keys = serializers.IntegerField(allow_null=True, help_text="Since Redis started.")
     persistence = serializers.DictField()
     server_version = serializers.CharField(allow_null=True)
+    servers = serializers.ListField(
+        child=serializers.CharField(), help_text="From settings: server, sentinels or seed nodes."
+    )
+    nodes = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Cluster: one entry per primary (address, used_memory, keys).",
+    )
     lifetime = UsageSerializer()
     last_hour = UsageSerializer()
     models = ModelStatsSerializer(many=True)

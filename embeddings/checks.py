@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from embeddings import codec
@@ -10,6 +11,8 @@ from embeddings.conf import get_config
 
 @register(Tags.caches)
 def check_cache_alias(app_configs=None, **kwargs) -> list:
+    from embeddings.stores import store_class_path
+
     config = get_config()
     alias = config["CACHE_ALIAS"]
     errors = []
@@ -32,6 +35,10 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
                     id="embeddings.E002",
                 )
             )
+        try:
+            store_class_path(alias)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="embeddings.E005"))
     try:
         import_string(config["BACKEND"])
     except ImportError as exc:
@@ -52,74 +59,55 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
 
 
 @register(Tags.caches)
-def check_redis_settings(app_configs=None, **kwargs) -> list:
-    """Settings-only checks of the Redis alias (no connection)."""
-    from embeddings.selectors import describe_location, shared_with
-
-    alias = get_config()["CACHE_ALIAS"]
-    if alias not in settings.CACHES or describe_location(alias).backend != "redis":
+def check_store_settings(app_configs=None, **kwargs) -> list:
+    """What the store says about its settings (no connection): W001 a Redis database shared
+    with another alias, W002 the pickle serializer."""
+    store = _store_or_none()
+    if store is None:
         return []
-    found = []
-    shared = shared_with(alias)
-    if shared:
-        found.append(
-            Warning(
-                f"Cache alias {alias!r} shares its Redis database with {', '.join(shared)}.",
-                hint="Give the embeddings their own database number (redis://host:6379/2): "
-                "entry counts then come from DBSIZE, and nothing else sits in their key space.",
-                id="embeddings.W001",
-            )
-        )
-    serializer = settings.CACHES[alias].get("OPTIONS", {}).get("SERIALIZER", "")
-    if not serializer or "pickle" in serializer.lower():
-        found.append(
-            Warning(
-                f"Cache alias {alias!r} uses django-redis' pickle serializer"
-                f"{' (the default)' if not serializer else ''}.",
-                hint="Anything read through that alias' cache API would be unpickled: code "
-                "execution for whoever can write to Redis. Set OPTIONS['SERIALIZER'] to "
-                "'django_redis.serializers.json.JSONSerializer'.",
-                id="embeddings.W002",
-            )
-        )
-    return found
+    return [
+        Warning(w.message, hint=w.hint or None, id=w.check_id)
+        for w in store.settings_warnings()
+        if w.check_id
+    ]
 
 
 @register(Tags.caches, deploy=True)
-def check_redis_server(app_configs=None, **kwargs) -> list:
-    """Checks that ask the Redis server itself; run by `manage.py check --deploy`."""
+def check_store_server(app_configs=None, **kwargs) -> list:
+    """Checks that ask the store's server itself; run by `manage.py check --deploy`: W003
+    unreachable, and what the store judges from its answer (W004 no persistence, W005
+    noeviction with maxmemory)."""
     from embeddings.exceptions import CacheError
-    from embeddings.selectors import describe_location
-    from embeddings.stores import get_store
 
-    alias = get_config()["CACHE_ALIAS"]
-    if alias not in settings.CACHES or describe_location(alias).backend != "redis":
+    store = _store_or_none()
+    if store is None:
         return []
     try:
-        info = get_store().server_info()
+        info = store.server_info()
     except CacheError as exc:
         return [
             Warning(
-                f"Cannot reach the embeddings Redis: {exc}",
+                f"Cannot reach the embeddings store ({store.describe().location}): {exc}",
                 hint="The app still works without it, computing every embedding.",
                 id="embeddings.W003",
             )
         ]
-    found = []
-    if not int(info.get("aof_enabled", 0) or 0) and not info.get("config_save"):
-        found.append(
-            Warning(
-                "The embeddings Redis has no persistence (no AOF, no RDB snapshots).",
-                hint="A Redis restart loses the whole cache. Enable appendonly yes (or save).",
-                id="embeddings.W004",
-            )
-        )
-    if int(info.get("maxmemory", 0) or 0) and info.get("maxmemory_policy") == "noeviction":
-        found.append(
-            Warning(
-                "The embeddings Redis has maxmemory with maxmemory-policy noeviction.",
-                hint="When it is full every embedding write fails. Use allkeys-lru for a cache.",
-                id="embeddings.W005",
-            )
-        )
-    return found
+    return [
+        Warning(w.message, hint=w.hint or None, id=w.check_id)
+        for w in store.health_warnings(info)
+        if w.check_id
+    ]
+
+
+def _store_or_none():
+    """The configured store, or None when E001/E002/E005 already report why there is none."""
+    from embeddings.stores import store_class_path
+
+    alias = get_config()["CACHE_ALIAS"]
+    if alias not in settings.CACHES:
+        return None
+    try:
+        cls = import_string(store_class_path(alias))
+        return cls(alias=alias, config=get_config())
+    except (ImportError, ImproperlyConfigured):
+        return None

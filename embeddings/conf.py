@@ -3,7 +3,7 @@
     EMBEDDINGS = {"TTL": 3600, "MODEL": "/models/my-model"}
 
 `get_config()` merges it over `DEFAULTS`; the result is cached and cleared whenever a test
-overrides settings.
+overrides settings (`embeddings.backends` and `embeddings.stores` reset their own instances).
 """
 
 from functools import cache
@@ -18,7 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_ALIAS": "embeddings",
     # First segment of every key we write. Keys are derived only in embeddings.keys.
     "KEY_PREFIX": "emb",
-    # Seconds a vector stays cached; None keeps it until evicted.
+    # Seconds a vector stays cached (a positive integer); None keeps it until evicted. 0 is
+    # refused rather than read as None.
     "TTL": 7 * 24 * 3600,
     # Dotted path of the class that turns texts into vectors (see embeddings.backends.base).
     "BACKEND": "embeddings.backends.sentence_transformers.SentenceTransformerBackend",
@@ -38,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_DTYPE": "float32",
     # Dotted path of the store class; None picks it from the cache alias' backend.
     "STORE": None,
+    # Redis Cluster: hash-tag buckets per model space. A lookup sends at most one MGET per
+    # bucket (one round trip per node); more buckets spread one model over more nodes.
+    "CLUSTER_BUCKETS": 16,
     # Keys per MGET; larger lookups send several MGETs in one pipelined round trip.
     "MGET_CHUNK": 10_000,
     # Writes per pipeline flush when a call has very many misses.
@@ -88,15 +92,25 @@ def get_config() -> dict[str, Any]:
         raise ImproperlyConfigured(f"Unknown EMBEDDINGS setting(s): {', '.join(sorted(unknown))}")
     merged = {**DEFAULTS, **user}
     merged["STATS"] = {**DEFAULTS["STATS"], **(user.get("STATS") or {})}
+    ttl = merged["TTL"]
+    if ttl is not None and (type(ttl) is not int or ttl <= 0):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS['TTL'] must be a positive integer (seconds) or None (no expiry), "
+            f"not {ttl!r}"
+        )
+    buckets = merged["CLUSTER_BUCKETS"]
+    if type(buckets) is not int or not 1 <= buckets <= 4096:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS['CLUSTER_BUCKETS'] must be an integer from 1 to 4096, not {buckets!r}"
+        )
     return merged
 
 
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"EMBEDDINGS", "CACHES"}:
+    if setting == "EMBEDDINGS":
         get_config.cache_clear()
-        # Backends and stores were built from the old settings.
-        from embeddings import backends, stores
-
-        backends.reset()
-        stores.reset()

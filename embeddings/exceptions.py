@@ -20,6 +20,10 @@ class CacheUnavailable(CacheError):
     """
 
 
+class CacheSkipped(CacheUnavailable):
+    """The circuit breaker is open: the store was not even tried."""
+
+
 class CacheRefused(CacheError):
     """The store answered but refused the command (e.g. Redis full under `noeviction`).
 

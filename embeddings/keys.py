@@ -25,9 +25,10 @@ def fingerprint(fields: Mapping[str, object]) -> str:
 
 def namespace(prefix: str, fingerprint: str) -> str:
     """Return the part shared by every key of one model configuration (ends with ':')."""
-    if not prefix or any(ch in prefix for ch in ":*?[] \n"):
+    # No braces either: on a Redis Cluster the first {...} of a key is its hash tag.
+    if not prefix or any(ch in prefix for ch in ":*?[]{} \n"):
         raise ValueError(
-            f"Key prefix must be non-empty without ':', spaces or glob chars: {prefix!r}"
+            f"Key prefix must be non-empty without ':', braces, spaces or glob chars: {prefix!r}"
         )
     return f"{prefix}:v{KEY_VERSION}:{fingerprint}:"
 
@@ -72,3 +73,32 @@ def recount_claim_key(prefix: str) -> str:
 def entry_counts_key(prefix: str) -> str:
     """Key of the last count of entries per fingerprint (JSON, with when it was taken)."""
     return f"{prefix}:stats:entry-counts"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def cluster_key(key: str, *, buckets: int) -> str:
+    """The key as stored on a Redis Cluster: a text's keys (value and claim) get a hash tag
+    naming one of `buckets` buckets of their model, chosen by the text's digest:
+
+        emb:v1:{fingerprint}:{digest} -> emb:v1:{fingerprint}:{{fingerprint}.07}:{digest}
+
+    So one model's vectors spread over `buckets` slots (over the nodes), a lookup is at most one
+    MGET per bucket, a text's claim lives in its value's slot, and prefixes still match for
+    SCAN. Other keys (counters, registries) are returned unchanged."""
+    head, _, digest = key.rpartition(":")
+    if len(digest) != 64 or not _HEX.issuperset(digest):
+        return key
+    fingerprint = head.rpartition(":")[2]
+    bucket = int(digest[:8], 16) % buckets
+    return f"{head}:{{{fingerprint}.{bucket:02x}}}:{digest}"
+
+
+def logical_key(key: str) -> str:
+    """The inverse of `cluster_key`."""
+    start = key.find(":{")
+    if start < 0:
+        return key
+    end = key.find("}:", start)
+    return key[:start] + key[end + 1 :] if end > 0 else key

@@ -241,8 +241,7 @@ def _current_fingerprint() -> str:
 def _check_reachable() -> None:
     """Fail before loading the model when the store is down."""
     store = get_store()
-    store.get_many([current_namespace() + "reachability-probe"])
-    store.breaker.record_success()
+    store.breaker.call(store.get_many, [current_namespace() + "reachability-probe"])
 
 
 def _warm_batch(texts: list[str], stats: WarmStats) -> None:

@@ -7,6 +7,7 @@ vectors = embed_texts(["Too expensive", "Friendly staff"])  # float32, shape (2,
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import numpy as np
 from embeddings import codec, counters, keys
 from embeddings.backends import BaseBackend, get_backend
 from embeddings.conf import get_config
-from embeddings.exceptions import CacheError, CacheUnavailable
+from embeddings.exceptions import CacheError, CacheSkipped, CacheUnavailable
 from embeddings.stores import BaseStore, get_store
 
 logger = logging.getLogger(__name__)
@@ -122,7 +123,11 @@ def embed_texts_with_report(texts: Sequence[str], *, model: str | None = None) -
 class _Misses:
     """Computes and stores the vectors one call did not find, encoding each text once across
     concurrent callers: misses are claimed first; the ones another caller already claimed are
-    waited for (bounded), and computed here only if they do not arrive."""
+    waited for (bounded), and computed here only if they do not arrive.
+
+    Claims hold this call's own token and are released by compare-and-delete, whatever happens
+    to the model: a claimer whose lease ran out cannot release the next claimer's claim. Every
+    store operation goes through the breaker, so a call pays for at most one failure."""
 
     backend: BaseBackend
     store: BaseStore
@@ -139,6 +144,7 @@ class _Misses:
     encode_seconds: float = 0.0
     weights: np.ndarray | None = None  # how many input texts each row stands for
     config: dict = field(default_factory=get_config)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def resolve(self, missing: list[int], *, corrupt: int) -> None:
         if not missing:
@@ -151,16 +157,25 @@ class _Misses:
         mine, theirs, claims = missing, [], []
         if self.cache_available and self.config["COALESCE_MISSES"]:
             mine, theirs, claims = self._claim(missing)
-        self._compute(mine, corrupt=corrupt, release=claims)
+        try:
+            self._compute(mine, corrupt=corrupt if mine else 0)
+        finally:
+            self._release(claims)  # after the write: waiters find the value, then no claim
+        if corrupt and not mine:
+            # Another caller computes them, but the damage was found here: count it with this
+            # process' next round trip (the first wait below).
+            counters.give_back(counters.Increments(self.fingerprint, {"corrupt": corrupt}))
         if theirs:
-            self._compute(self._wait_for(theirs), corrupt=0, release=[])
+            self._compute(self._wait_for(theirs), corrupt=0)
 
     def _claim(self, missing: list[int]) -> tuple[list[int], list[int], list[str]]:
         claim_keys = [keys.claim_key(self.cache_keys[i]) for i in missing]
         # Long enough for the model to get through this many texts on a slow CPU.
         lease = int(min(600, 30 + 0.05 * len(missing)))
         try:
-            granted = self.store.claim_many(claim_keys, lease=lease)
+            granted = self.store.breaker.call(
+                self.store.claim_many, claim_keys, lease=lease, token=self.token
+            )
         except CacheError as exc:
             logger.debug("could not claim misses (%s); computing them all", exc)
             return missing, [], []
@@ -179,11 +194,23 @@ class _Misses:
             time.sleep(pause)
             pause = min(pause * 1.5, 0.25)
             value_keys = [self.cache_keys[i] for i in waiting]
+            # Counters waiting in this process (e.g. corrupt values found) ride along.
+            increments = (
+                counters.take(self.fingerprint, {}, description=self.description)
+                if counters.pending(self.fingerprint)
+                else None
+            )
             try:
                 # Values and their claims in one round trip.
-                both = self.store.get_many(value_keys + [keys.claim_key(k) for k in value_keys])
+                both = self.store.breaker.call(
+                    self.store.get_many,
+                    value_keys + [keys.claim_key(k) for k in value_keys],
+                    increments=increments,
+                )
                 values, claims = both[: len(value_keys)], both[len(value_keys) :]
             except CacheError as exc:
+                if increments is not None:
+                    counters.give_back(increments)
                 logger.debug("stopped waiting for other callers' vectors: %s", exc)
                 break
             decoded = codec.decode_many(values, dtype=dtype, dim=dim)
@@ -204,17 +231,14 @@ class _Misses:
             )
         return orphaned + waiting
 
-    def _compute(self, positions: list[int], *, corrupt: int, release: list[str]) -> None:
+    def _compute(self, positions: list[int], *, corrupt: int) -> None:
         if not positions:
-            if release:
-                self._release(release)
             return
         dtype, dim = self.config["STORAGE_DTYPE"], self.backend.dimension
         started = time.perf_counter()
         computed = self.backend.encode([self.unique[i] for i in positions])
         seconds = time.perf_counter() - started
         if computed.shape != (len(positions), dim):
-            self._release(release)
             raise ValueError(
                 f"backend returned shape {computed.shape}, expected {(len(positions), dim)}"
             )
@@ -244,12 +268,12 @@ class _Misses:
             self.store, payload, increments, ttl=self.config["TTL"]
         )
         self.stored += len(payload) if accepted else 0
-        if release:
-            self._release(release)
 
     def _release(self, claim_keys: list[str]) -> None:
+        if not claim_keys:
+            return
         try:
-            self.store.delete_many(claim_keys)
+            self.store.breaker.call(self.store.release_many, claim_keys, token=self.token)
         except CacheError as exc:  # the claims expire by themselves
             logger.debug("could not release claims: %s", exc)
 
@@ -291,14 +315,13 @@ def _lookup(
     store: BaseStore, cache_keys: list[str], increments: counters.Increments
 ) -> tuple[list[object], bool]:
     """Values for the keys, and whether the store answered; all None when it did not."""
-    if not store.breaker.allow():
+    try:
+        values = store.breaker.call(store.get_many, cache_keys, increments=increments)
+    except CacheSkipped:
         counters.give_back(increments)
         return [None] * len(cache_keys), False
-    try:
-        values = store.get_many(cache_keys, increments=increments)
-    except CacheUnavailable as exc:
+    except CacheUnavailable:
         counters.give_back(increments, errors=1)
-        store.breaker.record_failure(exc)
         return [None] * len(cache_keys), False
     except CacheError as exc:
         counters.give_back(increments, errors=1)
@@ -306,7 +329,6 @@ def _lookup(
             "embedding cache refused a lookup (%s); computing all %d", exc, len(cache_keys)
         )
         return [None] * len(cache_keys), True
-    store.breaker.record_success()
     return values, True
 
 
@@ -315,10 +337,12 @@ def _write(
 ) -> tuple[bool, bool]:
     """Write the payload; return (store reachable, writes accepted)."""
     try:
-        store.set_many(payload, ttl=ttl, increments=increments)
-    except CacheUnavailable as exc:
+        store.breaker.call(store.set_many, payload, ttl=ttl, increments=increments)
+    except CacheSkipped:
+        counters.give_back(increments)
+        return False, False
+    except CacheUnavailable:
         counters.give_back(increments, errors=1)
-        store.breaker.record_failure(exc)
         return False, False
     except CacheError as exc:
         # E.g. Redis full under noeviction: the vectors are correct, they just are not kept.

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from embeddings.backends.base import BaseBackend
+from embeddings.exceptions import CacheUnavailable
+from embeddings.stores.redis import RedisStore
 
 
 class CountingBackend(BaseBackend):
@@ -60,3 +62,40 @@ class SlowCountingBackend(CountingBackend):
 
         time.sleep(self.delay)
         return super().encode(texts)
+
+
+class FailingBackend(CountingBackend):
+    """A model that raises, like one that runs out of memory."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        raise RuntimeError("model exploded")
+
+
+class HookedBackend(CountingBackend):
+    """Runs `before_encode()` (set by the test) inside encode, e.g. to stop Redis mid-call."""
+
+    before_encode = staticmethod(lambda: None)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        type(self).before_encode()
+        return super().encode(texts)
+
+
+class FailureCountingRedisStore(RedisStore):
+    """The Redis store, recording each operation that found Redis unreachable."""
+
+    failures: list[str] = []
+
+    def __getattribute__(self, name):
+        attribute = super().__getattribute__(name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+
+        def counted(*args, **kwargs):
+            try:
+                return attribute(*args, **kwargs)
+            except CacheUnavailable:
+                type(self).failures.append(name)
+                raise
+
+        return counted

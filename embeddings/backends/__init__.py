@@ -1,7 +1,10 @@
 """What turns text into vectors. `get_backend()` returns one shared instance per model."""
 
 import threading
+from typing import Any
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from embeddings.backends.base import BaseBackend
@@ -31,3 +34,9 @@ def reset() -> None:
     """Forget built backends (settings changed); loaded models are released."""
     with _lock:
         _instances.clear()
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "EMBEDDINGS":
+        reset()

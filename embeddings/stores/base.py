@@ -1,10 +1,42 @@
-"""The contract of a vector store, and the circuit breaker every store goes through."""
+"""The contract of a vector store, and the circuit breaker every store goes through.
+
+A store also describes itself (`describe()`: kind, location, servers) and judges its own health
+(`settings_warnings()` from settings alone, `health_warnings(info)` from what the server says),
+so the stats, the system checks and the admin ask the store instead of guessing its kind from
+the cache backend's dotted path.
+"""
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from embeddings.breaker import CircuitBreaker
 from embeddings.counters import Increments, Totals
+
+
+@dataclass(frozen=True)
+class StoreDescription:
+    """Where a store keeps its data, from settings alone (no connection)."""
+
+    kind: str  # "disk", "redis", "sentinel" or "cluster"
+    location: str  # human-readable, password masked
+    servers: tuple[str, ...] = ()  # every host:port named in settings (sentinels, seed nodes)
+    database: int | None = None
+    tls: bool = False
+    authenticated: bool = False
+    # Settings that identify the key space, to tell whether two aliases share it.
+    key_space: tuple = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class HealthWarning:
+    """Something an operator should fix. `check_id` is set when `manage.py check` reports it."""
+
+    code: str  # stable, e.g. "noeviction"; the stats and the API use it
+    message: str
+    hint: str = ""
+    level: str = "warning"  # or "critical"
+    check_id: str | None = None
 
 
 class BaseStore:
@@ -47,6 +79,23 @@ class BaseStore:
         """Zero one fingerprint's counters, or every fingerprint's."""
         raise NotImplementedError
 
+    def describe(self) -> StoreDescription:
+        """Kind, location and servers of the store, from settings alone."""
+        raise NotImplementedError
+
+    def settings_warnings(self) -> list[HealthWarning]:
+        """What is wrong with the store's settings, without connecting."""
+        return []
+
+    def health_warnings(self, info: Mapping[str, Any]) -> list[HealthWarning]:
+        """What is wrong with the store, judged from `server_info()`'s answer."""
+        return []
+
+    def persistence(self, info: Mapping[str, Any]) -> dict[str, Any]:
+        """How the store keeps data across restarts, from `server_info()`; {} if it cannot
+        tell (or the question makes no sense, as for files on disk)."""
+        return {}
+
     def server_info(self) -> dict[str, Any]:
         """What the store says about itself (memory, persistence, ...; "entries": how many keys
         it holds, when it can tell without a scan); {} if nothing."""
@@ -63,9 +112,16 @@ class BaseStore:
     def set_bytes(self, key: str, value: bytes, *, ttl: int | None) -> None:
         self.set_many({key: value}, ttl=ttl)
 
-    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+    def claim_many(self, keys: Sequence[str], *, lease: int, token: str) -> list[bool]:
         """Atomically claim each of `keys` (claim keys, see `keys.claim_key`) for `lease`
-        seconds; True where this caller got the claim, False where someone else holds it."""
+        seconds, holding `token`; True where this caller got the claim, False where someone
+        else holds it."""
+        raise NotImplementedError
+
+    def release_many(self, keys: Sequence[str], *, token: str) -> int:
+        """Delete each claim that still holds `token` (compare-and-delete, atomic per key), so
+        a claimer whose lease ran out never releases the next claimer's claim. Returns how
+        many were released."""
         raise NotImplementedError
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:

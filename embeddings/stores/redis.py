@@ -1,4 +1,9 @@
-"""Redis through django-redis: one MGET per lookup, one pipeline per batch of writes.
+"""Redis through django-redis, standalone or behind Sentinel: one MGET per lookup, one pipeline
+per batch of writes.
+
+Sentinel is django-redis' `SentinelClient` with its `SentinelConnectionFactory`: the client
+asks the sentinels for the current master on every new connection, so after a failover the
+store reaches the new master by itself (the breaker skips Redis meanwhile).
 
 We use the raw redis-py client that django-redis pools for the alias, not the cache API: the
 cache API would run our bytes through a serializer (pickle by default), and we want MGET and a
@@ -9,7 +14,9 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -17,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from embeddings import counters, keys
 from embeddings.counters import Increments, Totals
 from embeddings.exceptions import CacheRefused, CacheUnavailable
-from embeddings.stores.base import BaseStore
+from embeddings.stores.base import BaseStore, HealthWarning, StoreDescription
 
 try:  # redis-py's AuthenticationError subclasses ConnectionError; be explicit for old versions
     from redis.exceptions import AuthenticationError
@@ -25,14 +32,74 @@ except ImportError:  # pragma: no cover
     AuthenticationError = RedisConnectionError
 
 
+# Compare-and-delete: a claim is released only by the caller whose token it holds.
+RELEASE_SCRIPT = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
+end
+return released
+"""
+
+
 class RedisStore(BaseStore):
     kind = "redis"
+
+    def __init__(self, *, alias: str, config: Mapping[str, Any]) -> None:
+        self.kind = describe_alias(alias).kind
+        super().__init__(alias=alias, config=config)
 
     @property
     def client(self):
         from django_redis import get_redis_connection
 
         return get_redis_connection(self.alias)
+
+    def describe(self) -> StoreDescription:
+        return describe_alias(self.alias)
+
+    def settings_warnings(self) -> list[HealthWarning]:
+        found = []
+        mine = self.describe()
+        shared = [
+            other
+            for other, cache in settings.CACHES.items()
+            if other != self.alias
+            and str(cache.get("BACKEND", "")).startswith("django_redis.")
+            and describe_alias(other).key_space == mine.key_space
+        ]
+        if shared:
+            found.append(
+                HealthWarning(
+                    "shared_database",
+                    f"The embeddings share their Redis database with cache(s) "
+                    f"{', '.join(shared)}: entry totals include their keys.",
+                    hint="Give the embeddings their own database number (redis://host:6379/2): "
+                    "entry counts then come from DBSIZE, and nothing else sits in their key "
+                    "space.",
+                    check_id="embeddings.W001",
+                )
+            )
+        serializer = settings.CACHES[self.alias].get("OPTIONS", {}).get("SERIALIZER", "")
+        if not serializer or "pickle" in serializer.lower():
+            found.append(
+                HealthWarning(
+                    "pickle_serializer",
+                    f"Cache alias {self.alias!r} uses django-redis' pickle serializer"
+                    f"{' (the default)' if not serializer else ''}.",
+                    hint="Anything read through that alias' cache API would be unpickled: code "
+                    "execution for whoever can write to Redis. Set OPTIONS['SERIALIZER'] to "
+                    "'django_redis.serializers.json.JSONSerializer'.",
+                    check_id="embeddings.W002",
+                )
+            )
+        return found
+
+    def health_warnings(self, info: Mapping[str, Any]) -> list[HealthWarning]:
+        return redis_health_warnings(info, self.config["STATS"])
+
+    def persistence(self, info: Mapping[str, Any]) -> dict[str, Any]:
+        return redis_persistence(info)
 
     def get_many(self, keys: Sequence[str], *, increments: Increments | None = None) -> list[Any]:
         chunk = int(self.config["MGET_CHUNK"])
@@ -146,14 +213,20 @@ class RedisStore(BaseStore):
         with _translated("dbsize"):
             return int(self.client.dbsize())
 
-    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+    def claim_many(self, keys: Sequence[str], *, lease: int, token: str) -> list[bool]:
         with _translated("claim"):
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
-                pipe.set(key, b"1", nx=True, ex=lease)
+                pipe.set(key, token, nx=True, ex=lease)
             results = pipe.execute(raise_on_error=False)
         # A refused SET (Redis full) counts as ours: we compute rather than wait for nobody.
         return [result is not None for result in results]
+
+    def release_many(self, keys: Sequence[str], *, token: str) -> int:
+        if not keys:
+            return 0
+        with _translated("release"):
+            return int(self.client.eval(RELEASE_SCRIPT, len(keys), *keys, token))
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         with _translated("scan"):
@@ -206,3 +279,121 @@ class _translated:
         if isinstance(exc, RedisError):
             raise CacheUnavailable(f"Redis {self.operation} failed: {exc}") from exc
         return False
+
+
+def describe_alias(alias: str) -> StoreDescription:
+    """Describe a django-redis cache alias from its settings (standalone or Sentinel)."""
+    cache = settings.CACHES.get(alias, {})
+    location = cache.get("LOCATION", "")
+    if isinstance(location, list | tuple):
+        location = location[0] if location else ""
+    options = cache.get("OPTIONS", {})
+    url = urlsplit(str(location))
+    path = url.path.strip("/")
+    database = int(path) if path.isdigit() else 0
+    credentials = ""
+    if url.password:
+        credentials = f"{url.username or ''}:***@"
+    elif url.username:
+        credentials = f"{url.username}@"
+    authenticated = bool(url.password) or bool(options.get("PASSWORD"))
+    if "Sentinel" in str(options.get("CLIENT_CLASS", "")):
+        sentinels = tuple(f"{host}:{port}" for host, port in options.get("SENTINELS") or ())
+        master = url.hostname or ""
+        return StoreDescription(
+            kind="sentinel",
+            location=f"{url.scheme}://{credentials}{master}/{database} "
+            f"(Sentinel master {master!r} via {', '.join(sentinels)})",
+            servers=sentinels,
+            database=database,
+            tls=url.scheme == "rediss",
+            authenticated=authenticated,
+            key_space=("sentinel", master, frozenset(sentinels), database),
+        )
+    port = url.port or 6379
+    return StoreDescription(
+        kind="redis",
+        location=f"{url.scheme}://{credentials}{url.hostname or ''}:{port}/{database}",
+        servers=(f"{url.hostname}:{port}",),
+        database=database,
+        tls=url.scheme == "rediss",
+        authenticated=authenticated,
+        key_space=("redis", url.hostname, port, database),
+    )
+
+
+def redis_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
+    """AOF and RDB snapshots, from INFO plus CONFIG GET save (None when CONFIG is denied)."""
+    save = info.get("config_save")
+    aof = bool(int(info.get("aof_enabled", 0) or 0))
+    rdb = bool(save) if save is not None else None
+    return {
+        "enabled": aof or bool(rdb),
+        "aof_enabled": aof,
+        "rdb_snapshots": rdb,
+        "save_config": save,
+        "rdb_last_save_time": _int(info.get("rdb_last_save_time")),
+        "rdb_last_bgsave_status": info.get("rdb_last_bgsave_status"),
+        "rdb_changes_since_last_save": _int(info.get("rdb_changes_since_last_save")),
+        "aof_last_write_status": info.get("aof_last_write_status") if aof else None,
+    }
+
+
+def redis_health_warnings(
+    info: Mapping[str, Any], thresholds: Mapping[str, Any]
+) -> list[HealthWarning]:
+    """The rules for a Redis that caches embeddings (any topology), written once."""
+    found = []
+    used, limit = _int(info.get("used_memory")), _int(info.get("maxmemory"))
+    warn_bytes = thresholds["MEMORY_WARN_BYTES"]
+    if used is not None and warn_bytes and used > warn_bytes:
+        found.append(
+            HealthWarning(
+                "memory_high",
+                f"Cache uses {used:,} bytes, above the {warn_bytes:,} bytes threshold.",
+            )
+        )
+    evicted = _int(info.get("evicted_keys"))
+    if used is not None and limit and used >= limit * thresholds["MAXMEMORY_WARN_RATIO"]:
+        found.append(
+            HealthWarning(
+                "near_maxmemory",
+                f"Redis uses {used / limit:.0%} of maxmemory ({used:,} of {limit:,} bytes).",
+            )
+        )
+    elif limit and evicted:
+        # Usage dips below the threshold between evictions; the evictions say it is full.
+        found.append(
+            HealthWarning(
+                "near_maxmemory",
+                f"Redis reached maxmemory and has evicted {evicted:,} keys since it "
+                "started: cached vectors are being dropped. Give it more memory.",
+            )
+        )
+    if limit and info.get("maxmemory_policy") == "noeviction":
+        found.append(
+            HealthWarning(
+                "noeviction",
+                "maxmemory is set with maxmemory-policy noeviction: when Redis is full every new "
+                "embedding write fails. Use allkeys-lru (or volatile-lru) for a cache.",
+                hint="When it is full every embedding write fails. Use allkeys-lru for a cache.",
+                check_id="embeddings.W005",
+            )
+        )
+    if not redis_persistence(info)["enabled"]:
+        found.append(
+            HealthWarning(
+                "no_persistence",
+                "Redis has neither AOF nor RDB snapshots: a Redis restart loses the whole cache.",
+                hint="A Redis restart loses the whole cache. Enable appendonly yes (or save).",
+                check_id="embeddings.W004",
+            )
+        )
+    return found
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -8,12 +8,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from embeddings import keys
 from embeddings.backends import get_backend
 from embeddings.selectors import get_cache_stats
-from embeddings.services import embed_texts_with_report, namespace_for
+from embeddings.services import embed_texts_with_report, model_fingerprint, namespace_for
+from embeddings.stores import get_store
 from tests.conftest import subprocess_env
 from tests.fakes import CountingBackend
 
@@ -126,3 +128,38 @@ def test_claims_work_on_the_embedded_disk_cache(settings):
         thread.join()
     assert sum(r.encoded for r in results.values()) == 30
     assert results[0].vectors.tobytes() == results[1].vectors.tobytes()
+
+
+def test_claims_are_released_when_the_model_raises(redis_cache, settings):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": "tests.fakes.FailingBackend"}
+    with pytest.raises(RuntimeError, match="exploded"):
+        embed_texts_with_report(["boom 1", "boom 2"])
+    # Otherwise every other caller would wait COALESCE_MAX_WAIT for these texts.
+    assert list(redis.Redis.from_url(redis_cache).scan_iter(match="emb:claim:*")) == []
+
+
+def test_a_late_claimer_cannot_release_the_next_claim(redis_cache):
+    store = get_store()
+    [key] = keys.text_keys(namespace_for(get_backend()), ["contested"])
+    claim = keys.claim_key(key)
+    assert store.claim_many([claim], lease=30, token="slow") == [True]
+    redis.Redis.from_url(redis_cache).delete(claim)  # the slow claimer's lease ran out
+    assert store.claim_many([claim], lease=30, token="next") == [True]
+    assert store.release_many([claim], token="slow") == 0  # compare-and-delete: not ours
+    assert store.get_bytes(claim) == b"next"
+    assert store.release_many([claim], token="next") == 1
+    assert store.get_bytes(claim) is None
+
+
+def test_corrupt_values_are_counted_when_another_caller_computes(redis_cache, settings):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "COALESCE_MAX_WAIT": 0.3}
+    client = redis.Redis.from_url(redis_cache)
+    backend = get_backend()
+    [key] = keys.text_keys(namespace_for(backend), ["damaged"])
+    client.set(key, b"not a vector")
+    client.set(keys.claim_key(key), b"someone else", ex=600)
+    report = embed_texts_with_report(["damaged"])
+    assert report.corrupt == 1
+    fingerprint = model_fingerprint(backend)
+    lifetime, _, _ = get_store().read_counters()[fingerprint]
+    assert lifetime.corrupt == 1  # in the store, not only in this process

@@ -53,7 +53,7 @@ def test_any_str_hashes_even_lone_surrogates():
     assert len(keys.text_keys(ns, ["\ud800", "emoji 😀", ""])) == 3
 
 
-@pytest.mark.parametrize("prefix", ["", "a:b", "a*", "a b"])
+@pytest.mark.parametrize("prefix", ["", "a:b", "a*", "a b", "{emb}"])
 def test_bad_prefix_is_refused(prefix):
     with pytest.raises(ValueError, match="prefix"):
         keys.namespace(prefix, "0" * 16)

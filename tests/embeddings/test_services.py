@@ -57,8 +57,9 @@ def test_misses_are_written_in_one_pipeline_with_the_ttl(redis_cache, settings):
     report = embed_texts_with_report(["old one", "new one", "new two"])
     assert (report.hits, report.misses) == (1, 2)
     stats = _commandstats(client)
-    # One MGET; per new text one SET NX claim and one SET EX value; one UNLINK of the claims.
-    assert stats.get("mget") == 1 and stats.get("set") == 4 and stats.get("unlink") == 1
+    # One MGET; per new text one SET NX claim and one SET EX value; one script releasing the
+    # claims (compare-and-delete: only those still holding this call's token).
+    assert stats.get("mget") == 1 and stats.get("set") == 4 and stats.get("eval") == 1
     assert list(client.scan_iter(match="emb:claim:*")) == []
     ttls = [client.ttl(k) for k in _our_keys(client)]
     assert len(ttls) == 3 and all(3590 <= t <= 3600 for t in ttls)
@@ -219,3 +220,28 @@ def test_embedded_default_cache_works_without_redis():
     second = embed_texts_with_report(["b", "a"])
     assert (first.misses, second.hits) == (2, 2)
     assert second.vectors[0].tobytes() == first.vectors[1].tobytes()
+
+
+def test_one_call_pays_for_at_most_one_failure_when_redis_dies_mid_call(own_redis, settings):
+    from tests.conftest import redis_cache_settings
+    from tests.fakes import FailureCountingRedisStore, HookedBackend
+
+    server = own_redis()
+    url = f"redis://127.0.0.1:{server.port}/0"
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}
+    settings.EMBEDDINGS = {
+        **settings.EMBEDDINGS,
+        "BACKEND": "tests.fakes.HookedBackend",
+        "STORE": "tests.fakes.FailureCountingRedisStore",
+    }
+    FailureCountingRedisStore.failures = []
+    HookedBackend.before_encode = staticmethod(server.stop)  # after the lookup and the claims
+    try:
+        report = embed_texts_with_report(["x", "y"])
+    finally:
+        HookedBackend.before_encode = staticmethod(lambda: None)
+    expected = CountingBackend(model=None, config={}).encode(["x", "y"])
+    assert report.vectors.tobytes() == expected.tobytes()
+    assert not report.cache_available
+    # The write finds Redis gone and opens the breaker; releasing the claims is then skipped.
+    assert FailureCountingRedisStore.failures == ["set_many"]

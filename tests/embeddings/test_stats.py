@@ -282,32 +282,32 @@ def test_check_shared_database_and_pickle_serializer(settings, redis_url):
         redis_url, SERIALIZER="django_redis.serializers.json.JSONSerializer"
     )
     settings.CACHES = {**settings.CACHES, "embeddings": safe}
-    assert _ids(checks.check_redis_settings()) == set()
+    assert _ids(checks.check_store_settings()) == set()
     settings.CACHES = {**settings.CACHES, "sessions": redis_cache_settings(redis_url)}
-    assert _ids(checks.check_redis_settings()) == {"embeddings.W001"}
+    assert _ids(checks.check_store_settings()) == {"embeddings.W001"}
     pickled = redis_cache_settings(
         redis_url, SERIALIZER="django_redis.serializers.pickle.PickleSerializer"
     )
     settings.CACHES = {"default": settings.CACHES["default"], "embeddings": pickled}
-    assert _ids(checks.check_redis_settings()) == {"embeddings.W002"}
+    assert _ids(checks.check_store_settings()) == {"embeddings.W002"}
     del pickled["OPTIONS"]["SERIALIZER"]  # django-redis' default is pickle too
-    assert _ids(checks.check_redis_settings()) == {"embeddings.W002"}
+    assert _ids(checks.check_store_settings()) == {"embeddings.W002"}
 
 
-def test_check_redis_server_persistence_noeviction_unreachable(settings, own_redis, tmp_path):
+def test_check_store_server_persistence_noeviction_unreachable(settings, own_redis, tmp_path):
     server = own_redis(appendonly="yes", datadir=tmp_path)
     url = f"redis://127.0.0.1:{server.port}/0"
     settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}
-    assert _ids(checks.check_redis_server()) == set()
+    assert _ids(checks.check_store_server()) == set()
     client = redis.Redis.from_url(url)
     client.config_set("appendonly", "no")
     client.config_set("save", "")
-    assert _ids(checks.check_redis_server()) == {"embeddings.W004"}
+    assert _ids(checks.check_store_server()) == {"embeddings.W004"}
     client.config_set("maxmemory", "10mb")
     client.config_set("maxmemory-policy", "noeviction")
-    assert _ids(checks.check_redis_server()) == {"embeddings.W004", "embeddings.W005"}
+    assert _ids(checks.check_store_server()) == {"embeddings.W004", "embeddings.W005"}
     server.stop()
-    assert _ids(checks.check_redis_server()) == {"embeddings.W003"}
+    assert _ids(checks.check_store_server()) == {"embeddings.W003"}
 
 
 def test_entry_count_follows_a_changing_store(redis_cache, settings):

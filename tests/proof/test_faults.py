@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from embeddings.breaker import CircuitBreaker
-from embeddings.checks import check_redis_server
+from embeddings.checks import check_store_server
 from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts_with_report
 from tests.conftest import FAKE_BACKEND, redis_cache_settings
@@ -262,7 +262,7 @@ def test_redis_full(own_redis, settings, policy):
     if policy == "noeviction":
         assert "noeviction" in codes and "errors" in codes
         assert stats.lifetime.errors > 0
-        assert "embeddings.W005" in [w.id for w in check_redis_server()]
+        assert "embeddings.W005" in [w.id for w in check_store_server()]
     else:
         assert admin.info("stats")["evicted_keys"] > 0
         assert stats.lifetime.errors == 0

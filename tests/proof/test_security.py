@@ -329,7 +329,7 @@ def test_wrong_redis_password_degrades_with_a_clear_warning(own_redis, settings,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "embeddings.W003" in output and "Cannot reach the embeddings Redis" in output
+    assert "embeddings.W003" in output and "Cannot reach the embeddings store" in output
     assert "WRONGPASS" in output or "invalid username-password" in output
     assert "wrong-password" not in output
 

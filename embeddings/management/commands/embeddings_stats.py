@@ -56,6 +56,15 @@ class Command(BaseCommand):
             ("this model's vectors", number(stats.entries_current_model)),
             ("memory used", number(stats.used_memory)),
             ("maxmemory / policy", f"{number(stats.maxmemory)} / {stats.maxmemory_policy or '-'}"),
+            *(
+                (
+                    f"node {node['address']}",
+                    f"{number(node.get('keys'))} keys, {number(node.get('used_memory'))} bytes"
+                    if node["reachable"]
+                    else "NOT ANSWERING",
+                )
+                for node in stats.nodes
+            ),
             (
                 "hit rate, last hour",
                 f"{rate(stats.last_hour.hit_rate)} of {stats.last_hour.requests:,}",

@@ -1,6 +1,7 @@
-"""Any Django cache backend; in practice the embedded default, diskcache's `DjangoCache`,
-which keeps bytes values as raw blobs in SQLite files on disk (no pickle for bytes), survives
-restarts and is shared by the processes of one host."""
+"""The embedded default: diskcache's `DjangoCache`, which keeps bytes values as raw blobs in
+SQLite files on disk (no pickle for bytes), survives restarts and is shared by the processes of
+one host. Lookups go through the Django cache API; scans, deletes, claims and the model registry
+use diskcache's own `FanoutCache` underneath, so no other Django cache backend will do."""
 
 import json
 import logging
@@ -10,19 +11,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import diskcache
+from django.conf import settings
 from django.core.cache import caches
 
 from embeddings import counters
 from embeddings import keys as keyspace
 from embeddings.counters import Increments, Totals
 from embeddings.exceptions import CacheUnavailable
-from embeddings.stores.base import BaseStore
+from embeddings.stores.base import BaseStore, StoreDescription
 
 logger = logging.getLogger(__name__)
 
 
-class DjangoCacheStore(BaseStore):
-    kind = "django-cache"
+class DiskCacheStore(BaseStore):
+    kind = "disk"
 
     @property
     def cache(self):
@@ -48,7 +50,8 @@ class DjangoCacheStore(BaseStore):
         self._add_increments(increments)
 
     # Counters: one integer key per field (lifetime) and per field and minute (expiring), kept
-    # with the cache's atomic incr(); the registry of fingerprints is one key per fingerprint.
+    # with the cache's atomic incr(); the registry of fingerprints is one key holding a JSON
+    # object (fingerprint -> description), so reading the counters never scans the store.
     def _add_increments(self, increments: Increments | None) -> None:
         if increments is None:
             return
@@ -64,19 +67,30 @@ class DjangoCacheStore(BaseStore):
                     self.cache.add(key, 0, timeout=timeout)
                     self.cache.incr(key, value)
             if increments.register is not None:
-                registry = f"{keyspace.models_key(prefix)}:{increments.fingerprint}"
-                self.cache.set(registry, increments.register.encode(), timeout=None)
+                self._register(increments.fingerprint, increments.register)
         except Exception:  # counters must never fail a lookup; they wait for the next trip
             logger.debug("counter update failed", exc_info=True)
             counters.give_back(increments)
 
+    def _register(self, fingerprint: str, description: str) -> None:
+        raw = self._raw("register a model")
+        key = self.cache.make_key(keyspace.models_key(self.config["KEY_PREFIX"]))
+        with raw.transact(retry=True):  # read-modify-write, one process at a time
+            registry = _json_object(raw.get(key, retry=True))
+            if registry.get(fingerprint) != description:
+                registry[fingerprint] = description
+                raw.set(key, json.dumps(registry).encode(), retry=True)
+
+    def _registry(self) -> dict[str, str]:
+        try:
+            return _json_object(self.cache.get(keyspace.models_key(self.config["KEY_PREFIX"])))
+        except Exception as exc:  # as in get_many
+            raise CacheUnavailable(f"cache '{self.alias}' read failed: {exc}") from exc
+
     def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
         prefix = self.config["KEY_PREFIX"]
-        registry = f"{keyspace.models_key(prefix)}:"
-        fingerprints = sorted(
-            {key.removeprefix(registry) for batch in self.scan(registry) for key in batch}
-            | set(also)
-        )
+        registry = self._registry()
+        fingerprints = sorted(set(registry) | set(also))
         now = int(time.time() // 60)
         out = {}
         for fingerprint in fingerprints:
@@ -89,9 +103,9 @@ class DjangoCacheStore(BaseStore):
             wanted += [f"{bucket}:{name}" for bucket in buckets for name in counters.FIELDS]
             try:
                 found = self.cache.get_many(wanted)
-                description = self.cache.get(registry + fingerprint)
             except Exception as exc:  # as in get_many
                 raise CacheUnavailable(f"cache '{self.alias}' read failed: {exc}") from exc
+            description = registry.get(fingerprint)
             life = Totals.from_mapping(
                 {name: found.get(f"{lifetime}:{name}", 0) for name in counters.FIELDS}
             )
@@ -114,6 +128,10 @@ class DjangoCacheStore(BaseStore):
         for batch in self.scan(pattern):
             self.delete_many([k for k in batch if not k.startswith(registry)])
 
+    def describe(self) -> StoreDescription:
+        location = str(settings.CACHES[self.alias].get("LOCATION", ""))
+        return StoreDescription(kind="disk", location=location, key_space=("disk", location))
+
     def server_info(self) -> dict[str, Any]:
         raw = self._raw("describe itself")
         try:
@@ -132,11 +150,27 @@ class DjangoCacheStore(BaseStore):
         except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
             raise CacheUnavailable(f"cache '{self.alias}' count failed: {exc}") from exc
 
-    def claim_many(self, keys: Sequence[str], *, lease: int) -> list[bool]:
+    def claim_many(self, keys: Sequence[str], *, lease: int, token: str) -> list[bool]:
         try:
-            return [bool(self.cache.add(key, b"1", timeout=lease)) for key in keys]
+            return [bool(self.cache.add(key, token.encode(), timeout=lease)) for key in keys]
         except Exception as exc:  # as in get_many
             raise CacheUnavailable(f"cache '{self.alias}' claim failed: {exc}") from exc
+
+    def release_many(self, keys: Sequence[str], *, token: str) -> int:
+        if not keys:
+            return 0
+        raw = self._raw("release claims")
+        make_key, ours = self.cache.make_key, token.encode()
+        try:
+            with raw.transact(retry=True):  # compare and delete as one step
+                return sum(
+                    1
+                    for key in keys
+                    if raw.get(make_key(key), retry=True) == ours
+                    and raw.delete(make_key(key), retry=True)
+                )
+        except (OSError, sqlite3.Error, diskcache.Timeout) as exc:
+            raise CacheUnavailable(f"cache '{self.alias}' release failed: {exc}") from exc
 
     def scan(self, match_prefix: str, *, batch: int = 1000) -> Iterator[list[str]]:
         # Yields the keys as get_many() takes them (without the cache's own make_key prefix),
@@ -178,6 +212,14 @@ class DjangoCacheStore(BaseStore):
         if raw is None or not hasattr(raw, "transact"):
             raise CacheUnavailable(
                 f"cache '{self.alias}' ({type(self.cache).__name__}) cannot {operation}: "
-                "only diskcache's DjangoCache and Redis can"
+                "this store needs diskcache's DjangoCache"
             )
         return raw
+
+
+def _json_object(raw: bytes | str | None) -> dict:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
