@@ -148,8 +148,9 @@ def code_answers(
             "theme_codes": list(frame.code_ids),
             "non_answer_codes": dict(frame.non_answer_codes),
             "examples": len(frame.x),
-            "far_threshold": model.far_threshold if model else None,
-            "crowd_threshold": crowd_threshold if model else None,
+            # None: too few examples to calibrate (the rule then leaves nothing out).
+            "far_threshold": _finite(model.far_threshold) if model else None,
+            "crowd_threshold": _finite(crowd_threshold) if model else None,
             "answers": len(texts),
             "distinct_answers": len(distinct),
             "uncoded": dict(sorted(counts.items())),
@@ -403,6 +404,10 @@ def _conformal_quantile(values: np.ndarray, alpha: float) -> float:
     if rank < 1:
         return -np.inf  # too few examples to reject anything at this level
     return float(values[rank - 1])
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -28,3 +28,7 @@ class GenerationFailed(CodeframeError):
 
 class InvalidEdit(CodeframeError):
     """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
+
+
+class NotApproved(CodeframeError):
+    """A wave can only be coded with an approved codeframe."""
