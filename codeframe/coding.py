@@ -294,9 +294,11 @@ class _Model:
     def code(self, x: np.ndarray, *, crowd_threshold: float) -> _Decided:
         frame = self.frame
         k = len(frame.code_ids)
-        scores = np.concatenate(
-            [_code_scores(sims, frame.labels, k) for _, sims in _blocks(x, frame.x)]
-        )
+        parts, nearest_parts = [], []
+        for _, sims in _blocks(x, frame.x):
+            parts.append(_code_scores(sims, frame.labels, k))
+            nearest_parts.append(sims.max(axis=1))
+        scores, nearest = np.concatenate(parts), np.concatenate(nearest_parts)
         best = scores.max(axis=1)
         probability = _softmax(scores / TEMPERATURE)
         if self.classifier is not None:
@@ -309,7 +311,6 @@ class _Model:
         else:
             sample = np.arange(len(x))
         to_wave = _crowd_similarity(x, x[sample], exclude_self=True, self_index=sample)
-        nearest = np.concatenate([sims.max(axis=1) for _, sims in _blocks(x, frame.x)])
         far = nearest < self.far_threshold
         crowd = ~far & (_crowd_score(best, to_wave) < crowd_threshold)
 
