@@ -41,3 +41,7 @@ class JobStateError(CodeframeError):
 
 class JobCancelled(CodeframeError):
     """Raised inside a worker when its job was cancelled (or handed to another attempt)."""
+
+
+class NotApproved(CodeframeError):
+    """A wave can only be coded with an approved codeframe."""

@@ -12,6 +12,13 @@ class Question(models.Model):
     survey = models.CharField(max_length=200)
     text = models.TextField("question text", blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Trackers: the same question asked again, wave after wave. Every later wave points at the
+    # tracker's first question; order and label say which wave a question is.
+    tracker = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="later_waves"
+    )
+    wave_label = models.CharField(max_length=100, blank=True)
+    wave_order = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -54,6 +61,11 @@ class Codeframe(models.Model):
     cache_misses = models.PositiveIntegerField(default=0)
     response_count = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
+    # Approved frames code later waves (codeframe.waves.code_wave) with the same numbers.
+    approved = models.BooleanField(default=False)
+    coded_with = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="wave_codeframes"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -228,3 +240,31 @@ class GenerationJob(models.Model):
         from django.utils import timezone
 
         return ((self.finished or timezone.now()) - self.started).total_seconds()
+
+
+class SuggestedCode(models.Model):
+    """A new theme among a wave's answers that fit no code of the approved frame, waiting for
+    an analyst to accept it (it becomes a code, numbered above every number used) or not."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DISMISSED = "dismissed", "Dismissed"
+
+    codeframe = models.ForeignKey(Codeframe, on_delete=models.CASCADE, related_name="suggestions")
+    label = models.CharField(max_length=200)
+    keywords = models.JSONField(default=list, blank=True)
+    examples = models.JSONField(default=list, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    response_ids = models.JSONField(default=list, blank=True)  # the answers it would take
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    code = models.ForeignKey(
+        Code, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )  # once accepted
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["codeframe", "-size", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.size}, {self.status})"

@@ -283,24 +283,23 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
 @require_GET
 @staff_member_required
 def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
-    if fmt not in {"csv", "xlsx"}:
-        raise Http404("Exports are .csv or .xlsx.")
+    try:
+        exporter = exports.get_exporter(fmt)
+    except exports.UnknownExport as exc:
+        raise Http404(str(exc)) from exc
     codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    if exporter.layout is not None:
+        try:
+            exporter = exports.get_exporter(fmt, request.GET.get("layout", exporter.layout))
+        except exports.UnknownExport as exc:
+            return HttpResponseBadRequest(str(exc))
     stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
-    if fmt == "xlsx":
-        response = HttpResponse(
-            exports.build_xlsx(codeframe=codeframe),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
-        return response
-    layout = request.GET.get("layout", "binary")
-    if layout not in exports.LAYOUTS:
-        return HttpResponseBadRequest("layout must be 'binary' or 'list'")
-    response = StreamingHttpResponse(
-        exports.iter_csv(codeframe=codeframe, layout=layout), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{stem}-{layout}.csv"'
+    content = exporter.render(codeframe=codeframe)
+    if exporter.streaming:
+        response = StreamingHttpResponse(content, content_type=exporter.media_type)
+    else:
+        response = HttpResponse(content, content_type=exporter.media_type)
+    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
     return response
 
 

@@ -1,0 +1,303 @@
+"""Benchmark codeframe.coding: coding a new wave with an approved frame, against baselines.
+
+    .venv/bin/python bench/waves.py [--seeds 3] [--repeats 3] [--sizes 10000,50000]
+
+Quality. A frame is built from half of a labelled set (half of each gold code's answers are its
+approved examples); the other half is coded, with off-topic answers mixed in:
+- "banking77 halves": BANKING77's test split (Casanueva et al., 2020, CC BY 4.0); half of the
+  77 intents (drawn per seed) are the frame, half of their messages its examples; the other
+  intents' messages (half of each) are the off-topic answers: banking, but no code fits.
+- "banking77 long tail": the frame's intents resampled so code sizes fall off like
+  40 / rank^0.8 (at least 2), 3% non-answers added; off-topic answers ~15% of the wave.
+- "bank survey" (tests/codeframe/data/survey_labelled.csv, 29 hand-coded themes with a long
+  tail, "Other" dropped) with the commuter survey's theme answers as off-topic, and
+  "commuter survey" (16 codes) with the bank survey's theme answers as off-topic.
+On-topic accuracy is the primary code against the gold code; answers left uncoded count as
+wrong (so ours pays for what it leaves out); "acc. of coded" is over the answers coded. The
+baselines code every answer: nearest centroid (cosine), k-NN (k=5, cosine), logistic
+regression (C=10), all on the same vectors and split. Means over --seeds splits.
+
+Speed. The frame: all 77 intents, half their messages as examples (1,540). The wave: N
+distinct answers made of two messages of one intent ("...card? Also, ..."), embedded once with
+the real all-MiniLM-L6-v2 through embed_texts and cached on the on-disk default
+(var/embeddings-cache; EMBEDDINGS_REDIS_URL / REDIS_URL are ignored here), so the timed runs
+read cached vectors. Timed: code_answers given the vectors (medians of --repeats runs), next to
+nearest-centroid coding of the same answers in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, ROOT, machine, median_seconds, setup_django, table
+
+LABELLED = ROOT / "tests" / "codeframe" / "data"
+NON_ANSWERS = [
+    "nothing", "Nothing.", "nothing really", "don't know", "dont know", "n/a", "N/A",
+    "no comment", "none", "idk", "no idea", "nothing to add", "not sure", "no",
+]  # fmt: skip
+
+
+def read(path: Path, text: str, code: str) -> tuple[list[str], list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r[text] for r in rows], [r[code] for r in rows]
+
+
+def halves(indices: list[int], gold: list[str], rng) -> tuple[list[int], list[int]]:
+    by_code: dict[str, list[int]] = {}
+    for i in indices:
+        by_code.setdefault(gold[i], []).append(i)
+    frame, wave = [], []
+    for code in sorted(by_code):
+        members = rng.permutation(by_code[code]).tolist()
+        cut = (len(members) + 1) // 2
+        frame += members[:cut]
+        wave += members[cut:]
+    return frame, wave
+
+
+class Split:
+    """Texts, gold codes and vectors; which are the frame, the on-topic wave, the off-topic."""
+
+    def __init__(self, texts, gold, vectors, frame, wave, off) -> None:
+        self.texts, self.gold, self.vectors = texts, gold, vectors
+        self.frame, self.wave, self.off = frame, wave, off
+
+
+def banking_split(texts, gold, vectors, seed: int, *, long_tail: bool) -> Split:
+    rng = np.random.default_rng(seed)
+    intents = sorted(set(gold))
+    known = set(rng.permutation(intents)[: len(intents) // 2].tolist())
+    members = {c: [i for i, g in enumerate(gold) if g == c] for c in intents}
+    on, off = [], []
+    for rank, c in enumerate(rng.permutation(sorted(known)), start=1):
+        pool = rng.permutation(members[c]).tolist()
+        if long_tail:
+            pool = pool[: max(2, round(40 / rank**0.8))]
+        on += pool
+    for c in sorted(set(intents) - known):
+        off += rng.permutation(members[c]).tolist()[: len(members[c]) // 2]
+    texts, gold, vectors = list(texts), list(gold), vectors
+    if long_tail:
+        n_na = round(0.03 * len(on) / 0.97)
+        picks = rng.integers(0, len(NON_ANSWERS), n_na)
+        start = len(texts)
+        texts += [NON_ANSWERS[j] for j in picks]
+        gold += ["(non-answer)"] * n_na
+        vectors = np.vstack([vectors, NA_VECTORS[picks]])
+        on += list(range(start, start + n_na))
+    frame, wave = halves(on, gold, rng)
+    if long_tail:
+        off = rng.permutation(off).tolist()[: round(0.15 * len(wave) / 0.85)]
+    return Split(texts, gold, vectors, frame, wave, off)
+
+
+def survey_split(own, other, seed: int) -> Split:
+    texts, gold, vectors = own
+    o_texts, o_gold, o_vectors = other
+    rng = np.random.default_rng(seed)
+    frame, wave = halves([i for i, g in enumerate(gold) if g != "Other"], gold, rng)
+    off_idx = [i for i, g in enumerate(o_gold) if g not in ("Non-answer", "Other")]
+    start = len(texts)
+    return Split(
+        list(texts) + [o_texts[i] for i in off_idx],
+        list(gold) + ["(off-topic)"] * len(off_idx),
+        np.vstack([vectors, o_vectors[off_idx]]),
+        frame,
+        wave,
+        list(range(start, start + len(off_idx))),
+    )
+
+
+def evaluate(split: Split) -> dict[str, tuple[float, float, float, float]]:
+    """method -> (on-topic accuracy, accuracy of coded, off-topic uncoded, on-topic uncoded)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from codeframe.coding import code_answers
+
+    gold, vectors, texts = np.array(split.gold), split.vectors, split.texts
+    names = sorted(set(gold[split.frame]))
+    number = {g: n for n, g in enumerate(names, start=1)}
+    examples = {number[g]: [texts[i] for i in split.frame if gold[i] == g] for g in names}
+    example_vectors = {number[g]: vectors[[i for i in split.frame if gold[i] == g]] for g in names}
+    wave = split.wave + split.off
+    coded = code_answers(
+        examples, [texts[i] for i in wave], vectors=vectors[wave], example_vectors=example_vectors
+    )
+    n = len(split.wave)
+    primary = np.array([a[0] if a else 0 for a in coded.assignments])
+    truth = np.array([number[g] for g in gold[split.wave]])
+    kept = primary[:n] > 0
+    results = {
+        "code_answers (ours)": (
+            float(np.mean(primary[:n] == truth)),
+            float(np.mean(primary[:n][kept] == truth[kept])) if kept.any() else 0.0,
+            float(np.mean(primary[n:] == 0)) if len(split.off) else float("nan"),
+            float(np.mean(~kept)),
+        )
+    }
+    x, y = vectors[split.frame], np.array([number[g] for g in gold[split.frame]])
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    centroids = np.stack([unit[y == c].mean(axis=0) for c in range(1, len(names) + 1)])
+    xt = vectors[split.wave]
+    predictions = {
+        "nearest centroid": np.argmax(xt @ centroids.T, axis=1) + 1,
+        "k-NN (k=5)": KNeighborsClassifier(5, metric="cosine").fit(x, y).predict(xt),
+        "logistic regression": LogisticRegression(C=10, max_iter=2000).fit(x, y).predict(xt),
+    }
+    for name, predicted in predictions.items():
+        accuracy = float(np.mean(predicted == truth))
+        results[name] = (accuracy, accuracy, 0.0, 0.0)
+    return results
+
+
+def paired_answers(texts, gold, n: int) -> list[str]:
+    """n distinct two-message answers, both messages of one intent (deterministic)."""
+    rng = np.random.default_rng(12)
+    by_intent: dict[str, list[str]] = {}
+    for t, g in zip(texts, gold, strict=True):
+        by_intent.setdefault(g, []).append(t.strip())
+    intents = sorted(by_intent)
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < n:
+        pool = by_intent[intents[rng.integers(len(intents))]]
+        a, b = rng.choice(len(pool), 2, replace=False)
+        answer = f"{pool[a]} Also, {pool[b][:1].lower()}{pool[b][1:]}"
+        if answer not in seen:
+            seen.add(answer)
+            out.append(answer)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", default="10000,50000")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    for name in ("EMBEDDINGS_REDIS_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    setup_django()
+    from codeframe.coding import code_answers
+    from embeddings.services import embed_texts, embed_texts_with_report
+
+    global NA_VECTORS
+    texts, gold = read(DATA / "banking77_test.csv", "text", "category")
+    vectors = embed_texts(texts)
+    NA_VECTORS = embed_texts(NON_ANSWERS)
+    surveys = {}
+    for name, file in (
+        ("bank survey", "survey_labelled"),
+        ("commuter survey", "commuter_labelled"),
+    ):
+        s_texts, s_gold = read(LABELLED / f"{file}.csv", "answer", "code")
+        surveys[name] = (s_texts, s_gold, embed_texts(s_texts))
+
+    print("# codeframe.coding: coding a new wave with an approved frame\n")
+    print(machine())
+    print(f"all-MiniLM-L6-v2 vectors via embed_texts (on-disk cache); seeds={args.seeds}\n")
+
+    sets = {
+        "banking77 halves": lambda s: banking_split(texts, gold, vectors, s, long_tail=False),
+        "banking77 long tail": lambda s: banking_split(texts, gold, vectors, s, long_tail=True),
+        "bank survey + commuter off-topic": lambda s: survey_split(
+            surveys["bank survey"], surveys["commuter survey"], s
+        ),
+        "commuter survey + bank off-topic": lambda s: survey_split(
+            surveys["commuter survey"], surveys["bank survey"], s
+        ),
+    }
+    rows = []
+    for set_name, make in sets.items():
+        runs = []
+        for seed in range(args.seeds):
+            split = make(seed)
+            runs.append(evaluate(split))
+        sizes = f"{len(split.frame)} / {len(split.wave)} / {len(split.off)}"
+        for method in runs[0]:
+            acc, acc_coded, off_unc, on_unc = np.mean([r[method] for r in runs], axis=0)
+            ours = method.endswith("(ours)")
+            rows.append(
+                [
+                    set_name,
+                    sizes,
+                    method,
+                    f"{acc:.3f}",
+                    f"{acc_coded:.3f}" if ours else "-",
+                    f"{off_unc:.1%}" if ours else "0% (codes all)",
+                    f"{on_unc:.1%}" if ours else "0%",
+                ]
+            )
+    print("## Quality (means over seeds; examples / on-topic / off-topic answers per split)\n")
+    headers = ["set", "frame/on/off", "method", "on-topic acc.", "acc. of coded"]
+    headers += ["off-topic uncoded", "on-topic uncoded"]
+    print(table(headers, rows))
+
+    print("\n## Speed: coding N answers with cached vectors\n")
+    rng = np.random.default_rng(0)
+    frame_idx, _ = halves(list(range(len(texts))), gold, rng)
+    names = sorted(set(gold))
+    examples = {n: [texts[i] for i in frame_idx if gold[i] == g] for n, g in enumerate(names, 1)}
+    example_vectors = {
+        n: vectors[[i for i in frame_idx if gold[i] == g]] for n, g in enumerate(names, 1)
+    }
+    unit = vectors[frame_idx] / np.linalg.norm(vectors[frame_idx], axis=1, keepdims=True)
+    labels = np.array([names.index(gold[i]) for i in frame_idx])
+    speed_rows = []
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        answers = paired_answers(texts, gold, n)
+        report = embed_texts_with_report(answers)  # computed once, then read from the cache
+        started = time.perf_counter()
+        wave_vectors = embed_texts(answers)
+        read_seconds = time.perf_counter() - started
+
+        def ours(a=answers, v=wave_vectors):
+            return code_answers(examples, a, vectors=v, example_vectors=example_vectors)
+
+        def centroid(v=wave_vectors):
+            c = np.stack([unit[labels == k].mean(axis=0) for k in range(len(names))])
+            return np.argmax((v / np.linalg.norm(v, axis=1, keepdims=True)) @ c.T, axis=1)
+
+        coded = ours()
+        seconds = median_seconds(ours, repeats=args.repeats)
+        base = median_seconds(centroid, repeats=args.repeats)
+        target = 2.0 if n <= 10_000 else 10.0
+        uncoded = np.mean([not a for a in coded.assignments])
+        speed_rows.append(
+            [
+                f"{n:,}",
+                f"{report.hits} hits / {report.misses} misses",
+                f"{read_seconds:.2f}",
+                f"{seconds:.2f}",
+                f"< {target:.0f}",
+                f"{base:.3f}",
+                f"x{seconds / base:.0f}",
+                f"{uncoded:.1%}",
+            ]
+        )
+    headers = ["answers", "first embed_texts (cache)", "cached read s", "code_answers s"]
+    headers += ["target s", "nearest centroid s", "ours / centroid", "left uncoded"]
+    print(table(headers, speed_rows))
+    print(
+        f"\nframe: {sum(len(v) for v in examples.values())} examples of {len(names)} codes; "
+        f"medians of {args.repeats} runs, vectors given."
+    )
+
+
+NA_VECTORS = np.zeros((0, 384), dtype=np.float32)
+
+if __name__ == "__main__":
+    main()

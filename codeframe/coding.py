@@ -1,0 +1,453 @@
+"""Code answers with an existing (approved) codeframe. Pure numpy / scikit-learn: no ORM.
+
+`code_answers(examples, texts)` codes a new wave of a tracker with the codes the analysts
+approved, each known by the answers they reviewed into it (its examples). In order:
+
+1. Blank answers stay uncoded and non-answers ("nothing", "don't know", "asdfgh") get the
+   frame's code for their kind, exactly as `generation.generate_codeframe` does; a code is a
+   non-answer code when most of its examples are non-answers of one kind. Duplicates (after
+   `nonanswers.normalise`) are coded once, with the mean of their copies' vectors.
+2. Every other answer is scored against each theme code: the mean cosine similarity to the
+   code's `TOP_K` most similar examples (a class-wise k-NN that keeps a code's variety of
+   wordings, which a centroid averages away), and a logistic regression trained on the
+   examples. The primary code is the best of their averaged probabilities; a second code is
+   added as `generate_codeframe` adds one (close to the primary's similarity, high in itself).
+3. Answers that fit no code stay uncoded ("Other"), by two rules, both calibrated on the
+   examples rather than set as constants, so they follow how alike a frame's answers are:
+   - too far from the frame: its similarity to the nearest example is below the `ALPHA_FAR`
+     quantile of the examples' own leave-one-out values (each example's nearest other
+     example; a split-conformal threshold, so at most about `ALPHA_FAR` of on-topic answers
+     fall under it);
+   - part of a new crowd: it is clearly more similar to other answers of this wave than to the
+     frame (the ratio of its code score to its score against the wave). A new theme in a
+     wave comes as many answers alike one another and only loosely alike some code. The wave is
+     compared at the examples' density (a seeded sample as large as the example set), and the
+     threshold is the `ALPHA_CROWD` quantile of the same score for half of the examples against
+     the other half (both ways), where nothing is new by construction.
+
+On-topic answers left uncoded stay near ALPHA_FAR + ALPHA_CROWD (a union bound; the split
+calibration is conservative, measured 2-5%). Off-topic answers close to a code's subject (an
+unseen BANKING77 intent next to seen ones) are hard to tell from its loosest on-topic answers
+with these vectors: `bench/waves.py` prints how many are left uncoded.
+
+Everything is sorted before it is scored; the same answers in any order get the same codes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from codeframe import nonanswers
+
+# Similarity to a code: the mean of its TOP_K most similar examples.
+TOP_K = 3
+# Share of on-topic answers each "fits nothing" rule may leave uncoded (conformal level).
+ALPHA_FAR = 0.02
+ALPHA_CROWD = 0.03
+# The same multi-coding rule as generation (second code: at least this similar to its
+# centroid, and within MARGIN of the primary code's).
+MULTI_CODE_SIMILARITY = 0.55
+MULTI_CODE_MARGIN = 0.03
+# Softmax temperature turning similarities into probabilities (as generation's confidences).
+TEMPERATURE = 0.05
+# Inverse regularisation of the logistic regression on the examples.
+LOGISTIC_C = 10.0
+ROWS_PER_BLOCK = 4096
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CodedAnswers:
+    # In input order: the code ids of each text, primary first; [] = fits no code ("Other").
+    assignments: list[list[int]]
+    # Parallel to `assignments`: the confidence (0..1) of each of those codes.
+    confidences: list[list[float]]
+    # In input order: why a text is uncoded: "blank", "non_answer" (no code for its kind),
+    # "far" (fits no code), "crowd" (one of a new group of answers); None when coded.
+    uncoded_reasons: list[str | None]
+    # The calibrated thresholds, the codes used, counts.
+    params: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def code_answers(
+    examples: Mapping[int, Sequence[str]],
+    texts: Sequence[str],
+    *,
+    vectors: np.ndarray | None = None,
+    example_vectors: Mapping[int, np.ndarray] | None = None,
+    embed: Embed | None = None,
+) -> CodedAnswers:
+    """Code `texts` with the codes of `examples` (code id -> the answers approved for it).
+
+    `vectors` has one row per text, `example_vectors` one array per code with one row per
+    example (e.g. float32 from `embeddings.services.embed_texts`); whichever is missing is
+    computed with `embed` (a callable: list of texts -> array). Codes without examples cannot
+    be recognised and are never assigned.
+
+    Returns the assignments and confidences in input order. Raises ValueError if vectors are
+    missing and there is no `embed`, or an array does not have one row per text.
+    """
+    started = time.perf_counter()
+    texts = list(texts)
+    frame = _frame(examples, example_vectors, embed)
+    vectors = _rows(vectors, texts, embed, "vectors")
+    if frame.dim and texts and vectors.shape[1] != frame.dim:
+        raise ValueError(f"vectors have {vectors.shape[1]} dimensions, examples {frame.dim}")
+
+    keys = [nonanswers.normalise(t) for t in texts]
+    kinds = {key: nonanswers.classify(key) for key in set(keys) if key}
+    assignments: list[list[int]] = [[] for _ in texts]
+    confidences: list[list[float]] = [[] for _ in texts]
+    reasons: list[str | None] = [None] * len(texts)
+    theme_rows: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if not key:
+            reasons[i] = "blank"
+            continue
+        kind = kinds[key]
+        if kind is None:
+            theme_rows.setdefault(key, []).append(i)
+        elif kind in frame.non_answer_codes:
+            assignments[i], confidences[i] = [frame.non_answer_codes[kind]], [1.0]
+        else:
+            reasons[i] = "non_answer"
+
+    distinct = sorted(theme_rows)
+    x = _means(vectors, [theme_rows[k] for k in distinct], max(frame.dim, 1))
+    model = _Model.fit(frame) if len(frame.code_ids) else None
+    crowd_threshold = model.crowd_threshold() if model else float("nan")
+    if model is not None and len(x):
+        decided = model.code(x, crowd_threshold=crowd_threshold)
+        for u, key in enumerate(distinct):
+            for i in theme_rows[key]:
+                assignments[i] = list(decided.codes[u])
+                confidences[i] = list(decided.confidences[u])
+                reasons[i] = decided.reasons[u]
+    else:
+        for key in distinct:
+            for i in theme_rows[key]:
+                reasons[i] = "far"
+
+    counts = Counter(r for r in reasons if r)
+    return CodedAnswers(
+        assignments=assignments,
+        confidences=confidences,
+        uncoded_reasons=reasons,
+        params={
+            "theme_codes": list(frame.code_ids),
+            "non_answer_codes": dict(frame.non_answer_codes),
+            "examples": len(frame.x),
+            # None: too few examples to calibrate (the rule then leaves nothing out).
+            "far_threshold": _finite(model.far_threshold) if model else None,
+            "crowd_threshold": _finite(crowd_threshold) if model else None,
+            "answers": len(texts),
+            "distinct_answers": len(distinct),
+            "uncoded": dict(sorted(counts.items())),
+        },
+        timings={"coding_seconds": time.perf_counter() - started},
+    )
+
+
+# --- the frame: theme examples and non-answer codes ---------------------------------------
+
+
+@dataclass(frozen=True)
+class _Frame:
+    code_ids: list[int]  # theme codes with examples, sorted
+    x: np.ndarray  # unit vectors of their distinct examples, grouped by code
+    labels: np.ndarray  # per row of x: index into code_ids
+    non_answer_codes: dict[str, int]  # nonanswers kind -> code id
+    dim: int
+
+
+def _frame(
+    examples: Mapping[int, Sequence[str]],
+    example_vectors: Mapping[int, np.ndarray] | None,
+    embed: Embed | None,
+) -> _Frame:
+    non_answer_votes: dict[str, Counter] = {}
+    theme: dict[int, dict[str, list[np.ndarray]]] = {}
+    missing = [c for c in examples if example_vectors is None or c not in example_vectors]
+    if missing and embed is None:
+        raise ValueError("example vectors are missing and no embed function was given")
+    dim = 0
+    for code_id in sorted(examples):
+        answers = list(examples[code_id])
+        if example_vectors is not None and code_id in example_vectors:
+            rows = _rows(example_vectors[code_id], answers, None, f"example_vectors[{code_id}]")
+        else:
+            rows = _rows(None, answers, embed, f"example_vectors[{code_id}]")
+        if len(answers):
+            dim = dim or rows.shape[1]
+            if rows.shape[1] != dim:
+                raise ValueError(f"example_vectors[{code_id}] has {rows.shape[1]} dimensions")
+        kinds = Counter()
+        for text, row in zip(answers, rows, strict=True):
+            key = nonanswers.normalise(text)
+            if not key:
+                continue
+            kind = nonanswers.classify(key)
+            if kind is not None:
+                kinds[kind] += 1
+            else:
+                theme.setdefault(code_id, {}).setdefault(key, []).append(row)
+        themed = sum(len(v) for v in theme.get(code_id, {}).values())
+        if kinds and kinds.most_common(1)[0][1] > themed:
+            # A non-answer code: its theme-looking examples are the analysts' exceptions.
+            theme.pop(code_id, None)
+            for kind, n in kinds.items():
+                non_answer_votes.setdefault(kind, Counter())[code_id] += n
+    non_answer_codes = {
+        kind: min(votes, key=lambda c: (-votes[c], c)) for kind, votes in non_answer_votes.items()
+    }
+    for code_id in non_answer_codes.values():
+        theme.pop(code_id, None)
+    code_ids = sorted(theme)
+    rows, labels = [], []
+    for index, code_id in enumerate(code_ids):
+        for key in sorted(theme[code_id]):
+            rows.append(np.mean(np.asarray(theme[code_id][key], dtype=np.float64), axis=0))
+            labels.append(index)
+    x = _unit(np.asarray(rows)).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+    return _Frame(code_ids, x, np.asarray(labels, dtype=np.intp), non_answer_codes, dim)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Decided:
+    codes: list[list[int]]
+    confidences: list[list[float]]
+    reasons: list[str | None]
+
+
+class _Model:
+    """Scores answers against a frame's theme codes; knows its own "fits nothing" thresholds."""
+
+    def __init__(self, frame: _Frame, classifier: Any, far_threshold: float) -> None:
+        self.frame = frame
+        self.classifier = classifier
+        self.far_threshold = far_threshold
+        k = len(frame.code_ids)
+        self.centroids = _unit(
+            np.stack([frame.x[frame.labels == c].mean(axis=0) for c in range(k)])
+        ).astype(np.float32)
+
+    @classmethod
+    def fit(cls, frame: _Frame) -> _Model:
+        classifier = None
+        if len(frame.code_ids) > 1:
+            from sklearn.linear_model import LogisticRegression
+            from threadpoolctl import threadpool_limits
+
+            # tol 1e-3: half the iterations of the default, the same accuracy on BANKING77.
+            classifier = LogisticRegression(C=LOGISTIC_C, max_iter=1000, tol=1e-3)
+            # One BLAS thread: on a busy machine a small fit with a thread per core ran 10-50x
+            # slower (threads waiting for one another), 0.2 s against 2-10 s on BANKING77.
+            with threadpool_limits(limits=1):
+                classifier.fit(frame.x, frame.labels)
+        # Leave-one-out: each example's nearest other example.
+        own = []
+        for block, sims in _blocks(frame.x, frame.x):
+            rows = np.arange(block.start, block.stop)
+            sims[np.arange(len(rows)), rows] = -np.inf
+            own.append(sims.max(axis=1))
+        loo = np.concatenate(own) if own else np.zeros(0)
+        loo = loo[np.isfinite(loo)]  # codes of a single example have none
+        return cls(frame, classifier, _conformal_quantile(loo, ALPHA_FAR))
+
+    def crowd_threshold(self) -> float:
+        """The ALPHA_CROWD quantile of the crowd score of examples, half against half."""
+        frame = self.frame
+        halves = np.zeros(len(frame.x), dtype=bool)
+        for c in range(len(frame.code_ids)):
+            members = np.flatnonzero(frame.labels == c)
+            halves[members[1::2]] = True  # alternate within each code: both halves alike
+        scores = []
+        for reference in (halves, ~halves):
+            inside, outside = np.flatnonzero(reference), np.flatnonzero(~reference)
+            if len(inside) < 2 or len(outside) < 1:
+                continue
+            to_frame = self._best_similarity(
+                frame.x[inside], frame.x[outside], frame.labels[outside]
+            )
+            to_wave = _crowd_similarity(frame.x[inside], frame.x[inside], exclude_self=True)
+            scores.append(_crowd_score(to_frame, to_wave))
+        if not scores:
+            return -np.inf
+        return _conformal_quantile(np.concatenate(scores), ALPHA_CROWD)
+
+    def _best_similarity(self, x: np.ndarray, ref: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        k = len(self.frame.code_ids)
+        out = [_code_scores(sims, labels, k).max(axis=1) for _, sims in _blocks(x, ref)]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def code(self, x: np.ndarray, *, crowd_threshold: float) -> _Decided:
+        frame = self.frame
+        k = len(frame.code_ids)
+        parts, nearest_parts = [], []
+        for _, sims in _blocks(x, frame.x):
+            parts.append(_code_scores(sims, frame.labels, k))
+            nearest_parts.append(sims.max(axis=1))
+        scores, nearest = np.concatenate(parts), np.concatenate(nearest_parts)
+        best = scores.max(axis=1)
+        probability = _softmax(scores / TEMPERATURE)
+        if self.classifier is not None:
+            probability = (probability + self.classifier.predict_proba(x)) / 2
+        primary = np.argmax(probability, axis=1)
+
+        # The wave at the examples' density: a seeded sample as large as the example set.
+        if len(x) > len(frame.x):
+            sample = np.sort(np.random.default_rng(0).choice(len(x), len(frame.x), replace=False))
+        else:
+            sample = np.arange(len(x))
+        to_wave = _crowd_similarity(x, x[sample], exclude_self=True, self_index=sample)
+        far = nearest < self.far_threshold
+        crowd = ~far & (_crowd_score(best, to_wave) < crowd_threshold)
+
+        centroid_sims = x @ self.centroids.T
+        rows = np.arange(len(x))
+        own = centroid_sims[rows, primary]
+        masked = centroid_sims.copy()
+        masked[rows, primary] = -np.inf
+        second = np.argmax(masked, axis=1) if k > 1 else primary
+        other = masked[rows, second]
+        multi = (other >= MULTI_CODE_SIMILARITY) & (other >= own - MULTI_CODE_MARGIN)
+
+        codes, confidences, reasons = [], [], []
+        for u in range(len(x)):
+            if far[u] or crowd[u]:
+                codes.append([])
+                confidences.append([])
+                reasons.append("far" if far[u] else "crowd")
+                continue
+            chosen = [int(primary[u]), int(second[u])] if multi[u] and k > 1 else [int(primary[u])]
+            chosen.sort(key=lambda c: -probability[u, c])
+            codes.append([frame.code_ids[c] for c in chosen])
+            confidences.append([round(float(probability[u, c]), 4) for c in chosen])
+            reasons.append(None)
+        return _Decided(codes, confidences, reasons)
+
+
+# --- numerics ---------------------------------------------------------------------------------
+
+
+def _crowd_score(to_frame: np.ndarray, to_wave: np.ndarray) -> np.ndarray:
+    """How much closer an answer is to the frame than to the wave (a ratio: the level of
+    similarity differs between frames, the ratio much less)."""
+    return to_frame / np.maximum(to_wave, 1e-3)
+
+
+def _code_scores(sims: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k): per code, the mean of the TOP_K largest similarities among its columns
+    (fewer if it has fewer finite ones; -inf if none). `labels` must be sorted (each code's
+    columns contiguous), which keeps every code's columns a view, not a copy."""
+    out = np.full((sims.shape[0], k), -np.inf, dtype=np.float64)
+    bounds = np.searchsorted(labels, np.arange(k + 1))
+    for c in range(k):
+        cols = sims[:, bounds[c] : bounds[c + 1]]
+        if cols.shape[1] == 0:
+            continue
+        top = min(TOP_K, cols.shape[1])
+        part = -np.partition(-cols, top - 1, axis=1)[:, :top] if cols.shape[1] > top else cols
+        finite = np.isfinite(part)
+        if finite.all():
+            out[:, c] = part.mean(axis=1)
+            continue
+        n = finite.sum(axis=1)
+        total = np.where(finite, part, 0).sum(axis=1)
+        out[:, c] = np.where(n > 0, total / np.maximum(n, 1), -np.inf)
+    return out
+
+
+def _crowd_similarity(
+    x: np.ndarray,
+    reference: np.ndarray,
+    *,
+    exclude_self: bool,
+    self_index: np.ndarray | None = None,
+) -> np.ndarray:
+    """Mean similarity of each row of x to its TOP_K most similar reference rows (not itself:
+    row i of x is reference row i, or `self_index[j]` is the row of x that reference j is)."""
+    out = []
+    position = None
+    if self_index is not None:
+        position = np.full(len(x), -1, dtype=np.intp)
+        position[self_index] = np.arange(len(self_index))
+    for block, sims in _blocks(x, reference):
+        if exclude_self:
+            rows = np.arange(block.start, block.stop)
+            cols = rows if position is None else position[rows]
+            hit = cols >= 0
+            sims[np.flatnonzero(hit), cols[hit]] = -np.inf
+        out.append(_code_scores(sims, np.zeros(sims.shape[1], dtype=np.intp), 1)[:, 0])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _blocks(x: np.ndarray, reference: np.ndarray):
+    """(slice, x[slice] @ reference.T) in blocks of rows, bounding memory."""
+    for start in range(0, len(x), ROWS_PER_BLOCK):
+        block = slice(start, min(start + ROWS_PER_BLOCK, len(x)))
+        yield block, x[block] @ reference.T
+
+
+def _conformal_quantile(values: np.ndarray, alpha: float) -> float:
+    """The split-conformal lower threshold: the floor(alpha * (n + 1))-th smallest value, so a
+    new value from the same distribution falls below it with probability at most alpha."""
+    values = np.sort(values[np.isfinite(values)])
+    rank = int(np.floor(alpha * (len(values) + 1)))
+    if rank < 1:
+        return -np.inf  # too few examples to reject anything at this level
+    return float(values[rank - 1])
+
+
+def _means(vectors: np.ndarray, groups: list[list[int]], dim: int) -> np.ndarray:
+    """Unit float32 mean vector of each group of rows (one group per distinct answer)."""
+    if not groups:
+        return np.zeros((0, dim), dtype=np.float32)
+    order = np.fromiter((i for rows in groups for i in rows), dtype=np.intp)
+    if len(order) == len(groups):  # no duplicates: nothing to average
+        return _unit(vectors[order]).astype(np.float32)
+    starts = np.cumsum([0] + [len(rows) for rows in groups[:-1]])
+    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
+    return _unit(sums).astype(np.float32)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.where(np.isfinite(z), z, -1e9)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def _rows(vectors: np.ndarray | None, texts: list[str], embed: Embed | None, name: str):
+    if vectors is None:
+        if embed is None:
+            raise ValueError(f"{name} is missing and no embed function was given")
+        vectors = embed(list(texts)) if texts else None
+        if vectors is None:
+            return np.zeros((0, 0), dtype=np.float32)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if not texts and vectors.size == 0:
+        return vectors.reshape(0, vectors.shape[-1] if vectors.ndim == 2 else 0)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise ValueError(f"{name} has shape {vectors.shape}, expected ({len(texts)}, dim)")
+    return vectors

@@ -1,0 +1,49 @@
+"""What every export shares: the rows of answers in both layouts, headings, and the guard
+against formula injection.
+
+- "binary": one 0/1 column per code (the answer carries the code or not);
+- "list": one column of semicolon-separated code numbers, primary first.
+
+Text cells that a spreadsheet would read as a formula (leading =, +, -, @, tab or CR) are
+prefixed with an apostrophe: answers are untrusted input (CSV/XLSX formula injection).
+"""
+
+from collections.abc import Iterator
+from typing import Literal
+
+from codeframe.models import Code, Codeframe
+from codeframe.selectors import iter_coded_responses
+
+Layout = Literal["binary", "list"]
+LAYOUTS: tuple[Layout, ...] = ("binary", "list")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """The value, with text that would start a formula made inert by a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def code_heading(code: Code) -> str:
+    return f"{code.number}. {code.label}"
+
+
+def answer_rows(
+    *, codeframe: Codeframe, layout: Layout, overview_codes: list[Code] | None = None
+) -> Iterator[list]:
+    """A header row, then one row per answer in the question's order."""
+    codes = (
+        overview_codes if overview_codes is not None else list(codeframe.codes.order_by("number"))
+    )
+    if layout == "list":
+        yield ["respondent_id", "answer", "codes"]
+        for coded in iter_coded_responses(codeframe=codeframe):
+            yield [coded.respondent_id, coded.text, ";".join(str(n) for n in coded.codes)]
+        return
+    numbers = [code.number for code in codes]
+    yield ["respondent_id", "answer", *(code_heading(code) for code in codes)]
+    for coded in iter_coded_responses(codeframe=codeframe):
+        carried = set(coded.codes)
+        yield [coded.respondent_id, coded.text, *(int(n in carried) for n in numbers)]

@@ -1,0 +1,121 @@
+"""SPSS .sav (via pyreadstat): the codes as a multiple dichotomy set, as survey data processors
+load coded open-ends.
+
+Variables, in order: `resp_id` (the respondent id), `answer` (the verbatim), `primary` (the
+primary code's number, value-labelled with every code; system-missing when uncoded), one 0/1
+variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
+label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
+Variable names follow the code numbers, which stay the same across the waves of a tracker, so
+wave files stack.
+
+pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
+option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
+document note (SPSS: File > Display Data File Information; or paste it into a syntax window).
+"""
+
+import os
+import tempfile
+import textwrap
+
+from codeframe.exports.base import BaseExporter
+from codeframe.models import Codeframe
+from codeframe.selectors import codeframe_overview, iter_coded_responses
+
+NOT_MENTIONED = "Not mentioned"
+MR_SET_NAME = "$codes"
+# SPSS limits, in bytes: variable labels, value labels, file label (its note lines: 80).
+MAX_VARIABLE_LABEL = 256
+MAX_VALUE_LABEL = 120
+MAX_FILE_LABEL = 64
+
+
+def build_sav(*, codeframe: Codeframe) -> bytes:
+    import pandas as pd
+    import pyreadstat
+
+    overview = codeframe_overview(codeframe=codeframe)
+    codes = sorted(overview.codes, key=lambda c: c.number)
+    nets = [net for net in overview.nets if net.net is not None and net.codes]
+    code_vars = {code.number: f"c{code.number}" for code in codes}
+    net_vars = {net.number: f"net{net.number}" for net in nets}
+    net_codes = {net.number: {row.code.number for row in net.codes} for net in nets}
+
+    data: dict[str, list] = {"resp_id": [], "answer": [], "primary": []}
+    data.update({name: [] for name in code_vars.values()})
+    data.update({name: [] for name in net_vars.values()})
+    for coded in iter_coded_responses(codeframe=codeframe):
+        carried = set(coded.codes)
+        data["resp_id"].append(coded.respondent_id)
+        data["answer"].append(coded.text)
+        data["primary"].append(float(coded.codes[0]) if coded.codes else float("nan"))
+        for number, name in code_vars.items():
+            data[name].append(int(number in carried))
+        for number, name in net_vars.items():
+            data[name].append(int(bool(net_codes[number] & carried)))
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(values, dtype="float64" if name == "primary" else None)
+            for name, values in data.items()
+        }
+    )
+    for name in [*code_vars.values(), *net_vars.values()]:
+        frame[name] = frame[name].astype("int64")
+
+    labels = {"resp_id": "Respondent ID", "answer": "Answer (verbatim)", "primary": "Primary code"}
+    value_labels: dict[str, dict] = {
+        "primary": {float(c.number): _cut(c.label, MAX_VALUE_LABEL) for c in codes}
+    }
+    for code in codes:
+        name = code_vars[code.number]
+        labels[name] = _cut(f"{code.number}. {code.label}", MAX_VARIABLE_LABEL)
+        value_labels[name] = {0: NOT_MENTIONED, 1: _cut(code.label, MAX_VALUE_LABEL)}
+    for net in nets:
+        name = net_vars[net.number]
+        labels[name] = _cut(f"Net {net.number}. {net.label}", MAX_VARIABLE_LABEL)
+        value_labels[name] = {0: NOT_MENTIONED, 1: _cut(net.label, MAX_VALUE_LABEL)}
+    binary = [*code_vars.values(), *net_vars.values()]
+
+    with tempfile.TemporaryDirectory(prefix="codeframe-sav-") as folder:
+        path = os.path.join(folder, "export.sav")
+        pyreadstat.write_sav(
+            frame,
+            path,
+            file_label=_cut(f"{codeframe.question.survey}", MAX_FILE_LABEL),
+            column_labels=labels,
+            variable_value_labels=value_labels,
+            variable_measure={name: "nominal" for name in ["primary", *binary]},
+            variable_format={"primary": "F8.0", **{name: "F1.0" for name in binary}},
+            note=mrsets_syntax(codeframe=codeframe, variables=list(code_vars.values())),
+        )
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def mrsets_syntax(*, codeframe: Codeframe, variables: list[str]) -> list[str]:
+    """SPSS syntax lines (at most 80 characters each, the width of a file's document lines)
+    defining the codes as one multiple dichotomy set with counted value 1."""
+    if len(variables) < 2:  # SPSS wants at least two variables in a set
+        return []
+    label = _cut(codeframe.question.text or codeframe.question.survey, 60).replace("'", "''")
+    names = textwrap.wrap(" ".join(variables), width=70, break_long_words=False)
+    return [
+        f"MRSETS /MDGROUP NAME={MR_SET_NAME}",
+        f"  LABEL='{label}'",
+        "  CATEGORYLABELS=VARLABELS",
+        *(("  VARIABLES=" if i == 0 else "    ") + line for i, line in enumerate(names)),
+        "  VALUE=1.",
+    ]
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+class SPSSExporter(BaseExporter):
+    format = "sav"
+    media_type = "application/x-spss-sav"
+    label = "SPSS (.sav)"
+
+    def render(self, *, codeframe: Codeframe) -> bytes:
+        return build_sav(codeframe=codeframe)

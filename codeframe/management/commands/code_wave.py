@@ -1,0 +1,68 @@
+"""`manage.py code_wave --codeframe ID answers.csv --wave "2027-01"`."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from codeframe import waves
+from codeframe.conf import get_config
+from codeframe.exceptions import CodeframeError
+from codeframe.importers import read_upload
+from codeframe.models import Codeframe
+from codeframe.uploads import human_bytes
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a new wave of a tracker from a CSV or XLSX file and code it with an approved "
+        "codeframe: same code numbers, labels and nets; suggested new codes for the answers "
+        "that fit none. All or nothing."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", type=Path, help="CSV (UTF-8) or XLSX file; row 1 = header")
+        parser.add_argument("--codeframe", type=int, required=True, help="Approved codeframe id")
+        parser.add_argument("--wave", required=True, help='Wave label, e.g. "2027-01"')
+        parser.add_argument("--column", help="Answer column (name or 1-based number)")
+        parser.add_argument("--id-column", help="Respondent id column (name or number)")
+        parser.add_argument("--sheet", help="XLSX sheet (default: the first)")
+
+    def handle(self, *args, path: Path, codeframe: int, wave: str, **options) -> None:
+        approved = Codeframe.objects.select_related("question").filter(pk=codeframe).first()
+        if approved is None:
+            raise CommandError(f"There is no codeframe {codeframe}.")
+        limit = get_config()["MAX_UPLOAD_BYTES"]
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise CommandError(
+                    f"{path} is {human_bytes(size)}; the limit is {human_bytes(limit)}."
+                )
+            with path.open("rb") as handle:
+                rows = read_upload(
+                    handle,
+                    filename=path.name,
+                    column=options.get("column"),
+                    id_column=options.get("id_column"),
+                    sheet=options.get("sheet"),
+                )
+                stored = waves.code_wave(codeframe=approved, rows=rows, wave=wave)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+        except CodeframeError as exc:
+            raise CommandError(f"{exc} Nothing was imported.") from exc
+        uncoded = stored.params.get("uncoded", {})
+        suggestions = list(stored.suggestions.all())
+        self.stdout.write(
+            f"Wave {wave}: {stored.response_count:,} answers coded with codeframe "
+            f"{approved.pk} into codeframe {stored.pk} (question {stored.question_id})."
+        )
+        self.stdout.write(
+            "Uncoded: "
+            + (", ".join(f"{n:,} {reason}" for reason, n in uncoded.items()) or "none")
+            + "."
+        )
+        for suggestion in suggestions:
+            self.stdout.write(f"Suggested new code: {suggestion.label} ({suggestion.size})")
+        if not suggestions:
+            self.stdout.write("No new codes suggested.")

@@ -1,0 +1,241 @@
+"""A tracker's statistics: each code's share per wave, the change from the previous wave and
+whether it is significant, as a table, its CSV and a server-made SVG chart. Pure Python (no
+ORM, no JavaScript): the caller passes counts per wave.
+
+Shares are of the wave's base (every respondent who answered, coded or not), and count an
+answer once per code it carries, so a multi-coded answer counts for both codes and the shares
+of a wave may add up to more than 100%, as coders' tables do. The change is tested with the
+two-proportion z-test (pooled standard error, two-sided) at 95%.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class WaveCounts:
+    label: str  # e.g. "2027-01"
+    base: int  # answers in the wave
+    counts: Mapping[int, int]  # code number -> answers carrying that code
+
+
+@dataclass(frozen=True)
+class Cell:
+    wave: str
+    code: int
+    count: int
+    base: int
+    share: float | None  # None when the wave has no answers
+    change: float | None  # share minus the previous wave's; None for the first wave
+    z: float | None
+    p: float | None
+    significant: bool  # the change is significant at CONFIDENCE
+
+
+@dataclass(frozen=True)
+class Tracker:
+    waves: list[str]
+    codes: dict[int, str]  # number -> label, in number order
+    cells: dict[tuple[str, int], Cell]  # (wave, code)
+
+    def row(self, code: int) -> list[Cell]:
+        return [self.cells[(wave, code)] for wave in self.waves]
+
+
+def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    """(z, two-sided p) for the change from x1/n1 to x2/n2, pooled standard error.
+
+    Raises ValueError for an empty sample or counts outside 0..n. When both proportions are 0
+    or both 1 there is no variation: (0.0, 1.0).
+    """
+    if n1 <= 0 or n2 <= 0:
+        raise ValueError("both samples need at least one answer")
+    if not (0 <= x1 <= n1 and 0 <= x2 <= n2):
+        raise ValueError("counts must be between 0 and the sample size")
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (x2 / n2 - x1 / n1) / se
+    return z, math.erfc(abs(z) / math.sqrt(2))
+
+
+def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker:
+    """Each code's share per wave (waves in the order given: oldest first), the change from
+    the previous wave, its z-test. Codes missing from a wave's counts count 0 there.
+
+    Raises ValueError for duplicate wave labels or a count above its wave's base.
+    """
+    labels = [w.label for w in waves]
+    if len(set(labels)) != len(labels):
+        raise ValueError("wave labels must be unique")
+    ordered = dict(sorted(codes.items()))
+    cells: dict[tuple[str, int], Cell] = {}
+    alpha = 1 - CONFIDENCE
+    for index, wave in enumerate(waves):
+        for number, count in wave.counts.items():
+            if count > wave.base or count < 0:
+                raise ValueError(f"wave {wave.label}: code {number} counts {count} of {wave.base}")
+        for number in ordered:
+            count = int(wave.counts.get(number, 0))
+            share = count / wave.base if wave.base else None
+            change = z = p = None
+            if index and share is not None:
+                before = waves[index - 1]
+                if before.base:
+                    previous = int(before.counts.get(number, 0))
+                    change = share - previous / before.base
+                    z, p = two_proportion_z_test(previous, before.base, count, wave.base)
+            cells[(wave.label, number)] = Cell(
+                wave=wave.label,
+                code=number,
+                count=count,
+                base=wave.base,
+                share=share,
+                change=change,
+                z=z,
+                p=p,
+                significant=p is not None and p < alpha,
+            )
+    return Tracker(waves=labels, codes=ordered, cells=cells)
+
+
+# --- the table behind the chart -------------------------------------------------------------
+
+CSV_HEADER = ["wave", "code", "label", "count", "base", "share", "change", "z", "p", "significant"]
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # as codeframe.exports (which needs the ORM)
+
+
+def tracker_csv(table: Tracker) -> str:
+    """The table as CSV text (UTF-8 BOM first, for Excel): one row per wave and code."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for number, label in table.codes.items():
+        for cell in table.row(number):
+            writer.writerow(
+                [
+                    _inert(cell.wave),
+                    number,
+                    _inert(label),
+                    cell.count,
+                    cell.base,
+                    _fixed(cell.share, 4),
+                    _fixed(cell.change, 4),
+                    _fixed(cell.z, 3),
+                    _fixed(cell.p, 4),
+                    "yes" if cell.significant else ("no" if cell.p is not None else ""),
+                ]
+            )
+    return buffer.getvalue()
+
+
+def _inert(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+# --- the chart ----------------------------------------------------------------------------
+
+# Colour-blind-safe (Okabe-Ito, then greys); codes beyond them repeat with dashes.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def tracker_svg(
+    table: Tracker,
+    *,
+    codes: Sequence[int] | None = None,
+    width: int = 720,
+    height: int = 360,
+    title: str = "Share of answers per wave",
+) -> str:
+    """An SVG line chart of each code's share per wave (all codes, or `codes`), a ring on a
+    change significant at 95%, a `<title>` tooltip per point. Text is XML-escaped."""
+    numbers = list(codes) if codes is not None else list(table.codes)
+    left, right, top, bottom = 48, 220, 32, 48
+    plot_w, plot_h = width - left - right, height - top - bottom
+    shares = [c.share for n in numbers for c in table.row(n) if c.share is not None]
+    y_max = _nice_ceiling(max(shares, default=0.0))
+    n_waves = len(table.waves)
+
+    def x_at(i: int) -> float:
+        return left + (plot_w * i / (n_waves - 1) if n_waves > 1 else plot_w / 2)
+
+    def y_at(share: float) -> float:
+        return top + plot_h * (1 - share / y_max)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)} '
+        'font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
+    ]
+    for step in range(5):
+        share = y_max * step / 4
+        y = y_at(share)
+        out.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>'
+        )
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{share:.0%}</text>')
+    for i, wave in enumerate(table.waves):
+        out.append(
+            f'<text x="{x_at(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">'
+            f"{escape(wave)}</text>"
+        )
+    for k, number in enumerate(numbers):
+        colour = PALETTE[k % len(PALETTE)]
+        dash = ' stroke-dasharray="5 3"' if k >= len(PALETTE) else ""
+        label = f"{number}. {table.codes[number]}"
+        points = [(i, c) for i, c in enumerate(table.row(number)) if c.share is not None]
+        if len(points) > 1:
+            path = " ".join(f"{x_at(i):.1f},{y_at(c.share):.1f}" for i, c in points)
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
+            )
+        for i, cell in points:
+            tip = f"{label}, {cell.wave}: {cell.share:.1%} ({cell.count} of {cell.base})"
+            if cell.change is not None:
+                tip += f", {cell.change * 100:+.1f} points"
+                tip += " (significant at 95%)" if cell.significant else ""
+            x, y = x_at(i), y_at(cell.share)
+            out.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
+                f"<title>{escape(tip)}</title></circle>"
+            )
+            if cell.significant:
+                out.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="{colour}" '
+                    'stroke-width="1.5" class="significant"/>'
+                )
+        legend_y = top + 14 * k + 4
+        name = label if len(label) <= 30 else label[:29] + "…"
+        out.append(
+            f'<line x1="{width - right + 16}" y1="{legend_y}" x2="{width - right + 36}" '
+            f'y2="{legend_y}" stroke="{colour}" stroke-width="2"{dash}/>'
+        )
+        out.append(f'<text x="{width - right + 42}" y="{legend_y + 4}">{escape(name)}</text>')
+    note_y = height - 8
+    out.append(
+        f'<text x="{left}" y="{note_y}" fill="#555">Ringed points: change from the previous '
+        "wave significant at 95% (two-proportion z-test).</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _nice_ceiling(value: float) -> float:
+    """The axis top: the next 5% step above `value` (at least 10%), at most 100%."""
+    return min(1.0, max(0.1, math.ceil(value * 20 + 1e-9) / 20))

@@ -1,0 +1,299 @@
+"""Trackers: coding a new wave with an approved codeframe, suggested new codes, the tracker's
+figures. Services (writes) and the selectors they need; the pure work is in `coding`,
+`suggestions` and `tracker`.
+
+A tracker is a chain of questions: the first wave, and later waves pointing at it
+(`Question.tracker`), ordered by `wave_order`. A wave's codeframe keeps every code number,
+label, keyword list and net of the approved frame it was coded with (`Codeframe.coded_with`),
+so exports and the tracker table line up across waves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Q
+
+from codeframe import tracker as tracker_stats
+from codeframe.coding import code_answers
+from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved
+from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
+from codeframe.selectors import question_texts
+from codeframe.services import _store, import_responses, refresh_sizes
+from codeframe.suggestions import new_code_numbers, suggest_codes
+
+logger = logging.getLogger(__name__)
+
+
+def approve_codeframe(*, codeframe: Codeframe, approved: bool = True) -> Codeframe:
+    """Mark the codeframe approved (or not): only approved frames code new waves."""
+    codeframe.approved = approved
+    codeframe.save(update_fields=["approved"])
+    return codeframe
+
+
+def tracker_root(question: Question) -> Question:
+    """The tracker's first question (the question itself when it starts or is no tracker)."""
+    return question.tracker or question
+
+
+def tracker_questions(*, question: Question) -> list[Question]:
+    """Every wave of the question's tracker, oldest first."""
+    root = tracker_root(question)
+    waves = Question.objects.filter(Q(pk=root.pk) | Q(tracker=root))
+    return sorted(waves, key=lambda q: (q.wave_order or 0, q.pk))
+
+
+def code_wave(
+    *, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str, embed=None
+) -> Codeframe:
+    """Import `rows` as wave `wave` of the codeframe's tracker (a new question with the same
+    survey and text), code it with the approved `codeframe` and store the result as a new
+    codeframe keeping every number, label and net, with suggested new codes for the answers
+    that fit none. All or nothing.
+
+    `embed` (texts -> vectors) defaults to `embeddings.services.embed_texts_with_report`.
+    Raises NotApproved, InvalidEdit (blank or repeated wave label), and what
+    `services.import_responses` raises (ImportFailed, TooManyResponses).
+    """
+    if not codeframe.approved:
+        raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
+    wave = wave.strip()
+    if not wave:
+        raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    source = codeframe.question
+    root = tracker_root(source)
+    waves = tracker_questions(question=source)
+    if any(q.wave_label == wave for q in waves):
+        raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
+    started = time.perf_counter()
+    with transaction.atomic():
+        if root.wave_order is None:
+            root.wave_order = 1
+            root.wave_label = root.wave_label or "1"
+            root.save(update_fields=["wave_order", "wave_label"])
+        question = import_responses(
+            rows=rows, survey=root.survey, question_text=source.text
+        ).question
+        question.tracker = root
+        question.wave_label = wave
+        question.wave_order = max(q.wave_order or 1 for q in [root, *waves]) + 1
+        question.save(update_fields=["tracker", "wave_label", "wave_order"])
+
+        responses = question_texts(question=question)
+        if not responses:
+            raise NoResponses(f"Wave “{wave}” has no answers.")
+        ids = [pk for pk, _ in responses]
+        texts = [text for _, text in responses]
+        examples = approved_examples(codeframe=codeframe)
+        report = _embed(sorted({t for ts in examples.values() for t in ts} | set(texts)), embed)
+        row_of = {t: i for i, t in enumerate(report["texts"])}
+        vectors = report["vectors"]
+        coded = code_answers(
+            examples,
+            texts,
+            vectors=vectors[[row_of[t] for t in texts]],
+            example_vectors={
+                number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
+            },
+        )
+        draft = _draft_like(codeframe, coded, report)
+        stored = _store(
+            question=question,
+            response_ids=ids,
+            draft=draft,
+            timings=dict(draft.timings),
+            started=started,
+            before_commit=None,
+        )
+        Net.objects.filter(codeframe=stored, number=_NO_NET).delete()  # codes without a net
+        stored.coded_with = codeframe
+        stored.save(update_fields=["coded_with"])
+
+        wave_vectors = vectors[[row_of[t] for t in texts]]
+        for suggestion in suggest_codes(texts, vectors=wave_vectors, coded=coded):
+            SuggestedCode.objects.create(
+                codeframe=stored,
+                label=suggestion.label[:200],
+                keywords=suggestion.keywords,
+                examples=suggestion.examples,
+                size=suggestion.size,
+                response_ids=[ids[i] for i in suggestion.answers],
+            )
+    logger.info(
+        "wave %s of question %s coded with codeframe %s: codeframe %s, %d answers, uncoded %s",
+        wave,
+        root.pk,
+        codeframe.pk,
+        stored.pk,
+        len(ids),
+        coded.params["uncoded"],
+    )
+    return stored
+
+
+def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
+    """Code number -> the answers analysts left in it (any of an answer's codes); a code with
+    no answer falls back to its stored examples."""
+    examples: dict[int, list[str]] = {code.number: [] for code in codeframe.codes.all()}
+    pairs = Assignment.objects.filter(codeframe=codeframe).values_list(
+        "code__number", "response__text"
+    )
+    for number, text in pairs.order_by("code__number", "response__position"):
+        examples[number].append(text)
+    for code in codeframe.codes.all():
+        if not examples[code.number]:
+            examples[code.number] = list(code.examples)
+    return examples
+
+
+def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
+    """Every code number any codeframe of the tracker has (so a new code never reuses one)."""
+    questions = tracker_questions(question=codeframe.question)
+    return set(
+        Code.objects.filter(codeframe__question__in=questions).values_list("number", flat=True)
+    )
+
+
+def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) -> Code:
+    """Make the suggestion a code of its codeframe, numbered above every number the tracker
+    used; its answers that are still uncoded get it as their primary code."""
+    if suggestion.status != SuggestedCode.Status.PENDING:
+        raise InvalidEdit(f"This suggestion is already {suggestion.status}.")
+    label = (label or suggestion.label).strip()
+    if not label:
+        raise InvalidEdit("A code needs a label.")
+    with transaction.atomic():
+        codeframe = Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
+        (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
+        code = Code.objects.create(
+            codeframe=codeframe,
+            number=number,
+            label=label[:200],
+            keywords=suggestion.keywords,
+            examples=suggestion.examples,
+        )
+        coded = set(
+            Assignment.objects.filter(
+                codeframe=codeframe, response_id__in=suggestion.response_ids, is_primary=True
+            ).values_list("response_id", flat=True)
+        )
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    codeframe=codeframe,
+                    response_id=pk,
+                    code=code,
+                    confidence=1.0,
+                    is_primary=True,
+                )
+                for pk in suggestion.response_ids
+                if pk not in coded
+            ]
+        )
+        suggestion.status = SuggestedCode.Status.ACCEPTED
+        suggestion.code = code
+        suggestion.save(update_fields=["status", "code"])
+        refresh_sizes(codeframe=codeframe)
+    code.refresh_from_db()
+    return code
+
+
+def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
+    """The analyst does not want this code; its answers stay uncoded ("Other")."""
+    if suggestion.status != SuggestedCode.Status.PENDING:
+        raise InvalidEdit(f"This suggestion is already {suggestion.status}.")
+    suggestion.status = SuggestedCode.Status.DISMISSED
+    suggestion.save(update_fields=["status"])
+    return suggestion
+
+
+def tracker_table(*, question: Question) -> tracker_stats.Tracker:
+    """Each code's share per wave of the question's tracker (`codeframe.tracker`): per wave
+    the newest approved codeframe, else the newest one; waves without a codeframe are left
+    out. Labels are the newest wave's."""
+    waves, codes = [], {}
+    for wave_question in tracker_questions(question=question):
+        frames = wave_question.codeframes.order_by("-approved", "-created", "-id")
+        frame = frames.first()
+        if frame is None:
+            continue
+        counts = dict(
+            frame.codes.annotate(n=Count("assignments"))
+            .values_list("number", "n")
+            .order_by("number")
+        )
+        codes.update(dict(frame.codes.values_list("number", "label")))
+        label = wave_question.wave_label or str(wave_question.wave_order or wave_question.pk)
+        waves.append(
+            tracker_stats.WaveCounts(
+                label=label, base=wave_question.responses.count(), counts=counts
+            )
+        )
+    return tracker_stats.tracker(waves, codes=codes)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+# The net number given, while storing, to codes that have none; that net is then deleted.
+_NO_NET = 2**31 - 1
+
+
+def _embed(texts: list[str], embed) -> dict:
+    if embed is not None:
+        return {"texts": texts, "vectors": np.asarray(embed(texts)), "timings": {}}
+    from embeddings.services import embed_texts_with_report
+
+    report = embed_texts_with_report(texts)
+    return {
+        "texts": texts,
+        "vectors": report.vectors,
+        "timings": {
+            "embedding_seconds": report.seconds,
+            "cache_hits": report.hits,
+            "cache_misses": report.misses,
+        },
+    }
+
+
+def _draft_like(codeframe: Codeframe, coded, report: dict) -> CodeframeDraft:
+    """The approved frame's nets and codes (same numbers and labels) with the wave's codes."""
+    nets = list(codeframe.nets.order_by("number"))
+    codes = list(codeframe.codes.select_related("net").order_by("number"))
+    net_members: dict[int, list[int]] = {}
+    draft_codes = []
+    for code in codes:
+        net_number = code.net.number if code.net else _NO_NET
+        net_members.setdefault(net_number, []).append(code.number)
+        draft_codes.append(
+            DraftCode(
+                id=code.number,
+                label=code.label,
+                keywords=list(code.keywords),
+                net_id=net_number,
+                net=code.net.label if code.net else "",
+                size=0,
+                examples=list(code.examples),
+                kind=code.kind,
+            )
+        )
+    draft_nets = [
+        DraftNet(id=net.number, label=net.label, code_ids=net_members.get(net.number, []))
+        for net in nets
+    ]
+    if _NO_NET in net_members:
+        draft_nets.append(DraftNet(id=_NO_NET, label="", code_ids=net_members[_NO_NET]))
+    return CodeframeDraft(
+        codes=draft_codes,
+        nets=draft_nets,
+        assignments=coded.assignments,
+        confidences=coded.confidences,
+        params={"coded_with": codeframe.pk, **coded.params},
+        timings={**report["timings"], **coded.timings},
+    )

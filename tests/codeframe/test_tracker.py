@@ -1,0 +1,100 @@
+"""codeframe.tracker: shares per wave, the change and its z-test, the CSV and the SVG chart."""
+
+import csv
+import io
+import math
+import xml.etree.ElementTree as ET
+
+import pytest
+from scipy.stats import chi2_contingency
+
+from codeframe.tracker import (
+    CSV_HEADER,
+    WaveCounts,
+    tracker,
+    tracker_csv,
+    tracker_svg,
+    two_proportion_z_test,
+)
+
+CODES = {1: "Fees too high", 2: "App crashes", 3: '<Staff> & "service"'}
+WAVES = [
+    WaveCounts("2026-11", 100, {1: 45, 2: 10, 3: 5}),
+    WaveCounts("2026-12", 100, {1: 60, 2: 11}),
+    WaveCounts("2027-01", 0, {}),
+    WaveCounts("2027-02", 400, {1: 240, 2: 44, 3: 20}),
+]
+
+
+def test_z_test_on_a_known_case():
+    # 45/100 -> 60/100: pooled p = 0.525, se = sqrt(.525 * .475 * (1/100 + 1/100)) = 0.07062,
+    # z = 0.15 / 0.07062 = 2.124, two-sided p = 0.0337: significant at 95%.
+    z, p = two_proportion_z_test(45, 100, 60, 100)
+    assert z == pytest.approx(2.1240, abs=1e-4)
+    assert p == pytest.approx(0.03367, abs=1e-5)
+    # The same test as a 2x2 chi-square without continuity correction: chi2 = z^2, same p.
+    chi2, p_chi2, _, _ = chi2_contingency([[45, 55], [60, 40]], correction=False)
+    assert chi2 == pytest.approx(z * z) and p_chi2 == pytest.approx(p)
+    assert two_proportion_z_test(60, 100, 45, 100)[0] == pytest.approx(-z)
+    assert two_proportion_z_test(0, 50, 0, 80) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        two_proportion_z_test(1, 0, 1, 10)
+    with pytest.raises(ValueError):
+        two_proportion_z_test(11, 10, 1, 10)
+
+
+def test_shares_changes_and_significance_per_wave():
+    table = tracker(WAVES, codes=CODES)
+    fees = table.row(1)
+    assert [c.share for c in fees] == [0.45, 0.60, None, 0.60]
+    assert fees[0].change is None and not fees[0].significant
+    assert fees[1].change == pytest.approx(0.15) and fees[1].significant
+    assert fees[2].change is None  # an empty wave has no share...
+    assert fees[3].change is None  # ...so the next one has nothing to compare with
+    app = table.row(2)
+    assert app[1].change == pytest.approx(0.01) and not app[1].significant
+    staff = table.row(3)
+    assert staff[1].count == 0 and staff[1].share == 0.0  # missing counts are zeros
+    assert staff[1].p == pytest.approx(two_proportion_z_test(5, 100, 0, 100)[1])
+    assert staff[1].significant  # 5% -> 0% of 100: z = 2.29
+    with pytest.raises(ValueError, match="unique"):
+        tracker([WAVES[0], WAVES[0]], codes=CODES)
+    with pytest.raises(ValueError, match="counts 101 of 100"):
+        tracker([WaveCounts("w", 100, {1: 101})], codes=CODES)
+
+
+def test_csv_is_the_table_behind_the_chart():
+    text = tracker_csv(tracker(WAVES[:2], codes={**CODES, 4: "=HYPERLINK()"}))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    assert rows[0] == CSV_HEADER
+    assert rows[1] == ["2026-11", "1", "Fees too high", "45", "100", "0.4500", "", "", "", ""]
+    assert rows[2][:7] == ["2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
+    assert rows[2][9] == "yes" and rows[4][9] == "no"
+    assert rows[-1][2] == "'=HYPERLINK()"
+    assert len(rows) == 1 + 2 * 4
+
+
+def test_svg_is_well_formed_escaped_and_marks_significant_changes():
+    svg = tracker_svg(tracker(WAVES, codes=CODES), title="Why <that> score?")
+    root = ET.fromstring(svg)  # well-formed XML, labels escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "Why <that> score?" in texts and '3. <Staff> & "service"' in texts
+    assert [w for w in ("2026-11", "2026-12", "2027-01", "2027-02") if w in texts] == [
+        "2026-11",
+        "2026-12",
+        "2027-01",
+        "2027-02",
+    ]
+    rings = [c for c in root.iter(f"{ns}circle") if c.get("class") == "significant"]
+    assert len(rings) == 2  # fees 45% -> 60%, staff 5% -> 0%
+    points = [c for c in root.iter(f"{ns}circle") if c.get("class") is None]
+    assert len(points) == 3 * 3  # three codes, three waves with answers
+    tips = [t.text for c in points for t in c.iter(f"{ns}title")]
+    assert "1. Fees too high, 2026-12: 60.0% (60 of 100), +15.0 points (significant at 95%)" in tips
+    assert "script" not in svg.lower() and "http://" not in svg.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
+    assert math.isclose(float(root.get("width")), 720)

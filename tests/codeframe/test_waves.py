@@ -1,0 +1,190 @@
+"""codeframe.waves and `manage.py code_wave`: a new wave coded with an approved frame."""
+
+import csv
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from codeframe import exports, services, waves
+from codeframe.exceptions import InvalidEdit, NotApproved
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
+from tests.codeframe.conftest import ANSWERS, make_question
+from tests.codeframe.test_coding import LABELLED
+
+pytestmark = pytest.mark.django_db
+
+NEXT_WAVE = [
+    "The app crashed twice this week",
+    "Fees went up again",
+    "Waited an hour for customer service",
+    "",
+    "nothing",
+    "App keeps freezing on login",
+]
+
+
+def read_labelled(name):
+    with (LABELLED / name).open(newline="", encoding="utf-8") as handle:
+        return [(r["answer"], r["code"]) for r in csv.DictReader(handle)]
+
+
+def rows(texts):
+    return [ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(texts, 1)]
+
+
+@pytest.fixture
+def approved(codeframe):
+    code = codeframe.codes.order_by("number").first()
+    code.label = "Renamed by the analyst"
+    code.save()
+    return waves.approve_codeframe(codeframe=codeframe)
+
+
+def frame_shape(codeframe):
+    return [
+        (c.number, c.label, c.kind, c.net.number if c.net else None, c.net.label if c.net else "")
+        for c in codeframe.codes.select_related("net").order_by("number")
+    ]
+
+
+def test_a_wave_keeps_every_number_label_and_net_of_the_approved_frame(approved):
+    stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    assert stored.pk != approved.pk and stored.coded_with == approved and not stored.approved
+    assert frame_shape(stored) == frame_shape(approved)
+    question = stored.question
+    root = approved.question
+    root.refresh_from_db()
+    assert (root.wave_order, question.wave_order, question.wave_label) == (1, 2, "2027-01")
+    assert question.tracker == root and question.survey == root.survey
+    assert question.responses.count() == 5  # the blank line is skipped, as in every import
+    # Every answer's codes are codes of the frame; primary exactly once when coded.
+    for response in question.responses.all():
+        held = Assignment.objects.filter(codeframe=stored, response=response)
+        assert held.filter(is_primary=True).count() <= 1
+        assert set(held.values_list("code__codeframe", flat=True)) <= {stored.pk}
+    nothing = question.responses.get(text="nothing")
+    na_code = Assignment.objects.get(codeframe=stored, response=nothing, is_primary=True).code
+    assert na_code.kind == "non_answer"
+    assert (
+        sum(c.size for c in stored.codes.all())
+        == Assignment.objects.filter(codeframe=stored, is_primary=True).count()
+    )
+    # Exports use the same numbers in both waves.
+    assert exports.get_exporter("csv").render(codeframe=stored)  # renders
+    header = "".join(exports.iter_csv(codeframe=stored, layout="binary")).splitlines()[0]
+    old = "".join(exports.iter_csv(codeframe=approved, layout="binary")).splitlines()[0]
+    assert header == old
+
+    third = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:4]), wave="2027-02")
+    assert third.question.wave_order == 3 and third.question.tracker == root
+    assert [q.wave_label for q in waves.tracker_questions(question=third.question)] == [
+        "1",
+        "2027-01",
+        "2027-02",
+    ]
+    table = waves.tracker_table(question=root)
+    assert table.waves == ["1", "2027-01", "2027-02"]
+    assert set(table.codes) == {c.number for c in approved.codes.all()}
+    first = approved.codes.order_by("number").first()
+    cell = table.cells[("1", first.number)]
+    assert cell.base == 12 and cell.count == Assignment.objects.filter(code=first).count()
+
+
+def test_only_approved_frames_and_new_labels(codeframe):
+    with pytest.raises(NotApproved):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
+    waves.approve_codeframe(codeframe=codeframe)
+    waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
+    count = Question.objects.count()
+    with pytest.raises(InvalidEdit, match="already has a wave"):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
+    with pytest.raises(InvalidEdit, match="label"):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="  ")
+    assert Question.objects.count() == count  # nothing half-written
+
+
+def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved):
+    stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    before = frame_shape(stored)
+    uncoded = list(
+        stored.question.responses.exclude(assignments__codeframe=stored).values_list(
+            "pk", flat=True
+        )
+    )
+    coded = Assignment.objects.filter(codeframe=stored, is_primary=True).first()
+    # A deleted code's number is never reused: the tracker used it.
+    highest = max(c.number for c in approved.codes.all())
+    Code.objects.filter(codeframe=stored, number=highest).delete()
+    first = SuggestedCode.objects.create(
+        codeframe=stored, label="Mortgage rates", size=2, response_ids=[*uncoded, coded.response_id]
+    )
+    second = SuggestedCode.objects.create(codeframe=stored, label="Branch closures", size=1)
+    dismissed = SuggestedCode.objects.create(codeframe=stored, label="Weather", size=1)
+
+    code = waves.accept_suggestion(suggestion=first)
+    assert code.number == highest + 1 and code.label == "Mortgage rates"
+    # Uncoded answers take the new code as primary; coded ones keep theirs.
+    assert set(
+        Assignment.objects.filter(code=code, is_primary=True).values_list("response_id", flat=True)
+    ) == set(uncoded)
+    coded.refresh_from_db()
+    assert coded.is_primary and coded.code_id != code.pk
+    assert code.size == len(uncoded)
+    assert waves.accept_suggestion(suggestion=second, label="Branches").number == highest + 2
+    waves.dismiss_suggestion(suggestion=dismissed)
+    assert frame_shape(stored)[: len(before) - 1] == [s for s in before if s[0] != highest]
+    with pytest.raises(InvalidEdit, match="already accepted"):
+        waves.accept_suggestion(suggestion=first)
+    with pytest.raises(InvalidEdit, match="already dismissed"):
+        waves.accept_suggestion(suggestion=dismissed)
+
+
+def test_suggestions_are_stored_for_a_new_theme(real_model):
+    """An approved frame of the hand-coded bank survey; the next wave brings train delays."""
+    bank = read_labelled("survey_labelled.csv")
+    commuter = read_labelled("commuter_labelled.csv")
+    question = make_question([t for t, _ in bank])
+    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=question))
+    trains = [t for t, code in commuter if code == "Delays / punctuality"]
+    wave = [t for t, _ in bank[::4]] + trains
+    stored = waves.code_wave(codeframe=frame, rows=rows(wave), wave="2027-01")
+    suggestions = list(stored.suggestions.all())
+    assert suggestions, stored.params["uncoded"]
+    texts = dict(stored.question.responses.values_list("pk", "text"))
+    taken = [texts[pk] for s in suggestions for pk in s.response_ids]
+    assert len(set(taken) & set(trains)) >= len(trains) // 2, (taken, stored.params["uncoded"])
+    numbers = {c.number for c in frame.codes.all()}
+    code = waves.accept_suggestion(suggestion=suggestions[0])
+    assert code.number == max(numbers) + 1
+    assert {c.number for c in stored.codes.all()} == numbers | {code.number}
+
+
+def test_code_wave_command(tmp_path, approved):
+    path = tmp_path / "wave.csv"
+    path.write_text(
+        "respondent_id,answer\n" + "".join(f"R{i},{t}\n" for i, t in enumerate(NEXT_WAVE)),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command(
+        "code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "2027-01", stdout=out
+    )
+    stored = Codeframe.objects.get(coded_with=approved)
+    assert f"into codeframe {stored.pk}" in out.getvalue()
+    assert stored.question.wave_label == "2027-01"
+    assert set(stored.question.responses.values_list("respondent_id", flat=True)) == {
+        "R0",
+        "R1",
+        "R2",
+        "R4",
+        "R5",
+    }
+    with pytest.raises(CommandError, match="already has a wave"):
+        call_command("code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "2027-01")
+    with pytest.raises(CommandError, match="no codeframe 999"):
+        call_command("code_wave", str(path), "--codeframe", "999", "--wave", "x")
+    waves.approve_codeframe(codeframe=approved, approved=False)
+    with pytest.raises(CommandError, match="not approved"):
+        call_command("code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "x")
