@@ -21,13 +21,16 @@ from codeframe.exceptions import (
     ImportFailed,
     JobStateError,
     NoResponses,
+    NotApproved,
     QueueFull,
     TooManyResponses,
 )
+from codeframe.importers import ImportedRow
 from codeframe.serializers import (
     CodeframeRequestSerializer,
     CodeframeSerializer,
     JobSerializer,
+    WaveRequestSerializer,
 )
 from codeframe.uploads import content_length, human_bytes
 
@@ -66,7 +69,7 @@ def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
-    if isinstance(exc, JobStateError):
+    if isinstance(exc, JobStateError | NotApproved):
         return Conflict(str(exc))
     if isinstance(exc, TooManyResponses):
         return PayloadTooLarge(str(exc))
@@ -160,6 +163,52 @@ class CodeframeViewSet(viewsets.ViewSet):
                     user=request.user,
                     **options,
                 )
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        body = job_payload(job, request)
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
+        )
+
+    @extend_schema(
+        request=WaveRequestSerializer,
+        responses={
+            202: JobSerializer,
+            400: OpenApiResponse(_error, description="Invalid input, or a wave label in use"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+            409: OpenApiResponse(_error, description="The codeframe is not approved"),
+            413: OpenApiResponse(_error, description="More answers than MAX_RESPONSES"),
+        },
+        summary="Code a tracker's next wave with an approved codeframe",
+        description=(
+            'Send `{"responses": [...], "wave": "2027-01"}`. The answers become the tracker\'s '
+            "next wave; a worker codes them with this approved codeframe, keeping every code "
+            "number, label and net (202 with the job; its codeframe once done). Answers that fit "
+            "no code stay uncoded and are grouped into suggested new codes."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def waves(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(codeframe_id=pk)
+        responses = request.data.get("responses") if isinstance(request.data, dict) else None
+        limit = get_config()["MAX_RESPONSES"]
+        if isinstance(responses, list) and len(responses) > limit:
+            raise PayloadTooLarge(
+                f"{len(responses):,} answers is more than the limit of {limit:,}."
+            )
+        payload = WaveRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        rows = (
+            ImportedRow(line=i, respondent_id=str(i), text=t)
+            for i, t in enumerate(payload.validated_data["responses"], 1)
+        )
+        try:
+            job = jobs.queue_wave(
+                codeframe=codeframe,
+                rows=rows,
+                wave=payload.validated_data["wave"],
+                user=request.user,
+            )
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         body = job_payload(job, request)

@@ -88,3 +88,30 @@ class MergeForm(_CodeChoiceForm):
 class MoveForm(_CodeChoiceForm):
     field_name = "to_code"
     to_code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Move to")
+
+
+class WaveForm(forms.Form):
+    """The next wave of a tracker: its label and its answers (a file or pasted)."""
+
+    wave = forms.CharField(
+        label="Wave", max_length=100, help_text="e.g. 2027-01; unique within the tracker."
+    )
+    file = forms.FileField(
+        required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
+    )
+    column = forms.CharField(
+        max_length=200, required=False, help_text="Answer column (name or number); blank = guess."
+    )
+    pasted = forms.CharField(
+        label="…or paste answers",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        strip=False,
+        help_text="One answer per line.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("file") and not (data.get("pasted") or "").strip():
+            raise forms.ValidationError("Upload a file or paste the wave's answers.")
+        return data

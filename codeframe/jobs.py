@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from codeframe.exceptions import (
     TooManyResponses,
 )
 from codeframe.generation import generate_codeframe
+from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Question
 from codeframe.services import (
     PhraseEmbedder,
@@ -83,6 +84,15 @@ def create_job(
     Raises NoResponses / TooManyResponses when the question cannot be generated at all, and
     QueueFull when `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
     """
+    return _create(
+        question=question,
+        user=user,
+        kind=GenerationJob.Kind.GENERATE,
+        params={"n_codes": n_codes, "max_codes": max_codes, "random_state": random_state},
+    )
+
+
+def _create(*, question: Question, user: Any, kind: str, params: dict) -> GenerationJob:
     count = question.responses.count()
     _check_limits(question=question, count=count)
     if user is not None and getattr(user, "pk", None) is not None:
@@ -98,7 +108,8 @@ def create_job(
     return GenerationJob.objects.create(
         question=question,
         requested_by=user if getattr(user, "pk", None) is not None else None,
-        params={"n_codes": n_codes, "max_codes": max_codes, "random_state": random_state},
+        kind=kind,
+        params=params,
         total=count,
     )
 
@@ -118,15 +129,20 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
     With the database backend this returns at once (a `db_worker` picks the task up); with the
     immediate backend the job has already run. Raises as `create_job`.
     """
-    from codeframe.tasks import run_generation
-
     with transaction.atomic():
         job = create_job(question=question, user=user, **params)
-        # Same transaction as the job row: a worker never sees a task whose job is not there.
-        result = run_generation.enqueue(str(job.pk))
-        GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+        _enqueue(job)
     job.refresh_from_db()
     return job
+
+
+def _enqueue(job: GenerationJob) -> None:
+    """Hand the job to the task backend. Call inside the transaction that made the job: a
+    worker never sees a task whose job is not there."""
+    from codeframe.tasks import run_generation
+
+    result = run_generation.enqueue(str(job.pk))
+    GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
 
 
 def queue_generation_for_texts(
@@ -139,11 +155,39 @@ def queue_generation_for_texts(
         return queue_generation(question=question, user=user, **params)
 
 
+def queue_wave(
+    *, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str, user: Any = None
+) -> GenerationJob:
+    """Import `rows` as the tracker's next wave and queue its coding with the approved
+    `codeframe`, in one transaction; returns the job (its question is the new wave). Raises
+    NotApproved, InvalidEdit (wave label), ImportFailed, TooManyResponses, QueueFull."""
+    from codeframe.waves import start_wave
+
+    with transaction.atomic():
+        question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
+        job = _create(
+            question=question,
+            user=user,
+            kind=GenerationJob.Kind.WAVE,
+            params={"codeframe": codeframe.pk, "wave": question.wave_label},
+        )
+        _enqueue(job)
+    job.refresh_from_db()
+    return job
+
+
 def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
     """A new job with the failed or cancelled `job`'s question and parameters."""
     if job.state not in (State.FAILED, State.CANCELLED):
-        raise JobStateError("Only a failed or cancelled generation can be retried.")
-    return queue_generation(question=job.question, user=user or job.requested_by, **job.params)
+        raise JobStateError("Only a failed or cancelled job can be retried.")
+    user = user or job.requested_by
+    if job.kind == GenerationJob.Kind.WAVE:
+        with transaction.atomic():
+            again = _create(question=job.question, user=user, kind=job.kind, params=job.params)
+            _enqueue(again)
+        again.refresh_from_db()
+        return again
+    return queue_generation(question=job.question, user=user, **job.params)
 
 
 def cancel_job(*, job: GenerationJob) -> GenerationJob:
@@ -257,6 +301,9 @@ def _claim(job_id: Any) -> int | None:
 
 
 def _run(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback | None) -> None:
+    if job.kind == GenerationJob.Kind.WAVE:
+        _run_wave(job, attempt=attempt, on_progress=on_progress)
+        return
     started = time.perf_counter()
     params = job.params or {}
     ids, texts = prepare_generation(question=job.question)
@@ -296,6 +343,28 @@ def _run(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback | No
     )
     if on_progress is not None:
         on_progress(Progress(stage=Stage.FINISHED, done=len(texts), total=len(texts)))
+
+
+def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback | None) -> None:
+    """Code a wave's answers with the approved frame (`waves.code_wave_question`); the job is
+    marked done in the same transaction as the wave's codeframe."""
+    from codeframe.waves import code_wave_question
+
+    total = job.total
+    _report(job, attempt=attempt, stage=Stage.CODING, done=0, total=total)
+    if on_progress is not None:
+        on_progress(Progress(stage=Stage.CODING, done=0, total=total))
+    codeframe = Codeframe.objects.get(pk=job.params["codeframe"])
+
+    def mark_done(stored: Codeframe) -> None:
+        _finish(job, attempt=attempt, state=State.DONE, codeframe=stored)
+
+    stored = code_wave_question(question=job.question, codeframe=codeframe, before_commit=mark_done)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        cache_hits=int(stored.cache_hits), cache_misses=int(stored.cache_misses)
+    )
+    if on_progress is not None:
+        on_progress(Progress(stage=Stage.FINISHED, done=total, total=total))
 
 
 def _embed(texts: list[str], *, report: Callable[..., None]) -> tuple[np.ndarray, dict]:

@@ -162,11 +162,16 @@ class GenerationJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate a codeframe"
+        WAVE = "wave", "Code a wave with an approved codeframe"
+
     class Stage(models.TextChoices):
         WAITING = "waiting", "Waiting for a worker"
         PREPARING = "preparing", "Reading the answers"
         EMBEDDING = "embedding", "Embedding answers"
         CLUSTERING = "clustering", "Clustering"
+        CODING = "coding", "Coding with the approved codeframe"
         STORING = "storing", "Storing the codeframe"
         FINISHED = "finished", "Finished"
 
@@ -181,7 +186,9 @@ class GenerationJob(models.Model):
         blank=True,
         related_name="generation_jobs",
     )
-    # n_codes, max_codes, random_state: what generate_codeframe is called with.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GENERATE)
+    # GENERATE: n_codes, max_codes, random_state (what generate_codeframe is called with);
+    # WAVE: codeframe (the approved frame's id) and wave (the label).
     params = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.WAITING)
@@ -230,6 +237,7 @@ class GenerationJob(models.Model):
             self.Stage.PREPARING: 2,
             self.Stage.EMBEDDING: 5,
             self.Stage.CLUSTERING: 85,
+            self.Stage.CODING: 50,
             self.Stage.STORING: 95,
         }.get(self.stage, 0)
 

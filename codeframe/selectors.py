@@ -16,6 +16,7 @@ from codeframe.models import (
     Net,
     Question,
     Response,
+    SuggestedCode,
 )
 
 
@@ -259,3 +260,20 @@ def job_queue_section():
             ),
         ],
     )
+
+
+# --- Trackers ---------------------------------------------------------------------------------
+
+
+def pending_suggestions(*, codeframe: Codeframe) -> list[SuggestedCode]:
+    """New codes suggested for a wave's answers that fit no code, still to decide on."""
+    return list(codeframe.suggestions.filter(status=SuggestedCode.Status.PENDING))
+
+
+def get_suggestion(*, codeframe: Codeframe, suggestion_id: int) -> SuggestedCode:
+    return get_object_or_404(SuggestedCode, codeframe=codeframe, pk=suggestion_id)
+
+
+def is_tracker(*, question: Question) -> bool:
+    """Whether the question has (or is) a wave of a tracker."""
+    return question.tracker_id is not None or question.later_waves.exists()

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from codeframe.conf import get_config
+from codeframe.models import GenerationJob
 
 
 class CodeframeRequestSerializer(serializers.Serializer):
@@ -85,18 +86,42 @@ class CodeframeSerializer(serializers.Serializer):
     responses = CodedResponseSerializer(many=True)
 
 
+class WaveRequestSerializer(serializers.Serializer):
+    """The next wave of a tracker, coded with an approved codeframe."""
+
+    responses = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        allow_empty=False,
+        help_text="The wave's answers. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
+    )
+    wave = serializers.CharField(max_length=100, help_text="Its label, e.g. 2027-01.")
+
+    validate_responses = CodeframeRequestSerializer.validate_responses
+
+
 class JobSerializer(serializers.Serializer):
     """A generation job: where it stands; with the codeframe once it is done."""
 
     id = serializers.UUIDField(source="job.pk")
+    kind = serializers.ChoiceField(
+        source="job.kind", choices=[kind.value for kind in GenerationJob.Kind]
+    )
     question = serializers.IntegerField(source="job.question_id")
     state = serializers.ChoiceField(
         source="job.state",
-        choices=["queued", "running", "done", "failed", "cancelled"],
+        choices=[state.value for state in GenerationJob.State],
     )
     stage = serializers.ChoiceField(
         source="job.stage",
-        choices=["waiting", "preparing", "embedding", "clustering", "storing", "finished"],
+        choices=[
+            "waiting",
+            "preparing",
+            "embedding",
+            "clustering",
+            "coding",
+            "storing",
+            "finished",
+        ],
     )
     done = serializers.IntegerField(source="job.done", help_text="Answers embedded so far.")
     total = serializers.IntegerField(source="job.total", help_text="Answers to embed.")

@@ -19,6 +19,16 @@ urlpatterns = [
         views.question_generate,
         name="question-generate",
     ),
+    path("questions/<int:question_id>/tracker/", views.question_tracker, name="question-tracker"),
+    path(
+        "codeframes/<int:codeframe_id>/approve/", views.codeframe_approve, name="codeframe-approve"
+    ),
+    path("codeframes/<int:codeframe_id>/waves/new/", views.wave_new, name="wave-new"),
+    path(
+        "codeframes/<int:codeframe_id>/suggestions/<int:suggestion_id>/<str:decision>/",
+        views.suggestion_decide,
+        name="suggestion-decide",
+    ),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job-retry"),

@@ -11,14 +11,15 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from codeframe import exports, jobs, selectors, services
+from codeframe import exports, jobs, selectors, services, tracker, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError, UploadTooLarge
-from codeframe.forms import GenerateForm, ImportForm, MergeForm, MoveForm, RenameForm
+from codeframe.forms import GenerateForm, ImportForm, MergeForm, MoveForm, RenameForm, WaveForm
 from codeframe.importers import read_pasted, read_upload
 from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
 
@@ -205,7 +206,13 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return render(
         request,
         "codeframe/codeframe_detail.html",
-        {"codeframe": codeframe, "overview": overview, "all_codes": overview.codes},
+        {
+            "codeframe": codeframe,
+            "overview": overview,
+            "all_codes": overview.codes,
+            "suggestions": selectors.pending_suggestions(codeframe=codeframe),
+            "is_tracker": selectors.is_tracker(question=codeframe.question),
+        },
     )
 
 
@@ -301,6 +308,96 @@ def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpR
         response = HttpResponse(content, content_type=exporter.media_type)
     response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
     return response
+
+
+# --- Trackers: approving a frame, coding a new wave, suggestions, the tracker chart ------------
+
+
+@require_POST
+@staff_member_required
+def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    approve = request.POST.get("approved", "1") == "1"
+    waves.approve_codeframe(codeframe=codeframe, approved=approve)
+    messages.success(
+        request,
+        "Approved: it can code the next waves." if approve else "No longer approved.",
+    )
+    return redirect(codeframe)
+
+
+@staff_member_required
+def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    form = WaveForm()
+    if request.method == "POST":
+        form = WaveForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                job = jobs.queue_wave(
+                    codeframe=codeframe,
+                    rows=_wave_rows(data),
+                    wave=data["wave"],
+                    user=request.user,
+                )
+            except CodeframeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect(job)
+    return render(request, "codeframe/wave_new.html", {"codeframe": codeframe, "form": form})
+
+
+def _wave_rows(data: dict):
+    upload = data.get("file")
+    if upload is None:
+        return read_pasted(data["pasted"])
+    if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
+        raise UploadTooLarge("The file is larger than the upload limit.")
+    return read_upload(upload, filename=upload.name, column=data.get("column") or None)
+
+
+@require_POST
+@staff_member_required
+def suggestion_decide(
+    request: HttpRequest, codeframe_id: int, suggestion_id: int, decision: str
+) -> HttpResponse:
+    if decision not in ("accept", "dismiss"):
+        raise Http404("Suggestions are accepted or dismissed.")
+    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
+    try:
+        if decision == "accept":
+            code = waves.accept_suggestion(suggestion=suggestion, label=request.POST.get("label"))
+            messages.success(request, f"Added code {code.number}. {code.label}.")
+        else:
+            waves.dismiss_suggestion(suggestion=suggestion)
+            messages.info(request, f"Dismissed “{suggestion.label}”.")
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    return redirect(codeframe)
+
+
+@require_GET
+@staff_member_required
+def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(question_id=question_id)
+    table = waves.tracker_table(question=question)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(tracker.tracker_csv(table), content_type="text/csv; charset=utf-8")
+        stem = slugify(question.survey)[:40] or "tracker"
+        response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
+        return response
+    return render(
+        request,
+        "codeframe/tracker.html",
+        {
+            "question": question,
+            "table": table,
+            "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
+            "chart": mark_safe(tracker.tracker_svg(table)),  # noqa: S308 - built escaped
+        },
+    )
 
 
 def _back(request: HttpRequest, codeframe) -> HttpResponse:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from django.db import transaction
@@ -56,12 +56,20 @@ def code_wave(
     """Import `rows` as wave `wave` of the codeframe's tracker (a new question with the same
     survey and text), code it with the approved `codeframe` and store the result as a new
     codeframe keeping every number, label and net, with suggested new codes for the answers
-    that fit none. All or nothing.
+    that fit none. All or nothing: `start_wave`, then `code_wave_question`, in one transaction.
 
     `embed` (texts -> vectors) defaults to `embeddings.services.embed_texts_with_report`.
     Raises NotApproved, InvalidEdit (blank or repeated wave label), and what
     `services.import_responses` raises (ImportFailed, TooManyResponses).
     """
+    with transaction.atomic():
+        question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
+        return code_wave_question(question=question, codeframe=codeframe, embed=embed)
+
+
+def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
+    """The first step of coding a wave: check the frame and the label, and import `rows` as the
+    tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
     if not codeframe.approved:
         raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
     wave = wave.strip()
@@ -72,7 +80,6 @@ def code_wave(
     waves = tracker_questions(question=source)
     if any(q.wave_label == wave for q in waves):
         raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
-    started = time.perf_counter()
     with transaction.atomic():
         if root.wave_order is None:
             root.wave_order = 1
@@ -85,25 +92,41 @@ def code_wave(
         question.wave_label = wave
         question.wave_order = max(q.wave_order or 1 for q in [root, *waves]) + 1
         question.save(update_fields=["tracker", "wave_label", "wave_order"])
+    return question
 
-        responses = question_texts(question=question)
-        if not responses:
-            raise NoResponses(f"Wave “{wave}” has no answers.")
-        ids = [pk for pk, _ in responses]
-        texts = [text for _, text in responses]
-        examples = approved_examples(codeframe=codeframe)
-        report = _embed(sorted({t for ts in examples.values() for t in ts} | set(texts)), embed)
-        row_of = {t: i for i, t in enumerate(report["texts"])}
-        vectors = report["vectors"]
-        coded = code_answers(
-            examples,
-            texts,
-            vectors=vectors[[row_of[t] for t in texts]],
-            example_vectors={
-                number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
-            },
-        )
-        draft = _draft_like(codeframe, coded, report)
+
+def code_wave_question(
+    *,
+    question: Question,
+    codeframe: Codeframe,
+    embed=None,
+    before_commit: Callable[[Codeframe], None] | None = None,
+) -> Codeframe:
+    """Code the wave `question`'s answers with the approved `codeframe` and store the result
+    (and its suggested new codes) in one transaction; `before_commit(codeframe)` runs inside it
+    (a background job marks itself done there). What a background job of kind "wave" runs."""
+    started = time.perf_counter()
+    responses = question_texts(question=question)
+    if not responses:
+        raise NoResponses(f"Wave “{question.wave_label}” has no answers.")
+    ids = [pk for pk, _ in responses]
+    texts = [text for _, text in responses]
+    examples = approved_examples(codeframe=codeframe)
+    report = _embed(sorted({t for ts in examples.values() for t in ts} | set(texts)), embed)
+    row_of = {t: i for i, t in enumerate(report["texts"])}
+    vectors = report["vectors"]
+    coded = code_answers(
+        examples,
+        texts,
+        vectors=vectors[[row_of[t] for t in texts]],
+        example_vectors={
+            number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
+        },
+    )
+    draft = _draft_like(codeframe, coded, report)
+    wave_vectors = vectors[[row_of[t] for t in texts]]
+    suggestions = suggest_codes(texts, vectors=wave_vectors, coded=coded)
+    with transaction.atomic():
         stored = _store(
             question=question,
             response_ids=ids,
@@ -115,9 +138,7 @@ def code_wave(
         Net.objects.filter(codeframe=stored, number=_NO_NET).delete()  # codes without a net
         stored.coded_with = codeframe
         stored.save(update_fields=["coded_with"])
-
-        wave_vectors = vectors[[row_of[t] for t in texts]]
-        for suggestion in suggest_codes(texts, vectors=wave_vectors, coded=coded):
+        for suggestion in suggestions:
             SuggestedCode.objects.create(
                 codeframe=stored,
                 label=suggestion.label[:200],
@@ -126,10 +147,12 @@ def code_wave(
                 size=suggestion.size,
                 response_ids=[ids[i] for i in suggestion.answers],
             )
+        if before_commit is not None:
+            before_commit(stored)
     logger.info(
         "wave %s of question %s coded with codeframe %s: codeframe %s, %d answers, uncoded %s",
-        wave,
-        root.pk,
+        question.wave_label,
+        question.tracker_id or question.pk,
         codeframe.pk,
         stored.pk,
         len(ids),

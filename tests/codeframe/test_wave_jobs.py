@@ -1,0 +1,92 @@
+"""Coding a tracker's next wave as a background job, through the API and the pages: approve a
+frame, code a wave, decide on suggested codes, read the tracker chart and its CSV."""
+
+import pytest
+from django.urls import reverse
+
+from codeframe import jobs, waves
+from codeframe.models import Codeframe, GenerationJob, SuggestedCode
+from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def approved(codeframe):
+    return waves.approve_codeframe(codeframe=codeframe)
+
+
+def test_a_wave_job_codes_with_the_approved_numbers(approved, staff_user):
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01", user=staff_user)
+    assert job.kind == GenerationJob.Kind.WAVE and job.state == GenerationJob.State.DONE
+    assert job.question.wave_label == "2027-01" and job.question.tracker == approved.question
+    stored = job.codeframe
+    assert stored.coded_with == approved and frame_shape(stored) == frame_shape(approved)
+    assert job.params == {"codeframe": approved.pk, "wave": "2027-01"}
+
+
+def test_api_codes_a_wave_and_refuses_an_unapproved_frame(api_client, codeframe):
+    url = f"/api/codeframes/{codeframe.pk}/waves/"
+    payload = {"responses": NEXT_WAVE, "wave": "2027-01"}
+    refused = api_client.post(url, payload, format="json")
+    assert refused.status_code == 409 and "not approved" in refused.json()["detail"]
+    waves.approve_codeframe(codeframe=codeframe)
+    accepted = api_client.post(url, payload, format="json")
+    assert accepted.status_code == 202, accepted.content
+    body = accepted.json()
+    assert accepted["Location"] == body["status_url"] and body["kind"] == "wave"
+    wave_frame = api_client.get(body["status_url"]).json()["codeframe"]
+    numbers = {code["id"] for net in wave_frame["nets"] for code in net["codes"]}
+    assert numbers == set(codeframe.codes.values_list("number", flat=True))
+    assert len(wave_frame["responses"]) == len([t for t in NEXT_WAVE if t.strip()])
+    again = api_client.post(url, payload, format="json")  # the same label twice
+    assert again.status_code == 400 and "already has a wave" in again.json()["detail"]
+    bad = api_client.post(url, {"responses": [], "wave": "x"}, format="json")
+    assert bad.status_code == 400
+
+
+def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe):
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert "Approve this codeframe" in page and "Code a new wave" not in page
+    staff_client.post(reverse("codeframe:codeframe-approve", args=[codeframe.pk]))
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert "Approved" in page and "Code a new wave" in page
+
+    new = reverse("codeframe:wave-new", args=[codeframe.pk])
+    empty = staff_client.post(new, {"wave": "2027-01"})
+    assert "Upload a file or paste" in empty.content.decode()
+    response = staff_client.post(new, {"wave": "2027-01", "pasted": "\n".join(NEXT_WAVE)})
+    job = GenerationJob.objects.get(kind=GenerationJob.Kind.WAVE)
+    assert response["Location"] == job.get_absolute_url()
+    wave_frame = Codeframe.objects.get(coded_with=codeframe)
+    page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
+    assert f'Coded with approved codeframe <a href="/codeframes/{codeframe.pk}/">' in page
+    assert "Tracker chart" in page
+
+    tracker = staff_client.get(reverse("codeframe:question-tracker", args=[codeframe.question_id]))
+    html = tracker.content.decode()
+    assert tracker.status_code == 200 and "<svg" in html and "2027-01" in html
+    assert 'id="tracker-table"' in html
+    csv_reply = staff_client.get(
+        reverse("codeframe:question-tracker", args=[codeframe.question_id]), {"format": "csv"}
+    )
+    assert csv_reply["Content-Type"].startswith("text/csv") and b"2027-01" in csv_reply.content
+
+
+def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codeframe):
+    waves.approve_codeframe(codeframe=codeframe)
+    wave_frame = waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="w2")
+    first = SuggestedCode.objects.create(codeframe=wave_frame, label="Branch closures", size=2)
+    second = SuggestedCode.objects.create(codeframe=wave_frame, label="Noise", size=1)
+    page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
+    assert "Suggested new codes" in page and "Branch closures" in page
+    url = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, first.pk, "accept"])
+    staff_client.post(url, {"label": "Branches closing"})
+    code = wave_frame.codes.get(label="Branches closing")
+    assert code.number > max(codeframe.codes.values_list("number", flat=True))
+    url = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, second.pk, "dismiss"])
+    staff_client.post(url)
+    second.refresh_from_db()
+    assert second.status == SuggestedCode.Status.DISMISSED
+    bogus = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, second.pk, "delete"])
+    assert staff_client.post(bogus).status_code == 404
