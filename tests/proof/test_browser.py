@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT
+from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http, generate
 
 pytestmark = [pytest.mark.proof, pytest.mark.browser, pytest.mark.slow]
 
@@ -107,3 +107,41 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert page.locator("[data-code=unreachable]").count() == 0
     page.screenshot(path=artifacts / "browser-5-cache-used.png", full_page=True)
     print(f"\nbrowser: {nets} nets, {codes} codes; screenshots in {artifacts}")
+
+
+def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, artifacts):
+    """Approve a codeframe, code the next wave with it (a background job), open the tracker."""
+    server_redis = own_redis()
+    app = gunicorn_server(redis_url=f"redis://127.0.0.1:{server_redis.port}/2", workers=1)
+    first_wave = answers_csv(artifacts / "tracker-wave-1.csv", count=80)[:-1]  # no formula here
+    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    generated = generate(api, {"responses": first_wave, "survey": "Tracker proof"})
+    assert generated.status == 201, generated.body[:300]
+    codeframe_id = generated.json()["id"]
+
+    page = browser_page
+    base = app.base_url
+    page.goto(f"{base}/admin/login/?next=/codeframes/{codeframe_id}/")
+    page.fill("#id_username", ADMIN_USER)
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(rf".*/codeframes/{codeframe_id}/$"))
+    page.click("text=Approve this codeframe")
+    page.click("text=Code a new wave")
+    page.fill("#id_wave", "2027-02")
+    second_wave = [f"{text} (again)" for text in first_wave[:40]] + [
+        "The new branch opening hours are great",
+        "Opening hours at the branch improved",
+        "Branch opening hours suit me now",
+    ]
+    page.fill("#id_pasted", "\n".join(second_wave))
+    page.click("text=Code this wave")
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=180_000)
+    assert "Coded with approved codeframe" in page.inner_text("main")
+    page.screenshot(path=artifacts / "browser-6-wave.png", full_page=True)
+    page.click("text=Tracker chart")
+    page.wait_for_url(re.compile(r".*/questions/\d+/tracker/$"))
+    assert page.locator("#tracker-chart svg").count() == 1
+    header = page.inner_text("#tracker-table thead")
+    assert "1" in header and "2027-02" in header
+    page.screenshot(path=artifacts / "browser-7-tracker.png", full_page=True)
