@@ -7,6 +7,9 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test install lint format bench clean
 
+# Settings fail closed (production) without DJANGO_ENV: the demo and the tests opt into local.
+demo test: export DJANGO_ENV := local
+
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py codeframe_demo sample_data/survey_responses.csv

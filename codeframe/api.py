@@ -14,13 +14,16 @@ from rest_framework.response import Response
 from codeframe import selectors, services
 from codeframe.conf import get_config
 from codeframe.exceptions import (
+    AnswersChanged,
     CodeframeError,
     GenerationFailed,
     ImportFailed,
     NoResponses,
     TooManyResponses,
 )
+from codeframe.models import Role
 from codeframe.serializers import CodeframeRequestSerializer, CodeframeSerializer
+from codeframe.throttling import GenerationThrottle, ImportThrottle
 from codeframe.uploads import content_length, human_bytes
 
 
@@ -36,6 +39,12 @@ class UnusableInput(APIException):
     default_code = "unusable_input"
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The answers changed meanwhile; nothing was stored."
+    default_code = "conflict"
+
+
 class GenerationError(APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "The codeframe could not be generated; nothing was stored."
@@ -48,6 +57,8 @@ def as_api_error(exc: CodeframeError) -> APIException:
         return PayloadTooLarge(str(exc))
     if isinstance(exc, NoResponses | ImportFailed):
         return UnusableInput(str(exc))
+    if isinstance(exc, AnswersChanged):
+        return Conflict(str(exc))
     if isinstance(exc, GenerationFailed):
         return GenerationError()
     return UnusableInput(str(exc))
@@ -88,18 +99,28 @@ _error = inline_serializer("Error", fields={"detail": serializers.CharField()})
 
 
 class CodeframeViewSet(viewsets.ViewSet):
-    """Codeframes drafted from survey answers. Authenticated users only."""
+    """Codeframes drafted from survey answers, within the user's projects. A codeframe or
+    question outside them is a 404; generating needs the analyst role (403 otherwise)."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [LimitedJSONParser]
     lookup_value_converter = "int"
+
+    def get_throttles(self):
+        if self.action != "create":
+            return []
+        # New answers in the body are an import as well as a generation.
+        sends_answers = isinstance(self.request.data, dict) and "responses" in self.request.data
+        return [GenerationThrottle(), *([ImportThrottle()] if sends_answers else [])]
 
     @extend_schema(
         request=CodeframeRequestSerializer,
         responses={
             201: CodeframeSerializer,
             400: OpenApiResponse(_error, description="Invalid input or no usable answers"),
-            404: OpenApiResponse(_error, description="No such question"),
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such question or project (for you)"),
+            409: OpenApiResponse(_error, description="The answers changed during generation"),
             413: OpenApiResponse(
                 _error, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
             ),
@@ -107,7 +128,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         summary="Generate a codeframe",
         description=(
             'Send `{"responses": ["answer", ...]}` (stored as a new question) or '
-            '`{"question": id}`. The answers are embedded (cached), clustered and stored.'
+            '`{"question": id}`. The answers are embedded (cached), clustered and stored. '
+            "New answers go into `project` (an id; default: your personal project)."
         ),
     )
     def create(self, request: Request) -> Response:
@@ -123,11 +145,21 @@ class CodeframeViewSet(viewsets.ViewSet):
         options = {"n_codes": data.get("n_codes"), "max_codes": data.get("max_codes")}
         try:
             if "question" in data:
-                question = selectors.get_question(question_id=data["question"])
+                question = selectors.get_question(
+                    user=request.user, question_id=data["question"], role=Role.ANALYST
+                )
                 codeframe = services.create_codeframe(question=question, **options)
             else:
+                project = (
+                    selectors.get_project(
+                        user=request.user, project_id=data["project"], role=Role.ANALYST
+                    )
+                    if data.get("project")
+                    else services.personal_project(user=request.user)
+                )
                 codeframe = services.create_codeframe_from_texts(
                     texts=data["responses"],
+                    project=project,
                     survey=data["survey"],
                     question_text=data["question_text"],
                     **options,
@@ -138,7 +170,7 @@ class CodeframeViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:
-        codeframe = selectors.get_codeframe(codeframe_id=pk)
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
         return Response(self._payload(codeframe))
 
     def _payload(self, codeframe) -> dict:

@@ -28,3 +28,12 @@ class GenerationFailed(CodeframeError):
 
 class InvalidEdit(CodeframeError):
     """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
+
+
+class AnswersChanged(CodeframeError):
+    """The question's answers were replaced (or the question deleted) while a codeframe was
+    being generated for them; nothing was stored."""
+
+
+class MembershipError(CodeframeError):
+    """A change of a project's members that cannot be made (unknown user, last manager)."""

@@ -1,13 +1,15 @@
 """Forms of the pages. They validate input only; the work is done by codeframe.services."""
 
 from django import forms
+from django.db.models import QuerySet
 
-from codeframe.models import Code, Codeframe
+from codeframe.models import Code, Codeframe, Project, Role
 
 
 class ImportForm(forms.Form):
-    """Answers for a new question (survey name + question text) or an existing one."""
+    """Answers for a new question (project, survey name, question text) or an existing one."""
 
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
     survey = forms.CharField(max_length=200, required=False)
     question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     file = forms.FileField(
@@ -38,15 +40,27 @@ class ImportForm(forms.Form):
         label="Replace the question's answers (and delete its codeframes)",
     )
 
-    def __init__(self, *args, existing: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        existing: bool = False,
+        projects: QuerySet[Project] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.existing = existing
         if existing:
+            del self.fields["project"]
             del self.fields["survey"]
             del self.fields["question_text"]
         else:
             del self.fields["replace"]
             self.fields["survey"].required = True
+            # The projects where the user may import: scoped by the view.
+            self.fields["project"].queryset = (
+                projects if projects is not None else Project.objects.none()
+            )
+            self.fields["project"].empty_label = "My personal project"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -88,3 +102,12 @@ class MergeForm(_CodeChoiceForm):
 class MoveForm(_CodeChoiceForm):
     field_name = "to_code"
     to_code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Move to")
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200, label="New project")
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)

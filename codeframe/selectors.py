@@ -3,10 +3,29 @@
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    Membership,
+    Net,
+    Project,
+    Question,
+    Response,
+    Role,
+)
+from codeframe.scoping import (
+    User,
+    codeframes_for,
+    projects_for,
+    questions_for,
+    require_role,
+    role_in,
+)
 
 
 def iter_response_texts(
@@ -24,19 +43,48 @@ def iter_response_texts(
     )
 
 
-def question_list() -> QuerySet[Question]:
-    return Question.objects.annotate(
-        response_count=Count("responses", distinct=True),
-        codeframe_count=Count("codeframes", distinct=True),
-        latest_codeframe_id=Max("codeframes__id"),
-    ).order_by("-created", "-id")
-
-
-def get_question(*, question_id: int) -> Question:
-    """The question, or Http404."""
-    return get_object_or_404(
-        Question.objects.annotate(response_count=Count("responses")), pk=question_id
+def subquery_count(model, **lookups) -> Coalesce:
+    """A correlated COUNT subquery: no join of answers x codeframes, one row per question."""
+    counted = (
+        model.objects.filter(**lookups)
+        .order_by()
+        .values(*lookups)
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def question_list(*, user: User, project: Project | None = None) -> QuerySet[Question]:
+    """The questions the user can see (of one project, if given), newest first, with their
+    answer and codeframe counts and latest codeframe id."""
+    questions = questions_for(user)
+    if project is not None:
+        questions = questions.filter(project=project)
+    return (
+        questions.select_related("project")
+        .annotate(
+            response_count=subquery_count(Response, question=OuterRef("pk")),
+            codeframe_count=subquery_count(Codeframe, question=OuterRef("pk")),
+            latest_codeframe_id=Subquery(
+                Codeframe.objects.filter(question=OuterRef("pk")).order_by("-id").values("id")[:1]
+            ),
+        )
+        .order_by("-created", "-id")
+    )
+
+
+def get_question(*, user: User, question_id: int, role: Role | str = Role.VIEWER) -> Question:
+    """The question if the user can see it (else Http404), with its answer count; raises
+    PermissionDenied if the user's role there is below `role`."""
+    question = get_object_or_404(
+        questions_for(user)
+        .select_related("project")
+        .annotate(response_count=subquery_count(Response, question=OuterRef("pk"))),
+        pk=question_id,
+    )
+    require_role(user, question.project_id, role)
+    return question
 
 
 def question_texts(*, question: Question) -> list[tuple[int, str]]:
@@ -52,9 +100,14 @@ def question_codeframes(*, question: Question) -> QuerySet[Codeframe]:
     return question.codeframes.annotate(code_count=Count("codes")).order_by("-created", "-id")
 
 
-def get_codeframe(*, codeframe_id: int) -> Codeframe:
-    """The codeframe with its question, or Http404."""
-    return get_object_or_404(Codeframe.objects.select_related("question"), pk=codeframe_id)
+def get_codeframe(*, user: User, codeframe_id: int, role: Role | str = Role.VIEWER) -> Codeframe:
+    """The codeframe with its question if the user can see it (else Http404); raises
+    PermissionDenied if the user's role there is below `role`."""
+    codeframe = get_object_or_404(
+        codeframes_for(user).select_related("question__project"), pk=codeframe_id
+    )
+    require_role(user, codeframe.question.project_id, role)
+    return codeframe
 
 
 def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
@@ -161,3 +214,35 @@ def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
             "position"
         )[:limit]
     )
+
+
+# --- Projects -----------------------------------------------------------------------------
+
+
+def user_projects(*, user: User) -> QuerySet[Project]:
+    """The projects the user can see, with the user's own role (None for a superuser who is
+    not a member) as `my_role`."""
+    return projects_for(user).annotate(
+        my_role=Subquery(
+            Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+        )
+    )
+
+
+def get_project(*, user: User, project_id: int, role: Role | str = Role.VIEWER) -> Project:
+    """The project if the user can see it (else Http404); PermissionDenied below `role`."""
+    project = get_object_or_404(projects_for(user), pk=project_id)
+    require_role(user, project.pk, role)
+    return project
+
+
+def project_members(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def get_membership(*, project: Project, user_id: int) -> Membership:
+    return get_object_or_404(project.memberships.select_related("user"), user_id=user_id)
+
+
+def project_role(*, user: User, project: Project) -> str | None:
+    return role_in(user, project.pk)

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from codeframe import services
 from codeframe.models import Codeframe, Question
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_generate_codeframe_from_a_file(tmp_path):
 def test_generate_codeframe_errors():
     with pytest.raises(CommandError, match="no question 9"):
         run("generate_codeframe", "--question", "9")
-    empty = Question.objects.create(survey="Empty")
+    empty = Question.objects.create(project=services.default_project(), survey="Empty")
     with pytest.raises(CommandError, match="no answers"):
         run("generate_codeframe", "--question", str(empty.pk))
 

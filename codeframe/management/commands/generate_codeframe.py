@@ -9,6 +9,7 @@ from codeframe import selectors, services
 from codeframe.exceptions import CodeframeError
 from codeframe.management.commands.import_responses import import_file
 from codeframe.models import Codeframe
+from codeframe.scoping import OPERATOR
 from codeframe.tables import codeframe_table
 
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Imported {result.imported:,} answers as question {question.pk}.")
         else:
             try:
-                question = selectors.get_question(question_id=options["question"])
+                question = selectors.get_question(user=OPERATOR, question_id=options["question"])
             except Http404 as exc:
                 raise CommandError(f"There is no question {options['question']}.") from exc
         self.stdout.write(f"Generating a codeframe for “{question}”…")
