@@ -153,6 +153,9 @@ class NetAdmin(ScopedAdmin):
     list_filter = [("codeframe", _related_only)]
     readonly_fields = ["codeframe", "number"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # nets come from a generation (the form could not set their codeframe)
+
 
 @admin.register(Code)
 class CodeAdmin(ScopedAdmin):
@@ -163,6 +166,9 @@ class CodeAdmin(ScopedAdmin):
     list_select_related = ["net", "codeframe__question"]
     readonly_fields = ["codeframe", "number", "size"]
     actions = ["merge_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # codes come from a generation (the form could not set their codeframe)
 
     @admin.action(description="Merge selected codes into the largest of them")
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:

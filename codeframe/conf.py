@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # bomb: 48 KB of shared strings took 8 s of CPU and 130 MB).
     "XLSX_MAX_UNCOMPRESSED_BYTES": 200 * 1024 * 1024,
     "XLSX_MAX_RATIO": 100,
+    # Reading a sheet stops after this many empty rows in a row (a sheet may declare a million
+    # formatted empty rows, about 0.1 ms each to parse); the rows below are not read.
+    "XLSX_MAX_BLANK_RUN": 10_000,
     # Rows per INSERT when importing answers and writing assignments.
     "BATCH_SIZE": 2_000,
     # Survey name of the question `codeframe_demo` imports into (replaced on every run).

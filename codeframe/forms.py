@@ -13,7 +13,9 @@ class ImportForm(forms.Form):
     survey = forms.CharField(max_length=200, required=False)
     question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     file = forms.FileField(
-        required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
+        required=False,
+        help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX (formulas in the "
+        "answer column are refused; reading stops after 10,000 empty rows in a row).",
     )
     column = forms.CharField(
         max_length=200,

@@ -7,6 +7,7 @@ by name (case-insensitive) or 1-based number, or guessed when there is only one 
 """
 
 import csv
+import logging
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ ANSWER_COLUMN_NAMES = ("answer", "answers", "response", "text", "verbatim", "com
 ID_COLUMN_NAMES = ("respondent_id", "respondent", "respid", "resp_id", "id", "record")
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -231,8 +234,10 @@ def _csv_rows(reader: Any, *, answer_at: int, id_at: int | None) -> Iterator[Imp
 
 
 def _xlsx_rows(workbook: Any, rows: Iterator, *, answer_at: int, id_at: int | None):
-    max_chars = get_config()["MAX_ANSWER_CHARS"]
+    config = get_config()
+    max_chars, max_blank_run = config["MAX_ANSWER_CHARS"], config["XLSX_MAX_BLANK_RUN"]
     number = 1
+    blank_run = 0
     try:
         while True:
             number += 1
@@ -243,9 +248,15 @@ def _xlsx_rows(workbook: Any, rows: Iterator, *, answer_at: int, id_at: int | No
             except MALFORMED_XLSX as exc:
                 raise _malformed(number, exc) from exc
             if all(cell.value is None for cell in cells):
-                # Empty rows (a sheet may declare a million): nothing to clean or look up.
+                # A sheet may hold a million formatted but empty rows; parsing them costs
+                # about 0.1 ms each, so a long enough run of them ends the sheet.
+                blank_run += 1
+                if blank_run >= max_blank_run:
+                    logger.info("xlsx: stopped at row %d after %d empty rows", number, blank_run)
+                    return
                 yield ImportedRow(line=number, respondent_id="", text="")
                 continue
+            blank_run = 0
             answer = cells[answer_at] if answer_at < len(cells) else None
             if answer is not None and answer.data_type == "f":
                 raise ImportFailed(

@@ -12,14 +12,23 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 
-class GenerationThrottle(UserRateThrottle):
+class _ConfiguredRateThrottle(UserRateThrottle):
+    """Reads its rate from the current DRF settings on every request (DRF binds
+    `THROTTLE_RATES` once, at import, so changed settings would be ignored)."""
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class GenerationThrottle(_ConfiguredRateThrottle):
     scope = "codeframe_generate"
 
 
-class ImportThrottle(UserRateThrottle):
+class ImportThrottle(_ConfiguredRateThrottle):
     scope = "codeframe_import"
 
 
