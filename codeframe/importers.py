@@ -159,6 +159,11 @@ def read_xlsx(
     check_xlsx_archive(file)
     try:
         workbook = openpyxl.load_workbook(file, read_only=True, data_only=False)
+    except SyntaxError as exc:  # xml ParseError while reading the sheet's size
+        raise ImportFailed(
+            f"The workbook is damaged: its XML is malformed ({_why(exc)}). Nothing was imported; "
+            "open it in Excel or LibreOffice, save it again (or as CSV) and upload that."
+        ) from exc
     except MALFORMED_XLSX as exc:
         raise ImportFailed(f"The file is not a readable .xlsx workbook ({_why(exc)}).") from exc
     try:

@@ -722,7 +722,7 @@ def formula_answers() -> bytes:
     ("name", "build", "status", "says"),
     [
         ("zip bomb", zip_bomb, 200, "zip bomb"),
-        ("malformed sheet", malformed_sheet, 200, "damaged at row"),
+        ("malformed sheet", malformed_sheet, 200, "is damaged"),
         ("truncated archive", lambda: _xlsx([["answer"], ["x"]])[:-200], 200, "not a readable"),
         ("a million empty rows", million_empty_rows, 302, ""),
         ("formulas in the answer column", formula_answers, 200, "is a formula"),
@@ -856,3 +856,55 @@ def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
     )  # fmt: skip
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and message in done.stderr
+
+
+def test_settings_fail_closed_without_django_env(tmp_path):
+    """No DJANGO_ENV at all is production: the secret key is required, DEBUG is off and the
+    API takes no Basic auth."""
+    env = {k: v for k, v in production_env(tmp_path).items() if k != "DJANGO_ENV"}
+    show = (
+        "from django.conf import settings; print(settings.DEBUG, settings.ENVIRONMENT, "
+        "settings.REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", show],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout.startswith("False production"), done.stdout + done.stderr
+    assert "TokenAuthentication" in done.stdout and "BasicAuthentication" not in done.stdout
+    env.pop("DJANGO_SECRET_KEY")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+PRODUCTION_500 = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+from codeframe import selectors
+def boom(**kwargs):
+    raise RuntimeError("boom-7f3a in the question list")
+selectors.question_list = boom
+user = get_user_model().objects.create_user("u", password="pw-u-123456")
+client = Client(raise_request_exception=False, HTTP_HOST="codeframes.example.com")
+client.force_login(user)
+print("STATUS", client.get("/questions/", secure=True).status_code)
+"""
+
+
+def test_production_logs_every_500_with_its_traceback(tmp_path):
+    env = production_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRODUCTION_500],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "STATUS 500" in done.stdout, done.stdout + done.stderr
+    assert "ERROR django.request: Internal Server Error: /questions/" in done.stderr
+    assert "Traceback" in done.stderr and "boom-7f3a in the question list" in done.stderr
