@@ -693,7 +693,14 @@ def zip_bomb() -> bytes:
         b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
         b'spreadsheetml/2006/main">' + strings * (64 * 1024 * 1024 // len(strings)) + b"</sst>"
     )
-    return _with_parts(_xlsx([["answer"], ["fine"]]), {"xl/sharedStrings.xml": shared})
+    workbook = _xlsx([["answer"], ["fine"]])
+    types = zipfile.ZipFile(io.BytesIO(workbook)).read("[Content_Types].xml")
+    shared_type = (
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.sharedStrings+xml" /></Types>'
+    )
+    types = types.replace(b"</Types>", shared_type)  # so that openpyxl reads them
+    return _with_parts(workbook, {"xl/sharedStrings.xml": shared, "[Content_Types].xml": types})
 
 
 def malformed_sheet() -> bytes:
@@ -701,6 +708,17 @@ def malformed_sheet() -> bytes:
     rows = "".join(f'<row r="{i}">{_cell(f"A{i}", f"answer {i}")}</row>' for i in range(2, 50))
     xml = f'{SHEET_HEAD}<sheetData><row r="1">{_cell("A1", "answer")}</row>{rows}'
     return _with_parts(_xlsx([["answer"]]), {SHEET: xml[: len(xml) * 2 // 3].encode()})
+
+
+def damaged_row() -> bytes:
+    """A sheet whose size reads fine, with a broken row further down."""
+    rows = "".join(f'<row r="{i}">{_cell(f"A{i}", f"answer {i}")}</row>' for i in range(2, 40))
+    xml = (
+        f'{SHEET_HEAD}<dimension ref="A1:A41"/><sheetData><row r="1">{_cell("A1", "answer")}'
+        f'</row>{rows}<row r="40"><c r="A40" t="s"><v>not-a-number</v></c></row></sheetData>'
+        "</worksheet>"
+    )
+    return _with_parts(_xlsx([["answer"]]), {SHEET: xml.encode()})
 
 
 def million_empty_rows() -> bytes:
@@ -723,6 +741,7 @@ def formula_answers() -> bytes:
     [
         ("zip bomb", zip_bomb, 200, "zip bomb"),
         ("malformed sheet", malformed_sheet, 200, "is damaged"),
+        ("damaged row", damaged_row, 200, "damaged at row 40"),
         ("truncated archive", lambda: _xlsx([["answer"], ["x"]])[:-200], 200, "not a readable"),
         ("a million empty rows", million_empty_rows, 302, ""),
         ("formulas in the answer column", formula_answers, 200, "is a formula"),
