@@ -149,6 +149,7 @@ class CodeframeAdmin(ScopedAdmin):
 @admin.register(Net)
 class NetAdmin(ScopedAdmin):
     list_display = ["label", "number", "codeframe"]
+    list_select_related = ["codeframe"]
     search_fields = ["label"]
     list_filter = [("codeframe", _related_only)]
     readonly_fields = ["codeframe", "number"]
