@@ -24,7 +24,6 @@ from codeframe.scoping import (
     projects_for,
     questions_for,
     require_role,
-    role_in,
 )
 
 
@@ -242,7 +241,3 @@ def project_members(*, project: Project) -> QuerySet[Membership]:
 
 def get_membership(*, project: Project, user_id: int) -> Membership:
     return get_object_or_404(project.memberships.select_related("user"), user_id=user_id)
-
-
-def project_role(*, user: User, project: Project) -> str | None:
-    return role_in(user, project.pk)
