@@ -325,13 +325,8 @@ def _store_draft(
     timings["total_seconds"] = total_seconds
     batch_size = get_config()["BATCH_SIZE"]
     with transaction.atomic():
-        # The answers were read outside this transaction (generation takes seconds): an import
-        # with `replace` may have deleted them since. Imports lock the same row.
-        if not _lock_question(question):
-            raise _answers_changed(question)
-        current = set(Response.objects.filter(question_id=question.pk).values_list("pk", flat=True))
-        if not current.issuperset(response_ids):
-            raise _answers_changed(question)
+        # A write first: SQLite then takes its write lock (waiting its turn) instead of failing
+        # a later read-to-write upgrade with "database is locked".
         codeframe = Codeframe.objects.create(
             question=question,
             params=_jsonable(draft.params),
@@ -340,6 +335,13 @@ def _store_draft(
             cache_misses=int(draft.timings.get("cache_misses", 0)),
             response_count=len(response_ids),
         )
+        # The answers were read outside this transaction (generation takes seconds): an import
+        # with `replace` may have deleted them since. Imports lock the same row.
+        if not _lock_question(question):
+            raise _answers_changed(question)
+        current = set(Response.objects.filter(question_id=question.pk).values_list("pk", flat=True))
+        if not current.issuperset(response_ids):
+            raise _answers_changed(question)
         nets = {
             net.id: Net(codeframe=codeframe, number=net.id, label=net.label[:200])
             for net in draft.nets

@@ -88,6 +88,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Failures are what matter; a row per successful login (every Basic-auth API call, locally)
+# would only add writes.
+AXES_DISABLE_ACCESS_LOG = True
 # Behind a proxy set AXES_IPWARE_PROXY_COUNT, or every client shares the proxy's address.
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0")) or None
 
