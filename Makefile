@@ -7,8 +7,9 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo serve test install lint format bench screenshots clean
 
-# Local settings for everything a person runs from here; production sets DJANGO_ENV=production.
-export DJANGO_ENV ?= local
+# Settings fail closed (production) without DJANGO_ENV: what a person runs from here on a
+# laptop (the demo, the local server, the tests, benchmarks) opts into local.
+demo serve test screenshots bench: export DJANGO_ENV := local
 
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v 0

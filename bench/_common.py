@@ -24,6 +24,7 @@ def setup_django(**env: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_ENV", "local")  # settings fail closed without it
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("EMBEDDINGS_LOG_LEVEL", "WARNING")
     import django

@@ -1,32 +1,93 @@
-"""Admin pages. Edits that must keep sizes and primary codes consistent go through services."""
+"""Admin pages. Edits that must keep sizes and primary codes consistent go through services.
+
+Staff who are not superusers see only their projects' objects (the same `codeframe.scoping`
+as the pages), change them as analysts and delete them as managers; their Django model
+permissions still apply on top.
+"""
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest
 
-from codeframe import jobs, services
+from codeframe import jobs, scoping, services
 from codeframe.exceptions import CodeframeError
 from codeframe.models import (
     Assignment,
     Code,
     Codeframe,
     GenerationJob,
+    Membership,
     Net,
+    Project,
     Question,
     Response,
+    Role,
 )
+from codeframe.selectors import subquery_count
+
+_related_only = admin.RelatedOnlyFieldListFilter
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    """A model admin that shows a non-superuser only the objects of their projects."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return scoping.scope(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.related_model in scoping.PATHS:
+            field.queryset = scoping.scope(field.queryset, request.user, role=Role.ANALYST)
+        return field
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and (
+            obj is None or scoping.has_role(request.user, scoping.project_id_of(obj), Role.ANALYST)
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and (
+            obj is None or scoping.has_role(request.user, scoping.project_id_of(obj), Role.MANAGER)
+        )
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ["user", "role"]
+    raw_id_fields = ["user"]
+    extra = 1
+
+
+@admin.register(Project)
+class ProjectAdmin(ScopedAdmin):
+    list_display = ["name", "personal_for", "created"]
+    list_select_related = ["personal_for"]
+    search_fields = ["name"]
+    raw_id_fields = ["personal_for"]
+    inlines = [MembershipInline]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Changing a project is changing its members: managers only.
+        return admin.ModelAdmin.has_change_permission(self, request, obj) and (
+            obj is None or scoping.has_role(request.user, obj.pk, Role.MANAGER)
+        )
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["survey", "text", "answers", "created"]
+class QuestionAdmin(ScopedAdmin):
+    list_display = ["survey", "text", "project", "answers", "created"]
+    list_select_related = ["project"]
     search_fields = ["survey", "text"]
-    list_filter = ["created", "survey"]
+    list_filter = ["created", ("project", _related_only), "survey"]
     date_hierarchy = "created"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(answer_count=Count("responses"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(answer_count=subquery_count(Response, question=OuterRef("pk")))
+        )
 
     @admin.display(ordering="answer_count")
     def answers(self, obj: Question) -> int:
@@ -34,10 +95,10 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ScopedAdmin):
     list_display = ["respondent_id", "text", "question", "position"]
     search_fields = ["text", "respondent_id", "question__survey"]
-    list_filter = ["question__survey", "question"]
+    list_filter = ["question__survey", ("question", _related_only)]
     list_select_related = ["question"]
     raw_id_fields = ["question"]
 
@@ -62,8 +123,15 @@ class CodeInline(admin.TabularInline):
 
 
 @admin.register(Codeframe)
-class CodeframeAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "response_count", "cache_hits", "cache_misses", "created"]
+class CodeframeAdmin(ScopedAdmin):
+    list_display = [
+        "__str__",
+        "question",
+        "response_count",
+        "cache_hits",
+        "cache_misses",
+        "created",
+    ]
     search_fields = ["question__survey", "question__text"]
     list_filter = ["created", "question__survey"]
     list_select_related = ["question"]
@@ -80,22 +148,29 @@ class CodeframeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Net)
-class NetAdmin(admin.ModelAdmin):
+class NetAdmin(ScopedAdmin):
     list_display = ["label", "number", "codeframe"]
+    list_select_related = ["codeframe"]
     search_fields = ["label"]
-    list_filter = ["codeframe"]
+    list_filter = [("codeframe", _related_only)]
     readonly_fields = ["codeframe", "number"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # nets come from a generation (the form could not set their codeframe)
 
 
 @admin.register(Code)
-class CodeAdmin(admin.ModelAdmin):
+class CodeAdmin(ScopedAdmin):
     list_display = ["number", "label", "net", "kind", "size", "codeframe"]
     list_display_links = ["number", "label"]
     search_fields = ["label", "keywords", "codeframe__question__survey"]
-    list_filter = ["kind", "codeframe", "net__label"]
+    list_filter = ["kind", ("codeframe", _related_only), "net__label"]
     list_select_related = ["net", "codeframe__question"]
     readonly_fields = ["codeframe", "number", "size"]
     actions = ["merge_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # codes come from a generation (the form could not set their codeframe)
 
     @admin.action(description="Merge selected codes into the largest of them")
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
@@ -134,12 +209,12 @@ class AssignmentForm(forms.ModelForm):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ScopedAdmin):
     """Moving an answer: change its primary assignment's code here, or use the code's page."""
 
     list_display = ["response", "code", "is_primary", "confidence", "codeframe"]
     search_fields = ["response__text", "response__respondent_id", "code__label"]
-    list_filter = ["is_primary", "codeframe"]
+    list_filter = ["is_primary", ("codeframe", _related_only)]
     list_select_related = ["response", "code", "codeframe"]
     raw_id_fields = ["response", "code"]
     readonly_fields = ["codeframe"]
@@ -162,7 +237,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(GenerationJob)
-class GenerationJobAdmin(admin.ModelAdmin):
+class GenerationJobAdmin(ScopedAdmin):
     """Operators' view of the generation queue; jobs are written by the workers only."""
 
     list_display = ["short_id", "question", "state", "stage", "progress", "attempts", "created"]

@@ -13,9 +13,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import jobs, selectors
+from codeframe import jobs, selectors, services
 from codeframe.conf import get_config
 from codeframe.exceptions import (
+    AnswersChanged,
     CodeframeError,
     GenerationFailed,
     ImportFailed,
@@ -26,12 +27,14 @@ from codeframe.exceptions import (
     TooManyResponses,
 )
 from codeframe.importers import ImportedRow
+from codeframe.models import Role
 from codeframe.serializers import (
     CodeframeRequestSerializer,
     CodeframeSerializer,
     JobSerializer,
     WaveRequestSerializer,
 )
+from codeframe.throttling import GenerationThrottle, ImportThrottle
 from codeframe.uploads import content_length, human_bytes
 
 
@@ -47,6 +50,12 @@ class UnusableInput(APIException):
     default_code = "unusable_input"
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Not possible in the object's present state."
+    default_code = "conflict"
+
+
 class GenerationError(APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "The codeframe could not be generated; nothing was stored."
@@ -59,12 +68,6 @@ class QueueFullError(APIException):
     default_code = "queue_full"
 
 
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Not possible in the job's state."
-    default_code = "conflict"
-
-
 def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
     if isinstance(exc, QueueFull):
@@ -75,6 +78,8 @@ def as_api_error(exc: CodeframeError) -> APIException:
         return PayloadTooLarge(str(exc))
     if isinstance(exc, NoResponses | ImportFailed):
         return UnusableInput(str(exc))
+    if isinstance(exc, AnswersChanged):
+        return Conflict(str(exc))
     if isinstance(exc, GenerationFailed):
         return GenerationError()
     return UnusableInput(str(exc))
@@ -115,18 +120,30 @@ _error = inline_serializer("Error", fields={"detail": serializers.CharField()})
 
 
 class CodeframeViewSet(viewsets.ViewSet):
-    """Codeframes drafted from survey answers. Authenticated users only."""
+    """Codeframes drafted from survey answers, within the user's projects. A codeframe or
+    question outside them is a 404; generating needs the analyst role (403 otherwise)."""
 
     permission_classes = [IsAuthenticated]
     parser_classes = [LimitedJSONParser]
     lookup_value_converter = "int"
+
+    def get_throttles(self):
+        if self.action == "waves":  # a wave's answers: an import and a coding job
+            return [GenerationThrottle(), ImportThrottle()]
+        if self.action != "create":
+            return []
+        # New answers in the body are an import as well as a generation.
+        sends_answers = isinstance(self.request.data, dict) and "responses" in self.request.data
+        return [GenerationThrottle(), *([ImportThrottle()] if sends_answers else [])]
 
     @extend_schema(
         request=CodeframeRequestSerializer,
         responses={
             202: JobSerializer,
             400: OpenApiResponse(_error, description="Invalid input or no usable answers"),
-            404: OpenApiResponse(_error, description="No such question"),
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such question or project (for you)"),
+            409: OpenApiResponse(_error, description="The answers changed during generation"),
             413: OpenApiResponse(
                 _error, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
             ),
@@ -137,7 +154,8 @@ class CodeframeViewSet(viewsets.ViewSet):
             'Send `{"responses": ["answer", ...]}` (stored as a new question) or '
             '`{"question": id}`. Answers **202 Accepted** at once with the job (also in '
             "`Location`); a worker embeds (cached), clusters and stores. Poll `status_url` "
-            "until `state` is `done` (the codeframe is then in the reply) or `failed`."
+            "until `state` is `done` (the codeframe is then in the reply) or `failed`. "
+            "New answers go into `project` (an id; default: your personal project)."
         ),
     )
     def create(self, request: Request) -> Response:
@@ -153,11 +171,21 @@ class CodeframeViewSet(viewsets.ViewSet):
         options = {"n_codes": data.get("n_codes"), "max_codes": data.get("max_codes")}
         try:
             if "question" in data:
-                question = selectors.get_question(question_id=data["question"])
+                question = selectors.get_question(
+                    user=request.user, question_id=data["question"], role=Role.ANALYST
+                )
                 job = jobs.queue_generation(question=question, user=request.user, **options)
             else:
+                project = (
+                    selectors.get_project(
+                        user=request.user, project_id=data["project"], role=Role.ANALYST
+                    )
+                    if data.get("project")
+                    else services.personal_project(user=request.user)
+                )
                 job = jobs.queue_generation_for_texts(
                     texts=data["responses"],
+                    project=project,
                     survey=data["survey"],
                     question_text=data["question_text"],
                     user=request.user,
@@ -189,7 +217,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["post"])
     def waves(self, request: Request, pk: int) -> Response:
-        codeframe = selectors.get_codeframe(codeframe_id=pk)
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
         responses = request.data.get("responses") if isinstance(request.data, dict) else None
         limit = get_config()["MAX_RESPONSES"]
         if isinstance(responses, list) and len(responses) > limit:
@@ -218,7 +246,7 @@ class CodeframeViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:
-        codeframe = selectors.get_codeframe(codeframe_id=pk)
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
         return Response(self._payload(codeframe))
 
     def _payload(self, codeframe) -> dict:
@@ -239,7 +267,7 @@ class JobViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, pk) -> Response:
         jobs.recover_stale_jobs(job_ids=[pk])
-        return Response(job_payload(selectors.get_job(job_id=pk), request))
+        return Response(job_payload(selectors.get_job(user=request.user, job_id=pk), request))
 
     @extend_schema(
         request=None,
@@ -250,7 +278,7 @@ class JobViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk) -> Response:
-        job = selectors.get_job(job_id=pk)
+        job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
         try:
             job = jobs.cancel_job(job=job)
         except CodeframeError as exc:

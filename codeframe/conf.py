@@ -20,6 +20,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
     # Longest single answer; longer ones are refused with their line number, not truncated.
     "MAX_ANSWER_CHARS": 10_000,
+    # An .xlsx upload is refused before openpyxl opens it when its parts would expand to more
+    # than this in all, or one part above 1 MB expands more than XLSX_MAX_RATIO times (a zip
+    # bomb: 48 KB of shared strings took 8 s of CPU and 130 MB).
+    "XLSX_MAX_UNCOMPRESSED_BYTES": 200 * 1024 * 1024,
+    "XLSX_MAX_RATIO": 100,
+    # Reading a sheet stops after this many empty rows in a row (a sheet may declare a million
+    # formatted empty rows, about 0.1 ms each to parse); the rows below are not read.
+    "XLSX_MAX_BLANK_RUN": 10_000,
     # Rows per INSERT when importing answers and writing assignments.
     "BATCH_SIZE": 2_000,
     # Background generation jobs. A running job whose worker has not reported progress for

@@ -13,6 +13,7 @@ from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError
 from codeframe.importers import read_upload
 from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.scoping import OPERATOR
 from codeframe.uploads import human_bytes
 
 
@@ -32,7 +33,7 @@ def import_file(
     existing = None
     if question is not None:
         try:
-            existing = selectors.get_question(question_id=question)
+            existing = selectors.get_question(user=OPERATOR, question_id=question)
         except Http404 as exc:
             raise CommandError(f"There is no question {question}.") from exc
     limit = get_config()["MAX_UPLOAD_BYTES"]

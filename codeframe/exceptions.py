@@ -45,3 +45,12 @@ class JobCancelled(CodeframeError):
 
 class NotApproved(CodeframeError):
     """A wave can only be coded with an approved codeframe."""
+
+
+class AnswersChanged(CodeframeError):
+    """The question's answers were replaced (or the question deleted) while a codeframe was
+    being generated for them; nothing was stored."""
+
+
+class MembershipError(CodeframeError):
+    """A change of a project's members that cannot be made (unknown user, last manager)."""

@@ -1,17 +1,21 @@
 """Forms of the pages. They validate input only; the work is done by codeframe.services."""
 
 from django import forms
+from django.db.models import QuerySet
 
-from codeframe.models import Code, Codeframe
+from codeframe.models import Code, Codeframe, Project, Role
 
 
 class ImportForm(forms.Form):
-    """Answers for a new question (survey name + question text) or an existing one."""
+    """Answers for a new question (project, survey name, question text) or an existing one."""
 
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
     survey = forms.CharField(max_length=200, required=False)
     question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     file = forms.FileField(
-        required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
+        required=False,
+        help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX (formulas in the "
+        "answer column are refused; reading stops after 10,000 empty rows in a row).",
     )
     column = forms.CharField(
         max_length=200,
@@ -38,15 +42,27 @@ class ImportForm(forms.Form):
         label="Replace the question's answers (and delete its codeframes)",
     )
 
-    def __init__(self, *args, existing: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        existing: bool = False,
+        projects: QuerySet[Project] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.existing = existing
         if existing:
+            del self.fields["project"]
             del self.fields["survey"]
             del self.fields["question_text"]
         else:
             del self.fields["replace"]
             self.fields["survey"].required = True
+            # The projects where the user may import: scoped by the view.
+            self.fields["project"].queryset = (
+                projects if projects is not None else Project.objects.none()
+            )
+            self.fields["project"].empty_label = "My personal project"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -115,3 +131,12 @@ class WaveForm(forms.Form):
         if not data.get("file") and not (data.get("pasted") or "").strip():
             raise forms.ValidationError("Upload a file or paste the wave's answers.")
         return data
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200, label="New project")
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)

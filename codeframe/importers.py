@@ -7,19 +7,24 @@ by name (case-insensitive) or 1-based number, or guessed when there is only one 
 """
 
 import csv
+import logging
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, Any
 
 from codeframe.conf import get_config
 from codeframe.exceptions import ImportFailed
+from codeframe.uploads import human_bytes
 
 ANSWER_COLUMN_NAMES = ("answer", "answers", "response", "text", "verbatim", "comment", "open_end")
 ID_COLUMN_NAMES = ("respondent_id", "respondent", "respid", "resp_id", "id", "record")
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,59 @@ def read_csv(
     return _csv_rows(reader, answer_at=answer_at, id_at=id_at)
 
 
+# What a damaged workbook raises from inside openpyxl and zipfile while a sheet is read: bad XML
+# (ParseError is a SyntaxError; defusedxml's refusals are ValueErrors), a truncated or corrupt
+# member (BadZipFile on a CRC or size mismatch, zlib.error, EOFError), references to missing
+# parts or shared strings (KeyError, IndexError) and unexpected values (TypeError, ValueError).
+MALFORMED_XLSX = (
+    SyntaxError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OSError,
+)
+
+
+def check_xlsx_archive(file: IO[bytes]) -> None:
+    """Refuse an .xlsx archive that would expand too far (a zip bomb) before openpyxl opens it.
+
+    The members' uncompressed sizes come from the archive's directory; Python's zipfile never
+    reads more than a member declares (it fails on the CRC instead), so the declared sizes
+    bound the work. Raises ImportFailed when the total is above
+    CODEFRAME["XLSX_MAX_UNCOMPRESSED_BYTES"] or a member above 1 MB expands more than
+    CODEFRAME["XLSX_MAX_RATIO"] times; leaves the file at its start.
+    """
+    config = get_config()
+    max_total, max_ratio = config["XLSX_MAX_UNCOMPRESSED_BYTES"], config["XLSX_MAX_RATIO"]
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise ImportFailed(f"The file is not a readable .xlsx workbook ({exc}).") from exc
+    finally:
+        file.seek(0)
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 1024 * 1024 and ratio > max_ratio:
+            raise ImportFailed(
+                f"The workbook looks like a zip bomb: its part {member.filename!r} expands from "
+                f"{human_bytes(member.compress_size)} to {human_bytes(member.file_size)} "
+                f"({ratio:,.0f} times; the limit is {max_ratio:,}). Nothing was imported; save "
+                "the sheet as CSV."
+            )
+    if total > max_total:
+        raise ImportFailed(
+            f"The workbook expands to {human_bytes(total)} when unpacked; the limit is "
+            f"{human_bytes(max_total)}. Nothing was imported; save the sheet as CSV, or split it."
+        )
+
+
 def read_xlsx(
     file: IO[bytes],
     *,
@@ -90,31 +148,54 @@ def read_xlsx(
     sheet: str | None = None,
 ) -> Iterator[ImportedRow]:
     """Rows of one sheet (default: the first) of an .xlsx workbook, read with openpyxl's
-    read-only streaming mode."""
+    read-only streaming mode after `check_xlsx_archive`.
+
+    A formula in the answer column is refused with its row (its cached result may be stale
+    or missing: paste the values instead). A damaged workbook (bad XML, a truncated part)
+    raises ImportFailed naming the problem; the workbook is closed in every case.
+    """
     import openpyxl
 
+    check_xlsx_archive(file)
     try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFailed(f"The file is not a readable .xlsx workbook ({exc}).") from exc
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=False)
+    except SyntaxError as exc:  # xml ParseError while reading the sheet's size
+        raise ImportFailed(
+            f"The workbook is damaged: its XML is malformed ({_why(exc)}). Nothing was imported; "
+            "open it in Excel or LibreOffice, save it again (or as CSV) and upload that."
+        ) from exc
+    except MALFORMED_XLSX as exc:
+        raise ImportFailed(f"The file is not a readable .xlsx workbook ({_why(exc)}).") from exc
     try:
-        worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
-    except (KeyError, IndexError) as exc:
-        workbook.close()
-        names = ", ".join(workbook.sheetnames) or "none"
-        raise ImportFailed(f"No sheet {sheet!r} in the workbook (sheets: {names}).") from exc
-    rows = worksheet.iter_rows(values_only=True)
-    header_row = next(rows, None)
-    if header_row is None or not any(cell not in (None, "") for cell in header_row):
-        workbook.close()
-        raise ImportFailed("The sheet is empty." if header_row is None else "Row 1 is empty.")
-    header = ["" if cell is None else str(cell) for cell in header_row]
-    try:
+        try:
+            worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
+        except (KeyError, IndexError) as exc:
+            names = ", ".join(workbook.sheetnames) or "none"
+            raise ImportFailed(f"No sheet {sheet!r} in the workbook (sheets: {names}).") from exc
+        rows = worksheet.iter_rows()
+        try:
+            header_row = next(rows, None)
+        except MALFORMED_XLSX as exc:
+            raise _malformed(1, exc) from exc
+        if header_row is None or not any(cell.value not in (None, "") for cell in header_row):
+            raise ImportFailed("The sheet is empty." if header_row is None else "Row 1 is empty.")
+        header = ["" if cell.value is None else str(cell.value) for cell in header_row]
         answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
-    except ImportFailed:
+    except BaseException:
         workbook.close()
         raise
     return _xlsx_rows(workbook, rows, answer_at=answer_at, id_at=id_at)
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _malformed(row: int, exc: BaseException) -> ImportFailed:
+    return ImportFailed(
+        f"The sheet is damaged at row {row:,} ({_why(exc)}); nothing was imported. Open it in "
+        "Excel or LibreOffice, save it again (or as CSV) and upload that."
+    )
 
 
 def read_pasted(text: str) -> Iterator[ImportedRow]:
@@ -157,11 +238,38 @@ def _csv_rows(reader: Any, *, answer_at: int, id_at: int | None) -> Iterator[Imp
         yield _from_cells(cells, reader.line_num, answer_at, id_at, max_chars=max_chars)
 
 
-def _xlsx_rows(workbook: Any, rows: Iterable, *, answer_at: int, id_at: int | None):
-    max_chars = get_config()["MAX_ANSWER_CHARS"]
+def _xlsx_rows(workbook: Any, rows: Iterator, *, answer_at: int, id_at: int | None):
+    config = get_config()
+    max_chars, max_blank_run = config["MAX_ANSWER_CHARS"], config["XLSX_MAX_BLANK_RUN"]
+    number = 1
+    blank_run = 0
     try:
-        for number, cells in enumerate(rows, start=2):
-            yield _from_cells(list(cells), number, answer_at, id_at, max_chars=max_chars)
+        while True:
+            number += 1
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except MALFORMED_XLSX as exc:
+                raise _malformed(number, exc) from exc
+            if all(cell.value is None for cell in cells):
+                # A sheet may hold a million formatted but empty rows; parsing them costs
+                # about 0.1 ms each, so a long enough run of them ends the sheet.
+                blank_run += 1
+                if blank_run >= max_blank_run:
+                    logger.info("xlsx: stopped at row %d after %d empty rows", number, blank_run)
+                    return
+                yield ImportedRow(line=number, respondent_id="", text="")
+                continue
+            blank_run = 0
+            answer = cells[answer_at] if answer_at < len(cells) else None
+            if answer is not None and answer.data_type == "f":
+                raise ImportFailed(
+                    f"Row {number:,}: the answer is a formula ({str(answer.value)[:60]}), not "
+                    "text. Paste the column as values (Paste Special → Values) and upload again."
+                )
+            values = [cell.value for cell in cells]
+            yield _from_cells(values, number, answer_at, id_at, max_chars=max_chars)
     finally:
         workbook.close()
 

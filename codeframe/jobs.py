@@ -42,7 +42,7 @@ from codeframe.exceptions import (
 )
 from codeframe.generation import generate_codeframe
 from codeframe.importers import ImportedRow
-from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.models import Codeframe, GenerationJob, Project, Question
 from codeframe.services import (
     PhraseEmbedder,
     import_texts,
@@ -146,12 +146,21 @@ def _enqueue(job: GenerationJob) -> None:
 
 
 def queue_generation_for_texts(
-    *, texts: list[str], survey: str, question_text: str = "", user: Any = None, **params: Any
+    *,
+    texts: list[str],
+    survey: str,
+    question_text: str = "",
+    project: Project | None = None,
+    user: Any = None,
+    **params: Any,
 ) -> GenerationJob:
-    """Store `texts` as a new question and queue its generation, in one transaction: a request
-    cut short leaves neither a question without its job nor a job without its answers."""
+    """Store `texts` as a new question of `project` and queue its generation, in one
+    transaction: a request cut short leaves neither a question without its job nor a job
+    without its answers."""
     with transaction.atomic():
-        question = import_texts(texts=texts, survey=survey, question_text=question_text)
+        question = import_texts(
+            texts=texts, project=project, survey=survey, question_text=question_text
+        )
         return queue_generation(question=question, user=user, **params)
 
 

@@ -1,5 +1,6 @@
-"""Survey questions, their answers and the codeframes drafted for them. Data only: the rules
-for changing them live in `codeframe.services`."""
+"""Projects, their survey questions, the answers and the codeframes drafted for them. Data only:
+the rules for changing them live in `codeframe.services`, who may see them in
+`codeframe.scoping`."""
 
 import uuid
 
@@ -8,7 +9,66 @@ from django.db import models
 from django.urls import reverse
 
 
+class Role(models.TextChoices):
+    """What a member may do in a project; each role includes the ones before it."""
+
+    VIEWER = "viewer", "Viewer (read, export)"
+    ANALYST = "analyst", "Analyst (also import, generate, edit codes)"
+    MANAGER = "manager", "Manager (also members and deletes)"
+
+    @classmethod
+    def at_least(cls, role: "Role | str") -> list[str]:
+        """The roles that include `role`."""
+        order = list(cls.values)
+        return order[order.index(role) :]
+
+
+class Project(models.Model):
+    """A client's study: it owns questions, and through them answers, codeframes and exports."""
+
+    name = models.CharField(max_length=200)
+    # Set on the project made for a user on first use; one per user.
+    personal_for = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="personal_project",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("codeframe:project-detail", args=[self.pk])
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        ordering = ["project", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="cf_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id} as {self.role}"
+
+
 class Question(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="questions")
     survey = models.CharField(max_length=200)
     text = models.TextField("question text", blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -71,7 +131,8 @@ class Codeframe(models.Model):
         ordering = ["-created", "-id"]
 
     def __str__(self) -> str:
-        return f"Codeframe #{self.pk} for {self.question}"
+        # No walk to the question: admin filters list every codeframe by this string.
+        return f"Codeframe #{self.pk} (question {self.question_id})"
 
     def get_absolute_url(self) -> str:
         return reverse("codeframe:codeframe-detail", args=[self.pk])

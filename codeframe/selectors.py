@@ -4,7 +4,17 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -13,10 +23,21 @@ from codeframe.models import (
     Code,
     Codeframe,
     GenerationJob,
+    Membership,
     Net,
+    Project,
     Question,
     Response,
+    Role,
     SuggestedCode,
+)
+from codeframe.scoping import (
+    User,
+    codeframes_for,
+    jobs_for,
+    projects_for,
+    questions_for,
+    require_role,
 )
 
 
@@ -35,19 +56,48 @@ def iter_response_texts(
     )
 
 
-def question_list() -> QuerySet[Question]:
-    return Question.objects.annotate(
-        response_count=Count("responses", distinct=True),
-        codeframe_count=Count("codeframes", distinct=True),
-        latest_codeframe_id=Max("codeframes__id"),
-    ).order_by("-created", "-id")
-
-
-def get_question(*, question_id: int) -> Question:
-    """The question, or Http404."""
-    return get_object_or_404(
-        Question.objects.annotate(response_count=Count("responses")), pk=question_id
+def subquery_count(model, **lookups) -> Coalesce:
+    """A correlated COUNT subquery: no join of answers x codeframes, one row per question."""
+    counted = (
+        model.objects.filter(**lookups)
+        .order_by()
+        .values(*lookups)
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def question_list(*, user: User, project: Project | None = None) -> QuerySet[Question]:
+    """The questions the user can see (of one project, if given), newest first, with their
+    answer and codeframe counts and latest codeframe id."""
+    questions = questions_for(user)
+    if project is not None:
+        questions = questions.filter(project=project)
+    return (
+        questions.select_related("project")
+        .annotate(
+            response_count=subquery_count(Response, question=OuterRef("pk")),
+            codeframe_count=subquery_count(Codeframe, question=OuterRef("pk")),
+            latest_codeframe_id=Subquery(
+                Codeframe.objects.filter(question=OuterRef("pk")).order_by("-id").values("id")[:1]
+            ),
+        )
+        .order_by("-created", "-id")
+    )
+
+
+def get_question(*, user: User, question_id: int, role: Role | str = Role.VIEWER) -> Question:
+    """The question if the user can see it (else Http404), with its answer count; raises
+    PermissionDenied if the user's role there is below `role`."""
+    question = get_object_or_404(
+        questions_for(user)
+        .select_related("project")
+        .annotate(response_count=subquery_count(Response, question=OuterRef("pk"))),
+        pk=question_id,
+    )
+    require_role(user, question.project_id, role)
+    return question
 
 
 def question_texts(*, question: Question) -> list[tuple[int, str]]:
@@ -63,9 +113,14 @@ def question_codeframes(*, question: Question) -> QuerySet[Codeframe]:
     return question.codeframes.annotate(code_count=Count("codes")).order_by("-created", "-id")
 
 
-def get_codeframe(*, codeframe_id: int) -> Codeframe:
-    """The codeframe with its question, or Http404."""
-    return get_object_or_404(Codeframe.objects.select_related("question"), pk=codeframe_id)
+def get_codeframe(*, user: User, codeframe_id: int, role: Role | str = Role.VIEWER) -> Codeframe:
+    """The codeframe with its question if the user can see it (else Http404); raises
+    PermissionDenied if the user's role there is below `role`."""
+    codeframe = get_object_or_404(
+        codeframes_for(user).select_related("question__project"), pk=codeframe_id
+    )
+    require_role(user, codeframe.question.project_id, role)
+    return codeframe
 
 
 def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
@@ -177,11 +232,14 @@ def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
 # --- Jobs -------------------------------------------------------------------------------------
 
 
-def get_job(*, job_id) -> GenerationJob:
-    """The job with its question, or Http404 (also for an id that is not a UUID)."""
-    return get_object_or_404(
-        GenerationJob.objects.select_related("question", "codeframe"), pk=job_id
+def get_job(*, user: User, job_id, role: Role | str = Role.VIEWER) -> GenerationJob:
+    """The job with its question if the user can see it (else Http404); PermissionDenied if the
+    user's role there is below `role`."""
+    job = get_object_or_404(
+        jobs_for(user).select_related("question__project", "codeframe"), pk=job_id
     )
+    require_role(user, job.question.project_id, role)
+    return job
 
 
 def question_jobs(*, question: Question, limit: int = 10) -> list[GenerationJob]:
@@ -277,3 +335,31 @@ def get_suggestion(*, codeframe: Codeframe, suggestion_id: int) -> SuggestedCode
 def is_tracker(*, question: Question) -> bool:
     """Whether the question has (or is) a wave of a tracker."""
     return question.tracker_id is not None or question.later_waves.exists()
+
+
+# --- Projects -----------------------------------------------------------------------------
+
+
+def user_projects(*, user: User) -> QuerySet[Project]:
+    """The projects the user can see, with the user's own role (None for a superuser who is
+    not a member) as `my_role`."""
+    return projects_for(user).annotate(
+        my_role=Subquery(
+            Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]
+        )
+    )
+
+
+def get_project(*, user: User, project_id: int, role: Role | str = Role.VIEWER) -> Project:
+    """The project if the user can see it (else Http404); PermissionDenied below `role`."""
+    project = get_object_or_404(projects_for(user), pk=project_id)
+    require_role(user, project.pk, role)
+    return project
+
+
+def project_members(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")
+
+
+def get_membership(*, project: Project, user_id: int) -> Membership:
+    return get_object_or_404(project.memberships.select_related("user"), user_id=user_id)

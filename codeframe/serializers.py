@@ -18,6 +18,12 @@ class CodeframeRequestSerializer(serializers.Serializer):
     question = serializers.IntegerField(
         required=False, min_value=1, help_text="Id of a question whose answers are imported."
     )
+    project = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="With `responses`: the project (id) the new question goes into; default: "
+        "your personal project.",
+    )
     survey = serializers.CharField(
         required=False, max_length=200, default="API upload", help_text="With `responses`."
     )
@@ -40,6 +46,8 @@ class CodeframeRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if ("responses" in attrs) == ("question" in attrs):
             raise serializers.ValidationError("Send either `responses` or `question`.")
+        if "project" in attrs and "question" in attrs:
+            raise serializers.ValidationError("`project` goes with `responses`, not `question`.")
         return attrs
 
 

@@ -10,20 +10,33 @@ from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 
 from codeframe.conf import get_config
 from codeframe.exceptions import (
+    AnswersChanged,
     GenerationFailed,
     ImportFailed,
     InvalidEdit,
+    MembershipError,
     NoResponses,
     TooManyResponses,
 )
 from codeframe.generation import CodeframeDraft, generate_codeframe
 from codeframe.importers import ImportedRow
-from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    Membership,
+    Net,
+    Project,
+    Question,
+    Response,
+    Role,
+)
 from codeframe.selectors import question_texts
 from embeddings.services import embed_texts, embed_texts_with_report
 
@@ -41,25 +54,53 @@ def import_responses(
     *,
     rows: Iterable[ImportedRow],
     question: Question | None = None,
+    project: Project | None = None,
     survey: str = "",
     question_text: str = "",
     replace: bool = False,
 ) -> ImportResult:
-    """Add the non-blank answers in `rows` to `question` (or to a new question made from
-    `survey` and `question_text`), all or nothing.
+    """Add the non-blank answers in `rows` to `question` (or to a new question of `project`,
+    default the shared "Default" project, made from `survey` and `question_text`), all or
+    nothing.
 
-    `replace` first deletes the question's answers and their codeframes. Raises ImportFailed
-    (from the reader, or when there is no answer at all) and TooManyResponses above
-    CODEFRAME["MAX_RESPONSES"].
+    `replace` first deletes the question's answers and their codeframes. Concurrent imports
+    into one question wait for each other (the question row is locked), so positions never
+    interleave and the limit holds. Raises ImportFailed (from the reader, or when there is no
+    answer at all) and TooManyResponses above CODEFRAME["MAX_RESPONSES"]. The rows' iterator
+    is closed in every case (an XLSX reader closes its workbook then).
     """
+    try:
+        return _import_responses(
+            rows=rows,
+            question=question,
+            project=project,
+            survey=survey,
+            question_text=question_text,
+            replace=replace,
+        )
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _import_responses(*, rows, question, project, survey, question_text, replace) -> ImportResult:
     config = get_config()
     limit, batch_size = config["MAX_RESPONSES"], config["BATCH_SIZE"]
     with transaction.atomic():
         if question is None:
             if not survey.strip():
                 raise ImportFailed("Give the survey a name.")
-            question = Question.objects.create(survey=survey.strip(), text=question_text.strip())
-        elif replace:
+            question = Question.objects.create(
+                project=project or default_project(),
+                survey=survey.strip(),
+                text=question_text.strip(),
+            )
+        else:
+            # Serialises imports into this question (and codeframes stored for it) until commit.
+            if not _lock_question(question):
+                raise ImportFailed("The question was deleted.")
+        if replace:
             question.codeframes.all().delete()
             question.responses.all().delete()
         existing = question.responses.count()
@@ -94,10 +135,112 @@ def import_responses(
     return ImportResult(question=question, imported=imported, skipped=skipped)
 
 
-def get_or_create_question(*, survey: str, text: str = "") -> Question:
-    """The (oldest) question of `survey`, created with `text` if there is none."""
-    question = Question.objects.filter(survey=survey).order_by("id").first()
-    return question or Question.objects.create(survey=survey, text=text)
+def _lock_question(question: Question) -> bool:
+    """Lock the question's row until the transaction ends; False if it is gone."""
+    return bool(list(Question.objects.select_for_update().filter(pk=question.pk).values_list("pk")))
+
+
+def get_or_create_question(
+    *, survey: str, text: str = "", project: Project | None = None
+) -> Question:
+    """The (oldest) question of `survey` in `project` (default: the shared "Default" project),
+    created with `text` if there is none."""
+    project = project or default_project()
+    question = project.questions.filter(survey=survey).order_by("id").first()
+    return question or Question.objects.create(project=project, survey=survey, text=text)
+
+
+def delete_question(*, question: Question) -> None:
+    """Delete the question with its answers and codeframes."""
+    question.delete()
+    logger.info("question %s deleted", question.pk)
+
+
+def delete_codeframe(*, codeframe: Codeframe) -> None:
+    codeframe.delete()
+    logger.info("codeframe %s deleted", codeframe.pk)
+
+
+# --- Projects and members -------------------------------------------------------------------
+
+DEFAULT_PROJECT = "Default"
+
+
+def default_project() -> Project:
+    """The shared project of questions made without one (commands, the demo, questions from
+    before projects existed). Only superusers and its members see it."""
+    project = Project.objects.filter(name=DEFAULT_PROJECT, personal_for=None).order_by("id").first()
+    return project or Project.objects.create(name=DEFAULT_PROJECT)
+
+
+def personal_project(*, user) -> Project:
+    """The user's own project, made (with the user as its manager) on first use."""
+    try:
+        return user.personal_project
+    except Project.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=f"{user.get_username()}'s project", personal_for=user
+            )
+            Membership.objects.create(project=project, user=user, role=Role.MANAGER)
+    except IntegrityError:
+        # Another request of the same user made it first.
+        project = Project.objects.get(personal_for=user)
+    user.personal_project = project
+    return project
+
+
+def create_project(*, name: str, manager) -> Project:
+    """A new project with `manager` as its first manager."""
+    name = name.strip()
+    if not name:
+        raise MembershipError("Give the project a name.")
+    with transaction.atomic():
+        project = Project.objects.create(name=name[:200])
+        Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    logger.info("project %s created by user %s", project.pk, manager.pk)
+    return project
+
+
+def set_member(*, project: Project, username: str, role: Role | str) -> Membership:
+    """Add the user called `username` to the project with `role`, or change their role."""
+    if role not in Role.values:
+        raise MembershipError(f"Unknown role {role!r}.")
+    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise MembershipError(f"There is no active user {username.strip()!r}.")
+    with transaction.atomic():
+        membership, created = Membership.objects.select_for_update().get_or_create(
+            project=project, user=user, defaults={"role": role}
+        )
+        if not created and membership.role != role:
+            if membership.role == Role.MANAGER:
+                _keep_a_manager(project, leaving=membership)
+            membership.role = role
+            membership.save(update_fields=["role"])
+    logger.info("project %s: user %s is %s", project.pk, user.pk, role)
+    return membership
+
+
+def remove_member(*, membership: Membership) -> None:
+    """Take the user out of the project; a project keeps at least one manager."""
+    with transaction.atomic():
+        if membership.role == Role.MANAGER:
+            _keep_a_manager(membership.project, leaving=membership)
+        membership.delete()
+    logger.info("project %s: user %s removed", membership.project_id, membership.user_id)
+
+
+def _keep_a_manager(project: Project, *, leaving: Membership) -> None:
+    managers = (
+        Membership.objects.select_for_update()
+        .filter(project=project, role=Role.MANAGER)
+        .exclude(pk=leaving.pk)
+    )
+    if not managers.exists():
+        raise MembershipError("A project needs at least one manager; make someone else one first.")
 
 
 def prepare_generation(*, question: Question) -> tuple[list[int], list[str]]:
@@ -165,18 +308,31 @@ def create_codeframe(
 
 
 def import_texts(
-    *, texts: list[str], survey: str = "API upload", question_text: str = ""
+    *,
+    texts: list[str],
+    project: Project | None = None,
+    survey: str = "API upload",
+    question_text: str = "",
 ) -> Question:
-    """Store `texts` as a new question's answers (respondent ids 1, 2, ...); returns it."""
+    """Store `texts` as a new question's answers in `project` (respondent ids 1, 2, ...)."""
     rows = (ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(texts, 1))
-    return import_responses(rows=rows, survey=survey, question_text=question_text).question
+    return import_responses(
+        rows=rows, project=project, survey=survey, question_text=question_text
+    ).question
 
 
 def create_codeframe_from_texts(
-    *, texts: list[str], survey: str = "API upload", question_text: str = "", **options
+    *,
+    texts: list[str],
+    project: Project | None = None,
+    survey: str = "API upload",
+    question_text: str = "",
+    **options,
 ) -> Codeframe:
-    """Store `texts` as a new question's answers, then `create_codeframe` for it."""
-    question = import_texts(texts=texts, survey=survey, question_text=question_text)
+    """Store `texts` as a new question's answers (in `project`), then `create_codeframe`."""
+    question = import_texts(
+        texts=texts, project=project, survey=survey, question_text=question_text
+    )
     return create_codeframe(question=question, **options)
 
 
@@ -230,8 +386,40 @@ def _store(
             f"the draft codes {len(draft.assignments)} answers, the question has "
             f"{len(response_ids)}"
         )
+    try:
+        return _store_draft(
+            question=question,
+            response_ids=response_ids,
+            draft=draft,
+            timings=timings,
+            started=started,
+            before_commit=before_commit,
+        )
+    except IntegrityError as exc:
+        # A delete that slipped past the check below (a database without row locks).
+        raise _answers_changed(question) from exc
+
+
+def _answers_changed(question: Question) -> AnswersChanged:
+    return AnswersChanged(
+        f"The answers of “{question}” changed while the codeframe was being generated; "
+        "nothing was stored. Generate it again."
+    )
+
+
+def _store_draft(
+    *,
+    question: Question,
+    response_ids: list[int],
+    draft: CodeframeDraft,
+    timings: dict[str, float],
+    started: float,
+    before_commit: Callable[[Codeframe], None] | None,
+) -> Codeframe:
     batch_size = get_config()["BATCH_SIZE"]
     with transaction.atomic():
+        # A write first: SQLite then takes its write lock (waiting its turn) instead of failing
+        # a later read-to-write upgrade with "database is locked".
         codeframe = Codeframe.objects.create(
             question=question,
             params=_jsonable(draft.params),
@@ -240,6 +428,13 @@ def _store(
             cache_misses=int(timings.get("cache_misses", 0)),
             response_count=len(response_ids),
         )
+        # The answers were read outside this transaction (generation takes seconds): an import
+        # with `replace` may have deleted them since. Imports lock the same row.
+        if not _lock_question(question):
+            raise _answers_changed(question)
+        current = set(Response.objects.filter(question_id=question.pk).values_list("pk", flat=True))
+        if not current.issuperset(response_ids):
+            raise _answers_changed(question)
         nets = {
             net.id: Net(codeframe=codeframe, number=net.id, label=net.label[:200])
             for net in draft.nets

@@ -9,6 +9,7 @@ urlpatterns = [
     path("questions/", views.question_list, name="question-list"),
     path("questions/import/", views.question_import, name="question-import"),
     path("questions/<int:question_id>/", views.question_detail, name="question-detail"),
+    path("questions/<int:question_id>/delete/", views.question_delete, name="question-delete"),
     path(
         "questions/<int:question_id>/import/",
         views.question_import,
@@ -33,6 +34,11 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
     path("codeframes/<int:codeframe_id>/", views.codeframe_detail, name="codeframe-detail"),
+    path(
+        "codeframes/<int:codeframe_id>/delete/",
+        views.codeframe_delete,
+        name="codeframe-delete",
+    ),
     path(
         "codeframes/<int:codeframe_id>/export.<str:fmt>",
         views.codeframe_export,
@@ -62,5 +68,17 @@ urlpatterns = [
         "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/",
         views.response_move,
         name="response-move",
+    ),
+    path("projects/", views.project_list, name="project-list"),
+    path("projects/<int:project_id>/", views.project_detail, name="project-detail"),
+    path(
+        "projects/<int:project_id>/members/",
+        views.project_member_set,
+        name="project-member-set",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/remove/",
+        views.project_member_remove,
+        name="project-member-remove",
     ),
 ]

@@ -1,8 +1,11 @@
-"""The analysts' pages: plain HTML forms, staff only, usable without JavaScript."""
+"""The analysts' pages: plain HTML forms, usable without JavaScript, for any logged-in user
+within their projects. Every object is fetched through a scoped selector: one outside the
+user's projects is a 404, a visible one the user's role may not change a 403."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Paginator
 from django.http import (
     Http404,
     HttpRequest,
@@ -16,24 +19,58 @@ from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from codeframe import exports, jobs, selectors, services, tracker, waves
+from codeframe import exports, jobs, scoping, selectors, services, tracker, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError, UploadTooLarge
-from codeframe.forms import GenerateForm, ImportForm, MergeForm, MoveForm, RenameForm, WaveForm
+from codeframe.forms import (
+    GenerateForm,
+    ImportForm,
+    MemberForm,
+    MergeForm,
+    MoveForm,
+    ProjectForm,
+    RenameForm,
+    WaveForm,
+)
 from codeframe.importers import read_pasted, read_upload
+from codeframe.models import Role
+from codeframe.throttling import GenerationThrottle, ImportThrottle, throttle_page
 from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
 
+QUESTIONS_PER_PAGE = 50
+
+
+def _roles(user, project_id: int) -> dict:
+    """What the templates may offer: `can_edit` (analyst), `can_manage` (manager)."""
+    role = scoping.role_in(user, project_id)
+    return {
+        "role": role,
+        "can_edit": scoping.has_role(user, project_id, Role.ANALYST),
+        "can_manage": scoping.has_role(user, project_id, Role.MANAGER),
+    }
+
 
 @require_GET
-@staff_member_required
+@login_required
 def question_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "codeframe/question_list.html", {"questions": selectors.question_list()})
+    services.personal_project(user=request.user)
+    project = None
+    if request.GET.get("project", "").isdigit():
+        project = selectors.get_project(user=request.user, project_id=int(request.GET["project"]))
+    page = Paginator(
+        selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "codeframe/question_list.html",
+        {"questions": page.object_list, "page": page, "project": project},
+    )
 
 
 @require_GET
-@staff_member_required
+@login_required
 def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
-    question = selectors.get_question(question_id=question_id)
+    question = selectors.get_question(user=request.user, question_id=question_id)
     return render(
         request,
         "codeframe/question_detail.html",
@@ -43,16 +80,32 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
             "codeframes": selectors.question_codeframes(question=question),
             "jobs": selectors.question_jobs(question=question),
             "generate_form": GenerateForm(),
+            **_roles(request.user, question.project_id),
         },
     )
+
+
+@require_POST
+@login_required
+def question_delete(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.MANAGER)
+    project = question.project
+    services.delete_question(question=question)
+    messages.success(request, f"Deleted “{question}” with its answers and codeframes.")
+    return redirect(project)
 
 
 # CSRF is checked by the inner view, after the size limits are in place: the CSRF middleware
 # would otherwise parse the whole body before this view could refuse it.
 @csrf_exempt
-@staff_member_required
+@login_required
+@throttle_page(ImportThrottle)
 def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
-    question = selectors.get_question(question_id=question_id) if question_id else None
+    question = (
+        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+        if question_id
+        else None
+    )
     handler = None
     if request.method == "POST":
         limit = get_config()["MAX_UPLOAD_BYTES"]
@@ -67,15 +120,30 @@ def question_import(request: HttpRequest, question_id: int | None = None) -> Htt
     return _question_import(request, question, handler)
 
 
+def _import_form(request, question, *args) -> ImportForm:
+    if question is not None:
+        return ImportForm(*args, existing=True)
+    services.personal_project(user=request.user)
+    projects = scoping.projects_for(request.user, role=Role.ANALYST)
+    current = request.GET.get("project", "")
+    initial = {"project": int(current)} if current.isdigit() else {}
+    return ImportForm(*args, existing=False, projects=projects, initial=initial)
+
+
 @csrf_protect
 def _question_import(request, question, handler) -> HttpResponse:
-    form = ImportForm(existing=question is not None)
+    form = _import_form(request, question)
     if request.method == "POST":
-        form = ImportForm(request.POST, request.FILES, existing=question is not None)
+        form = _import_form(request, question, request.POST, request.FILES)
         if handler is not None and handler.exceeded:
             return _too_large(request, question, handler.limit)
+        replacing = form.is_valid() and form.cleaned_data.get("replace")
+        if replacing and not scoping.has_role(request.user, question.project_id, Role.MANAGER):
+            form.add_error("replace", "Replacing deletes the codeframes: only managers may do it.")
         if form.is_valid():
             data = form.cleaned_data
+            if question is None and data.get("project") is None:
+                data["project"] = services.personal_project(user=request.user)
             try:
                 result = _import(data, question)
             except CodeframeError as exc:
@@ -111,6 +179,7 @@ def _import(data: dict, question) -> services.ImportResult:
     return services.import_responses(
         rows=rows,
         question=question,
+        project=data.get("project"),
         survey=data.get("survey", ""),
         question_text=data.get("question_text", ""),
         replace=data.get("replace", False),
@@ -126,7 +195,7 @@ def _too_large(request, question, limit: int) -> HttpResponse:
         request,
         "codeframe/question_import.html",
         {
-            "form": ImportForm(existing=question is not None),
+            "form": _import_form(request, question),
             "question": question,
             "limit": limit,
             "upload_error": message,
@@ -136,9 +205,10 @@ def _too_large(request, question, limit: int) -> HttpResponse:
 
 
 @require_POST
-@staff_member_required
+@login_required
+@throttle_page(GenerationThrottle)
 def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
-    question = selectors.get_question(question_id=question_id)
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
     form = GenerateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Codes must be whole numbers between 1 and 200.")
@@ -157,22 +227,26 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_member_required
+@login_required
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     """The job's progress; refreshes itself (no JavaScript needed) until it ends, and hands
     over to the codeframe once it is done."""
     jobs.recover_stale_jobs(job_ids=[job_id])
-    job = selectors.get_job(job_id=job_id)
+    job = selectors.get_job(user=request.user, job_id=job_id)
     if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
         messages.success(request, f"Codeframe generated: {job.codeframe.codes.count()} codes.")
         return redirect(job.codeframe)
-    return render(request, "codeframe/job_detail.html", {"job": job, "question": job.question})
+    return render(
+        request,
+        "codeframe/job_detail.html",
+        {"job": job, "question": job.question, **_roles(request.user, job.question.project_id)},
+    )
 
 
 @require_POST
-@staff_member_required
+@login_required
 def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
-    job = selectors.get_job(job_id=job_id)
+    job = selectors.get_job(user=request.user, job_id=job_id, role=Role.ANALYST)
     try:
         job = jobs.cancel_job(job=job)
     except CodeframeError as exc:
@@ -188,9 +262,9 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 
 
 @require_POST
-@staff_member_required
+@login_required
 def job_retry(request: HttpRequest, job_id) -> HttpResponse:
-    job = selectors.get_job(job_id=job_id)
+    job = selectors.get_job(user=request.user, job_id=job_id, role=Role.ANALYST)
     try:
         job = jobs.retry_job(job=job, user=request.user)
     except CodeframeError as exc:
@@ -199,9 +273,9 @@ def job_retry(request: HttpRequest, job_id) -> HttpResponse:
 
 
 @require_GET
-@staff_member_required
+@login_required
 def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     overview = selectors.codeframe_overview(codeframe=codeframe)
     return render(
         request,
@@ -212,14 +286,27 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "all_codes": overview.codes,
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
             "is_tracker": selectors.is_tracker(question=codeframe.question),
+            **_roles(request.user, codeframe.question.project_id),
         },
     )
 
 
+@require_POST
+@login_required
+def codeframe_delete(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(
+        user=request.user, codeframe_id=codeframe_id, role=Role.MANAGER
+    )
+    question = codeframe.question
+    services.delete_codeframe(codeframe=codeframe)
+    messages.success(request, f"Deleted codeframe #{codeframe_id}.")
+    return redirect(question)
+
+
 @require_GET
-@staff_member_required
+@login_required
 def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     code = selectors.get_code(codeframe=codeframe, code_id=code_id)
     return render(
         request,
@@ -230,14 +317,15 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             "responses": selectors.code_responses(code=code),
             "move_form": MoveForm(codeframe=codeframe, exclude=code),
             "rename_form": RenameForm(initial={"label": code.label}),
+            **_roles(request.user, codeframe.question.project_id),
         },
     )
 
 
 @require_POST
-@staff_member_required
+@login_required
 def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     code = selectors.get_code(codeframe=codeframe, code_id=code_id)
     form = RenameForm(request.POST)
     if form.is_valid():
@@ -249,9 +337,9 @@ def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
 
 
 @require_POST
-@staff_member_required
+@login_required
 def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     code = selectors.get_code(codeframe=codeframe, code_id=code_id)
     form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
     if not form.is_valid():
@@ -263,9 +351,9 @@ def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRes
 
 
 @require_POST
-@staff_member_required
+@login_required
 def code_delete(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     code = selectors.get_code(codeframe=codeframe, code_id=code_id)
     services.delete_code(code=code)
     messages.success(request, f"Deleted code {code.number}. {code.label}.")
@@ -273,9 +361,9 @@ def code_delete(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
 
 
 @require_POST
-@staff_member_required
+@login_required
 def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
     form = MoveForm(request.POST, codeframe=codeframe)
     if not form.is_valid():
@@ -288,13 +376,13 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
 
 
 @require_GET
-@staff_member_required
+@login_required
 def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     try:
         exporter = exports.get_exporter(fmt)
     except exports.UnknownExport as exc:
         raise Http404(str(exc)) from exc
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
     if exporter.layout is not None:
         try:
             exporter = exports.get_exporter(fmt, request.GET.get("layout", exporter.layout))
@@ -314,9 +402,9 @@ def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpR
 
 
 @require_POST
-@staff_member_required
+@login_required
 def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     approve = request.POST.get("approved", "1") == "1"
     waves.approve_codeframe(codeframe=codeframe, approved=approve)
     messages.success(
@@ -326,9 +414,10 @@ def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return redirect(codeframe)
 
 
-@staff_member_required
+@login_required
+@throttle_page(ImportThrottle)
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     form = WaveForm()
     if request.method == "POST":
         form = WaveForm(request.POST, request.FILES)
@@ -358,13 +447,13 @@ def _wave_rows(data: dict):
 
 
 @require_POST
-@staff_member_required
+@login_required
 def suggestion_decide(
     request: HttpRequest, codeframe_id: int, suggestion_id: int, decision: str
 ) -> HttpResponse:
     if decision not in ("accept", "dismiss"):
         raise Http404("Suggestions are accepted or dismissed.")
-    codeframe = selectors.get_codeframe(codeframe_id=codeframe_id)
+    codeframe = _editable(request, codeframe_id)
     suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
     try:
         if decision == "accept":
@@ -379,9 +468,9 @@ def suggestion_decide(
 
 
 @require_GET
-@staff_member_required
+@login_required
 def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
-    question = selectors.get_question(question_id=question_id)
+    question = selectors.get_question(user=request.user, question_id=question_id)
     table = waves.tracker_table(question=question)
     if request.GET.get("format") == "csv":
         response = HttpResponse(tracker.tracker_csv(table), content_type="text/csv; charset=utf-8")
@@ -406,3 +495,86 @@ def _back(request: HttpRequest, codeframe) -> HttpResponse:
     if target.startswith(codeframe.get_absolute_url()):
         return redirect(target)
     return redirect(codeframe)
+
+
+def _editable(request: HttpRequest, codeframe_id: int):
+    """The codeframe, for an edit: 404 outside the user's projects, 403 below analyst."""
+    return selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id, role=Role.ANALYST)
+
+
+# --- Projects -------------------------------------------------------------------------------
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    """The user's projects; a POST creates one with the user as its manager."""
+    services.personal_project(user=request.user)
+    form = ProjectForm()
+    if request.method == "POST":
+        form = ProjectForm(request.POST)
+        if form.is_valid():
+            project = services.create_project(name=form.cleaned_data["name"], manager=request.user)
+            messages.success(request, f"Created project “{project}”.")
+            return redirect(project)
+    return render(
+        request,
+        "codeframe/project_list.html",
+        {"projects": selectors.user_projects(user=request.user), "form": form},
+    )
+
+
+@require_GET
+@login_required
+def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = selectors.get_project(user=request.user, project_id=project_id)
+    page = Paginator(
+        selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "codeframe/project_detail.html",
+        {
+            "project": project,
+            "questions": page.object_list,
+            "page": page,
+            "members": selectors.project_members(project=project),
+            "member_form": MemberForm(),
+            **_roles(request.user, project.pk),
+        },
+    )
+
+
+@require_POST
+@login_required
+def project_member_set(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Add a member by username, or change a member's role (managers only)."""
+    project = selectors.get_project(user=request.user, project_id=project_id, role=Role.MANAGER)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a username and a role.")
+        return redirect(project)
+    try:
+        membership = services.set_member(
+            project=project, username=form.cleaned_data["username"], role=form.cleaned_data["role"]
+        )
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"{membership.user.get_username()} is now {membership.get_role_display()}."
+        )
+    return redirect(project)
+
+
+@require_POST
+@login_required
+def project_member_remove(request: HttpRequest, project_id: int, user_id: int) -> HttpResponse:
+    project = selectors.get_project(user=request.user, project_id=project_id, role=Role.MANAGER)
+    membership = selectors.get_membership(project=project, user_id=user_id)
+    try:
+        services.remove_member(membership=membership)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Removed {membership.user.get_username()} from the project.")
+    return redirect(project)

@@ -1,11 +1,13 @@
-"""Project settings, read from environment variables with safe local defaults.
+"""Project settings, read from environment variables.
 
-Every variable is listed in `.env.example`. Outside local development (DJANGO_ENV=production)
-DEBUG is off and DJANGO_SECRET_KEY must be set.
+Every variable is listed in `.env.example`. They fail closed: without DJANGO_ENV the settings
+are production's (DEBUG off, DJANGO_SECRET_KEY required, HTTPS cookies, no Basic auth);
+development, `make demo`, `make test` and the tests opt in with DJANGO_ENV=local.
 """
 
 import contextlib
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +32,7 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-ENVIRONMENT = os.environ.get("DJANGO_ENV", "local").strip().lower() or "local"
+ENVIRONMENT = os.environ.get("DJANGO_ENV", "").strip().lower() or "production"
 LOCAL = ENVIRONMENT in {"local", "development", "dev", "test"}
 
 DEBUG = env_bool("DJANGO_DEBUG", default=LOCAL)
@@ -55,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: no CDN needed
     "django_tasks",
@@ -73,7 +77,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed logins (the login pages and API Basic auth) are counted per username and address by
+# django-axes; after AXES_FAILURE_LIMIT failures that pair is locked out (429) for the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures are what matter; a row per successful login (every Basic-auth API call, locally)
+# would only add writes.
+AXES_DISABLE_ACCESS_LOG = True
+# Behind a proxy set AXES_IPWARE_PROXY_COUNT, or every client shares the proxy's address.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0")) or None
 
 ROOT_URLCONF = "config.urls"
 
@@ -87,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "codeframe.context_processors.projects",
             ],
         },
     },
@@ -205,8 +228,18 @@ def _embeddings_cache() -> dict:
     }
 
 
+# Throttle counts live in the default cache: give it a Redis (its own database number) in
+# production so that all workers count together.
+DJANGO_CACHE_URL = os.environ.get("DJANGO_CACHE_URL", "")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": DJANGO_CACHE_URL,
+        "KEY_PREFIX": "cf",
+        "OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"},
+    }
+    if DJANGO_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "embeddings": _embeddings_cache(),
 }
 
@@ -264,6 +297,11 @@ TASKS = {
 CODEFRAME = {
     # Above this many answers the API answers 413 and imports are refused.
     "MAX_RESPONSES": int(os.environ.get("CODEFRAME_MAX_RESPONSES", "50000")),
+    # XLSX archives are checked before openpyxl opens them (zip bombs).
+    "XLSX_MAX_UNCOMPRESSED_BYTES": int(
+        os.environ.get("CODEFRAME_XLSX_MAX_UNCOMPRESSED_BYTES", str(200 * 1024 * 1024))
+    ),
+    "XLSX_MAX_RATIO": int(os.environ.get("CODEFRAME_XLSX_MAX_RATIO", "100")),
     # Uploads (file, pasted text, API body) larger than this are refused before being read.
     "MAX_UPLOAD_BYTES": int(os.environ.get("CODEFRAME_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
     # A running job whose worker has not reported for this many seconds is retried (or failed).
@@ -279,11 +317,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Sessions (pages, Swagger UI) and tokens (`manage.py drf_create_token USER`). Basic auth
+    # sends the password with every request: local development only.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        *(["rest_framework.authentication.BasicAuthentication"] if LOCAL else []),
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per user; codeframe.throttling applies them to the API and the pages.
+    "DEFAULT_THROTTLE_RATES": {
+        "codeframe_generate": os.environ.get("CODEFRAME_GENERATE_RATE", "60/hour"),
+        "codeframe_import": os.environ.get("CODEFRAME_IMPORT_RATE", "120/hour"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -316,7 +362,9 @@ WHITENOISE_USE_FINDERS = True
 with contextlib.suppress(OSError):  # a read-only deployment keeps its state elsewhere
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
 
 if not LOCAL:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
@@ -341,5 +389,8 @@ LOGGING = {
             "handlers": ["console"],
             "level": os.environ.get("CODEFRAME_LOG_LEVEL", "INFO"),
         },
+        # Every 500 with its traceback (Django only mails them, to ADMINS, by default).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "axes": {"handlers": ["console"], "level": "WARNING"},
     },
 }

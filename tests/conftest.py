@@ -119,7 +119,16 @@ def own_redis() -> Iterator:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EMBEDDINGS_", "REDIS_URL"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "HF_HUB_OFFLINE": "1", **extra})
+    # Settings fail closed (production) without DJANGO_ENV: subprocesses opt into local
+    # unless `extra` says otherwise.
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_ENV": os.environ.get("DJANGO_ENV") or "local",
+            "HF_HUB_OFFLINE": "1",
+            **extra,
+        }
+    )
     return env
 
 

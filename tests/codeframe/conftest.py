@@ -4,7 +4,7 @@ import pytest
 
 from codeframe import services
 from codeframe.importers import ImportedRow
-from codeframe.models import Codeframe, Question
+from codeframe.models import Codeframe, Membership, Question, Role
 
 ANSWERS = [
     "The app keeps crashing when I log in",
@@ -44,9 +44,11 @@ def codeframe(question) -> Codeframe:
 
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user(
-        username="analyst", password="pw-analyst-123", is_staff=True
-    )
+    """A user who manages the shared "Default" project, where `make_question` puts questions.
+    Not staff: the pages and the API need a project role, not the staff flag."""
+    user = django_user_model.objects.create_user(username="analyst", password="pw-analyst-123")
+    Membership.objects.create(project=services.default_project(), user=user, role=Role.MANAGER)
+    return user
 
 
 @pytest.fixture

@@ -73,3 +73,24 @@ def test_moving_an_answer_in_the_admin(admin_client, codeframe, question):
     page = admin_client.post(url, {**data, "code": other.pk})
     assert page.status_code == 200
     assert "Choose a code of the same codeframe" in page.content.decode()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelists_make_no_query_per_row(admin_client, codeframe, question, model):
+    """The same number of queries with one codeframe as with three (filters included)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from codeframe import services
+
+    url = reverse(f"admin:codeframe_{model}_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(url).status_code == 200
+        return len(captured)
+
+    one = queries()
+    for _ in range(2):
+        services.create_codeframe(question=question, n_codes=3)
+    assert queries() == one

@@ -3,6 +3,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from codeframe import services
 from codeframe.models import Codeframe, Question
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +84,7 @@ def test_bad_requests_are_clean_4xx(api_client, payload, status, message):
 
 
 def test_question_without_answers_is_400(api_client):
-    question = Question.objects.create(survey="Empty")
+    question = Question.objects.create(project=services.default_project(), survey="Empty")
     response = post(api_client, {"question": question.pk})
     assert response.status_code == 400 and "no answers" in response.json()["detail"]
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from codeframe import jobs, selectors
+from codeframe import jobs, selectors, services
 from codeframe.exceptions import JobStateError, NoResponses, QueueFull
 from codeframe.models import Codeframe, GenerationJob, Question
 from tests.codeframe.conftest import ANSWERS
@@ -82,7 +82,7 @@ def test_progress_is_reported_once_per_batch(question, settings, database_tasks)
 
 
 def test_a_question_without_answers_is_refused_before_queueing():
-    question = Question.objects.create(survey="Empty")
+    question = Question.objects.create(project=services.default_project(), survey="Empty")
     with pytest.raises(NoResponses):
         jobs.queue_generation(question=question)
     assert not GenerationJob.objects.exists()

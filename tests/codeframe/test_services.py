@@ -110,7 +110,7 @@ def test_generation_is_deterministic(question):
 
 
 def test_a_question_without_answers_is_refused():
-    question = Question.objects.create(survey="Empty")
+    question = Question.objects.create(project=services.default_project(), survey="Empty")
     with pytest.raises(NoResponses, match="no answers"):
         services.create_codeframe(question=question)
     assert not Codeframe.objects.exists()

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
+from codeframe import services
 from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Question
 from codeframe.uploads import LimitedUploadHandler, human_bytes
 
@@ -24,23 +25,29 @@ def page_errors(response) -> str:
 
 
 @pytest.mark.parametrize("name", ["question-list", "question-import"])
-def test_pages_redirect_anonymous_and_non_staff_to_the_admin_login(client, django_user_model, name):
+def test_pages_send_anonymous_visitors_to_the_login_and_open_for_any_user(
+    client, django_user_model, name
+):
     url = reverse(f"codeframe:{name}")
     response = client.get(url)
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
-    client.force_login(django_user_model.objects.create_user("plain", password="pw-plain-123"))
-    assert client.get(url).status_code == 302
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    # Any logged-in user, staff or not: their personal project is made on first use.
+    user = django_user_model.objects.create_user("plain", password="pw-plain-123")
+    client.force_login(user)
+    assert client.get(url).status_code == 200
+    assert user.personal_project.memberships.get().role == "manager"
 
 
-def test_codeframe_pages_are_staff_only(client, codeframe):
+def test_codeframe_pages_of_another_project_are_404(client, django_user_model, codeframe):
+    client.force_login(django_user_model.objects.create_user("other", password="pw-other-123"))
     for url in [
         codeframe.get_absolute_url(),
         reverse("codeframe:codeframe-export", args=[codeframe.pk, "xlsx"]),
         reverse("codeframe:question-detail", args=[codeframe.question_id]),
     ]:
-        assert client.get(url).status_code == 302
+        assert client.get(url).status_code == 404
     response = client.post(reverse("codeframe:question-generate", args=[codeframe.question_id]))
-    assert response.status_code == 302 and Codeframe.objects.count() == 1
+    assert response.status_code == 404 and Codeframe.objects.count() == 1
 
 
 def test_home_redirects_to_the_question_list(staff_client, question):
@@ -145,7 +152,7 @@ def test_forms_need_the_csrf_token(staff_user, question):
 
 
 def test_generate_with_no_answers_shows_a_message(staff_client):
-    question = Question.objects.create(survey="Empty")
+    question = Question.objects.create(project=services.default_project(), survey="Empty")
     response = staff_client.post(
         reverse("codeframe:question-generate", args=[question.pk]), follow=True
     )
@@ -195,7 +202,8 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     # One list of merge targets for the page, whatever the number of codes; a button per code.
     n_codes = codeframe.codes.count()
     assert page.count('<select name="target"') == 1
-    assert page.count("<option value=") == n_codes
+    merge_list = page.split('id="merge-target">', 1)[1].split("</select>", 1)[0]
+    assert merge_list.count("<option value=") == n_codes
     assert page.count('form="merge-form"') == n_codes
     code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
     assert "Answers with this as their primary code" in code_page

@@ -137,10 +137,12 @@ def test_warm_from_the_real_codeframe_selector(redis_cache, db):
     from django.conf import settings
 
     from codeframe.models import Question, Response
+    from codeframe.services import default_project
 
     assert settings.EMBEDDINGS["TEXT_SOURCE"] == "codeframe.selectors.iter_response_texts"
-    first = Question.objects.create(survey="s", text="Why?")
-    second = Question.objects.create(survey="s", text="What else?")
+    project = default_project()
+    first = Question.objects.create(project=project, survey="s", text="Why?")
+    second = Question.objects.create(project=project, survey="s", text="What else?")
     for position, text in enumerate(["Too expensive", "Slow", "Too expensive"]):
         Response.objects.create(question=first, text=text, position=position)
     Response.objects.create(question=second, text="Friendly", position=0)

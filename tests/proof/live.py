@@ -402,7 +402,8 @@ class Http:
 def server_env(
     *, database: ServerDatabase, redis_url: str | None, var_dir: Path, **extra: str
 ) -> dict[str, str]:
-    """Environment of a gunicorn run: local settings, short Redis timeouts, one torch thread per
+    """Environment of a gunicorn run: local settings (DJANGO_ENV=local, from subprocess_env),
+    short Redis timeouts, no throttling, one torch thread per
     worker (two cores are shared by the workers, the load generator and the test)."""
     env = subprocess_env(
         DATABASE_URL=database.url,
@@ -412,6 +413,9 @@ def server_env(
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         PYTHONUNBUFFERED="1",
+        # Load and fault runs make hundreds of codeframes as one user: rates that never bite.
+        CODEFRAME_GENERATE_RATE="1000000/hour",
+        CODEFRAME_IMPORT_RATE="1000000/hour",
         **extra,
     )
     if redis_url:

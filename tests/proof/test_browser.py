@@ -58,7 +58,7 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.fill("#id_survey", "Browser proof")
     page.fill("#id_question_text", "Why did you give that score?")
     page.set_input_files("#id_file", str(upload))
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the header's switcher
     page.wait_for_url(re.compile(r".*/questions/\d+/$"))
     assert f"Imported {len(texts)} answers" in page.inner_text("ul.messages")
     page.screenshot(path=artifacts / "browser-2-imported.png", full_page=True)

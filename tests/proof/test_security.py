@@ -10,27 +10,40 @@ import io
 import json
 import os
 import pickle
+import re
 import secrets
 import subprocess
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import redis
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from codeframe import services
-from codeframe.models import Code, Codeframe, GenerationJob, Question
+from codeframe.importers import ImportedRow
+from codeframe.models import (
+    Code,
+    Codeframe,
+    GenerationJob,
+    Membership,
+    Project,
+    Question,
+    SuggestedCode,
+)
 from embeddings import codec, keys
 from embeddings.backends import get_backend
 from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts_with_report, namespace_for
-from tests.codeframe.conftest import make_question
+from tests.codeframe.conftest import ANSWERS
 from tests.conftest import FAKE_BACKEND, redis_cache_settings, subprocess_env
 from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http, generate
 
@@ -38,25 +51,44 @@ pytestmark = [pytest.mark.proof, pytest.mark.django_db]
 
 # --- Who may reach what ---------------------------------------------------------------------
 
-ROLES = ("anonymous", "member", "staff", "superuser")
-LOGIN = "login"  # a redirect to the admin login page
+# Members of the project that owns the objects, by role; an outsider (a plain user with only
+# a personal project), a staff user without model permissions or membership, and a superuser.
+ROLES = ("anonymous", "outsider", "staff", "viewer", "analyst", "manager", "superuser")
+LOGIN = "login"  # a redirect to the app's login page
+ADMIN_LOGIN = "admin login"  # a redirect to the admin's login page
+ANY = None  # any answer below 500 (superusers may do everything; the others are asserted)
 
 
 @pytest.fixture
 def world(django_user_model):
-    """A question with a codeframe, and one user per role (staff has no model permissions)."""
+    """Project "Client A" with a question, a codeframe and one member per role; the outsider
+    and staff users have their own personal projects, with a question of their own."""
+    make = django_user_model.objects.create_user
     users = {
-        "member": django_user_model.objects.create_user("member", password="pw-member-1"),
-        "staff": django_user_model.objects.create_user(
-            "staff", password="pw-staff-1", is_staff=True
-        ),
+        "outsider": make("outsider", password="pw-outsider-1"),
+        "staff": make("staff", password="pw-staff-1", is_staff=True),
+        "viewer": make("viewer", password="pw-viewer-1"),
+        "analyst": make("analyst", password="pw-analyst-1"),
+        "manager": make("manager", password="pw-manager-1"),
         "superuser": django_user_model.objects.create_superuser("root", password="pw-root-1"),
     }
     Group.objects.create(name="analysts")
-    question = make_question()
+    project = Project.objects.create(name="Client A")
+    for role in ("viewer", "analyst", "manager"):
+        Membership.objects.create(project=project, user=users[role], role=role)
+    question = services.import_responses(
+        rows=[ImportedRow(line=i, respondent_id=f"R{i}", text=t) for i, t in enumerate(ANSWERS)],
+        project=project,
+        survey="Client A NPS",
+    ).question
     codeframe = services.create_codeframe(question=question, n_codes=3)
     code = codeframe.codes.order_by("number").first()
     response = question.responses.first()
+    own = services.import_responses(
+        rows=[ImportedRow(line=1, respondent_id="1", text="mine")],
+        project=services.personal_project(user=users["outsider"]),
+        survey="Outsider's own",
+    ).question
     job = GenerationJob.objects.create(question=question, total=question.responses.count())
     task = DBTaskResult.objects.create(
         task_path="codeframe.tasks.check_job",
@@ -64,8 +96,10 @@ def world(django_user_model):
         backend_name="default",
         queue_name="default",
     )
-    return {"users": users, "question": question, "codeframe": codeframe, "code": code,
-            "response": response, "job": job, "task": task}  # fmt: skip
+    suggestion = SuggestedCode.objects.create(codeframe=codeframe, label="New theme", size=1)
+    return {"users": users, "project": project, "question": question, "codeframe": codeframe,
+            "code": code, "response": response, "own_question": own, "job": job, "task": task,
+            "suggestion": suggestion}  # fmt: skip
 
 
 def walk_routes(resolver=None, prefix="") -> list[str]:
@@ -80,12 +114,13 @@ def walk_routes(resolver=None, prefix="") -> list[str]:
 
 
 def concrete(route: str, world) -> str:
-    """A URL for the route pattern, with the ids of real objects."""
+    """A URL for the route pattern, with the ids of real objects (all of project "Client A")."""
     cf, code = world["codeframe"], world["code"]
     model_ids = {
         "auth/group": str(Group.objects.get().pk),
-        "auth/user": str(world["users"]["member"].pk),
+        "auth/user": str(world["users"]["viewer"].pk),
         "embeddings/cachestatistics": "1",
+        "codeframe/project": str(world["project"].pk),
         "codeframe/question": str(world["question"].pk),
         "codeframe/response": str(world["response"].pk),
         "codeframe/codeframe": str(cf.pk),
@@ -100,13 +135,20 @@ def concrete(route: str, world) -> str:
         if url.startswith(f"admin/{model}/"):
             url = url.replace("<path:object_id>", pk).replace("<id>", pk)
     replacements = {
-        "^(?P<app_label>auth|django_tasks_database|embeddings|codeframe)/$": "codeframe/",
+        "^(?P<app_label>auth|authtoken|axes|django_tasks_database|embeddings|codeframe)/$": (
+            "codeframe/"
+        ),
         "(?P<url>.*)$": "no-such-page/",
         "<path:content_type_id>/<path:object_id>": "1/1",
+        "<path:object_id>": "1",
         "<int:question_id>": str(world["question"].pk),
         "<int:codeframe_id>": str(cf.pk),
         "<int:code_id>": str(code.pk),
         "<int:response_id>": str(world["response"].pk),
+        "<int:project_id>": str(world["project"].pk),
+        "<int:user_id>": str(world["users"]["viewer"].pk),
+        "<int:suggestion_id>": str(world["suggestion"].pk),
+        "<str:decision>": "dismiss",
         "<str:fmt>": "csv",
         "<int:pk>": str(cf.pk),
         "<uuid:pk>": str(world["job"].pk),
@@ -118,68 +160,159 @@ def concrete(route: str, world) -> str:
     return "/" + url
 
 
-PUBLIC = 200
-ADMIN_MODEL_ROUTE = "admin model route"
+def post_body(route: str, world) -> dict:
+    """What each route is sent on POST: a valid request where there is an obvious one."""
+    if route == "api/codeframes/":
+        return {"question": world["question"].pk, "n_codes": 2}
+    if route == "projects/<int:project_id>/members/":
+        return {"username": "outsider", "role": "viewer"}
+    if route == "questions/<int:question_id>/import/":
+        return {"pasted": "one more answer"}
+    if route == "questions/import/":
+        return {"survey": "New", "pasted": "an answer", "project": world["project"].pk}
+    if route == "projects/":
+        return {"name": "Client B"}
+    return {"label": "x", "n_codes": "2", "target": world["code"].pk}
 
-# What each role gets on GET. LOGIN: redirect to the admin login. `None` for the superuser: any
-# non-5xx answer (it may do everything; the assertion is about the others).
-EXPECTED_GET = {
-    "admin/": (LOGIN, LOGIN, 200, 200),
-    "admin/login/": (200, 200, 302, 302),  # a logged-in staff user is sent on to the index
-    "admin/logout/": (302, 302, 405, 405),  # POST only since Django 5
-    "admin/password_change/": (LOGIN, LOGIN, 200, 200),
-    "admin/password_change/done/": (LOGIN, LOGIN, 200, 200),
-    "admin/autocomplete/": (LOGIN, LOGIN, 403, 403),  # without its query parameters
-    "admin/jsi18n/": (LOGIN, LOGIN, 200, 200),
-    "admin/r/<path:content_type_id>/<path:object_id>/": (LOGIN, LOGIN, 404, 404),
-    "admin/^(?P<app_label>auth|django_tasks_database|embeddings|codeframe)/$": (
-        LOGIN,
-        LOGIN,
-        404,
-        200,
+
+R = ROLES
+# Per route: (answers to GET, answers to POST), one per role in ROLES order.
+#                      anon          outsider staff viewer analyst manager superuser
+OBJ_READ = (LOGIN, 404, 404, 200, 200, 200, 200)
+OBJ_EDIT = (LOGIN, 404, 404, 403, 302, 302, 302)
+OBJ_MANAGE = (LOGIN, 404, 404, 403, 403, 302, 302)
+ALL_405 = (405,) * 7
+OPEN = (LOGIN, 200, 200, 200, 200, 200, 200)
+NON_STAFF = (ADMIN_LOGIN, ADMIN_LOGIN, 200, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200)
+NON_STAFF_403 = (ADMIN_LOGIN, ADMIN_LOGIN, 403, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ANY)
+NON_STAFF_405 = (ADMIN_LOGIN, ADMIN_LOGIN, 405, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 405)
+
+EXPECTED = {
+    # The app's pages: any logged-in user, within their projects.
+    "": ((302,) * 7, (302,) * 7),
+    "questions/": (OPEN, (405,) * 7),
+    # A new question in "Client A": only its analysts and managers may (others: form error).
+    "questions/import/": (OPEN, (LOGIN, 200, 200, 200, 302, 302, 302)),
+    "questions/<int:question_id>/": (OBJ_READ, ALL_405),
+    "questions/<int:question_id>/delete/": (ALL_405, OBJ_MANAGE),
+    "questions/<int:question_id>/import/": (
+        (LOGIN, 404, 404, 403, 200, 200, 200),
+        OBJ_EDIT,
     ),
-    "admin/(?P<url>.*)$": (LOGIN, LOGIN, 404, 404),
-    "admin/embeddings/cachestatistics/": (LOGIN, LOGIN, 200, 200),
-    "admin/embeddings/cachestatistics/reset/": (LOGIN, LOGIN, 403, 200),
-    "admin/embeddings/cachestatistics/flush/": (LOGIN, LOGIN, 403, 200),
-    "admin/embeddings/cachestatistics/recount/": (LOGIN, LOGIN, 403, 200),
-    "api/embeddings/stats/": (403, 403, 200, 200),
-    "metrics": (401, 403, 200, 200),
-    "api/codeframes/": (403, 405, 405, 405),  # POST only
-    "api/codeframes/<int:pk>/": (403, 200, 200, 200),  # any authenticated user (README)
-    "api/jobs/<uuid:pk>/": (403, 200, 200, 200),
-    "api/jobs/<uuid:pk>/cancel/": (403, 405, 405, 405),  # POST only
-    "api/schema/": (PUBLIC, 200, 200, 200),  # drf-spectacular's default: a public schema
-    "api/docs/": (PUBLIC, 200, 200, 200),
-    "": (302, 302, 302, 302),  # to /questions/, which is staff only
-    "questions/": (LOGIN, LOGIN, 200, 200),
-    "questions/import/": (LOGIN, LOGIN, 200, 200),
-    "questions/<int:question_id>/": (LOGIN, LOGIN, 200, 200),
-    "questions/<int:question_id>/import/": (LOGIN, LOGIN, 200, 200),
-    "questions/<int:question_id>/generate/": (405, 405, 405, 405),
-    "jobs/<uuid:job_id>/": (LOGIN, LOGIN, 200, 200),
-    "jobs/<uuid:job_id>/cancel/": (405, 405, 405, 405),
-    "jobs/<uuid:job_id>/retry/": (405, 405, 405, 405),
-    "codeframes/<int:codeframe_id>/": (LOGIN, LOGIN, 200, 200),
-    "codeframes/<int:codeframe_id>/export.<str:fmt>": (LOGIN, LOGIN, 200, 200),
-    "codeframes/<int:codeframe_id>/codes/<int:code_id>/": (LOGIN, LOGIN, 200, 200),
-    "codeframes/<int:codeframe_id>/codes/<int:code_id>/rename/": (405, 405, 405, 405),
-    "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/": (405, 405, 405, 405),
-    "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (405, 405, 405, 405),
-    "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (405, 405, 405, 405),
+    "questions/<int:question_id>/generate/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/delete/": (ALL_405, OBJ_MANAGE),
+    "codeframes/<int:codeframe_id>/export.<str:fmt>": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/codes/<int:code_id>/": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/codes/<int:code_id>/rename/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (ALL_405, OBJ_EDIT),
+    # Background jobs: their progress pages and actions, within the job's project.
+    "jobs/<uuid:job_id>/": (OBJ_READ, ALL_405),
+    "jobs/<uuid:job_id>/cancel/": (ALL_405, OBJ_EDIT),
+    "jobs/<uuid:job_id>/retry/": (ALL_405, OBJ_EDIT),  # a queued job: a message, then back
+    # Trackers.
+    "questions/<int:question_id>/tracker/": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/approve/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/waves/new/": (
+        (LOGIN, 404, 404, 403, 200, 200, 200),
+        (LOGIN, 404, 404, 403, 200, 200, 200),  # the form again: no wave label or answers
+    ),
+    "codeframes/<int:codeframe_id>/suggestions/<int:suggestion_id>/<str:decision>/": (
+        ALL_405,
+        OBJ_EDIT,
+    ),
+    "projects/": (OPEN, (LOGIN, 302, 302, 302, 302, 302, 302)),
+    "projects/<int:project_id>/": (OBJ_READ, ALL_405),
+    "projects/<int:project_id>/members/": (ALL_405, OBJ_MANAGE),
+    "projects/<int:project_id>/members/<int:user_id>/remove/": (ALL_405, OBJ_MANAGE),
+    "accounts/login/": ((200,) * 7, (200,) * 7),  # a POST without credentials: form errors
+    "accounts/logout/": (ALL_405, (LOGIN,) * 7),
+    # The API: authenticated users within their projects (JSON 403 for anonymous).
+    "api/codeframes/": ((403, 405, 405, 405, 405, 405, 405), (403, 404, 404, 403, 202, 202, 202)),
+    "api/codeframes/<int:pk>/": (
+        (403, 404, 404, 200, 200, 200, 200),
+        (403, 405, 405, 405, 405, 405, 405),
+    ),
+    "api/codeframes/<int:pk>/waves/": (
+        (403, 405, 405, 405, 405, 405, 405),
+        (403, 404, 404, 403, 400, 400, 400),  # no wave label or answers in the body
+    ),
+    "api/jobs/<uuid:pk>/": (
+        (403, 404, 404, 200, 200, 200, 200),
+        (403, 405, 405, 405, 405, 405, 405),
+    ),
+    "api/jobs/<uuid:pk>/cancel/": (
+        (403, 405, 405, 405, 405, 405, 405),
+        (403, 404, 404, 403, 200, 200, 200),
+    ),
+    "api/schema/": ((403, 200, 200, 200, 200, 200, 200), (403, 405, 405, 405, 405, 405, 405)),
+    "api/docs/": ((403, 200, 200, 200, 200, 200, 200), (403, 405, 405, 405, 405, 405, 405)),
+    # Cache operations stay staff-only.
+    "api/embeddings/stats/": (
+        (403, 403, 200, 403, 403, 403, 200),
+        (403, 403, 405, 403, 403, 403, 405),
+    ),
+    "metrics": ((401, 403, 200, 403, 403, 403, 200),) * 2,  # read-only whatever the method
+    # The Django admin: staff only; staff without model permissions is refused.
+    "admin/": (NON_STAFF, NON_STAFF),
+    "admin/login/": ((200, 200, 302, 200, 200, 200, 302), (200, 200, 200, 200, 200, 200, 200)),
+    "admin/logout/": ((302, 302, 405, 302, 302, 302, 405), (302, 302, LOGIN, 302, 302, 302, LOGIN)),
+    "admin/password_change/": (NON_STAFF, NON_STAFF),
+    "admin/password_change/done/": (NON_STAFF, NON_STAFF_405),
+    "admin/autocomplete/": (NON_STAFF_403, NON_STAFF_405),
+    "admin/jsi18n/": (NON_STAFF, NON_STAFF_405),
+    "admin/r/<path:content_type_id>/<path:object_id>/": (
+        (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
+    )
+    * 2,
+    "admin/^(?P<app_label>auth|authtoken|axes|django_tasks_database|embeddings|codeframe)/$": (
+        (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
+    )
+    * 2,
+    "admin/(?P<url>.*)$": (
+        (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
+    )
+    * 2,
+    "admin/embeddings/cachestatistics/": (NON_STAFF, NON_STAFF),  # a POST just shows it
+    "admin/embeddings/cachestatistics/reset/": (NON_STAFF_403, NON_STAFF_403),
+    "admin/embeddings/cachestatistics/flush/": (NON_STAFF_403, NON_STAFF_403),
+    "admin/embeddings/cachestatistics/recount/": (NON_STAFF_403, NON_STAFF_403),
 }
 
 
-def expected_get(route: str) -> tuple:
-    if route in EXPECTED_GET:
-        return EXPECTED_GET[route]
-    if route.endswith("/<path:object_id>/"):
-        return (LOGIN, LOGIN, 302, 302)  # a redirect to the object's change page
+def expected(route: str) -> tuple[tuple, tuple]:
+    if route in EXPECTED:
+        return EXPECTED[route]
     if route.startswith(
-        ("admin/auth/", "admin/codeframe/", "admin/embeddings/", "admin/django_tasks_database/")
+        (
+            "admin/auth/",
+            "admin/authtoken/",
+            "admin/axes/",
+            "admin/codeframe/",
+            "admin/django_tasks_database/",
+        )
     ):
         # The model admins: staff without model permissions is refused; superusers may.
-        return (LOGIN, LOGIN, 403, None)
+        if route.endswith("/<path:object_id>/"):
+            redirect = (ADMIN_LOGIN, ADMIN_LOGIN, 302, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ANY)
+            return redirect, redirect  # to the object's change page
+        if route.endswith("/<path:object_id>/history/"):
+            # Refused (403), or, for an object outside the staff user's projects, "missing":
+            # the admin sends them to its index, as for an id that exists nowhere.
+            refused = frozenset({302, 403})
+            history = (
+                ADMIN_LOGIN,
+                ADMIN_LOGIN,
+                refused,
+                ADMIN_LOGIN,
+                ADMIN_LOGIN,
+                ADMIN_LOGIN,
+                ANY,
+            )
+            return history, history
+        return NON_STAFF_403, NON_STAFF_403
     raise KeyError(route)
 
 
@@ -191,7 +324,10 @@ def client_for(role: str, world, **kwargs) -> Client:
 
 
 def outcome(response) -> object:
-    if response.status_code == 302 and "/admin/login/" in response.get("Location", ""):
+    location = response.get("Location", "") if response.status_code == 302 else ""
+    if location.startswith("/admin/login/"):
+        return ADMIN_LOGIN
+    if location.startswith("/accounts/login/"):
         return LOGIN
     return response.status_code
 
@@ -200,26 +336,84 @@ def test_every_route_is_in_the_matrix():
     missing = []
     for route in walk_routes():
         try:
-            expected_get(route)
+            expected(route)
         except KeyError:
             missing.append(route)
     assert not missing, f"routes without an access expectation: {missing}"
 
 
-def test_every_route_answers_each_role_as_intended(world):
-    routes = walk_routes()
+def _matrix(world, method: str) -> list:
+    """Every route x role with `method`; each POST is rolled back so the next starts from the
+    same world (deletes included)."""
     wrong = []
     for role_index, role in enumerate(ROLES):
-        client = client_for(role, world)
-        for route in routes:
-            response = client.get(concrete(route, world))
-            want = expected_get(route)[role_index]
+        for route in walk_routes():
+            want = expected(route)[0 if method == "GET" else 1][role_index]
+            client = client_for(role, world)  # a fresh session: logout routes end theirs
+            with transaction.atomic():
+                if method == "GET":
+                    response = client.get(concrete(route, world))
+                else:
+                    url, body = concrete(route, world), post_body(route, world)
+                    if route.startswith("api/"):
+                        response = client.post(url, body, content_type="application/json")
+                    else:
+                        response = client.post(url, body)
+                transaction.set_rollback(True)
             got = outcome(response)
-            ok = response.status_code < 500 if want is None else got == want
+            if want is ANY:
+                ok = response.status_code < 500
+            else:
+                ok = got in want if isinstance(want, frozenset) else got == want
             if not ok:
-                wrong.append((role, route, want, got))
+                wrong.append((method, role, route, want, got))
+    return wrong
+
+
+@pytest.fixture
+def unthrottled(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"codeframe_generate": None, "codeframe_import": None},
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
+    wrong = _matrix(world, method)
     assert not wrong, "\n".join(map(str, wrong))
-    print(f"route matrix: {len(routes)} routes x {len(ROLES)} roles = {len(routes) * 4} GETs")
+    routes = walk_routes()
+    print(f"route matrix: {len(routes)} routes x {len(ROLES)} roles = {len(routes) * 7} {method}s")
+
+
+def test_an_outsider_gets_404_on_every_object_route_of_another_project(world, unthrottled):
+    """Ids cannot be probed: every page, export, form target and API route that names an
+    object of "Client A" answers the outsider (and a staff user who is not a member) 404,
+    whatever the method, unless the method itself is refused first (405, for every id)."""
+    names_an_object = re.compile(
+        r"<int:(question|codeframe|project)_id>|<int:pk>|<uuid:(job_id|pk)>"
+    )
+    object_routes = [
+        r for r in walk_routes() if not r.startswith("admin/") and names_an_object.search(r)
+    ]
+    assert len(object_routes) >= 16
+    for role in ("outsider", "staff"):
+        client = client_for(role, world)
+        for route in object_routes:
+            for method in ("get", "post"):
+                with transaction.atomic():
+                    response = getattr(client, method)(
+                        concrete(route, world), post_body(route, world)
+                    )
+                    transaction.set_rollback(True)
+                assert response.status_code in (404, 405), (role, method, route)
+                if response.status_code == 405:
+                    # The same 405 for an id that exists nowhere.
+                    missing = re.sub(r"/\d+/", "/987654/", concrete(route, world), count=1)
+                    assert getattr(client, method)(missing).status_code == 405
+    # ...while the same user reaches their own project's question.
+    own = world["own_question"]
+    assert client_for("outsider", world).get(own.get_absolute_url()).status_code == 200
 
 
 def test_every_post_needs_the_csrf_token(world):
@@ -233,7 +427,7 @@ def test_every_post_needs_the_csrf_token(world):
         if response.status_code != 403:
             accepted.append((route, response.status_code))
     assert not accepted, accepted
-    assert Codeframe.objects.count() == 1 and Question.objects.count() == 1
+    assert Codeframe.objects.count() == 1 and Question.objects.count() == 2
 
     # Positive control: with the token, the forms work.
     client.get(f"/questions/{world['question'].pk}/")
@@ -257,12 +451,12 @@ def test_maintenance_needs_a_superuser(world, redis_cache, action):
     embed_texts_with_report(["kept one", "kept two"])
     before = get_cache_stats()
     url = f"/admin/embeddings/cachestatistics/{action}/"
-    for role in ("anonymous", "member", "staff"):
+    for role in ("anonymous", "outsider", "viewer", "manager", "staff"):
         client = client_for(role, world)
         client.get("/admin/")  # a CSRF cookie where the role has one
         token = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
         response = client.post(url, {"csrfmiddlewaretoken": token})
-        assert outcome(response) in (LOGIN, 403), (role, response.status_code)
+        assert outcome(response) in (ADMIN_LOGIN, 403), (role, response.status_code)
     after = get_cache_stats()
     assert after.lifetime.requests == before.lifetime.requests == 2
     assert embed_texts_with_report(["kept one", "kept two"]).hits == 2
@@ -523,6 +717,148 @@ def test_hostile_uploads_are_refused_cleanly(world, settings, name, filename, co
     assert not Path("/etc/passwd.csv").exists()
 
 
+def _xlsx(rows: list[list]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _with_parts(workbook: bytes, parts: dict[str, bytes]) -> bytes:
+    """The workbook with some parts replaced (or added), compressed as a zip tool would."""
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as target:
+        for name in dict.fromkeys([*source.namelist(), *parts]):
+            target.writestr(name, parts[name] if name in parts else source.read(name))
+    return out.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+
+
+def _cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def zip_bomb() -> bytes:
+    """64 MB of shared strings in about 70 KB: what openpyxl would load whole into memory."""
+    strings = b"<si><t>" + b"A" * 60 + b"</t></si>"
+    shared = (
+        b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + strings * (64 * 1024 * 1024 // len(strings)) + b"</sst>"
+    )
+    workbook = _xlsx([["answer"], ["fine"]])
+    types = zipfile.ZipFile(io.BytesIO(workbook)).read("[Content_Types].xml")
+    shared_type = (
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.spreadsheetml.sharedStrings+xml" /></Types>'
+    )
+    types = types.replace(b"</Types>", shared_type)  # so that openpyxl reads them
+    return _with_parts(workbook, {"xl/sharedStrings.xml": shared, "[Content_Types].xml": types})
+
+
+def malformed_sheet() -> bytes:
+    """A valid zip whose sheet XML stops in the middle of a row."""
+    rows = "".join(f'<row r="{i}">{_cell(f"A{i}", f"answer {i}")}</row>' for i in range(2, 50))
+    xml = f'{SHEET_HEAD}<sheetData><row r="1">{_cell("A1", "answer")}</row>{rows}'
+    return _with_parts(_xlsx([["answer"]]), {SHEET: xml[: len(xml) * 2 // 3].encode()})
+
+
+def damaged_row() -> bytes:
+    """A sheet whose size reads fine, with a broken row further down."""
+    rows = "".join(f'<row r="{i}">{_cell(f"A{i}", f"answer {i}")}</row>' for i in range(2, 40))
+    xml = (
+        f'{SHEET_HEAD}<dimension ref="A1:A41"/><sheetData><row r="1">{_cell("A1", "answer")}'
+        f'</row>{rows}<row r="40"><c r="A40" t="s"><v>not-a-number</v></c></row></sheetData>'
+        "</worksheet>"
+    )
+    return _with_parts(_xlsx([["answer"]]), {SHEET: xml.encode()})
+
+
+def million_empty_rows() -> bytes:
+    """Three answers, then 10^6 formatted but empty rows (what formatting a column leaves)."""
+    answers = "".join(f'<row r="{i}">{_cell(f"A{i}", f"answer {i}")}</row>' for i in (2, 3, 4))
+    empty = "".join(f'<row r="{i}"><c r="A{i}" s="0"/></row>' for i in range(5, 1_000_005))
+    xml = (
+        f'{SHEET_HEAD}<dimension ref="A1:A1000004"/><sheetData>'
+        f'<row r="1">{_cell("A1", "answer")}</row>{answers}{empty}</sheetData></worksheet>'
+    )
+    return _with_parts(_xlsx([["answer"]]), {SHEET: xml.encode()})
+
+
+def formula_answers() -> bytes:
+    return _xlsx([["id", "answer"], ["R1", "Too expensive"], ["R2", '=A3&" is fine"']])
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "status", "says"),
+    [
+        ("zip bomb", zip_bomb, 200, "zip bomb"),
+        ("malformed sheet", malformed_sheet, 200, "is damaged"),
+        ("damaged row", damaged_row, 200, "damaged at row 40"),
+        ("truncated archive", lambda: _xlsx([["answer"], ["x"]])[:-200], 200, "not a readable"),
+        ("a million empty rows", million_empty_rows, 302, ""),
+        ("formulas in the answer column", formula_answers, 200, "is a formula"),
+    ],
+)
+def test_hostile_workbooks(world, monkeypatch, name, build, status, says):
+    """Refused with a form error that says why, or (empty rows) imported quickly; every
+    workbook openpyxl opened is closed again, whatever happened."""
+    import openpyxl
+
+    opened = []
+    real_load = openpyxl.load_workbook
+
+    def spy(*args, **kwargs):
+        opened.append(real_load(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(openpyxl, "load_workbook", spy)
+    content = build()
+    client = client_for("analyst", world)
+    before = Question.objects.count()
+    started = time.perf_counter()
+    response = _upload(client, "hostile.xlsx", content, project=world["project"].pk)
+    seconds = time.perf_counter() - started
+    assert response.status_code == status, (name, response.content[-2000:])
+    if status == 200:
+        page = response.content.decode()
+        assert "errorlist" in page and says in page, page[-3000:]
+        assert Question.objects.count() == before
+    else:
+        question = Question.objects.get(survey="Hostile")
+        assert list(question.responses.values_list("text", flat=True)) == [
+            "answer 2",
+            "answer 3",
+            "answer 4",
+        ]
+    if name == "zip bomb":
+        assert opened == [], "openpyxl opened the bomb"
+    assert all(workbook._archive.fp is None for workbook in opened), "a workbook left open"
+    print(f"{name}: {len(content):,} bytes, answered {response.status_code} in {seconds:.2f} s")
+
+
+def test_xlsx_expanding_beyond_the_total_limit_is_refused(world, settings):
+    settings.CODEFRAME = {**settings.CODEFRAME, "XLSX_MAX_UNCOMPRESSED_BYTES": 4096}
+    response = _upload(
+        client_for("analyst", world),
+        "big.xlsx",
+        _xlsx([["answer"], *[[f"answer {i}"] for i in range(500)]]),
+        project=world["project"].pk,
+    )
+    assert response.status_code == 200
+    assert "expands to" in response.content.decode() and Question.objects.count() == 2
+
+
 def test_formula_injection_in_an_upload_is_neutralised_in_every_export(world):
     client = client_for("staff", world)
     rows = [["respondent_id", "answer"]]
@@ -602,3 +938,55 @@ def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
     )  # fmt: skip
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and message in done.stderr
+
+
+def test_settings_fail_closed_without_django_env(tmp_path):
+    """No DJANGO_ENV at all is production: the secret key is required, DEBUG is off and the
+    API takes no Basic auth."""
+    env = {k: v for k, v in production_env(tmp_path).items() if k != "DJANGO_ENV"}
+    show = (
+        "from django.conf import settings; print(settings.DEBUG, settings.ENVIRONMENT, "
+        "settings.REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", show],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout.startswith("False production"), done.stdout + done.stderr
+    assert "TokenAuthentication" in done.stdout and "BasicAuthentication" not in done.stdout
+    env.pop("DJANGO_SECRET_KEY")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+PRODUCTION_500 = """
+from django.contrib.auth import get_user_model
+from django.test import Client
+from codeframe import selectors
+def boom(**kwargs):
+    raise RuntimeError("boom-7f3a in the question list")
+selectors.question_list = boom
+user = get_user_model().objects.create_user("u", password="pw-u-123456")
+client = Client(raise_request_exception=False, HTTP_HOST="codeframes.example.com")
+client.force_login(user)
+print("STATUS", client.get("/questions/", secure=True).status_code)
+"""
+
+
+def test_production_logs_every_500_with_its_traceback(tmp_path):
+    env = production_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRODUCTION_500],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "STATUS 500" in done.stdout, done.stdout + done.stderr
+    assert "ERROR django.request: Internal Server Error: /questions/" in done.stderr
+    assert "Traceback" in done.stderr and "boom-7f3a in the question list" in done.stderr

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from codeframe import selectors
 from codeframe.console import import_file, run_generation, timing_line
+from codeframe.scoping import OPERATOR
 from codeframe.tables import codeframe_table
 
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Imported {result.imported:,} answers as question {question.pk}.")
         else:
             try:
-                question = selectors.get_question(question_id=options["question"])
+                question = selectors.get_question(user=OPERATOR, question_id=options["question"])
             except Http404 as exc:
                 raise CommandError(f"There is no question {options['question']}.") from exc
         self.stdout.write(f"Generating a codeframe for “{question}”…")

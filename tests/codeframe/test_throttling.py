@@ -1,0 +1,121 @@
+"""Per-user rates on generation and import (API and pages), and failed-login lockouts."""
+
+import base64
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from codeframe.models import Codeframe, Membership, Role
+from codeframe.services import default_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(settings):
+    cache.clear()  # the counts of earlier tests
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"codeframe_generate": "2/hour", "codeframe_import": "3/hour"},
+    }
+    yield
+    cache.clear()
+
+
+def test_api_generation_over_the_rate_is_429_with_retry_after(rates, staff_user, question):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    for _ in range(2):
+        reply = client.post("/api/codeframes/", {"question": question.pk}, format="json")
+        assert reply.status_code == 202
+    reply = client.post("/api/codeframes/", {"question": question.pk}, format="json")
+    assert reply.status_code == 429
+    assert 3000 < int(reply["Retry-After"]) <= 3600
+    assert "throttled" in reply.json()["detail"].lower()
+    assert Codeframe.objects.count() == 2
+
+
+def test_the_rate_is_per_user(rates, staff_user, question, django_user_model):
+    first, second = APIClient(), APIClient()
+    first.force_authenticate(staff_user)
+    other = django_user_model.objects.create_user("other", password="pw-other-123")
+    Membership.objects.create(project=default_project(), user=other, role=Role.ANALYST)
+    second.force_authenticate(other)
+    for _ in range(2):
+        assert (
+            first.post("/api/codeframes/", {"question": question.pk}, format="json").status_code
+            == 202
+        )
+    assert (
+        first.post("/api/codeframes/", {"question": question.pk}, format="json").status_code == 429
+    )
+    assert (
+        second.post("/api/codeframes/", {"question": question.pk}, format="json").status_code == 202
+    )
+
+
+def test_answers_in_the_body_count_as_an_import_too(rates, settings, staff_user):
+    settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["codeframe_import"] = "1/minute"
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    body = {"responses": ["Too expensive", "Great staff", "Slow app"]}
+    assert client.post("/api/codeframes/", body, format="json").status_code == 202
+    reply = client.post("/api/codeframes/", body, format="json")
+    assert reply.status_code == 429 and 0 < int(reply["Retry-After"]) <= 60
+
+
+def test_pages_over_the_rate_get_a_429_page(rates, staff_client, question):
+    url = f"/questions/{question.pk}/generate/"
+    assert staff_client.post(url).status_code == 302
+    assert staff_client.post(url).status_code == 302
+    page = staff_client.post(url)
+    assert page.status_code == 429 and int(page["Retry-After"]) > 0
+    assert "Too many requests" in page.content.decode()
+    for _ in range(3):
+        assert staff_client.post("/questions/import/", {"survey": "S", "pasted": "a"}).status_code
+    assert (
+        staff_client.post("/questions/import/", {"survey": "S", "pasted": "a"}).status_code == 429
+    )
+    # Reading is never throttled.
+    assert staff_client.get(question.get_absolute_url()).status_code == 200
+
+
+def test_failed_logins_lock_out_the_username_and_address(client, django_user_model, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    django_user_model.objects.create_user("victim", password="right-password-1")
+    for _ in range(3):
+        reply = client.post(
+            "/accounts/login/", {"username": "victim", "password": "guess"}, REMOTE_ADDR="10.0.0.9"
+        )
+        assert reply.status_code in (200, 429)
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "victim", "password": "right-password-1"},
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert locked.status_code == 429  # even the right password, during the cool-off
+    # Another address is not locked out by this one's failures.
+    other = client.post(
+        "/accounts/login/",
+        {"username": "victim", "password": "right-password-1"},
+        REMOTE_ADDR="10.0.0.10",
+    )
+    assert other.status_code == 302
+
+
+def test_failed_basic_auth_on_the_api_locks_out_too(client, django_user_model, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    django_user_model.objects.create_user("victim", password="right-password-1")
+
+    def attempt(password: str):
+        token = base64.b64encode(f"victim:{password}".encode()).decode()
+        return client.get(
+            "/api/schema/", HTTP_AUTHORIZATION=f"Basic {token}", REMOTE_ADDR="10.0.0.9"
+        )
+
+    assert attempt("right-password-1").status_code == 200  # the control
+    # (403, not 401: session auth comes first and has no WWW-Authenticate challenge)
+    assert [attempt("guess").status_code for _ in range(3)] == [403, 403, 403]
+    locked = attempt("right-password-1")
+    assert locked.status_code == 403  # the right password is refused during the cool-off
