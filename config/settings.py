@@ -155,6 +155,9 @@ EMBEDDINGS = {
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
+    # ONNX backend: int8 or fp32, and where its files are built (once per machine).
+    "ONNX_PRECISION": os.environ.get("EMBEDDINGS_ONNX_PRECISION", "int8"),
+    "ONNX_DIR": os.environ.get("EMBEDDINGS_ONNX_DIR", str(VAR_DIR / "onnx")),
     # Lets a Prometheus scraper read /metrics with "Authorization: Bearer <token>".
     "METRICS_TOKEN": os.environ.get("EMBEDDINGS_METRICS_TOKEN") or None,
     # Texts for `manage.py embeddings_warm --question ID / --all`.
