@@ -157,43 +157,17 @@ class OnnxBackend(SentenceTransformerBackend):
             folder=self.path, identity=self.identity, max_seq_length=self.seq_length
         )
 
-    def _pipeline(self) -> tuple[str, bool]:
-        """(pooling, normalize) of the model folder; only what we can reproduce exactly."""
-        pooling, normalize = None, bool(self.config.get("NORMALIZE"))
-        modules = (
-            _read_json(self.path / "modules.json") if (self.path / "modules.json").exists() else []
-        )
-        for module in modules or []:
-            kind = module.get("type", "").rsplit(".", 1)[-1]
-            if kind == "Pooling":
-                pooling_config = _read_json(self.path / module.get("path", "") / "config.json")
-                modes = [name for key, name in _POOLINGS.items() if pooling_config.get(key)]
-                others = [
-                    k
-                    for k, v in pooling_config.items()
-                    if k.startswith("pooling_mode") and v and k not in _POOLINGS
-                ]
-                if len(modes) != 1 or others:
-                    raise OnnxBuildFailed(
-                        f"{self.label}: pooling {pooling_config} is not supported by the ONNX "
-                        "backend; use the torch backend"
-                    )
-                pooling = modes[0]
-            elif kind == "Normalize":
-                normalize = True
-            elif kind != "Transformer":
-                raise OnnxBuildFailed(
-                    f"{self.label}: module {kind} is not supported by the ONNX backend; use the "
-                    "torch backend"
-                )
-        return pooling or "mean", normalize
+    def pipeline(self) -> tuple[str, bool]:
+        """(pooling, normalize) of the model. Raises OnnxBuildFailed for what we cannot run."""
+        pooling, normalize = read_pipeline(self.path)
+        return pooling, normalize or bool(self.config.get("NORMALIZE"))
 
     def _loaded(self) -> OnnxEncoder:
         if self._encoder is None:
             with self._load_lock:
                 if self._encoder is None:
                     started = time.perf_counter()
-                    pooling, normalize = self._pipeline()
+                    pooling, normalize = self.pipeline()
                     folder, _ = artifacts.ensure_built(
                         self.source, self.precision, onnx_root(self.config)
                     )
@@ -234,3 +208,34 @@ def onnx_root(config: Mapping[str, Any]) -> Path:
         / "django-embeddings"
         / "onnx"
     )
+
+
+def read_pipeline(folder: Path) -> tuple[str, bool]:
+    """(pooling, normalize) of a sentence-transformers folder's modules.json; only what the
+    ONNX backend reproduces exactly (Transformer, one of mean/CLS/max pooling, Normalize)."""
+    pooling, normalize = None, False
+    modules = _read_json(folder / "modules.json") if (folder / "modules.json").exists() else []
+    for module in modules or []:
+        kind = module.get("type", "").rsplit(".", 1)[-1]
+        if kind == "Pooling":
+            pooling_config = _read_json(folder / module.get("path", "") / "config.json")
+            modes = [name for key, name in _POOLINGS.items() if pooling_config.get(key)]
+            others = [
+                k
+                for k, v in pooling_config.items()
+                if k.startswith("pooling_mode") and v and k not in _POOLINGS
+            ]
+            if len(modes) != 1 or others:
+                raise OnnxBuildFailed(
+                    f"{folder}: pooling {pooling_config} is not supported by the ONNX backend; "
+                    "use the torch backend"
+                )
+            pooling = modes[0]
+        elif kind == "Normalize":
+            normalize = True
+        elif kind != "Transformer":
+            raise OnnxBuildFailed(
+                f"{folder}: module {kind} is not supported by the ONNX backend; use the torch "
+                "backend"
+            )
+    return pooling or "mean", normalize
