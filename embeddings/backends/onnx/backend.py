@@ -9,6 +9,7 @@ not padded to a long one's length. fp32 gives the torch vectors to within float 
 """
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -23,6 +24,8 @@ from embeddings.exceptions import OnnxBuildFailed
 
 logger = logging.getLogger(__name__)
 
+_encoders: dict[tuple, "OnnxEncoder"] = {}
+_encoders_lock = threading.Lock()
 _POOLINGS = {
     "pooling_mode_mean_tokens": "mean",
     "pooling_mode_cls_token": "cls",
@@ -168,13 +171,14 @@ class OnnxBackend(SentenceTransformerBackend):
                 if self._encoder is None:
                     started = time.perf_counter()
                     pooling, normalize = self.pipeline()
-                    folder, _ = artifacts.ensure_built(
+                    folder, manifest = artifacts.ensure_built(
                         self.source, self.precision, onnx_root(self.config)
                     )
                     lowercase = bool(
                         _read_json(self.path / "sentence_bert_config.json").get("do_lower_case")
                     )
-                    self._encoder = OnnxEncoder(
+                    self._encoder = _shared_encoder(
+                        manifest["files"][f"{self.precision}.onnx"]["sha256"],
                         model_path=folder / f"{self.precision}.onnx",
                         tokenizer_path=folder / "tokenizer.json",
                         max_seq_length=self.seq_length,
@@ -195,6 +199,17 @@ class OnnxBackend(SentenceTransformerBackend):
         encoder = self._loaded()
         prompt = self.config.get("PROMPT") or ""
         return encoder.encode([prompt + t for t in texts] if prompt else texts)
+
+
+def _shared_encoder(digest: str, **options: Any) -> OnnxEncoder:
+    """One encoder per verified file and options, shared by the backend instances of the
+    process (backends are rebuilt when settings change; the ONNX session need not be)."""
+    key = (digest, *sorted((k, str(v)) for k, v in options.items()))
+    if key not in _encoders:
+        with _encoders_lock:
+            if key not in _encoders:
+                _encoders[key] = OnnxEncoder(**options)
+    return _encoders[key]
 
 
 def onnx_root(config: Mapping[str, Any]) -> Path:
