@@ -26,6 +26,7 @@ from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts, embed_texts_with_report, model_fingerprint
 from tests.conftest import ONNX_BACKEND, subprocess_env
 
+pytestmark = pytest.mark.slow  # the real model, and ONNX files built once per session
 ROOT = Path(__file__).resolve().parents[2]
 
 
