@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
 from embeddings.backends import get_backend
 from embeddings.backends.onnx import OnnxBackend, artifacts
@@ -232,3 +233,10 @@ def test_stats_and_metrics_say_what_serves(onnx_model, django_user_model):
     text = client.get("/metrics").content.decode()
     assert 'embeddings_backend_info{engine="onnxruntime",precision="int8"} 1.0' in text
     assert "embeddings_model_load_seconds " in text
+    page = client.get(reverse("admin:embeddings_cachestatistics_changelist")).content.decode()
+    assert "onnxruntime, int8" in page and "loading took" in page
+
+
+def test_build_command_fails_cleanly_for_a_model_it_cannot_find(onnx_model, tmp_path):
+    with pytest.raises(CommandError, match="not a local folder"):
+        call_command("embeddings_build_onnx", "--model", str(tmp_path / "no-such-model"))
