@@ -34,8 +34,12 @@ def _bench_codeframe():
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    onnx_dir = tempfile.mkdtemp(prefix="bench-onnx-")
-    setup_django(EMBEDDINGS_ONNX_DIR=onnx_dir)
+    with tempfile.TemporaryDirectory(prefix="bench-onnx-") as onnx_dir:
+        setup_django(EMBEDDINGS_ONNX_DIR=onnx_dir)
+        run(onnx_dir)
+
+
+def run(onnx_dir: str) -> None:
     from codeframe.generation import generate_codeframe
     from embeddings.backends.onnx import OnnxBackend
     from embeddings.backends.sentence_transformers import SentenceTransformerBackend
