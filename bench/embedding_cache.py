@@ -279,12 +279,15 @@ def backends_section(
             drop(n)
             vectors[name] = embed_texts(texts)  # builds the ONNX files if missing; loads
             cold[name], mixed[name] = [], []
+    # Each measurement is paired with a torch model.encode run right before it: the shared
+    # machine's speed drifts within a minute, so a baseline taken once per round misleads.
     for _ in range(args.repeats):
-        baseline = median_seconds(lambda: encode(texts), repeats=1)
         for name, backend, precision in BACKENDS:
             with use(backend, precision):
+                baseline = median_seconds(lambda: encode(texts), repeats=1)
                 t = median_seconds(lambda: embed_texts(texts), repeats=1, setup=lambda: drop(n))
                 cold[name].append((t, t / baseline))
+                baseline = median_seconds(lambda: encode(texts), repeats=1)
                 t = median_seconds(
                     lambda: embed_texts(texts), repeats=1, setup=lambda: drop(new_count)
                 )
@@ -337,8 +340,8 @@ def backends_section(
             ]
         )
     print(
-        f"Backends: embed_texts on {n} texts, {args.repeats} rounds paired with torch "
-        f"model.encode (ratio = embed_texts / model.encode, median of per-round ratios); "
+        f"Backends: embed_texts on {n} texts, {args.repeats} rounds, each time paired with a torch "
+        f"model.encode just before (ratio = embed_texts / model.encode, median of the ratios); "
         f"fresh process: median of 3 (load = the backend's own load_seconds)"
     )
     print(
