@@ -10,6 +10,12 @@ Compares, on one private redis-server started for the run:
       long as ours (what any design that names a text by its SHA-256 must send),
   (e) embed_texts on a private 3-primary Redis Cluster (warm only), against the same floor,
       with the commands each warm lookup sends (INFO commandstats summed over the nodes).
+
+
+and then the backends: embed_texts through torch (sentence-transformers), ONNX fp32 and ONNX
+int8, cold and mixed, paired round by round with torch's model.encode; their vectors' cosine
+to torch's; and, each in a fresh process (median of 3), the model load time, a cold call's wall
+time from process start, and the peak RSS.
 Texts: the first N distinct BANKING77 test messages (Casanueva et al., 2020), short customer
 messages like survey open-ends. Times are medians of the repeats.
 """
@@ -251,6 +257,147 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(
         f"\nfloat16 storage: worst cosine to the float32 vector over {n} texts = {cosine.min():.7f}"
     )
+    print()
+    backends_section(url, texts, args, encode, vectors)
+
+
+TORCH = "embeddings.backends.sentence_transformers.SentenceTransformerBackend"
+ONNX = "embeddings.backends.onnx.OnnxBackend"
+BACKENDS = [("torch", TORCH, "int8"), ("onnx fp32", ONNX, "fp32"), ("onnx int8", ONNX, "int8")]
+
+CHILD = """
+import json, re, sys, time
+started = time.perf_counter()
+import django
+django.setup()
+from embeddings.backends import get_backend
+from embeddings.services import embed_texts_with_report
+texts = json.load(open(sys.argv[1]))
+report = embed_texts_with_report(texts)
+print(json.dumps({"wall": time.perf_counter() - started, "misses": report.misses,
+                  "load": get_backend().serving_info()["load_seconds"],
+                  # VmHWM, not ru_maxrss: that one keeps the forking parent's size across exec.
+                  "rss_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) / 1024,
+                  "torch": "torch" in sys.modules}))
+"""
+
+
+def backends_section(
+    url: str, texts: list[str], args: argparse.Namespace, encode, torch_vectors: np.ndarray
+) -> None:
+    import json
+    import subprocess
+    import tempfile
+
+    import redis
+    from django.conf import settings
+    from django.test import override_settings
+
+    from embeddings import keys
+    from embeddings.backends import get_backend
+    from embeddings.services import embed_texts, namespace_for
+
+    client = redis.Redis.from_url(url)
+    n, new_count = len(texts), len(texts) // 5
+
+    def use(backend: str, precision: str):
+        return override_settings(
+            EMBEDDINGS={**settings.EMBEDDINGS, "BACKEND": backend, "ONNX_PRECISION": precision}
+        )
+
+    def drop(count: int) -> None:
+        client.delete(*keys.text_keys(namespace_for(get_backend()), texts[:count]))
+
+    vectors, cold, mixed = {}, {}, {}
+    for name, backend, precision in BACKENDS:
+        with use(backend, precision):
+            drop(n)
+            vectors[name] = embed_texts(texts)  # builds the ONNX files if missing; loads
+            cold[name], mixed[name] = [], []
+    # Each measurement is paired with a torch model.encode run right before it: the shared
+    # machine's speed drifts within a minute, so a baseline taken once per round misleads.
+    for _ in range(args.repeats):
+        for name, backend, precision in BACKENDS:
+            with use(backend, precision):
+                baseline = median_seconds(lambda: encode(texts), repeats=1)
+                t = median_seconds(lambda: embed_texts(texts), repeats=1, setup=lambda: drop(n))
+                cold[name].append((t, t / baseline))
+                baseline = median_seconds(lambda: encode(texts), repeats=1)
+                t = median_seconds(
+                    lambda: embed_texts(texts), repeats=1, setup=lambda: drop(new_count)
+                )
+                mixed[name].append((t, t / baseline))
+
+    fresh: dict[str, list[dict]] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(texts, handle)
+        handle.flush()
+        for _ in range(3):
+            for name, backend, precision in BACKENDS:
+                with use(backend, precision):
+                    drop(n)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("EMBEDDINGS_")}
+                env.update(
+                    EMBEDDINGS_REDIS_URL=url,
+                    EMBEDDINGS_BACKEND=backend,
+                    EMBEDDINGS_ONNX_PRECISION=precision,
+                    EMBEDDINGS_LOG_LEVEL="WARNING",
+                )
+                done = subprocess.run(
+                    [sys.executable, "-c", CHILD, handle.name],
+                    cwd=Path(__file__).resolve().parents[1],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                fresh.setdefault(name, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    med = statistics.median
+    rows = []
+    for name, *_ in BACKENDS:
+        unit = vectors[name] / np.linalg.norm(vectors[name], axis=1, keepdims=True)
+        ref = torch_vectors / np.linalg.norm(torch_vectors, axis=1, keepdims=True)
+        cosine = (unit * ref).sum(1)
+        runs = fresh[name]
+        rows.append(
+            [
+                name,
+                f"{med(t for t, _ in cold[name]) * 1000:.0f} ms",
+                f"{med(r for _, r in cold[name]):.3f}x",
+                f"{med(t for t, _ in mixed[name]) * 1000:.0f} ms",
+                f"{med(r for _, r in mixed[name]):.3f}x",
+                f"{med(r['load'] for r in runs):.2f} s",
+                f"{med(r['wall'] for r in runs):.2f} s",
+                f"{max(r['rss_mb'] for r in runs):.0f} MB",
+                "yes" if any(r["torch"] for r in runs) else "no",
+                f"{cosine.mean():.4f} / {cosine.min():.4f}",
+            ]
+        )
+    print(
+        f"Backends: embed_texts on {n} texts, {args.repeats} rounds, each time paired with a torch "
+        f"model.encode just before (ratio = embed_texts / model.encode, median of the ratios); "
+        f"fresh process: median of 3 (load = the backend's own load_seconds)"
+    )
+    print(
+        table(
+            [
+                "backend",
+                "cold",
+                "cold / torch encode",
+                f"mixed ({n - new_count} cached)",
+                "mixed / torch encode",
+                "model load",
+                "fresh process, cold call",
+                "peak RSS",
+                "torch imported",
+                "cosine to torch mean / min",
+            ],
+            rows,
+        )
+    )
+    int8_ratio = med(r for _, r in cold["onnx int8"])
+    print(f"\ntarget: cold onnx int8 embed_texts / torch model.encode <= 0.5x: {int8_ratio:.3f}x")
 
 
 def _warm_only(texts: list[str], *, floor, client, repeats: int) -> None:

@@ -7,7 +7,8 @@ goes through.
 On one private redis-server started for the run:
   1. cold: raw `model.encode(texts)` (the model already loaded) against
      embeddings.maintenance.warm_texts over the same texts read from a file, on an empty cache,
-     paired round by round (see the comment in run()).
+     paired round by round (see the comment in run()); in the same rounds, warm_texts through
+     the ONNX int8 backend (--onnx-precision), whose throughput is compared with torch's.
   2. warm: warm_texts over --warm-texts lines whose vectors are all cached (384-d float32
      values written beforehand), read from a file: texts/s with no encoding at all.
   3. stream: `manage.py embeddings_warm FILE` as a separate process on --stream-lines lines, of
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--warm-texts", type=int, default=200_000)
     parser.add_argument("--stream-lines", type=int, default=1_000_000)
     parser.add_argument("--cold-lines", type=int, default=256)
+    parser.add_argument("--onnx-precision", default="int8", choices=["int8", "fp32"])
     args = parser.parse_args()
     with private_redis() as url, tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
         setup_django(EMBEDDINGS_REDIS_URL=url)
@@ -109,6 +111,20 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
     rounds = [texts[i : i + args.round] for i in range(0, len(texts), args.round)]
     round_files = [write_lines(tmp / f"cold-{n}.txt", part) for n, part in enumerate(rounds)]
     model.encode(texts[:64], batch_size=batch_size)  # warm up torch
+    from django.conf import settings
+    from django.test import override_settings
+
+    onnx_settings = override_settings(
+        EMBEDDINGS={
+            **settings.EMBEDDINGS,
+            "BACKEND": "embeddings.backends.onnx.OnnxBackend",
+            "ONNX_PRECISION": args.onnx_precision,
+        }
+    )
+    with onnx_settings:
+        onnx_ns = current_namespace()
+        onnx_label = get_backend().label
+        get_backend().encode(texts[:64])  # builds the files if missing, loads, warms up
 
     def raw(part: list[str]) -> None:
         model.encode(part, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
@@ -120,23 +136,41 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
         assert stats.embedded == len(part), stats
         inside_encode[0] += stats.encode_seconds
 
-    raw_totals, warm_totals, round_ratios = [], [], []
+    def warm_onnx(path: str, part: list[str]) -> None:
+        with onnx_settings:
+            stats = warm_texts(read_texts(path))
+        assert stats.embedded == len(part), stats
+
+    raw_totals, warm_totals, onnx_totals, round_ratios = [], [], [], []
     for repeat in range(args.repeats):
         flush_keys(namespace=ns)
-        raw_total = warm_total = 0.0
+        with onnx_settings:
+            flush_keys(namespace=onnx_ns)
+        raw_total = warm_total = onnx_total = 0.0
         for n, (part, path) in enumerate(zip(rounds, round_files, strict=True)):
             timed = {}
-            steps = [("raw", lambda p=part: raw(p)), ("warm", lambda f=path, p=part: warm(f, p))]
+            steps = [
+                ("raw", lambda p=part: raw(p)),
+                ("warm", lambda f=path, p=part: warm(f, p)),
+                ("onnx", lambda f=path, p=part: warm_onnx(f, p)),
+            ]
             for name, fn in steps if (n + repeat) % 2 == 0 else reversed(steps):
                 started = time.perf_counter()
                 fn()
                 timed[name] = time.perf_counter() - started
             raw_total += timed["raw"]
             warm_total += timed["warm"]
+            onnx_total += timed["onnx"]
             round_ratios.append(timed["raw"] / timed["warm"])
         raw_totals.append(raw_total)
         warm_totals.append(warm_total)
-        print(f"repeat {repeat + 1}: raw {raw_total:.1f}s, warm {warm_total:.1f}s", flush=True)
+        onnx_totals.append(onnx_total)
+        print(
+            f"repeat {repeat + 1}: raw {raw_total:.1f}s, warm {warm_total:.1f}s, "
+            f"onnx warm {onnx_total:.1f}s",
+            flush=True,
+        )
+    onnx_ratios = [w / o for w, o in zip(warm_totals, onnx_totals, strict=True)]
     ratios = [r / w for r, w in zip(raw_totals, warm_totals, strict=True)]
     # Load-independent view of the same thing: the share of warm_texts' time spent inside
     # model.encode; the rest (file, SHA-256, MGET, write pipeline) is what the cache costs.
@@ -157,6 +191,13 @@ def run(url: str, tmp: Path, args: argparse.Namespace) -> None:
                 warm_totals,
                 f"{statistics.median(ratios):.3f} (per repeat {' '.join(f'{r:.3f}' for r in ratios)};"
                 f" median per round {statistics.median(round_ratios):.3f})",
+            ),
+            (
+                f"warm_texts, {onnx_label}",
+                onnx_totals,
+                f"{statistics.median(raw_totals) / statistics.median(onnx_totals):.3f}; vs torch"
+                f" warm_texts {statistics.median(onnx_ratios):.3f}x (target >= 1.9x; per repeat"
+                f" {' '.join(f'{r:.2f}' for r in onnx_ratios)})",
             ),
         ]
     ]

@@ -270,6 +270,9 @@ EMBEDDINGS = {
     "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
     "CLUSTER_BUCKETS": int(os.environ.get("EMBEDDINGS_CLUSTER_BUCKETS", "16")),
+    # ONNX backend: int8 or fp32, and where its files are built (once per machine).
+    "ONNX_PRECISION": os.environ.get("EMBEDDINGS_ONNX_PRECISION", "int8"),
+    "ONNX_DIR": os.environ.get("EMBEDDINGS_ONNX_DIR", str(VAR_DIR / "onnx")),
     # Lets a Prometheus scraper read /metrics with "Authorization: Bearer <token>".
     "METRICS_TOKEN": os.environ.get("EMBEDDINGS_METRICS_TOKEN") or None,
     # Texts for `manage.py embeddings_warm --question ID / --all`.

@@ -71,6 +71,9 @@ class CacheStatsSerializer(serializers.Serializer):
     last_hour = UsageSerializer()
     models = ModelStatsSerializer(many=True)
     warnings = WarningSerializer(many=True)
+    serving = serializers.DictField(
+        help_text="engine (torch/onnxruntime), precision, loaded, load_seconds (this process)."
+    )
     generated_at = serializers.FloatField()
     sections = serializers.DictField(
         child=serializers.DictField(),

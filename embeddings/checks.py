@@ -55,6 +55,14 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
                 id="embeddings.E004",
             )
         )
+    if config["ONNX_PRECISION"] not in ("int8", "fp32"):
+        errors.append(
+            Error(
+                f"EMBEDDINGS['ONNX_PRECISION'] must be 'int8' or 'fp32', not "
+                f"{config['ONNX_PRECISION']!r}.",
+                id="embeddings.E006",
+            )
+        )
     return errors
 
 

@@ -33,3 +33,11 @@ class CacheRefused(CacheError):
 
 class ModelNotFound(EmbeddingsError):
     """The configured model is neither a local folder nor in the local Hugging Face cache."""
+
+
+class OnnxBuildFailed(EmbeddingsError):
+    """The ONNX files of the model could not be built (export, quantization or writing)."""
+
+
+class ParityCheckFailed(OnnxBuildFailed):
+    """The ONNX export's vectors are too far from the torch model's; it is not served."""

@@ -74,6 +74,20 @@ class CacheCollector:
                 "Hits / lookups over the last hour, current model.",
                 value=stats.last_hour.hit_rate,
             )
+        serving = stats.serving
+        info = GaugeMetricFamily(
+            "embeddings_backend_info",
+            "What serves the vectors (always 1; the labels say).",
+            labels=["engine", "precision"],
+        )
+        info.add_metric([str(serving.get("engine")), str(serving.get("precision"))], 1)
+        yield info
+        if serving.get("load_seconds") is not None:
+            yield GaugeMetricFamily(
+                "embeddings_model_load_seconds",
+                "Seconds this process took to load the model.",
+                value=serving["load_seconds"],
+            )
         yield GaugeMetricFamily(
             "embeddings_cache_warnings",
             "Active warnings on the stats page.",

@@ -96,6 +96,7 @@ class CacheStats:
     last_hour: Usage
     models: list[ModelStats] = field(default_factory=list)
     warnings: list[StatsWarning] = field(default_factory=list)
+    serving: dict[str, Any] = field(default_factory=dict)  # engine, precision, load_seconds
     generated_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,6 +171,7 @@ def get_cache_stats() -> CacheStats:
         model=backend.label,
         fingerprint=fingerprint,
         model_loaded=backend.is_loaded,
+        serving=backend.serving_info(),
         storage_dtype=config["STORAGE_DTYPE"],
         entries_total=total,
         entries_current_model=(counted.get("by_model") or {}).get(

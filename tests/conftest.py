@@ -27,6 +27,9 @@ FAKE_BACKEND = "tests.fakes.CountingBackend"
 IMMEDIATE_TASKS = "django_tasks.backends.immediate.ImmediateBackend"
 
 
+ONNX_BACKEND = "embeddings.backends.onnx.OnnxBackend"
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     shutil.rmtree(_short_tmp, ignore_errors=True)
 
@@ -65,6 +68,32 @@ def _isolated_embeddings(settings, tmp_path) -> None:
 def real_model(settings) -> None:
     """Use the real all-MiniLM-L6-v2 (loaded once per test process)."""
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": REAL_BACKEND}
+
+
+@pytest.fixture(scope="session")
+def onnx_root(tmp_path_factory) -> Path:
+    """An ONNX_DIR with the bundled model's fp32 and int8 files, built once per test session
+    (in a child process, as on first use in production: about half a minute)."""
+    from embeddings.backends.onnx import OnnxBackend, artifacts
+    from embeddings.conf import get_config
+
+    root = tmp_path_factory.mktemp("onnx")
+    for precision in ("int8", "fp32"):  # one child builds both: int8 is quantized from fp32
+        backend = OnnxBackend(model=None, config={**get_config(), "ONNX_PRECISION": precision})
+        artifacts.ensure_built(backend.source, precision, root)
+    return root
+
+
+@pytest.fixture
+def onnx_model(settings, onnx_root) -> Path:
+    """Use the ONNX backend (int8 unless the test sets ONNX_PRECISION) on the session's files."""
+    settings.EMBEDDINGS = {
+        **settings.EMBEDDINGS,
+        "BACKEND": ONNX_BACKEND,
+        "ONNX_DIR": str(onnx_root),
+        "ONNX_PRECISION": "int8",
+    }
+    return onnx_root
 
 
 @pytest.fixture

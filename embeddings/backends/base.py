@@ -33,6 +33,16 @@ class BaseBackend:
         """Whether the model is in memory in this process."""
         return False
 
+    def serving_info(self) -> dict[str, Any]:
+        """What serves the vectors, for stats: engine, precision, whether the model is loaded in
+        this process and how many seconds loading it took (None until it is)."""
+        return {
+            "engine": type(self).__name__,
+            "precision": None,
+            "loaded": self.is_loaded,
+            "load_seconds": None,
+        }
+
     def fingerprint_fields(self) -> dict[str, Any]:
         """JSON-serialisable description of everything that changes the vectors.
 

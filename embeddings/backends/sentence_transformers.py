@@ -42,6 +42,7 @@ _file_digests: dict[tuple[str, int, int], str] = {}
 # settings change; the 90 MB model need not be).
 _models: dict[tuple[str, str, int | None], Any] = {}
 _models_lock = threading.Lock()
+_load_seconds: dict[tuple[str, str, int | None], float] = {}
 
 
 class SentenceTransformerBackend(BaseBackend):
@@ -105,6 +106,15 @@ class SentenceTransformerBackend(BaseBackend):
     def is_loaded(self) -> bool:
         return self._model is not None
 
+    def serving_info(self) -> dict[str, Any]:
+        key = (str(self.path), self.config.get("DEVICE") or "cpu", self.max_seq_length)
+        return {
+            "engine": "torch",
+            "precision": "fp32",
+            "loaded": self.is_loaded,
+            "load_seconds": _load_seconds.get(key) if self.is_loaded else None,
+        }
+
     def fingerprint_fields(self) -> dict[str, Any]:
         return {
             "backend": "sentence-transformers",
@@ -162,9 +172,8 @@ def _load_model(path: str, device: str, max_seq_length: int | None):
                 if max_seq_length:
                     model.max_seq_length = max_seq_length
                 _models[key] = model
-                logger.info(
-                    "loaded embedding model %s in %.1f s", path, time.perf_counter() - started
-                )
+                _load_seconds[key] = round(time.perf_counter() - started, 3)
+                logger.info("loaded embedding model %s in %.1f s", path, _load_seconds[key])
     return _models[key]
 
 

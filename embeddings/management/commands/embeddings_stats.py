@@ -51,6 +51,7 @@ class Command(BaseCommand):
             ("reachable", "yes" if stats.reachable else f"NO ({stats.error})"),
             ("model", f"{stats.model} [{stats.fingerprint}, {stats.storage_dtype}]"),
             ("model loaded here", "yes" if stats.model_loaded else "no"),
+            ("served by", f"{stats.serving.get('engine')} {stats.serving.get('precision') or ''}"),
             ("ttl", f"{stats.ttl_seconds:,} s" if stats.ttl_seconds else "no expiry"),
             ("keys in store", number(stats.entries_total)),
             ("this model's vectors", number(stats.entries_current_model)),
