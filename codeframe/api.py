@@ -159,12 +159,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         ),
     )
     def create(self, request: Request) -> Response:
-        responses = request.data.get("responses") if isinstance(request.data, dict) else None
-        limit = get_config()["MAX_RESPONSES"]
-        if isinstance(responses, list) and len(responses) > limit:
-            raise PayloadTooLarge(
-                f"{len(responses):,} answers is more than the limit of {limit:,} per codeframe."
-            )
+        _refuse_too_many(request)
         payload = CodeframeRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -193,10 +188,7 @@ class CodeframeViewSet(viewsets.ViewSet):
                 )
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
-        body = job_payload(job, request)
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
-        )
+        return accepted(job, request)
 
     @extend_schema(
         request=WaveRequestSerializer,
@@ -218,12 +210,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def waves(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
-        responses = request.data.get("responses") if isinstance(request.data, dict) else None
-        limit = get_config()["MAX_RESPONSES"]
-        if isinstance(responses, list) and len(responses) > limit:
-            raise PayloadTooLarge(
-                f"{len(responses):,} answers is more than the limit of {limit:,}."
-            )
+        _refuse_too_many(request)
         payload = WaveRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         rows = (
@@ -239,10 +226,7 @@ class CodeframeViewSet(viewsets.ViewSet):
             )
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
-        body = job_payload(job, request)
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
-        )
+        return accepted(job, request)
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:
@@ -284,6 +268,22 @@ class JobViewSet(viewsets.ViewSet):
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return Response(job_payload(job, request))
+
+
+def _refuse_too_many(request: Request) -> None:
+    """413 before validating a body with more answers than CODEFRAME["MAX_RESPONSES"]."""
+    responses = request.data.get("responses") if isinstance(request.data, dict) else None
+    limit = get_config()["MAX_RESPONSES"]
+    if isinstance(responses, list) and len(responses) > limit:
+        raise PayloadTooLarge(
+            f"{len(responses):,} answers is more than the limit of {limit:,} per codeframe."
+        )
+
+
+def accepted(job, request: Request) -> Response:
+    """202 with the job, its status URL also in `Location`."""
+    body = job_payload(job, request)
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
 def codeframe_payload(codeframe) -> dict:

@@ -102,8 +102,15 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert re.search(rf"Cache hits / misses\s+{len(texts)} / 0", page.inner_text("dl.stats"))
     page.goto(f"{base}/admin/embeddings/cachestatistics/")
     body = page.inner_text("#content-main")
-    assert f"hit rate, lifetime ({len(texts) * 2} lookups)" in body, body
-    assert re.search(rf"Hits / misses, lifetime\s+{len(texts)} / {len(texts)}", body), body
+    # Each generation looked up its answers and its candidate label phrases (phrases too are
+    # cached: the second generation found all of both).
+    lookups = int(re.search(r"hit rate, lifetime \(([\d,]+) lookups\)", body)[1].replace(",", ""))
+    hits, misses = (
+        int(n.replace(",", ""))
+        for n in re.search(r"Hits / misses, lifetime\s+([\d,]+) / ([\d,]+)", body).groups()
+    )
+    assert hits + misses == lookups > len(texts) * 2, body
+    assert hits >= len(texts) and misses >= len(texts) and hits * 2 >= lookups, body
     assert page.locator("[data-code=unreachable]").count() == 0
     page.screenshot(path=artifacts / "browser-5-cache-used.png", full_page=True)
     print(f"\nbrowser: {nets} nets, {codes} codes; screenshots in {artifacts}")

@@ -75,7 +75,7 @@ def test_make_demo_then_log_in_with_the_printed_account(tmp_path, browser_page, 
         assert "/login/" in page.url  # the page asks for the account first
         page.fill("#id_username", username)
         page.fill("#id_password", password)
-        page.click("input[type=submit]")
+        page.click("button:has-text('Log in')")
         page.wait_for_url(target)
         assert page.locator("tr.net").count() >= 1 and page.locator("tr[id^=code-]").count() >= 5
         page.screenshot(path=artifacts / "first-run-codeframe.png")
