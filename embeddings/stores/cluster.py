@@ -14,7 +14,6 @@ so `caches["embeddings"]` works too (JSON values, never pickle; `clear()` is ref
 
 import json
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -29,16 +28,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from embeddings import counters, keys
+from embeddings import keys
 from embeddings.counters import Increments, Totals
 from embeddings.exceptions import CacheRefused
 from embeddings.stores.base import BaseStore, HealthWarning, StoreDescription
 from embeddings.stores.redis import (
     RELEASE_SCRIPT,
-    _decoded,
     _first_error,
-    _json,
     _translated,
+    check_increments,
+    queue_increments,
+    read_counters,
     redis_health_warnings,
     redis_persistence,
 )
@@ -241,7 +241,7 @@ class ClusterStore(BaseStore):
                 raise CacheRefused(f"Redis Cluster refused read: {part}")
             for position, value in zip(positions, part, strict=True):
                 values[position] = value
-        self._check_increments(results[len(groups) :], increments)
+        check_increments(results[len(groups) :], increments)
         return values
 
     def set_many(
@@ -254,49 +254,15 @@ class ClusterStore(BaseStore):
             self._queue_increments(pipe, increments)
             results = pipe.execute(raise_on_error=False)
         refused = _first_error(results[: len(items)])
-        self._check_increments(results[len(items) :], increments)
+        check_increments(results[len(items) :], increments)
         if refused is not None:
             raise CacheRefused(f"Redis Cluster refused write: {refused}")
 
     def _queue_increments(self, pipe: "RedisCluster | _NodeBatches", increments) -> None:
-        if increments is None:
-            return
-        prefix = self.config["KEY_PREFIX"]
-        lifetime = keys.stats_key(prefix, increments.fingerprint)
-        bucket = keys.stats_key(prefix, increments.fingerprint, minute=increments.minute)
-        for name, value in increments.values.items():
-            pipe.hincrby(lifetime, name, value)
-            pipe.hincrby(bucket, name, value)
-        pipe.expire(bucket, (counters.WINDOW_MINUTES + 2) * 60)
-        if increments.register is not None:
-            pipe.hset(keys.models_key(prefix), increments.fingerprint, increments.register)
-
-    @staticmethod
-    def _check_increments(results: list[Any], increments: Increments | None) -> None:
-        if increments is not None and _first_error(results) is not None:
-            counters.give_back(increments)
+        queue_increments(pipe, self.config["KEY_PREFIX"], increments)
 
     def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
-        prefix = self.config["KEY_PREFIX"]
-        now = int(time.time() // 60)
-        window = range(now - counters.WINDOW_MINUTES + 1, now + 1)
-        with _translated("read counters"):
-            models = self.client.hgetall(keys.models_key(prefix))
-            fingerprints = sorted({k.decode() for k in models} | set(also))
-            pipe = self.client.pipeline()
-            for fingerprint in fingerprints:
-                pipe.hgetall(keys.stats_key(prefix, fingerprint))
-                for minute in window:
-                    pipe.hgetall(keys.stats_key(prefix, fingerprint, minute=minute))
-            results = iter(pipe.execute())
-        out = {}
-        for fingerprint in fingerprints:
-            lifetime = Totals.from_mapping(_decoded(next(results)))
-            recent = Totals()
-            for _ in window:
-                recent = recent + Totals.from_mapping(_decoded(next(results)))
-            out[fingerprint] = (lifetime, recent, _json(models.get(fingerprint.encode())))
-        return out
+        return read_counters(self.client, self.config["KEY_PREFIX"], also, self.client.pipeline())
 
     def reset_counters(self, fingerprint: str | None = None) -> None:
         prefix = self.config["KEY_PREFIX"]

@@ -118,7 +118,7 @@ class RedisStore(BaseStore):
             if isinstance(part, Exception):
                 raise CacheRefused(f"Redis refused read: {part}")
             values.extend(part)
-        self._check_increments(results[chunks:], increments)
+        check_increments(results[chunks:], increments)
         return values
 
     def set_many(
@@ -138,51 +138,17 @@ class RedisStore(BaseStore):
             self._queue_increments(pipe, increments)
             results = pipe.execute(raise_on_error=False)
         refused = refused or _first_error(results[:queued])
-        self._check_increments(results[queued:], increments)
+        check_increments(results[queued:], increments)
         if refused is not None:
             raise CacheRefused(f"Redis refused write: {refused}")
 
     def _queue_increments(self, pipe, increments: Increments | None) -> None:
-        if increments is None:
-            return
-        prefix = self.config["KEY_PREFIX"]
-        lifetime = keys.stats_key(prefix, increments.fingerprint)
-        bucket = keys.stats_key(prefix, increments.fingerprint, minute=increments.minute)
-        for name, value in increments.values.items():
-            pipe.hincrby(lifetime, name, value)
-            pipe.hincrby(bucket, name, value)
-        pipe.expire(bucket, (counters.WINDOW_MINUTES + 2) * 60)
-        if increments.register is not None:
-            pipe.hset(keys.models_key(prefix), increments.fingerprint, increments.register)
-
-    @staticmethod
-    def _check_increments(results: list[Any], increments: Increments | None) -> None:
-        # Counters that did not land (e.g. Redis full under noeviction) wait for the next trip.
-        if increments is not None and _first_error(results) is not None:
-            counters.give_back(increments)
+        queue_increments(pipe, self.config["KEY_PREFIX"], increments)
 
     def read_counters(self, also: Sequence[str] = ()) -> dict[str, tuple[Totals, Totals, dict]]:
-        prefix = self.config["KEY_PREFIX"]
-        now = int(time.time() // 60)
-        window = range(now - counters.WINDOW_MINUTES + 1, now + 1)
-        with _translated("read counters"):
-            models = self.client.hgetall(keys.models_key(prefix))
-            fingerprints = sorted({k.decode() for k in models} | set(also))
-            pipe = self.client.pipeline(transaction=False)
-            for fingerprint in fingerprints:
-                pipe.hgetall(keys.stats_key(prefix, fingerprint))
-                for minute in window:
-                    pipe.hgetall(keys.stats_key(prefix, fingerprint, minute=minute))
-            results = iter(pipe.execute())
-        out = {}
-        for fingerprint in fingerprints:
-            lifetime = Totals.from_mapping(_decoded(next(results)))
-            recent = Totals()
-            for _ in window:
-                recent = recent + Totals.from_mapping(_decoded(next(results)))
-            description = _json(models.get(fingerprint.encode()))
-            out[fingerprint] = (lifetime, recent, description)
-        return out
+        return read_counters(
+            self.client, self.config["KEY_PREFIX"], also, self.client.pipeline(transaction=False)
+        )
 
     def reset_counters(self, fingerprint: str | None = None) -> None:
         prefix = self.config["KEY_PREFIX"]
@@ -397,3 +363,52 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+# --- Counters: shared by the standalone (and Sentinel) store and the cluster store ----------
+
+
+def queue_increments(pipe, prefix: str, increments: Increments | None) -> None:
+    """Queue the counter increments of a call on `pipe` (lifetime hash, per-minute bucket with
+    its expiry, and the model registry)."""
+    if increments is None:
+        return
+    lifetime = keys.stats_key(prefix, increments.fingerprint)
+    bucket = keys.stats_key(prefix, increments.fingerprint, minute=increments.minute)
+    for name, value in increments.values.items():
+        pipe.hincrby(lifetime, name, value)
+        pipe.hincrby(bucket, name, value)
+    pipe.expire(bucket, (counters.WINDOW_MINUTES + 2) * 60)
+    if increments.register is not None:
+        pipe.hset(keys.models_key(prefix), increments.fingerprint, increments.register)
+
+
+def check_increments(results: list[Any], increments: Increments | None) -> None:
+    """Counters that did not land (e.g. Redis full under noeviction) wait for the next trip."""
+    if increments is not None and _first_error(results) is not None:
+        counters.give_back(increments)
+
+
+def read_counters(
+    client, prefix: str, also: Sequence[str], pipe
+) -> dict[str, tuple[Totals, Totals, dict]]:
+    """Lifetime and last-hour totals and the registry entry of every model (and of `also`),
+    in two round trips: the registry, then one pipeline (`pipe`) of the hashes."""
+    now = int(time.time() // 60)
+    window = range(now - counters.WINDOW_MINUTES + 1, now + 1)
+    with _translated("read counters"):
+        models = client.hgetall(keys.models_key(prefix))
+        fingerprints = sorted({k.decode() for k in models} | set(also))
+        for fingerprint in fingerprints:
+            pipe.hgetall(keys.stats_key(prefix, fingerprint))
+            for minute in window:
+                pipe.hgetall(keys.stats_key(prefix, fingerprint, minute=minute))
+        results = iter(pipe.execute())
+    out = {}
+    for fingerprint in fingerprints:
+        lifetime = Totals.from_mapping(_decoded(next(results)))
+        recent = Totals()
+        for _ in window:
+            recent = recent + Totals.from_mapping(_decoded(next(results)))
+        out[fingerprint] = (lifetime, recent, _json(models.get(fingerprint.encode())))
+    return out
