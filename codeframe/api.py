@@ -13,22 +13,25 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import jobs, selectors, services
+from codeframe import carryback, jobs, selectors, services
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     AnswersChanged,
+    CarryBackConflict,
     CodeframeError,
     GenerationFailed,
     ImportFailed,
     JobStateError,
     NoResponses,
     NotApproved,
+    NotAWaveFrame,
     QueueFull,
     TooManyResponses,
 )
 from codeframe.importers import ImportedRow
 from codeframe.models import Role
 from codeframe.serializers import (
+    CarryBackSerializer,
     CodeframeRequestSerializer,
     CodeframeSerializer,
     JobSerializer,
@@ -72,7 +75,7 @@ def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
-    if isinstance(exc, JobStateError | NotApproved):
+    if isinstance(exc, JobStateError | NotApproved | NotAWaveFrame | CarryBackConflict):
         return Conflict(str(exc))
     if isinstance(exc, TooManyResponses):
         return PayloadTooLarge(str(exc))
@@ -227,6 +230,55 @@ class CodeframeViewSet(viewsets.ViewSet):
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return accepted(job, request)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={
+            200: CarryBackSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+            409: OpenApiResponse(_error, description="Not a wave's codeframe"),
+        },
+        summary="Preview carrying a wave frame's edits back into its approved frame",
+        description=(
+            "What `POST` would change in the approved frame this wave's codeframe was coded "
+            "with: renamed codes, keywords, net moves and net labels, codes accepted from "
+            "suggestions (added with their numbers), merged and deleted codes; and the "
+            "`conflicts` (both frames changed the same thing differently) that stop it. "
+            "Writes nothing."
+        ),
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={
+            200: CarryBackSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+            409: OpenApiResponse(
+                _error, description="Not a wave's codeframe, or conflicting edits (listed)"
+            ),
+        },
+        summary="Carry a wave frame's edits back into its approved frame",
+        description=(
+            "Applies the changes the `GET` preview lists, all or nothing, so the next wave is "
+            "coded with them; code numbers never change. Carrying back again changes nothing "
+            "(`changes` is empty). 409 with the conflicts if both frames changed the same "
+            "thing differently since the wave was coded."
+        ),
+    )
+    @action(detail=True, methods=["get", "post"], url_path="carry-back")
+    def carry_back(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        try:
+            if request.method == "POST":
+                summary = carryback.carry_back(codeframe=codeframe)
+            else:
+                summary = carryback.preview_carry_back(codeframe=codeframe)
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        return Response(CarryBackSerializer(summary.as_dict()).data)
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:

@@ -54,3 +54,16 @@ class AnswersChanged(CodeframeError):
 
 class MembershipError(CodeframeError):
     """A change of a project's members that cannot be made (unknown user, last manager)."""
+
+
+class NotAWaveFrame(CodeframeError):
+    """Carrying edits back needs a wave's codeframe (one coded with an approved frame)."""
+
+
+class CarryBackConflict(CodeframeError):
+    """The wave frame and its approved frame both changed the same thing differently since the
+    wave was coded; nothing was carried back. `summary` lists the conflicts."""
+
+    def __init__(self, message: str, *, summary=None) -> None:
+        super().__init__(message)
+        self.summary = summary

@@ -147,3 +147,37 @@ class JobSerializer(serializers.Serializer):
     codeframe = CodeframeSerializer(
         allow_null=True, help_text="The codeframe (as GET /api/codeframes/{id}/), once done."
     )
+
+
+class CarryBackChangeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[
+            "renamed",
+            "keywords",
+            "moved",
+            "net_renamed",
+            "net_added",
+            "added",
+            "merged",
+            "removed",
+        ]
+    )
+    number = serializers.IntegerField(help_text="The code's number (the net's for net_*).")
+    label = serializers.CharField()
+    before = serializers.CharField(help_text="What the approved frame shows now.")
+    after = serializers.CharField(help_text="What it shows once carried back.")
+    into = serializers.IntegerField(allow_null=True, help_text="merged: the code number kept.")
+
+
+class CarryBackSerializer(serializers.Serializer):
+    """What carrying a wave frame's edits back into its approved frame changes (or changed)."""
+
+    codeframe = serializers.IntegerField(help_text="The wave's codeframe.")
+    approved_codeframe = serializers.IntegerField(help_text="The frame it was coded with.")
+    applied = serializers.BooleanField(help_text="False for a preview (GET).")
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Per kind.")
+    changes = CarryBackChangeSerializer(many=True)
+    conflicts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Both frames changed these differently; nothing is carried until they agree.",
+    )

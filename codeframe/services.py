@@ -570,6 +570,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
             target.examples = _unique([*target.examples, *source.examples])
         target.save(update_fields=["keywords", "examples"])
         Code.objects.filter(pk__in=source_ids).delete()
+        _retire(target.codeframe_id, [s.number for s in sources], merged_into=target.number)
         refresh_sizes(codeframe=target.codeframe)
         target.refresh_from_db()
     return target
@@ -585,6 +586,7 @@ def delete_code(*, code: Code) -> None:
         )
         codeframe = code.codeframe
         code.delete()
+        _retire(codeframe.pk, [code.number])
         if orphans:
             fallback = {}
             for assignment in Assignment.objects.filter(
@@ -613,6 +615,22 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
         )
         refresh_sizes(codeframe=codeframe)
     return assignment
+
+
+def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = None) -> None:
+    """Note in the codeframe's params the code numbers it no longer has (`retired`) and, for a
+    merge, where their answers went (`merged_into`, number -> number): a retired number is
+    never given to a new code of the tracker, and carrying a wave's edits back
+    (`codeframe.carryback`) repeats the merge in the approved frame. Call inside a transaction."""
+    codeframe = Codeframe.objects.select_for_update().get(pk=codeframe_id)
+    params = dict(codeframe.params)
+    params["retired"] = sorted({*params.get("retired", []), *numbers})
+    if merged_into is not None:
+        merges = dict(params.get("merged_into", {}))
+        merges.update({str(number): merged_into for number in numbers})
+        params["merged_into"] = merges
+    codeframe.params = params
+    codeframe.save(update_fields=["params"])
 
 
 def _unique(items: list) -> list:

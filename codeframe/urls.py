@@ -26,6 +26,11 @@ urlpatterns = [
     ),
     path("codeframes/<int:codeframe_id>/waves/new/", views.wave_new, name="wave-new"),
     path(
+        "codeframes/<int:codeframe_id>/carry-back/",
+        views.codeframe_carry_back,
+        name="codeframe-carry-back",
+    ),
+    path(
         "codeframes/<int:codeframe_id>/suggestions/<int:suggestion_id>/<str:decision>/",
         views.suggestion_decide,
         name="suggestion-decide",

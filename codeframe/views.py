@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from codeframe import exports, jobs, scoping, selectors, services, tracker, waves
+from codeframe import carryback, exports, jobs, scoping, selectors, services, tracker, waves
 from codeframe.conf import get_config
-from codeframe.exceptions import CodeframeError, UploadTooLarge
+from codeframe.exceptions import CarryBackConflict, CodeframeError, NotAWaveFrame, UploadTooLarge
 from codeframe.forms import (
     GenerateForm,
     ImportForm,
@@ -465,6 +465,58 @@ def suggestion_decide(
     except CodeframeError as exc:
         messages.error(request, str(exc))
     return redirect(codeframe)
+
+
+CARRY_BACK_TITLES = {
+    "renamed": "Renamed",
+    "keywords": "Keywords changed",
+    "moved": "Moved to another net",
+    "net_renamed": "Nets renamed",
+    "net_added": "Nets added",
+    "added": "Added (accepted suggestions)",
+    "merged": "Merged",
+    "removed": "Deleted",
+}
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def codeframe_carry_back(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """GET: the changes carrying this wave frame's edits back would make to its approved frame
+    (and any conflicts); POST: make them, then show the approved frame."""
+    codeframe = _editable(request, codeframe_id)
+    try:
+        if request.method == "POST":
+            summary = carryback.carry_back(codeframe=codeframe)
+            if summary.changes:
+                messages.success(
+                    request,
+                    f"Carried back into approved codeframe #{summary.approved}: "
+                    f"{summary.describe()}.",
+                )
+            else:
+                messages.info(request, "Nothing to carry back: the frames already agree.")
+            return redirect(codeframe.coded_with)
+        summary = carryback.preview_carry_back(codeframe=codeframe)
+    except NotAWaveFrame as exc:
+        messages.error(request, str(exc))
+        return redirect(codeframe)
+    except CarryBackConflict as exc:
+        messages.error(request, str(exc))
+        return redirect("codeframe:codeframe-carry-back", codeframe.pk)
+    return render(
+        request,
+        "codeframe/carry_back.html",
+        {
+            "codeframe": codeframe,
+            "summary": summary,
+            "groups": [
+                (title, summary.of(kind))
+                for kind, title in CARRY_BACK_TITLES.items()
+                if summary.of(kind)
+            ],
+        },
+    )
 
 
 @require_GET

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from codeframe import tracker as tracker_stats
+from codeframe.carryback import CARRY_BASE, frame_shape
 from codeframe.coding import code_answers
 from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
@@ -137,7 +138,9 @@ def code_wave_question(
         )
         Net.objects.filter(codeframe=stored, number=_NO_NET).delete()  # codes without a net
         stored.coded_with = codeframe
-        stored.save(update_fields=["coded_with"])
+        # What the wave's frame started from: carrying its edits back compares against it.
+        stored.params = {**stored.params, CARRY_BASE: frame_shape(codeframe=stored)}
+        stored.save(update_fields=["coded_with", "params"])
         for suggestion in suggestions:
             SuggestedCode.objects.create(
                 codeframe=stored,
@@ -177,11 +180,15 @@ def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
 
 
 def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
-    """Every code number any codeframe of the tracker has (so a new code never reuses one)."""
+    """Every code number any codeframe of the tracker has or had (merged and deleted codes'
+    numbers are kept in `params["retired"]`), so a new code never reuses one."""
     questions = tracker_questions(question=codeframe.question)
-    return set(
+    used = set(
         Code.objects.filter(codeframe__question__in=questions).values_list("number", flat=True)
     )
+    for params in Codeframe.objects.filter(question__in=questions).values_list("params", flat=True):
+        used.update(int(n) for n in (params or {}).get("retired", []))
+    return used
 
 
 def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) -> Code:

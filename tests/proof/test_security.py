@@ -219,6 +219,8 @@ EXPECTED = {
         (LOGIN, 404, 404, 403, 200, 200, 200),
         (LOGIN, 404, 404, 403, 200, 200, 200),  # the form again: no wave label or answers
     ),
+    # "Client A"'s codeframe is no wave's: analysts are sent back to it with a message.
+    "codeframes/<int:codeframe_id>/carry-back/": (OBJ_EDIT, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/suggestions/<int:suggestion_id>/<str:decision>/": (
         ALL_405,
         OBJ_EDIT,
@@ -239,6 +241,7 @@ EXPECTED = {
         (403, 405, 405, 405, 405, 405, 405),
         (403, 404, 404, 403, 400, 400, 400),  # no wave label or answers in the body
     ),
+    "api/codeframes/<int:pk>/carry-back/": ((403, 404, 404, 403, 409, 409, 409),) * 2,
     "api/jobs/<uuid:pk>/": (
         (403, 404, 404, 200, 200, 200, 200),
         (403, 405, 405, 405, 405, 405, 405),

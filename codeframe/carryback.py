@@ -1,0 +1,379 @@
+"""Carrying a wave's frame edits back into the approved frame it was coded with, so the next
+wave is coded with the frame as the analysts left it and every code keeps its number.
+
+A wave's codeframe starts as a copy of the approved frame (`codeframe.waves`); the analysts
+then rename codes, change keywords, move codes between nets, rename nets, accept suggested new
+codes, merge and delete codes. `carry_back` repeats those frame-level edits in the approved
+frame (`Codeframe.coded_with`); answers moved between codes are the wave's own coding and are
+not carried (the approved frame's answers are another wave's).
+
+What counts as the wave's edit is decided three ways, field by field (label, keywords, net of
+each code; label of each net): the wave frame now, the approved frame now, and the frame the
+wave started from (`params[CARRY_BASE]`, stored when the wave was coded and moved forward by
+every carry-back).
+
+- Only the wave changed the field: the approved frame takes the wave's value.
+- Only the approved frame changed it, or both made the same change: nothing to do.
+- Both changed it differently: a conflict. Nothing is carried until the analyst makes the two
+  frames agree on it (edit either one); the preview lists every conflict. We refuse rather than
+  pick a winner because a silent overwrite of an approved frame is what a data processor can
+  least afford to find out about later.
+
+Codes accepted from suggestions (numbers the start frame did not have) are added with their
+number, label, keywords, kind and net, and with the wave's answers coded with them as examples:
+they have no answer in the approved frame's own question, so `waves.approved_examples` falls
+back to these when coding the next wave. A code the wave merged (`services.merge_codes` notes
+`params["merged_into"]`) is merged the same way in the approved frame, which moves the approved
+frame's answers over; a code the wave deleted is deleted there. Numbers never change.
+
+Carrying back is atomic and idempotent: a second carry-back of the same frame finds nothing to
+do. A wave frame coded before `CARRY_BASE` existed uses the approved frame as it is now for its
+start: every difference is then the wave's edit (no conflicts can be seen), and only codes the
+wave frame notes as retired are merged or deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+
+from django.db import transaction
+
+from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
+from codeframe.models import Assignment, Code, Codeframe, Net
+from codeframe.services import delete_code, merge_codes, refresh_sizes
+
+logger = logging.getLogger(__name__)
+
+# Key in a wave codeframe's params: the frame (as `frame_shape`) its edits are measured from.
+CARRY_BASE = "carry_base"
+# An added code takes at most this many of the wave's answers as its examples.
+MAX_CARRIED_EXAMPLES = 200
+# The code fields carried back, with how a message names them.
+CODE_FIELDS = {"label": "label", "keywords": "keywords", "net": "net"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One edit carried back. `number` is a code's number (a net's for net_added and
+    net_renamed); `before`/`after` are what the approved frame shows, in words."""
+
+    kind: str  # renamed, keywords, moved, added, merged, removed, net_added, net_renamed
+    number: int
+    label: str
+    before: str = ""
+    after: str = ""
+    into: int | None = None  # merged: the code number the answers go to
+
+
+@dataclass(frozen=True)
+class CarryBackSummary:
+    """What carrying the wave frame `codeframe` back into `approved` changes (a preview) or
+    changed (`applied`). With `conflicts`, nothing can be carried."""
+
+    codeframe: int
+    approved: int
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    applied: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def of(self, kind: str) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind]
+
+    def describe(self) -> str:
+        """One line for a message: "2 renamed, 1 added, 1 merged"."""
+        if not self.changes:
+            return "nothing to carry back"
+        return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in self.counts.items() if n)
+
+    def as_dict(self) -> dict:
+        return {
+            "codeframe": self.codeframe,
+            "approved_codeframe": self.approved,
+            "applied": self.applied,
+            "counts": dict(self.counts),
+            "changes": [asdict(c) for c in self.changes],
+            "conflicts": list(self.conflicts),
+        }
+
+
+KINDS = ("renamed", "keywords", "moved", "net_renamed", "net_added", "added", "merged", "removed")
+
+
+def frame_shape(*, codeframe: Codeframe) -> dict:
+    """The frame-level content of the codeframe as JSON: {"codes": {number: {label, keywords,
+    net, kind}}, "nets": {number: label}} (numbers as strings, net as a net number or None)."""
+    codes = codeframe.codes.select_related("net").order_by("number")
+    return {
+        "codes": {
+            str(c.number): {
+                "label": c.label,
+                "keywords": list(c.keywords),
+                "net": c.net.number if c.net else None,
+                "kind": c.kind,
+            }
+            for c in codes
+        },
+        "nets": {str(n.number): n.label for n in codeframe.nets.order_by("number")},
+    }
+
+
+def preview_carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
+    """What `carry_back` would change, and the conflicts that stop it; writes nothing.
+    Raises NotAWaveFrame."""
+    return _summary(codeframe, _approved_of(codeframe))
+
+
+def carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
+    """Apply the wave frame `codeframe`'s frame edits to the approved frame it was coded with
+    (see the module docstring), all or nothing; returns what changed (`applied` True).
+
+    Raises NotAWaveFrame (no `coded_with`), CarryBackConflict (both frames changed the same
+    thing differently; nothing is written; `.summary` lists the conflicts).
+    """
+    with transaction.atomic():
+        # Locked in this order (the wave's, then the approved frame), so two carry-backs into
+        # one approved frame wait for each other and each plans on what the other left.
+        wave = Codeframe.objects.select_for_update().get(pk=codeframe.pk)
+        approved = _approved_of(wave, lock=True)
+        summary = _summary(wave, approved)
+        if summary.conflicts:
+            raise CarryBackConflict(
+                "Not carried back: both frames changed the same thing since the wave was "
+                "coded. " + " ".join(summary.conflicts),
+                summary=summary,
+            )
+        if summary.changes:
+            _apply(summary.changes, wave=wave, approved=approved)
+            wave.refresh_from_db(fields=["params"])
+            wave.params = {**wave.params, CARRY_BASE: frame_shape(codeframe=wave)}
+            wave.save(update_fields=["params"])
+            refresh_sizes(codeframe=approved)
+    logger.info("carried codeframe %s back into %s: %s", wave.pk, approved.pk, summary.describe())
+    return replace(summary, applied=True)
+
+
+def plan_changes(
+    *, base: dict, wave: dict, approved: dict, merged_into: dict[str, int]
+) -> tuple[list[Change], list[str]]:
+    """The changes and conflicts of carrying `wave` back into `approved`, both measured from
+    `base` (three `frame_shape`s); `merged_into` is the wave's merge record (number -> number).
+    Pure."""
+    changes: list[Change] = []
+    conflicts: list[str] = []
+    base_codes, wave_codes, approved_codes = base["codes"], wave["codes"], approved["codes"]
+    needed_nets: set[int] = set()
+
+    def net_name(shape: dict, number: int | None) -> str:
+        if number is None:
+            return "(no net)"
+        return shape["nets"].get(str(number)) or f"net {number}"
+
+    for key in sorted(wave_codes, key=int):
+        number, now = int(key), wave_codes[key]
+        start, there = base_codes.get(key), approved_codes.get(key)
+        if there is None:
+            if start is None:
+                changes.append(
+                    Change("added", number, now["label"], after=", ".join(now["keywords"]))
+                )
+                if now["net"] is not None:
+                    needed_nets.add(now["net"])
+            elif any(now[f] != start[f] for f in CODE_FIELDS):
+                conflicts.append(
+                    f"Code {number} “{now['label']}” was edited in this wave but is no longer in "
+                    "the approved frame."
+                )
+            continue
+        start = start or there
+        for name, words in CODE_FIELDS.items():
+            if now[name] == start[name] or now[name] == there[name]:
+                continue
+            if there[name] != start[name]:
+                shown = {"net": lambda v: net_name(approved, v)}.get(name, _words)
+                wave_shown = net_name(wave, now[name]) if name == "net" else _words(now[name])
+                conflicts.append(
+                    f"Code {number}: its {words} is “{shown(there[name])}” in the approved "
+                    f"frame and “{wave_shown}” in this wave."
+                )
+                continue
+            if name == "label":
+                changes.append(
+                    Change("renamed", number, now["label"], there["label"], now["label"])
+                )
+            elif name == "keywords":
+                changes.append(
+                    Change("keywords", number, now["label"], _words(there[name]), _words(now[name]))
+                )
+            else:
+                changes.append(
+                    Change(
+                        "moved",
+                        number,
+                        now["label"],
+                        net_name(approved, there["net"]),
+                        net_name(wave, now["net"]),
+                    )
+                )
+                if now["net"] is not None:
+                    needed_nets.add(now["net"])
+
+    added = {c.number for c in changes if c.kind == "added"}
+    for key in sorted(set(base_codes) - set(wave_codes), key=int):
+        if key not in approved_codes:
+            continue  # the approved frame no longer has it either
+        number, label = int(key), approved_codes[key]["label"]
+        into = _merge_target(number, merged_into, wave_codes)
+        if into is None:
+            changes.append(Change("removed", number, label))
+        elif str(into) in approved_codes or into in added:
+            into_label = wave_codes[str(into)]["label"]
+            changes.append(
+                Change("merged", number, label, after=f"{into}. {into_label}", into=into)
+            )
+        else:
+            conflicts.append(
+                f"Code {number} was merged into code {into} in this wave, which is no longer in "
+                "the approved frame."
+            )
+
+    for key in sorted(wave["nets"], key=int):
+        number, label = int(key), wave["nets"][key]
+        start, there = base["nets"].get(key), approved["nets"].get(key)
+        if there is None:
+            if number in needed_nets:
+                changes.append(Change("net_added", number, label, after=label))
+            continue
+        start = there if start is None else start
+        if label in (start, there):
+            continue
+        if there != start:
+            conflicts.append(
+                f"Net {number}: its label is “{there}” in the approved frame and “{label}” in "
+                "this wave."
+            )
+            continue
+        changes.append(Change("net_renamed", number, label, there, label))
+    changes.sort(key=lambda c: (KINDS.index(c.kind), c.number))
+    return changes, conflicts
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _approved_of(codeframe: Codeframe, *, lock: bool = False) -> Codeframe:
+    if codeframe.coded_with_id is None:
+        raise NotAWaveFrame(
+            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe (or that "
+            "codeframe was deleted): there is nothing to carry its edits back to."
+        )
+    frames = Codeframe.objects.select_for_update() if lock else Codeframe.objects
+    return frames.get(pk=codeframe.coded_with_id)
+
+
+def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
+    wave_shape, approved_shape = frame_shape(codeframe=wave), frame_shape(codeframe=approved)
+    base = wave.params.get(CARRY_BASE)
+    if base is None:
+        # Coded before the start frame was kept: the approved frame stands in for it, and
+        # only codes the wave notes as retired count as merged or deleted.
+        retired = {str(n) for n in wave.params.get("retired", [])}
+        base = {
+            "codes": {
+                k: v
+                for k, v in approved_shape["codes"].items()
+                if k in wave_shape["codes"] or k in retired
+            },
+            "nets": approved_shape["nets"],
+        }
+    changes, conflicts = plan_changes(
+        base=base,
+        wave=wave_shape,
+        approved=approved_shape,
+        merged_into=wave.params.get("merged_into", {}),
+    )
+    counts = {kind: sum(c.kind == kind for c in changes) for kind in KINDS}
+    return CarryBackSummary(
+        codeframe=wave.pk,
+        approved=approved.pk,
+        changes=tuple(changes),
+        conflicts=tuple(conflicts),
+        counts=counts,
+    )
+
+
+def _apply(changes: tuple[Change, ...], *, wave: Codeframe, approved: Codeframe) -> None:
+    wave_codes = {c.number: c for c in wave.codes.select_related("net")}
+    wave_nets = {n.number: n for n in wave.nets.all()}
+    nets = {n.number: n for n in approved.nets.all()}
+
+    def net_for(wave_code: Code) -> Net | None:
+        return nets[wave_code.net.number] if wave_code.net else None
+
+    for change in changes:
+        if change.kind == "net_added":
+            nets[change.number] = Net.objects.create(
+                codeframe=approved, number=change.number, label=wave_nets[change.number].label
+            )
+        elif change.kind == "net_renamed":
+            nets[change.number].label = wave_nets[change.number].label
+            nets[change.number].save(update_fields=["label"])
+    for change in changes:
+        if change.kind == "added":
+            source = wave_codes[change.number]
+            Code.objects.create(
+                codeframe=approved,
+                number=source.number,
+                label=source.label,
+                keywords=list(source.keywords),
+                kind=source.kind,
+                net=net_for(source),
+                examples=_wave_examples(source),
+            )
+    codes = {c.number: c for c in approved.codes.all()}
+    for change in changes:
+        if change.kind == "merged":
+            merge_codes(target=codes[change.into], sources=[codes[change.number]])
+        elif change.kind == "removed":
+            delete_code(code=codes[change.number])
+    # After the merges (which fold keywords into their targets): the wave's values exactly.
+    codes = {c.number: c for c in approved.codes.all()}
+    for change in changes:
+        code, source = codes.get(change.number), wave_codes.get(change.number)
+        if change.kind == "renamed":
+            code.label = source.label
+            code.save(update_fields=["label"])
+        elif change.kind == "keywords":
+            code.keywords = list(source.keywords)
+            code.save(update_fields=["keywords"])
+        elif change.kind == "moved":
+            code.net = net_for(source)
+            code.save(update_fields=["net"])
+
+
+def _wave_examples(code: Code) -> list[str]:
+    """The wave's answers coded with `code`, most certain first (its stored examples if none)."""
+    texts = (
+        Assignment.objects.filter(code=code)
+        .order_by("-is_primary", "-confidence", "response__position")
+        .values_list("response__text", flat=True)
+    )
+    examples = list(dict.fromkeys(texts))[:MAX_CARRIED_EXAMPLES]
+    return examples or list(code.examples)
+
+
+def _merge_target(number: int, merged_into: dict[str, int], wave_codes: dict) -> int | None:
+    """The wave code that `number`'s answers ended up in through its merges, or None (deleted,
+    or merged into a code that was deleted later)."""
+    seen = set()
+    while str(number) in merged_into and number not in seen:
+        seen.add(number)
+        number = int(merged_into[str(number)])
+        if str(number) in wave_codes:
+            return number
+    return None
+
+
+def _words(value) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)

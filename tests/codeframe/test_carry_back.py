@@ -1,0 +1,313 @@
+"""codeframe.carryback: a wave frame's edits carried back into the approved frame, so the next
+wave is coded with them; and its page and API action."""
+
+import pytest
+from django.urls import reverse
+
+from codeframe import carryback, services, waves
+from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
+from codeframe.models import Assignment, Code, Membership, Net, Role, SuggestedCode
+from tests.codeframe.conftest import ANSWERS, make_question
+from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, read_labelled, rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_model")]
+
+
+@pytest.fixture
+def approved(real_model, question):
+    return waves.approve_codeframe(
+        codeframe=services.create_codeframe(question=question, n_codes=3)
+    )
+
+
+@pytest.fixture
+def wave2(approved):
+    return waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+
+
+def code(frame, number):
+    return frame.codes.select_related("net").get(number=number)
+
+
+def numbers(frame):
+    return sorted(frame.codes.values_list("number", flat=True))
+
+
+def test_a_rename_keywords_and_net_move_reach_the_approved_frame_and_the_next_wave(approved, wave2):
+    first, second = numbers(wave2)[:2]
+    services.rename_code(code=code(wave2, first), label="App crashes and freezes")
+    edited = code(wave2, second)
+    edited.keywords = ["fees", "charges"]
+    edited.save()
+    # A code moved to a new net (the admin's net field), and a net renamed.
+    new_net = Net.objects.create(codeframe=wave2, number=99, label="Money")
+    Code.objects.filter(pk=edited.pk).update(net=new_net)
+    renamed_net = code(wave2, first).net
+    renamed_net.label = "The app"
+    renamed_net.save()
+    before = frame_shape(approved)
+    coding = sorted(
+        Assignment.objects.filter(codeframe=approved).values_list(
+            "response_id", "code__number", "is_primary"
+        )
+    )
+
+    preview = carryback.preview_carry_back(codeframe=wave2)
+    assert not preview.applied and not preview.conflicts
+    kinds = {(c.kind, c.number) for c in preview.changes}
+    assert kinds == {
+        ("renamed", first),
+        ("keywords", second),
+        ("moved", second),
+        ("net_added", 99),
+        ("net_renamed", renamed_net.number),
+    }
+    assert frame_shape(approved) == before  # a preview writes nothing
+
+    summary = carryback.carry_back(codeframe=wave2)
+    assert summary.applied and summary.counts["renamed"] == 1 and summary.counts["moved"] == 1
+    assert "1 renamed" in summary.describe()
+    assert code(approved, first).label == "App crashes and freezes"
+    assert code(approved, first).net.label == "The app"
+    assert code(approved, second).keywords == ["fees", "charges"]
+    assert code(approved, second).net.number == 99 and code(approved, second).net.label == "Money"
+    assert numbers(approved) == [n for n, *_ in before]  # numbers never change
+    # The approved frame's own coding (wave 1's answers) is untouched.
+    assert coding == sorted(
+        Assignment.objects.filter(codeframe=approved).values_list(
+            "response_id", "code__number", "is_primary"
+        )
+    )
+
+    # Idempotent: nothing more to carry, nothing written.
+    after = frame_shape(approved)
+    again = carryback.carry_back(codeframe=wave2)
+    assert again.changes == () and again.describe() == "nothing to carry back"
+    assert frame_shape(approved) == after
+
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:6]), wave="2027-02")
+    assert frame_shape(wave3) == frame_shape(approved)
+    assert code(wave3, first).label == "App crashes and freezes"
+    assert code(wave3, second).net.label == "Money"
+
+
+def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answers():
+    """A frame of the hand-coded bank survey; waves 2 and 3 bring train delays (a new theme)."""
+    bank = read_labelled("survey_labelled.csv")
+    trains = [t for t, c in read_labelled("commuter_labelled.csv") if c == "Delays / punctuality"]
+    frame = waves.approve_codeframe(
+        codeframe=services.create_codeframe(question=make_question([t for t, _ in bank]))
+    )
+    wave2 = waves.code_wave(
+        codeframe=frame, rows=rows([t for t, _ in bank[::4]] + trains[:12]), wave="w2"
+    )
+    texts = dict(wave2.question.responses.values_list("pk", "text"))
+    suggestion = max(
+        wave2.suggestions.all(), key=lambda s: sum(texts[pk] in trains for pk in s.response_ids)
+    )
+    new = waves.accept_suggestion(suggestion=suggestion, label="Train delays")
+    assert new.number == max(numbers(frame)) + 1
+
+    summary = carryback.carry_back(codeframe=wave2)
+    assert [(c.kind, c.number) for c in summary.changes] == [("added", new.number)]
+    carried = code(frame, new.number)
+    assert (carried.label, carried.keywords, carried.kind) == (
+        "Train delays",
+        new.keywords,
+        "theme",
+    )
+    # Its examples are the wave's answers coded with it (the frame's own answers have none).
+    wave_answers = set(Assignment.objects.filter(code=new).values_list("response__text", flat=True))
+    assert set(carried.examples) == wave_answers and len(wave_answers) >= 3
+    assert waves.approved_examples(codeframe=frame)[new.number] == carried.examples
+
+    wave3 = waves.code_wave(
+        codeframe=frame, rows=rows([t for t, _ in bank[1::8]] + trains[12:]), wave="w3"
+    )
+    assert numbers(wave3) == numbers(frame)
+    primary = {
+        a.response.text: a.code.number
+        for a in Assignment.objects.filter(codeframe=wave3, is_primary=True).select_related(
+            "response", "code"
+        )
+    }
+    late = [t for t in trains[12:] if primary.get(t) == new.number]
+    assert len(late) >= len(trains[12:]) // 2, primary
+    bank_in_new = [t for t, n in primary.items() if n == new.number and t not in trains]
+    assert len(bank_in_new) <= 1, bank_in_new
+    assert carryback.carry_back(codeframe=wave2).changes == ()
+
+
+def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approved, wave2):
+    kept, merged, deleted = numbers(wave2)[:3]
+    wave1_answers = set(
+        Assignment.objects.filter(codeframe=approved, code__number=merged).values_list(
+            "response_id", flat=True
+        )
+    )
+    assert wave1_answers
+    services.merge_codes(target=code(wave2, kept), sources=[code(wave2, merged)])
+    services.delete_code(code=code(wave2, deleted))
+    assert wave2.__class__.objects.get(pk=wave2.pk).params["merged_into"] == {str(merged): kept}
+
+    summary = carryback.carry_back(codeframe=wave2)
+    assert {(c.kind, c.number, c.into) for c in summary.changes if c.kind != "keywords"} == {
+        ("merged", merged, kept),
+        ("removed", deleted, None),
+    }
+    assert numbers(approved) == numbers(wave2)
+    # The approved frame's answers of the merged code moved to the code kept.
+    assert wave1_answers <= set(
+        Assignment.objects.filter(code=code(approved, kept)).values_list("response_id", flat=True)
+    )
+    assert set(code(wave2, kept).keywords) == set(code(approved, kept).keywords)
+    assert carryback.carry_back(codeframe=wave2).changes == ()
+
+    # The next wave has neither code, and a new code never takes their numbers.
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert numbers(wave3) == numbers(approved)
+    highest = max(kept, merged, deleted, *numbers(approved))
+    suggestion = SuggestedCode.objects.create(codeframe=wave3, label="Branch closures", size=0)
+    assert waves.accept_suggestion(suggestion=suggestion).number == highest + 1
+
+
+def test_conflicting_edits_are_refused_until_the_frames_agree(approved, wave2):
+    number = numbers(wave2)[0]
+    services.rename_code(code=code(approved, number), label="Approved frame's name")
+    services.rename_code(code=code(wave2, number), label="Wave's name")
+    other = numbers(wave2)[1]
+    services.rename_code(code=code(wave2, other), label="Only the wave renamed this")
+
+    preview = carryback.preview_carry_back(codeframe=wave2)
+    assert len(preview.conflicts) == 1 and "Approved frame's name" in preview.conflicts[0]
+    with pytest.raises(CarryBackConflict, match="Wave's name") as refused:
+        carryback.carry_back(codeframe=wave2)
+    assert refused.value.summary.conflicts == preview.conflicts
+    assert code(approved, other).label != "Only the wave renamed this"  # all or nothing
+
+    services.rename_code(code=code(wave2, number), label="Approved frame's name")
+    summary = carryback.carry_back(codeframe=wave2)
+    assert [(c.kind, c.number) for c in summary.changes] == [("renamed", other)]
+    assert code(approved, number).label == "Approved frame's name"
+
+
+def test_two_waves_coded_with_one_frame_do_not_undo_each_others_edits(approved, wave2):
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:6]), wave="2027-02")
+    first, second = numbers(approved)[:2]
+    services.rename_code(code=code(wave2, first), label="From wave 2")
+    services.rename_code(code=code(wave3, second), label="From wave 3")
+    carryback.carry_back(codeframe=wave2)
+    carryback.carry_back(codeframe=wave3)  # wave 3 never touched `first`: it stays
+    assert code(approved, first).label == "From wave 2"
+    assert code(approved, second).label == "From wave 3"
+    # Wave 2 edits again after its first carry-back: measured from what it carried.
+    services.rename_code(code=code(wave2, first), label="From wave 2, again")
+    assert [c.kind for c in carryback.carry_back(codeframe=wave2).changes] == ["renamed"]
+    assert code(approved, first).label == "From wave 2, again"
+
+
+def test_a_wave_frame_coded_before_the_start_frame_was_kept(approved, wave2):
+    """No `carry_base`: the approved frame stands in for it; only codes the wave notes as
+    retired are merged or deleted, so a code the approved frame gained since is kept."""
+    wave2.params.pop(carryback.CARRY_BASE)
+    wave2.save(update_fields=["params"])
+    first, second = numbers(wave2)[:2]
+    services.rename_code(code=code(wave2, first), label="Old wave's rename")
+    Code.objects.filter(codeframe=wave2, number=second).delete()  # no record: not carried
+    Code.objects.create(codeframe=approved, number=500, label="Added to the approved frame")
+    summary = carryback.carry_back(codeframe=wave2)
+    assert [(c.kind, c.number) for c in summary.changes] == [("renamed", first)]
+    assert code(approved, first).label == "Old wave's rename"
+    assert {second, 500} <= set(numbers(approved))
+    assert carryback.carry_back(codeframe=wave2).changes == ()
+
+
+def test_only_a_wave_frame_carries_back(approved):
+    with pytest.raises(NotAWaveFrame, match="not coded with an approved codeframe"):
+        carryback.preview_carry_back(codeframe=approved)
+
+
+# --- The page and the API -------------------------------------------------------------------
+
+
+def test_the_page_previews_then_carries_back(staff_client, approved, wave2):
+    number = numbers(wave2)[0]
+    services.rename_code(code=code(wave2, number), label="Renamed in the wave")
+    detail = staff_client.get(wave2.get_absolute_url()).content.decode()
+    url = reverse("codeframe:codeframe-carry-back", args=[wave2.pk])
+    assert f'href="{url}"' in detail and "Carry edits back to the approved frame" in detail
+    assert url not in staff_client.get(approved.get_absolute_url()).content.decode()
+
+    page = staff_client.get(url)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="carry-back-changes"' in html
+    assert "Renamed in the wave" in html and "Carry these 1 change back" in html
+    assert code(approved, number).label != "Renamed in the wave"
+
+    done = staff_client.post(url, follow=True)
+    assert done.redirect_chain[-1][0] == approved.get_absolute_url()
+    assert "Carried back into approved codeframe" in done.content.decode()
+    assert code(approved, number).label == "Renamed in the wave"
+    assert 'id="carry-back-nothing"' in staff_client.get(url).content.decode()
+    again = staff_client.post(url, follow=True).content.decode()
+    assert "Nothing to carry back" in again
+
+    # A conflict: shown on the preview, refused on POST with the reason.
+    services.rename_code(code=code(approved, number), label="Approved again")
+    services.rename_code(code=code(wave2, number), label="Wave again")
+    html = staff_client.get(url).content.decode()
+    assert 'id="carry-back-conflicts"' in html and "Carry these" not in html
+    refused = staff_client.post(url, follow=True).content.decode()
+    assert "Not carried back" in refused and code(approved, number).label == "Approved again"
+
+    not_a_wave = staff_client.get(reverse("codeframe:codeframe-carry-back", args=[approved.pk]))
+    assert not_a_wave["Location"] == approved.get_absolute_url()
+
+
+def test_the_page_is_scoped(client, django_user_model, approved, wave2):
+    url = reverse("codeframe:codeframe-carry-back", args=[wave2.pk])
+    outsider = django_user_model.objects.create_user("outsider", password="pw-out-1")
+    viewer = django_user_model.objects.create_user("viewer", password="pw-view-1")
+    Membership.objects.create(project=approved.question.project, user=viewer, role=Role.VIEWER)
+    services.rename_code(code=code(wave2, numbers(wave2)[0]), label="Renamed in the wave")
+    for user, status in ((outsider, 404), (viewer, 403)):
+        client.force_login(user)
+        assert client.get(url).status_code == status
+        assert client.post(url).status_code == status
+    assert code(approved, numbers(wave2)[0]).label != "Renamed in the wave"
+    assert "Carry edits back" not in client.get(wave2.get_absolute_url()).content.decode()
+
+
+def test_api_previews_and_carries_back(api_client, approved, wave2):
+    number = numbers(wave2)[0]
+    services.rename_code(code=code(wave2, number), label="Renamed by the API user")
+    url = f"/api/codeframes/{wave2.pk}/carry-back/"
+    preview = api_client.get(url)
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    assert body["applied"] is False and body["approved_codeframe"] == approved.pk
+    assert body["changes"] == [
+        {
+            "kind": "renamed",
+            "number": number,
+            "label": "Renamed by the API user",
+            "before": code(approved, number).label,
+            "after": "Renamed by the API user",
+            "into": None,
+        }
+    ]
+    applied = api_client.post(url, format="json")
+    assert applied.status_code == 200 and applied.json()["applied"] is True
+    assert applied.json()["counts"]["renamed"] == 1
+    assert code(approved, number).label == "Renamed by the API user"
+    assert api_client.post(url, format="json").json()["changes"] == []
+    not_a_wave = api_client.post(f"/api/codeframes/{approved.pk}/carry-back/", format="json")
+    assert not_a_wave.status_code == 409 and "not coded with" in not_a_wave.json()["detail"]
+
+    services.rename_code(code=code(approved, number), label="Approved again")
+    services.rename_code(code=code(wave2, number), label="Wave again")
+    conflict = api_client.post(url, format="json")
+    assert conflict.status_code == 409 and "Approved again" in conflict.json()["detail"]
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    assert "/api/codeframes/{id}/carry-back/" in schema["paths"]
+    assert set(schema["paths"]["/api/codeframes/{id}/carry-back/"]) >= {"get", "post"}
