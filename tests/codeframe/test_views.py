@@ -177,6 +177,7 @@ def test_generate_then_the_codeframe_page(staff_client, question):
     assert "Cache hits / misses" in page and f"0 / {len(question.responses.all())}" in page
     assert "Embedding" in page and "Clustering" in page
     assert "export.csv?layout=list" in page and "export.xlsx" in page
+    assert page.count("Delete this codeframe") == 1
 
 
 def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe):
