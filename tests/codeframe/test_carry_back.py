@@ -311,3 +311,34 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
     assert "/api/codeframes/{id}/carry-back/" in schema["paths"]
     assert set(schema["paths"]["/api/codeframes/{id}/carry-back/"]) >= {"get", "post"}
+
+
+def test_the_command_previews_then_applies_and_reports_conflicts(approved, wave2):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    def run(*args) -> str:
+        out = StringIO()
+        call_command("carry_back", *args, stdout=out)
+        return out.getvalue()
+
+    first, second = numbers(wave2)[:2]
+    services.rename_code(code=code(wave2, first), label="Renamed in the wave")
+    preview = run("--codeframe", str(wave2.pk))
+    assert f"renamed: {first} Renamed in the wave" in preview and "--apply" in preview
+    assert code(approved, first).label != "Renamed in the wave"  # a preview writes nothing
+    applied = run("--codeframe", str(wave2.pk), "--apply")
+    assert f"Carried back into codeframe {approved.pk}: 1 renamed." in applied
+    assert code(approved, first).label == "Renamed in the wave"
+    assert "Nothing to carry back." in run("--codeframe", str(wave2.pk), "--apply")
+
+    services.rename_code(code=code(approved, second), label="Approved's")
+    services.rename_code(code=code(wave2, second), label="Wave's")
+    with pytest.raises(CommandError, match="Nothing was changed"):
+        run("--codeframe", str(wave2.pk), "--apply")
+    assert code(approved, second).label == "Approved's"
+    with pytest.raises(CommandError, match="was not coded with an approved codeframe"):
+        run("--codeframe", str(approved.pk))
+    with pytest.raises(CommandError, match="There is no codeframe 0"):
+        run("--codeframe", "0")
