@@ -359,16 +359,31 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
     marked done in the same transaction as the wave's codeframe."""
     from codeframe.waves import code_wave_question
 
-    total = job.total
-    _report(job, attempt=attempt, stage=Stage.CODING, done=0, total=total)
-    if on_progress is not None:
-        on_progress(Progress(stage=Stage.CODING, done=0, total=total))
     codeframe = Codeframe.objects.get(pk=job.params["codeframe"])
+    total = job.total
+
+    def embed(texts: list[str]) -> tuple[np.ndarray, dict]:
+        # The wave's answers and the frame's examples, in batches, one progress write each;
+        # `done` of `total` counts those texts while embedding.
+        nonlocal total
+        total = len(texts)
+
+        def report(stage: str, done: int, **fields: Any) -> None:
+            _report(job, attempt=attempt, stage=stage, done=done, total=total, **fields)
+            if on_progress is not None:
+                on_progress(Progress(stage=stage, done=done, total=total))
+
+        report(Stage.EMBEDDING, 0)
+        embedded = _embed(texts, report=report)
+        report(Stage.CODING, total)
+        return embedded
 
     def mark_done(stored: Codeframe) -> None:
         _finish(job, attempt=attempt, state=State.DONE, codeframe=stored)
 
-    stored = code_wave_question(question=job.question, codeframe=codeframe, before_commit=mark_done)
+    stored = code_wave_question(
+        question=job.question, codeframe=codeframe, embed=embed, before_commit=mark_done
+    )
     GenerationJob.objects.filter(pk=job.pk).update(
         cache_hits=int(stored.cache_hits), cache_misses=int(stored.cache_misses)
     )

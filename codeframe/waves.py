@@ -59,7 +59,7 @@ def code_wave(
     codeframe keeping every number, label and net, with suggested new codes for the answers
     that fit none. All or nothing: `start_wave`, then `code_wave_question`, in one transaction.
 
-    `embed` (texts -> vectors) defaults to `embeddings.services.embed_texts_with_report`.
+    `embed` is as for `code_wave_question`.
     Raises NotApproved, InvalidEdit (blank or repeated wave label), and what
     `services.import_responses` raises (ImportFailed, TooManyResponses).
     """
@@ -105,7 +105,11 @@ def code_wave_question(
 ) -> Codeframe:
     """Code the wave `question`'s answers with the approved `codeframe` and store the result
     (and its suggested new codes) in one transaction; `before_commit(codeframe)` runs inside it
-    (a background job marks itself done there). What a background job of kind "wave" runs."""
+    (a background job marks itself done there). What a background job of kind "wave" runs.
+
+    `embed(texts) -> (vectors, timings)` embeds the wave's answers and the frame's examples
+    (a job passes one that embeds in batches and reports its progress); by default one
+    `embeddings.services.embed_texts_with_report` call."""
     started = time.perf_counter()
     responses = question_texts(question=question)
     if not responses:
@@ -277,7 +281,8 @@ _NO_NET = 2**31 - 1
 
 def _embed(texts: list[str], embed) -> dict:
     if embed is not None:
-        return {"texts": texts, "vectors": np.asarray(embed(texts)), "timings": {}}
+        vectors, timings = embed(texts)
+        return {"texts": texts, "vectors": np.asarray(vectors), "timings": dict(timings)}
     from embeddings.services import embed_texts_with_report
 
     report = embed_texts_with_report(texts)

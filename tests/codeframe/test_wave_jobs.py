@@ -90,3 +90,36 @@ def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codef
     assert second.status == SuggestedCode.Status.DISMISSED
     bogus = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, second.pk, "delete"])
     assert staff_client.post(bogus).status_code == 404
+
+
+def test_a_wave_job_reports_embedding_progress_per_batch(approved, settings):
+    """Coding a wave embeds the frame's examples and the wave's answers in batches, one
+    progress write each (cancel and the watchdog see it), then codes them."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    assert job.state == GenerationJob.State.QUEUED
+    seen = []
+    finished = jobs.run_job(job_id=job.pk, on_progress=seen.append)
+    assert finished.state == GenerationJob.State.DONE
+    examples = {t for ts in waves.approved_examples(codeframe=approved).values() for t in ts}
+    total = len(examples | {t for t in NEXT_WAVE if t.strip()})
+    steps = [(p.stage, p.done, p.total) for p in seen]
+    batches = [("embedding", n, total) for n in [*range(0, total, 4), total]]
+    assert steps == [*batches, ("coding", total, total), ("finished", total, total)]
+    assert finished.done == finished.total == total
+    assert finished.cache_hits + finished.cache_misses == total
+
+
+def test_a_wave_job_cancelled_while_embedding_stores_nothing(approved, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+
+    def cancel_midway(progress):
+        if progress.done == 4:
+            jobs.cancel_job(job=GenerationJob.objects.get(pk=job.pk))
+
+    finished = jobs.run_job(job_id=job.pk, on_progress=cancel_midway)
+    assert finished.state == GenerationJob.State.CANCELLED and finished.done == 4
+    assert not Codeframe.objects.filter(question=job.question).exists()
