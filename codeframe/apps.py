@@ -7,4 +7,4 @@ class CodeframeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from codeframe import conf  # noqa: F401 - registers the setting_changed handler
+        from codeframe import checks, conf  # noqa: F401 - registers checks and signal handlers

@@ -910,13 +910,24 @@ def production_env(tmp_path, **extra) -> dict[str, str]:
 
 def test_check_deploy_passes_with_the_documented_production_settings(own_redis, tmp_path):
     server = own_redis(appendonly="yes")
-    env = production_env(tmp_path, EMBEDDINGS_REDIS_URL=f"redis://127.0.0.1:{server.port}/2")
+    env = production_env(
+        tmp_path,
+        EMBEDDINGS_REDIS_URL=f"redis://127.0.0.1:{server.port}/2",
+        DJANGO_CACHE_URL=f"redis://127.0.0.1:{server.port}/3",
+    )
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "System check identified no issues" in done.stdout
+    # Without a shared default cache, each web process would count throttles on its own.
+    local = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**env, "DJANGO_CACHE_URL": ""}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert local.returncode == 1 and "codeframe.W001" in local.stdout + local.stderr
     debug = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c",
          "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY[:6])"],
