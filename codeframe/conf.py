@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     # JOB_EMBED_BATCH texts embedded (one database write each), so keep the timeout well above
     # the time of one batch and of the clustering step (seconds even at 50,000 answers).
     "JOB_TIMEOUT": 300,
+    # A worker whose job has made no progress (stage, count) for this long is taken for hung:
+    # its heartbeat stops and the job is recovered as above. Keep it above the longest step
+    # without progress reports (clustering 50,000 answers: seconds).
+    "JOB_STALL_TIMEOUT": 1800,
     "JOB_MAX_ATTEMPTS": 2,
     "JOB_EMBED_BATCH": 256,
     # Queued or running generations one user may have at once; more are refused (429).

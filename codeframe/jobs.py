@@ -263,11 +263,17 @@ def run_job(
 
 
 class _KeepAlive:
-    """A thread that moves the heartbeat of the job's attempt while the process lives."""
+    """A thread that moves the heartbeat of the job's attempt while the process lives and the
+    job moves: once its progress (stage, done) has not changed for JOB_STALL_TIMEOUT seconds,
+    the worker is taken for hung (a call that never returns, a deadlock) and the beats stop,
+    so the job is recovered like a dead worker's. The hung attempt can no longer store: its
+    attempt number no longer owns the job."""
 
     def __init__(self, job_id: Any, attempt: int) -> None:
         self.job_id, self.attempt = job_id, attempt
-        self.interval = max(0.5, get_config()["JOB_TIMEOUT"] / 4)
+        config = get_config()
+        self.interval = max(0.5, config["JOB_TIMEOUT"] / 4)
+        self.stall_timeout = config["JOB_STALL_TIMEOUT"]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
 
@@ -282,10 +288,27 @@ class _KeepAlive:
         from django.db import connection
 
         try:
+            seen, moved_at = None, time.monotonic()
             while not self._stop.wait(self.interval):
-                GenerationJob.objects.filter(
+                mine = GenerationJob.objects.filter(
                     pk=self.job_id, state=State.RUNNING, attempts=self.attempt
-                ).update(heartbeat=timezone.now())
+                )
+                progress = mine.values_list("stage", "done").first()
+                if progress is None:  # finished, cancelled or taken by another attempt
+                    return
+                if progress != seen:
+                    seen, moved_at = progress, time.monotonic()
+                elif time.monotonic() - moved_at > self.stall_timeout:
+                    logger.error(
+                        "job %s attempt %d: no progress for %d s at %s %d; heartbeat stopped "
+                        "so the job is recovered",
+                        self.job_id,
+                        self.attempt,
+                        self.stall_timeout,
+                        *progress,
+                    )
+                    return
+                mine.update(heartbeat=timezone.now())
         except Exception:
             # A missed beat risks only an early retry, which the attempt check makes harmless;
             # the job itself goes on.
@@ -479,7 +502,7 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
             recovered += 1
             lost = (
                 f"Its worker stopped reporting for over {config['JOB_TIMEOUT']} s while "
-                f"{job.get_stage_display().lower()} (killed or out of memory?)"
+                f"{job.get_stage_display().lower()} (killed, out of memory or hung?)"
             )
             if job.cancel_requested:
                 job.state, job.error = State.CANCELLED, "Cancelled (its worker had stopped)."

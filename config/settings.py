@@ -309,6 +309,7 @@ CODEFRAME = {
     "MAX_UPLOAD_BYTES": int(os.environ.get("CODEFRAME_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
     # A running job whose worker has not reported for this many seconds is retried (or failed).
     "JOB_TIMEOUT": int(os.environ.get("CODEFRAME_JOB_TIMEOUT", "300")),
+    "JOB_STALL_TIMEOUT": int(os.environ.get("CODEFRAME_JOB_STALL_TIMEOUT", "1800")),
     "JOB_MAX_ATTEMPTS": int(os.environ.get("CODEFRAME_JOB_MAX_ATTEMPTS", "2")),
     "MAX_QUEUED_GENERATIONS": int(os.environ.get("CODEFRAME_MAX_QUEUED_GENERATIONS", "10")),
 }

@@ -138,6 +138,38 @@ def test_cancel_a_running_job_and_fail_one_that_runs_out_of_attempts(own_redis, 
     assert wait_for_job(api, job["status_url"], timeout=120)["state"] == "done"
 
 
+def test_a_hung_worker_is_taken_for_dead_once_its_job_stops_moving(own_redis, gunicorn_server):
+    """Alive but stuck (a call that never returns): the heartbeat thread would beat for ever,
+    so it stops once the job has made no progress for CODEFRAME_JOB_STALL_TIMEOUT."""
+    redis_server = own_redis()
+    app = gunicorn_server(
+        redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
+        workers=1,
+        task_workers=2,
+        EMBEDDINGS_BACKEND="tests.fakes.HangingBackend",
+        CODEFRAME_JOB_TIMEOUT="2",
+        CODEFRAME_JOB_STALL_TIMEOUT="3",
+        CODEFRAME_JOB_MAX_ATTEMPTS="2",
+    )
+    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+    texts = answers("hung", 600)
+    texts[300] = "this answer makes the model hang forever"  # in the second batch of 256
+    job = api.post_json("/api/codeframes/", {"responses": texts}).json()
+    started = time.monotonic()
+    final = wait_for_job(api, job["status_url"], timeout=120)
+    seconds = time.monotonic() - started
+    print(f"\nhung twice: {final['state']} after {seconds:.1f} s: {final['error']}")
+    assert final["state"] == "failed", (final, app.tasks.log())
+    assert final["attempts"] == 2 and final["done"] == 256  # stuck in batch 2, both times
+    assert "hung?" in final["error"] and "nothing was stored" in final["error"]
+    assert "no progress for 3 s" in app.tasks.log()
+    assert app.database.scalar("SELECT COUNT(*) FROM codeframe_codeframe") == 0
+    # Both workers are still alive, stuck: the job did not stay "running" with them.
+    assert len(app.tasks.alive()) == 2
+    for process in app.tasks.alive():
+        app.tasks.kill(process)
+
+
 def test_queueing_a_50000_answer_generation_returns_at_once(own_redis, gunicorn_server, tmp_path):
     from tests.conftest import run_manage
 
