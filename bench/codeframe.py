@@ -165,7 +165,7 @@ def main() -> None:
         "--bertopic-max-answers",
         type=int,
         default=10_000,
-        help="run BERTopic on sets up to this size (50,000: ~N min on 2 cores, then cached)",
+        help="run BERTopic on sets up to this size (50,000: ~3 min on 2 cores, then cached)",
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
