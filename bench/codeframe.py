@@ -1,7 +1,7 @@
 """Benchmark codeframe.generation: quality on labelled sets, speed and memory up to 50,000.
 
     .venv/bin/python bench/codeframe.py [--repeats 3] [--no-bertopic] [--max-answers 50000]
-        [--bertopic-max-answers 10000]
+        [--bertopic-max-answers 10000] [--more-sets]
 
 Sets (bench/codeframe_sets.py): BANKING77 as it is (Casanueva et al., 2020, CC BY 4.0; 3,080
 messages, 77 intents of ~40), long-tailed resamples of it at 150, 1,000, 5,000 and 50,000
@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import setup_django
-from codeframe_sets import NOT_THEMES, AnswerSet, all_sets, read_survey
+from codeframe_sets import MORE_LONG_TAIL_SETS, NOT_THEMES, AnswerSet, all_sets, read_survey
 
 
 def primary_labels(draft) -> list[int]:
@@ -162,6 +162,11 @@ def main() -> None:
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument("--max-answers", type=int, default=50_000)
     parser.add_argument(
+        "--more-sets",
+        action="store_true",
+        help="also 18 more long-tailed resamples (150-2,000 answers, more seeds); quality only",
+    )
+    parser.add_argument(
         "--bertopic-max-answers",
         type=int,
         default=10_000,
@@ -185,7 +190,9 @@ def main() -> None:
             bertopic_note = "not importable (pip install bertopic to compare)"
 
     started = time.perf_counter()
-    sets = all_sets(embed_texts, max_answers=args.max_answers)
+    sets = all_sets(embed_texts, max_answers=args.max_answers, more=args.more_sets)
+    n_more = sum(n <= args.max_answers for n, _, _ in MORE_LONG_TAIL_SETS) if args.more_sets else 0
+    n_main = len(sets) - n_more
     embed_seconds = time.perf_counter() - started
     print("# codeframe.generation benchmark\n")
     print(
@@ -251,7 +258,7 @@ def main() -> None:
     print("\n## Speed and memory (cached vectors and label phrases)\n")
     print("| set | answers | distinct | codes | nets | seconds (median) | peak traced MB |")
     print("|---|---|---|---|---|---|---|")
-    for s in sets:
+    for s in sets[:n_main]:
         if not s.name.startswith("long tail") or len(s.texts) < 1_000:
             continue
         if s.name.split()[2] in {"1,000", "5,000"} and not s.name.endswith("seed 0"):
