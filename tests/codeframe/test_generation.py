@@ -375,3 +375,32 @@ def test_big_sets_look_for_an_answers_neighbours_among_all_answers(real_model):
     assert abs(sampled - exact) <= 0.01
     assert within_sample[1] < exact - 0.03  # what a sample alone would have said
     assert abs(sampled_background - background) <= 0.03
+
+
+def test_a_code_of_two_unrelated_themes_is_split_into_them(real_model):
+    """Ward's tree over 8 messages of each of two unrelated BANKING77 intents, taken as one
+    code: its halves are less alike than two answers at random, so it is split; either intent
+    alone is not split, its halves being far more alike than that."""
+    texts, gold = banking77(20, 8)
+    x = embed(texts)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    background, _ = clustering.similarity_levels(x)
+    first, last = gold[0], gold[-1]
+    pick = [i for i, g in enumerate(gold) if g in {first, last}]
+
+    def split(rows: list[int]) -> np.ndarray:
+        merges = clustering._ward(x[rows])
+        roots, _ = clustering._split_unrelated_halves(
+            merges,
+            clustering._cut_roots(merges, len(rows), 1),
+            x[rows].astype(np.float64),
+            np.ones(len(rows)),
+            background=background,
+            min_size=3,
+            max_roots=10,
+        )
+        return clustering._label_leaves(merges, len(rows), roots)
+
+    labels = split(pick)
+    assert adjusted_rand_score([gold[i] for i in pick], labels) == 1.0
+    assert len(set(split([i for i in pick if gold[i] == first]).tolist())) == 1
