@@ -1,6 +1,7 @@
 """Benchmark codeframe.generation: quality on labelled sets, speed and memory up to 50,000.
 
     .venv/bin/python bench/codeframe.py [--repeats 3] [--no-bertopic] [--max-answers 50000]
+        [--bertopic-max-answers 10000] [--more-sets]
 
 Sets (bench/codeframe_sets.py): BANKING77 as it is (Casanueva et al., 2020, CC BY 4.0; 3,080
 messages, 77 intents of ~40), long-tailed resamples of it at 150, 1,000, 5,000 and 50,000
@@ -14,7 +15,8 @@ the same net as theirs (nets should not cut a theme apart).
 
 Baselines on the same vectors: BERTopic 0.17 defaults (UMAP random_state=42 + HDBSCAN; not a
 requirement: `pip install -r requirements-bench.txt` to compare; its topics are kept in
-var/bench-bertopic.json) up to 10,000 answers, and Ward told the true number of gold codes.
+var/bench-bertopic.json) up to 10,000 answers (--bertopic-max-answers), and Ward told the true
+number of gold codes (up to 10,000).
 Vectors: all-MiniLM-L6-v2 through embeddings.services (cached on disk: the second run is
 fast); label phrases are embedded through the same cache. Seconds are medians of --repeats runs
 with cached vectors (BERTopic's are not shown: its topics may come from the cache); peak MB is
@@ -38,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import setup_django
-from codeframe_sets import NOT_THEMES, AnswerSet, all_sets, read_survey
+from codeframe_sets import MORE_LONG_TAIL_SETS, NOT_THEMES, AnswerSet, all_sets, read_survey
 
 
 def primary_labels(draft) -> list[int]:
@@ -159,6 +161,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument("--max-answers", type=int, default=50_000)
+    parser.add_argument(
+        "--more-sets",
+        action="store_true",
+        help="also 18 more long-tailed resamples (150-2,000 answers, more seeds); quality only",
+    )
+    parser.add_argument(
+        "--bertopic-max-answers",
+        type=int,
+        default=10_000,
+        help="run BERTopic on sets up to this size (50,000: ~3 min on 2 cores, then cached)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     setup_django()
@@ -177,7 +190,9 @@ def main() -> None:
             bertopic_note = "not importable (pip install bertopic to compare)"
 
     started = time.perf_counter()
-    sets = all_sets(embed_texts, max_answers=args.max_answers)
+    sets = all_sets(embed_texts, max_answers=args.max_answers, more=args.more_sets)
+    n_more = sum(n <= args.max_answers for n, _, _ in MORE_LONG_TAIL_SETS) if args.more_sets else 0
+    n_main = len(sets) - n_more
     embed_seconds = time.perf_counter() - started
     print("# codeframe.generation benchmark\n")
     print(
@@ -216,7 +231,7 @@ def main() -> None:
                 sec,
             )
         ]
-        if use_bertopic and len(s.texts) <= 10_000:
+        if use_bertopic and len(s.texts) <= args.bertopic_max_answers:
             labels = bertopic_labels(s.texts, s.vectors)
             k_bt = len(set(labels.tolist()) - {-1})
             rows.append(("BERTopic defaults", k_bt, *scores(s.gold, labels), "-", "-", None))
@@ -243,7 +258,7 @@ def main() -> None:
     print("\n## Speed and memory (cached vectors and label phrases)\n")
     print("| set | answers | distinct | codes | nets | seconds (median) | peak traced MB |")
     print("|---|---|---|---|---|---|---|")
-    for s in sets:
+    for s in sets[:n_main]:
         if not s.name.startswith("long tail") or len(s.texts) < 1_000:
             continue
         if s.name.split()[2] in {"1,000", "5,000"} and not s.name.endswith("seed 0"):

@@ -151,6 +151,9 @@ LONG_TAIL_SETS = [
     (150, 12, 0),
     (150, 12, 1),
     (150, 12, 2),
+    (150, 12, 3),
+    (150, 12, 4),
+    (150, 12, 5),
     (1_000, 40, 0),
     (1_000, 40, 1),
     (1_000, 40, 2),
@@ -158,10 +161,18 @@ LONG_TAIL_SETS = [
     (5_000, 77, 1),
     (50_000, 77, 2),
 ]
+# More seeds and sizes (bench/codeframe.py --more-sets): a rule must hold on these too.
+MORE_LONG_TAIL_SETS = (
+    [(150, 12, seed) for seed in range(6, 12)]
+    + [(300, 20, seed) for seed in range(6)]
+    + [(600, 30, seed) for seed in range(3)]
+    + [(2_000, 60, seed) for seed in range(3)]
+)
 
 
-def all_sets(embed, *, max_answers: int = 50_000) -> list[AnswerSet]:
-    """Every labelled set, embedded with `embed(texts) -> float32 array` (cached)."""
+def all_sets(embed, *, max_answers: int = 50_000, more: bool = False) -> list[AnswerSet]:
+    """Every labelled set, embedded with `embed(texts) -> float32 array` (cached); `more` adds
+    MORE_LONG_TAIL_SETS at the end."""
     texts, gold = read_banking77()
     vectors = embed(texts)
     extra = dict(zip(NON_ANSWERS + OFF_TOPIC, embed(NON_ANSWERS + OFF_TOPIC), strict=True))
@@ -172,4 +183,7 @@ def all_sets(embed, *, max_answers: int = 50_000) -> list[AnswerSet]:
     for name, path in SURVEYS.items():
         t, g = read_survey(path)
         sets.append(AnswerSet(name, t, g, embed(t)))
+    for n, n_themes, seed in MORE_LONG_TAIL_SETS if more else []:
+        if n <= max_answers:
+            sets.append(long_tail(texts, gold, vectors, extra, n=n, n_themes=n_themes, seed=seed))
     return sets

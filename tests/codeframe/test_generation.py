@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from codeframe import labelling, phrases
+from codeframe import clustering, labelling, phrases
 from codeframe.generation import CodeframeDraft, generate_codeframe
 from embeddings.services import embed_texts
 
@@ -339,3 +339,68 @@ def test_two_codes_never_share_a_label():
     )
     assert labels[0] == "Lost luggage"
     assert labels[1] in {"Luggage", "Lost"}  # the next phrase, not a copy or a number
+
+
+def test_a_big_theme_of_a_long_tailed_set_stays_one_code(real_model):
+    """40 messages of one BANKING77 intent and 9 smaller intents (20 down to 4 messages): Ward
+    cuts the big intent into pieces far tighter than the target, which merge back because they
+    are as alike to each other as answers of one code should be (`CROSS_SHARE`)."""
+    with BANKING77.open() as f:
+        rows = list(csv.DictReader(f))
+    by_class: dict[str, list[str]] = {}
+    for row in rows:
+        by_class.setdefault(row["category"], []).append(row["text"])
+    sizes = [40, 20, 14, 10, 8, 7, 6, 5, 5, 4]
+    texts, gold = [], []
+    for category, n in zip(sorted(by_class)[::7], sizes, strict=False):
+        texts += by_class[category][:n]
+        gold += [category] * n
+    draft = generate_codeframe(texts, vectors=embed(texts))
+    assert_valid(draft, len(texts))
+    primary = [a[0] if a else 0 for a in draft.assignments]
+    big = Counter(p for p, g in zip(primary, gold, strict=True) if g == gold[0])
+    assert big.most_common(1)[0][1] >= 0.9 * 40  # was split 27 / 13 before the rule
+    assert adjusted_rand_score(gold, primary) >= 0.75  # 0.60 before
+
+
+def test_big_sets_look_for_an_answers_neighbours_among_all_answers(real_model):
+    """Above the sample size the neighbour similarity is still an answer's 3rd most similar
+    answer of ALL answers, not of a sample (which finds a farther one and lowers the target)."""
+    texts, _ = banking77(20, 20)
+    x = embed(texts)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    background, exact = clustering.similarity_levels(x)
+    sampled_background, sampled = clustering.similarity_levels(x, sample=100)
+    within_sample = clustering.similarity_levels(x[np.linspace(0, 399, 100).round().astype(int)])
+    assert abs(sampled - exact) <= 0.01
+    assert within_sample[1] < exact - 0.03  # what a sample alone would have said
+    assert abs(sampled_background - background) <= 0.03
+
+
+def test_a_code_of_two_unrelated_themes_is_split_into_them(real_model):
+    """Ward's tree over 8 messages of each of two unrelated BANKING77 intents, taken as one
+    code: its halves are less alike than two answers at random, so it is split; either intent
+    alone is not split, its halves being far more alike than that."""
+    texts, gold = banking77(20, 8)
+    x = embed(texts)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    background, _ = clustering.similarity_levels(x)
+    first, last = gold[0], gold[-1]
+    pick = [i for i, g in enumerate(gold) if g in {first, last}]
+
+    def split(rows: list[int]) -> np.ndarray:
+        merges = clustering._ward(x[rows])
+        roots, _ = clustering._split_unrelated_halves(
+            merges,
+            clustering._cut_roots(merges, len(rows), 1),
+            x[rows].astype(np.float64),
+            np.ones(len(rows)),
+            background=background,
+            min_size=3,
+            max_roots=10,
+        )
+        return clustering._label_leaves(merges, len(rows), roots)
+
+    labels = split(pick)
+    assert adjusted_rand_score([gold[i] for i in pick], labels) == 1.0
+    assert len(set(split([i for i in pick if gold[i] == first]).tolist())) == 1
