@@ -15,8 +15,9 @@ The algorithm, in the order it runs, and where each step lives:
 2. Non-answers ("nothing", "don't know", "asdfgh") are found by a lexicon and rules
    (`nonanswers`) and get the standard codes of a "Non-answers" net; they are not clustered.
 3. Themes (`clustering.cluster_themes`): Ward linkage cut where the codes are as cohesive as
-   the data's themes are; codes of two unrelated halves split, small codes dissolved, codes
-   as alike as one code's answers merged. See that module.
+   the data's themes are; a node that, with both its halves, reaches that cohesion kept as one
+   code; codes of two unrelated halves split, small codes dissolved, codes as alike as one
+   code's answers merged. See that module.
 4. Answers -> codes (`assignment.assign`): primary code, an optional second code, confidences.
 5. Nets (`nets.group_codes`): codes whose centroids are close form a net, as many as the data
    has.
