@@ -277,12 +277,12 @@ class _Model:
             sims[np.arange(len(rows)), rows] = -np.inf
             own.append(sims.max(axis=1))
         loo = np.concatenate(own) if own else np.zeros(0)
-        loo = loo[np.isfinite(loo)]  # codes of a single example have none
+        loo = loo[_calibrating(frame)]
         return cls(frame, classifier, _conformal_quantile(loo, ALPHA_FAR))
 
-    def crowd_scores(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The density-ratio score of the wave's answers and of the frame's examples, and the
-        nearest example's similarity for each answer.
+    def crowd_scores(self, x: np.ndarray, to_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The density-ratio score of the wave's answers and of the frame's examples, given
+        each answer's mean similarity to its DENSITY_K nearest examples (`to_frame`).
 
         The wave is pooled with the examples at the examples' density (a seeded sample of the
         wave as large as the example set). An answer's score is its mean similarity to its
@@ -299,16 +299,12 @@ class _Model:
         reference = x[sample]
         position = np.full(len(x), -1, dtype=np.intp)
         position[sample] = np.arange(len(sample))
-        wave_scores, nearest = [], []
-        for block, sims in _blocks(x, frame.x):
-            nearest.append(sims.max(axis=1))
-            to_frame = _top_mean(sims, DENSITY_K)
-            wave_sims = x[block] @ reference.T
-            rows = np.arange(block.start, block.stop)
-            cols = position[rows]
+        to_wave = []
+        for block, sims in _blocks(x, reference):
+            cols = position[block]
             hit = cols >= 0
-            wave_sims[np.flatnonzero(hit), cols[hit]] = -np.inf
-            wave_scores.append(to_frame - _top_mean(wave_sims, DENSITY_K))
+            sims[np.flatnonzero(hit), cols[hit]] = -np.inf
+            to_wave.append(_top_mean(sims, DENSITY_K))
         frame_scores = []
         for block, sims in _blocks(frame.x, frame.x):
             rows = np.arange(block.start, block.stop)
@@ -316,16 +312,17 @@ class _Model:
             frame_scores.append(
                 _top_mean(sims, DENSITY_K) - _top_mean(frame.x[block] @ reference.T, DENSITY_K)
             )
-        return (
-            np.concatenate(wave_scores) if wave_scores else np.zeros(0),
-            np.concatenate(frame_scores) if frame_scores else np.zeros(0),
-            np.concatenate(nearest) if nearest else np.zeros(0),
-        )
+        frame_scores = np.concatenate(frame_scores) if frame_scores else np.zeros(0)
+        return to_frame - np.concatenate(to_wave), frame_scores[_calibrating(frame)]
 
     def code(self, x: np.ndarray) -> _Decided:
         frame = self.frame
         k = len(frame.code_ids)
-        parts = [_code_scores(sims, frame.labels, k) for _, sims in _blocks(x, frame.x)]
+        parts, nearest, to_frame = [], [], []
+        for _, sims in _blocks(x, frame.x):  # one product per block, read three ways
+            parts.append(_code_scores(sims, frame.labels, k))
+            nearest.append(sims.max(axis=1))
+            to_frame.append(_top_mean(sims, DENSITY_K))
         scores = np.concatenate(parts)
         probability = _softmax(scores / TEMPERATURE)
         if self.classifier is not None:
@@ -334,9 +331,9 @@ class _Model:
             )
         primary = np.argmax(probability, axis=1)
 
-        wave_scores, frame_scores, nearest = self.crowd_scores(x)
+        wave_scores, frame_scores = self.crowd_scores(x, np.concatenate(to_frame))
         crowd_threshold = _conformal_quantile(frame_scores, ALPHA_CROWD)
-        far = nearest < self.far_threshold
+        far = np.concatenate(nearest) < self.far_threshold
         crowd = ~far & (wave_scores < crowd_threshold)
 
         centroid_sims = x @ self.centroids.T
@@ -361,6 +358,13 @@ class _Model:
             confidences.append([round(float(probability[u, c]), 4) for c in chosen])
             reasons.append(None)
         return _Decided(codes, confidences, reasons, crowd_threshold)
+
+
+def _calibrating(frame: _Frame) -> np.ndarray:
+    """The examples whose leave-one-out score stands for an on-topic answer's: those of codes
+    with another example. An answer of a one-example code still has that example; the example
+    left out of its own code has none, and would make the thresholds needlessly lenient."""
+    return np.bincount(frame.labels, minlength=len(frame.code_ids))[frame.labels] > 1
 
 
 # --- numerics ---------------------------------------------------------------------------------

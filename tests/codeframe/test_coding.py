@@ -138,8 +138,11 @@ def halves(gold: list[str], seed: int) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize(
     ("own", "other", "off_floor"),
     [
-        # Measured (3 seeds): 0.60 of the commuter answers left out of the bank frame's wave,
-        # 0.59 of the bank answers out of the commuter frame's (target 0.75, not reached).
+        # Measured (3 seeds): 0.61 of the commuter answers left uncoded in the bank frame's
+        # wave at 1.7% of on-topic ones, accuracy 0.791 (logistic regression 0.776); 0.61 of
+        # the bank answers in the commuter frame's at 3.8%, 0.705 (0.694). Before the
+        # density-ratio rule: 0.53 and 0.37, and 0.683 on the commuter survey (below logistic
+        # regression). The issue's target, 0.75, is not reached.
         ("survey_labelled.csv", "commuter_labelled.csv", 0.5),
         ("commuter_labelled.csv", "survey_labelled.csv", 0.5),
     ],
@@ -196,7 +199,7 @@ def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_
 
 def test_a_wave_like_the_frame_is_mostly_coded(real_model):
     """Nothing new in the wave (the other half of the bank survey alone): the conformal rules
-    leave out about their levels' worth of answers, not more."""
+    leave out about their levels' worth of answers, not more (measured 0.8%)."""
     texts, gold = read_labelled("survey_labelled.csv")
     keep = [i for i, g in enumerate(gold) if g != "Other"]
     texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
