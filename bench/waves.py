@@ -231,6 +231,34 @@ def evaluate(split: Split) -> dict[str, tuple[float, float, float, float, float]
     return results
 
 
+def growth_rates(split: Split, factor: int, seed: int) -> tuple[float, float]:
+    """A wave where an eighth of the codes (drawn per seed) keep all their on-topic answers and
+    the others keep 1/factor: the growing codes' share of the wave is about `factor` times
+    their share of the frame. Returns the share of answers left uncoded in growing codes and in
+    the others. A coder that reads "denser in the wave than in the frame" as "new" would leave
+    a growing code's answers out, and undercount it in the tracker's figures."""
+    from codeframe.coding import code_answers
+
+    gold, vectors, texts = np.array(split.gold), split.vectors, split.texts
+    names = sorted(set(gold[split.frame]))
+    examples = {n: [texts[i] for i in split.frame if gold[i] == g] for n, g in enumerate(names)}
+    example_vectors = {
+        n: vectors[[i for i in split.frame if gold[i] == g]] for n, g in enumerate(names)
+    }
+    rng = np.random.default_rng(seed)
+    growing = set(rng.choice(names, max(1, len(names) // 8), replace=False).tolist())
+    wave = []
+    for g in names:
+        members = [i for i in split.wave if gold[i] == g]
+        wave += members if g in growing else members[: max(1, len(members) // factor)]
+    coded = code_answers(
+        examples, [texts[i] for i in wave], vectors=vectors[wave], example_vectors=example_vectors
+    )
+    uncoded = np.array([not a for a in coded.assignments])
+    grows = np.array([gold[i] in growing for i in wave])
+    return float(uncoded[grows].mean()), float(uncoded[~grows].mean())
+
+
 def paired_answers(texts, gold, n: int) -> list[str]:
     """n distinct two-message answers, both messages of one intent (deterministic)."""
     rng = np.random.default_rng(12)
@@ -322,6 +350,18 @@ def main() -> None:
     headers = ["set", "frame/on/off", "method", "on-topic acc.", "acc. of coded"]
     headers += ["off-topic uncoded", "on-topic uncoded", "open-set acc."]
     print(table(headers, rows))
+
+    print("\n## Growing codes (label shift, no off-topic answers; means over seeds)\n")
+    growth_rows = []
+    for set_name in ("banking77 halves", "bank survey + commuter off-topic"):
+        for factor in (1, 2, 4):
+            with threadpool_limits(limits=1):
+                rates = [growth_rates(sets[set_name](s), factor, s) for s in range(args.seeds)]
+            grows, others = np.mean(rates, axis=0)
+            growth_rows.append(
+                [set_name.split(" +")[0], f"x{factor}", f"{grows:.1%}", f"{others:.1%}"]
+            )
+    print(table(["set", "growth", "growing codes uncoded", "other codes uncoded"], growth_rows))
 
     print("\n## Speed: coding N answers with cached vectors\n")
     rng = np.random.default_rng(0)

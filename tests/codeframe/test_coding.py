@@ -138,9 +138,9 @@ def halves(gold: list[str], seed: int) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize(
     ("own", "other", "off_floor"),
     [
-        # Measured (3 seeds): 0.61 of the commuter answers left uncoded in the bank frame's
-        # wave at 1.7% of on-topic ones, accuracy 0.791 (logistic regression 0.776); 0.61 of
-        # the bank answers in the commuter frame's at 3.8%, 0.705 (0.694). Before the
+        # Measured (3 seeds): 0.56 of the commuter answers left uncoded in the bank frame's
+        # wave at 1.7% of on-topic ones, accuracy 0.793 (logistic regression 0.776); 0.63 of
+        # the bank answers in the commuter frame's at 4.9%, 0.705 (0.694). Before the
         # density-ratio rule: 0.53 and 0.37, and 0.683 on the commuter survey (below logistic
         # regression). The issue's target, 0.75, is not reached.
         ("survey_labelled.csv", "commuter_labelled.csv", 0.5),
@@ -199,7 +199,7 @@ def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_
 
 def test_a_wave_like_the_frame_is_mostly_coded(real_model):
     """Nothing new in the wave (the other half of the bank survey alone): the conformal rules
-    leave out about their levels' worth of answers, not more (measured 0.8%)."""
+    leave out about their levels' worth of answers, not more (measured 1.3%)."""
     texts, gold = read_labelled("survey_labelled.csv")
     keep = [i for i, g in enumerate(gold) if g != "Other"]
     texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
@@ -219,3 +219,37 @@ def test_a_wave_like_the_frame_is_mostly_coded(real_model):
         uncoded.append(np.mean([not a for a in coded.assignments]))
         assert coded.params["crowd_threshold"] is not None
     assert np.mean(uncoded) <= 0.06, uncoded
+
+
+def test_a_code_that_grows_in_the_wave_is_not_taken_for_a_new_theme(real_model):
+    """Three codes of the bank survey keep all their answers in the wave, the others a quarter:
+    the three are ~4x as dense in the wave as in the frame, as a code whose share grows. Their
+    answers must still be coded (a tracker would otherwise undercount the codes that grow)."""
+    texts, gold = read_labelled("survey_labelled.csv")
+    keep = [i for i, g in enumerate(gold) if g != "Other"]
+    texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
+    vectors = embed_texts(texts)
+    sizes: dict[str, int] = {}
+    for g in gold:
+        sizes[g] = sizes.get(g, 0) + 1
+    growing = set(sorted(sizes, key=lambda g: (-sizes[g], g))[:3])
+    grown, others = [], []
+    for seed in range(3):
+        frame, wave = halves(gold, seed)
+        codes = {g: n for n, g in enumerate(sorted({gold[i] for i in frame}), start=1)}
+        examples = {codes[g]: [texts[i] for i in frame if gold[i] == g] for g in codes}
+        example_vectors = {codes[g]: vectors[[i for i in frame if gold[i] == g]] for g in codes}
+        shifted = []
+        for g in sorted(codes):
+            members = [i for i in wave if gold[i] == g]
+            shifted += members if g in growing else members[: max(1, len(members) // 4)]
+        coded = code_answers(
+            examples,
+            [texts[i] for i in shifted],
+            vectors=vectors[shifted],
+            example_vectors=example_vectors,
+        )
+        for i, codes_of in zip(shifted, coded.assignments, strict=True):
+            (grown if gold[i] in growing else others).append(not codes_of)
+    # Measured 0.019 (the density rule without its per-code centres: 0.077; before it: 0.013).
+    assert np.mean(grown) <= 0.06, np.mean(grown)
