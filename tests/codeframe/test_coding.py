@@ -135,16 +135,30 @@ def halves(gold: list[str], seed: int) -> tuple[list[int], list[int]]:
     return frame, wave
 
 
+@pytest.mark.parametrize(
+    ("own", "other", "off_floor"),
+    [
+        # Measured (3 seeds): 0.56 of the commuter answers left uncoded in the bank frame's
+        # wave at 1.7% of on-topic ones, accuracy 0.793 (logistic regression 0.776); 0.63 of
+        # the bank answers in the commuter frame's at 4.9%, 0.705 (0.694). Before the
+        # density-ratio rule: 0.53 and 0.37, and 0.683 on the commuter survey (below logistic
+        # regression). The issue's target, 0.75, is not reached.
+        ("survey_labelled.csv", "commuter_labelled.csv", 0.5),
+        ("commuter_labelled.csv", "survey_labelled.csv", 0.5),
+    ],
+)
 def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_out(
-    real_model,
+    real_model, own, other, off_floor
 ):
-    """The frame: half of the hand-coded bank survey (its "Other" answers left out); the wave:
-    the other half plus the commuter survey's theme answers, all off-topic here."""
-    texts, gold = read_labelled("survey_labelled.csv")
+    """The frame: half of a hand-coded survey (its "Other" answers left out); the wave: the
+    other half plus the other survey's theme answers, all off-topic here."""
+    texts, gold = read_labelled(own)
     keep = [i for i, g in enumerate(gold) if g != "Other"]
     texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
-    off_texts, off_gold = read_labelled("commuter_labelled.csv")
-    off_topic = [t for t, g in zip(off_texts, off_gold, strict=True) if g != "Non-answer"]
+    off_texts, off_gold = read_labelled(other)
+    off_topic = [
+        t for t, g in zip(off_texts, off_gold, strict=True) if g not in ("Non-answer", "Other")
+    ]
     vectors = embed_texts(texts + off_topic)
     on_vectors, off_vectors = vectors[: len(texts)], vectors[len(texts) :]
     labels = np.array(gold)
@@ -166,6 +180,7 @@ def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_
         ours.append(np.mean([primary[j] == codes[gold[i]] for j, i in enumerate(wave)]))
         on_uncoded.append(np.mean([p is None for p in primary[: len(wave)]]))
         off_uncoded.append(np.mean([p is None for p in primary[len(wave) :]]))
+        assert set(coded.uncoded_reasons) <= {None, "far", "crowd", "non_answer"}
 
         x, y, xt, yt = on_vectors[frame], labels[frame], on_vectors[wave], labels[wave]
         centroids = np.stack([x[y == g].mean(axis=0) for g in sorted(codes)])
@@ -179,5 +194,62 @@ def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_
     centroid, knn, logistic = np.mean(baselines, axis=0)
     assert np.mean(ours) >= max(centroid, knn, logistic), (ours, baselines)
     assert np.mean(on_uncoded) <= 0.05, on_uncoded
-    # Measured 0.55 (target 0.75, not reached on this small, varied survey; see bench/waves.py).
-    assert np.mean(off_uncoded) >= 0.45, off_uncoded
+    assert np.mean(off_uncoded) >= off_floor, off_uncoded
+
+
+def test_a_wave_like_the_frame_is_mostly_coded(real_model):
+    """Nothing new in the wave (the other half of the bank survey alone): the conformal rules
+    leave out about their levels' worth of answers, not more (measured 1.3%)."""
+    texts, gold = read_labelled("survey_labelled.csv")
+    keep = [i for i, g in enumerate(gold) if g != "Other"]
+    texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
+    vectors = embed_texts(texts)
+    uncoded = []
+    for seed in range(3):
+        frame, wave = halves(gold, seed)
+        codes = {g: n for n, g in enumerate(sorted({gold[i] for i in frame}), start=1)}
+        examples = {codes[g]: [texts[i] for i in frame if gold[i] == g] for g in codes}
+        example_vectors = {codes[g]: vectors[[i for i in frame if gold[i] == g]] for g in codes}
+        coded = code_answers(
+            examples,
+            [texts[i] for i in wave],
+            vectors=vectors[wave],
+            example_vectors=example_vectors,
+        )
+        uncoded.append(np.mean([not a for a in coded.assignments]))
+        assert coded.params["crowd_threshold"] is not None
+    assert np.mean(uncoded) <= 0.06, uncoded
+
+
+def test_a_code_that_grows_in_the_wave_is_not_taken_for_a_new_theme(real_model):
+    """Three codes of the bank survey keep all their answers in the wave, the others a quarter:
+    the three are ~4x as dense in the wave as in the frame, as a code whose share grows. Their
+    answers must still be coded (a tracker would otherwise undercount the codes that grow)."""
+    texts, gold = read_labelled("survey_labelled.csv")
+    keep = [i for i, g in enumerate(gold) if g != "Other"]
+    texts, gold = [texts[i] for i in keep], [gold[i] for i in keep]
+    vectors = embed_texts(texts)
+    sizes: dict[str, int] = {}
+    for g in gold:
+        sizes[g] = sizes.get(g, 0) + 1
+    growing = set(sorted(sizes, key=lambda g: (-sizes[g], g))[:3])
+    grown, others = [], []
+    for seed in range(3):
+        frame, wave = halves(gold, seed)
+        codes = {g: n for n, g in enumerate(sorted({gold[i] for i in frame}), start=1)}
+        examples = {codes[g]: [texts[i] for i in frame if gold[i] == g] for g in codes}
+        example_vectors = {codes[g]: vectors[[i for i in frame if gold[i] == g]] for g in codes}
+        shifted = []
+        for g in sorted(codes):
+            members = [i for i in wave if gold[i] == g]
+            shifted += members if g in growing else members[: max(1, len(members) // 4)]
+        coded = code_answers(
+            examples,
+            [texts[i] for i in shifted],
+            vectors=vectors[shifted],
+            example_vectors=example_vectors,
+        )
+        for i, codes_of in zip(shifted, coded.assignments, strict=True):
+            (grown if gold[i] in growing else others).append(not codes_of)
+    # Measured 0.019 (the density rule without its per-code centres: 0.077; before it: 0.013).
+    assert np.mean(grown) <= 0.06, np.mean(grown)
