@@ -119,26 +119,22 @@ def banking_split(texts, gold, vectors, seed: int, *, long_tail: bool) -> Split:
 def banking_all_split(texts, gold, vectors, other, seed: int) -> Split:
     """All 77 intents in the frame (half of each intent's messages), the other half coded with
     the commuter survey's theme answers mixed in: off-topic in the plain sense (not banking)."""
-    o_texts, o_gold, o_vectors = other
     rng = np.random.default_rng(seed)
     frame, wave = halves(list(range(len(texts))), gold, rng)
-    off_idx = [i for i, g in enumerate(o_gold) if g not in ("Non-answer", "Other")]
-    start = len(texts)
-    return Split(
-        list(texts) + [o_texts[i] for i in off_idx],
-        list(gold) + ["(off-topic)"] * len(off_idx),
-        np.vstack([vectors, o_vectors[off_idx]]),
-        frame,
-        wave,
-        list(range(start, start + len(off_idx))),
-    )
+    return with_off_topic((texts, gold, vectors), other, frame, wave)
 
 
 def survey_split(own, other, seed: int) -> Split:
-    texts, gold, vectors = own
-    o_texts, o_gold, o_vectors = other
+    gold = own[1]
     rng = np.random.default_rng(seed)
     frame, wave = halves([i for i, g in enumerate(gold) if g != "Other"], gold, rng)
+    return with_off_topic(own, other, frame, wave)
+
+
+def with_off_topic(own, other, frame: list[int], wave: list[int]) -> Split:
+    """The split of `own` with the theme answers of `other` (another survey) as off-topic."""
+    texts, gold, vectors = own
+    o_texts, o_gold, o_vectors = other
     off_idx = [i for i, g in enumerate(o_gold) if g not in ("Non-answer", "Other")]
     start = len(texts)
     return Split(
