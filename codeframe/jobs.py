@@ -45,6 +45,7 @@ from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Project, Question
 from codeframe.services import (
     PhraseEmbedder,
+    embed_answers,
     import_texts,
     prepare_generation,
     store_codeframe,
@@ -415,25 +416,12 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
 
 
 def _embed(texts: list[str], *, report: Callable[..., None]) -> tuple[np.ndarray, dict]:
-    """Embed in batches through the cache, reporting after each; vectors and the totals."""
-    from embeddings.services import embed_texts_with_report
+    """`services.embed_answers` in JOB_EMBED_BATCH batches, reporting progress after each."""
 
-    batch = get_config()["JOB_EMBED_BATCH"]
-    parts: list[np.ndarray] = []
-    hits = misses = 0
-    seconds = 0.0
-    for start in range(0, len(texts), batch):
-        result = embed_texts_with_report(texts[start : start + batch])
-        parts.append(result.vectors)
-        hits, misses, seconds = hits + result.hits, misses + result.misses, seconds + result.seconds
-        report(
-            Stage.EMBEDDING,
-            min(start + batch, len(texts)),
-            cache_hits=hits,
-            cache_misses=misses,
-        )
-    vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-    return vectors, {"embedding_seconds": seconds, "cache_hits": hits, "cache_misses": misses}
+    def on_batch(done: int, hits: int, misses: int) -> None:
+        report(Stage.EMBEDDING, done, cache_hits=hits, cache_misses=misses)
+
+    return embed_answers(texts, batch=get_config()["JOB_EMBED_BATCH"], on_batch=on_batch)
 
 
 def _report(job: GenerationJob, *, attempt: int, stage: str, done: int, total: int, **fields):

@@ -268,6 +268,29 @@ class PhraseEmbedder:
         return embed_texts(phrases)
 
 
+def embed_answers(
+    texts: list[str],
+    *,
+    batch: int | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
+) -> tuple[np.ndarray, dict]:
+    """Embed `texts` through the cache: the vectors, and the timings a codeframe keeps
+    (embedding_seconds, cache_hits, cache_misses). With `batch`, in batches of that many,
+    calling `on_batch(done, hits, misses)` after each (a job's progress report)."""
+    size = batch or max(len(texts), 1)
+    parts: list[np.ndarray] = []
+    hits = misses = 0
+    seconds = 0.0
+    for start in range(0, len(texts), size):
+        result = embed_texts_with_report(texts[start : start + size])
+        parts.append(result.vectors)
+        hits, misses, seconds = hits + result.hits, misses + result.misses, seconds + result.seconds
+        if on_batch is not None:
+            on_batch(min(start + size, len(texts)), hits, misses)
+    vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    return vectors, {"embedding_seconds": seconds, "cache_hits": hits, "cache_misses": misses}
+
+
 def create_codeframe(
     *,
     question: Question,
@@ -283,11 +306,11 @@ def create_codeframe(
     """
     started = time.perf_counter()
     ids, texts = prepare_generation(question=question)
-    report = embed_texts_with_report(texts)
+    vectors, embedding = embed_answers(texts)
     phrases = PhraseEmbedder()
     draft = generate_codeframe(
         texts,
-        vectors=report.vectors,
+        vectors=vectors,
         embed=phrases,
         n_codes=n_codes,
         max_codes=max_codes,
@@ -297,12 +320,7 @@ def create_codeframe(
         question=question,
         response_ids=ids,
         draft=draft,
-        embedding={
-            "embedding_seconds": report.seconds,
-            "cache_hits": report.hits,
-            "cache_misses": report.misses,
-            "label_phrase_lookups": phrases.lookups,
-        },
+        embedding={**embedding, "label_phrase_lookups": phrases.lookups},
         started=started,
     )
 

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
 
@@ -26,7 +25,7 @@ from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
 from codeframe.selectors import question_texts
-from codeframe.services import _store, import_responses, refresh_sizes
+from codeframe.services import _store, embed_answers, import_responses, refresh_sizes
 from codeframe.suggestions import new_code_numbers, suggest_codes
 
 logger = logging.getLogger(__name__)
@@ -117,19 +116,19 @@ def code_wave_question(
     ids = [pk for pk, _ in responses]
     texts = [text for _, text in responses]
     examples = approved_examples(codeframe=codeframe)
-    report = _embed(sorted({t for ts in examples.values() for t in ts} | set(texts)), embed)
-    row_of = {t: i for i, t in enumerate(report["texts"])}
-    vectors = report["vectors"]
+    distinct = sorted({t for ts in examples.values() for t in ts} | set(texts))
+    vectors, embedding = (embed or embed_answers)(distinct)
+    row_of = {t: i for i, t in enumerate(distinct)}
+    wave_vectors = vectors[[row_of[t] for t in texts]]
     coded = code_answers(
         examples,
         texts,
-        vectors=vectors[[row_of[t] for t in texts]],
+        vectors=wave_vectors,
         example_vectors={
             number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
         },
     )
-    draft = _draft_like(codeframe, coded, report)
-    wave_vectors = vectors[[row_of[t] for t in texts]]
+    draft = _draft_like(codeframe, coded, embedding)
     suggestions = suggest_codes(texts, vectors=wave_vectors, coded=coded)
     with transaction.atomic():
         stored = _store(
@@ -145,8 +144,8 @@ def code_wave_question(
         # What the wave's frame started from: carrying its edits back compares against it.
         stored.params = {**stored.params, CARRY_BASE: frame_shape(codeframe=stored)}
         stored.save(update_fields=["coded_with", "params"])
-        for suggestion in suggestions:
-            SuggestedCode.objects.create(
+        SuggestedCode.objects.bulk_create(
+            SuggestedCode(
                 codeframe=stored,
                 label=suggestion.label[:200],
                 keywords=suggestion.keywords,
@@ -154,6 +153,8 @@ def code_wave_question(
                 size=suggestion.size,
                 response_ids=[ids[i] for i in suggestion.answers],
             )
+            for suggestion in suggestions
+        )
         if before_commit is not None:
             before_commit(stored)
     logger.info(
@@ -279,25 +280,7 @@ def tracker_table(*, question: Question) -> tracker_stats.Tracker:
 _NO_NET = 2**31 - 1
 
 
-def _embed(texts: list[str], embed) -> dict:
-    if embed is not None:
-        vectors, timings = embed(texts)
-        return {"texts": texts, "vectors": np.asarray(vectors), "timings": dict(timings)}
-    from embeddings.services import embed_texts_with_report
-
-    report = embed_texts_with_report(texts)
-    return {
-        "texts": texts,
-        "vectors": report.vectors,
-        "timings": {
-            "embedding_seconds": report.seconds,
-            "cache_hits": report.hits,
-            "cache_misses": report.misses,
-        },
-    }
-
-
-def _draft_like(codeframe: Codeframe, coded, report: dict) -> CodeframeDraft:
+def _draft_like(codeframe: Codeframe, coded, embedding: dict) -> CodeframeDraft:
     """The approved frame's nets and codes (same numbers and labels) with the wave's codes."""
     nets = list(codeframe.nets.order_by("number"))
     codes = list(codeframe.codes.select_related("net").order_by("number"))
@@ -330,5 +313,5 @@ def _draft_like(codeframe: Codeframe, coded, report: dict) -> CodeframeDraft:
         assignments=coded.assignments,
         confidences=coded.confidences,
         params={"coded_with": codeframe.pk, **coded.params},
-        timings={**report["timings"], **coded.timings},
+        timings={**embedding, **coded.timings},
     )
