@@ -36,16 +36,26 @@ def wait_until(predicate, *, timeout: float, what: str):
     raise AssertionError(f"no {what} within {timeout} s")
 
 
-def test_killed_worker_job_is_retried_from_the_cache_and_stored_once(own_redis, gunicorn_server):
+def worker_app(own_redis, gunicorn_server, *, task_workers: int = 1, **env: str):
+    """gunicorn (one process) and `task_workers` db_workers on a private Redis; an API client
+    logged in as the admin."""
     redis_server = own_redis()
     app = gunicorn_server(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
         workers=1,
-        task_workers=1,
+        task_workers=task_workers,
+        **env,
+    )
+    return app, Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
+
+
+def test_killed_worker_job_is_retried_from_the_cache_and_stored_once(own_redis, gunicorn_server):
+    app, api = worker_app(
+        own_redis,
+        gunicorn_server,
         EMBEDDINGS_BACKEND=SLOW_BACKEND,
         CODEFRAME_JOB_TIMEOUT=str(TIMEOUT),
     )
-    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     texts = answers("killed", 3000)
     queued = api.post_json("/api/codeframes/", {"responses": texts})
     assert queued.status == 202, queued.body[:300]
@@ -104,16 +114,13 @@ def test_killed_worker_job_is_retried_from_the_cache_and_stored_once(own_redis, 
 
 
 def test_cancel_a_running_job_and_fail_one_that_runs_out_of_attempts(own_redis, gunicorn_server):
-    redis_server = own_redis()
-    app = gunicorn_server(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
-        workers=1,
-        task_workers=1,
+    app, api = worker_app(
+        own_redis,
+        gunicorn_server,
         EMBEDDINGS_BACKEND=SLOW_BACKEND,
         CODEFRAME_JOB_TIMEOUT=str(TIMEOUT),
         CODEFRAME_JOB_MAX_ATTEMPTS="1",
     )
-    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
 
     # Cancel while running: it stops at its next batch and stores nothing.
     job = api.post_json("/api/codeframes/", {"responses": answers("cancel", 2000)}).json()
@@ -141,17 +148,15 @@ def test_cancel_a_running_job_and_fail_one_that_runs_out_of_attempts(own_redis, 
 def test_a_hung_worker_is_taken_for_dead_once_its_job_stops_moving(own_redis, gunicorn_server):
     """Alive but stuck (a call that never returns): the heartbeat thread would beat for ever,
     so it stops once the job has made no progress for CODEFRAME_JOB_STALL_TIMEOUT."""
-    redis_server = own_redis()
-    app = gunicorn_server(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/2",
-        workers=1,
+    app, api = worker_app(
+        own_redis,
+        gunicorn_server,
         task_workers=2,
         EMBEDDINGS_BACKEND="tests.fakes.HangingBackend",
         CODEFRAME_JOB_TIMEOUT="2",
         CODEFRAME_JOB_STALL_TIMEOUT="3",
         CODEFRAME_JOB_MAX_ATTEMPTS="2",
     )
-    api = Http(app.base_url, auth=(ADMIN_USER, ADMIN_PASSWORD))
     texts = answers("hung", 600)
     texts[300] = "this answer makes the model hang forever"  # in the second batch of 256
     job = api.post_json("/api/codeframes/", {"responses": texts}).json()
