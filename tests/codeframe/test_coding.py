@@ -138,13 +138,15 @@ def halves(gold: list[str], seed: int) -> tuple[list[int], list[int]]:
 @pytest.mark.parametrize(
     ("own", "other", "off_floor"),
     [
-        # Measured (3 seeds): 0.56 of the commuter answers left uncoded in the bank frame's
-        # wave at 1.7% of on-topic ones, accuracy 0.793 (logistic regression 0.776); 0.63 of
-        # the bank answers in the commuter frame's at 4.9%, 0.705 (0.694). Before the
-        # density-ratio rule: 0.53 and 0.37, and 0.683 on the commuter survey (below logistic
-        # regression). The issue's target, 0.75, is not reached.
-        ("survey_labelled.csv", "commuter_labelled.csv", 0.5),
-        ("commuter_labelled.csv", "survey_labelled.csv", 0.5),
+        # Measured (3 seeds): 0.62 of the commuter answers left uncoded in the bank frame's
+        # wave at 1.5% of on-topic ones, accuracy 0.797 (logistic regression 0.776); 0.64 of
+        # the bank answers in the commuter frame's at 4.9%, 0.699 (0.694). Without the "new"
+        # class grown from the crowd rule's groups: 0.56 and 0.63; before the density-ratio
+        # rule: 0.53 and 0.37. These count every answer of the other survey off-topic, also
+        # those a code of the frame covers ("Too expensive"); bench/waves.py scores those
+        # apart. The issue's target, 0.75, is not reached here.
+        ("survey_labelled.csv", "commuter_labelled.csv", 0.6),
+        ("commuter_labelled.csv", "survey_labelled.csv", 0.6),
     ],
 )
 def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_out(
@@ -253,3 +255,33 @@ def test_a_code_that_grows_in_the_wave_is_not_taken_for_a_new_theme(real_model):
             (grown if gold[i] in growing else others).append(not codes_of)
     # Measured 0.019 (the density rule without its per-code centres: 0.077; before it: 0.013).
     assert np.mean(grown) <= 0.06, np.mean(grown)
+
+
+def test_new_banking_intents_are_left_out_whole(real_model):
+    """Four seeded draws of 16 BANKING77 intents: 12 are the frame (every other message of each
+    its examples), the other messages are the wave with 4 unseen intents' mixed in, ~20 alike
+    answers each: new themes of the same domain, some right next to a code."""
+    with (ROOT / "data" / "banking77_test.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    by_intent: dict[str, list[str]] = {}
+    for row in rows:
+        by_intent.setdefault(row["category"], []).append(row["text"])
+    on_uncoded, off_uncoded = [], []
+    for seed in range(4):
+        drawn = np.random.default_rng(seed).permutation(sorted(by_intent))[:16]
+        known, unseen = sorted(drawn[:12]), sorted(drawn[12:])
+        examples = {n: by_intent[g][::2] for n, g in enumerate(known, start=1)}
+        on_topic = [t for g in known for t in by_intent[g][1::2]]
+        off_topic = [t for g in unseen for t in by_intent[g][1::2]]
+        vectors = embed_texts(on_topic + off_topic)
+        example_vectors = {n: embed_texts(texts) for n, texts in examples.items()}
+        coded = code_answers(
+            examples, on_topic + off_topic, vectors=vectors, example_vectors=example_vectors
+        )
+        uncoded = np.array([not codes for codes in coded.assignments])
+        on_uncoded.append(uncoded[: len(on_topic)].mean())
+        off_uncoded.append(uncoded[len(on_topic) :].mean())
+    # Measured 0.032 and 0.919; with the crowd rule's catches alone (no "new" class): 0.040
+    # and 0.869.
+    assert np.mean(on_uncoded) <= 0.05, on_uncoded
+    assert np.mean(off_uncoded) >= 0.9, off_uncoded
