@@ -359,8 +359,13 @@ def _wave_examples(code: Code) -> list[str]:
         .order_by("-is_primary", "-confidence", "response__position")
         .values_list("response__text", flat=True)
     )
-    examples = list(dict.fromkeys(texts))[:MAX_CARRIED_EXAMPLES]
-    return examples or list(code.examples)
+    examples: dict[str, None] = {}
+    # Read in chunks and stop at the cap: a big wave code has tens of thousands of answers.
+    for text in texts.iterator(chunk_size=MAX_CARRIED_EXAMPLES):
+        examples.setdefault(text)
+        if len(examples) == MAX_CARRIED_EXAMPLES:
+            break
+    return list(examples) or list(code.examples)
 
 
 def _merge_target(number: int, merged_into: dict[str, int], wave_codes: dict) -> int | None:

@@ -342,3 +342,17 @@ def test_the_command_previews_then_applies_and_reports_conflicts(approved, wave2
         run("--codeframe", str(approved.pk))
     with pytest.raises(CommandError, match="There is no codeframe 0"):
         run("--codeframe", "0")
+
+
+def test_carried_examples_stop_at_the_cap_most_certain_first(approved, monkeypatch):
+    """A code's answers are read in chunks until MAX_CARRIED_EXAMPLES distinct ones."""
+    monkeypatch.setattr(carryback, "MAX_CARRIED_EXAMPLES", 2)
+    counts = {c: Assignment.objects.filter(code=c).count() for c in approved.codes.all()}
+    biggest = max(counts, key=counts.get)
+    assert counts[biggest] > 4  # more answers than the cap lets it read
+    ordered = (
+        Assignment.objects.filter(code=biggest)
+        .order_by("-is_primary", "-confidence", "response__position")
+        .values_list("response__text", flat=True)
+    )
+    assert carryback._wave_examples(biggest) == list(dict.fromkeys(ordered))[:2]
