@@ -14,6 +14,9 @@ approved examples); the other half is coded, with answers no code fits mixed in.
   40 / rank^0.8 (at least 2), 3% non-answers added; new-theme answers ~15% of the wave,
   drawn from 38 unseen intents, so ISOLATED (about one per intent): no group to notice, only
   distance to the examples can tell them, and in this domain it mostly cannot.
+- "banking77 long tail + commuter off-topic": all 77 intents resampled to that long tail, with
+  3% non-answers, and the commuter survey's theme answers as ~15% of the wave: survey-like, with
+  a long tail of small codes, non-answers and GENUINELY OFF-TOPIC answers.
 - "banking77 all + commuter off-topic": all 77 intents in the frame (half of each), the
   commuter survey's theme answers mixed in: GENUINELY OFF-TOPIC (transport, not banking).
 - "bank survey" (tests/codeframe/data/survey_labelled.csv, 29 hand-coded themes with a long
@@ -131,17 +134,40 @@ def banking_split(texts, gold, vectors, seed: int, *, long_tail: bool) -> Split:
         off += rng.permutation(members[c]).tolist()[: len(members[c]) // 2]
     texts, gold, vectors = list(texts), list(gold), vectors
     if long_tail:
-        n_na = round(0.03 * len(on) / 0.97)
-        picks = rng.integers(0, len(NON_ANSWERS), n_na)
-        start = len(texts)
-        texts += [NON_ANSWERS[j] for j in picks]
-        gold += ["(non-answer)"] * n_na
-        vectors = np.vstack([vectors, NA_VECTORS[picks]])
-        on += list(range(start, start + n_na))
+        texts, gold, vectors, on = with_non_answers(texts, gold, vectors, on, rng)
     frame, wave = halves(on, gold, rng)
     if long_tail:
         off = rng.permutation(off).tolist()[: round(0.15 * len(wave) / 0.85)]
     return Split(texts, gold, vectors, frame, wave, off)
+
+
+def with_non_answers(texts: list, gold: list, vectors, on: list[int], rng):
+    """3% non-answers ("nothing", "idk"...) added to the on-topic answers `on`."""
+    n_na = round(0.03 * len(on) / 0.97)
+    picks = rng.integers(0, len(NON_ANSWERS), n_na)
+    start = len(texts)
+    texts = texts + [NON_ANSWERS[j] for j in picks]
+    gold = gold + ["(non-answer)"] * n_na
+    vectors = np.vstack([vectors, NA_VECTORS[picks]])
+    return texts, gold, vectors, on + list(range(start, start + n_na))
+
+
+def banking_long_tail_all_split(texts, gold, vectors, other, seed: int) -> Split:
+    """All 77 intents resampled to a long tail (40 / rank^0.8, at least 2) plus 3% non-answers,
+    half of each code the frame; the wave the other half with the commuter survey's theme
+    answers as ~15% of it: a survey-like set with a long tail, non-answers and off-topic."""
+    rng = np.random.default_rng(seed)
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(gold):
+        members.setdefault(g, []).append(i)
+    on = []
+    for rank, c in enumerate(rng.permutation(sorted(members)), start=1):
+        on += rng.permutation(members[c]).tolist()[: max(2, round(40 / rank**0.8))]
+    texts, gold, vectors, on = with_non_answers(list(texts), list(gold), vectors, on, rng)
+    frame, wave = halves(on, gold, rng)
+    split = with_off_topic((texts, gold, vectors), other, frame, wave)
+    split.off = rng.permutation(split.off).tolist()[: round(0.15 * len(wave) / 0.85)]
+    return split
 
 
 def banking_all_split(texts, gold, vectors, other, seed: int) -> Split:
@@ -376,6 +402,9 @@ def main() -> None:
     sets = {
         "banking77 halves": lambda s: banking_split(texts, gold, vectors, s, long_tail=False),
         "banking77 long tail": lambda s: banking_split(texts, gold, vectors, s, long_tail=True),
+        "banking77 long tail + commuter off-topic": lambda s: banking_long_tail_all_split(
+            texts, gold, vectors, surveys["commuter survey"], s
+        ),
         "banking77 all + commuter off-topic": lambda s: banking_all_split(
             texts, gold, vectors, surveys["commuter survey"], s
         ),
