@@ -54,10 +54,10 @@ All rules calibrate on the examples of codes with another example (an answer of 
 code still has that example; the example left out of its code has none). They need enough of
 them to leave anything out: 1 / ALPHA_CROWD (about 30) for "crowd", 1 / ALPHA_FAR for "far".
 
-Measured on `bench/waves.py` (5 seeds), where the figures are printed next to the baselines: on-
-topic answers left uncoded stay at 0.9-3.6%. Off-topic answers that come in groups are mostly
-left uncoded: 99% of transport answers in a banking frame (94% in a long-tailed one with non-
-answers), 76% of the commuter survey's answers in the bank survey's frame, 66% the other way
+Measured on `bench/waves.py` (5 seeds), where the figures are printed next to the baselines:
+on-topic answers left uncoded stay at 0.9-3.6%. Off-topic answers that come in groups are mostly
+left uncoded: 99% of transport answers in a banking frame (94% in a long-tailed one with
+non-answers), 76% of the commuter survey's answers in the bank survey's frame, 66% the other way
 round, 60% of the answers of unseen BANKING77 intents (the crowd rule alone: 97%, 69%, 66%, 57%,
 with more on-topic answers left out: 4.2% against 2.9% on BANKING77). What stays coded of the
 unseen intents is mostly near-synonyms of a code (top_up_failed next to top_up_reverted);
