@@ -351,9 +351,36 @@ def growth_rates(split: Split, factor: int, seed: int) -> tuple[float, float]:
     return float(uncoded[grows].mean()), float(uncoded[~grows].mean())
 
 
-def paired_answers(texts, gold, n: int) -> list[str]:
+def form_shift_rates(texts, gold, n_intents: int, n_wave: int, seed: int) -> tuple[float, float]:
+    """A frame of `n_intents` BANKING77 intents (drawn per seed; every other message of each its
+    examples) coding (a) the intents' other messages as they are and (b) `n_wave` distinct
+    answers of two of those messages joined by "Also,": on-topic answers in a form the examples
+    do not have. Returns the share left uncoded of (a) and of (b)."""
+    from codeframe.coding import code_answers
+    from embeddings.services import embed_texts
+
+    rng = np.random.default_rng(seed)
+    by_intent: dict[str, list[str]] = {}
+    for t, g in zip(texts, gold, strict=True):
+        by_intent.setdefault(g, []).append(t)
+    known = sorted(rng.permutation(sorted(by_intent))[:n_intents])
+    examples = {n: by_intent[g][::2] for n, g in enumerate(known, start=1)}
+    example_vectors = {n: embed_texts(t) for n, t in examples.items()}
+    plain = [t for g in known for t in by_intent[g][1::2]]
+    plain_gold = [g for g in known for _ in by_intent[g][1::2]]
+    paired = paired_answers(plain, plain_gold, n_wave, rng)
+    shares = []
+    for wave in (plain, paired):
+        coded = code_answers(
+            examples, wave, vectors=embed_texts(wave), example_vectors=example_vectors
+        )
+        shares.append(float(np.mean([not a for a in coded.assignments])))
+    return shares[0], shares[1]
+
+
+def paired_answers(texts, gold, n: int, rng=None) -> list[str]:
     """n distinct two-message answers, both messages of one intent (deterministic)."""
-    rng = np.random.default_rng(12)
+    rng = rng if rng is not None else np.random.default_rng(12)
     by_intent: dict[str, list[str]] = {}
     for t, g in zip(texts, gold, strict=True):
         by_intent.setdefault(g, []).append(t.strip())
@@ -474,6 +501,18 @@ def main() -> None:
         "near-synonyms of a code (0.8+) are mostly coded as it\n"
     )
     print(table(["nearest code cosine", "unseen intents", "their answers left uncoded"], near_rows))
+
+    print(
+        '\n## On-topic answers in a new form (two messages joined by "Also,"; means over seeds)\n'
+    )
+    form_rows = []
+    for n_intents, n_wave in ((12, 300), (30, 600), (77, 1500)):
+        with threadpool_limits(limits=1):
+            rates = [form_shift_rates(texts, gold, n_intents, n_wave, s) for s in range(args.seeds)]
+        plain, paired = np.mean(rates, axis=0)
+        form_rows.append([str(n_intents), f"{n_wave:,}", f"{plain:.1%}", f"{paired:.1%}"])
+    headers = ["codes", "paired answers", "uncoded: messages as they are", "uncoded: paired"]
+    print(table(headers, form_rows))
 
     print("\n## Growing codes (label shift, no off-topic answers; means over seeds)\n")
     growth_rows = []
