@@ -106,6 +106,11 @@ class MoveForm(_CodeChoiceForm):
     to_code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Move to")
 
 
+class AssignSuggestionForm(_CodeChoiceForm):
+    field_name = "code"
+    code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Code as")
+
+
 class WaveForm(forms.Form):
     """The next wave of a tracker: its label and its answers (a file or pasted)."""
 

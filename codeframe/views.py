@@ -23,6 +23,7 @@ from codeframe import carryback, exports, jobs, scoping, selectors, services, tr
 from codeframe.conf import get_config
 from codeframe.exceptions import CarryBackConflict, CodeframeError, NotAWaveFrame, UploadTooLarge
 from codeframe.forms import (
+    AssignSuggestionForm,
     GenerateForm,
     ImportForm,
     MemberForm,
@@ -451,14 +452,21 @@ def _wave_rows(data: dict):
 def suggestion_decide(
     request: HttpRequest, codeframe_id: int, suggestion_id: int, decision: str
 ) -> HttpResponse:
-    if decision not in ("accept", "dismiss"):
-        raise Http404("Suggestions are accepted or dismissed.")
+    if decision not in ("accept", "assign", "dismiss"):
+        raise Http404("Suggestions are accepted, assigned to a code or dismissed.")
     codeframe = _editable(request, codeframe_id)
     suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
     try:
         if decision == "accept":
             code = waves.accept_suggestion(suggestion=suggestion, label=request.POST.get("label"))
             messages.success(request, f"Added code {code.number}. {code.label}.")
+        elif decision == "assign":
+            form = AssignSuggestionForm(request.POST, codeframe=codeframe)
+            if not form.is_valid():
+                messages.error(request, "Choose one of this codeframe's codes.")
+                return redirect(codeframe)
+            code = waves.assign_suggestion(suggestion=suggestion, code=form.cleaned_data["code"])
+            messages.success(request, f"Coded “{suggestion.label}” as {code.number}. {code.label}.")
         else:
             waves.dismiss_suggestion(suggestion=suggestion)
             messages.info(request, f"Dismissed “{suggestion.label}”.")

@@ -199,8 +199,7 @@ def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
 def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) -> Code:
     """Make the suggestion a code of its codeframe, numbered above every number the tracker
     used; its answers that are still uncoded get it as their primary code."""
-    if suggestion.status != SuggestedCode.Status.PENDING:
-        raise InvalidEdit(f"This suggestion is already {suggestion.status}.")
+    _pending(suggestion)
     label = (label or suggestion.label).strip()
     if not label:
         raise InvalidEdit("A code needs a label.")
@@ -214,36 +213,62 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
             keywords=suggestion.keywords,
             examples=suggestion.examples,
         )
-        coded = set(
-            Assignment.objects.filter(
-                codeframe=codeframe, response_id__in=suggestion.response_ids, is_primary=True
-            ).values_list("response_id", flat=True)
-        )
-        Assignment.objects.bulk_create(
-            [
-                Assignment(
-                    codeframe=codeframe,
-                    response_id=pk,
-                    code=code,
-                    confidence=1.0,
-                    is_primary=True,
-                )
-                for pk in suggestion.response_ids
-                if pk not in coded
-            ]
-        )
-        suggestion.status = SuggestedCode.Status.ACCEPTED
-        suggestion.code = code
-        suggestion.save(update_fields=["status", "code"])
-        refresh_sizes(codeframe=codeframe)
+        _take(suggestion, code)
     code.refresh_from_db()
     return code
 
 
-def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
-    """The analyst does not want this code; its answers stay uncoded ("Other")."""
+def assign_suggestion(*, suggestion: SuggestedCode, code: Code) -> Code:
+    """Code the suggestion's answers with an existing code of its codeframe instead (the group
+    is a theme the frame has, in other words): those still uncoded get it as their primary
+    code; no number is added."""
+    _pending(suggestion)
+    if code.codeframe_id != suggestion.codeframe_id:
+        raise InvalidEdit("That code belongs to another codeframe.")
+    with transaction.atomic():
+        Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
+        _take(suggestion, code)
+    code.refresh_from_db()
+    return code
+
+
+def _pending(suggestion: SuggestedCode) -> None:
     if suggestion.status != SuggestedCode.Status.PENDING:
         raise InvalidEdit(f"This suggestion is already {suggestion.status}.")
+
+
+def _take(suggestion: SuggestedCode, code: Code) -> None:
+    """In a transaction: the suggestion's answers still without a primary code get `code`; the
+    suggestion is accepted as `code`."""
+    coded = set(
+        Assignment.objects.filter(
+            codeframe_id=suggestion.codeframe_id,
+            response_id__in=suggestion.response_ids,
+            is_primary=True,
+        ).values_list("response_id", flat=True)
+    )
+    Assignment.objects.bulk_create(
+        [
+            Assignment(
+                codeframe_id=suggestion.codeframe_id,
+                response_id=pk,
+                code=code,
+                confidence=1.0,
+                is_primary=True,
+            )
+            for pk in suggestion.response_ids
+            if pk not in coded
+        ]
+    )
+    suggestion.status = SuggestedCode.Status.ACCEPTED
+    suggestion.code = code
+    suggestion.save(update_fields=["status", "code"])
+    refresh_sizes(codeframe=code.codeframe)
+
+
+def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
+    """The analyst does not want this code; its answers stay uncoded ("Other")."""
+    _pending(suggestion)
     suggestion.status = SuggestedCode.Status.DISMISSED
     suggestion.save(update_fields=["status"])
     return suggestion

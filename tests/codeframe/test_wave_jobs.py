@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from codeframe import jobs, waves
-from codeframe.models import Codeframe, GenerationJob, SuggestedCode
+from codeframe.models import Assignment, Codeframe, GenerationJob, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +90,56 @@ def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codef
     assert second.status == SuggestedCode.Status.DISMISSED
     bogus = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, second.pk, "delete"])
     assert staff_client.post(bogus).status_code == 404
+
+
+def test_a_suggestion_is_coded_as_an_existing_code_from_the_page(staff_client, codeframe):
+    """A group that is a theme the frame has: its uncoded answers take that code; no number is
+    added. A code of another codeframe, or none, is refused with a message."""
+    waves.approve_codeframe(codeframe=codeframe)
+    wave_frame = waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="w2")
+    before = dict(
+        Assignment.objects.filter(codeframe=wave_frame, is_primary=True).values_list(
+            "response_id", "code_id"
+        )
+    )
+    some_coded, *others = sorted(before)
+    uncoded = others[:2]  # made uncoded here: the group the analyst recognises
+    Assignment.objects.filter(codeframe=wave_frame, response_id__in=uncoded).delete()
+    suggestion = SuggestedCode.objects.create(
+        codeframe=wave_frame,
+        label="Fees again",
+        size=len(uncoded) + 1,
+        response_ids=[*uncoded, some_coded],
+    )
+    numbers = sorted(wave_frame.codes.values_list("number", flat=True))
+    target = wave_frame.codes.order_by("number").first()
+    page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
+    assert "Code as" in page
+    url = reverse("codeframe:suggestion-decide", args=[wave_frame.pk, suggestion.pk, "assign"])
+
+    foreign = codeframe.codes.first()  # the approved frame's, not this wave's
+    reply = staff_client.post(url, {"code": foreign.pk}, follow=True)
+    assert "Choose one of this codeframe" in reply.content.decode()
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestedCode.Status.PENDING
+
+    reply = staff_client.post(url, {"code": target.pk}, follow=True)
+    assert f"as {target.number}." in reply.content.decode()
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestedCode.Status.ACCEPTED and suggestion.code == target
+    assert sorted(wave_frame.codes.values_list("number", flat=True)) == numbers
+    primary = dict(
+        Assignment.objects.filter(codeframe=wave_frame, is_primary=True).values_list(
+            "response_id", "code_id"
+        )
+    )
+    assert all(primary[pk] == target.pk for pk in uncoded)
+    assert primary[some_coded] == before[some_coded]  # a coded answer keeps its own code
+    target.refresh_from_db()
+    assert target.size == sum(1 for code_id in primary.values() if code_id == target.pk)
+    # Decided once: a second decision is refused with a message, nothing changes.
+    reply = staff_client.post(url, {"code": target.pk}, follow=True)
+    assert "already accepted" in reply.content.decode()
 
 
 def test_a_wave_job_reports_embedding_progress_per_batch(approved, settings):

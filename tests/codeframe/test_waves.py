@@ -141,6 +141,15 @@ def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved
         waves.accept_suggestion(suggestion=dismissed)
 
 
+def test_a_suggestion_is_never_coded_with_another_frames_code(approved):
+    stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    suggestion = SuggestedCode.objects.create(codeframe=stored, label="Fees", size=0)
+    with pytest.raises(InvalidEdit, match="another codeframe"):
+        waves.assign_suggestion(suggestion=suggestion, code=approved.codes.first())
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestedCode.Status.PENDING
+
+
 def test_suggestions_are_stored_for_a_new_theme(real_model):
     """An approved frame of the hand-coded bank survey; the next wave brings train delays."""
     bank = read_labelled("survey_labelled.csv")
