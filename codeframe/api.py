@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import carryback, jobs, selectors, services
+from codeframe import carryback, jobs, selectors, services, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     AnswersChanged,
@@ -26,6 +26,7 @@ from codeframe.exceptions import (
     NotApproved,
     NotAWaveFrame,
     QueueFull,
+    SuggestionDecided,
     TooManyResponses,
 )
 from codeframe.importers import ImportedRow
@@ -35,6 +36,8 @@ from codeframe.serializers import (
     CodeframeRequestSerializer,
     CodeframeSerializer,
     JobSerializer,
+    SuggestionDecisionSerializer,
+    SuggestionSerializer,
     WaveRequestSerializer,
 )
 from codeframe.throttling import GenerationThrottle, ImportThrottle
@@ -75,7 +78,9 @@ def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
-    if isinstance(exc, JobStateError | NotApproved | NotAWaveFrame | CarryBackConflict):
+    if isinstance(
+        exc, JobStateError | NotApproved | NotAWaveFrame | CarryBackConflict | SuggestionDecided
+    ):
         return Conflict(str(exc))
     if isinstance(exc, TooManyResponses):
         return PayloadTooLarge(str(exc))
@@ -279,6 +284,62 @@ class CodeframeViewSet(viewsets.ViewSet):
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return Response(CarryBackSerializer(summary.as_dict()).data)
+
+    @extend_schema(
+        responses={
+            200: SuggestionSerializer(many=True),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+        },
+        summary="A wave codeframe's suggested new codes",
+        description=(
+            "The groups of the wave's answers that fit no code of the approved frame (its "
+            'answers left in "Other"), largest first, whatever their status.'
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def suggestions(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
+        found = codeframe.suggestions.select_related("code")
+        return Response(SuggestionSerializer(found, many=True).data)
+
+    @extend_schema(
+        request=SuggestionDecisionSerializer,
+        responses={
+            200: SuggestionSerializer,
+            400: OpenApiResponse(_error, description="No decision, or no such code to assign"),
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe or suggestion"),
+            409: OpenApiResponse(_error, description="The suggestion is already decided"),
+        },
+        summary="Accept, assign or dismiss a suggested code",
+        description=(
+            '`{"decision": "accept", "label": "..."}` makes it a code numbered above every '
+            'number the tracker used; `{"decision": "assign", "code": 3}` codes its answers '
+            'with existing code 3 instead; `{"decision": "dismiss"}` leaves them uncoded. '
+            "Existing numbers never change; only answers still uncoded are coded."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="suggestions/<int:suggestion_id>")
+    def decide_suggestion(self, request: Request, pk: int, suggestion_id: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
+        payload = SuggestionDecisionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            if data["decision"] == "accept":
+                waves.accept_suggestion(suggestion=suggestion, label=data.get("label"))
+            elif data["decision"] == "assign":
+                code = codeframe.codes.filter(number=data["code"]).first()
+                if code is None:
+                    raise UnusableInput(f"This codeframe has no code {data['code']}.")
+                waves.assign_suggestion(suggestion=suggestion, code=code)
+            else:
+                waves.dismiss_suggestion(suggestion=suggestion)
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        suggestion.refresh_from_db()
+        return Response(SuggestionSerializer(suggestion).data)
 
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:

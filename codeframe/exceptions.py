@@ -30,6 +30,10 @@ class InvalidEdit(CodeframeError):
     """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
 
 
+class SuggestionDecided(InvalidEdit):
+    """A suggested code was already accepted, assigned or dismissed."""
+
+
 class QueueFull(CodeframeError):
     """The user already has CODEFRAME["MAX_QUEUED_GENERATIONS"] generations queued or running."""
 

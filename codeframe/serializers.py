@@ -107,6 +107,41 @@ class WaveRequestSerializer(serializers.Serializer):
     validate_responses = CodeframeRequestSerializer.validate_responses
 
 
+class SuggestionSerializer(serializers.Serializer):
+    """A group of a wave's answers that fit no code of the approved frame."""
+
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    keywords = serializers.ListField(child=serializers.CharField())
+    examples = serializers.ListField(child=serializers.CharField())
+    size = serializers.IntegerField(help_text="Answers it would take.")
+    response_ids = serializers.ListField(child=serializers.IntegerField())
+    status = serializers.CharField(help_text="pending, accepted or dismissed.")
+    code = serializers.IntegerField(
+        source="code.number",
+        allow_null=True,
+        default=None,
+        help_text="Once accepted: the number of the code its answers took.",
+    )
+
+
+class SuggestionDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=["accept", "assign", "dismiss"],
+        help_text="accept: a new code, numbered above every number used; assign: code its "
+        "answers with an existing code (`code`); dismiss: its answers stay uncoded.",
+    )
+    label = serializers.CharField(
+        max_length=200, required=False, help_text="accept: the new code's label."
+    )
+    code = serializers.IntegerField(required=False, help_text="assign: the existing code's number.")
+
+    def validate(self, data):
+        if data["decision"] == "assign" and "code" not in data:
+            raise serializers.ValidationError({"code": "assign needs the number of a code."})
+        return data
+
+
 class JobSerializer(serializers.Serializer):
     """A generation job: where it stands; with the codeframe once it is done."""
 

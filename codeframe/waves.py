@@ -20,7 +20,7 @@ from django.db.models import Count, Q
 from codeframe import tracker as tracker_stats
 from codeframe.carryback import CARRY_BASE, frame_shape
 from codeframe.coding import code_answers
-from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved
+from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved, SuggestionDecided
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
@@ -234,7 +234,7 @@ def assign_suggestion(*, suggestion: SuggestedCode, code: Code) -> Code:
 
 def _pending(suggestion: SuggestedCode) -> None:
     if suggestion.status != SuggestedCode.Status.PENDING:
-        raise InvalidEdit(f"This suggestion is already {suggestion.status}.")
+        raise SuggestionDecided(f"This suggestion is already {suggestion.status}.")
 
 
 def _take(suggestion: SuggestedCode, code: Code) -> None:

@@ -142,6 +142,65 @@ def test_a_suggestion_is_coded_as_an_existing_code_from_the_page(staff_client, c
     assert "already accepted" in reply.content.decode()
 
 
+def test_api_lists_and_decides_suggestions(api_client, approved):
+    wave_frame = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="w2")
+    before = dict(
+        Assignment.objects.filter(codeframe=wave_frame, is_primary=True).values_list(
+            "response_id", "code_id"
+        )
+    )
+    uncoded = sorted(before)[:2]
+    Assignment.objects.filter(codeframe=wave_frame, response_id__in=uncoded).delete()
+    fees = SuggestedCode.objects.create(
+        codeframe=wave_frame, label="Fees again", size=2, response_ids=uncoded
+    )
+    branches = SuggestedCode.objects.create(codeframe=wave_frame, label="Branches", size=1)
+    noise = SuggestedCode.objects.create(codeframe=wave_frame, label="Noise", size=1)
+    base = f"/api/codeframes/{wave_frame.pk}/suggestions/"
+
+    listed = api_client.get(base).json()
+    assert [(s["label"], s["status"], s["code"]) for s in listed] == [
+        ("Fees again", "pending", None),
+        ("Branches", "pending", None),
+        ("Noise", "pending", None),
+    ]
+    target = wave_frame.codes.order_by("number").first()
+    missing = api_client.post(f"{base}{fees.pk}/", {"decision": "assign"}, format="json")
+    assert missing.status_code == 400 and "code" in missing.json()
+    nowhere = api_client.post(
+        f"{base}{fees.pk}/", {"decision": "assign", "code": 999}, format="json"
+    )
+    assert nowhere.status_code == 400 and "no code 999" in nowhere.json()["detail"]
+    assigned = api_client.post(
+        f"{base}{fees.pk}/", {"decision": "assign", "code": target.number}, format="json"
+    )
+    assert assigned.status_code == 200, assigned.content
+    assert assigned.json()["status"] == "accepted" and assigned.json()["code"] == target.number
+    assert set(
+        Assignment.objects.filter(codeframe=wave_frame, response_id__in=uncoded).values_list(
+            "code_id", flat=True
+        )
+    ) == {target.pk}
+    again = api_client.post(f"{base}{fees.pk}/", {"decision": "dismiss"}, format="json")
+    assert again.status_code == 409 and "already accepted" in again.json()["detail"]
+
+    highest = max(approved.codes.values_list("number", flat=True))
+    accepted = api_client.post(
+        f"{base}{branches.pk}/", {"decision": "accept", "label": "Branch closures"}, format="json"
+    )
+    assert accepted.json()["code"] == highest + 1
+    assert wave_frame.codes.get(number=highest + 1).label == "Branch closures"
+    dismissed = api_client.post(f"{base}{noise.pk}/", {"decision": "dismiss"}, format="json")
+    assert dismissed.json()["status"] == "dismissed" and dismissed.json()["code"] is None
+    other = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="w3")
+    foreign = api_client.post(
+        f"/api/codeframes/{other.pk}/suggestions/{noise.pk}/",
+        {"decision": "dismiss"},
+        format="json",
+    )
+    assert foreign.status_code == 404  # a suggestion is reached through its own codeframe
+
+
 def test_a_wave_job_reports_embedding_progress_per_batch(approved, settings):
     """Coding a wave embeds the frame's examples and the wave's answers in batches, one
     progress write each (cancel and the watchdog see it), then codes them."""

@@ -242,6 +242,14 @@ EXPECTED = {
         (403, 404, 404, 403, 400, 400, 400),  # no wave label or answers in the body
     ),
     "api/codeframes/<int:pk>/carry-back/": ((403, 404, 404, 403, 409, 409, 409),) * 2,
+    "api/codeframes/<int:pk>/suggestions/": (
+        (403, 404, 404, 200, 200, 200, 200),
+        (403, 405, 405, 405, 405, 405, 405),
+    ),
+    "api/codeframes/<int:pk>/suggestions/<int:suggestion_id>/": (
+        (403, 405, 405, 405, 405, 405, 405),
+        (403, 404, 404, 403, 400, 400, 400),  # no decision in the body
+    ),
     "api/jobs/<uuid:pk>/": (
         (403, 404, 404, 200, 200, 200, 200),
         (403, 405, 405, 405, 405, 405, 405),
