@@ -400,7 +400,10 @@ class _Model:
         if np.floor(ALPHA_NOVEL * (calibrating.sum() + 1)) < 1:
             return seeds  # too few examples to calibrate the "new" class: the rules' catches
         rng = np.random.default_rng(0)
-        grouped = seeds & (seeds[neighbours].sum(axis=1) >= NOVEL_GROUP)
+        # Others only: a wave of at most DENSITY_K sampled answers lists each sampled answer
+        # among its own neighbours (at -inf), which would count it in its own group.
+        others = neighbours != np.arange(len(x))[:, None]
+        grouped = seeds & ((seeds[neighbours] & others).sum(axis=1) >= NOVEL_GROUP)
         new = np.flatnonzero(grouped)
         if not len(new):
             return grouped

@@ -285,3 +285,33 @@ def test_new_banking_intents_are_left_out_whole(real_model):
     # and 0.869.
     assert np.mean(on_uncoded) <= 0.05, on_uncoded
     assert np.mean(off_uncoded) >= 0.9, off_uncoded
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_an_answer_is_not_counted_in_its_own_group_in_a_small_wave():
+    """Three alike answers caught by the crowd rule are fewer than NOVEL_GROUP (4) whatever the
+    wave's size. In a wave of at most DENSITY_K (15) sampled answers each answer was listed among
+    its own neighbours, so three counted as a group of four and were left out (and an on-topic
+    answer with them); one more on-topic answer (16) coded them all again."""
+    rng = np.random.default_rng(3)
+    topics = _unit_rows(rng.normal(size=(4, 32)))
+    examples, example_vectors = {}, {}
+    for c in range(3):
+        example_vectors[c + 1] = _unit_rows(topics[c] + 0.6 * _unit_rows(rng.normal(size=(20, 32))))
+        examples[c + 1] = [f"example {c} {i}" for i in range(20)]
+    w = rng.uniform(0.3, 0.8)
+    alike = _unit_rows(
+        w * topics[0] + (1 - w) * topics[3] + 0.15 * _unit_rows(rng.normal(size=(3, 32)))
+    )
+    on_topic = _unit_rows(
+        topics[rng.integers(0, 3, size=13)] + 0.6 * _unit_rows(rng.normal(size=(13, 32)))
+    )
+    vectors = np.vstack([on_topic, alike])
+    texts = [f"answer {i}" for i in range(16)]
+    small = code_answers(examples, texts[1:], vectors=vectors[1:], example_vectors=example_vectors)
+    large = code_answers(examples, texts, vectors=vectors, example_vectors=example_vectors)
+    assert large.uncoded_reasons == [None] * 16
+    assert small.uncoded_reasons == [None] * 15
