@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest
 
-from codeframe import jobs, scoping, services
+from codeframe import jobs, scoping, services, waves
 from codeframe.exceptions import CodeframeError
 from codeframe.models import (
     Assignment,
@@ -23,6 +23,7 @@ from codeframe.models import (
     Question,
     Response,
     Role,
+    SuggestedCode,
 )
 from codeframe.selectors import subquery_count
 
@@ -272,3 +273,53 @@ class GenerationJobAdmin(ScopedAdmin):
             except CodeframeError as exc:
                 self.message_user(request, f"{job}: {exc}", messages.WARNING)
         self.message_user(request, f"Cancelled or asked to stop: {cancelled} jobs.")
+
+
+@admin.register(SuggestedCode)
+class SuggestedCodeAdmin(ScopedAdmin):
+    """A wave's suggested new codes. Decisions go through `codeframe.waves`, as on the pages:
+    accepting numbers the code above every number the tracker used and codes its answers that
+    are still uncoded; the status is never edited by hand. A pending suggestion's label can be
+    changed before it is accepted."""
+
+    list_display = ["label", "size", "status", "code", "codeframe", "created"]
+    list_filter = ["status", ("codeframe", _related_only)]
+    search_fields = ["label", "codeframe__question__survey"]
+    list_select_related = ["code", "codeframe__question"]
+    readonly_fields = [
+        "codeframe", "size", "status", "code", "keywords", "examples", "response_ids", "created"
+    ]  # fmt: skip
+    actions = ["accept_selected", "dismiss_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # suggestions come from coding a wave
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.status != SuggestedCode.Status.PENDING:
+            return False  # decided: its label is the code's now
+        return super().has_change_permission(request, obj)
+
+    @admin.action(description="Accept the selected suggestions as new codes")
+    def accept_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide(request, queryset, waves.accept_suggestion, "Accepted")
+
+    @admin.action(description="Dismiss the selected suggestions")
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide(request, queryset, waves.dismiss_suggestion, "Dismissed")
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet, decide, done: str) -> None:
+        decided = 0
+        for suggestion in queryset.select_related("codeframe__question").order_by(
+            "codeframe", "-size"
+        ):
+            if not scoping.has_role(request.user, scoping.project_id_of(suggestion), Role.ANALYST):
+                self.message_user(
+                    request, f"“{suggestion.label}”: your role is viewer.", messages.WARNING
+                )
+                continue
+            try:
+                decide(suggestion=suggestion)
+                decided += 1
+            except CodeframeError as exc:
+                self.message_user(request, f"“{suggestion.label}”: {exc}", messages.WARNING)
+        self.message_user(request, f"{done} {decided} suggestion(s).")

@@ -1,11 +1,14 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from codeframe.models import Assignment, Code
+from codeframe import waves
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, Code, Membership, Role, SuggestedCode
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["question", "response", "codeframe", "net", "code", "assignment"]
+MODELS = ["question", "response", "codeframe", "net", "code", "assignment", "suggestedcode"]
 
 
 @pytest.fixture
@@ -94,3 +97,69 @@ def test_changelists_make_no_query_per_row(admin_client, codeframe, question, mo
     for _ in range(2):
         services.create_codeframe(question=question, n_codes=3)
     assert queries() == one
+
+
+@pytest.fixture
+def suggestions(codeframe):
+    """A wave's codeframe (coded with the approved one) with two pending suggestions, the first
+    taking two of its answers."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    wave = waves.code_wave(
+        codeframe=approved,
+        rows=[
+            ImportedRow(line=i, respondent_id=f"W{i}", text=t)
+            for i, t in enumerate(
+                ["Mortgage rates went up", "My mortgage rate doubled", "The app crashed"], 1
+            )
+        ],
+        wave="2027-01",
+    )
+    wave.suggestions.all().delete()
+    ids = list(wave.question.responses.order_by("position").values_list("pk", flat=True))
+    Assignment.objects.filter(codeframe=wave, response_id__in=ids[:2]).delete()
+    return wave, [
+        SuggestedCode.objects.create(
+            codeframe=wave, label="Mortgage rates", size=2, response_ids=ids[:2]
+        ),
+        SuggestedCode.objects.create(codeframe=wave, label="Weather", size=0),
+    ]
+
+
+def test_suggestions_are_accepted_and_dismissed_in_the_admin(admin_client, suggestions):
+    wave, (mortgage, weather) = suggestions
+    highest = max(wave.codes.values_list("number", flat=True))
+    url = reverse("admin:codeframe_suggestedcode_changelist")
+    for action, suggestion in (("accept_selected", mortgage), ("dismiss_selected", weather)):
+        response = admin_client.post(url, {"action": action, "_selected_action": [suggestion.pk]})
+        assert response.status_code == 302
+    mortgage.refresh_from_db()
+    weather.refresh_from_db()
+    assert mortgage.status == SuggestedCode.Status.ACCEPTED and mortgage.code.number == highest + 1
+    assert mortgage.code.size == 2 and mortgage.code.codeframe == wave
+    assert weather.status == SuggestedCode.Status.DISMISSED
+    # Decided: read only, and deciding again changes nothing.
+    page = admin_client.get(reverse("admin:codeframe_suggestedcode_change", args=[mortgage.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    admin_client.post(url, {"action": "dismiss_selected", "_selected_action": [mortgage.pk]})
+    mortgage.refresh_from_db()
+    assert mortgage.status == SuggestedCode.Status.ACCEPTED
+
+
+def test_a_viewer_cannot_decide_suggestions_in_the_admin(client, suggestions, django_user_model):
+    wave, (mortgage, _weather) = suggestions
+    viewer = django_user_model.objects.create_user(
+        "viewer", password="pw-viewer-123", is_staff=True
+    )
+    viewer.user_permissions.set(Permission.objects.filter(content_type__app_label="codeframe"))
+    Membership.objects.create(project=wave.question.project, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    url = reverse("admin:codeframe_suggestedcode_changelist")
+    listing = client.get(url)
+    assert [s.label for s in listing.context["cl"].result_list] == ["Mortgage rates", "Weather"]
+    response = client.post(
+        url, {"action": "accept_selected", "_selected_action": [mortgage.pk]}, follow=True
+    )
+    assert "your role is viewer" in response.content.decode()
+    mortgage.refresh_from_db()
+    assert mortgage.status == SuggestedCode.Status.PENDING
+    assert wave.codes.count() == wave.coded_with.codes.count()
