@@ -257,37 +257,42 @@ def test_a_code_that_grows_in_the_wave_is_not_taken_for_a_new_theme(real_model):
     assert np.mean(grown) <= 0.06, np.mean(grown)
 
 
-def test_new_banking_intents_are_left_out_whole(real_model):
+def _banking_waves(answers=lambda messages: messages):
     """Four seeded draws of 16 BANKING77 intents: 12 are the frame (every other message of each
-    its examples), the other messages are the wave with 4 unseen intents' mixed in, ~20 alike
-    answers each: new themes of the same domain, some right next to a code."""
+    its examples); the wave is `answers` of the others of each, the 4 unseen intents' after the
+    12 known ones'. Yields (examples, on-topic answers, off-topic answers, their code_answers)."""
     with (ROOT / "data" / "banking77_test.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     by_intent: dict[str, list[str]] = {}
     for row in rows:
         by_intent.setdefault(row["category"], []).append(row["text"])
-    on_uncoded, off_uncoded = [], []
     for seed in range(4):
         drawn = np.random.default_rng(seed).permutation(sorted(by_intent))[:16]
         known, unseen = sorted(drawn[:12]), sorted(drawn[12:])
         examples = {n: by_intent[g][::2] for n, g in enumerate(known, start=1)}
-        on_topic = [t for g in known for t in by_intent[g][1::2]]
-        off_topic = [t for g in unseen for t in by_intent[g][1::2]]
-        vectors = embed_texts(on_topic + off_topic)
-        example_vectors = {n: embed_texts(texts) for n, texts in examples.items()}
+        on_topic = [t for g in known for t in answers(by_intent[g][1::2])]
+        off_topic = [t for g in unseen for t in answers(by_intent[g][1::2])]
         coded = code_answers(
-            examples, on_topic + off_topic, vectors=vectors, example_vectors=example_vectors
+            examples,
+            on_topic + off_topic,
+            vectors=embed_texts(on_topic + off_topic),
+            example_vectors={n: embed_texts(texts) for n, texts in examples.items()},
         )
         uncoded = np.array([not codes for codes in coded.assignments])
-        on_uncoded.append(uncoded[: len(on_topic)].mean())
-        off_uncoded.append(uncoded[len(on_topic) :].mean())
+        yield uncoded[: len(on_topic)].mean(), uncoded[len(on_topic) :].mean(), coded
+
+
+def test_new_banking_intents_are_left_out_whole(real_model):
+    """The wave: the known intents' other messages with the unseen intents' mixed in, ~20 alike
+    answers each: new themes of the same domain, some right next to a code."""
+    on_uncoded, off_uncoded, _ = zip(*_banking_waves(), strict=True)
     # Measured 0.032 and 0.919; with the crowd rule's catches alone (no "new" class): 0.040
     # and 0.869.
     assert np.mean(on_uncoded) <= 0.05, on_uncoded
     assert np.mean(off_uncoded) >= 0.9, off_uncoded
 
 
-def _paired(messages: list[str], n: int) -> list[str]:
+def _paired(messages: list[str], n: int = 25) -> list[str]:
     """n answers of two of `messages` joined by "Also,": the same subjects in a longer form."""
     out = []
     for i in range(n):
@@ -297,31 +302,11 @@ def _paired(messages: list[str], n: int) -> list[str]:
 
 
 def test_a_wave_in_a_new_form_is_coded_and_its_new_themes_still_left_out(real_model):
-    """The frame as in the test above; every answer of the wave is two messages of one intent
-    joined ("...? Also, ..."), denser among themselves than the examples are: on-topic answers
-    in a form the examples do not have, and 4 unseen intents' answers in that form too."""
-    with (ROOT / "data" / "banking77_test.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    by_intent: dict[str, list[str]] = {}
-    for row in rows:
-        by_intent.setdefault(row["category"], []).append(row["text"])
-    on_uncoded, off_uncoded = [], []
-    for seed in range(4):
-        drawn = np.random.default_rng(seed).permutation(sorted(by_intent))[:16]
-        known, unseen = sorted(drawn[:12]), sorted(drawn[12:])
-        examples = {n: by_intent[g][::2] for n, g in enumerate(known, start=1)}
-        on_topic = [t for g in known for t in _paired(by_intent[g][1::2], 25)]
-        off_topic = [t for g in unseen for t in _paired(by_intent[g][1::2], 25)]
-        coded = code_answers(
-            examples,
-            on_topic + off_topic,
-            vectors=embed_texts(on_topic + off_topic),
-            example_vectors={n: embed_texts(texts) for n, texts in examples.items()},
-        )
-        uncoded = np.array([not codes for codes in coded.assignments])
-        on_uncoded.append(uncoded[: len(on_topic)].mean())
-        off_uncoded.append(uncoded[len(on_topic) :].mean())
-        assert coded.params["form_shift"] < 0  # the wave was seen to be denser
+    """As above, but every answer of the wave is two messages of one intent joined ("...?
+    Also, ..."), denser among themselves than the examples are: on-topic answers in a form the
+    examples do not have, and the unseen intents' answers in that form too."""
+    on_uncoded, off_uncoded, coded = zip(*_banking_waves(_paired), strict=True)
+    assert all(c.params["form_shift"] < 0 for c in coded)  # the wave was seen to be denser
     # Measured 0.035 and 0.923; without the form correction 0.108 and 0.988.
     assert np.mean(on_uncoded) <= 0.06, on_uncoded
     assert np.mean(off_uncoded) >= 0.85, off_uncoded
