@@ -531,10 +531,17 @@ def codeframe_carry_back(request: HttpRequest, codeframe_id: int) -> HttpRespons
 @login_required
 def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     question = selectors.get_question(user=request.user, question_id=question_id)
+    stem = slugify(question.survey)[:40] or "tracker"
+    if request.GET.get("format") == "sav":
+        # Every wave's answers stacked, with a wave variable: what the data processor loads.
+        frames = waves.tracker_frames(question=question)
+        content = exports.build_tracker_sav(question=question, waves=frames)
+        response = HttpResponse(content, content_type=exports.SPSSExporter.media_type)
+        response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
+        return response
     table = waves.tracker_table(question=question)
     if request.GET.get("format") == "csv":
         response = HttpResponse(tracker.tracker_csv(table), content_type="text/csv; charset=utf-8")
-        stem = slugify(question.survey)[:40] or "tracker"
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
         return response
     return render(

@@ -274,23 +274,32 @@ def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
     return suggestion
 
 
-def tracker_table(*, question: Question) -> tracker_stats.Tracker:
-    """Each code's share per wave of the question's tracker (`codeframe.tracker`): per wave
-    the newest approved codeframe, else the newest one; waves without a codeframe are left
-    out. Labels are the newest wave's."""
-    waves, codes = [], {}
+def tracker_frames(*, question: Question) -> list[tuple[str, Codeframe]]:
+    """(wave label, codeframe) for each wave of the question's tracker that has a codeframe,
+    oldest first: per wave the newest approved codeframe, else the newest one. A wave without
+    a label is known by its order."""
+    found = []
     for wave_question in tracker_questions(question=question):
         frames = wave_question.codeframes.order_by("-approved", "-created", "-id")
-        frame = frames.first()
-        if frame is None:
-            continue
+        frame = frames.select_related("question").first()
+        if frame is not None:
+            label = wave_question.wave_label or str(wave_question.wave_order or wave_question.pk)
+            found.append((label, frame))
+    return found
+
+
+def tracker_table(*, question: Question) -> tracker_stats.Tracker:
+    """Each code's share per wave of the question's tracker (`codeframe.tracker`), from the
+    codeframes of `tracker_frames`. Labels are the newest wave's."""
+    waves, codes = [], {}
+    for label, frame in tracker_frames(question=question):
+        wave_question = frame.question
         counts = dict(
             frame.codes.annotate(n=Count("assignments"))
             .values_list("number", "n")
             .order_by("number")
         )
         codes.update(dict(frame.codes.values_list("number", "label")))
-        label = wave_question.wave_label or str(wave_question.wave_order or wave_question.pk)
         waves.append(
             tracker_stats.WaveCounts(
                 label=label, base=wave_question.responses.count(), counts=counts

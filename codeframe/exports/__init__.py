@@ -7,7 +7,7 @@ A new format is one `BaseExporter` subclass in its own module, added to `EXPORTE
 from codeframe.exports.base import BaseExporter
 from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, iter_csv
 from codeframe.exports.rows import LAYOUTS, Layout, code_heading, neutralise
-from codeframe.exports.spss import SPSSExporter, build_sav
+from codeframe.exports.spss import SPSSExporter, build_sav, build_tracker_sav
 from codeframe.exports.xlsx import XLSXExporter, build_xlsx
 
 EXPORTERS: tuple[BaseExporter, ...] = (
@@ -47,6 +47,7 @@ __all__ = [
     "Layout",
     "UnknownExport",
     "build_sav",
+    "build_tracker_sav",
     "build_xlsx",
     "code_heading",
     "get_exporter",

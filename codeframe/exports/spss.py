@@ -6,7 +6,8 @@ primary code's number, value-labelled with every code; system-missing when uncod
 variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
 label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
 Variable names follow the code numbers, which stay the same across the waves of a tracker, so
-wave files stack.
+wave files stack. `build_tracker_sav` stacks them itself: every wave of a tracker in one file,
+with a `wave` variable first (see there).
 
 pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
@@ -18,7 +19,7 @@ import tempfile
 import textwrap
 
 from codeframe.exports.base import BaseExporter
-from codeframe.models import Codeframe
+from codeframe.models import Codeframe, Question
 from codeframe.selectors import codeframe_overview, iter_coded_responses
 
 NOT_MENTIONED = "Not mentioned"
@@ -31,7 +32,6 @@ MAX_FILE_LABEL = 64
 
 def build_sav(*, codeframe: Codeframe) -> bytes:
     import pandas as pd
-    import pyreadstat
 
     overview = codeframe_overview(codeframe=codeframe)
     codes = sorted(overview.codes, key=lambda c: c.number)
@@ -74,29 +74,111 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
         labels[name] = _cut(f"Net {net.number}. {net.label}", MAX_VARIABLE_LABEL)
         value_labels[name] = {0: NOT_MENTIONED, 1: _cut(net.label, MAX_VALUE_LABEL)}
     binary = [*code_vars.values(), *net_vars.values()]
+    return _write_sav(
+        frame,
+        question=codeframe.question,
+        labels=labels,
+        value_labels=value_labels,
+        formats={"primary": "F8.0", **{name: "F1.0" for name in binary}},
+        code_vars=list(code_vars.values()),
+    )
+
+
+def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]]) -> bytes:
+    """Every wave of a tracker in one file: `waves` is (wave label, codeframe), oldest first
+    (`codeframe.waves.tracker_frames`). Variables: `wave` (1, 2, ... value-labelled with the
+    wave labels), then as `build_sav` without the nets (a net's codes can differ from wave to
+    wave): `resp_id`, `answer`, `primary`, and `c<number>` for every code number any wave has,
+    labelled as in the newest wave that has it. A code that a wave's codeframe does not have
+    (a code accepted later, or deleted) is system-missing in that wave's rows, not 0: it was
+    not asked about, which is not the same as not mentioned."""
+    import pandas as pd
+
+    codes: dict[int, str] = {}
+    for _label, codeframe in waves:
+        codes.update(dict(codeframe.codes.values_list("number", "label")))
+    code_vars = {number: f"c{number}" for number in sorted(codes)}
+    data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
+    data.update({name: [] for name in code_vars.values()})
+    for index, (_label, codeframe) in enumerate(waves, start=1):
+        present = set(codeframe.codes.values_list("number", flat=True))
+        for coded in iter_coded_responses(codeframe=codeframe):
+            carried = set(coded.codes)
+            data["wave"].append(float(index))
+            data["resp_id"].append(coded.respondent_id)
+            data["answer"].append(coded.text)
+            data["primary"].append(float(coded.codes[0]) if coded.codes else float("nan"))
+            for number, name in code_vars.items():
+                data[name].append(float(number in carried) if number in present else float("nan"))
+    numeric = ["wave", "primary", *code_vars.values()]
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(values, dtype="float64" if name in numeric else None)
+            for name, values in data.items()
+        }
+    )
+    labels = {
+        "wave": "Wave",
+        "resp_id": "Respondent ID",
+        "answer": "Answer (verbatim)",
+        "primary": "Primary code",
+    }
+    value_labels: dict[str, dict] = {
+        "wave": {float(i): _cut(label, MAX_VALUE_LABEL) for i, (label, _) in enumerate(waves, 1)},
+        "primary": {float(n): _cut(label, MAX_VALUE_LABEL) for n, label in codes.items()},
+    }
+    for number, name in code_vars.items():
+        labels[name] = _cut(f"{number}. {codes[number]}", MAX_VARIABLE_LABEL)
+        value_labels[name] = {0.0: NOT_MENTIONED, 1.0: _cut(codes[number], MAX_VALUE_LABEL)}
+    return _write_sav(
+        frame,
+        question=question,
+        labels=labels,
+        value_labels=value_labels,
+        formats={
+            "wave": "F4.0",
+            "primary": "F8.0",
+            **{name: "F1.0" for name in code_vars.values()},
+        },
+        code_vars=list(code_vars.values()),
+    )
+
+
+def _write_sav(
+    frame,
+    *,
+    question: Question,
+    labels: dict[str, str],
+    value_labels: dict[str, dict],
+    formats: dict[str, str],
+    code_vars: list[str],
+) -> bytes:
+    """The .sav bytes of `frame`: the variables in `formats` nominal, the codes' MRSETS syntax
+    in the document note, the survey as the file label."""
+    import pyreadstat
 
     with tempfile.TemporaryDirectory(prefix="codeframe-sav-") as folder:
         path = os.path.join(folder, "export.sav")
         pyreadstat.write_sav(
             frame,
             path,
-            file_label=_cut(f"{codeframe.question.survey}", MAX_FILE_LABEL),
+            file_label=_cut(f"{question.survey}", MAX_FILE_LABEL),
             column_labels=labels,
             variable_value_labels=value_labels,
-            variable_measure={name: "nominal" for name in ["primary", *binary]},
-            variable_format={"primary": "F8.0", **{name: "F1.0" for name in binary}},
-            note=mrsets_syntax(codeframe=codeframe, variables=list(code_vars.values())),
+            variable_measure={name: "nominal" for name in formats},
+            variable_format=formats,
+            note=mrsets_syntax(question=question, variables=code_vars),
         )
         with open(path, "rb") as handle:
             return handle.read()
 
 
-def mrsets_syntax(*, codeframe: Codeframe, variables: list[str]) -> list[str]:
+def mrsets_syntax(*, question: Question, variables: list[str]) -> list[str]:
     """SPSS syntax lines (at most 80 characters each, the width of a file's document lines)
     defining the codes as one multiple dichotomy set with counted value 1."""
     if len(variables) < 2:  # SPSS wants at least two variables in a set
         return []
-    label = _cut(codeframe.question.text or codeframe.question.survey, 60).replace("'", "''")
+    label = _cut(question.text or question.survey, 60).replace("'", "''")
     names = textwrap.wrap(" ".join(variables), width=70, break_long_words=False)
     return [
         f"MRSETS /MDGROUP NAME={MR_SET_NAME}",

@@ -7,8 +7,9 @@ import pyreadstat
 import pytest
 from django.urls import reverse
 
-from codeframe import exports, services
-from codeframe.models import Assignment
+from codeframe import exports, services, waves
+from codeframe.importers import ImportedRow
+from codeframe.models import Assignment, SuggestedCode
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +93,52 @@ def test_page_links_every_format_and_the_sav_downloads(staff_client, codeframe):
         reverse("codeframe:codeframe-export", args=[codeframe.pk, "csv"]) + "?layout=x"
     )
     assert bad.status_code == 400
+
+
+def test_a_trackers_waves_stack_in_one_sav_with_a_wave_variable(staff_client, codeframe):
+    """Two waves; a code accepted in the second is system-missing in the first wave's rows
+    (not asked about), 0/1 in the second's; numbers and labels as in the codeframes."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    answers = ["Mortgage rates went up", "Fees went up again", "The app crashed"]
+    second = waves.code_wave(
+        codeframe=approved,
+        rows=[ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)],
+        wave="2027-01",
+    )
+    mortgage = second.question.responses.get(text=answers[0])
+    Assignment.objects.filter(codeframe=second, response=mortgage).delete()
+    suggestion = SuggestedCode.objects.create(
+        codeframe=second, label="Mortgage rates", size=1, response_ids=[mortgage.pk]
+    )
+    added = waves.accept_suggestion(suggestion=suggestion)
+    services.rename_code(code=second.codes.order_by("number").first(), label="Fees (renamed)")
+
+    url = reverse("codeframe:question-tracker", args=[second.question_id])
+    assert "?format=sav" in staff_client.get(url).content.decode()
+    response = staff_client.get(url, {"format": "sav"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/x-spss-sav"
+    assert response["Content-Disposition"].endswith('.sav"')
+    frame, meta = read_sav(response.content)
+
+    first_n, second_n = approved.question.responses.count(), len(answers)
+    assert len(frame) == first_n + second_n
+    assert meta.column_names[:4] == ["wave", "resp_id", "answer", "primary"]
+    assert meta.variable_value_labels["wave"] == {1.0: "1", 2.0: "2027-01"}
+    assert list(frame["wave"]) == [1.0] * first_n + [2.0] * second_n
+    numbers = sorted({c.number for c in approved.codes.all()} | {added.number})
+    assert [n for n in meta.column_names if n.startswith("c")] == [f"c{n}" for n in numbers]
+    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    renamed = second.codes.order_by("number").first()
+    assert labels[f"c{renamed.number}"] == f"{renamed.number}. Fees (renamed)"  # newest wave's
+    new = frame[f"c{added.number}"]
+    assert new[:first_n].isna().all()  # the first wave's frame had no such code
+    assert list(new[first_n:]) == [1.0, 0.0, 0.0]
+    mortgage_row = frame.iloc[first_n]
+    assert mortgage_row["resp_id"] == "W0" and mortgage_row["primary"] == added.number
+    assert meta.variable_value_labels["primary"][float(added.number)] == "Mortgage rates"
+    # Codes both waves have are 0/1 in every row, counted as in each wave's codeframe.
+    for code in approved.codes.all():
+        column = frame[f"c{code.number}"]
+        assert set(column.unique()) <= {0.0, 1.0}
+        assert column[:first_n].sum() == Assignment.objects.filter(code=code).count()
+    assert "\n".join(meta.notes).startswith("MRSETS /MDGROUP NAME=$codes")
