@@ -38,6 +38,7 @@ from codeframe.serializers import (
     JobSerializer,
     SuggestionDecisionSerializer,
     SuggestionSerializer,
+    TrackerSerializer,
     WaveRequestSerializer,
 )
 from codeframe.throttling import GenerationThrottle, ImportThrottle
@@ -284,6 +285,24 @@ class CodeframeViewSet(viewsets.ViewSet):
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return Response(CarryBackSerializer(summary.as_dict()).data)
+
+    @extend_schema(
+        responses={
+            200: TrackerSerializer,
+            404: OpenApiResponse(_error, description="No such codeframe"),
+        },
+        summary="The tracker of a codeframe's question: each code's share per wave",
+        description=(
+            "Per wave (oldest first) the newest approved codeframe, else the newest; per code "
+            "and wave the count, base, share, the change from the previous wave and its "
+            "two-proportion z-test. The tracker page's chart and CSV show the same table."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def tracker(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
+        table = waves.tracker_table(question=codeframe.question)
+        return Response(TrackerSerializer(table).data)
 
     @extend_schema(
         responses={

@@ -125,6 +125,44 @@ class SuggestionSerializer(serializers.Serializer):
     )
 
 
+class TrackerCellSerializer(serializers.Serializer):
+    wave = serializers.CharField()
+    code = serializers.IntegerField(help_text="The code's number (the same in every wave).")
+    count = serializers.IntegerField(help_text="Answers of the wave carrying the code.")
+    base = serializers.IntegerField(help_text="Answers in the wave.")
+    share = serializers.FloatField(allow_null=True, help_text="count / base; null if no answers.")
+    change = serializers.FloatField(
+        allow_null=True, help_text="Share minus the previous wave's; null for the first wave."
+    )
+    z = serializers.FloatField(allow_null=True, help_text="Two-proportion z of the change.")
+    p = serializers.FloatField(allow_null=True, help_text="Its two-sided p.")
+    significant = serializers.BooleanField(help_text="The change is significant at 95%.")
+
+
+class TrackerCodeSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    label = serializers.CharField(help_text="As in the newest wave that has the code.")
+
+
+class TrackerSerializer(serializers.Serializer):
+    """Each code's share per wave of a tracker: the table behind the tracker page's chart."""
+
+    waves = serializers.ListField(child=serializers.CharField(), help_text="Oldest first.")
+    codes = TrackerCodeSerializer(many=True)
+    cells = TrackerCellSerializer(many=True, help_text="One per wave and code.")
+
+    def to_representation(self, table):
+        return {
+            "waves": list(table.waves),
+            "codes": [{"number": n, "label": label} for n, label in table.codes.items()],
+            "cells": [
+                TrackerCellSerializer(table.cells[(wave, number)]).data
+                for number in table.codes
+                for wave in table.waves
+            ],
+        }
+
+
 class SuggestionDecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(
         choices=["accept", "assign", "dismiss"],

@@ -232,3 +232,33 @@ def test_a_wave_job_cancelled_while_embedding_stores_nothing(approved, settings)
     finished = jobs.run_job(job_id=job.pk, on_progress=cancel_midway)
     assert finished.state == GenerationJob.State.CANCELLED and finished.done == 4
     assert not Codeframe.objects.filter(question=job.question).exists()
+
+
+def test_api_gives_the_tracker_table(api_client, approved):
+    wave_frame = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    reply = api_client.get(f"/api/codeframes/{wave_frame.pk}/tracker/")
+    assert reply.status_code == 200
+    data = reply.json()
+    table = waves.tracker_table(question=approved.question)
+    assert data["waves"] == ["1", "2027-01"] == table.waves
+    assert [c["number"] for c in data["codes"]] == sorted(c.number for c in approved.codes.all())
+    assert len(data["cells"]) == 2 * len(data["codes"])
+    first, second = data["cells"][:2]  # the first code in wave 1, then in wave 2
+    code = data["codes"][0]["number"]
+    assert (first["wave"], first["code"], first["change"], first["z"]) == ("1", code, None, None)
+    cell = table.cells[("2027-01", code)]
+    assert second == {
+        "wave": "2027-01",
+        "code": code,
+        "count": cell.count,
+        "base": cell.base,
+        "share": cell.share,
+        "change": cell.change,
+        "z": cell.z,
+        "p": cell.p,
+        "significant": cell.significant,
+    }
+    # The same table from the approved frame's id; documented in the schema.
+    assert api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json() == data
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    assert "/api/codeframes/{id}/tracker/" in schema["paths"]
