@@ -35,9 +35,10 @@ same vectors and split: nearest centroid (cosine), k-NN (k=5, cosine), logistic 
 (C=10), and logistic regression leaving an answer uncoded when its max probability is under a
 threshold calibrated on the frame (the split-conformal 5% quantile of the examples' 5-fold
 cross-validated max probability; at most ~5% of on-topic answers uncoded). Means over --seeds
-splits. Two more tables: the unseen intents of "banking77 halves" by how near their centroid
-is to the nearest code's (a near-synonym of a code, such as top_up_failed next to
-top_up_reverted, is coded as it), and growing codes (below).
+splits. More tables: a few off-topic answers only (FEW_OFF_TOPIC: isolated, so only their
+distance to the examples can tell them), the unseen intents of "banking77 halves" by how near
+their centroid is to the nearest code's (a near-synonym of a code, such as top_up_failed next
+to top_up_reverted, is coded as it), answers in a new form, and growing codes (below).
 
 Speed. The frame: all 77 intents, half their messages as examples (1,540). The wave: N
 distinct answers made of two messages of one intent ("...card? Also, ..."), embedded once with
@@ -108,6 +109,15 @@ SHARED_SUBJECTS = {
         "Staff / service: positive": "Staff: positive",
     },
 }
+
+
+# (set, how many of its off-topic answers) for the table of isolated off-topic answers.
+FEW_OFF_TOPIC = (
+    ("banking77 all + commuter off-topic", 20),
+    ("banking77 long tail + commuter off-topic", 4),
+    ("bank survey + commuter off-topic", 5),
+    ("commuter survey + bank off-topic", 3),
+)
 
 
 class Split:
@@ -204,6 +214,13 @@ def with_off_topic(own, other, frame: list[int], wave: list[int], shared=None) -
         list(range(start, start + len(off_idx))),
         list(range(start + len(off_idx), start + len(off_idx) + len(shared_idx))),
     )
+
+
+def few_off_topic(split: Split, n: int, seed: int) -> Split:
+    """The split with only `n` of its off-topic answers (seeded): too few to form a group."""
+    rng = np.random.default_rng(100 + seed)
+    off = sorted(rng.choice(split.off, min(n, len(split.off)), replace=False).tolist())
+    return Split(split.texts, split.gold, split.vectors, split.frame, split.wave, off)
 
 
 def cross_validated_max_probability(x: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarray:
@@ -485,6 +502,20 @@ def main() -> None:
     )
     headers = ["set", "answers", "coded to the counterpart", "coded elsewhere", "uncoded"]
     print(table(headers, shared_rows))
+
+    print(
+        "\n## A few off-topic answers (isolated: no group for the density rules; means over "
+        "seeds)\n"
+    )
+    few_rows = []
+    for set_name, n_off in FEW_OFF_TOPIC:
+        with threadpool_limits(limits=1):
+            runs = [evaluate(few_off_topic(sets[set_name](s), n_off, s)) for s in range(args.seeds)]
+        for method in ("code_answers (ours)", "LR + max-prob threshold"):
+            _, _, off_unc, on_unc, _ = np.mean([r[method] for r in runs], axis=0)
+            few_rows.append([set_name, str(n_off), method, f"{off_unc:.1%}", f"{on_unc:.1%}"])
+    headers = ["set", "off-topic answers", "method", "off-topic uncoded", "on-topic uncoded"]
+    print(table(headers, few_rows))
 
     print("\n## Unseen BANKING77 intents by how near the frame they are (banking77 halves)\n")
     with threadpool_limits(limits=1):
