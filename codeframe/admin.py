@@ -301,13 +301,13 @@ class SuggestedCodeAdmin(ScopedAdmin):
 
     @admin.action(description="Accept the selected suggestions as new codes")
     def accept_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, waves.accept_suggestion, "Accepted")
+        self._decide(request, queryset, "accept", "Accepted")
 
     @admin.action(description="Dismiss the selected suggestions")
     def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, waves.dismiss_suggestion, "Dismissed")
+        self._decide(request, queryset, "dismiss", "Dismissed")
 
-    def _decide(self, request: HttpRequest, queryset: QuerySet, decide, done: str) -> None:
+    def _decide(self, request: HttpRequest, queryset: QuerySet, decision: str, done: str) -> None:
         decided = 0
         for suggestion in queryset.select_related("codeframe__question").order_by(
             "codeframe", "-size"
@@ -318,7 +318,7 @@ class SuggestedCodeAdmin(ScopedAdmin):
                 )
                 continue
             try:
-                decide(suggestion=suggestion)
+                waves.decide_suggestion(suggestion=suggestion, decision=decision)
                 decided += 1
             except CodeframeError as exc:
                 self.message_user(request, f"“{suggestion.label}”: {exc}", messages.WARNING)

@@ -345,16 +345,15 @@ class CodeframeViewSet(viewsets.ViewSet):
         payload = SuggestionDecisionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        code = None
+        if data["decision"] == "assign":  # the serializer has made sure there is a number
+            code = codeframe.codes.filter(number=data["code"]).first()
+            if code is None:
+                raise UnusableInput(f"This codeframe has no code {data['code']}.")
         try:
-            if data["decision"] == "accept":
-                waves.accept_suggestion(suggestion=suggestion, label=data.get("label"))
-            elif data["decision"] == "assign":
-                code = codeframe.codes.filter(number=data["code"]).first()
-                if code is None:
-                    raise UnusableInput(f"This codeframe has no code {data['code']}.")
-                waves.assign_suggestion(suggestion=suggestion, code=code)
-            else:
-                waves.dismiss_suggestion(suggestion=suggestion)
+            waves.decide_suggestion(
+                suggestion=suggestion, decision=data["decision"], label=data.get("label"), code=code
+            )
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         suggestion.refresh_from_db()

@@ -452,26 +452,25 @@ def _wave_rows(data: dict):
 def suggestion_decide(
     request: HttpRequest, codeframe_id: int, suggestion_id: int, decision: str
 ) -> HttpResponse:
-    if decision not in ("accept", "assign", "dismiss"):
+    if decision not in waves.DECISIONS:
         raise Http404("Suggestions are accepted, assigned to a code or dismissed.")
     codeframe = _editable(request, codeframe_id)
     suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
+    form = AssignSuggestionForm(request.POST, codeframe=codeframe)
+    code = form.cleaned_data["code"] if decision == "assign" and form.is_valid() else None
     try:
-        if decision == "accept":
-            code = waves.accept_suggestion(suggestion=suggestion, label=request.POST.get("label"))
-            messages.success(request, f"Added code {code.number}. {code.label}.")
-        elif decision == "assign":
-            form = AssignSuggestionForm(request.POST, codeframe=codeframe)
-            if not form.is_valid():
-                messages.error(request, "Choose one of this codeframe's codes.")
-                return redirect(codeframe)
-            code = waves.assign_suggestion(suggestion=suggestion, code=form.cleaned_data["code"])
-            messages.success(request, f"Coded “{suggestion.label}” as {code.number}. {code.label}.")
-        else:
-            waves.dismiss_suggestion(suggestion=suggestion)
-            messages.info(request, f"Dismissed “{suggestion.label}”.")
+        taken = waves.decide_suggestion(
+            suggestion=suggestion, decision=decision, label=request.POST.get("label"), code=code
+        )
     except CodeframeError as exc:
         messages.error(request, str(exc))
+        return redirect(codeframe)
+    if decision == "accept":
+        messages.success(request, f"Added code {taken.number}. {taken.label}.")
+    elif decision == "assign":
+        messages.success(request, f"Coded “{suggestion.label}” as {taken.number}. {taken.label}.")
+    else:
+        messages.info(request, f"Dismissed “{suggestion.label}”.")
     return redirect(codeframe)
 
 

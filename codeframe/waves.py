@@ -196,6 +196,31 @@ def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
     return used
 
 
+DECISIONS = ("accept", "assign", "dismiss")
+
+
+def decide_suggestion(
+    *,
+    suggestion: SuggestedCode,
+    decision: str,
+    label: str | None = None,
+    code: Code | None = None,
+) -> Code | None:
+    """The one entry for the pages, the API and the admin: "accept" (a new code, labelled
+    `label` or as suggested), "assign" (to `code`, an existing code of the codeframe) or
+    "dismiss". Returns the code its answers took; None when dismissed."""
+    if decision == "accept":
+        return accept_suggestion(suggestion=suggestion, label=label)
+    if decision == "assign":
+        if code is None:
+            raise InvalidEdit("Choose one of this codeframe's codes.")
+        return assign_suggestion(suggestion=suggestion, code=code)
+    if decision == "dismiss":
+        dismiss_suggestion(suggestion=suggestion)
+        return None
+    raise InvalidEdit(f"Suggestions are accepted, assigned or dismissed, not {decision!r}.")
+
+
 def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) -> Code:
     """Make the suggestion a code of its codeframe, numbered above every number the tracker
     used; its answers that are still uncoded get it as their primary code."""

@@ -150,6 +150,21 @@ def test_a_suggestion_is_never_coded_with_another_frames_code(approved):
     assert suggestion.status == SuggestedCode.Status.PENDING
 
 
+def test_one_entry_decides_suggestions_and_refuses_what_it_cannot_do(approved):
+    stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    suggestion = SuggestedCode.objects.create(codeframe=stored, label="Fees", size=0)
+    with pytest.raises(InvalidEdit, match="Choose one of this codeframe's codes"):
+        waves.decide_suggestion(suggestion=suggestion, decision="assign")
+    with pytest.raises(InvalidEdit, match="not 'keep'"):
+        waves.decide_suggestion(suggestion=suggestion, decision="keep")
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestedCode.Status.PENDING
+    fees = stored.codes.order_by("number").first()
+    assert waves.decide_suggestion(suggestion=suggestion, decision="assign", code=fees) == fees
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestedCode.Status.ACCEPTED and suggestion.code == fees
+
+
 def test_suggestions_are_stored_for_a_new_theme(real_model):
     """An approved frame of the hand-coded bank survey; the next wave brings train delays."""
     bank = read_labelled("survey_labelled.csv")
