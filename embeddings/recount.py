@@ -2,7 +2,6 @@
 which must never run on a request, so a stale count is redone in a thread, by one process at a
 time (a claim that expires if its holder dies)."""
 
-import contextlib
 import logging
 import threading
 import time
@@ -55,8 +54,13 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
         except Exception:  # a background thread has no caller to tell; log and move on
             logger.exception("background entry count failed")
         finally:
-            with contextlib.suppress(CacheError):
+            try:
                 store.release_many([claim], token=token)
-            _recount_lock.release()
+            except CacheError:
+                pass  # the claim expires by itself
+            except Exception:  # likewise; whatever it was, recounting must not stop for good
+                logger.exception("releasing the entry count's claim failed")
+            finally:
+                _recount_lock.release()
 
     threading.Thread(target=run, name="embeddings-recount", daemon=True).start()

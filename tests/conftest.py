@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def disk_cache_settings(path: Path) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_embeddings(settings, tmp_path) -> None:
+def _isolated_embeddings(settings, tmp_path) -> Iterator[None]:
     """Every test starts on its own empty on-disk cache, with the fake encoder."""
     settings.CACHES = {**settings.CACHES, "embeddings": disk_cache_settings(tmp_path / "emb-cache")}
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": FAKE_BACKEND}
@@ -62,6 +63,11 @@ def _isolated_embeddings(settings, tmp_path) -> None:
     settings.TASKS = {"default": {"BACKEND": IMMEDIATE_TASKS}}
     CountingBackend.calls = []
     counters.reset_process_state()
+    yield
+    # A background entry count the test started ends under the test's settings, not the next's.
+    for thread in threading.enumerate():
+        if thread.name == "embeddings-recount":
+            thread.join(timeout=30)
 
 
 @pytest.fixture

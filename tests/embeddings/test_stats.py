@@ -351,3 +351,33 @@ def test_only_one_process_recounts_at_a_time(redis_cache, settings):
         time.sleep(0.05)
     assert get_cache_stats().entries_current_model == 2
     assert not client.exists(keys.recount_claim_key("emb"))  # released after the count
+
+
+def test_a_failed_claim_release_does_not_stop_recounting_for_good(redis_cache, settings):
+    """A background count whose claim cannot be released (here: the store's connection is gone
+    with an error that is not a CacheError) still frees this process for the next count; the
+    claim expires by itself. It used to keep the process's lock forever."""
+    import threading
+
+    from embeddings import recount
+    from embeddings.stores import get_store
+
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
+    embed_texts(["a", "b"])
+    store_class = type(get_store())
+    released = store_class.release_many
+
+    def connection_gone(self, keys, *, token):
+        raise RuntimeError("connection gone")
+
+    store_class.release_many = connection_gone
+    try:
+        get_cache_stats()  # no count yet: starts one in the background
+        for thread in threading.enumerate():
+            if thread.name == "embeddings-recount":
+                thread.join(timeout=10)
+    finally:
+        store_class.release_many = released
+    assert get_cache_stats().entries_current_model == 2  # it counted
+    assert recount._recount_lock.acquire(blocking=False)  # and let go of the lock
+    recount._recount_lock.release()
