@@ -318,18 +318,13 @@ def tracker_table(*, question: Question) -> tracker_stats.Tracker:
     codeframes of `tracker_frames`. Labels are the newest wave's."""
     waves, codes = [], {}
     for label, frame in tracker_frames(question=question):
-        wave_question = frame.question
-        counts = dict(
-            frame.codes.annotate(n=Count("assignments"))
-            .values_list("number", "n")
-            .order_by("number")
-        )
-        codes.update(dict(frame.codes.values_list("number", "label")))
-        waves.append(
-            tracker_stats.WaveCounts(
-                label=label, base=wave_question.responses.count(), counts=counts
-            )
-        )
+        rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
+        counts = {}
+        for number, code_label, n in rows.order_by("number"):
+            counts[number] = n
+            codes[number] = code_label
+        base = frame.question.responses.count()
+        waves.append(tracker_stats.WaveCounts(label=label, base=base, counts=counts))
     return tracker_stats.tracker(waves, codes=codes)
 
 

@@ -61,14 +61,7 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     for name in [*code_vars.values(), *net_vars.values()]:
         frame[name] = frame[name].astype("int64")
 
-    labels = {"resp_id": "Respondent ID", "answer": "Answer (verbatim)", "primary": "Primary code"}
-    value_labels: dict[str, dict] = {
-        "primary": {float(c.number): _cut(c.label, MAX_VALUE_LABEL) for c in codes}
-    }
-    for code in codes:
-        name = code_vars[code.number]
-        labels[name] = _cut(f"{code.number}. {code.label}", MAX_VARIABLE_LABEL)
-        value_labels[name] = {0: NOT_MENTIONED, 1: _cut(code.label, MAX_VALUE_LABEL)}
+    labels, value_labels = _code_labels({code.number: code.label for code in codes})
     for net in nets:
         name = net_vars[net.number]
         labels[name] = _cut(f"Net {net.number}. {net.label}", MAX_VARIABLE_LABEL)
@@ -94,14 +87,14 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
     not asked about, which is not the same as not mentioned."""
     import pandas as pd
 
+    per_wave = [dict(codeframe.codes.values_list("number", "label")) for _, codeframe in waves]
     codes: dict[int, str] = {}
-    for _label, codeframe in waves:
-        codes.update(dict(codeframe.codes.values_list("number", "label")))
+    for wave_codes in per_wave:
+        codes.update(wave_codes)  # the newest wave's label wins
     code_vars = {number: f"c{number}" for number in sorted(codes)}
     data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
     data.update({name: [] for name in code_vars.values()})
-    for index, (_label, codeframe) in enumerate(waves, start=1):
-        present = set(codeframe.codes.values_list("number", flat=True))
+    for index, ((_label, codeframe), present) in enumerate(zip(waves, per_wave, strict=True), 1):
         for coded in iter_coded_responses(codeframe=codeframe):
             carried = set(coded.codes)
             data["wave"].append(float(index))
@@ -117,19 +110,12 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
             for name, values in data.items()
         }
     )
-    labels = {
-        "wave": "Wave",
-        "resp_id": "Respondent ID",
-        "answer": "Answer (verbatim)",
-        "primary": "Primary code",
-    }
-    value_labels: dict[str, dict] = {
+    code_labels, code_value_labels = _code_labels(codes)
+    labels = {"wave": "Wave", **code_labels}
+    value_labels = {
         "wave": {float(i): _cut(label, MAX_VALUE_LABEL) for i, (label, _) in enumerate(waves, 1)},
-        "primary": {float(n): _cut(label, MAX_VALUE_LABEL) for n, label in codes.items()},
+        **code_value_labels,
     }
-    for number, name in code_vars.items():
-        labels[name] = _cut(f"{number}. {codes[number]}", MAX_VARIABLE_LABEL)
-        value_labels[name] = {0.0: NOT_MENTIONED, 1.0: _cut(codes[number], MAX_VALUE_LABEL)}
     return _write_sav(
         frame,
         question=question,
@@ -142,6 +128,19 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
         },
         code_vars=list(code_vars.values()),
     )
+
+
+def _code_labels(codes: dict[int, str]) -> tuple[dict[str, str], dict[str, dict]]:
+    """Variable and value labels of `resp_id`, `answer`, `primary` and one `c<number>` per code
+    (number -> label), in number order."""
+    labels = {"resp_id": "Respondent ID", "answer": "Answer (verbatim)", "primary": "Primary code"}
+    value_labels: dict[str, dict] = {
+        "primary": {float(n): _cut(label, MAX_VALUE_LABEL) for n, label in sorted(codes.items())}
+    }
+    for number, label in sorted(codes.items()):
+        labels[f"c{number}"] = _cut(f"{number}. {label}", MAX_VARIABLE_LABEL)
+        value_labels[f"c{number}"] = {0: NOT_MENTIONED, 1: _cut(label, MAX_VALUE_LABEL)}
+    return labels, value_labels
 
 
 def _write_sav(

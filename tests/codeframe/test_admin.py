@@ -3,8 +3,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from codeframe import waves
-from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Membership, Role, SuggestedCode
+from tests.codeframe.test_waves import rows
 
 pytestmark = pytest.mark.django_db
 
@@ -106,12 +106,7 @@ def suggestions(codeframe):
     approved = waves.approve_codeframe(codeframe=codeframe)
     wave = waves.code_wave(
         codeframe=approved,
-        rows=[
-            ImportedRow(line=i, respondent_id=f"W{i}", text=t)
-            for i, t in enumerate(
-                ["Mortgage rates went up", "My mortgage rate doubled", "The app crashed"], 1
-            )
-        ],
+        rows=rows(["Mortgage rates went up", "My mortgage rate doubled", "The app crashed"]),
         wave="2027-01",
     )
     wave.suggestions.all().delete()
