@@ -7,7 +7,7 @@ variable `c<number>` per code (variable label "<number>. <label>", value labels 
 label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
 Variable names follow the code numbers, which stay the same across the waves of a tracker, so
 wave files stack. `build_tracker_sav` stacks them itself: every wave of a tracker in one file,
-with a `wave` variable first (see there).
+with a `wave` variable first and each wave's own nets (see there).
 
 pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
@@ -62,10 +62,7 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
         frame[name] = frame[name].astype("int64")
 
     labels, value_labels = _code_labels({code.number: code.label for code in codes})
-    for net in nets:
-        name = net_vars[net.number]
-        labels[name] = _cut(f"Net {net.number}. {net.label}", MAX_VARIABLE_LABEL)
-        value_labels[name] = {0: NOT_MENTIONED, 1: _cut(net.label, MAX_VALUE_LABEL)}
+    _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
     binary = [*code_vars.values(), *net_vars.values()]
     return _write_sav(
         frame,
@@ -80,21 +77,27 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
 def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]]) -> bytes:
     """Every wave of a tracker in one file: `waves` is (wave label, codeframe), oldest first
     (`codeframe.waves.tracker_frames`). Variables: `wave` (1, 2, ... value-labelled with the
-    wave labels), then as `build_sav` without the nets (a net's codes can differ from wave to
-    wave): `resp_id`, `answer`, `primary`, and `c<number>` for every code number any wave has,
-    labelled as in the newest wave that has it. A code that a wave's codeframe does not have
-    (a code accepted later, or deleted) is system-missing in that wave's rows, not 0: it was
-    not asked about, which is not the same as not mentioned."""
+    wave labels), then as `build_sav`: `resp_id`, `answer`, `primary`, `c<number>` for every
+    code number any wave has and `net<number>` for every net number any wave has (with codes),
+    each labelled as in the newest wave that has it. A code that a wave's codeframe does not
+    have (a code accepted later, or deleted) is system-missing in that wave's rows, not 0: it
+    was not asked about, which is not the same as not mentioned; so is a net. A net counts, in
+    each wave's rows, the codes it has in that wave's codeframe (nets can be regrouped)."""
     import pandas as pd
 
     per_wave = [dict(codeframe.codes.values_list("number", "label")) for _, codeframe in waves]
+    nets_per_wave = [_net_codes(codeframe) for _, codeframe in waves]
     codes: dict[int, str] = {}
-    for wave_codes in per_wave:
+    nets: dict[int, str] = {}
+    for wave_codes, wave_nets in zip(per_wave, nets_per_wave, strict=True):
         codes.update(wave_codes)  # the newest wave's label wins
+        nets.update({number: label for number, (label, _) in wave_nets.items()})
     code_vars = {number: f"c{number}" for number in sorted(codes)}
+    net_vars = {number: f"net{number}" for number in sorted(nets)}
     data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
-    data.update({name: [] for name in code_vars.values()})
-    for index, ((_label, codeframe), present) in enumerate(zip(waves, per_wave, strict=True), 1):
+    data.update({name: [] for name in [*code_vars.values(), *net_vars.values()]})
+    rows = zip(waves, per_wave, nets_per_wave, strict=True)
+    for index, ((_label, codeframe), present, wave_nets) in enumerate(rows, 1):
         for coded in iter_coded_responses(codeframe=codeframe):
             carried = set(coded.codes)
             data["wave"].append(float(index))
@@ -103,7 +106,10 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
             data["primary"].append(float(coded.codes[0]) if coded.codes else float("nan"))
             for number, name in code_vars.items():
                 data[name].append(float(number in carried) if number in present else float("nan"))
-    numeric = ["wave", "primary", *code_vars.values()]
+            for number, name in net_vars.items():
+                members = wave_nets.get(number, (None, None))[1]
+                data[name].append(float(bool(members & carried)) if members else float("nan"))
+    numeric = ["wave", "primary", *code_vars.values(), *net_vars.values()]
     frame = pd.DataFrame(
         {
             name: pd.Series(values, dtype="float64" if name in numeric else None)
@@ -111,6 +117,7 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
         }
     )
     code_labels, code_value_labels = _code_labels(codes)
+    _add_net_labels(code_labels, code_value_labels, nets)
     labels = {"wave": "Wave", **code_labels}
     value_labels = {
         "wave": {float(i): _cut(label, MAX_VALUE_LABEL) for i, (label, _) in enumerate(waves, 1)},
@@ -124,10 +131,28 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
         formats={
             "wave": "F4.0",
             "primary": "F8.0",
-            **{name: "F1.0" for name in code_vars.values()},
+            **{name: "F1.0" for name in [*code_vars.values(), *net_vars.values()]},
         },
         code_vars=list(code_vars.values()),
     )
+
+
+def _net_codes(codeframe: Codeframe) -> dict[int, tuple[str, set[int]]]:
+    """Net number -> (label, its codes' numbers) of the nets of `codeframe` that have codes."""
+    nets: dict[int, tuple[str, set[int]]] = {}
+    rows = codeframe.codes.filter(net__isnull=False).values_list(
+        "net__number", "net__label", "number"
+    )
+    for net_number, label, code_number in rows:
+        nets.setdefault(net_number, (label, set()))[1].add(code_number)
+    return nets
+
+
+def _add_net_labels(labels: dict[str, str], value_labels: dict[str, dict], nets: dict[int, str]):
+    """Variable and value labels of one `net<number>` per net (number -> label)."""
+    for number, label in sorted(nets.items()):
+        labels[f"net{number}"] = _cut(f"Net {number}. {label}", MAX_VARIABLE_LABEL)
+        value_labels[f"net{number}"] = {0: NOT_MENTIONED, 1: _cut(label, MAX_VALUE_LABEL)}
 
 
 def _code_labels(codes: dict[int, str]) -> tuple[dict[str, str], dict[str, dict]]:

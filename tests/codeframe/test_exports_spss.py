@@ -142,3 +142,47 @@ def test_a_trackers_waves_stack_in_one_sav_with_a_wave_variable(staff_client, co
         assert set(column.unique()) <= {0.0, 1.0}
         assert column[:first_n].sum() == Assignment.objects.filter(code=code).count()
     assert "\n".join(meta.notes).startswith("MRSETS /MDGROUP NAME=$codes")
+
+
+def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
+    """One `net<number>` per net number, labelled as in the newest wave; in each wave's rows a
+    net is "any of the codes it has in that wave's codeframe", so a code regrouped in the second
+    wave counts in its old net in the first wave's rows and in its new one in the second's."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    answers = ["Fees went up again", "The app crashed", "Staff were rude"]
+    second = waves.code_wave(
+        codeframe=approved,
+        rows=[ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)],
+        wave="2027-01",
+    )
+    first_nets = {net.number for net in approved.nets.all() if net.codes.exists()}
+    assert len(first_nets) >= 2, "the fixture's frame needs two nets with codes"
+    moved = second.codes.filter(net__isnull=False).order_by("number").first()
+    target = second.nets.exclude(pk=moved.net_id).order_by("number").first()
+    old_number = moved.net.number
+    second.codes.filter(pk=moved.pk).update(net=target)
+    second.nets.filter(pk=target.pk).update(label="Regrouped")
+
+    response = staff_client.get(
+        reverse("codeframe:question-tracker", args=[second.question_id]), {"format": "sav"}
+    )
+    frame, meta = read_sav(response.content)
+    first_n = approved.question.responses.count()
+    net_columns = [n for n in meta.column_names if n.startswith("net")]
+    assert net_columns == [f"net{n}" for n in sorted(first_nets)]
+    assert meta.column_names.index(net_columns[0]) > max(
+        meta.column_names.index(n) for n in meta.column_names if n.startswith("c")
+    )
+    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    assert labels[f"net{target.number}"] == f"Net {target.number}. Regrouped"  # newest wave's
+    assert meta.variable_value_labels[f"net{target.number}"] == {0: "Not mentioned", 1: "Regrouped"}
+    for wave_frame, rows in ((approved, slice(0, first_n)), (second, slice(first_n, None))):
+        for net in wave_frame.nets.all():
+            members = [f"c{n}" for n in net.codes.values_list("number", flat=True)]
+            if not members:
+                continue
+            expected = frame[members][rows].max(axis=1)
+            assert list(frame[f"net{net.number}"][rows]) == list(expected), (wave_frame, net)
+    assert moved.number in approved.nets.get(number=old_number).codes.values_list(
+        "number", flat=True
+    )
