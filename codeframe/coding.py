@@ -153,13 +153,16 @@ def code_answers(
     vectors: np.ndarray | None = None,
     example_vectors: Mapping[int, np.ndarray] | None = None,
     embed: Embed | None = None,
+    leave_out: bool = True,
 ) -> CodedAnswers:
     """Code `texts` with the codes of `examples` (code id -> the answers approved for it).
 
     `vectors` has one row per text, `example_vectors` one array per code with one row per
     example (e.g. float32 from `embeddings.services.embed_texts`); whichever is missing is
     computed with `embed` (a callable: list of texts -> array). Codes without examples cannot
-    be recognised and are never assigned.
+    be recognised and are never assigned. `leave_out=False` codes every answer with its best
+    code (closed set: no "far" or "crowd"; blanks and non-answers as ever), as the closed-set
+    baselines of bench/waves.py do, which compares the classifier alone with them.
 
     Returns the assignments and confidences in input order. Raises ValueError if vectors are
     missing and there is no `embed`, or an array does not have one row per text.
@@ -194,7 +197,7 @@ def code_answers(
     model = _Model.fit(frame) if len(frame.code_ids) else None
     crowd_threshold, form_shift = float("nan"), 0.0
     if model is not None and len(x):
-        decided = model.code(x)
+        decided = model.code(x, leave_out=leave_out)
         crowd_threshold, form_shift = decided.crowd_threshold, decided.form_shift
         for u, key in enumerate(distinct):
             for i in theme_rows[key]:
@@ -220,6 +223,7 @@ def code_answers(
             "crowd_threshold": _finite(crowd_threshold) if model else None,
             # How much denser than the frame the wave's surely on-topic answers are (<= 0).
             "form_shift": round(form_shift, 4),
+            "leave_out": leave_out,
             "answers": len(texts),
             "distinct_answers": len(distinct),
             "uncoded": dict(sorted(counts.items())),
@@ -499,7 +503,34 @@ class _Model:
         unsure = lead < np.quantile(self.held_out_lead[calibrating], NOVEL_UNSURE)
         return (grouped | (scores > threshold)) & unsure
 
-    def code(self, x: np.ndarray) -> _Decided:
+    def left_out(
+        self,
+        x: np.ndarray,
+        primary: np.ndarray,
+        lead: np.ndarray,
+        to_frame: np.ndarray,
+        nearest: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Which answers fit no code: (far, crowd, the crowd threshold, the form shift), given
+        each answer's primary code, its best code's lead, its mean similarity to its DENSITY_K
+        nearest examples and to its nearest one (see the module's docstring)."""
+        frame = self.frame
+        k = len(frame.code_ids)
+        wave_scores, frame_scores, neighbours = self.crowd_scores(x, to_frame, primary)
+        calibrating = _calibrating(frame)
+        center = _code_centers(frame_scores, frame.labels, calibrating, k)
+        wave_scores = wave_scores - center[primary]
+        frame_scores = frame_scores - center[frame.labels]
+        shift = self.form_shift(wave_scores, frame_scores, lead, to_frame, calibrating)
+        wave_scores = wave_scores - shift
+        crowd_threshold = _conformal_quantile(frame_scores[calibrating], ALPHA_CROWD)
+        far = nearest < self.far_threshold
+        crowd = ~far & (wave_scores < crowd_threshold)
+        if crowd.any() and self.classifier is not None:
+            crowd = ~far & self.novel(x, far | crowd, neighbours, lead, calibrating)
+        return far, crowd, crowd_threshold, shift
+
+    def code(self, x: np.ndarray, *, leave_out: bool = True) -> _Decided:
         frame = self.frame
         k = len(frame.code_ids)
         parts, nearest, to_frame = [], [], []
@@ -509,26 +540,18 @@ class _Model:
             to_frame.append(_top_mean(sims, DENSITY_K))
         scores = np.concatenate(parts)
         probability = _softmax(scores / TEMPERATURE)
-        lead = _lead(scores)
         if self.classifier is not None:
             probability = (1 - LOGISTIC_WEIGHT) * probability + LOGISTIC_WEIGHT * (
                 self.classifier.predict_proba(x)
             )
         primary = np.argmax(probability, axis=1)
-
-        to_frame = np.concatenate(to_frame)
-        wave_scores, frame_scores, neighbours = self.crowd_scores(x, to_frame, primary)
-        calibrating = _calibrating(frame)
-        center = _code_centers(frame_scores, frame.labels, calibrating, k)
-        wave_scores = wave_scores - center[primary]
-        frame_scores = frame_scores - center[frame.labels]
-        shift = self.form_shift(wave_scores, frame_scores, lead, to_frame, calibrating)
-        wave_scores = wave_scores - shift
-        crowd_threshold = _conformal_quantile(frame_scores[calibrating], ALPHA_CROWD)
-        far = np.concatenate(nearest) < self.far_threshold
-        crowd = ~far & (wave_scores < crowd_threshold)
-        if crowd.any() and self.classifier is not None:
-            crowd = ~far & self.novel(x, far | crowd, neighbours, lead, calibrating)
+        if leave_out:
+            far, crowd, crowd_threshold, shift = self.left_out(
+                x, primary, _lead(scores), np.concatenate(to_frame), np.concatenate(nearest)
+            )
+        else:
+            far = crowd = np.zeros(len(x), dtype=bool)
+            crowd_threshold, shift = float("nan"), 0.0
 
         centroid_sims = x @ self.centroids.T
         rows = np.arange(len(x))

@@ -79,6 +79,16 @@ def test_a_crowd_of_off_topic_answers_stays_uncoded():
     assert not any(coded.assignments[len(on_topic) :])
     assert set(coded.uncoded_reasons[len(on_topic) :]) <= {"far", "crowd"}
 
+    # Nothing left out (closed set): the same wave all coded, on-topic answers as before;
+    # blanks and non-answers without a code stay out as ever.
+    closed = code_answers(
+        EXAMPLES, on_topic + off_topic + ["", "asdfgh"], embed=topic_embed, leave_out=False
+    )
+    assert closed.assignments[: len(on_topic)] == coded.assignments[: len(on_topic)]
+    assert all(closed.assignments[len(on_topic) : -2])
+    assert closed.uncoded_reasons[-2:] == ["blank", "non_answer"]
+    assert closed.params["leave_out"] is False and closed.params["crowd_threshold"] is None
+
 
 def test_vectors_given_are_used_and_codes_without_examples_never_assigned():
     texts = ["fees a", "app b"]
