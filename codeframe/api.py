@@ -291,18 +291,20 @@ class CodeframeViewSet(viewsets.ViewSet):
             200: TrackerSerializer,
             404: OpenApiResponse(_error, description="No such codeframe"),
         },
-        summary="The tracker of a codeframe's question: each code's share per wave",
+        summary="The tracker of a codeframe's question: each code's and net's share per wave",
         description=(
             "Per wave (oldest first) the newest approved codeframe, else the newest; per code "
             "and wave the count, base, share, the change from the previous wave and its "
-            "two-proportion z-test. The tracker page's chart and CSV show the same table."
+            "two-proportion z-test; the same per net (an answer counted once per net). The "
+            "tracker page's charts and CSV show the same tables."
         ),
     )
     @action(detail=True, methods=["get"])
     def tracker(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        table = waves.tracker_table(question=codeframe.question)
-        return Response(TrackerSerializer(table).data)
+        question = codeframe.question
+        tables = waves.tracker_table(question=question), waves.tracker_net_table(question=question)
+        return Response(TrackerSerializer(tables).data)
 
     @extend_schema(
         responses={

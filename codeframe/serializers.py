@@ -144,14 +144,30 @@ class TrackerCodeSerializer(serializers.Serializer):
     label = serializers.CharField(help_text="As in the newest wave that has the code.")
 
 
+class TrackerNetCellSerializer(TrackerCellSerializer):
+    code = None
+    net = serializers.IntegerField(source="code", help_text="The net's number.")
+    count = serializers.IntegerField(help_text="Answers of the wave with any code of the net.")
+
+
 class TrackerSerializer(serializers.Serializer):
-    """Each code's share per wave of a tracker: the table behind the tracker page's chart."""
+    """Each code's and each net's share per wave of a tracker: the tables behind the tracker
+    page's charts. Serialises a `(codes, nets)` pair of `codeframe.tracker.Tracker`."""
 
     waves = serializers.ListField(child=serializers.CharField(), help_text="Oldest first.")
     codes = TrackerCodeSerializer(many=True)
     cells = TrackerCellSerializer(many=True, help_text="One per wave and code.")
+    nets = TrackerCodeSerializer(
+        many=True, help_text="Nets with codes, labelled as in the newest wave that has them."
+    )
+    net_cells = TrackerNetCellSerializer(
+        many=True,
+        help_text="One per wave and net; an answer counts once per net, with each wave's own "
+        "grouping of codes into nets.",
+    )
 
-    def to_representation(self, table):
+    def to_representation(self, tables):
+        table, nets = tables
         return {
             "waves": list(table.waves),
             "codes": [{"number": n, "label": label} for n, label in table.codes.items()],
@@ -159,6 +175,12 @@ class TrackerSerializer(serializers.Serializer):
                 TrackerCellSerializer(table.cells[(wave, number)]).data
                 for number in table.codes
                 for wave in table.waves
+            ],
+            "nets": [{"number": n, "label": label} for n, label in nets.codes.items()],
+            "net_cells": [
+                TrackerNetCellSerializer(nets.cells[(wave, number)]).data
+                for number in nets.codes
+                for wave in nets.waves
             ],
         }
 

@@ -4,8 +4,9 @@ ORM, no JavaScript): the caller passes counts per wave.
 
 Shares are of the wave's base (every respondent who answered, coded or not), and count an
 answer once per code it carries, so a multi-coded answer counts for both codes and the shares
-of a wave may add up to more than 100%, as coders' tables do. The change is tested with the
-two-proportion z-test (pooled standard error, two-sided) at 95%.
+of a wave may add up to more than 100%, as coders' tables do. A net's table is the same kind of
+table, with "codes" the nets and an answer counted once per net it has any code of. The
+change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%.
 """
 
 from __future__ import annotations
@@ -110,32 +111,40 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
 
 # --- the table behind the chart -------------------------------------------------------------
 
-CSV_HEADER = ["wave", "code", "label", "count", "base", "share", "change", "z", "p", "significant"]
+CSV_HEADER = [
+    "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
+    "significant",
+]  # fmt: skip
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # as codeframe.exports (which needs the ORM)
 
 
-def tracker_csv(table: Tracker) -> str:
-    """The table as CSV text (UTF-8 BOM first, for Excel): one row per wave and code."""
+def tracker_csv(table: Tracker, *, nets: Tracker | None = None) -> str:
+    """The table as CSV text (UTF-8 BOM first, for Excel): one row per wave and code ("code"
+    level), then per wave and net of `nets` ("net" level)."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    for number, label in table.codes.items():
-        for cell in table.row(number):
-            writer.writerow(
-                [
-                    _inert(cell.wave),
-                    number,
-                    _inert(label),
-                    cell.count,
-                    cell.base,
-                    _fixed(cell.share, 4),
-                    _fixed(cell.change, 4),
-                    _fixed(cell.z, 3),
-                    _fixed(cell.p, 4),
-                    "yes" if cell.significant else ("no" if cell.p is not None else ""),
-                ]
-            )
+    for level, rows in (("code", table), ("net", nets)):
+        if rows is None:
+            continue
+        for number, label in rows.codes.items():
+            for cell in rows.row(number):
+                writer.writerow(
+                    [
+                        level,
+                        _inert(cell.wave),
+                        number,
+                        _inert(label),
+                        cell.count,
+                        cell.base,
+                        _fixed(cell.share, 4),
+                        _fixed(cell.change, 4),
+                        _fixed(cell.z, 3),
+                        _fixed(cell.p, 4),
+                        "yes" if cell.significant else ("no" if cell.p is not None else ""),
+                    ]
+                )
     return buffer.getvalue()
 
 

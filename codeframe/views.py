@@ -539,8 +539,10 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
         return response
     table = waves.tracker_table(question=question)
+    nets = waves.tracker_net_table(question=question)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(tracker.tracker_csv(table), content_type="text/csv; charset=utf-8")
+        content = tracker.tracker_csv(table, nets=nets)
+        response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
         return response
     return render(
@@ -551,6 +553,12 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "table": table,
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
             "chart": mark_safe(tracker.tracker_svg(table)),  # noqa: S308 - built escaped
+            "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
+            "net_chart": mark_safe(  # noqa: S308 - built escaped
+                tracker.tracker_svg(nets, title="Share of answers per net")
+            )
+            if nets.codes
+            else "",
         },
     )
 

@@ -328,6 +328,25 @@ def tracker_table(*, question: Question) -> tracker_stats.Tracker:
     return tracker_stats.tracker(waves, codes=codes)
 
 
+def tracker_net_table(*, question: Question) -> tracker_stats.Tracker:
+    """Each net's share per wave, as `tracker_table`: an answer counts once per net it has any
+    code of, with each wave's own grouping (a code regrouped in a later wave does not move
+    earlier waves' answers). Nets without codes are left out; labels are the newest wave's."""
+    waves, nets = [], {}
+    for label, frame in tracker_frames(question=question):
+        named = frame.nets.filter(codes__isnull=False).distinct().values_list("number", "label")
+        nets.update(named)
+        counts = dict(
+            Assignment.objects.filter(codeframe=frame, code__net__isnull=False)
+            .values("code__net__number")
+            .annotate(n=Count("response", distinct=True))
+            .values_list("code__net__number", "n")
+        )
+        base = frame.question.responses.count()
+        waves.append(tracker_stats.WaveCounts(label=label, base=base, counts=counts))
+    return tracker_stats.tracker(waves, codes=nets)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 # The net number given, while storing, to codes that have none; that net is then deleted.

@@ -68,11 +68,21 @@ def test_csv_is_the_table_behind_the_chart():
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == CSV_HEADER
-    assert rows[1] == ["2026-11", "1", "Fees too high", "45", "100", "0.4500", "", "", "", ""]
-    assert rows[2][:7] == ["2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
-    assert rows[2][9] == "yes" and rows[4][9] == "no"
-    assert rows[-1][2] == "'=HYPERLINK()"
+    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 4
+    assert rows[2][:8] == ["code", "2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
+    assert rows[2][10] == "yes" and rows[4][10] == "no"
+    assert rows[-1][3] == "'=HYPERLINK()"
     assert len(rows) == 1 + 2 * 4
+
+    nets = tracker(
+        [WaveCounts("2026-11", 100, {7: 50}), WaveCounts("2026-12", 100, {7: 65})],
+        codes={7: "Money"},
+    )
+    rows = list(
+        csv.reader(io.StringIO(tracker_csv(tracker(WAVES[:2], codes=CODES), nets=nets)[1:]))
+    )
+    assert [r[0] for r in rows[1:]] == ["code"] * 6 + ["net"] * 2
+    assert rows[-1][:8] == ["net", "2026-12", "7", "Money", "65", "100", "0.6500", "0.1500"]
 
 
 def test_svg_is_well_formed_escaped_and_marks_significant_changes():

@@ -67,10 +67,15 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     html = tracker.content.decode()
     assert tracker.status_code == 200 and "<svg" in html and "2027-01" in html
     assert 'id="tracker-table"' in html
+    net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
+    assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
+    assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
     csv_reply = staff_client.get(
         reverse("codeframe:question-tracker", args=[codeframe.question_id]), {"format": "csv"}
     )
     assert csv_reply["Content-Type"].startswith("text/csv") and b"2027-01" in csv_reply.content
+    levels = [line.split(",")[0] for line in csv_reply.content.decode("utf-8-sig").splitlines()]
+    assert levels[0] == "level" and {"code", "net"} == set(levels[1:])
 
 
 def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codeframe):
@@ -258,6 +263,13 @@ def test_api_gives_the_tracker_table(api_client, approved):
         "p": cell.p,
         "significant": cell.significant,
     }
+    nets = waves.tracker_net_table(question=approved.question)
+    assert [n["number"] for n in data["nets"]] == list(nets.codes) and nets.codes
+    assert len(data["net_cells"]) == 2 * len(data["nets"])
+    number = data["nets"][0]["number"]
+    net_cell = data["net_cells"][1]
+    assert "code" not in net_cell and net_cell["net"] == number
+    assert net_cell["count"] == nets.cells[("2027-01", number)].count
     # The same table from the approved frame's id; documented in the schema.
     assert api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json() == data
     schema = api_client.get("/api/schema/", {"format": "json"}).json()

@@ -92,6 +92,45 @@ def test_a_wave_keeps_every_number_label_and_net_of_the_approved_frame(approved)
     assert cell.base == 12 and cell.count == Assignment.objects.filter(code=first).count()
 
 
+def _net_counts(codeframe):
+    """Net number -> distinct answers with any code of the net, counted answer by answer."""
+    carried = {}
+    for assignment in Assignment.objects.filter(codeframe=codeframe).select_related("code__net"):
+        if assignment.code.net is not None:
+            carried.setdefault(assignment.code.net.number, set()).add(assignment.response_id)
+    return {number: len(answers) for number, answers in carried.items()}
+
+
+def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(approved):
+    """An answer with two codes of one net counts once for the net (twice in the code rows);
+    a code regrouped in the second wave moves only that wave's net counts."""
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    codes = list(second.codes.filter(kind=Code.Kind.THEME).order_by("number"))
+    target_net = codes[0].net
+    Code.objects.filter(pk=codes[1].pk).update(net=target_net)  # regrouped in wave 2 only
+    coded = Assignment.objects.filter(codeframe=second, code=codes[0]).first()
+    assert coded is not None, "the wave needs an answer of the first code"
+    Assignment.objects.create(
+        codeframe=second, response=coded.response, code=codes[1], is_primary=False
+    )
+
+    nets = waves.tracker_net_table(question=second.question)
+    codes_table = waves.tracker_table(question=second.question)
+    assert nets.waves == ["1", "2027-01"]
+    first_counts, second_counts = _net_counts(approved), _net_counts(second)
+    assert set(nets.codes) == set(first_counts) | set(second_counts)
+    for number in nets.codes:
+        assert nets.cells[("1", number)].count == first_counts.get(number, 0)
+        assert nets.cells[("2027-01", number)].count == second_counts.get(number, 0)
+        assert nets.cells[("2027-01", number)].base == len([t for t in NEXT_WAVE if t.strip()])
+    both = (
+        codes_table.cells[("2027-01", codes[0].number)].count
+        + codes_table.cells[("2027-01", codes[1].number)].count
+    )
+    assert nets.cells[("2027-01", target_net.number)].count == both - 1  # counted once
+    assert nets.codes[target_net.number] == target_net.label
+
+
 def test_only_approved_frames_and_new_labels(codeframe):
     with pytest.raises(NotApproved):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
