@@ -162,6 +162,19 @@ def _fixed(value: float | None, digits: int) -> str:
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
+def top_codes(table: Tracker, n: int = len(PALETTE)) -> list[int]:
+    """The `n` codes with the largest share in the newest wave that has answers (ties: lower
+    number first), in number order: what a chart of many codes shows first."""
+    newest = next(
+        (w for w in reversed(table.waves) if any(table.cells[(w, c)].base for c in table.codes)),
+        None,
+    )
+    if newest is None:
+        return sorted(table.codes)[:n]
+    ranked = sorted(table.codes, key=lambda c: (-(table.cells[(newest, c)].share or 0.0), c))
+    return sorted(ranked[:n])
+
+
 def tracker_svg(
     table: Tracker,
     *,

@@ -540,6 +540,10 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         return response
     table = waves.tracker_table(question=question)
     nets = waves.tracker_net_table(question=question)
+    # The chart's codes: those ticked (?code=3&code=7; unknown numbers ignored), else the
+    # largest in the newest wave, as many as the palette has colours.
+    ticked = {int(n) for n in request.GET.getlist("code") if n.isdigit()}
+    charted = [n for n in table.codes if n in ticked] or tracker.top_codes(table)
     if request.GET.get("format") == "csv":
         content = tracker.tracker_csv(table, nets=nets)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
@@ -552,7 +556,8 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "question": question,
             "table": table,
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
-            "chart": mark_safe(tracker.tracker_svg(table)),  # noqa: S308 - built escaped
+            "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
+            "charted": charted,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
                 tracker.tracker_svg(nets, title="Share of answers per net")

@@ -11,6 +11,7 @@ from scipy.stats import chi2_contingency
 from codeframe.tracker import (
     CSV_HEADER,
     WaveCounts,
+    top_codes,
     tracker,
     tracker_csv,
     tracker_svg,
@@ -108,3 +109,17 @@ def test_svg_is_well_formed_escaped_and_marks_significant_changes():
         "http://www.w3.org/2000/svg", ""
     )
     assert math.isclose(float(root.get("width")), 720)
+
+
+def test_the_chart_shows_first_the_largest_codes_of_the_newest_wave_with_answers():
+    waves = [
+        WaveCounts("a", 100, {1: 50, 2: 10, 3: 30}),
+        WaveCounts("b", 100, {1: 5, 2: 40, 3: 30}),
+        WaveCounts("c", 0, {}),  # no answers yet: the wave before decides
+    ]
+    table = tracker(waves, codes=CODES)
+    assert top_codes(table, 2) == [2, 3]
+    assert top_codes(table) == [1, 2, 3]
+    tied = tracker([WaveCounts("a", 10, {2: 3, 3: 3})], codes=CODES)
+    assert top_codes(tied, 1) == [2]  # ties: the lower number
+    assert top_codes(tracker([WaveCounts("a", 0, {})], codes=CODES), 2) == [1, 2]

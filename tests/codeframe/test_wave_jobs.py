@@ -67,6 +67,19 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     html = tracker.content.decode()
     assert tracker.status_code == 200 and "<svg" in html and "2027-01" in html
     assert 'id="tracker-table"' in html
+
+    def chart_legend(reply) -> str:
+        page = reply.content.decode()
+        start = page.index('id="tracker-chart"')
+        return page[start : page.index("</svg>", start)]
+
+    url = reverse("codeframe:question-tracker", args=[codeframe.question_id])
+    numbered = [f"{c.number}. {c.label}" for c in codeframe.codes.order_by("number")]
+    assert all(f">{name}</text>" in chart_legend(tracker) for name in numbered)
+    number = codeframe.codes.order_by("number").first().number
+    one = staff_client.get(url, {"code": [str(number), "99999", "x"]})  # unknown ones ignored
+    assert [name for name in numbered if f">{name}</text>" in chart_legend(one)] == numbered[:1]
+    assert f'name="code" value="{number}" checked' in one.content.decode()
     net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
     assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
     assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
