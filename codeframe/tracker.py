@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 CONFIDENCE = 0.95
+# A wave's base under this many answers is marked "low base" (shares that move a lot by chance).
+LOW_BASE = 30
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,14 @@ class Tracker:
     waves: list[str]
     codes: dict[int, str]  # number -> label, in number order
     cells: dict[tuple[str, int], Cell]  # (wave, code)
+    bases: dict[str, int]  # wave -> answers in it
 
     def row(self, code: int) -> list[Cell]:
         return [self.cells[(wave, code)] for wave in self.waves]
+
+    def low_bases(self) -> list[str]:
+        """Waves with answers but fewer than LOW_BASE."""
+        return [w for w in self.waves if 0 < self.bases[w] < LOW_BASE]
 
 
 def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
@@ -106,7 +113,8 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 p=p,
                 significant=p is not None and p < alpha,
             )
-    return Tracker(waves=labels, codes=ordered, cells=cells)
+    bases = {w.label: w.base for w in waves}
+    return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases)
 
 
 # --- the table behind the chart -------------------------------------------------------------

@@ -558,6 +558,8 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
             "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
             "charted": charted,
+            "bases": [{"n": table.bases[w], "low": w in table.low_bases()} for w in table.waves],
+            "low_base": tracker.LOW_BASE if table.low_bases() else None,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
                 tracker.tracker_svg(nets, title="Share of answers per net")

@@ -123,3 +123,15 @@ def test_the_chart_shows_first_the_largest_codes_of_the_newest_wave_with_answers
     tied = tracker([WaveCounts("a", 10, {2: 3, 3: 3})], codes=CODES)
     assert top_codes(tied, 1) == [2]  # ties: the lower number
     assert top_codes(tracker([WaveCounts("a", 0, {})], codes=CODES), 2) == [1, 2]
+
+
+def test_bases_per_wave_and_low_bases():
+    table = tracker([*WAVES, WaveCounts("2027-03", 29, {1: 3})], codes=CODES)
+    assert table.bases == {
+        "2026-11": 100,
+        "2026-12": 100,
+        "2027-01": 0,
+        "2027-02": 400,
+        "2027-03": 29,
+    }
+    assert table.low_bases() == ["2027-03"]  # an empty wave has no shares to doubt

@@ -73,6 +73,10 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
         start = page.index('id="tracker-chart"')
         return page[start : page.index("</svg>", start)]
 
+    base_row = html[html.index("Base (answers)") : html.index("</thead>")]
+    first_base = codeframe.question.responses.count()  # 12: a low base
+    assert f'<th class="num muted">{first_base} *</th>' in base_row
+    assert "Low base (under\n30 answers)" in html
     url = reverse("codeframe:question-tracker", args=[codeframe.question_id])
     numbered = [f"{c.number}. {c.label}" for c in codeframe.codes.order_by("number")]
     assert all(f">{name}</text>" in chart_legend(tracker) for name in numbered)
