@@ -95,16 +95,18 @@ def test_page_links_every_format_and_the_sav_downloads(staff_client, codeframe):
     assert bad.status_code == 400
 
 
+def _two_waves(codeframe, answers):
+    """The codeframe approved, and the second wave (respondents W0, W1...) coded with it."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    rows = [ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)]
+    return approved, waves.code_wave(codeframe=approved, rows=rows, wave="2027-01")
+
+
 def test_a_trackers_waves_stack_in_one_sav_with_a_wave_variable(staff_client, codeframe):
     """Two waves; a code accepted in the second is system-missing in the first wave's rows
     (not asked about), 0/1 in the second's; numbers and labels as in the codeframes."""
-    approved = waves.approve_codeframe(codeframe=codeframe)
     answers = ["Mortgage rates went up", "Fees went up again", "The app crashed"]
-    second = waves.code_wave(
-        codeframe=approved,
-        rows=[ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)],
-        wave="2027-01",
-    )
+    approved, second = _two_waves(codeframe, answers)
     mortgage = second.question.responses.get(text=answers[0])
     Assignment.objects.filter(codeframe=second, response=mortgage).delete()
     suggestion = SuggestedCode.objects.create(
@@ -148,13 +150,8 @@ def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
     """One `net<number>` per net number, labelled as in the newest wave; in each wave's rows a
     net is "any of the codes it has in that wave's codeframe", so a code regrouped in the second
     wave counts in its old net in the first wave's rows and in its new one in the second's."""
-    approved = waves.approve_codeframe(codeframe=codeframe)
     answers = ["Fees went up again", "The app crashed", "Staff were rude"]
-    second = waves.code_wave(
-        codeframe=approved,
-        rows=[ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)],
-        wave="2027-01",
-    )
+    approved, second = _two_waves(codeframe, answers)
     first_nets = {net.number for net in approved.nets.all() if net.codes.exists()}
     assert len(first_nets) >= 2, "the fixture's frame needs two nets with codes"
     moved = second.codes.filter(net__isnull=False).order_by("number").first()
