@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db.models import (
     Count,
+    Exists,
     IntegerField,
     Min,
     OuterRef,
@@ -226,6 +227,19 @@ def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
         Response.objects.filter(assignments__code=code, assignments__is_primary=True).order_by(
             "position"
         )[:limit]
+    )
+
+
+def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
+    """Answers of the codeframe's question without a primary code in it (at most `limit`), in
+    import order: the "Other" pile an analyst codes by hand."""
+    primary = Assignment.objects.filter(
+        codeframe=codeframe, response=OuterRef("pk"), is_primary=True
+    )
+    return list(
+        Response.objects.filter(question_id=codeframe.question_id)
+        .exclude(Exists(primary))
+        .order_by("position")[:limit]
     )
 
 

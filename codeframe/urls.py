@@ -50,6 +50,11 @@ urlpatterns = [
         name="codeframe-export",
     ),
     path(
+        "codeframes/<int:codeframe_id>/uncoded/",
+        views.codeframe_uncoded,
+        name="codeframe-uncoded",
+    ),
+    path(
         "codeframes/<int:codeframe_id>/codes/<int:code_id>/",
         views.code_detail,
         name="code-detail",

@@ -323,6 +323,24 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
     )
 
 
+@require_GET
+@login_required
+def codeframe_uncoded(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """The answers without a code ("Other"), each with a form to code it."""
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    return render(
+        request,
+        "codeframe/uncoded.html",
+        {
+            "codeframe": codeframe,
+            "responses": selectors.uncoded_responses(codeframe=codeframe),
+            "uncoded": selectors.codeframe_overview(codeframe=codeframe).uncoded,
+            "move_form": MoveForm(codeframe=codeframe),
+            **_roles(request.user, codeframe.question.project_id),
+        },
+    )
+
+
 @require_POST
 @login_required
 def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:

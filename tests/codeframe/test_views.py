@@ -236,3 +236,30 @@ def test_downloads(staff_client, codeframe):
     xlsx = staff_client.get(reverse("codeframe:codeframe-export", args=[codeframe.pk, "xlsx"]))
     assert load_workbook(io.BytesIO(xlsx.content)).sheetnames[0] == "Codeframe"
     assert staff_client.get(f"/codeframes/{codeframe.pk}/export.pdf").status_code == 404
+
+
+def test_uncoded_answers_are_listed_and_coded_from_their_page(staff_client, codeframe):
+    """The "Other" pile: the codeframe page links the answers without a code; each can be coded
+    there, and the page comes back without it."""
+    coded = Assignment.objects.filter(codeframe=codeframe).order_by("response__position")
+    left_out = [coded[0].response, coded[1].response]
+    Assignment.objects.filter(codeframe=codeframe, response__in=left_out).delete()
+    services.refresh_sizes(codeframe=codeframe)
+    url = reverse("codeframe:codeframe-uncoded", args=[codeframe.pk])
+    assert f'href="{url}"' in staff_client.get(codeframe.get_absolute_url()).content.decode()
+
+    page = staff_client.get(url).content.decode()
+    table = page[page.index('id="uncoded-table"') :]
+    assert [r.text in table for r in left_out] == [True, True]
+    listed = [r for r in codeframe.question.responses.all() if f"<td>{r.text}</td>" in table]
+    assert listed == left_out  # only the uncoded ones, in import order
+    code = codeframe.codes.order_by("number").first()
+    move = reverse("codeframe:response-move", args=[codeframe.pk, left_out[0].pk])
+    assert f'action="{move}"' in table
+    reply = staff_client.post(move, {"to_code": code.pk, "next": url})
+    assert reply.status_code == 302 and reply["Location"] == url
+    page = staff_client.get(url).content.decode()
+    table = page[page.index('id="uncoded-table"') :]
+    assert left_out[0].text not in table and left_out[1].text in table
+    assert Assignment.objects.get(response=left_out[0], is_primary=True).code == code
+    assert f"1 answer of {codeframe.question.survey} has no code" in page

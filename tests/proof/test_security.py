@@ -208,6 +208,7 @@ EXPECTED = {
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/uncoded/": (OBJ_READ, ALL_405),
     # Background jobs: their progress pages and actions, within the job's project.
     "jobs/<uuid:job_id>/": (OBJ_READ, ALL_405),
     "jobs/<uuid:job_id>/cancel/": (ALL_405, OBJ_EDIT),
