@@ -14,6 +14,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -235,8 +236,20 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     jobs.recover_stale_jobs(job_ids=[job_id])
     job = selectors.get_job(user=request.user, job_id=job_id)
     if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
-        messages.success(request, f"Codeframe generated: {job.codeframe.codes.count()} codes.")
-        return redirect(job.codeframe)
+        codeframe = job.codeframe
+        if job.kind == job.Kind.WAVE:
+            overview = selectors.codeframe_overview(codeframe=codeframe)
+            suggested = len(selectors.pending_suggestions(codeframe=codeframe))
+            messages.success(
+                request,
+                f"Wave {codeframe.question.wave_label} coded with codeframe "
+                f"#{codeframe.coded_with_id}: {overview.total - overview.uncoded} of "
+                f"{overview.total} answers coded, {suggested} suggested new "
+                f"code{pluralize(suggested)}.",
+            )
+        else:
+            messages.success(request, f"Codeframe generated: {codeframe.codes.count()} codes.")
+        return redirect(codeframe)
     return render(
         request,
         "codeframe/job_detail.html",

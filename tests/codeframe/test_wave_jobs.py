@@ -4,7 +4,7 @@ frame, code a wave, decide on suggested codes, read the tracker chart and its CS
 import pytest
 from django.urls import reverse
 
-from codeframe import jobs, waves
+from codeframe import jobs, selectors, waves
 from codeframe.models import Assignment, Codeframe, GenerationJob, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows
 
@@ -59,6 +59,14 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     job = GenerationJob.objects.get(kind=GenerationJob.Kind.WAVE)
     assert response["Location"] == job.get_absolute_url()
     wave_frame = Codeframe.objects.get(coded_with=codeframe)
+    done = staff_client.get(job.get_absolute_url(), follow=True)
+    assert done.redirect_chain[-1][0] == wave_frame.get_absolute_url()
+    overview = selectors.codeframe_overview(codeframe=wave_frame)
+    suggested = wave_frame.suggestions.filter(status=SuggestedCode.Status.PENDING).count()
+    assert (
+        f"Wave 2027-01 coded with codeframe #{codeframe.pk}: "
+        f"{overview.total - overview.uncoded} of {overview.total} answers coded, {suggested}"
+    ) in done.content.decode()
     page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
     assert f'Coded with approved codeframe <a href="/codeframes/{codeframe.pk}/">' in page
     assert "Tracker chart" in page
