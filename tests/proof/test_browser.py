@@ -145,6 +145,8 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.click("text=Code this wave")
     page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=180_000)
     assert "Coded with approved codeframe" in page.inner_text("main")
+    assert "Wave 2027-02 coded with codeframe" in page.inner_text("ul.messages")
+    wave_url = page.url
     page.screenshot(path=artifacts / "browser-6-wave.png", full_page=True)
     page.click("text=Tracker chart")
     page.wait_for_url(re.compile(r".*/questions/\d+/tracker/$"))
@@ -152,3 +154,20 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     header = page.inner_text("#tracker-table thead")
     assert "1" in header and "2027-02" in header
     page.screenshot(path=artifacts / "browser-7-tracker.png", full_page=True)
+
+    # The wave's "Other" pile: code one uncoded answer from its page.
+    page.goto(wave_url)
+    page.click('a[href$="/uncoded/"] >> nth=0')
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/uncoded/$"))
+    answers = page.locator("#uncoded-table tbody tr td:nth-child(2)")
+    before = answers.all_inner_texts()
+    assert before
+    first = page.locator("#uncoded-table tbody tr").nth(0)
+    first.locator("button", has_text="Code").click()  # no code chosen: the browser holds it
+    assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before
+    first.locator("select").select_option(index=1)
+    first.locator("button", has_text="Code").click()
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/uncoded/$"))
+    assert "Moved answer" in page.inner_text("ul.messages")
+    assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
+    page.screenshot(path=artifacts / "browser-8-uncoded.png", full_page=True)
