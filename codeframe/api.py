@@ -302,9 +302,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["get"])
     def tracker(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        question = codeframe.question
-        tables = waves.tracker_table(question=question), waves.tracker_net_table(question=question)
-        return Response(TrackerSerializer(tables).data)
+        return Response(TrackerSerializer(waves.tracker_tables(question=codeframe.question)).data)
 
     @extend_schema(
         responses={

@@ -161,8 +161,9 @@ def code_answers(
     example (e.g. float32 from `embeddings.services.embed_texts`); whichever is missing is
     computed with `embed` (a callable: list of texts -> array). Codes without examples cannot
     be recognised and are never assigned. `leave_out=False` codes every answer with its best
-    code (closed set: no "far" or "crowd"; blanks and non-answers as ever), as the closed-set
-    baselines of bench/waves.py do, which compares the classifier alone with them.
+    code (closed set: no "far" or "crowd"; blanks and non-answers as ever; a frame without any
+    theme code with examples still codes nothing), as the closed-set baselines of
+    bench/waves.py do, which compares the classifier alone with them.
 
     Returns the assignments and confidences in input order. Raises ValueError if vectors are
     missing and there is no `embed`, or an array does not have one row per text.
@@ -223,7 +224,7 @@ def code_answers(
             "crowd_threshold": _finite(crowd_threshold) if model else None,
             # How much denser than the frame the wave's surely on-topic answers are (<= 0).
             "form_shift": round(form_shift, 4),
-            "leave_out": leave_out,
+            **({} if leave_out else {"leave_out": False}),  # absent: the default
             "answers": len(texts),
             "distinct_answers": len(distinct),
             "uncoded": dict(sorted(counts.items())),

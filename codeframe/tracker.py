@@ -28,6 +28,12 @@ class WaveCounts:
     label: str  # e.g. "2027-01"
     base: int  # answers in the wave
     counts: Mapping[int, int]  # code number -> answers carrying that code
+    # The codes the wave's codeframe has (None: all of them). A code it lacks was not asked
+    # about there: no share, not 0% (a code accepted later, a net regrouped away).
+    present: frozenset[int] | None = None
+
+    def has(self, code: int) -> bool:
+        return self.present is None or code in self.present
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class Cell:
     code: int
     count: int
     base: int
-    share: float | None  # None when the wave has no answers
+    share: float | None  # None when the wave has no answers or its frame lacks the code
     change: float | None  # share minus the previous wave's; None for the first wave
     z: float | None
     p: float | None
@@ -78,7 +84,9 @@ def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, fl
 
 def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker:
     """Each code's share per wave (waves in the order given: oldest first), the change from
-    the previous wave, its z-test. Codes missing from a wave's counts count 0 there.
+    the previous wave, its z-test. Codes missing from a wave's counts count 0 there, unless the
+    wave's frame lacks them (`WaveCounts.present`): then they have no share, and no change to
+    or from that wave.
 
     Raises ValueError for duplicate wave labels or a count above its wave's base.
     """
@@ -94,11 +102,11 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 raise ValueError(f"wave {wave.label}: code {number} counts {count} of {wave.base}")
         for number in ordered:
             count = int(wave.counts.get(number, 0))
-            share = count / wave.base if wave.base else None
+            share = count / wave.base if wave.base and wave.has(number) else None
             change = z = p = None
             if index and share is not None:
                 before = waves[index - 1]
-                if before.base:
+                if before.base and before.has(number):
                     previous = int(before.counts.get(number, 0))
                     change = share - previous / before.base
                     z, p = two_proportion_z_test(previous, before.base, count, wave.base)

@@ -569,12 +569,11 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         response = HttpResponse(content, content_type=exports.SPSSExporter.media_type)
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
         return response
-    table = waves.tracker_table(question=question)
-    nets = waves.tracker_net_table(question=question)
-    # The chart's codes: those ticked (?code=3&code=7; unknown numbers ignored), else the
-    # largest in the newest wave, as many as the palette has colours.
-    ticked = {int(n) for n in request.GET.getlist("code") if n.isdigit()}
-    charted = [n for n in table.codes if n in ticked] or tracker.top_codes(table)
+    table, nets = waves.tracker_tables(question=question)
+    # The chart's codes: those ticked (?code=3&code=7; anything else ignored), else the largest
+    # in the newest wave, as many as the palette has colours; nets likewise, unpicked.
+    ticked = set(request.GET.getlist("code"))
+    charted = [n for n in table.codes if str(n) in ticked] or tracker.top_codes(table)
     if request.GET.get("format") == "csv":
         content = tracker.tracker_csv(table, nets=nets)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
@@ -593,7 +592,9 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "low_base": tracker.LOW_BASE if table.low_bases() else None,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
-                tracker.tracker_svg(nets, title="Share of answers per net")
+                tracker.tracker_svg(
+                    nets, codes=tracker.top_codes(nets), title="Share of answers per net"
+                )
             )
             if nets.codes
             else "",

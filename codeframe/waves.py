@@ -313,38 +313,42 @@ def tracker_frames(*, question: Question) -> list[tuple[str, Codeframe]]:
     return found
 
 
-def tracker_table(*, question: Question) -> tracker_stats.Tracker:
-    """Each code's share per wave of the question's tracker (`codeframe.tracker`), from the
-    codeframes of `tracker_frames`. Labels are the newest wave's."""
-    waves, codes = [], {}
+def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracker_stats.Tracker]:
+    """(codes, nets): each code's and each net's share per wave of the question's tracker
+    (`codeframe.tracker`), from the codeframes of `tracker_frames`. A net counts an answer once
+    however many of its codes it carries, with each wave's own grouping (a code regrouped in a
+    later wave does not move earlier waves' answers); nets without codes are left out. A code
+    or net a wave's frame lacks has no share there (not asked about, as in the stacked SPSS
+    file). Labels are the newest wave's that has the code or net."""
+    code_waves, net_waves, codes, nets = [], [], {}, {}
     for label, frame in tracker_frames(question=question):
+        base = frame.question.responses.count()
         rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
         counts = {}
         for number, code_label, n in rows.order_by("number"):
             counts[number] = n
             codes[number] = code_label
-        base = frame.question.responses.count()
-        waves.append(tracker_stats.WaveCounts(label=label, base=base, counts=counts))
-    return tracker_stats.tracker(waves, codes=codes)
-
-
-def tracker_net_table(*, question: Question) -> tracker_stats.Tracker:
-    """Each net's share per wave, as `tracker_table`: an answer counts once per net it has any
-    code of, with each wave's own grouping (a code regrouped in a later wave does not move
-    earlier waves' answers). Nets without codes are left out; labels are the newest wave's."""
-    waves, nets = [], {}
-    for label, frame in tracker_frames(question=question):
-        named = frame.nets.filter(codes__isnull=False).distinct().values_list("number", "label")
+        code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(counts)))
+        named = dict(
+            frame.nets.filter(codes__isnull=False)
+            .order_by("number")
+            .distinct()
+            .values_list("number", "label")
+        )
         nets.update(named)
-        counts = dict(
+        net_counts = dict(
             Assignment.objects.filter(codeframe=frame, code__net__isnull=False)
             .values("code__net__number")
             .annotate(n=Count("response", distinct=True))
             .values_list("code__net__number", "n")
         )
-        base = frame.question.responses.count()
-        waves.append(tracker_stats.WaveCounts(label=label, base=base, counts=counts))
-    return tracker_stats.tracker(waves, codes=nets)
+        net_waves.append(
+            tracker_stats.WaveCounts(label, base, net_counts, present=frozenset(named))
+        )
+    return (
+        tracker_stats.tracker(code_waves, codes=codes),
+        tracker_stats.tracker(net_waves, codes=nets),
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------

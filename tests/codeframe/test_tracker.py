@@ -135,3 +135,19 @@ def test_bases_per_wave_and_low_bases():
         "2027-03": 29,
     }
     assert table.low_bases() == ["2027-03"]  # an empty wave has no shares to doubt
+
+
+def test_a_code_a_waves_frame_lacks_has_no_share_there():
+    """Not asked about is not 0%: no share in that wave, no change into or out of it."""
+    waves = [
+        WaveCounts("a", 100, {1: 40, 2: 10}),
+        WaveCounts("b", 100, {1: 42}, present=frozenset({1})),  # code 2 regrouped away
+        WaveCounts("c", 100, {1: 45, 2: 30}),
+    ]
+    table = tracker(waves, codes={1: "Fees", 2: "Staff"})
+    b, c = table.cells[("b", 2)], table.cells[("c", 2)]
+    assert (b.share, b.change, b.p, b.significant) == (None, None, None, False)
+    assert c.share == 0.3 and c.change is None and c.p is None  # nothing to compare with
+    assert table.cells[("b", 1)].change == pytest.approx(0.02)
+    text = tracker_csv(table)
+    assert "code,b,2,Staff,0,100,,,,," in text

@@ -92,6 +92,9 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     one = staff_client.get(url, {"code": [str(number), "99999", "x"]})  # unknown ones ignored
     assert [name for name in numbered if f">{name}</text>" in chart_legend(one)] == numbered[:1]
     assert f'name="code" value="{number}" checked' in one.content.decode()
+    odd = staff_client.get(url, {"code": ["²", "1" * 5000, "-1"]})  # nothing known: the default
+    assert odd.status_code == 200
+    assert all(f">{name}</text>" in chart_legend(odd) for name in numbered)
     net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
     assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
     assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
@@ -269,7 +272,7 @@ def test_api_gives_the_tracker_table(api_client, approved):
     reply = api_client.get(f"/api/codeframes/{wave_frame.pk}/tracker/")
     assert reply.status_code == 200
     data = reply.json()
-    table = waves.tracker_table(question=approved.question)
+    table, nets = waves.tracker_tables(question=approved.question)
     assert data["waves"] == ["1", "2027-01"] == table.waves
     assert [c["number"] for c in data["codes"]] == sorted(c.number for c in approved.codes.all())
     assert len(data["cells"]) == 2 * len(data["codes"])
@@ -288,7 +291,6 @@ def test_api_gives_the_tracker_table(api_client, approved):
         "p": cell.p,
         "significant": cell.significant,
     }
-    nets = waves.tracker_net_table(question=approved.question)
     assert [n["number"] for n in data["nets"]] == list(nets.codes) and nets.codes
     assert len(data["net_cells"]) == 2 * len(data["nets"])
     number = data["nets"][0]["number"]

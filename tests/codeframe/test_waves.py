@@ -84,7 +84,7 @@ def test_a_wave_keeps_every_number_label_and_net_of_the_approved_frame(approved)
         "2027-01",
         "2027-02",
     ]
-    table = waves.tracker_table(question=root)
+    table, _ = waves.tracker_tables(question=root)
     assert table.waves == ["1", "2027-01", "2027-02"]
     assert set(table.codes) == {c.number for c in approved.codes.all()}
     first = approved.codes.order_by("number").first()
@@ -101,34 +101,43 @@ def _net_counts(codeframe):
     return {number: len(answers) for number, answers in carried.items()}
 
 
+def _nets_with_codes(codeframe):
+    return {c.net.number: c.net.label for c in codeframe.codes.select_related("net") if c.net}
+
+
 def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(approved):
     """An answer with two codes of one net counts once for the net (twice in the code rows);
-    a code regrouped in the second wave moves only that wave's net counts."""
+    codes regrouped in the second wave move only that wave's net counts; a net the second
+    wave's frame no longer has (its codes all regrouped) has no share there, not 0%."""
     second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
-    codes = list(second.codes.filter(kind=Code.Kind.THEME).order_by("number"))
-    target_net = codes[0].net
-    Code.objects.filter(pk=codes[1].pk).update(net=target_net)  # regrouped in wave 2 only
-    coded = Assignment.objects.filter(codeframe=second, code=codes[0]).first()
+    grouped = list(second.codes.filter(net__isnull=False).select_related("net").order_by("number"))
+    target = grouped[0].net
+    emptied = next(c.net for c in grouped if c.net_id != target.pk)
+    moved = list(second.codes.filter(net=emptied))
+    second.codes.filter(net=emptied).update(net=target)  # regrouped in wave 2 only
+    coded = Assignment.objects.filter(codeframe=second, code=grouped[0]).first()
     assert coded is not None, "the wave needs an answer of the first code"
-    Assignment.objects.create(
-        codeframe=second, response=coded.response, code=codes[1], is_primary=False
+    Assignment.objects.get_or_create(
+        codeframe=second, response=coded.response, code=moved[0], defaults={"is_primary": False}
     )
 
-    nets = waves.tracker_net_table(question=second.question)
-    codes_table = waves.tracker_table(question=second.question)
+    codes_table, nets = waves.tracker_tables(question=second.question)
     assert nets.waves == ["1", "2027-01"]
-    first_counts, second_counts = _net_counts(approved), _net_counts(second)
-    assert set(nets.codes) == set(first_counts) | set(second_counts)
-    for number in nets.codes:
-        assert nets.cells[("1", number)].count == first_counts.get(number, 0)
-        assert nets.cells[("2027-01", number)].count == second_counts.get(number, 0)
-        assert nets.cells[("2027-01", number)].base == len([t for t in NEXT_WAVE if t.strip()])
-    both = (
-        codes_table.cells[("2027-01", codes[0].number)].count
-        + codes_table.cells[("2027-01", codes[1].number)].count
-    )
-    assert nets.cells[("2027-01", target_net.number)].count == both - 1  # counted once
-    assert nets.codes[target_net.number] == target_net.label
+    first_nets, second_nets = _nets_with_codes(approved), _nets_with_codes(second)
+    assert emptied.number in first_nets and emptied.number not in second_nets
+    assert nets.codes == {**first_nets, **second_nets}
+    for wave, frame, present in (("1", approved, first_nets), ("2027-01", second, second_nets)):
+        counts = _net_counts(frame)
+        for number in nets.codes:
+            cell = nets.cells[(wave, number)]
+            if number in present:
+                assert cell.count == counts.get(number, 0) and cell.share == cell.count / cell.base
+            else:
+                assert cell.share is None and cell.change is None and cell.p is None
+    assert nets.cells[("2027-01", target.number)].base == len([t for t in NEXT_WAVE if t.strip()])
+    in_target = [c.number for c in second.codes.filter(net=target)]
+    carried = sum(codes_table.cells[("2027-01", n)].count for n in in_target)
+    assert nets.cells[("2027-01", target.number)].count < carried  # the answer counted once
 
 
 def test_only_approved_frames_and_new_labels(codeframe):
