@@ -574,6 +574,7 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     # in the newest wave, as many as the palette has colours; nets likewise, unpicked.
     ticked = set(request.GET.getlist("code"))
     charted = [n for n in table.codes if str(n) in ticked] or tracker.top_codes(table)
+    charted_nets = tracker.top_codes(nets)
     if request.GET.get("format") == "csv":
         content = tracker.tracker_csv(table, nets=nets)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
@@ -590,11 +591,10 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "charted": charted,
             "bases": [{"n": table.bases[w], "low": w in table.low_bases()} for w in table.waves],
             "low_base": tracker.LOW_BASE if table.low_bases() else None,
+            "charted_nets": len(charted_nets),
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
-                tracker.tracker_svg(
-                    nets, codes=tracker.top_codes(nets), title="Share of answers per net"
-                )
+                tracker.tracker_svg(nets, codes=charted_nets, title="Share of answers per net")
             )
             if nets.codes
             else "",

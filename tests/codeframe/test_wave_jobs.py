@@ -97,6 +97,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     assert all(f">{name}</text>" in chart_legend(odd) for name in numbered)
     net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
     assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
+    assert html.count("Base (answers)") == 2 and "largest nets" not in html  # 8 nets at most
     assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
     csv_reply = staff_client.get(
         reverse("codeframe:question-tracker", args=[codeframe.question_id]), {"format": "csv"}
