@@ -305,6 +305,12 @@ def redis_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _oom_errors(info: Mapping[str, Any]) -> int:
+    """Commands Redis refused for lack of memory since it started (INFO errorstats)."""
+    stat = info.get("errorstat_OOM")
+    return _int(stat.get("count")) or 0 if isinstance(stat, Mapping) else 0
+
+
 def redis_health_warnings(
     info: Mapping[str, Any], thresholds: Mapping[str, Any]
 ) -> list[HealthWarning]:
@@ -334,6 +340,16 @@ def redis_health_warnings(
                 "near_maxmemory",
                 f"Redis reached maxmemory and has evicted {evicted:,} keys since it "
                 "started: cached vectors are being dropped. Give it more memory.",
+            )
+        )
+    elif limit and (refused := _oom_errors(info)):
+        # noeviction: a refused write's buffer is freed, so usage can sit just under the
+        # threshold afterwards; the OOM errors (INFO errorstats, Redis 6.2+) say it is full.
+        found.append(
+            HealthWarning(
+                "near_maxmemory",
+                f"Redis reached maxmemory and refused {refused:,} commands (OOM) since it "
+                "started: new vectors are not being cached. Give it more memory.",
             )
         )
     if limit and info.get("maxmemory_policy") == "noeviction":

@@ -381,3 +381,28 @@ def test_a_failed_claim_release_does_not_stop_recounting_for_good(redis_cache, s
     assert get_cache_stats().entries_current_model == 2  # it counted
     assert recount._recount_lock.acquire(blocking=False)  # and let go of the lock
     recount._recount_lock.release()
+
+
+def test_a_full_noeviction_redis_is_reported_full_after_usage_dips(redis_cache):
+    """Under noeviction nothing is evicted, and once refused writes' buffers are freed (or keys
+    deleted) usage can sit under the 90% mark: the OOM refusals Redis counts still say it is
+    full."""
+    client = redis.Redis.from_url(redis_cache)
+    client.config_resetstat()
+    limit = int(client.info("memory")["used_memory"]) + 1_000_000
+    client.config_set("maxmemory", limit)
+    client.config_set("maxmemory-policy", "noeviction")
+    try:
+        for batch in range(5):
+            embed_texts_with_report([f"{batch}-{i}" * 40 for i in range(2000)])
+        refused = client.info("errorstats")["errorstat_OOM"]["count"]
+        assert refused > 0
+        client.flushdb()  # usage far under the mark now
+        assert client.info("memory")["used_memory"] < 0.9 * limit
+        warnings = {w.code: w.message for w in get_cache_stats().warnings}
+        assert "near_maxmemory" in warnings
+        assert f"refused {refused:,} commands (OOM)" in warnings["near_maxmemory"]
+    finally:
+        client.config_set("maxmemory", "0")
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_resetstat()
