@@ -570,16 +570,17 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
         return response
     table, nets = waves.tracker_tables(question=question)
-    # The chart's codes: those ticked (?code=3&code=7; anything else ignored), else the largest
-    # in the newest wave, as many as the palette has colours; nets likewise, unpicked.
-    ticked = set(request.GET.getlist("code"))
-    charted = [n for n in table.codes if str(n) in ticked] or tracker.top_codes(table)
-    charted_nets = tracker.top_codes(nets)
     if request.GET.get("format") == "csv":
         content = tracker.tracker_csv(table, nets=nets)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
         return response
+    # The chart's codes: those ticked (?code=3&code=7; anything else ignored), else the largest
+    # in the newest wave, as many as the palette has colours; nets likewise, unpicked.
+    ticked = set(request.GET.getlist("code"))
+    charted = [n for n in table.codes if str(n) in ticked] or tracker.top_codes(table)
+    charted_nets = tracker.top_codes(nets)
+    low = table.low_bases()
     return render(
         request,
         "codeframe/tracker.html",
@@ -589,8 +590,8 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
             "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
             "charted": charted,
-            "bases": [{"n": table.bases[w], "low": w in table.low_bases()} for w in table.waves],
-            "low_base": tracker.LOW_BASE if table.low_bases() else None,
+            "bases": [{"n": table.bases[w], "low": w in low} for w in table.waves],
+            "low_base": tracker.LOW_BASE if low else None,
             "charted_nets": len(charted_nets),
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
