@@ -593,8 +593,9 @@ class _Model:
 
 def _themes(x: np.ndarray) -> np.ndarray:
     """Class labels 0..m-1 splitting the answers "new" learns from into their themes: k-means
-    (seeded) into about NOVEL_CLASS_SIZE answers a class, at most NOVEL_CLASSES."""
-    m = min(NOVEL_CLASSES, int(np.ceil(len(x) / NOVEL_CLASS_SIZE)))
+    (seeded) into about NOVEL_CLASS_SIZE answers a class, at most NOVEL_CLASSES and no more
+    than the distinct vectors (k-means would warn and leave classes empty)."""
+    m = min(NOVEL_CLASSES, int(np.ceil(len(x) / NOVEL_CLASS_SIZE)), len(np.unique(x, axis=0)))
     if m < 2:
         return np.zeros(len(x), dtype=np.intp)
     from sklearn.cluster import KMeans

@@ -4,6 +4,7 @@ encoder; quality on real all-MiniLM-L6-v2 vectors of the labelled surveys."""
 import csv
 import subprocess
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -313,6 +314,21 @@ def test_many_new_themes_around_the_frame_are_left_out(real_model):
     on_uncoded, off_uncoded, _ = zip(*_banking_waves(known=38, unseen=38, seeds=5), strict=True)
     assert np.mean(off_uncoded) >= 0.62, off_uncoded
     assert np.mean(on_uncoded) <= 0.06, on_uncoded
+
+
+def test_new_answers_with_few_distinct_vectors_split_without_a_warning():
+    """Answers "new" learns from can share vectors (the same words, differently cased and
+    spaced, embed alike): no more classes than distinct vectors, so k-means warns of nothing."""
+    from codeframe.coding import _themes
+
+    rng = np.random.default_rng(0)
+    two = _unit_rows(rng.normal(size=(2, 16)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labels = _themes(np.repeat(two, 30, axis=0))
+    assert len(labels) == 60
+    assert len(set(labels[:30].tolist())) == 1 and len(set(labels[30:].tolist())) == 1
+    assert labels[0] != labels[30]
 
 
 def _paired(messages: list[str], n: int = 25) -> list[str]:
