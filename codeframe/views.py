@@ -575,11 +575,15 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
         return response
-    # The chart's codes: those ticked (?code=3&code=7; anything else ignored), else the largest
-    # in the newest wave, as many as the palette has colours; nets likewise, unpicked.
+    # The charts' codes and nets: those ticked (?code=3&code=7, ?net=2; anything else ignored),
+    # else the largest in the newest wave, as many as the palette has colours. Each picker's
+    # form carries the other's ticks, so picking nets keeps the codes picked and back.
     ticked = set(request.GET.getlist("code"))
-    charted = [n for n in table.codes if str(n) in ticked] or tracker.top_codes(table)
-    charted_nets = tracker.top_codes(nets)
+    picked = [n for n in table.codes if str(n) in ticked]
+    charted = picked or tracker.top_codes(table)
+    ticked_nets = set(request.GET.getlist("net"))
+    picked_nets = [n for n in nets.codes if str(n) in ticked_nets]
+    charted_nets = picked_nets or tracker.top_codes(nets)
     low = table.low_bases()
     return render(
         request,
@@ -590,9 +594,11 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
             "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
             "charted": charted,
+            "picked": picked,
+            "picked_nets": picked_nets,
             "bases": [{"n": table.bases[w], "low": w in low} for w in table.waves],
             "low_base": tracker.LOW_BASE if low else None,
-            "charted_nets": len(charted_nets),
+            "charted_nets": charted_nets,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
                 tracker.tracker_svg(nets, codes=charted_nets, title="Share of answers per net")

@@ -97,8 +97,27 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     assert all(f">{name}</text>" in chart_legend(odd) for name in numbered)
     net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
     assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
-    assert html.count("Base (answers)") == 2 and "largest nets" not in html  # 8 nets at most
+    assert html.count("Base (answers)") == 2
     assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
+
+    def net_legend(reply) -> str:
+        page = reply.content.decode()
+        start = page.index('id="tracker-net-chart"')
+        return page[start : page.index("</svg>", start)]
+
+    charted_nets = [f"{n.number}. {n.label}" for n in codeframe.nets.order_by("number")]
+    charted_nets = [name for name in charted_nets if f">{name}</text>" in net_legend(tracker)]
+    assert len(charted_nets) >= 2  # the fixture's nets with codes, all charted by default
+    # Picking one net keeps the codes picked, and the codes' form carries the net back.
+    both = staff_client.get(url, {"code": [str(number)], "net": [str(net.number), "x"]})
+    assert [n for n in charted_nets if f">{n}</text>" in net_legend(both)] == [
+        f"{net.number}. {net.label}"
+    ]
+    assert [name for name in numbered if f">{name}</text>" in chart_legend(both)] == numbered[:1]
+    page = both.content.decode()
+    assert f'name="net" value="{net.number}" checked' in page
+    assert f'<input type="hidden" name="net" value="{net.number}">' in page
+    assert f'<input type="hidden" name="code" value="{number}">' in page
     csv_reply = staff_client.get(
         reverse("codeframe:question-tracker", args=[codeframe.question_id]), {"format": "csv"}
     )
