@@ -299,8 +299,8 @@ def test_new_banking_intents_are_left_out_whole(real_model):
     """The wave: the known intents' other messages with the unseen intents' mixed in, ~20 alike
     answers each: new themes of the same domain, some right next to a code."""
     on_uncoded, off_uncoded, _ = zip(*_banking_waves(), strict=True)
-    # Measured 0.032 and 0.919; with the crowd rule's catches alone (no "new" class): 0.040
-    # and 0.869.
+    # Measured 0.030 and 0.925 (with one "new" class: 0.032 and 0.919); with the crowd rule's
+    # catches alone (no "new" class): 0.040 and 0.869.
     assert np.mean(on_uncoded) <= 0.05, on_uncoded
     assert np.mean(off_uncoded) >= 0.9, off_uncoded
 
@@ -346,7 +346,8 @@ def test_a_wave_in_a_new_form_is_coded_and_its_new_themes_still_left_out(real_mo
     examples do not have, and the unseen intents' answers in that form too."""
     on_uncoded, off_uncoded, coded = zip(*_banking_waves(_paired), strict=True)
     assert all(c.params["form_shift"] < 0 for c in coded)  # the wave was seen to be denser
-    # Measured 0.035 and 0.923; without the form correction 0.108 and 0.988.
+    # Measured 0.032 and 0.905 (with one "new" class: 0.035 and 0.923); without the form
+    # correction 0.108 and 0.988.
     assert np.mean(on_uncoded) <= 0.06, on_uncoded
     assert np.mean(off_uncoded) >= 0.85, off_uncoded
 

@@ -98,6 +98,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     net = codeframe.nets.filter(codes__isnull=False).order_by("number").first()
     assert 'id="tracker-net-table"' in html and html.count("<svg") == 2
     assert html.count("Base (answers)") == 2
+    assert 'type="hidden" name="net"' not in html and 'type="hidden" name="code"' not in html
     assert f'<td class="num">{net.number}</td><td>{net.label}</td>' in html
 
     def net_legend(reply) -> str:
