@@ -578,11 +578,8 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     # The charts' codes and nets: those ticked (?code=3&code=7, ?net=2; anything else ignored),
     # else the largest in the newest wave, as many as the palette has colours. Each picker's
     # form carries the other's ticks, so picking nets keeps the codes picked and back.
-    ticked = set(request.GET.getlist("code"))
-    picked = [n for n in table.codes if str(n) in ticked]
+    picked, picked_nets = _ticked(request, "code", table), _ticked(request, "net", nets)
     charted = picked or tracker.top_codes(table)
-    ticked_nets = set(request.GET.getlist("net"))
-    picked_nets = [n for n in nets.codes if str(n) in ticked_nets]
     charted_nets = picked_nets or tracker.top_codes(nets)
     low = table.low_bases()
     return render(
@@ -607,6 +604,13 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             else "",
         },
     )
+
+
+def _ticked(request: HttpRequest, name: str, table) -> list[int]:
+    """The numbers of `table` (a tracker.Tracker) ticked as ?name=N, in its order; anything
+    that is not one of its numbers is ignored."""
+    ticked = set(request.GET.getlist(name))
+    return [number for number in table.codes if str(number) in ticked]
 
 
 def _back(request: HttpRequest, codeframe) -> HttpResponse:

@@ -308,7 +308,9 @@ def redis_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
 def _oom_errors(info: Mapping[str, Any]) -> int:
     """Commands Redis refused for lack of memory since it started (INFO errorstats)."""
     stat = info.get("errorstat_OOM")
-    return _int(stat.get("count")) or 0 if isinstance(stat, Mapping) else 0
+    if not isinstance(stat, Mapping):
+        return 0
+    return _int(stat.get("count")) or 0
 
 
 def redis_health_warnings(
