@@ -44,9 +44,10 @@ def tracker_root(question: Question) -> Question:
 
 
 def tracker_questions(*, question: Question) -> list[Question]:
-    """Every wave of the question's tracker, oldest first."""
+    """Every wave of the question's tracker, oldest first: only those in the first wave's
+    project (a wave never belongs to another client's project)."""
     root = tracker_root(question)
-    waves = Question.objects.filter(Q(pk=root.pk) | Q(tracker=root))
+    waves = Question.objects.filter(Q(pk=root.pk) | Q(tracker=root), project_id=root.project_id)
     return sorted(waves, key=lambda q: (q.wave_order or 0, q.pk))
 
 
@@ -85,8 +86,9 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"
             root.save(update_fields=["wave_order", "wave_label"])
+        # The tracker's project: a client's wave is that client's data.
         question = import_responses(
-            rows=rows, survey=root.survey, question_text=source.text
+            rows=rows, project=root.project, survey=root.survey, question_text=source.text
         ).question
         question.tracker = root
         question.wave_label = wave

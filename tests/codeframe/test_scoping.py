@@ -1,15 +1,17 @@
 """Projects scope everything: who sees which objects, what each role may change, members, the
 admin for non-superusers, and the write races the question row lock prevents."""
 
+import importlib
 import threading
 import time
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.db import connection
 from django.urls import reverse
 
-from codeframe import scoping, services
+from codeframe import scoping, services, waves
 from codeframe.exceptions import AnswersChanged, MembershipError, TooManyResponses
 from codeframe.generation import generate_codeframe
 from codeframe.importers import ImportedRow
@@ -123,6 +125,29 @@ def test_api_project_option(client, two_projects):
         reply = client.post("/api/codeframes/", body, content_type="application/json")
         assert reply.status_code == status
     assert client.get(f"/api/codeframes/{reply.json().get('id', 0) or 1}/").status_code == 404
+
+
+def test_a_wave_stays_in_its_trackers_project(client, two_projects, django_user_model):
+    users, _a, b, _qa, qb = two_projects
+    codeframe = services.create_codeframe(question=qb, n_codes=3)
+    waves.approve_codeframe(codeframe=codeframe)
+    wave = waves.code_wave(codeframe=codeframe, rows=rows(ANSWERS[:8]), wave="2027-01").question
+    assert wave.project == b  # not the shared "Default" project
+    client.force_login(users["bob"])  # manager of B
+    assert client.get(reverse("codeframe:question-tracker", args=[wave.pk])).status_code == 200
+    outsider = django_user_model.objects.create_user("dee", password="pw-dee-123")
+    Membership.objects.create(project=services.default_project(), user=outsider, role=Role.VIEWER)
+    client.force_login(outsider)
+    tracker = reverse("codeframe:question-tracker", args=[wave.pk])
+    assert client.get(tracker, {"format": "sav"}).status_code == 404
+    # A wave stored in another project before the fix: the tracker leaves it out, and the
+    # migration moves it into its tracker's project.
+    Question.objects.filter(pk=wave.pk).update(project=services.default_project())
+    assert waves.tracker_questions(question=qb) == [qb]
+    migration = importlib.import_module("codeframe.migrations.0006_waves_in_their_tracker_project")
+    migration.waves_into_their_tracker_project(django_apps, None)
+    assert Question.objects.get(pk=wave.pk).project == b
+    assert waves.tracker_questions(question=qb) == [qb, wave]
 
 
 def test_managers_manage_members(client, two_projects):
