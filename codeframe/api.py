@@ -29,7 +29,6 @@ from codeframe.exceptions import (
     SuggestionDecided,
     TooManyResponses,
 )
-from codeframe.importers import ImportedRow
 from codeframe.models import Role
 from codeframe.serializers import (
     CarryBackSerializer,
@@ -164,7 +163,8 @@ class CodeframeViewSet(viewsets.ViewSet):
             '`{"question": id}`. Answers **202 Accepted** at once with the job (also in '
             "`Location`); a worker embeds (cached), clusters and stores. Poll `status_url` "
             "until `state` is `done` (the codeframe is then in the reply) or `failed`. "
-            "New answers go into `project` (an id; default: your personal project)."
+            "New answers go into `project` (an id; default: your personal project), with "
+            "`respondent_ids` (one per answer; default 1, 2, ...)."
         ),
     )
     def create(self, request: Request) -> Response:
@@ -189,6 +189,7 @@ class CodeframeViewSet(viewsets.ViewSet):
                 )
                 job = jobs.queue_generation_for_texts(
                     texts=data["responses"],
+                    respondent_ids=data.get("respondent_ids"),
                     project=project,
                     survey=data["survey"],
                     question_text=data["question_text"],
@@ -213,7 +214,9 @@ class CodeframeViewSet(viewsets.ViewSet):
             'Send `{"responses": [...], "wave": "2027-01"}`. The answers become the tracker\'s '
             "next wave; a worker codes them with this approved codeframe, keeping every code "
             "number, label and net (202 with the job; its codeframe once done). Answers that fit "
-            "no code stay uncoded and are grouped into suggested new codes."
+            "no code stay uncoded and are grouped into suggested new codes. Send "
+            "`respondent_ids` (one per answer) to merge the codes back onto the survey data; "
+            "default 1, 2, ..."
         ),
     )
     @action(detail=True, methods=["post"])
@@ -222,9 +225,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         _refuse_too_many(request)
         payload = WaveRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        rows = (
-            ImportedRow(line=i, respondent_id=str(i), text=t)
-            for i, t in enumerate(payload.validated_data["responses"], 1)
+        rows = services.text_rows(
+            payload.validated_data["responses"], payload.validated_data.get("respondent_ids")
         )
         try:
             job = jobs.queue_wave(

@@ -123,6 +123,14 @@ class WaveForm(forms.Form):
     column = forms.CharField(
         max_length=200, required=False, help_text="Answer column (name or number); blank = guess."
     )
+    id_column = forms.CharField(
+        label="Respondent id column",
+        max_length=200,
+        required=False,
+        help_text="The id to merge the codes back on; blank = guess (“respondent_id”, “serial”, "
+        "…) or use the row number.",
+    )
+    sheet = forms.CharField(max_length=200, required=False, help_text="XLSX only; blank = first.")
     pasted = forms.CharField(
         label="…or paste answers",
         widget=forms.Textarea(attrs={"rows": 8}),

@@ -20,7 +20,13 @@ from codeframe.exceptions import ImportFailed
 from codeframe.uploads import human_bytes
 
 ANSWER_COLUMN_NAMES = ("answer", "answers", "response", "text", "verbatim", "comment", "open_end")
-ID_COLUMN_NAMES = ("respondent_id", "respondent", "respid", "resp_id", "id", "record")
+# Guessed in this order (names casefolded, spaces as "_"): what survey platforms call the
+# respondent's id (Qualtrics ResponseId, Confirmit/Forsta and Dimensions serial, SurveyMonkey
+# respondent_id, uuid exports).
+ID_COLUMN_NAMES = (
+    "respondent_id", "respondentid", "respondent", "respid", "resp_id", "responseid",
+    "response_id", "serial", "case_id", "caseid", "uuid", "id", "record",
+)  # fmt: skip
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 

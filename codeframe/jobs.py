@@ -152,15 +152,20 @@ def queue_generation_for_texts(
     survey: str,
     question_text: str = "",
     project: Project | None = None,
+    respondent_ids: list[str] | None = None,
     user: Any = None,
     **params: Any,
 ) -> GenerationJob:
-    """Store `texts` as a new question of `project` and queue its generation, in one
-    transaction: a request cut short leaves neither a question without its job nor a job
-    without its answers."""
+    """Store `texts` (with `respondent_ids`, default 1, 2, ...) as a new question of `project`
+    and queue its generation, in one transaction: a request cut short leaves neither a
+    question without its job nor a job without its answers."""
     with transaction.atomic():
         question = import_texts(
-            texts=texts, project=project, survey=survey, question_text=question_text
+            texts=texts,
+            project=project,
+            survey=survey,
+            question_text=question_text,
+            respondent_ids=respondent_ids,
         )
         return queue_generation(question=question, user=user, **params)
 

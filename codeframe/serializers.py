@@ -15,6 +15,12 @@ class CodeframeRequestSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="The answers, one string each. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
+    respondent_ids = serializers.ListField(
+        child=serializers.CharField(max_length=100, allow_blank=True),
+        required=False,
+        help_text="With `responses`: each answer's respondent id, in the same order (what "
+        "exports merge back on); default: 1, 2, ...",
+    )
     question = serializers.IntegerField(
         required=False, min_value=1, help_text="Id of a question whose answers are imported."
     )
@@ -46,9 +52,12 @@ class CodeframeRequestSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if ("responses" in attrs) == ("question" in attrs):
             raise serializers.ValidationError("Send either `responses` or `question`.")
-        if "project" in attrs and "question" in attrs:
-            raise serializers.ValidationError("`project` goes with `responses`, not `question`.")
-        return attrs
+        for option in ("project", "respondent_ids"):
+            if option in attrs and "question" in attrs:
+                raise serializers.ValidationError(
+                    f"`{option}` goes with `responses`, not `question`."
+                )
+        return _ids_match(attrs)
 
 
 class CodeSerializer(serializers.Serializer):
@@ -102,9 +111,31 @@ class WaveRequestSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="The wave's answers. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
+    respondent_ids = serializers.ListField(
+        child=serializers.CharField(max_length=100, allow_blank=True),
+        required=False,
+        help_text="Each answer's respondent id, in the same order (what exports merge back "
+        "on); default: 1, 2, ...",
+    )
     wave = serializers.CharField(max_length=100, help_text="Its label, e.g. 2027-01.")
 
     validate_responses = CodeframeRequestSerializer.validate_responses
+
+    def validate(self, attrs: dict) -> dict:
+        return _ids_match(attrs)
+
+
+def _ids_match(attrs: dict) -> dict:
+    """`respondent_ids`, when sent, has one id per answer of `responses`."""
+    ids = attrs.get("respondent_ids")
+    if ids is not None and len(ids) != len(attrs.get("responses", ())):
+        raise serializers.ValidationError(
+            {
+                "respondent_ids": f"{len(ids):,} ids for {len(attrs.get('responses', ())):,} "
+                "responses; send one per answer, in the same order."
+            }
+        )
+    return attrs
 
 
 class SuggestionSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ Every function here is atomic: on an error nothing it started is left in the dat
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -331,12 +331,27 @@ def import_texts(
     project: Project | None = None,
     survey: str = "API upload",
     question_text: str = "",
+    respondent_ids: list[str] | None = None,
 ) -> Question:
-    """Store `texts` as a new question's answers in `project` (respondent ids 1, 2, ...)."""
-    rows = (ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(texts, 1))
+    """Store `texts` as a new question's answers in `project`, with `respondent_ids` (one per
+    text; default 1, 2, ...)."""
+    rows = text_rows(texts, respondent_ids)
     return import_responses(
         rows=rows, project=project, survey=survey, question_text=question_text
     ).question
+
+
+def text_rows(texts: list[str], respondent_ids: list[str] | None = None) -> Iterator[ImportedRow]:
+    """Rows of answers sent as a list (the API), with their respondent ids or 1, 2, ..."""
+    if respondent_ids is not None and len(respondent_ids) != len(texts):
+        raise ImportFailed(f"{len(respondent_ids):,} respondent ids for {len(texts):,} answers.")
+    ids = respondent_ids
+    if ids is None:
+        ids = [str(i) for i in range(1, len(texts) + 1)]
+    return (
+        ImportedRow(line=i, respondent_id=r, text=t)
+        for i, (r, t) in enumerate(zip(ids, texts, strict=True), 1)
+    )
 
 
 def create_codeframe_from_texts(

@@ -475,7 +475,13 @@ def _wave_rows(data: dict):
         return read_pasted(data["pasted"])
     if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
         raise UploadTooLarge("The file is larger than the upload limit.")
-    return read_upload(upload, filename=upload.name, column=data.get("column") or None)
+    return read_upload(
+        upload,
+        filename=upload.name,
+        column=data.get("column") or None,
+        id_column=data.get("id_column") or None,
+        sheet=data.get("sheet") or None,
+    )
 
 
 @require_POST

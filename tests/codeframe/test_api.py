@@ -74,6 +74,8 @@ def test_session_clients_need_the_csrf_token(staff_user):
         ({"responses": [["nested"]]}, 400, "Not a valid string"),
         ({"responses": ["", "  "]}, 400, "No answers found"),
         ({"question": 999999}, 404, "No Question matches"),
+        ({"responses": ["a", "b"], "respondent_ids": ["r1"]}, 400, "1 ids for 2 responses"),
+        ({"question": 1, "respondent_ids": ["r1"]}, 400, "`respondent_ids` goes with"),
     ],
 )
 def test_bad_requests_are_clean_4xx(api_client, payload, status, message):

@@ -31,6 +31,12 @@ def test_csv_by_column_name_with_respondent_ids():
     assert [(r.line, r.text) for r in rows] == [(3, "a\nb"), (4, "c")]
 
 
+@pytest.mark.parametrize("name", ["Serial", "RespondentID", "ResponseId", "uuid", "Case ID"])
+def test_survey_platforms_respondent_id_columns_are_guessed(name):
+    rows = list(read_csv(csv_file(f"{name},answer\nX-17,Too slow\n")))
+    assert [(r.respondent_id, r.text) for r in rows] == [("X-17", "Too slow")]
+
+
 def test_csv_column_by_number_and_guessing():
     data = "id;comment;score\n7;Too slow;3\n"
     assert [r.text for r in read_csv(csv_file(data), column="3")] == ["3"]

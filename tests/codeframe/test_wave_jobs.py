@@ -2,10 +2,11 @@
 frame, code a wave, decide on suggested codes, read the tracker chart and its CSV."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from codeframe import jobs, selectors, waves
-from codeframe.models import Assignment, Codeframe, GenerationJob, SuggestedCode
+from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +40,43 @@ def test_api_codes_a_wave_and_refuses_an_unapproved_frame(api_client, codeframe)
     numbers = {code["id"] for net in wave_frame["nets"] for code in net["codes"]}
     assert numbers == set(codeframe.codes.values_list("number", flat=True))
     assert len(wave_frame["responses"]) == len([t for t in NEXT_WAVE if t.strip()])
+    ids = {r["respondent_id"] for r in wave_frame["responses"]}
+    assert ids == {str(i) for i, t in enumerate(NEXT_WAVE, 1) if t.strip()}  # default: position
     again = api_client.post(url, payload, format="json")  # the same label twice
     assert again.status_code == 400 and "already has a wave" in again.json()["detail"]
     bad = api_client.post(url, {"responses": [], "wave": "x"}, format="json")
     assert bad.status_code == 400
+    # The survey's own respondent ids, to merge the codes back on; one per answer.
+    serials = [f"S-{i:04d}" for i in range(len(NEXT_WAVE))]
+    short = api_client.post(
+        url, {**payload, "wave": "2027-02", "respondent_ids": serials[1:]}, format="json"
+    )
+    assert short.status_code == 400 and "respondent_ids" in short.json()
+    body = api_client.post(
+        url, {**payload, "wave": "2027-02", "respondent_ids": serials}, format="json"
+    ).json()
+    coded = api_client.get(body["status_url"]).json()["codeframe"]["responses"]
+    assert [r["respondent_id"] for r in coded] == [
+        s for s, t in zip(serials, NEXT_WAVE, strict=True) if t.strip()
+    ]
+
+
+def test_the_wave_form_keeps_respondent_ids(staff_client, approved):
+    new = reverse("codeframe:wave-new", args=[approved.pk])
+    lines = "".join(f"{9000 + i},R{i},{t}\n" for i, t in enumerate(NEXT_WAVE) if t.strip())
+    for wave, id_column, column in (("2027-01", "", "3"), ("2027-02", "Ref", "")):
+        upload = SimpleUploadedFile("wave.csv", f"Serial,Ref,Answer\n{lines}".encode())
+        form = {"wave": wave, "file": upload, "column": column, "id_column": id_column}
+        assert staff_client.post(new, form).status_code == 302
+    ids = {
+        q.wave_label: sorted(q.responses.values_list("respondent_id", flat=True))
+        for q in Question.objects.filter(tracker=approved.question)
+    }
+    kept = [i for i, t in enumerate(NEXT_WAVE) if t.strip()]
+    assert ids == {  # guessed ("Serial"), then the column asked for
+        "2027-01": sorted(str(9000 + i) for i in kept),
+        "2027-02": sorted(f"R{i}" for i in kept),
+    }
 
 
 def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe):
