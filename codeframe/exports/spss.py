@@ -28,6 +28,8 @@ MR_SET_NAME = "$codes"
 MAX_VARIABLE_LABEL = 256
 MAX_VALUE_LABEL = 120
 MAX_FILE_LABEL = 64
+# The document note's lines (readstat refuses a longer one: "The provided note is too long").
+MAX_NOTE_LINE = 80
 
 
 def build_sav(*, codeframe: Codeframe) -> bytes:
@@ -198,17 +200,25 @@ def _write_sav(
 
 
 def mrsets_syntax(*, question: Question, variables: list[str]) -> list[str]:
-    """SPSS syntax lines (at most 80 characters each, the width of a file's document lines)
-    defining the codes as one multiple dichotomy set with counted value 1."""
+    """SPSS syntax lines (at most MAX_NOTE_LINE bytes each, the width of a file's document
+    lines) defining the codes as one multiple dichotomy set with counted value 1."""
     if len(variables) < 2:  # SPSS wants at least two variables in a set
         return []
-    label = _cut(question.text or question.survey, 60).replace("'", "''")
-    names = textwrap.wrap(" ".join(variables), width=70, break_long_words=False)
+    # Quotes are doubled inside the label: cut the text until the quoted label fits its line.
+    room = MAX_NOTE_LINE - len("  LABEL=''")
+    label = _cut(question.text or question.survey, room)
+    while len(label.replace("'", "''").encode("utf-8")) > room:
+        label = _cut(label, len(label.encode("utf-8")) - 1)
+    label = label.replace("'", "''")
+    first, rest = "  VARIABLES=", "    "
+    names = textwrap.wrap(
+        " ".join(variables), width=MAX_NOTE_LINE - len(first), break_long_words=False
+    )
     return [
         f"MRSETS /MDGROUP NAME={MR_SET_NAME}",
         f"  LABEL='{label}'",
         "  CATEGORYLABELS=VARLABELS",
-        *(("  VARIABLES=" if i == 0 else "    ") + line for i, line in enumerate(names)),
+        *((first if i == 0 else rest) + line for i, line in enumerate(names)),
         "  VALUE=1.",
     ]
 

@@ -62,6 +62,27 @@ def test_sav_has_a_0_1_variable_per_code_with_labels_from_the_codeframe(codefram
     assert nets and all(set(frame[n].unique()) <= {0, 1} for n in nets)
 
 
+def test_sav_of_a_large_frame_with_a_long_quoted_question(codeframe):
+    """readstat refuses a document line over 80 bytes: the MRSETS note of a frame with many
+    codes, or a question text full of quotes and accents, must still fit."""
+    question = codeframe.question
+    question.text = "Qu'est-ce qu'on pourrait améliorer à l'agence ? 'Dites-nous' " * 3
+    question.save()
+    last = codeframe.codes.order_by("number").last()
+    for number in range(last.number + 1, last.number + 120):
+        codeframe.codes.create(number=number, label=f"Code {number}", net=last.net)
+    frame, meta = read_sav(exports.build_sav(codeframe=codeframe))
+    code_vars = [
+        f"c{n}" for n in codeframe.codes.order_by("number").values_list("number", flat=True)
+    ]
+    assert len(code_vars) > 120 and set(code_vars) <= set(frame.columns)
+    note = "\n".join(meta.notes)
+    assert " ".join(note.split("VARIABLES=")[1].split("VALUE")[0].split()) == " ".join(code_vars)
+    assert all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
+    label = note.split("LABEL='")[1].split("'\n")[0]
+    assert label.replace("''", "'") in question.text and label.startswith("Qu''est-ce qu''on")
+
+
 def test_registry_lists_every_format_and_finds_layouts():
     assert [(e.format, e.layout) for e in exports.EXPORTERS] == [
         ("csv", "binary"),
