@@ -41,6 +41,7 @@ from django.db import transaction
 
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
+from codeframe.selectors import CARRIED_IN
 from codeframe.services import delete_code, merge_codes, refresh_sizes
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,12 @@ def carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
             )
         if summary.changes:
             _apply(summary.changes, wave=wave, approved=approved)
+            added = [c.number for c in summary.changes if c.kind == "added"]
+            if added:  # the approved frame's own answers were not coded with them
+                approved.refresh_from_db(fields=["params"])
+                carried = sorted({*approved.params.get(CARRIED_IN, ()), *added})
+                approved.params = {**approved.params, CARRIED_IN: carried}
+                approved.save(update_fields=["params"])
             wave.refresh_from_db(fields=["params"])
             wave.params = {**wave.params, CARRY_BASE: frame_shape(codeframe=wave)}
             wave.save(update_fields=["params"])

@@ -185,6 +185,23 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
     )
 
 
+# Key in an approved codeframe's params: the numbers of codes a carry-back added to it
+# (`carryback.carry_back`): later waves' codes, which its own wave's answers were not coded with.
+CARRIED_IN = "carried_in"
+
+
+def asked_codes(*, codeframe: Codeframe) -> set[int]:
+    """The numbers of the codes the codeframe's own answers were coded with: all its codes but
+    those a carry-back added later and nobody has coded an answer of this wave with since. A
+    tracker shows no share for the others in this wave (not asked about, not 0%)."""
+    numbers = set(codeframe.codes.values_list("number", flat=True))
+    later = set(codeframe.params.get(CARRIED_IN, ())) & numbers
+    if later:
+        used = Assignment.objects.filter(codeframe=codeframe, code__number__in=later)
+        numbers -= later - set(used.values_list("code__number", flat=True))
+    return numbers
+
+
 @dataclass(frozen=True)
 class CodedResponse:
     response_id: int

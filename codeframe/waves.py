@@ -24,7 +24,7 @@ from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved, Suggesti
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
-from codeframe.selectors import question_texts
+from codeframe.selectors import asked_codes, question_texts
 from codeframe.services import _store, embed_answers, import_responses, refresh_sizes
 from codeframe.suggestions import new_code_numbers, suggest_codes
 
@@ -330,9 +330,10 @@ def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracke
         for number, code_label, n in rows.order_by("number"):
             counts[number] = n
             codes[number] = code_label
-        code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(counts)))
+        asked = asked_codes(codeframe=frame)
+        code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked)))
         named = dict(
-            frame.nets.filter(codes__isnull=False)
+            frame.nets.filter(codes__number__in=asked)
             .order_by("number")
             .distinct()
             .values_list("number", "label")

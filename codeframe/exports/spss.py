@@ -20,7 +20,7 @@ import textwrap
 
 from codeframe.exports.base import BaseExporter
 from codeframe.models import Codeframe, Question
-from codeframe.selectors import codeframe_overview, iter_coded_responses
+from codeframe.selectors import asked_codes, codeframe_overview, iter_coded_responses
 
 NOT_MENTIONED = "Not mentioned"
 MR_SET_NAME = "$codes"
@@ -82,13 +82,18 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
     wave labels), then as `build_sav`: `resp_id`, `answer`, `primary`, `c<number>` for every
     code number any wave has and `net<number>` for every net number any wave has (with codes),
     each labelled as in the newest wave that has it. A code that a wave's codeframe does not
-    have (a code accepted later, or deleted) is system-missing in that wave's rows, not 0: it
-    was not asked about, which is not the same as not mentioned; so is a net. A net counts, in
+    have (a code accepted later, or deleted), or that a carry-back added to it after its
+    answers were coded (`selectors.asked_codes`), is system-missing in that wave's rows, not 0:
+    it was not asked about, which is not the same as not mentioned; so is a net. A net counts, in
     each wave's rows, the codes it has in that wave's codeframe (nets can be regrouped)."""
     import pandas as pd
 
     per_wave = [dict(codeframe.codes.values_list("number", "label")) for _, codeframe in waves]
-    nets_per_wave = [_net_codes(codeframe) for _, codeframe in waves]
+    asked = [asked_codes(codeframe=codeframe) for _, codeframe in waves]
+    nets_per_wave = [
+        {n: (label, members & wave_asked) for n, (label, members) in _net_codes(cf).items()}
+        for (_, cf), wave_asked in zip(waves, asked, strict=True)
+    ]
     codes: dict[int, str] = {}
     nets: dict[int, str] = {}
     for wave_codes, wave_nets in zip(per_wave, nets_per_wave, strict=True):
@@ -98,7 +103,7 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
     net_vars = {number: f"net{number}" for number in sorted(nets)}
     data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
     data.update({name: [] for name in [*code_vars.values(), *net_vars.values()]})
-    rows = zip(waves, per_wave, nets_per_wave, strict=True)
+    rows = zip(waves, asked, nets_per_wave, strict=True)
     for index, ((_label, codeframe), present, wave_nets) in enumerate(rows, 1):
         for coded in iter_coded_responses(codeframe=codeframe):
             carried = set(coded.codes)

@@ -1,10 +1,11 @@
 """codeframe.carryback: a wave frame's edits carried back into the approved frame, so the next
 wave is coded with them; and its page and API action."""
 
+import pyreadstat
 import pytest
 from django.urls import reverse
 
-from codeframe import carryback, services, waves
+from codeframe import carryback, exports, services, waves
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Membership, Net, Role, SuggestedCode
 from tests.codeframe.conftest import ANSWERS, make_question
@@ -91,7 +92,7 @@ def test_a_rename_keywords_and_net_move_reach_the_approved_frame_and_the_next_wa
     assert code(wave3, second).net.label == "Money"
 
 
-def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answers():
+def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answers(tmp_path):
     """A frame of the hand-coded bank survey; waves 2 and 3 bring train delays (a new theme)."""
     bank = read_labelled("survey_labelled.csv")
     trains = [t for t, c in read_labelled("commuter_labelled.csv") if c == "Delays / punctuality"]
@@ -136,6 +137,31 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
     bank_in_new = [t for t, n in primary.items() if n == new.number and t not in trains]
     assert len(bank_in_new) <= 1, bank_in_new
     assert carryback.carry_back(codeframe=wave2).changes == ()
+
+    # The first wave's answers were never coded with it: no share there (not 0%), no change
+    # into the second wave, and system-missing in the stacked SPSS file.
+    table, _nets = waves.tracker_tables(question=frame.question)
+    first, second, third = table.row(new.number)
+    assert (first.share, second.change) == (None, None)
+    assert second.share > 0 and third.change is not None
+    assert all(cell.share is not None for cell in table.row(min(numbers(frame))))
+    path = tmp_path / "tracker.sav"
+    path.write_bytes(
+        exports.build_tracker_sav(
+            question=frame.question, waves=waves.tracker_frames(question=frame.question)
+        )
+    )
+    data, _meta = pyreadstat.read_sav(str(path))
+    by_wave = data.groupby("wave")[f"c{new.number}"]
+    assert by_wave.count().to_dict() == {
+        1.0: 0,
+        2.0: len(wave2.question.responses.all()),
+        3.0: len(wave3.question.responses.all()),
+    }
+    # Once an analyst codes an answer of the first wave with it, the first wave has it.
+    services.move_response(response=frame.question.responses.first(), to_code=carried)
+    table, _nets = waves.tracker_tables(question=frame.question)
+    assert table.row(new.number)[0].share == 1 / frame.question.responses.count()
 
 
 def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approved, wave2):
