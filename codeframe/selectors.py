@@ -137,7 +137,11 @@ def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
 @dataclass
 class CodeRow:
     code: Code
-    share: float  # of all answers, 0..1
+    share: float  # code.size (answers with it as primary code) of all answers, 0..1
+    # Answers carrying the code at all (primary or second), and their share of all answers:
+    # what the tracker and the SPSS file count (a multi-coded answer counts for each code).
+    mentions: int = 0
+    mention_share: float = 0.0
 
 
 @dataclass
@@ -168,13 +172,24 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
     """Nets → codes with sizes and shares, in code-number order; codes without a net (e.g. after
     their net was deleted) are grouped under "No net"."""
     total = codeframe.question.responses.count()
-    codes = list(codeframe.codes.select_related("net").order_by("number"))
+    codes = list(
+        codeframe.codes.select_related("net")
+        .annotate(mentions=Count("assignments"))
+        .order_by("number")
+    )
     nets: dict[int | None, NetRow] = {
         net.pk: NetRow(net=net, label=net.label) for net in codeframe.nets.order_by("number")
     }
     for code in codes:
         row = nets.setdefault(code.net_id, NetRow(net=None, label="No net"))
-        row.codes.append(CodeRow(code=code, share=code.size / total if total else 0.0))
+        row.codes.append(
+            CodeRow(
+                code=code,
+                share=code.size / total if total else 0.0,
+                mentions=code.mentions,
+                mention_share=code.mentions / total if total else 0.0,
+            )
+        )
     coded = sum(code.size for code in codes)
     return CodeframeOverview(
         codeframe=codeframe,

@@ -67,6 +67,10 @@ class CodeSerializer(serializers.Serializer):
     keywords = serializers.ListField(source="code.keywords", child=serializers.CharField())
     size = serializers.IntegerField(source="code.size", help_text="Answers with it as primary.")
     share = serializers.FloatField(help_text="size / all answers of the question")
+    mentions = serializers.IntegerField(
+        help_text="Answers carrying it at all (primary or second): what the tracker counts."
+    )
+    mention_share = serializers.FloatField(help_text="mentions / all answers of the question")
     examples = serializers.ListField(source="code.examples", child=serializers.CharField())
 
 

@@ -14,7 +14,11 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     workbook = Workbook(write_only=True)
     overview = codeframe_overview(codeframe=codeframe)
     sheet = workbook.create_sheet("Codeframe")
-    sheet.append(["net", "code", "label", "kind", "keywords", "size", "share", "examples"])
+    # size / share: answers with the code as primary (with "Uncoded" they add up to all
+    # answers); mentions / mention share: answers carrying it at all, as the tracker and the
+    # SPSS file count them.
+    header = ["net", "code", "label", "kind", "keywords", "size", "share"]
+    sheet.append([*header, "mentions", "mention share", "examples"])
     for net in overview.nets:
         for row in net.codes:
             code = row.code
@@ -28,11 +32,13 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                         ", ".join(code.keywords),
                         code.size,
                         round(row.share, 4),
+                        row.mentions,
+                        round(row.mention_share, 4),
                         " | ".join(code.examples),
                     ]
                 )
             )
-    sheet.append(_xlsx_cells(["", "", "Uncoded", "", "", overview.uncoded, None, ""]))
+    sheet.append(_xlsx_cells(["", "", "Uncoded", "", "", overview.uncoded, None, None, None, ""]))
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
         for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):

@@ -45,6 +45,7 @@ def test_post_responses_queues_a_job_that_ends_with_the_codeframe(api_client):
     codes = [code for net in body["nets"] for code in net["codes"]]
     assert sum(code["size"] for code in codes) + body["uncoded"] == 5
     assert {"id", "label", "keywords", "size", "share", "examples", "kind"} <= set(codes[0])
+    assert {"mentions", "mention_share"} <= set(codes[0])
     numbers = {code["id"] for code in codes}
     assert all(set(r["codes"]) <= numbers for r in body["responses"])
     again = api_client.get(f"{URL}{body['id']}/")

@@ -4,7 +4,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from codeframe import exports, services
+from codeframe import exports, services, waves
 from codeframe.models import Assignment
 from tests.codeframe.conftest import make_question
 
@@ -90,3 +90,32 @@ def test_xlsx_parses_back_with_all_sheets_and_no_formulas(hostile_codeframe):
     assert "'=2*3" in [row[2] for row in codebook]
     sizes = sum(row[5] for row in codebook[1:])
     assert sizes == len(HOSTILE)  # code sizes plus the uncoded row
+
+
+def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracker(
+    staff_client, codeframe
+):
+    """Size and share count primary codes (with "Uncoded" they add up to the base); mentions
+    count every code an answer carries, as the tracker and the SPSS file do: the same figure
+    wherever a data processor reads it."""
+    primary = codeframe.codes.order_by("number").first()
+    others = codeframe.question.responses.exclude(assignments__code=primary)[:2]
+    for response in others:
+        Assignment.objects.create(codeframe=codeframe, response=response, code=primary)
+    services.refresh_sizes(codeframe=codeframe)
+    primary.refresh_from_db()
+    total = codeframe.question.responses.count()
+    mentions = primary.size + 2
+
+    workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=codeframe)))
+    header, *rows = workbook["Codeframe"].iter_rows(values_only=True)
+    row = dict(zip(header, next(r for r in rows if r[1] == primary.number), strict=True))
+    assert (row["size"], row["mentions"]) == (primary.size, mentions)
+    assert row["mention share"] == round(mentions / total, 4)
+    sizes = [r[header.index("size")] for r in rows]
+    assert sum(sizes) == total  # the primary sizes and "Uncoded" add up to every answer
+
+    table, _nets = waves.tracker_tables(question=codeframe.question)
+    assert table.row(primary.number)[0].share == mentions / total
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert f'<td class="num">{mentions} <span class="small muted">(' in page
