@@ -179,9 +179,17 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 
 def top_codes(table: Tracker, n: int = len(PALETTE)) -> list[int]:
-    """The `n` codes with the largest share in the newest wave that has answers (ties: lower
-    number first), in number order: what a chart of many codes shows first."""
-    newest = next((w for w in reversed(table.waves) if table.bases[w]), None)
+    """The `n` codes with the largest share in the newest wave that has shares (answers, and a
+    codeframe; ties: lower number first), in number order: what a chart of many codes shows
+    first."""
+    newest = next(
+        (
+            w
+            for w in reversed(table.waves)
+            if any(table.cells[(w, c)].share is not None for c in table.codes)
+        ),
+        None,
+    )
     if newest is None:
         return sorted(table.codes)[:n]
     ranked = sorted(table.codes, key=lambda c: (-(table.cells[(newest, c)].share or 0.0), c))

@@ -585,6 +585,7 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     # else the largest in the newest wave, as many as the palette has colours. Each picker's
     # form carries the other's ticks, so picking nets keeps the codes picked and back.
     picked, picked_nets = _ticked(request, "code", table), _ticked(request, "net", nets)
+    pending = {w.label for w in waves.tracker_waves(question=question) if w.codeframe is None}
     charted = picked or tracker.top_codes(table)
     charted_nets = picked_nets or tracker.top_codes(nets)
     low = table.low_bases()
@@ -599,7 +600,10 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "charted": charted,
             "picked": picked,
             "picked_nets": picked_nets,
-            "bases": [{"n": table.bases[w], "low": w in low} for w in table.waves],
+            "bases": [
+                {"n": table.bases[w], "low": w in low, "pending": w in pending} for w in table.waves
+            ],
+            "coded_waves": len(table.waves) - len(pending),
             "low_base": tracker.LOW_BASE if low else None,
             "charted_nets": charted_nets,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],

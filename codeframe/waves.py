@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -301,29 +302,59 @@ def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
     return suggestion
 
 
-def tracker_frames(*, question: Question) -> list[tuple[str, Codeframe]]:
-    """(wave label, codeframe) for each wave of the question's tracker that has a codeframe,
-    oldest first: per wave the newest approved codeframe, else the newest one. A wave without
-    a label is known by its order."""
+@dataclass(frozen=True)
+class TrackerWave:
+    question: Question
+    number: int  # the wave's order: the same in every export, whatever is coded yet
+    label: str
+    codeframe: Codeframe | None  # None while the wave is not coded (queued, failed)
+
+
+def tracker_waves(*, question: Question) -> list[TrackerWave]:
+    """Every wave of the question's tracker, oldest first, with its codeframe: the newest
+    approved one, else the newest one, else None (not coded yet). A wave without a label is
+    known by its order."""
     found = []
-    for wave_question in tracker_questions(question=question):
+    for position, wave_question in enumerate(tracker_questions(question=question), 1):
         frames = wave_question.codeframes.order_by("-approved", "-created", "-id")
-        frame = frames.select_related("question").first()
-        if frame is not None:
-            label = wave_question.wave_label or str(wave_question.wave_order or wave_question.pk)
-            found.append((label, frame))
+        number = wave_question.wave_order or position
+        found.append(
+            TrackerWave(
+                question=wave_question,
+                number=number,
+                label=wave_question.wave_label or str(number),
+                codeframe=frames.select_related("question").first(),
+            )
+        )
     return found
+
+
+def tracker_frames(*, question: Question) -> list[tuple[int, str, Codeframe]]:
+    """(wave number, wave label, codeframe) for each coded wave of the tracker, oldest first
+    (`tracker_waves`): what the stacked SPSS file holds."""
+    return [
+        (w.number, w.label, w.codeframe)
+        for w in tracker_waves(question=question)
+        if w.codeframe is not None
+    ]
 
 
 def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracker_stats.Tracker]:
     """(codes, nets): each code's and each net's share per wave of the question's tracker
-    (`codeframe.tracker`), from the codeframes of `tracker_frames`. A net counts an answer once
-    however many of its codes it carries, with each wave's own grouping (a code regrouped in a
-    later wave does not move earlier waves' answers); nets without codes are left out. A code
-    or net a wave's frame lacks has no share there (not asked about, as in the stacked SPSS
-    file). Labels are the newest wave's that has the code or net."""
+    (`codeframe.tracker`), from the codeframes of `tracker_waves`; a wave not coded yet has its
+    base and no shares (and the next wave no change), rather than being skipped. A net counts an
+    answer once however many of its codes it carries, with each wave's own grouping (a code
+    regrouped in a later wave does not move earlier waves' answers); nets without codes are left
+    out. A code or net a wave's frame lacks has no share there (not asked about, as in the
+    stacked SPSS file). Labels are the newest wave's that has the code or net."""
     code_waves, net_waves, codes, nets = [], [], {}, {}
-    for label, frame in tracker_frames(question=question):
+    for wave in tracker_waves(question=question):
+        label, frame = wave.label, wave.codeframe
+        if frame is None:  # not coded yet: its base, no shares, no change into the next wave
+            base = wave.question.responses.count()
+            code_waves.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+            net_waves.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+            continue
         base = frame.question.responses.count()
         rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
         counts = {}

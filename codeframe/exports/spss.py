@@ -76,23 +76,25 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     )
 
 
-def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]]) -> bytes:
-    """Every wave of a tracker in one file: `waves` is (wave label, codeframe), oldest first
-    (`codeframe.waves.tracker_frames`). Variables: `wave` (1, 2, ... value-labelled with the
-    wave labels), then as `build_sav`: `resp_id`, `answer`, `primary`, `c<number>` for every
-    code number any wave has and `net<number>` for every net number any wave has (with codes),
-    each labelled as in the newest wave that has it. A code that a wave's codeframe does not
-    have (a code accepted later, or deleted), or that a carry-back added to it after its
-    answers were coded (`selectors.asked_codes`), is system-missing in that wave's rows, not 0:
-    it was not asked about, which is not the same as not mentioned; so is a net. A net counts, in
-    each wave's rows, the codes it has in that wave's codeframe (nets can be regrouped)."""
+def build_tracker_sav(*, question: Question, waves: list[tuple[int, str, Codeframe]]) -> bytes:
+    """Every wave of a tracker in one file: `waves` is (wave number, wave label, codeframe), oldest
+    first (`codeframe.waves.tracker_frames`). Variables: `wave` (the wave's number, its order in
+    the tracker, the same in every month's file whether or not an earlier wave is coded yet;
+    value-labelled with the wave labels), then as `build_sav`: `resp_id`, `answer`, `primary`,
+    `c<number>` for every code number any wave has and `net<number>` for every net number any
+    wave has (with codes), each labelled as in the newest wave that has it. A code that a wave's
+    codeframe does not have (a code accepted later, or deleted), or that a carry-back added to
+    it after its answers were coded (`selectors.asked_codes`), is system-missing in that wave's
+    rows, not 0: it was not asked about, which is not the same as not mentioned; so is a net. A
+    net counts, in each wave's rows, the codes it has in that wave's codeframe (nets can be
+    regrouped)."""
     import pandas as pd
 
-    per_wave = [dict(codeframe.codes.values_list("number", "label")) for _, codeframe in waves]
-    asked = [asked_codes(codeframe=codeframe) for _, codeframe in waves]
+    per_wave = [dict(codeframe.codes.values_list("number", "label")) for *_, codeframe in waves]
+    asked = [asked_codes(codeframe=codeframe) for *_, codeframe in waves]
     nets_per_wave = [
         {n: (label, members & wave_asked) for n, (label, members) in _net_codes(cf).items()}
-        for (_, cf), wave_asked in zip(waves, asked, strict=True)
+        for (*_, cf), wave_asked in zip(waves, asked, strict=True)
     ]
     codes: dict[int, str] = {}
     nets: dict[int, str] = {}
@@ -104,10 +106,10 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
     data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
     data.update({name: [] for name in [*code_vars.values(), *net_vars.values()]})
     rows = zip(waves, asked, nets_per_wave, strict=True)
-    for index, ((_label, codeframe), present, wave_nets) in enumerate(rows, 1):
+    for (wave_number, _label, codeframe), present, wave_nets in rows:
         for coded in iter_coded_responses(codeframe=codeframe):
             carried = set(coded.codes)
-            data["wave"].append(float(index))
+            data["wave"].append(float(wave_number))
             data["resp_id"].append(coded.respondent_id)
             data["answer"].append(coded.text)
             data["primary"].append(float(coded.codes[0]) if coded.codes else float("nan"))
@@ -127,7 +129,7 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[str, Codeframe]])
     _add_net_labels(code_labels, code_value_labels, nets)
     labels = {"wave": "Wave", **code_labels}
     value_labels = {
-        "wave": {float(i): _cut(label, MAX_VALUE_LABEL) for i, (label, _) in enumerate(waves, 1)},
+        "wave": {float(number): _cut(label, MAX_VALUE_LABEL) for number, label, _ in waves},
         **code_value_labels,
     }
     return _write_sav(

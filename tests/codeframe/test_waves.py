@@ -2,11 +2,16 @@
 
 import csv
 import io
+import tempfile
+from pathlib import Path
 
+import pyreadstat
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
-from codeframe import exports, services, waves
+from codeframe import exports, services, tracker, waves
 from codeframe.exceptions import InvalidEdit, NotApproved
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
@@ -138,6 +143,47 @@ def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(ap
     in_target = [c.number for c in second.codes.filter(net=target)]
     carried = sum(codes_table.cells[("2027-01", n)].count for n in in_target)
     assert nets.cells[("2027-01", target.number)].count < carried  # the answer counted once
+
+
+def test_a_wave_not_coded_yet_keeps_its_place_in_the_tracker_and_the_sav(approved, client):
+    """A wave whose job is queued or failed is a column without shares (the next wave gets no
+    change across it), and the waves after it keep their number in the stacked SPSS file: a
+    data processor's syntax (`wave = 3`) must not change meaning when a month is late."""
+    late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    third = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    table, nets = waves.tracker_tables(question=third.question)
+    assert table.waves == nets.waves == ["1", "2027-01", "2027-02"]
+    assert table.bases["2027-01"] == late.responses.count() > 0
+    for number in table.codes:
+        _first, pending, now = table.row(number)
+        assert pending.share is None and now.change is None and now.share is not None
+    assert tracker.top_codes(table, 2) == tracker.top_codes(
+        tracker.tracker(
+            [
+                tracker.WaveCounts(
+                    "x",
+                    table.bases["2027-02"],
+                    {n: table.cells[("2027-02", n)].count for n in table.codes},
+                )
+            ],
+            codes=table.codes,
+        ),
+        2,
+    )  # charted by the newest wave with shares, not the one without
+    frames = waves.tracker_frames(question=third.question)
+    assert [(number, label) for number, label, _ in frames] == [(1, "1"), (3, "2027-02")]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tracker.sav"
+        path.write_bytes(exports.build_tracker_sav(question=third.question, waves=frames))
+        data, meta = pyreadstat.read_sav(str(path))
+    assert meta.variable_value_labels["wave"] == {1.0: "1", 3.0: "2027-02"}
+    assert set(data["wave"]) == {1.0, 3.0}
+
+    user = get_user_model().objects.create_superuser("dp", password="pw-dp-12345")
+    client.force_login(user)
+    page = client.get(reverse("codeframe:question-tracker", args=[third.question_id]))
+    marked = page.content.decode().count('<span class="small muted">not coded yet</span>')
+    assert marked == 2  # in the code and the net tables
 
 
 def test_only_approved_frames_and_new_labels(codeframe):
