@@ -185,9 +185,14 @@ class TrackerNetCellSerializer(TrackerCellSerializer):
     count = serializers.IntegerField(help_text="Answers of the wave with any code of the net.")
 
 
+class TrackerUncodedCellSerializer(TrackerCellSerializer):
+    code = None
+    count = serializers.IntegerField(help_text="Answers of the wave without a code.")
+
+
 class TrackerSerializer(serializers.Serializer):
-    """Each code's and each net's share per wave of a tracker: the tables behind the tracker
-    page's charts. Serialises a `(codes, nets)` pair of `codeframe.tracker.Tracker`."""
+    """Each code's and each net's share per wave of a tracker, and the share of answers without
+    a code: the tables behind the tracker page. Serialises `codeframe.waves.TrackerTables`."""
 
     waves = serializers.ListField(child=serializers.CharField(), help_text="Oldest first.")
     codes = TrackerCodeSerializer(many=True)
@@ -200,9 +205,14 @@ class TrackerSerializer(serializers.Serializer):
         help_text="One per wave and net; an answer counts once per net, with each wave's own "
         "grouping of codes into nets.",
     )
+    uncoded = TrackerUncodedCellSerializer(
+        many=True,
+        help_text="One per wave: answers without a code (blanks, non-answers without a code, "
+        "answers no code fits); a share growing wave on wave says the frame is getting stale.",
+    )
 
     def to_representation(self, tables):
-        table, nets = tables
+        table, nets, uncoded = tables
         return {
             "waves": list(table.waves),
             "codes": [{"number": n, "label": label} for n, label in table.codes.items()],
@@ -216,6 +226,11 @@ class TrackerSerializer(serializers.Serializer):
                 TrackerNetCellSerializer(nets.cells[(wave, number)]).data
                 for number in nets.codes
                 for wave in nets.waves
+            ],
+            "uncoded": [
+                TrackerUncodedCellSerializer(cell).data
+                for number in uncoded.codes
+                for cell in uncoded.row(number)
             ],
         }
 

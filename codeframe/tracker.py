@@ -134,14 +134,17 @@ CSV_HEADER = [
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # as codeframe.exports (which needs the ORM)
 
 
-def tracker_csv(table: Tracker, *, nets: Tracker | None = None) -> str:
+def tracker_csv(
+    table: Tracker, *, nets: Tracker | None = None, uncoded: Tracker | None = None
+) -> str:
     """The table as CSV text (UTF-8 BOM first, for Excel): one row per wave and code ("code"
-    level), then per wave and net of `nets` ("net" level)."""
+    level), then per wave and net of `nets` ("net" level), then per wave the answers without a
+    code of `uncoded` (a one-row table; "uncoded" level, no number)."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    for level, rows in (("code", table), ("net", nets)):
+    for level, rows in (("code", table), ("net", nets), ("uncoded", uncoded)):
         if rows is None:
             continue
         for number, label in rows.codes.items():
@@ -150,7 +153,7 @@ def tracker_csv(table: Tracker, *, nets: Tracker | None = None) -> str:
                     [
                         level,
                         _inert(cell.wave),
-                        number,
+                        "" if level == "uncoded" else number,
                         _inert(label),
                         cell.count,
                         cell.base,

@@ -575,9 +575,9 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
         response = HttpResponse(content, content_type=exports.SPSSExporter.media_type)
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
         return response
-    table, nets = waves.tracker_tables(question=question)
+    table, nets, uncoded = waves.tracker_tables(question=question)
     if request.GET.get("format") == "csv":
-        content = tracker.tracker_csv(table, nets=nets)
+        content = tracker.tracker_csv(table, nets=nets, uncoded=uncoded)
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
         return response
@@ -596,6 +596,7 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "question": question,
             "table": table,
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
+            "uncoded_rows": [("", label, uncoded.row(n)) for n, label in uncoded.codes.items()],
             "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
             "charted": charted,
             "picked": picked,

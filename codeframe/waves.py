@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -339,21 +340,35 @@ def tracker_frames(*, question: Question) -> list[tuple[int, str, Codeframe]]:
     ]
 
 
-def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracker_stats.Tracker]:
-    """(codes, nets): each code's and each net's share per wave of the question's tracker
-    (`codeframe.tracker`), from the codeframes of `tracker_waves`; a wave not coded yet has its
-    base and no shares (and the next wave no change), rather than being skipped. A net counts an
+# The one row of `TrackerTables.uncoded`: answers without a code (the codeframe page's
+# "Uncoded": blanks, non-answers without a code, answers no code fits). Its share growing wave
+# on wave says the approved frame is getting stale.
+UNCODED = 0
+UNCODED_LABEL = "Uncoded (no code)"
+
+
+class TrackerTables(NamedTuple):
+    codes: tracker_stats.Tracker  # per code number
+    nets: tracker_stats.Tracker  # per net number
+    uncoded: tracker_stats.Tracker  # one row, UNCODED
+
+
+def tracker_tables(*, question: Question) -> TrackerTables:
+    """(codes, nets, uncoded): each code's and each net's share per wave of the question's
+    tracker (`codeframe.tracker`), and the share of answers without a code, from the codeframes
+    of `tracker_waves`; a wave not coded yet has its base and no shares (and the next wave no
+    change), rather than being skipped. A net counts an
     answer once however many of its codes it carries, with each wave's own grouping (a code
     regrouped in a later wave does not move earlier waves' answers); nets without codes are left
     out. A code or net a wave's frame lacks has no share there (not asked about, as in the
     stacked SPSS file). Labels are the newest wave's that has the code or net."""
-    code_waves, net_waves, codes, nets = [], [], {}, {}
+    code_waves, net_waves, uncoded_waves, codes, nets = [], [], [], {}, {}
     for wave in tracker_waves(question=question):
         label, frame = wave.label, wave.codeframe
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
             base = wave.question.responses.count()
-            code_waves.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
-            net_waves.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+            for kept in (code_waves, net_waves, uncoded_waves):
+                kept.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
             continue
         base = frame.question.responses.count()
         rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
@@ -361,6 +376,12 @@ def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracke
         for number, code_label, n in rows.order_by("number"):
             counts[number] = n
             codes[number] = code_label
+        coded = frame.question.responses.filter(
+            assignments__codeframe=frame, assignments__is_primary=True
+        )
+        uncoded_waves.append(
+            tracker_stats.WaveCounts(label, base, {UNCODED: base - coded.distinct().count()})
+        )
         asked = asked_codes(codeframe=frame)
         code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked)))
         named = dict(
@@ -379,9 +400,10 @@ def tracker_tables(*, question: Question) -> tuple[tracker_stats.Tracker, tracke
         net_waves.append(
             tracker_stats.WaveCounts(label, base, net_counts, present=frozenset(named))
         )
-    return (
-        tracker_stats.tracker(code_waves, codes=codes),
-        tracker_stats.tracker(net_waves, codes=nets),
+    return TrackerTables(
+        codes=tracker_stats.tracker(code_waves, codes=codes),
+        nets=tracker_stats.tracker(net_waves, codes=nets),
+        uncoded=tracker_stats.tracker(uncoded_waves, codes={UNCODED: UNCODED_LABEL}),
     )
 
 

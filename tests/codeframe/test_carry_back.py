@@ -140,7 +140,7 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
 
     # The first wave's answers were never coded with it: no share there (not 0%), no change
     # into the second wave, and system-missing in the stacked SPSS file.
-    table, _nets = waves.tracker_tables(question=frame.question)
+    table = waves.tracker_tables(question=frame.question).codes
     first, second, third = table.row(new.number)
     assert (first.share, second.change) == (None, None)
     assert second.share > 0 and third.change is not None
@@ -160,7 +160,7 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
     }
     # Once an analyst codes an answer of the first wave with it, the first wave has it.
     services.move_response(response=frame.question.responses.first(), to_code=carried)
-    table, _nets = waves.tracker_tables(question=frame.question)
+    table = waves.tracker_tables(question=frame.question).codes
     assert table.row(new.number)[0].share == 1 / frame.question.responses.count()
 
 

@@ -115,7 +115,7 @@ def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracke
     sizes = [r[header.index("size")] for r in rows]
     assert sum(sizes) == total  # the primary sizes and "Uncoded" add up to every answer
 
-    table, _nets = waves.tracker_tables(question=codeframe.question)
+    table = waves.tracker_tables(question=codeframe.question).codes
     assert table.row(primary.number)[0].share == mentions / total
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert f'<td class="num">{mentions} <span class="small muted">(' in page

@@ -158,7 +158,15 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     )
     assert csv_reply["Content-Type"].startswith("text/csv") and b"2027-01" in csv_reply.content
     levels = [line.split(",")[0] for line in csv_reply.content.decode("utf-8-sig").splitlines()]
-    assert levels[0] == "level" and {"code", "net"} == set(levels[1:])
+    assert levels[0] == "level" and {"code", "net", "uncoded"} == set(levels[1:])
+    uncoded_rows = [
+        r for r in csv_reply.content.decode("utf-8-sig").splitlines() if "uncoded," in r
+    ]
+    assert [r.split(",")[1:4] for r in uncoded_rows] == [
+        ["1", "", "Uncoded (no code)"],
+        ["2027-01", "", "Uncoded (no code)"],
+    ]
+    assert '<tbody class="muted" id="tracker-uncoded">' in html and "Uncoded (no code)" in html
 
 
 def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codeframe):
@@ -327,7 +335,7 @@ def test_api_gives_the_tracker_table(api_client, approved):
     reply = api_client.get(f"/api/codeframes/{wave_frame.pk}/tracker/")
     assert reply.status_code == 200
     data = reply.json()
-    table, nets = waves.tracker_tables(question=approved.question)
+    table, nets, _uncoded = waves.tracker_tables(question=approved.question)
     assert data["waves"] == ["1", "2027-01"] == table.waves
     assert [c["number"] for c in data["codes"]] == sorted(c.number for c in approved.codes.all())
     assert len(data["cells"]) == 2 * len(data["codes"])
@@ -352,6 +360,16 @@ def test_api_gives_the_tracker_table(api_client, approved):
     net_cell = data["net_cells"][1]
     assert "code" not in net_cell and net_cell["net"] == number
     assert net_cell["count"] == nets.cells[("2027-01", number)].count
+    # Answers without a code per wave, as each wave's codeframe page counts them.
+    counted = [selectors.codeframe_overview(codeframe=f) for f in (approved, wave_frame)]
+    assert [(c["wave"], c["count"], c["base"]) for c in data["uncoded"]] == [
+        ("1", counted[0].uncoded, counted[0].total),
+        ("2027-01", counted[1].uncoded, counted[1].total),
+    ]
+    assert "code" not in data["uncoded"][0]
+    assert data["uncoded"][1]["change"] == pytest.approx(
+        counted[1].uncoded / counted[1].total - counted[0].uncoded / counted[0].total
+    )
     # The same table from the approved frame's id; documented in the schema.
     assert api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json() == data
     schema = api_client.get("/api/schema/", {"format": "json"}).json()

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from codeframe import exports, services, tracker, waves
+from codeframe import exports, selectors, services, tracker, waves
 from codeframe.exceptions import InvalidEdit, NotApproved
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
@@ -89,7 +89,7 @@ def test_a_wave_keeps_every_number_label_and_net_of_the_approved_frame(approved)
         "2027-01",
         "2027-02",
     ]
-    table, _ = waves.tracker_tables(question=root)
+    table = waves.tracker_tables(question=root).codes
     assert table.waves == ["1", "2027-01", "2027-02"]
     assert set(table.codes) == {c.number for c in approved.codes.all()}
     first = approved.codes.order_by("number").first()
@@ -126,7 +126,7 @@ def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(ap
         codeframe=second, response=coded.response, code=moved[0], defaults={"is_primary": False}
     )
 
-    codes_table, nets = waves.tracker_tables(question=second.question)
+    codes_table, nets, _uncoded = waves.tracker_tables(question=second.question)
     assert nets.waves == ["1", "2027-01"]
     first_nets, second_nets = _nets_with_codes(approved), _nets_with_codes(second)
     assert emptied.number in first_nets and emptied.number not in second_nets
@@ -151,8 +151,16 @@ def test_a_wave_not_coded_yet_keeps_its_place_in_the_tracker_and_the_sav(approve
     data processor's syntax (`wave = 3`) must not change meaning when a month is late."""
     late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     third = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
-    table, nets = waves.tracker_tables(question=third.question)
-    assert table.waves == nets.waves == ["1", "2027-01", "2027-02"]
+    table, nets, uncoded = waves.tracker_tables(question=third.question)
+    assert table.waves == nets.waves == uncoded.waves == ["1", "2027-01", "2027-02"]
+    assert uncoded.cells[("2027-01", waves.UNCODED)].share is None
+    # An answer moved to "no code" counts in the uncoded row (and the codeframe page's Uncoded).
+    answer = third.question.responses.first()
+    Assignment.objects.filter(codeframe=third, response=answer).delete()
+    services.refresh_sizes(codeframe=third)
+    newest = waves.tracker_tables(question=third.question).uncoded.cells[("2027-02", 0)]
+    overview = selectors.codeframe_overview(codeframe=third)
+    assert newest.count == overview.uncoded >= 1 and newest.base == overview.total
     assert table.bases["2027-01"] == late.responses.count() > 0
     for number in table.codes:
         _first, pending, now = table.row(number)
