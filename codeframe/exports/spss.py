@@ -42,36 +42,50 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     net_vars = {net.number: f"net{net.number}" for net in nets}
     net_codes = {net.number: {row.code.number for row in net.codes} for net in nets}
 
-    data: dict[str, list] = {"resp_id": [], "answer": [], "primary": []}
+    question = codeframe.question
+    # A tracker's wave carries its number, as in the stacked file, so the waves' files stack.
+    wave = question.wave_order
+    asked = asked_codes(codeframe=codeframe)
+    net_codes = {number: members & asked for number, members in net_codes.items()}
+    data: dict[str, list] = {"wave": []} if wave is not None else {}
+    data.update({"resp_id": [], "answer": [], "primary": []})
     data.update({name: [] for name in code_vars.values()})
     data.update({name: [] for name in net_vars.values()})
+    missing = float("nan")  # a code carried back later was not asked about (`asked_codes`)
     for coded in iter_coded_responses(codeframe=codeframe):
         carried = set(coded.codes)
+        if wave is not None:
+            data["wave"].append(float(wave))
         data["resp_id"].append(coded.respondent_id)
         data["answer"].append(coded.text)
-        data["primary"].append(float(coded.codes[0]) if coded.codes else float("nan"))
+        data["primary"].append(float(coded.codes[0]) if coded.codes else missing)
         for number, name in code_vars.items():
-            data[name].append(int(number in carried))
+            data[name].append(float(number in carried) if number in asked else missing)
         for number, name in net_vars.items():
-            data[name].append(int(bool(net_codes[number] & carried)))
+            members = net_codes[number]
+            data[name].append(float(bool(members & carried)) if members else missing)
+    binary = [*code_vars.values(), *net_vars.values()]
+    numeric = ["wave", "primary", *binary]
     frame = pd.DataFrame(
         {
-            name: pd.Series(values, dtype="float64" if name == "primary" else None)
+            name: pd.Series(values, dtype="float64" if name in numeric else None)
             for name, values in data.items()
         }
     )
-    for name in [*code_vars.values(), *net_vars.values()]:
-        frame[name] = frame[name].astype("int64")
-
     labels, value_labels = _code_labels({code.number: code.label for code in codes})
     _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
-    binary = [*code_vars.values(), *net_vars.values()]
+    formats = {"primary": "F8.0", **{name: "F1.0" for name in binary}}
+    if wave is not None:
+        label = question.wave_label or str(wave)
+        labels = {"wave": "Wave", **labels}
+        value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
+        formats = {"wave": "F8.0", **formats}
     return _write_sav(
         frame,
-        question=codeframe.question,
+        question=question,
         labels=labels,
         value_labels=value_labels,
-        formats={"primary": "F8.0", **{name: "F1.0" for name in binary}},
+        formats=formats,
         code_vars=list(code_vars.values()),
     )
 

@@ -165,6 +165,15 @@ def test_a_trackers_waves_stack_in_one_sav_with_a_wave_variable(staff_client, co
         assert set(column.unique()) <= {0.0, 1.0}
         assert column[:first_n].sum() == Assignment.objects.filter(code=code).count()
     assert "\n".join(meta.notes).startswith("MRSETS /MDGROUP NAME=$codes")
+    # Each wave's own file carries its wave number too, so the monthly files stack the same way.
+    for number, label, wave_frame, rows in ((1, "1", approved, first_n), (2, "2027-01", second, 3)):
+        own, own_meta = read_sav(exports.build_sav(codeframe=wave_frame))
+        assert own_meta.column_names[:4] == ["wave", "resp_id", "answer", "primary"]
+        assert own_meta.variable_value_labels["wave"] == {float(number): label}
+        assert list(own["wave"]) == [float(number)] * rows
+        stacked = frame[frame["wave"] == number].reset_index(drop=True)
+        for name in ("resp_id", "primary", *(f"c{c.number}" for c in wave_frame.codes.all())):
+            assert list(own[name].fillna(-1)) == list(stacked[name].fillna(-1)), name
 
 
 def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
