@@ -585,7 +585,8 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     # else the largest in the newest wave, as many as the palette has colours. Each picker's
     # form carries the other's ticks, so picking nets keeps the codes picked and back.
     picked, picked_nets = _ticked(request, "code", table), _ticked(request, "net", nets)
-    pending = {w.label for w in waves.tracker_waves(question=question) if w.codeframe is None}
+    # Waves not coded yet (queued, failed): the only ones without an uncoded share.
+    pending = {w for w in uncoded.waves if uncoded.cells[(w, waves.UNCODED)].share is None}
     charted = picked or tracker.top_codes(table)
     charted_nets = picked_nets or tracker.top_codes(nets)
     low = table.low_bases()
