@@ -163,7 +163,10 @@ class SuggestionSerializer(serializers.Serializer):
 class TrackerCellSerializer(serializers.Serializer):
     wave = serializers.CharField()
     code = serializers.IntegerField(help_text="The code's number (the same in every wave).")
-    count = serializers.IntegerField(help_text="Answers of the wave carrying the code.")
+    count = serializers.IntegerField(
+        allow_null=True,
+        help_text="Answers of the wave carrying the code; null if its frame lacks the code.",
+    )
     base = serializers.IntegerField(help_text="Answers in the wave.")
     share = serializers.FloatField(allow_null=True, help_text="count / base; null if no answers.")
     change = serializers.FloatField(
@@ -182,12 +185,16 @@ class TrackerCodeSerializer(serializers.Serializer):
 class TrackerNetCellSerializer(TrackerCellSerializer):
     code = None
     net = serializers.IntegerField(source="code", help_text="The net's number.")
-    count = serializers.IntegerField(help_text="Answers of the wave with any code of the net.")
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Answers of the wave with any code of the net."
+    )
 
 
 class TrackerUncodedCellSerializer(TrackerCellSerializer):
     code = None
-    count = serializers.IntegerField(help_text="Answers of the wave without a code.")
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Answers of the wave without a code; null if not coded yet."
+    )
 
 
 class TrackerSerializer(serializers.Serializer):

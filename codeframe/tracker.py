@@ -40,7 +40,7 @@ class WaveCounts:
 class Cell:
     wave: str
     code: int
-    count: int
+    count: int | None  # None when the wave's frame lacks the code (not asked about)
     base: int
     share: float | None  # None when the wave has no answers or its frame lacks the code
     change: float | None  # share minus the previous wave's; None for the first wave
@@ -101,8 +101,9 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
             if count > wave.base or count < 0:
                 raise ValueError(f"wave {wave.label}: code {number} counts {count} of {wave.base}")
         for number in ordered:
-            count = int(wave.counts.get(number, 0))
-            share = count / wave.base if wave.base and wave.has(number) else None
+            # Not asked about (the wave's frame lacks the code, or is not there yet): no count.
+            count = int(wave.counts.get(number, 0)) if wave.has(number) else None
+            share = count / wave.base if wave.base and count is not None else None
             change = z = p = None
             if index and share is not None:
                 before = waves[index - 1]
@@ -155,7 +156,7 @@ def tracker_csv(
                         _inert(cell.wave),
                         "" if level == "uncoded" else number,
                         _inert(label),
-                        cell.count,
+                        "" if cell.count is None else cell.count,
                         cell.base,
                         _fixed(cell.share, 4),
                         _fixed(cell.change, 4),

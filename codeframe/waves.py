@@ -41,15 +41,17 @@ def approve_codeframe(*, codeframe: Codeframe, approved: bool = True) -> Codefra
 
 
 def tracker_root(question: Question) -> Question:
-    """The tracker's first question (the question itself when it starts or is no tracker)."""
-    return question.tracker or question
+    """The tracker's first question (the question itself when it starts or is no tracker, or
+    when its first wave is in another project: a tracker never reaches across projects)."""
+    root = question.tracker
+    return root if root is not None and root.project_id == question.project_id else question
 
 
 def tracker_questions(*, question: Question) -> list[Question]:
-    """Every wave of the question's tracker, oldest first: only those in the first wave's
-    project (a wave never belongs to another client's project)."""
+    """Every wave of the question's tracker, oldest first: only those in the question's own
+    project, which the caller reached it through (a wave never shows another client's)."""
     root = tracker_root(question)
-    waves = Question.objects.filter(Q(pk=root.pk) | Q(tracker=root), project_id=root.project_id)
+    waves = Question.objects.filter(Q(pk=root.pk) | Q(tracker=root), project_id=question.project_id)
     return sorted(waves, key=lambda q: (q.wave_order or 0, q.pk))
 
 
@@ -81,16 +83,18 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
     source = codeframe.question
     root = tracker_root(source)
     waves = tracker_questions(question=source)
-    if any(q.wave_label == wave for q in waves):
+    # The first wave is labelled "1" below when it has no label yet.
+    if any((q.wave_label or ("1" if q.pk == root.pk else "")) == wave for q in waves):
         raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
     with transaction.atomic():
         if root.wave_order is None:
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"
             root.save(update_fields=["wave_order", "wave_label"])
-        # The tracker's project: a client's wave is that client's data.
+        # The project of the frame it is coded with (the caller's access): a client's wave is
+        # that client's data.
         question = import_responses(
-            rows=rows, project=root.project, survey=root.survey, question_text=source.text
+            rows=rows, project=source.project, survey=root.survey, question_text=source.text
         ).question
         question.tracker = root
         question.wave_label = wave
@@ -308,7 +312,7 @@ class TrackerWave:
     question: Question
     number: int  # the wave's order: the same in every export, whatever is coded yet
     label: str
-    codeframe: Codeframe | None  # None while the wave is not coded (queued, failed)
+    codeframe: Codeframe | None  # None while the wave is not coded (its job queued, failed...)
 
 
 def tracker_waves(*, question: Question) -> list[TrackerWave]:

@@ -1,7 +1,8 @@
 """What every export shares: the rows of answers in both layouts, headings, and the guard
 against formula injection.
 
-- "binary": one 0/1 column per code (the answer carries the code or not);
+- "binary": one 0/1 column per code (the answer carries the code or not; blank for a code its
+  answers were not coded with, see `selectors.asked_codes`);
 - "list": one column of semicolon-separated code numbers, primary first.
 
 Text cells that a spreadsheet would read as a formula (leading =, +, -, @, tab or CR) are
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from codeframe.models import Code, Codeframe
-from codeframe.selectors import iter_coded_responses
+from codeframe.selectors import asked_codes, iter_coded_responses
 
 Layout = Literal["binary", "list"]
 LAYOUTS: tuple[Layout, ...] = ("binary", "list")
@@ -43,7 +44,11 @@ def answer_rows(
             yield [coded.respondent_id, coded.text, ";".join(str(n) for n in coded.codes)]
         return
     numbers = [code.number for code in codes]
+    # A code carried back into the frame after its answers were coded was not asked about:
+    # blank, not 0 (as system-missing in the SPSS files).
+    asked = asked_codes(codeframe=codeframe)
     yield ["respondent_id", "answer", *(code_heading(code) for code in codes)]
     for coded in iter_coded_responses(codeframe=codeframe):
         carried = set(coded.codes)
-        yield [coded.respondent_id, coded.text, *(int(n in carried) for n in numbers)]
+        cells = (int(n in carried) if n in asked else "" for n in numbers)
+        yield [coded.respondent_id, coded.text, *cells]

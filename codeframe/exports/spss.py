@@ -79,7 +79,7 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
         label = question.wave_label or str(wave)
         labels = {"wave": "Wave", **labels}
         value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
-        formats = {"wave": "F8.0", **formats}
+        formats = {"wave": "F4.0", **formats}
     return _write_sav(
         frame,
         question=question,

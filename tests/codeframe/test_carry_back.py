@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from codeframe import carryback, exports, services, waves
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
+from codeframe.exports.rows import answer_rows
 from codeframe.models import Assignment, Code, Membership, Net, Role, SuggestedCode
 from tests.codeframe.conftest import ANSWERS, make_question
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, read_labelled, rows
@@ -158,10 +159,21 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
         2.0: len(wave2.question.responses.all()),
         3.0: len(wave3.question.responses.all()),
     }
+    # The first wave's own exports agree: system-missing in its .sav, blank in its 0/1 CSV, and
+    # its net (if any) counts only the codes its answers were coded with.
+    frame.refresh_from_db()  # carry_back noted the code in its params
+    path.write_bytes(exports.build_sav(codeframe=frame))
+    own, _meta = pyreadstat.read_sav(str(path))
+    assert own[f"c{new.number}"].isna().all() and own[f"c{min(numbers(frame))}"].notna().all()
+    binary = list(answer_rows(codeframe=frame, layout="binary"))
+    column = next(i for i, name in enumerate(binary[0]) if name.startswith(f"{new.number}. "))
+    assert {row[column] for row in binary[1:]} == {""}
     # Once an analyst codes an answer of the first wave with it, the first wave has it.
     services.move_response(response=frame.question.responses.first(), to_code=carried)
     table = waves.tracker_tables(question=frame.question).codes
     assert table.row(new.number)[0].share == 1 / frame.question.responses.count()
+    binary = list(answer_rows(codeframe=frame, layout="binary"))
+    assert sorted(row[column] for row in binary[1:])[-2:] == [0, 1]
 
 
 def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approved, wave2):

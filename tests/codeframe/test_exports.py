@@ -118,4 +118,7 @@ def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracke
     table = waves.tracker_tables(question=codeframe.question).codes
     assert table.row(primary.number)[0].share == mentions / total
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
-    assert f'<td class="num">{mentions} <span class="small muted">(' in page
+    row = page[page.index(f'<tr id="code-{primary.pk}">') :]
+    row = row[: row.index("</tr>")]
+    share = round(100 * mentions / total)
+    assert f'<td class="num">{mentions} <span class="small muted">({share}%)</span></td>' in row

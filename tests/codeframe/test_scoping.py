@@ -139,10 +139,17 @@ def test_a_wave_stays_in_its_trackers_project(client, two_projects, django_user_
     tracker = reverse("codeframe:question-tracker", args=[wave.pk])
     assert client.get(tracker, {"format": "sav"}).status_code == 404
     assert waves.tracker_questions(question=qb) == [qb, wave]
-    # A wave in another project (stored before the fix, until migration 0006 moves it; see
-    # test_migrations): the tracker leaves it out.
+    # A wave in another project (stored before the fix, until migration 0006 moves it, see
+    # test_migrations; or moved in the admin): neither tracker reaches across to the other's.
     Question.objects.filter(pk=wave.pk).update(project=services.default_project())
+    wave.refresh_from_db()
     assert waves.tracker_questions(question=qb) == [qb]
+    assert waves.tracker_root(wave) == wave and waves.tracker_questions(question=wave) == [wave]
+    frames = waves.tracker_frames(question=wave)
+    assert [frame.question_id for _, _, frame in frames] == [wave.pk]
+    client.force_login(outsider)  # a Default member sees the wave alone, not B's first wave
+    assert client.get(tracker, {"format": "sav"}).status_code == 200
+    assert client.get(reverse("codeframe:question-tracker", args=[qb.pk])).status_code == 404
 
 
 def test_managers_manage_members(client, two_projects):

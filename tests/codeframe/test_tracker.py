@@ -150,4 +150,4 @@ def test_a_code_a_waves_frame_lacks_has_no_share_there():
     assert c.share == 0.3 and c.change is None and c.p is None  # nothing to compare with
     assert table.cells[("b", 1)].change == pytest.approx(0.02)
     text = tracker_csv(table)
-    assert "code,b,2,Staff,0,100,,,,," in text
+    assert "code,b,2,Staff,,100,,,,," in text and b.count is None  # not asked: no count

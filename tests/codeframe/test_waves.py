@@ -207,6 +207,16 @@ def test_only_approved_frames_and_new_labels(codeframe):
     assert Question.objects.count() == count  # nothing half-written
 
 
+def test_a_new_wave_cannot_take_the_first_waves_default_label(codeframe):
+    """The first wave is labelled "1" when the tracker starts; a wave "1" would clash with it
+    (and break the tracker's tables, whose wave labels are unique)."""
+    waves.approve_codeframe(codeframe=codeframe)
+    with pytest.raises(InvalidEdit, match="already has a wave “1”"):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="1")
+    waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2")
+    assert waves.tracker_tables(question=codeframe.question).codes.waves == ["1", "2"]
+
+
 def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved):
     stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     before = frame_shape(stored)
