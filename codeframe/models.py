@@ -74,8 +74,10 @@ class Question(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     # Trackers: the same question asked again, wave after wave. Every later wave points at the
     # tracker's first question; order and label say which wave a question is.
+    # RESTRICT: the first wave cannot be deleted while later waves point at it (a tracker's
+    # series would fall apart), unless they go in the same delete (a whole project).
     tracker = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="later_waves"
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="later_waves"
     )
     wave_label = models.CharField(max_length=100, blank=True)
     wave_order = models.PositiveIntegerField(null=True, blank=True)
@@ -123,8 +125,10 @@ class Codeframe(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     # Approved frames code later waves (codeframe.waves.code_wave) with the same numbers.
     approved = models.BooleanField(default=False)
+    # RESTRICT, as Question.tracker: a frame that waves were coded with stays while they do
+    # (carry-back and the tracker need it).
     coded_with = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="wave_codeframes"
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="wave_codeframes"
     )
 
     class Meta:

@@ -13,6 +13,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
+from django.db.models.deletion import RestrictedError
 
 from codeframe.conf import get_config
 from codeframe.exceptions import (
@@ -101,7 +102,12 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
             if not _lock_question(question):
                 raise ImportFailed("The question was deleted.")
         if replace:
-            question.codeframes.all().delete()
+            try:
+                question.codeframes.all().delete()
+            except RestrictedError as exc:
+                raise ImportFailed(
+                    f"These answers cannot be replaced: {_in_use(question=question)}"
+                ) from exc
             question.responses.all().delete()
         existing = question.responses.count()
         start = (question.responses.aggregate(last=Max("position"))["last"] or 0) + 1
@@ -151,14 +157,40 @@ def get_or_create_question(
 
 
 def delete_question(*, question: Question) -> None:
-    """Delete the question with its answers and codeframes."""
-    question.delete()
-    logger.info("question %s deleted", question.pk)
+    """Delete the question with its answers and codeframes. Raises InvalidEdit when it is the
+    first wave of a tracker with later waves, or has a frame that waves were coded with:
+    deleting it would break the tracker's series (delete the later waves first)."""
+    pk = question.pk
+    try:
+        question.delete()
+    except RestrictedError as exc:
+        raise InvalidEdit(f"This question is kept: {_in_use(question=question)}") from exc
+    logger.info("question %s deleted", pk)
 
 
 def delete_codeframe(*, codeframe: Codeframe) -> None:
-    codeframe.delete()
-    logger.info("codeframe %s deleted", codeframe.pk)
+    """Delete the codeframe. Raises InvalidEdit when waves were coded with it."""
+    pk = codeframe.pk
+    try:
+        codeframe.delete()
+    except RestrictedError as exc:
+        raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc
+    logger.info("codeframe %s deleted", pk)
+
+
+def _in_use(*, question: Question | None = None, codeframe: Codeframe | None = None) -> str:
+    """Why a delete is refused: the later waves that depend on the question or the codeframe
+    (Question.tracker and Codeframe.coded_with are RESTRICT)."""
+    if question is not None:
+        frames = Codeframe.objects.filter(question=question)
+        waves = Question.objects.filter(Q(tracker=question) | Q(codeframes__coded_with__in=frames))
+    else:
+        waves = Question.objects.filter(codeframes__coded_with=codeframe)
+    labels = sorted({w.wave_label or str(w.pk) for w in waves.distinct()})
+    return (
+        f"the tracker's later waves ({', '.join(labels)}) depend on it. Delete those waves "
+        "first to delete it."
+    )
 
 
 # --- Projects and members -------------------------------------------------------------------

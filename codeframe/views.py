@@ -92,7 +92,11 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
 def question_delete(request: HttpRequest, question_id: int) -> HttpResponse:
     question = selectors.get_question(user=request.user, question_id=question_id, role=Role.MANAGER)
     project = question.project
-    services.delete_question(question=question)
+    try:
+        services.delete_question(question=question)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(question)
     messages.success(request, f"Deleted “{question}” with its answers and codeframes.")
     return redirect(project)
 
@@ -312,7 +316,11 @@ def codeframe_delete(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         user=request.user, codeframe_id=codeframe_id, role=Role.MANAGER
     )
     question = codeframe.question
-    services.delete_codeframe(codeframe=codeframe)
+    try:
+        services.delete_codeframe(codeframe=codeframe)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(codeframe)
     messages.success(request, f"Deleted codeframe #{codeframe_id}.")
     return redirect(question)
 

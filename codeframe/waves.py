@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from codeframe import tracker as tracker_stats
 from codeframe.carryback import CARRY_BASE, frame_shape
@@ -63,29 +63,48 @@ def code_wave(
     codeframe keeping every number, label and net, with suggested new codes for the answers
     that fit none. All or nothing: `start_wave`, then `code_wave_question`, in one transaction.
 
-    `embed` is as for `code_wave_question`.
+    `embed` is as for `code_wave_question`; without it the answers and the frame's examples are
+    embedded through the cache before the transaction starts, so the slow part never holds
+    the database's write lock (on SQLite every other write would wait for it, then fail).
     Raises NotApproved, InvalidEdit (blank or repeated wave label), and what
     `services.import_responses` raises (ImportFailed, TooManyResponses).
     """
+    if embed is None:
+        _check_wave(codeframe=codeframe, wave=wave)  # refuse before embedding anything
+        rows = list(rows)
+        texts = {row.text for row in rows if row.text.strip()}
+        texts.update(t for ts in approved_examples(codeframe=codeframe).values() for t in ts)
+        embed_answers(sorted(texts))  # cached now: the embedding inside reads the cache
     with transaction.atomic():
         question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
         return code_wave_question(question=question, codeframe=codeframe, embed=embed)
 
 
-def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
-    """The first step of coding a wave: check the frame and the label, and import `rows` as the
-    tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
+def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
+    """The wave's label, stripped, if the frame may code it. Raises NotApproved, InvalidEdit."""
     if not codeframe.approved:
         raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
     wave = wave.strip()
     if not wave:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    root = tracker_root(codeframe.question)
+    # The first wave is labelled "1" when the tracker starts, if it has no label yet.
+    labels = {
+        q.wave_label or ("1" if q.pk == root.pk else "")
+        for q in tracker_questions(question=codeframe.question)
+    }
+    if wave in labels:
+        raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
+    return wave
+
+
+def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
+    """The first step of coding a wave: check the frame and the label, and import `rows` as the
+    tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
+    wave = _check_wave(codeframe=codeframe, wave=wave)
     source = codeframe.question
     root = tracker_root(source)
     waves = tracker_questions(question=source)
-    # The first wave is labelled "1" below when it has no label yet.
-    if any((q.wave_label or ("1" if q.pk == root.pk else "")) == wave for q in waves):
-        raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
     with transaction.atomic():
         if root.wave_order is None:
             root.wave_order = 1
@@ -238,6 +257,12 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
         raise InvalidEdit("A code needs a label.")
     with transaction.atomic():
         codeframe = Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
+        suggestion = _still_pending(suggestion)
+        if not _uncoded_of(suggestion):
+            raise InvalidEdit(
+                "Every answer of this suggestion has been coded since it was made; dismiss it "
+                "instead (a code without answers would take a tracker number for nothing)."
+            )
         (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
         code = Code.objects.create(
             codeframe=codeframe,
@@ -260,7 +285,7 @@ def assign_suggestion(*, suggestion: SuggestedCode, code: Code) -> Code:
         raise InvalidEdit("That code belongs to another codeframe.")
     with transaction.atomic():
         Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
-        _take(suggestion, code)
+        _take(_still_pending(suggestion), code)
     code.refresh_from_db()
     return code
 
@@ -270,9 +295,17 @@ def _pending(suggestion: SuggestedCode) -> None:
         raise SuggestionDecided(f"This suggestion is already {suggestion.status}.")
 
 
-def _take(suggestion: SuggestedCode, code: Code) -> None:
-    """In a transaction: the suggestion's answers still without a primary code get `code`; the
-    suggestion is accepted as `code`."""
+def _still_pending(suggestion: SuggestedCode) -> SuggestedCode:
+    """In a transaction that holds its codeframe's lock: the suggestion as stored now, which
+    must still be pending (a second click or another analyst may have decided it since the
+    page was read)."""
+    current = SuggestedCode.objects.get(pk=suggestion.pk)
+    _pending(current)
+    return current
+
+
+def _uncoded_of(suggestion: SuggestedCode) -> list[int]:
+    """The suggestion's answers (ids, in its order) that still have no primary code."""
     coded = set(
         Assignment.objects.filter(
             codeframe_id=suggestion.codeframe_id,
@@ -280,6 +313,12 @@ def _take(suggestion: SuggestedCode, code: Code) -> None:
             is_primary=True,
         ).values_list("response_id", flat=True)
     )
+    return [pk for pk in suggestion.response_ids if pk not in coded]
+
+
+def _take(suggestion: SuggestedCode, code: Code) -> None:
+    """In a transaction: the suggestion's answers still without a primary code get `code`; the
+    suggestion is accepted as `code`."""
     Assignment.objects.bulk_create(
         [
             Assignment(
@@ -289,8 +328,7 @@ def _take(suggestion: SuggestedCode, code: Code) -> None:
                 confidence=1.0,
                 is_primary=True,
             )
-            for pk in suggestion.response_ids
-            if pk not in coded
+            for pk in _uncoded_of(suggestion)
         ]
     )
     suggestion.status = SuggestedCode.Status.ACCEPTED
@@ -302,8 +340,11 @@ def _take(suggestion: SuggestedCode, code: Code) -> None:
 def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
     """The analyst does not want this code; its answers stay uncoded ("Other")."""
     _pending(suggestion)
-    suggestion.status = SuggestedCode.Status.DISMISSED
-    suggestion.save(update_fields=["status"])
+    with transaction.atomic():
+        Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
+        suggestion = _still_pending(suggestion)
+        suggestion.status = SuggestedCode.Status.DISMISSED
+        suggestion.save(update_fields=["status"])
     return suggestion
 
 
@@ -317,11 +358,16 @@ class TrackerWave:
 
 def tracker_waves(*, question: Question) -> list[TrackerWave]:
     """Every wave of the question's tracker, oldest first, with its codeframe: the newest
-    approved one, else the newest one, else None (not coded yet). A wave without a label is
-    known by its order."""
+    approved one, else the one later waves were coded with, else the wave's coded frame (coded
+    with an approved one), else the newest one, else None (not coded yet): a draft generated
+    on a wave's question afresh has numbers of its own and never stands for the wave while
+    its coded frame is there. A wave without a label is known by its order."""
     found = []
     for position, wave_question in enumerate(tracker_questions(question=question), 1):
-        frames = wave_question.codeframes.order_by("-approved", "-created", "-id")
+        frames = wave_question.codeframes.annotate(
+            coded_later=Exists(Codeframe.objects.filter(coded_with=OuterRef("pk"))),
+            is_wave=Q(coded_with__isnull=False),
+        ).order_by("-approved", "-coded_later", "-is_wave", "-created", "-id")
         number = wave_question.wave_order or position
         found.append(
             TrackerWave(

@@ -8,9 +8,15 @@ from django.urls import reverse
 from codeframe import carryback, exports, services, waves
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.exports.rows import answer_rows
-from codeframe.models import Assignment, Code, Membership, Net, Role, SuggestedCode
+from codeframe.models import Assignment, Code, Membership, Net, Role
 from tests.codeframe.conftest import ANSWERS, make_question
-from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, read_labelled, rows
+from tests.codeframe.test_waves import (
+    NEXT_WAVE,
+    frame_shape,
+    read_labelled,
+    rows,
+    suggestion_of,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_model")]
 
@@ -205,7 +211,7 @@ def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approv
     wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
     assert numbers(wave3) == numbers(approved)
     highest = max(kept, merged, deleted, *numbers(approved))
-    suggestion = SuggestedCode.objects.create(codeframe=wave3, label="Branch closures", size=0)
+    suggestion = suggestion_of(wave3, "Branch closures")
     assert waves.accept_suggestion(suggestion=suggestion).number == highest + 1
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from codeframe import jobs, selectors, waves
 from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
-from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows
+from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +172,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
 def test_suggestions_are_accepted_or_dismissed_from_the_page(staff_client, codeframe):
     waves.approve_codeframe(codeframe=codeframe)
     wave_frame = waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="w2")
-    first = SuggestedCode.objects.create(codeframe=wave_frame, label="Branch closures", size=2)
+    first = suggestion_of(wave_frame, "Branch closures", 2)
     second = SuggestedCode.objects.create(codeframe=wave_frame, label="Noise", size=1)
     page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
     assert "Suggested new codes" in page and "Branch closures" in page
@@ -250,7 +250,7 @@ def test_api_lists_and_decides_suggestions(api_client, approved):
     fees = SuggestedCode.objects.create(
         codeframe=wave_frame, label="Fees again", size=2, response_ids=uncoded
     )
-    branches = SuggestedCode.objects.create(codeframe=wave_frame, label="Branches", size=1)
+    branches = suggestion_of(wave_frame, "Branches")
     noise = SuggestedCode.objects.create(codeframe=wave_frame, label="Noise", size=1)
     base = f"/api/codeframes/{wave_frame.pk}/suggestions/"
 

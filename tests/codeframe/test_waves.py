@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from codeframe import exports, selectors, services, tracker, waves
-from codeframe.exceptions import InvalidEdit, NotApproved
+from codeframe.exceptions import ImportFailed, InvalidEdit, NotApproved, SuggestionDecided
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
 from tests.codeframe.conftest import ANSWERS, make_question
@@ -37,6 +37,20 @@ def read_labelled(name):
 
 def rows(texts):
     return [ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(texts, 1)]
+
+
+def suggestion_of(frame, label, n=1):
+    """A pending suggestion over `n` answers of the wave frame that the coder left uncoded (their
+    codes removed here), as `suggest_codes` makes one: accepting it has answers to code."""
+    taken = {pk for s in frame.suggestions.all() for pk in s.response_ids}
+    ids = list(
+        frame.question.responses.exclude(pk__in=taken)
+        .order_by("-position")
+        .values_list("pk", flat=True)[:n]
+    )
+    assert len(ids) == n, "the wave needs more answers"
+    Assignment.objects.filter(codeframe=frame, response_id__in=ids).delete()
+    return SuggestedCode.objects.create(codeframe=frame, label=label, size=n, response_ids=ids)
 
 
 @pytest.fixture
@@ -220,6 +234,8 @@ def test_a_new_wave_cannot_take_the_first_waves_default_label(codeframe):
 def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved):
     stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     before = frame_shape(stored)
+    left_out = stored.question.responses.order_by("position").first()  # as the coder might
+    Assignment.objects.filter(codeframe=stored, response=left_out).delete()
     uncoded = list(
         stored.question.responses.exclude(assignments__codeframe=stored).values_list(
             "pk", flat=True
@@ -232,7 +248,7 @@ def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved
     first = SuggestedCode.objects.create(
         codeframe=stored, label="Mortgage rates", size=2, response_ids=[*uncoded, coded.response_id]
     )
-    second = SuggestedCode.objects.create(codeframe=stored, label="Branch closures", size=1)
+    second = suggestion_of(stored, "Branch closures")
     dismissed = SuggestedCode.objects.create(codeframe=stored, label="Weather", size=1)
 
     code = waves.accept_suggestion(suggestion=first)
@@ -251,6 +267,91 @@ def test_accepted_suggestions_get_new_numbers_and_existing_never_change(approved
         waves.accept_suggestion(suggestion=first)
     with pytest.raises(InvalidEdit, match="already dismissed"):
         waves.accept_suggestion(suggestion=dismissed)
+
+
+def test_a_suggestion_is_decided_once_even_from_a_stale_page(approved):
+    """Two clicks (or two analysts) on one suggestion: the second finds it decided, so no
+    second code takes a tracker number; one whose answers were all coded since is refused."""
+    stored = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    suggestion = suggestion_of(stored, "Mortgage rates", 2)
+    stale = SuggestedCode.objects.get(pk=suggestion.pk)
+    codes = stored.codes.count()
+    waves.accept_suggestion(suggestion=suggestion)
+    with pytest.raises(SuggestionDecided, match="already accepted"):
+        waves.accept_suggestion(suggestion=stale)
+    with pytest.raises(SuggestionDecided, match="already accepted"):
+        waves.dismiss_suggestion(suggestion=stale)
+    assert stored.codes.count() == codes + 1
+    assert SuggestedCode.objects.get(pk=suggestion.pk).status == SuggestedCode.Status.ACCEPTED
+
+    late = suggestion_of(stored, "Branch closures")
+    fees = stored.codes.order_by("number").first()
+    for pk in late.response_ids:  # the analyst codes its answers by hand meanwhile
+        services.move_response(response=stored.question.responses.get(pk=pk), to_code=fees)
+    with pytest.raises(InvalidEdit, match="has been coded since"):
+        waves.accept_suggestion(suggestion=late)
+    assert stored.codes.count() == codes + 1
+    assert waves.dismiss_suggestion(suggestion=late).status == SuggestedCode.Status.DISMISSED
+
+
+def test_a_trackers_first_wave_and_frame_stay_while_later_waves_need_them(approved, client):
+    """Deleting the first wave, its approved frame or replacing its answers would cut the
+    later waves off (no tracker, no carry-back): refused with a message, nothing deleted."""
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    root = approved.question
+    with pytest.raises(InvalidEdit, match=r"later waves \(2027-01\) depend on it"):
+        services.delete_question(question=root)
+    with pytest.raises(InvalidEdit, match=r"Codeframe #\d+ is kept"):
+        services.delete_codeframe(codeframe=approved)
+    with pytest.raises(ImportFailed, match="cannot be replaced"):
+        services.import_responses(rows=rows(["new"]), question=root, replace=True)
+    assert Codeframe.objects.filter(pk=approved.pk).exists() and root.responses.count() == 12
+    user = get_user_model().objects.create_superuser("dp", password="pw-dp-12345")
+    client.force_login(user)
+    refused = client.post(reverse("codeframe:question-delete", args=[root.pk]), follow=True)
+    assert "later waves (2027-01) depend on it" in refused.content.decode()
+    assert Question.objects.filter(pk=root.pk).exists()
+    # A draft generated afresh on the wave's question never stands for the wave.
+    draft = services.create_codeframe(question=second.question, n_codes=2)
+    assert draft.coded_with is None
+    assert [f.pk for _, _, f in waves.tracker_frames(question=root)] == [approved.pk, second.pk]
+    # The later wave first, then the first wave: the whole tracker can go.
+    services.delete_question(question=second.question)
+    services.delete_question(question=root)
+    assert not Question.objects.filter(pk__in=[root.pk, second.question_id]).exists()
+    # So can a whole project, its trackers with it.
+    project = services.create_project(name="Client", manager=user)
+    first = services.import_responses(rows=rows(ANSWERS), project=project, survey="T").question
+    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+    waves.code_wave(codeframe=frame, rows=rows(NEXT_WAVE), wave="2027-01")
+    project.delete()
+    assert not Question.objects.filter(project_id=project.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_code_wave_embeds_before_it_takes_the_write_lock(codeframe, monkeypatch):
+    """The slow part (embedding a wave not in the cache) runs before the transaction: on
+    SQLite a transaction holds the write lock, and every other write would time out."""
+    from django.db import connection
+
+    waves.approve_codeframe(codeframe=codeframe)
+    seen = []
+    real = waves.embed_answers
+
+    def spy(texts, **options):
+        seen.append((connection.in_atomic_block, len(texts)))
+        return real(texts, **options)
+
+    monkeypatch.setattr(waves, "embed_answers", spy)
+    waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
+    assert seen[0][0] is False and seen[0][1] >= len([t for t in NEXT_WAVE if t.strip()])
+    with pytest.raises(NotApproved):  # refused before anything is embedded
+        waves.code_wave(
+            codeframe=waves.approve_codeframe(codeframe=codeframe, approved=False),
+            rows=rows(["Never embedded"]),
+            wave="2027-02",
+        )
+    assert len(seen) == 2  # the first call's two embeddings, none for the refused one
 
 
 def test_a_suggestion_is_never_coded_with_another_frames_code(approved):
