@@ -308,6 +308,8 @@ def test_a_trackers_first_wave_and_frame_stay_while_later_waves_need_them(approv
     assert Codeframe.objects.filter(pk=approved.pk).exists() and root.responses.count() == 12
     user = get_user_model().objects.create_superuser("dp", password="pw-dp-12345")
     client.force_login(user)
+    page = client.get(root.get_absolute_url()).content.decode()
+    assert page.count("Delete this question, its answers and codeframes") == 1
     refused = client.post(reverse("codeframe:question-delete", args=[root.pk]), follow=True)
     assert "later waves (2027-01) depend on it" in refused.content.decode()
     assert Question.objects.filter(pk=root.pk).exists()
