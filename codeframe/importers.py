@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ImportedRow:
     line: int  # line (CSV, pasted text) or row (XLSX) number in the source, for messages
-    respondent_id: str
+    respondent_id: str  # "" when the source has none: the importer numbers the answer by `line`
     text: str  # cleaned; "" for a blank answer (skipped by the importer)
 
 
@@ -208,7 +208,7 @@ def read_pasted(text: str) -> Iterator[ImportedRow]:
     """One answer per line; respondent ids are the line numbers."""
     max_chars = get_config()["MAX_ANSWER_CHARS"]
     for number, line in enumerate(text.splitlines(), start=1):
-        yield _row(number, str(number), line, max_chars=max_chars)
+        yield _row(number, "", line, max_chars=max_chars)
 
 
 def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
@@ -284,11 +284,18 @@ def _from_cells(
     cells: list, number: int, answer_at: int, id_at: int | None, *, max_chars: int
 ) -> ImportedRow:
     answer = cells[answer_at] if answer_at < len(cells) else None
-    if id_at is not None and id_at < len(cells) and cells[id_at] not in (None, ""):
-        respondent = clean_answer(cells[id_at])[:100]
-    else:
-        respondent = ""
-    return _row(number, respondent, answer, max_chars=max_chars)
+    if id_at is None:
+        return _row(number, "", answer, max_chars=max_chars)
+    respondent = clean_answer(cells[id_at] if id_at < len(cells) else None)[:100]
+    row = _row(number, respondent, answer, max_chars=max_chars)
+    if row.text and not respondent:
+        # Numbered by its line instead, it could take another respondent's id, and the codes
+        # would be merged back onto the wrong case.
+        raise ImportFailed(
+            f"Line {number}: the answer has no respondent id. Fill in the id column, or "
+            "choose another one."
+        )
+    return row
 
 
 def _row(number: int, respondent_id: str, answer: object, *, max_chars: int) -> ImportedRow:

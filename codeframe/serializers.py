@@ -16,7 +16,7 @@ class CodeframeRequestSerializer(serializers.Serializer):
         help_text="The answers, one string each. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
     respondent_ids = serializers.ListField(
-        child=serializers.CharField(max_length=100, allow_blank=True),
+        child=serializers.CharField(max_length=100),
         required=False,
         help_text="With `responses`: each answer's respondent id, in the same order (what "
         "exports merge back on); default: 1, 2, ...",
@@ -116,7 +116,7 @@ class WaveRequestSerializer(serializers.Serializer):
         help_text="The wave's answers. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
     respondent_ids = serializers.ListField(
-        child=serializers.CharField(max_length=100, allow_blank=True),
+        child=serializers.CharField(max_length=100),
         required=False,
         help_text="Each answer's respondent id, in the same order (what exports merge back "
         "on); default: 1, 2, ...",
@@ -130,15 +130,27 @@ class WaveRequestSerializer(serializers.Serializer):
 
 
 def _ids_match(attrs: dict) -> dict:
-    """`respondent_ids`, when sent, has one id per answer of `responses`."""
+    """`respondent_ids`, when sent, has one id per answer of `responses`, each once."""
     ids = attrs.get("respondent_ids")
-    if ids is not None and len(ids) != len(attrs.get("responses", ())):
+    if ids is None:
+        return attrs
+    if len(ids) != len(attrs.get("responses", ())):
         raise serializers.ValidationError(
             {
                 "respondent_ids": f"{len(ids):,} ids for {len(attrs.get('responses', ())):,} "
                 "responses; send one per answer, in the same order."
             }
         )
+    first: dict[str, int] = {}
+    for position, respondent in enumerate(ids):
+        if respondent in first:
+            raise serializers.ValidationError(
+                {
+                    "respondent_ids": f"respondent_ids[{position}] ({respondent!r}) repeats "
+                    f"respondent_ids[{first[respondent]}]; each respondent answers once."
+                }
+            )
+        first[respondent] = position
     return attrs
 
 

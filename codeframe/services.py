@@ -111,6 +111,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
             question.responses.all().delete()
         existing = question.responses.count()
         start = (question.responses.aggregate(last=Max("position"))["last"] or 0) + 1
+        ids = _RespondentIds(question if existing else None)
         imported = skipped = 0
         iterator = iter(rows)
         while batch := list(islice(iterator, batch_size)):
@@ -119,6 +120,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                 if not row.text.strip():
                     skipped += 1
                     continue
+                ids.check(row)
                 objects.append(
                     Response(
                         question=question,
@@ -139,6 +141,29 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
             )
     logger.info("imported %d answers into question %s (%d blank)", imported, question.pk, skipped)
     return ImportResult(question=question, imported=imported, skipped=skipped)
+
+
+class _RespondentIds:
+    """Refuses a respondent id given twice, in the rows or among `question`'s answers: the
+    codes are merged back onto the survey data by it. Ids the source does not give (pasted
+    text, a file without an id column) are line numbers and not checked."""
+
+    def __init__(self, question: Question | None) -> None:
+        self.seen: dict[str, int | None] = {}
+        if question is not None:
+            self.seen = dict.fromkeys(question.responses.values_list("respondent_id", flat=True))
+
+    def check(self, row: ImportedRow) -> None:
+        if not row.respondent_id:
+            return
+        if row.respondent_id in self.seen:
+            first = self.seen[row.respondent_id]
+            where = f"line {first}" if first is not None else "an answer this question has"
+            raise ImportFailed(
+                f"Line {row.line}: respondent id {row.respondent_id!r} is already on {where}. "
+                "Each respondent answers once; fix the ids, or choose another id column."
+            )
+        self.seen[row.respondent_id] = row.line
 
 
 def _lock_question(question: Question) -> bool:
@@ -375,11 +400,14 @@ def import_texts(
 
 def text_rows(texts: list[str], respondent_ids: list[str] | None = None) -> Iterator[ImportedRow]:
     """Rows of answers sent as a list (the API), with their respondent ids or 1, 2, ..."""
-    if respondent_ids is not None and len(respondent_ids) != len(texts):
+    if respondent_ids is None:
+        respondent_ids = [""] * len(texts)
+    elif len(respondent_ids) != len(texts):
         raise ImportFailed(f"{len(respondent_ids):,} respondent ids for {len(texts):,} answers.")
-    ids = respondent_ids
-    if ids is None:
-        ids = [str(i) for i in range(1, len(texts) + 1)]
+    elif not all(r.strip() for r in respondent_ids):
+        blank = next(i for i, r in enumerate(respondent_ids) if not r.strip())
+        raise ImportFailed(f"respondent_ids[{blank}] is blank; every answer needs an id.")
+    ids = [r.strip() for r in respondent_ids]
     return (
         ImportedRow(line=i, respondent_id=r, text=t)
         for i, (r, t) in enumerate(zip(ids, texts, strict=True), 1)

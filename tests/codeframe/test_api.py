@@ -77,6 +77,12 @@ def test_session_clients_need_the_csrf_token(staff_user):
         ({"question": 999999}, 404, "No Question matches"),
         ({"responses": ["a", "b"], "respondent_ids": ["r1"]}, 400, "1 ids for 2 responses"),
         ({"question": 1, "respondent_ids": ["r1"]}, 400, "`respondent_ids` goes with"),
+        ({"responses": ["a", "b"], "respondent_ids": ["r1", " "]}, 400, "may not be blank"),
+        (
+            {"responses": ["a", "b", "c"], "respondent_ids": ["r1", "r2", "r1"]},
+            400,
+            "respondent_ids[2] ('r1') repeats respondent_ids[0]",
+        ),
     ],
 )
 def test_bad_requests_are_clean_4xx(api_client, payload, status, message):

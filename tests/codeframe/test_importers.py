@@ -37,6 +37,15 @@ def test_survey_platforms_respondent_id_columns_are_guessed(name):
     assert [(r.respondent_id, r.text) for r in rows] == [("X-17", "Too slow")]
 
 
+def test_an_answer_without_its_respondent_id_is_refused_with_its_line():
+    data = "Serial,answer\nA1,fine\n,,\n ,Too slow\n"
+    with pytest.raises(ImportFailed, match="Line 4: the answer has no respondent id"):
+        list(read_csv(csv_file(data)))
+    sheet = xlsx_file([["Serial", "answer"], ["A1", "fine"], [None, None], [None, "Too slow"]])
+    with pytest.raises(ImportFailed, match="Line 4: the answer has no respondent id"):
+        list(read_xlsx(sheet))
+
+
 def test_csv_column_by_number_and_guessing():
     data = "id;comment;score\n7;Too slow;3\n"
     assert [r.text for r in read_csv(csv_file(data), column="3")] == ["3"]
@@ -116,4 +125,9 @@ def test_read_upload_dispatches_on_the_extension():
 
 def test_pasted_text_one_answer_per_line():
     rows = list(read_pasted("first\r\n\n  second  \n"))
-    assert [(r.respondent_id, r.text) for r in rows] == [("1", "first"), ("2", ""), ("3", "second")]
+    # No ids in pasted text: the importer numbers each answer by its line.
+    assert [(r.line, r.respondent_id, r.text) for r in rows] == [
+        (1, "", "first"),
+        (2, "", ""),
+        (3, "", "second"),
+    ]

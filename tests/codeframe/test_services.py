@@ -45,6 +45,32 @@ def test_import_appends_after_existing_answers(question):
     assert question.responses.count() == len(ANSWERS) + 1
 
 
+def ided(*pairs: tuple[str, str]) -> list[ImportedRow]:
+    return [ImportedRow(line=i, respondent_id=r, text=t) for i, (r, t) in enumerate(pairs, 2)]
+
+
+def test_a_respondent_id_given_twice_is_refused_and_nothing_kept():
+    with pytest.raises(ImportFailed, match=r"Line 4: respondent id 'R1' is already on line 2"):
+        services.import_responses(rows=ided(("R1", "a"), ("R2", "b"), ("R1", "c")), survey="S")
+    assert not Question.objects.exists()
+
+
+def test_an_appended_id_the_question_has_is_refused_and_the_question_kept(question):
+    before = list(question.responses.values_list("pk", flat=True))
+    taken = question.responses.first().respondent_id
+    with pytest.raises(ImportFailed, match=f"respondent id '{taken}' is already on an answer"):
+        services.import_responses(rows=ided(("new-1", "x"), (taken, "y")), question=question)
+    assert list(question.responses.values_list("pk", flat=True)) == before
+
+
+def test_ids_the_source_does_not_give_are_not_checked(question):
+    """Pasted text twice, or a file without an id column: the answers are numbered by line,
+    so the same numbers come again; nothing to merge back on, nothing refused."""
+    services.import_responses(rows=rows("a", "b"), question=question)
+    services.import_responses(rows=rows("c", "d"), question=question)
+    assert question.responses.filter(respondent_id="1").count() >= 2
+
+
 def test_a_failing_line_leaves_nothing_imported():
     def failing():
         yield from rows("fine", "also fine")
