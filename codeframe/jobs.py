@@ -37,6 +37,7 @@ from codeframe.exceptions import (
     JobCancelled,
     JobStateError,
     NoResponses,
+    NotApproved,
     QueueFull,
     TooManyResponses,
 )
@@ -388,7 +389,12 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
     marked done in the same transaction as the wave's codeframe."""
     from codeframe.waves import code_wave_question
 
-    codeframe = Codeframe.objects.get(pk=job.params["codeframe"])
+    codeframe = Codeframe.objects.filter(pk=job.params["codeframe"]).first()
+    if codeframe is None:
+        raise NotApproved(
+            f"The approved codeframe #{job.params['codeframe']} this wave was to be coded with "
+            "was deleted. Delete this wave and code it again from an approved codeframe."
+        )
     total = job.total
 
     def embed(texts: list[str]) -> tuple[np.ndarray, dict]:

@@ -31,6 +31,7 @@ from codeframe.models import (
     Assignment,
     Code,
     Codeframe,
+    GenerationJob,
     Membership,
     Net,
     Project,
@@ -194,12 +195,24 @@ def delete_question(*, question: Question) -> None:
 
 
 def delete_codeframe(*, codeframe: Codeframe) -> None:
-    """Delete the codeframe. Raises InvalidEdit when waves were coded with it."""
+    """Delete the codeframe. Raises InvalidEdit when waves were coded with it, or a wave is
+    queued or being coded with it (cancel its job first)."""
     pk = codeframe.pk
-    try:
-        codeframe.delete()
-    except RestrictedError as exc:
-        raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc
+    with transaction.atomic():
+        coding = GenerationJob.objects.filter(
+            kind=GenerationJob.Kind.WAVE,
+            state__in=GenerationJob.ACTIVE_STATES,
+            params__codeframe=pk,
+        ).select_related("question")
+        if waves := sorted(job.question.wave_label for job in coding):
+            raise InvalidEdit(
+                f"Codeframe #{pk} is kept: a wave is being coded with it ({', '.join(waves)}). "
+                "Cancel its job, or wait for it to finish, to delete it."
+            )
+        try:
+            codeframe.delete()
+        except RestrictedError as exc:
+            raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc
     logger.info("codeframe %s deleted", pk)
 
 

@@ -5,7 +5,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from codeframe import jobs, selectors, waves
+from codeframe import jobs, selectors, services, waves
+from codeframe.exceptions import InvalidEdit
 from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
@@ -328,6 +329,23 @@ def test_a_wave_job_cancelled_while_embedding_stores_nothing(approved, settings)
     finished = jobs.run_job(job_id=job.pk, on_progress=cancel_midway)
     assert finished.state == GenerationJob.State.CANCELLED and finished.done == 4
     assert not Codeframe.objects.filter(question=job.question).exists()
+
+
+def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, settings):
+    """Deleting the approved frame under a queued wave job would leave a job no retry can
+    finish: the delete is refused while the job is active, and a job whose frame went anyway
+    fails saying what to do."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    with pytest.raises(InvalidEdit, match=r"a wave is being coded with it \(2027-01\)"):
+        services.delete_codeframe(codeframe=approved)
+    assert Codeframe.objects.filter(pk=approved.pk).exists()
+    jobs.cancel_job(job=job)
+    Codeframe.objects.filter(pk=approved.pk).delete()  # as the admin's bulk delete would
+    again = jobs.retry_job(job=GenerationJob.objects.get(pk=job.pk))
+    failed = jobs.run_job(job_id=again.pk)
+    assert failed.state == GenerationJob.State.FAILED
+    assert failed.error.startswith(f"The approved codeframe #{approved.pk} this wave was")
 
 
 def test_api_gives_the_tracker_table(api_client, approved):
