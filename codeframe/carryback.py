@@ -38,6 +38,7 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 
 from django.db import transaction
+from django.db.models import Count
 
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
@@ -65,6 +66,10 @@ class Change:
     before: str = ""
     after: str = ""
     into: int | None = None  # merged: the code number the answers go to
+    # merged, removed: how many of the approved frame's own answers (its wave's) carry the
+    # code, whose coding carrying back rewrites (moved to `into`; falling back to their next
+    # code).
+    answers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class CarryBackSummary:
     codeframe: int
     approved: int
     changes: tuple[Change, ...] = ()
+    approved_wave: str = ""  # the wave label of the approved frame's question
     conflicts: tuple[str, ...] = ()
     applied: bool = False
     counts: dict[str, int] = field(default_factory=dict)
@@ -88,10 +94,18 @@ class CarryBackSummary:
             return "nothing to carry back"
         return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in self.counts.items() if n)
 
+    @property
+    def recoded(self) -> int:
+        """The approved frame's own answers whose coding the merges and deletes rewrite (an
+        answer with two such codes counts twice)."""
+        return sum(c.answers or 0 for c in self.changes)
+
     def as_dict(self) -> dict:
         return {
             "codeframe": self.codeframe,
             "approved_codeframe": self.approved,
+            "approved_wave": self.approved_wave,
+            "recoded_answers": self.recoded,
             "applied": self.applied,
             "counts": dict(self.counts),
             "changes": [asdict(c) for c in self.changes],
@@ -304,10 +318,28 @@ def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
     return CarryBackSummary(
         codeframe=wave.pk,
         approved=approved.pk,
-        changes=tuple(changes),
+        changes=tuple(_with_answers(changes, approved)),
+        approved_wave=approved.question.wave_label,
         conflicts=tuple(conflicts),
         counts=counts,
     )
+
+
+def _with_answers(changes: list[Change], approved: Codeframe) -> list[Change]:
+    """`changes` with `answers` set on merges and deletes: the approved frame's answers that
+    carry the code, which carrying back recodes (they are an earlier wave's coding)."""
+    numbers = [c.number for c in changes if c.kind in ("merged", "removed")]
+    if not numbers:
+        return changes
+    counts = dict(
+        Assignment.objects.filter(codeframe=approved, code__number__in=numbers)
+        .values("code__number")
+        .annotate(n=Count("response", distinct=True))
+        .values_list("code__number", "n")
+    )
+    return [
+        replace(c, answers=counts.get(c.number, 0)) if c.number in numbers else c for c in changes
+    ]
 
 
 def _apply(changes: tuple[Change, ...], *, wave: Codeframe, approved: Codeframe) -> None:

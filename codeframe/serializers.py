@@ -331,6 +331,11 @@ class CarryBackChangeSerializer(serializers.Serializer):
     before = serializers.CharField(help_text="What the approved frame shows now.")
     after = serializers.CharField(help_text="What it shows once carried back.")
     into = serializers.IntegerField(allow_null=True, help_text="merged: the code number kept.")
+    answers = serializers.IntegerField(
+        allow_null=True,
+        help_text="merged, removed: the approved frame's own answers with the code, whose "
+        "coding carrying back rewrites (moved into `into`, or to their next code).",
+    )
 
 
 class CarryBackSerializer(serializers.Serializer):
@@ -338,6 +343,11 @@ class CarryBackSerializer(serializers.Serializer):
 
     codeframe = serializers.IntegerField(help_text="The wave's codeframe.")
     approved_codeframe = serializers.IntegerField(help_text="The frame it was coded with.")
+    approved_wave = serializers.CharField(help_text="The wave label of the approved frame.")
+    recoded_answers = serializers.IntegerField(
+        help_text="The approved frame's own answers (that wave's) whose coding the merges and "
+        "deletes rewrite: that wave's tracker figures change with them."
+    )
     applied = serializers.BooleanField(help_text="False for a preview (GET).")
     counts = serializers.DictField(child=serializers.IntegerField(), help_text="Per kind.")
     changes = CarryBackChangeSerializer(many=True)

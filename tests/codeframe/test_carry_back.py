@@ -1,8 +1,11 @@
 """codeframe.carryback: a wave frame's edits carried back into the approved frame, so the next
 wave is coded with them; and its page and API action."""
 
+from io import StringIO
+
 import pyreadstat
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from codeframe import carryback, exports, services, waves
@@ -182,7 +185,9 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
     assert sorted(row[column] for row in binary[1:])[-2:] == [0, 1]
 
 
-def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approved, wave2):
+def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(
+    approved, wave2, staff_client
+):
     kept, merged, deleted = numbers(wave2)[:3]
     wave1_answers = set(
         Assignment.objects.filter(codeframe=approved, code__number=merged).values_list(
@@ -193,6 +198,22 @@ def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(approv
     services.merge_codes(target=code(wave2, kept), sources=[code(wave2, merged)])
     services.delete_code(code=code(wave2, deleted))
     assert wave2.__class__.objects.get(pk=wave2.pk).params["merged_into"] == {str(merged): kept}
+
+    # The preview says how many of wave 1's own answers the merge and the delete recode.
+    preview = carryback.preview_carry_back(codeframe=wave2)
+    wave1_deleted = Assignment.objects.filter(codeframe=approved, code__number=deleted)
+    recodes = {c.number: c.answers for c in preview.changes if c.kind in ("merged", "removed")}
+    assert recodes == {merged: len(wave1_answers), deleted: wave1_deleted.count()}
+    assert preview.approved_wave == "1"
+    assert preview.recoded == len(wave1_answers) + wave1_deleted.count()
+    page = staff_client.get(reverse("codeframe:codeframe-carry-back", args=[wave2.pk]))
+    html = page.content.decode()
+    assert 'id="carry-back-recodes"' in html and "rewrites wave 1's coding" in html
+    assert f"recode\n  {preview.recoded} of its answers" in html
+    assert f"its {len(wave1_answers)} answers in wave 1 move there" in html
+    out = StringIO()
+    call_command("carry_back", "--codeframe", str(wave2.pk), stdout=out)
+    assert f"This recodes {preview.recoded} answer(s) of wave 1" in out.getvalue()
 
     summary = carryback.carry_back(codeframe=wave2)
     assert {(c.kind, c.number, c.into) for c in summary.changes if c.kind != "keywords"} == {
@@ -286,6 +307,7 @@ def test_the_page_previews_then_carries_back(staff_client, approved, wave2):
     html = page.content.decode()
     assert page.status_code == 200 and 'id="carry-back-changes"' in html
     assert "Renamed in the wave" in html and "Carry these 1 change back" in html
+    assert 'id="carry-back-recodes"' not in html  # a rename recodes no answer
     assert code(approved, number).label != "Renamed in the wave"
 
     done = staff_client.post(url, follow=True)
@@ -338,8 +360,10 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
             "before": code(approved, number).label,
             "after": "Renamed by the API user",
             "into": None,
+            "answers": None,
         }
     ]
+    assert (body["approved_wave"], body["recoded_answers"]) == ("1", 0)
     applied = api_client.post(url, format="json")
     assert applied.status_code == 200 and applied.json()["applied"] is True
     assert applied.json()["counts"]["renamed"] == 1
@@ -358,10 +382,6 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
 
 
 def test_the_command_previews_then_applies_and_reports_conflicts(approved, wave2):
-    from io import StringIO
-
-    from django.core.management import CommandError, call_command
-
     def run(*args) -> str:
         out = StringIO()
         call_command("carry_back", *args, stdout=out)

@@ -49,3 +49,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{change.kind}: {change.number} {change.label}{into}{words}")
         for conflict in summary.conflicts:
             self.stdout.write(f"conflict: {conflict}")
+        if summary.recoded:
+            self.stdout.write(
+                f"{'Recoded' if summary.applied else 'This recodes'} {summary.recoded} "
+                f"answer(s) of wave "
+                f"{summary.approved_wave or '1'} (the approved frame's own): its tracker "
+                "figures change."
+            )
