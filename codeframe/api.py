@@ -240,6 +240,38 @@ class CodeframeViewSet(viewsets.ViewSet):
         return accepted(job, request)
 
     @extend_schema(
+        request=None,
+        responses={
+            202: JobSerializer,
+            400: OpenApiResponse(
+                _error, description="The wave's frame is approved or codes later waves"
+            ),
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+            409: OpenApiResponse(
+                _error,
+                description="Not a wave's codeframe, its frame no longer approved, or the wave "
+                "is being coded already",
+            ),
+        },
+        summary="Code a wave again with its approved codeframe as it is now",
+        description=(
+            "Queues coding this wave's answers again with the approved codeframe it was coded "
+            "with, as that frame is now (with the edits carried back since): 202 with the job; "
+            "its codeframe once done, which the tracker then uses for the wave. This codeframe "
+            "and its review are kept."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def recode(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        try:
+            job = jobs.queue_recode(codeframe=codeframe, user=request.user)
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        return accepted(job, request)
+
+    @extend_schema(
         methods=["GET"],
         request=None,
         responses={

@@ -192,6 +192,31 @@ def queue_wave(
     return job
 
 
+def queue_recode(*, codeframe: Codeframe, user: Any = None) -> GenerationJob:
+    """Queue coding the wave of `codeframe` (a wave's coded frame) again with the approved frame
+    it was coded with, as that frame is now (`waves.recode_with`): after edits were carried
+    back, or a wave was coded before a fix. The new codeframe stands for the wave in the
+    tracker; `codeframe` and its review are kept. Raises as `recode_with`, JobStateError (the
+    wave is being coded already), QueueFull."""
+    from codeframe.waves import recode_with
+
+    with transaction.atomic():
+        question = Question.objects.select_for_update().get(pk=codeframe.question_id)
+        approved = recode_with(codeframe=codeframe)
+        coding = question.jobs.filter(kind=GenerationJob.Kind.WAVE)
+        if coding.filter(state__in=GenerationJob.ACTIVE_STATES).exists():
+            raise JobStateError(f"Wave “{question.wave_label}” is being coded already.")
+        job = _create(
+            question=question,
+            user=user,
+            kind=GenerationJob.Kind.WAVE,
+            params={"codeframe": approved.pk, "wave": question.wave_label, "recode": codeframe.pk},
+        )
+        _enqueue(job)
+    job.refresh_from_db()
+    return job
+
+
 def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
     """A new job with the failed or cancelled `job`'s question and parameters."""
     if job.state not in (State.FAILED, State.CANCELLED):

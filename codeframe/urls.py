@@ -25,6 +25,7 @@ urlpatterns = [
         "codeframes/<int:codeframe_id>/approve/", views.codeframe_approve, name="codeframe-approve"
     ),
     path("codeframes/<int:codeframe_id>/waves/new/", views.wave_new, name="wave-new"),
+    path("codeframes/<int:codeframe_id>/recode/", views.codeframe_recode, name="codeframe-recode"),
     path(
         "codeframes/<int:codeframe_id>/carry-back/",
         views.codeframe_carry_back,

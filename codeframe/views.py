@@ -454,6 +454,20 @@ def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return redirect(codeframe)
 
 
+@require_POST
+@login_required
+def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """Code this wave's answers again with its approved frame as it is now (a background job);
+    the job's page hands over to the new codeframe."""
+    codeframe = _editable(request, codeframe_id)
+    try:
+        job = jobs.queue_recode(codeframe=codeframe, user=request.user)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(codeframe)
+    return redirect(job)
+
+
 @login_required
 @throttle_page(ImportThrottle)
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:

@@ -22,7 +22,13 @@ from django.db.models import Count, Exists, OuterRef, Q
 from codeframe import tracker as tracker_stats
 from codeframe.carryback import CARRY_BASE, frame_shape
 from codeframe.coding import code_answers
-from codeframe.exceptions import InvalidEdit, NoResponses, NotApproved, SuggestionDecided
+from codeframe.exceptions import (
+    InvalidEdit,
+    NoResponses,
+    NotApproved,
+    NotAWaveFrame,
+    SuggestionDecided,
+)
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
@@ -120,6 +126,28 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
         question.wave_order = max(q.wave_order or 1 for q in [root, *waves]) + 1
         question.save(update_fields=["tracker", "wave_label", "wave_order"])
     return question
+
+
+def recode_with(*, codeframe: Codeframe) -> Codeframe:
+    """The approved frame the wave's codeframe `codeframe` is coded again with (the one it was
+    coded with, as it is now: with the edits carried back since). Raises NotAWaveFrame,
+    NotApproved (its approval was withdrawn), InvalidEdit (the wave's frame is approved or
+    codes later waves: it then stands for the wave in the tracker, and a new one would not)."""
+    if codeframe.coded_with_id is None:
+        raise NotAWaveFrame(
+            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe (or that "
+            "codeframe was deleted): there is nothing to code its wave again with."
+        )
+    approved = Codeframe.objects.get(pk=codeframe.coded_with_id)
+    if not approved.approved:
+        raise NotApproved(f"Codeframe #{approved.pk} is no longer approved; approve it first.")
+    if codeframe.approved or Codeframe.objects.filter(coded_with=codeframe).exists():
+        raise InvalidEdit(
+            f"Codeframe #{codeframe.pk} is approved or later waves were coded with it, so the "
+            "tracker keeps it for this wave: withdraw its approval (and delete those waves) "
+            "before coding the wave again."
+        )
+    return approved
 
 
 def code_wave_question(

@@ -11,7 +11,7 @@ from django.urls import reverse
 from codeframe import carryback, exports, services, waves
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.exports.rows import answer_rows
-from codeframe.models import Assignment, Code, Membership, Net, Role
+from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Membership, Net, Role
 from tests.codeframe.conftest import ANSWERS, make_question
 from tests.codeframe.test_waves import (
     NEXT_WAVE,
@@ -420,3 +420,38 @@ def test_carried_examples_stop_at_the_cap_most_certain_first(approved, monkeypat
         .values_list("response__text", flat=True)
     )
     assert carryback._wave_examples(biggest) == list(dict.fromkeys(ordered))[:2]
+
+
+def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_client, approved, wave2):
+    """Edits carried back reach a wave already coded when it is coded again: a new codeframe
+    the tracker uses for the wave, the old one (and its review) kept."""
+    first = numbers(wave2)[0]
+    services.rename_code(code=code(wave2, first), label="Renamed, then carried back")
+    carryback.carry_back(codeframe=wave2)
+    url = reverse("codeframe:codeframe-recode", args=[wave2.pk])
+    assert f'action="{url}"' in staff_client.get(wave2.get_absolute_url()).content.decode()
+    assert 'id="recode"' not in staff_client.get(approved.get_absolute_url()).content.decode()
+
+    job = GenerationJob.objects.get(pk=staff_client.post(url)["Location"].split("/")[-2])
+    assert job.state == GenerationJob.State.DONE and job.question == wave2.question
+    assert job.params == {"codeframe": approved.pk, "wave": "2027-01", "recode": wave2.pk}
+    again = job.codeframe
+    assert again.coded_with == approved and numbers(again) == numbers(approved)
+    assert code(again, first).label == "Renamed, then carried back"
+    assert Codeframe.objects.filter(pk=wave2.pk).exists()
+    by_wave = {w.label: w.codeframe for w in waves.tracker_waves(question=approved.question)}
+    assert by_wave == {"1": approved, "2027-01": again}
+
+    reply = api_client.post(f"/api/codeframes/{again.pk}/recode/")
+    assert reply.status_code == 202 and reply.json()["state"] == "done"
+    refused = api_client.post(f"/api/codeframes/{approved.pk}/recode/")
+    assert refused.status_code == 409
+    assert "nothing to code its wave again" in refused.json()["detail"]
+    waves.approve_codeframe(codeframe=again)
+    refused = api_client.post(f"/api/codeframes/{again.pk}/recode/")
+    assert refused.status_code == 400 and "tracker keeps it" in refused.json()["detail"]
+    waves.approve_codeframe(codeframe=approved, approved=False)
+    refused = api_client.post(f"/api/codeframes/{wave2.pk}/recode/")
+    assert refused.status_code == 409 and "no longer approved" in refused.json()["detail"]
+    page = staff_client.post(url, follow=True).content.decode()
+    assert "no longer approved" in page
