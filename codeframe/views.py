@@ -73,6 +73,13 @@ def question_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     question = selectors.get_question(user=request.user, question_id=question_id)
+    tracker_frame = None
+    if selectors.is_tracker(question=question):
+        # Which of the wave's codeframes the tracker's tables and SPSS file count.
+        tracker_frame = next(
+            (w.codeframe for w in waves.tracker_waves(question=question) if w.question == question),
+            None,
+        )
     return render(
         request,
         "codeframe/question_detail.html",
@@ -80,6 +87,7 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
             "question": question,
             "samples": selectors.sample_responses(question=question),
             "codeframes": selectors.question_codeframes(question=question),
+            "tracker_frame": tracker_frame,
             "jobs": selectors.question_jobs(question=question),
             "generate_form": GenerateForm(),
             **_roles(request.user, question.project_id),

@@ -441,6 +441,11 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
     assert Codeframe.objects.filter(pk=wave2.pk).exists()
     by_wave = {w.label: w.codeframe for w in waves.tracker_waves(question=approved.question)}
     assert by_wave == {"1": approved, "2027-01": again}
+    # The wave's page says which of its codeframes the tracker counts.
+    rows_html = staff_client.get(wave2.question.get_absolute_url()).content.decode().split("<tr>")
+    status = {pk: next(r for r in rows_html if f">#{pk}</a>" in r) for pk in (again.pk, wave2.pk)}
+    assert "tracker-frame" in status[again.pk] and "tracker-frame" not in status[wave2.pk]
+    assert "Coded with approved <a" in status[wave2.pk]
 
     reply = api_client.post(f"/api/codeframes/{again.pk}/recode/")
     assert reply.status_code == 202 and reply.json()["state"] == "done"
