@@ -420,6 +420,11 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
             f"The approved codeframe #{job.params['codeframe']} this wave was to be coded with "
             "was deleted. Delete this wave and code it again from an approved codeframe."
         )
+    if not codeframe.approved:
+        raise NotApproved(
+            f"Codeframe #{codeframe.pk}'s approval was withdrawn after this wave was queued. "
+            "Approve it again and retry this job, or delete the wave."
+        )
     total = job.total
 
     def embed(texts: list[str]) -> tuple[np.ndarray, dict]:

@@ -93,6 +93,14 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
     wave = wave.strip()
     if not wave:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    series = tracker_series(question=codeframe.question)
+    if series is not None and codeframe.pk not in series.frames:
+        raise InvalidEdit(
+            f"This tracker's waves are coded with the numbers of codeframe #{series.start}; "
+            f"codeframe #{codeframe.pk} has numbers of its own (a codeframe generated afresh), "
+            "so its waves would not line up. Code the wave with an approved codeframe of the "
+            f"series: #{series.start} or a wave's codeframe coded from it."
+        )
     root = tracker_root(codeframe.question)
     # The first wave is labelled "1" when the tracker starts, if it has no label yet.
     labels = {
@@ -384,15 +392,49 @@ class TrackerWave:
     codeframe: Codeframe | None  # None while the wave is not coded (its job queued, failed...)
 
 
+class TrackerSeries(NamedTuple):
+    start: int  # the first wave's codeframe the first coded wave was coded with
+    frames: frozenset[int]  # it and every codeframe coded from it, through any chain
+
+
+def tracker_series(*, question: Question) -> TrackerSeries | None:
+    """The codeframes in the numbering of the question's tracker: the first wave's frame that
+    waves were coded with (the earliest such wave when there were several), and every frame
+    coded from one of these (`coded_with`, through approved wave frames). None until a wave is
+    coded. A codeframe generated afresh on any wave has numbers of its own and is not in it."""
+    rows = list(
+        Codeframe.objects.filter(question__in=tracker_questions(question=question)).values_list(
+            "pk", "coded_with_id", "question_id", "created"
+        )
+    )
+    root = tracker_root(question).pk
+    on_root = {pk for pk, _, question_id, _ in rows if question_id == root}
+    coded = sorted((created, pk, parent) for pk, parent, _, created in rows if parent in on_root)
+    if not coded:
+        return None
+    start = coded[0][2]
+    frames, grown = {start}, True
+    while grown:
+        more = {pk for pk, parent, _, _ in rows if parent in frames} - frames
+        frames |= more
+        grown = bool(more)
+    return TrackerSeries(start, frozenset(frames))
+
+
 def tracker_waves(*, question: Question) -> list[TrackerWave]:
-    """Every wave of the question's tracker, oldest first, with its codeframe: the newest
-    approved one, else the one later waves were coded with, else the wave's coded frame (coded
-    with an approved one), else the newest one, else None (not coded yet): a draft generated
-    on a wave's question afresh has numbers of its own and never stands for the wave while
-    its coded frame is there. A wave without a label is known by its order."""
+    """Every wave of the question's tracker, oldest first, with its codeframe in the tracker's
+    numbering (`tracker_series`): the newest approved one, else the one later waves were coded
+    with, else the wave's coded frame (the newest when it was coded again), else None (not
+    coded yet). A codeframe generated afresh on a wave has numbers of its own and never stands
+    for it, even approved. Before any wave is coded, the first wave's is its newest approved
+    codeframe, else its newest. A wave without a label is known by its order."""
+    series = tracker_series(question=question)
     found = []
     for position, wave_question in enumerate(tracker_questions(question=question), 1):
-        frames = wave_question.codeframes.annotate(
+        frames = wave_question.codeframes.all()
+        if series is not None:
+            frames = frames.filter(pk__in=series.frames)
+        frames = frames.annotate(
             coded_later=Exists(Codeframe.objects.filter(coded_with=OuterRef("pk"))),
             is_wave=Q(coded_with__isnull=False),
         ).order_by("-approved", "-coded_later", "-is_wave", "-created", "-id")

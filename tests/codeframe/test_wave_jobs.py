@@ -348,6 +348,18 @@ def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, sett
     assert failed.error.startswith(f"The approved codeframe #{approved.pk} this wave was")
 
 
+def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    waves.approve_codeframe(codeframe=approved, approved=False)
+    failed = jobs.run_job(job_id=job.pk)
+    assert failed.state == GenerationJob.State.FAILED and "approval was withdrawn" in failed.error
+    assert not Codeframe.objects.filter(question=job.question).exists()
+    waves.approve_codeframe(codeframe=approved)
+    done = jobs.run_job(job_id=jobs.retry_job(job=failed).pk)
+    assert done.state == GenerationJob.State.DONE and done.codeframe.coded_with == approved
+
+
 def test_api_gives_the_tracker_table(api_client, approved):
     wave_frame = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     reply = api_client.get(f"/api/codeframes/{wave_frame.pk}/tracker/")

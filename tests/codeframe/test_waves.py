@@ -208,6 +208,30 @@ def test_a_wave_not_coded_yet_keeps_its_place_in_the_tracker_and_the_sav(approve
     assert marked == 2  # in the code and the net tables
 
 
+def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approved):
+    """Another frame of the first wave (generated afresh: numbers of its own), even approved,
+    neither stands for a wave nor codes one: the tracker would compare unrelated codes under
+    one number. A wave with only such a frame is not coded yet."""
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    root = approved.question
+    fresh = waves.approve_codeframe(
+        codeframe=services.create_codeframe(question=root, n_codes=2, random_state=7)
+    )
+    assert waves.tracker_series(question=root) == (approved.pk, {approved.pk, second.pk})
+    with pytest.raises(InvalidEdit, match=f"numbers of codeframe #{approved.pk}; codeframe #"):
+        waves.code_wave(codeframe=fresh, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert [f.pk for _, _, f in waves.tracker_frames(question=root)] == [approved.pk, second.pk]
+    late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    waves.approve_codeframe(codeframe=services.create_codeframe(question=late, n_codes=2))
+    by_wave = {w.label: w.codeframe for w in waves.tracker_waves(question=root)}
+    assert by_wave == {"1": approved, "2027-01": second, "2027-02": None}
+    # A wave's approved frame codes the next wave in the same numbering.
+    waves.approve_codeframe(codeframe=second)
+    third = waves.code_wave(codeframe=second, rows=rows(NEXT_WAVE), wave="2027-03")
+    assert third.pk in waves.tracker_series(question=root).frames
+    assert waves.tracker_waves(question=root)[-1].codeframe == third
+
+
 def test_only_approved_frames_and_new_labels(codeframe):
     with pytest.raises(NotApproved):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
