@@ -12,7 +12,7 @@ from itertools import islice
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.deletion import RestrictedError
 
 from codeframe.conf import get_config
@@ -188,10 +188,31 @@ def delete_question(*, question: Question) -> None:
     deleting it would break the tracker's series (delete the later waves first)."""
     pk = question.pk
     try:
-        question.delete()
+        with transaction.atomic():
+            _reserve_numbers(question.codeframes.all())
+            question.delete()
     except RestrictedError as exc:
         raise InvalidEdit(f"This question is kept: {_in_use(question=question)}") from exc
     logger.info("question %s deleted", pk)
+
+
+# Key in an approved codeframe's params: numbers of deleted wave frames coded with it, which
+# exports may have published; `waves.used_code_numbers` never gives them out again.
+RESERVED = "reserved"
+
+
+def _reserve_numbers(frames: QuerySet[Codeframe]) -> None:
+    """Before wave codeframes `frames` are deleted: note every code number they have or retired
+    (an accepted suggestion's number may be in exports already) in the approved frame each was
+    coded with, so no later code of the tracker takes it."""
+    for frame in frames.exclude(coded_with=None).select_related("coded_with"):
+        numbers = {*frame.codes.values_list("number", flat=True), *frame.params.get("retired", [])}
+        approved = frame.coded_with
+        approved.params = {
+            **approved.params,
+            RESERVED: sorted({*approved.params.get(RESERVED, []), *map(int, numbers)}),
+        }
+        approved.save(update_fields=["params"])
 
 
 def delete_codeframe(*, codeframe: Codeframe) -> None:
@@ -210,6 +231,7 @@ def delete_codeframe(*, codeframe: Codeframe) -> None:
                 "Cancel its job, or wait for it to finish, to delete it."
             )
         try:
+            _reserve_numbers(Codeframe.objects.filter(pk=pk))
             codeframe.delete()
         except RestrictedError as exc:
             raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc

@@ -33,7 +33,13 @@ from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
 from codeframe.selectors import asked_codes, question_texts
-from codeframe.services import _store, embed_answers, import_responses, refresh_sizes
+from codeframe.services import (
+    RESERVED,
+    _store,
+    embed_answers,
+    import_responses,
+    refresh_sizes,
+)
 from codeframe.suggestions import new_code_numbers, suggest_codes
 
 logger = logging.getLogger(__name__)
@@ -249,13 +255,15 @@ def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
 
 def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
     """Every code number any codeframe of the tracker has or had (merged and deleted codes'
-    numbers are kept in `params["retired"]`), so a new code never reuses one."""
+    numbers are kept in `params["retired"]`, a deleted wave frame's in its approved frame's
+    `params["reserved"]`), so a new code never reuses one."""
     questions = tracker_questions(question=codeframe.question)
     used = set(
         Code.objects.filter(codeframe__question__in=questions).values_list("number", flat=True)
     )
     for params in Codeframe.objects.filter(question__in=questions).values_list("params", flat=True):
         used.update(int(n) for n in (params or {}).get("retired", []))
+        used.update(int(n) for n in (params or {}).get(RESERVED, []))
     return used
 
 

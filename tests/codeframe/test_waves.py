@@ -232,6 +232,21 @@ def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approv
     assert waves.tracker_waves(question=root)[-1].codeframe == third
 
 
+@pytest.mark.parametrize("delete", ["codeframe", "question"])
+def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, delete):
+    """A code accepted in a wave may be in exports already: deleting that wave's frame (or the
+    wave) must not free its number for another code."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    taken = waves.accept_suggestion(suggestion=suggestion_of(wave, "Mortgage rates")).number
+    if delete == "codeframe":
+        services.delete_codeframe(codeframe=wave)
+    else:
+        services.delete_question(question=wave.question)
+    assert taken not in set(approved.codes.values_list("number", flat=True))
+    later = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert waves.accept_suggestion(suggestion=suggestion_of(later, "Station")).number == taken + 1
+
+
 def test_only_approved_frames_and_new_labels(codeframe):
     with pytest.raises(NotApproved):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
