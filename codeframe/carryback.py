@@ -246,7 +246,16 @@ def plan_changes(
             continue  # the approved frame no longer has it either
         number, label = int(key), approved_codes[key]["label"]
         into = _merge_target(number, merged_into, wave_codes)
-        if into is None:
+        edited = [w for f, w in CODE_FIELDS.items() if approved_codes[key][f] != base_codes[key][f]]
+        if edited:
+            # The mirror of a wave's edit to a code the approved frame dropped: carrying the
+            # delete or merge would silently throw the approved frame's edit away.
+            done = "deleted" if into is None else f"merged into code {into}"
+            conflicts.append(
+                f"Code {number} “{label}” was {done} in this wave, but its "
+                f"{' and '.join(edited)} changed in the approved frame since."
+            )
+        elif into is None:
             changes.append(Change("removed", number, label))
         elif str(into) in approved_codes or into in added:
             into_label = wave_codes[str(into)]["label"]

@@ -256,6 +256,20 @@ def test_conflicting_edits_are_refused_until_the_frames_agree(approved, wave2):
     assert code(approved, number).label == "Approved frame's name"
 
 
+def test_a_wave_delete_of_a_code_the_approved_frame_renamed_is_a_conflict(approved, wave2):
+    deleted = numbers(wave2)[1]
+    services.rename_code(code=code(approved, deleted), label="Complaints handling")
+    services.delete_code(code=code(wave2, deleted))
+    preview = carryback.preview_carry_back(codeframe=wave2)
+    assert preview.conflicts == (
+        f"Code {deleted} “Complaints handling” was deleted in this wave, but its label changed "
+        "in the approved frame since.",
+    )
+    with pytest.raises(CarryBackConflict):
+        carryback.carry_back(codeframe=wave2)
+    assert code(approved, deleted).label == "Complaints handling"  # kept, nothing carried
+
+
 def test_two_waves_coded_with_one_frame_do_not_undo_each_others_edits(approved, wave2):
     wave3 = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:6]), wave="2027-02")
     first, second = numbers(approved)[:2]
