@@ -12,6 +12,10 @@ with a `wave` variable first and each wave's own nets (see there).
 pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
 document note (SPSS: File > Display Data File Information; or paste it into a syntax window).
+
+SPSS's longest string is 32,767 bytes and an answer can be longer in UTF-8 (10,000 emoji are
+40,000 bytes), so a longer string is cut to fit, at a character boundary, and a comment ahead of
+the MRSETS syntax in the note counts the cuts; the CSV and XLSX exports keep the full text.
 """
 
 import os
@@ -30,6 +34,9 @@ MAX_VALUE_LABEL = 120
 MAX_FILE_LABEL = 64
 # The document note's lines (readstat refuses a longer one: "The provided note is too long").
 MAX_NOTE_LINE = 80
+# The widest string variable SPSS opens. pyreadstat declares a string variable as wide as its
+# longest value's UTF-8 bytes, so one longer answer would make the whole file unreadable.
+MAX_STRING = 32_767
 
 
 def build_sav(*, codeframe: Codeframe) -> bytes:
@@ -200,10 +207,12 @@ def _write_sav(
     formats: dict[str, str],
     code_vars: list[str],
 ) -> bytes:
-    """The .sav bytes of `frame`: the variables in `formats` nominal, the codes' MRSETS syntax
-    in the document note, the survey as the file label."""
+    """The .sav bytes of `frame`: the variables in `formats` nominal, its strings cut to
+    MAX_STRING bytes (`_fit_strings`), the codes' MRSETS syntax in the document note after a
+    comment counting those cuts, the survey as the file label."""
     import pyreadstat
 
+    cuts = _fit_strings(frame)
     with tempfile.TemporaryDirectory(prefix="codeframe-sav-") as folder:
         path = os.path.join(folder, "export.sav")
         pyreadstat.write_sav(
@@ -214,10 +223,38 @@ def _write_sav(
             variable_value_labels=value_labels,
             variable_measure={name: "nominal" for name in formats},
             variable_format=formats,
-            note=mrsets_syntax(question=question, variables=code_vars),
+            note=[*cuts, *mrsets_syntax(question=question, variables=code_vars)],
         )
         with open(path, "rb") as handle:
             return handle.read()
+
+
+def _fit_strings(frame) -> list[str]:
+    """Cut, in place, every string of `frame`'s string variables to at most MAX_STRING bytes of
+    UTF-8; returns the document note's lines saying how many were cut, as an SPSS comment (so
+    the note can still be pasted into a syntax window whole), or no lines when none was."""
+    import pandas as pd
+
+    lines: list[str] = []
+    for name in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        fitted, count = [], 0
+        for value in frame[name]:
+            if isinstance(value, str) and len(value.encode("utf-8")) > MAX_STRING:
+                value, count = _cut(value, MAX_STRING), count + 1
+            fitted.append(value)
+        if not count:
+            continue
+        frame[name] = pd.Series(fitted, index=frame.index, dtype=frame[name].dtype)
+        noun = "answer" if name == "answer" else f"{name} value"
+        counted = f"1 {noun} was" if count == 1 else f"{count:,} {noun}s were"
+        lines += textwrap.wrap(
+            f"* {counted} cut to {MAX_STRING:,} bytes (the longest string SPSS allows); the full"
+            " text is in the CSV and XLSX exports.",
+            width=MAX_NOTE_LINE,
+        )
+    return lines
 
 
 def mrsets_syntax(*, question: Question, variables: list[str]) -> list[str]:

@@ -213,3 +213,29 @@ def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
     assert moved.number in approved.nets.get(number=old_number).codes.values_list(
         "number", flat=True
     )
+
+
+def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
+    staff_client, codeframe
+):
+    """SPSS opens no string wider than 32,767 bytes, and pyreadstat declares `answer` as wide as
+    its longest answer in UTF-8: 9,000 emoji (36,000 bytes) are cut at a character boundary, in
+    the stacked file and in the wave's own; 10,000 "é" (20,000 bytes) stay whole."""
+    long, fits = "🙂" * 9000, "é" * 10000
+    _approved, second = _two_waves(codeframe, [long, fits, "Fees went up again"])
+    stacked = staff_client.get(
+        reverse("codeframe:question-tracker", args=[second.question_id]), {"format": "sav"}
+    )
+    for content in (stacked.content, exports.build_sav(codeframe=second)):
+        frame, meta = read_sav(content)
+        assert all(width <= 32767 for width in meta.variable_storage_width.values())
+        answers = list(frame["answer"][frame["resp_id"] == "W0"])
+        assert len(answers) == 1 and long.startswith(answers[0])
+        cut = len(answers[0].encode("utf-8"))
+        assert cut == 32764 and meta.original_variable_types["answer"] == f"A{cut}"
+        assert list(frame["answer"][frame["resp_id"] == "W1"]) == [fits]
+        assert list(frame["answer"][frame["resp_id"] == "W2"]) == ["Fees went up again"]
+        note = "\n".join(meta.notes)
+        assert note.startswith("* 1 answer was cut to 32,767 bytes")
+        assert "CSV and XLSX" in note and "\nMRSETS /MDGROUP NAME=$codes" in note
+        assert all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
