@@ -142,6 +142,9 @@ class CodeRow:
     # what the tracker and the SPSS file count (a multi-coded answer counts for each code).
     mentions: int = 0
     mention_share: float = 0.0
+    # False for a code carried back into this frame after its answers were coded
+    # (`asked_codes`): its figures here are "not asked", not 0.
+    asked: bool = True
 
 
 @dataclass
@@ -180,6 +183,7 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
     nets: dict[int | None, NetRow] = {
         net.pk: NetRow(net=net, label=net.label) for net in codeframe.nets.order_by("number")
     }
+    asked = asked_codes(codeframe=codeframe)
     for code in codes:
         row = nets.setdefault(code.net_id, NetRow(net=None, label="No net"))
         row.codes.append(
@@ -188,6 +192,7 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
                 share=code.size / total if total else 0.0,
                 mentions=code.mentions,
                 mention_share=code.mentions / total if total else 0.0,
+                asked=code.number in asked,
             )
         )
     coded = sum(code.size for code in codes)

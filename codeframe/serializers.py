@@ -71,6 +71,10 @@ class CodeSerializer(serializers.Serializer):
         help_text="Answers carrying it at all (primary or second): what the tracker counts."
     )
     mention_share = serializers.FloatField(help_text="mentions / all answers of the question")
+    asked = serializers.BooleanField(
+        help_text="False for a code carried back into this frame after its answers were "
+        "coded: not asked in this wave, so its figures here mean nothing (not 0)."
+    )
     examples = serializers.ListField(source="code.examples", child=serializers.CharField())
 
 

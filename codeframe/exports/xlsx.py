@@ -30,10 +30,18 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                         code.label,
                         code.kind,
                         ", ".join(code.keywords),
-                        code.size,
-                        round(row.share, 4),
-                        row.mentions,
-                        round(row.mention_share, 4),
+                        # A code carried back after this wave was coded: not asked (blank,
+                        # as in the answer sheets), not 0.
+                        *(
+                            (
+                                code.size,
+                                round(row.share, 4),
+                                row.mentions,
+                                round(row.mention_share, 4),
+                            )
+                            if row.asked
+                            else (None, None, None, None)
+                        ),
                         " | ".join(code.examples),
                     ]
                 )

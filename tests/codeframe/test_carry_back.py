@@ -1,8 +1,9 @@
 """codeframe.carryback: a wave frame's edits carried back into the approved frame, so the next
 wave is coded with them; and its page and API action."""
 
-from io import StringIO
+from io import BytesIO, StringIO
 
+import openpyxl
 import pyreadstat
 import pytest
 from django.core.management import CommandError, call_command
@@ -102,7 +103,9 @@ def test_a_rename_keywords_and_net_move_reach_the_approved_frame_and_the_next_wa
     assert code(wave3, second).net.label == "Money"
 
 
-def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answers(tmp_path):
+def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answers(
+    tmp_path, api_client, staff_client
+):
     """A frame of the hand-coded bank survey; waves 2 and 3 bring train delays (a new theme)."""
     bank = read_labelled("survey_labelled.csv")
     trains = [t for t, c in read_labelled("commuter_labelled.csv") if c == "Delays / punctuality"]
@@ -177,6 +180,16 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
     binary = list(answer_rows(codeframe=frame, layout="binary"))
     column = next(i for i, name in enumerate(binary[0]) if name.startswith(f"{new.number}. "))
     assert {row[column] for row in binary[1:]} == {""}
+    # ... and so do its page, XLSX and API: "not asked", not 0.
+    page = staff_client.get(frame.get_absolute_url()).content.decode()
+    assert page.count("not asked in this wave</td>") == 1
+    sheet = openpyxl.load_workbook(BytesIO(exports.build_xlsx(codeframe=frame)))["Codeframe"]
+    cells = {r[1]: r[5:9] for r in sheet.iter_rows(min_row=2, values_only=True) if r[1]}
+    assert cells[new.number] == (None, None, None, None)
+    assert None not in cells[min(numbers(frame))]
+    api = api_client.get(f"/api/codeframes/{frame.pk}/").json()
+    asked = {c["id"]: c["asked"] for net in api["nets"] for c in net["codes"]}
+    assert [n for n, yes in asked.items() if not yes] == [new.number]
     # Once an analyst codes an answer of the first wave with it, the first wave has it.
     services.move_response(response=frame.question.responses.first(), to_code=carried)
     table = waves.tracker_tables(question=frame.question).codes
