@@ -4,6 +4,8 @@ Every reader yields `ImportedRow`s lazily, so `services.import_responses` can wr
 batches inside one transaction: a bad line halfway through raises `ImportFailed` (with its line
 number) and nothing is kept. The first row of a file is its header; the answer column is chosen
 by name (case-insensitive) or 1-based number, or guessed when there is only one likely column.
+A CSV line with more cells than the header has an unquoted separator in an answer: in a
+one-column file the whole line is the answer, otherwise the line is refused rather than cut.
 """
 
 import csv
@@ -29,6 +31,10 @@ ID_COLUMN_NAMES = (
 )  # fmt: skip
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+# A CSV is read this many bytes at a time and split into lines here (see `_byte_lines`), so
+# memory stays at a block plus the longest line, whatever the file's line endings.
+_BLOCK_BYTES = 64 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -75,22 +81,34 @@ def read_upload(
 def read_csv(
     file: IO[bytes], *, column: str | None = None, id_column: str | None = None
 ) -> Iterator[ImportedRow]:
-    """Rows of a UTF-8 CSV file (comma, semicolon or tab separated; a BOM is fine).
+    """Rows of a UTF-8 CSV file (comma, semicolon or tab separated; a BOM is fine; lines end
+    in LF, CRLF or CR).
 
-    The header is read (and the columns checked) on the call, the rest as it is iterated.
+    The header is read (and the columns checked) on the call, the rest as it is iterated. A
+    file whose header is one name without a separator has one column: a line's unquoted
+    commas are part of its answer. Otherwise a line with non-empty cells past the header's
+    last column raises ImportFailed with its number (empty ones, as Excel may write, are
+    ignored).
     """
     lines = _decoded_lines(file)
     first = next(lines, None)
     if first is None or not first.strip():
         raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
-    delimiter = max(",;\t", key=first.count) if any(d in first for d in ",;\t") else ","
+    separated = any(d in first for d in ",;\t")
+    delimiter = max(",;\t", key=first.count) if separated else ","
     reader = csv.reader(_chain(first, lines), delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
         raise ImportFailed(f"Line 1: {exc}") from exc
     answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
-    return _csv_rows(reader, answer_at=answer_at, id_at=id_at)
+    return _csv_rows(
+        reader,
+        answer_at=answer_at,
+        id_at=id_at,
+        width=len(header),
+        one_column=not separated and len(header) == 1,
+    )
 
 
 # What a damaged workbook raises from inside openpyxl and zipfile while a sheet is read: bad XML
@@ -211,8 +229,30 @@ def read_pasted(text: str) -> Iterator[ImportedRow]:
         yield _row(number, "", line, max_chars=max_chars)
 
 
+def _byte_lines(file: IO[bytes]) -> Iterator[bytes]:
+    """The file's lines, each with its ending (LF, CRLF or a lone CR), read a block at a time.
+
+    Iterating a binary file splits at LF only: an old-Mac file (CR endings) would come as one
+    "line" that csv refuses ("new-line character seen in unquoted field"). Decoding the file
+    as text instead would lose the number of the line with a byte that is not UTF-8.
+    """
+    line: list[bytes] = []  # pieces of the line being read, joined once when it ends
+    while block := file.read(_BLOCK_BYTES):
+        for piece in block.splitlines(keepends=True):  # bytes split at CR, LF and CRLF only
+            # A piece ending in CR waits for the next: its LF may start the next block.
+            if line and line[-1].endswith(b"\r") and piece != b"\n":
+                yield b"".join(line)
+                line = []
+            line.append(piece)
+            if piece.endswith(b"\n"):
+                yield b"".join(line)
+                line = []
+    if line:
+        yield b"".join(line)
+
+
 def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
-    for number, raw in enumerate(file, start=1):
+    for number, raw in enumerate(_byte_lines(file), start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -230,8 +270,11 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _csv_rows(reader: Any, *, answer_at: int, id_at: int | None) -> Iterator[ImportedRow]:
+def _csv_rows(
+    reader: Any, *, answer_at: int, id_at: int | None, width: int, one_column: bool
+) -> Iterator[ImportedRow]:
     max_chars = get_config()["MAX_ANSWER_CHARS"]
+    delimiter = reader.dialect.delimiter
     while True:
         try:
             cells = next(reader)
@@ -241,6 +284,17 @@ def _csv_rows(reader: Any, *, answer_at: int, id_at: int | None) -> Iterator[Imp
             raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc
         if not cells:
             continue
+        if len(cells) > width:
+            if one_column:
+                # csv keeps the spaces around each cell, so this is the line as written.
+                cells = [delimiter.join(cells)]
+            elif any(cell.strip() for cell in cells[width:]):
+                # Dropping the cells past the header would keep half an answer, silently.
+                raise ImportFailed(
+                    f"Line {reader.line_num} has {len(cells)} fields but the header has "
+                    f"{width}: an answer with a {SEPARATOR_NAMES[delimiter]} must be in double "
+                    "quotes. Save the file from Excel as “CSV UTF-8”, which quotes them."
+                )
         yield _from_cells(cells, reader.line_num, answer_at, id_at, max_chars=max_chars)
 
 

@@ -131,3 +131,80 @@ def test_pasted_text_one_answer_per_line():
         (2, "", ""),
         (3, "", "second"),
     ]
+
+
+def test_one_column_file_keeps_an_unquoted_comma_in_the_answer():
+    data = 'answer\nFees are high, and the app crashes\n"Quoted, as Excel writes it"\nok,\n'
+    rows = list(read_csv(csv_file(data)))
+    assert [(r.line, r.text) for r in rows] == [
+        (2, "Fees are high, and the app crashes"),
+        (3, "Quoted, as Excel writes it"),
+        (4, "ok,"),
+    ]
+    other = list(read_csv(csv_file("Why?\r\nslow;  expensive , ugly\r\n")))
+    assert [r.text for r in other] == ["slow;  expensive , ugly"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            "respondent_id,answer\nR1,fine\nR2,Fees are high, and the app crashes every day\n",
+            r"^Line 3 has 3 fields but the header has 2: an answer with a comma must be in "
+            r"double quotes\. Save the file from Excel as “CSV UTF-8”, which quotes them\.$",
+        ),
+        ("id;answer\nR1;Slow; expensive\n", r"^Line 2 has 3 fields .* with a semicolon must"),
+        ("id\tanswer\tscore\nR1\tSlow\t3\t\tugly\n", r"^Line 2 has 5 fields .*3: .* with a tab"),
+    ],
+)
+def test_extra_cells_past_the_header_are_refused_with_their_line(data, message):
+    with pytest.raises(ImportFailed, match=message):
+        list(read_csv(csv_file(data)))
+
+
+def test_a_quoted_comma_and_extra_empty_trailing_cells_are_accepted():
+    data = (
+        'respondent_id,answer\r\nR1,"Fees are high, and the app crashes"\r\n'
+        "R2,fine,,\r\nR3,ok, \r\n"
+    )
+    rows = list(read_csv(csv_file(data)))
+    assert [(r.line, r.respondent_id, r.text) for r in rows] == [
+        (2, "R1", "Fees are high, and the app crashes"),
+        (3, "R2", "fine"),
+        (4, "R3", "ok"),
+    ]
+    # Only empty extra cells: the same file with a non-empty one is refused.
+    with pytest.raises(ImportFailed, match=r"^Line 5 has 4 fields but the header has 2"):
+        list(read_csv(csv_file(data + "R4,ok,,stray\r\n")))
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"])
+def test_csv_line_endings_cr_lf_and_crlf(newline):
+    data = newline.join(["id,answer", "A1,first", 'A2,"multi', 'line, quoted"', "A3,last", ""])
+    rows = list(read_csv(csv_file(data)))
+    assert [(r.line, r.respondent_id, r.text) for r in rows] == [
+        (2, "A1", "first"),
+        (4, "A2", f"multi{newline}line, quoted"),
+        (5, "A3", "last"),
+    ]
+
+
+def test_old_mac_cr_only_file():
+    assert [r.text for r in read_csv(csv_file("answer\rfirst\rsecond\r"))] == ["first", "second"]
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 4, 5, 64 * 1024])
+def test_csv_lines_are_split_across_read_blocks(monkeypatch, block_bytes):
+    # Small blocks split CRLFs, CR pairs and multi-byte characters between two reads.
+    monkeypatch.setattr("codeframe.importers._BLOCK_BYTES", block_bytes)
+    data = "answer\r\ncafé crème\r\r\nsecond\rthird\n\nfourth\r"
+    rows = list(read_csv(csv_file(data)))
+    assert [(r.line, r.text) for r in rows if r.text] == [
+        (2, "café crème"),
+        (4, "second"),
+        (5, "third"),
+        (7, "fourth"),
+    ]
+    data = csv_file("answer\rfine\rcaf\xe9\r", encoding="latin-1")
+    with pytest.raises(ImportFailed, match=r"Line 3 is not UTF-8.*0xe9 at position 4"):
+        list(read_csv(data))
