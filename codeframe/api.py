@@ -327,10 +327,12 @@ class CodeframeViewSet(viewsets.ViewSet):
         },
         summary="The tracker of a codeframe's question: each code's and net's share per wave",
         description=(
-            "Per wave (oldest first) the newest approved codeframe, else the newest; per code "
-            "and wave the count, base, share, the change from the previous wave and its "
-            "two-proportion z-test; the same per net (an answer counted once per net). The "
-            "tracker page's charts and CSV show the same tables."
+            "Per wave (oldest first) its codeframe in the tracker's numbering (the approved "
+            "one, else the one later waves were coded with, else the wave's newest coded "
+            "frame; a wave without one is not coded yet: its base, no shares); per code and "
+            "wave the count, base, share, the change from the previous wave and its "
+            "two-proportion z-test; the same per net (an answer counted once per net) and for "
+            "the answers without a code. The tracker page's charts and CSV show the same tables."
         ),
     )
     @action(detail=True, methods=["get"])

@@ -172,8 +172,23 @@ def _question_import(request, question, handler) -> HttpResponse:
     return render(
         request,
         "codeframe/question_import.html",
-        {"form": form, "question": question, "limit": get_config()["MAX_UPLOAD_BYTES"]},
+        {
+            "form": form,
+            "question": question,
+            "limit": get_config()["MAX_UPLOAD_BYTES"],
+            "coded_wave": _coded_wave(question),
+        },
     )
+
+
+def _coded_wave(question) -> str:
+    """The wave label when `question` is a coded wave of a tracker (more answers change its
+    published base and stay uncoded until coded): the import page warns. Else ""."""
+    if question is None or not selectors.is_tracker(question=question):
+        return ""
+    if not question.codeframes.exists():
+        return ""
+    return question.wave_label or "1"
 
 
 def _import(data: dict, question) -> services.ImportResult:
@@ -212,6 +227,7 @@ def _too_large(request, question, limit: int) -> HttpResponse:
             "form": _import_form(request, question),
             "question": question,
             "limit": limit,
+            "coded_wave": _coded_wave(question),
             "upload_error": message,
         },
         status=413,

@@ -466,3 +466,21 @@ def test_code_wave_command(tmp_path, approved):
     waves.approve_codeframe(codeframe=approved, approved=False)
     with pytest.raises(CommandError, match="not approved"):
         call_command("code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "x")
+
+
+def test_importing_more_answers_into_a_coded_wave_warns(approved, client):
+    """More answers change a coded wave's published base and stay uncoded: the page says so
+    and points to coding the wave again, or to a new wave."""
+    user = get_user_model().objects.create_superuser("dp", password="pw-dp-12345")
+    client.force_login(user)
+
+    def page(question):
+        url = reverse("codeframe:question-import-more", args=[question.pk])
+        return client.get(url).content.decode()
+
+    assert 'id="coded-wave-warning"' not in page(approved.question)  # no tracker yet
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    assert "This is wave “1” of a tracker, already coded." in page(approved.question)
+    assert "This is wave “2027-01” of a tracker, already coded." in page(second.question)
+    late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert 'id="coded-wave-warning"' not in page(late)  # not coded yet: nothing published
