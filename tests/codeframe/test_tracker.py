@@ -151,3 +151,17 @@ def test_a_code_a_waves_frame_lacks_has_no_share_there():
     assert table.cells[("b", 1)].change == pytest.approx(0.02)
     text = tracker_csv(table)
     assert "code,b,2,Staff,,100,,,,," in text and b.count is None  # not asked: no count
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [(0.135, 14), (0.025, 3), (27 / 200, 14), (4 / 160, 3), (-0.025, -3), (-0.0725, -7), (0, 0)],
+)
+def test_pages_round_percent_halves_away_from_zero(share, shown):
+    """As survey tables do; widthratio took 2.5% to 2 and 13.5% to 14 on one page."""
+    from django.template import Context, Template
+
+    rendered = Template("{% load codeframe_numbers %}{{ share|percent }}").render(
+        Context({"share": share})
+    )
+    assert rendered == str(shown)
