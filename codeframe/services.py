@@ -103,8 +103,11 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
             if not _lock_question(question):
                 raise ImportFailed("The question was deleted.")
         if replace:
+            frames = question.codeframes.all()
             try:
-                question.codeframes.all().delete()
+                _refuse_while_coding(frames, "These answers cannot be replaced")
+                _reserve_numbers(frames)
+                frames.delete()
             except RestrictedError as exc:
                 raise ImportFailed(
                     f"These answers cannot be replaced: {_in_use(question=question)}"
@@ -121,13 +124,14 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                 if not row.text.strip():
                     skipped += 1
                     continue
-                ids.check(row)
+                position = start + imported + len(objects)
                 objects.append(
                     Response(
                         question=question,
-                        respondent_id=row.respondent_id or str(row.line),
+                        # Answers added to a question number on from its positions.
+                        respondent_id=ids.take(row, position if existing else row.line),
                         text=row.text,
-                        position=start + imported + len(objects),
+                        position=position,
                     )
                 )
             if existing + imported + len(objects) > limit:
@@ -145,26 +149,31 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
 
 
 class _RespondentIds:
-    """Refuses a respondent id given twice, in the rows or among `question`'s answers: the
-    codes are merged back onto the survey data by it. Ids the source does not give (pasted
-    text, a file without an id column) are line numbers and not checked."""
+    """Every answer of a question gets its own respondent id, which exports are merged back
+    onto the survey data by. An id the rows give twice, or one `question`'s answers already
+    have, is refused; rows without one (pasted text, a file without an id column) are numbered:
+    by line in a new question, from their position on in one with answers, skipping taken
+    numbers."""
 
     def __init__(self, question: Question | None) -> None:
         self.seen: dict[str, int | None] = {}
         if question is not None:
             self.seen = dict.fromkeys(question.responses.values_list("respondent_id", flat=True))
 
-    def check(self, row: ImportedRow) -> None:
-        if not row.respondent_id:
-            return
-        if row.respondent_id in self.seen:
-            first = self.seen[row.respondent_id]
+    def take(self, row: ImportedRow, number: int) -> str:
+        """The row's id: its own, refused if taken, or the first free number from `number`."""
+        respondent = row.respondent_id
+        if respondent and respondent in self.seen:
+            first = self.seen[respondent]
             where = f"line {first}" if first is not None else "an answer this question has"
             raise ImportFailed(
-                f"Line {row.line}: respondent id {row.respondent_id!r} is already on {where}. "
+                f"Line {row.line}: respondent id {respondent!r} is already on {where}. "
                 "Each respondent answers once; fix the ids, or choose another id column."
             )
-        self.seen[row.respondent_id] = row.line
+        while not respondent or respondent in self.seen:
+            respondent, number = str(number), number + 1
+        self.seen[respondent] = row.line
+        return respondent
 
 
 def _lock_question(question: Question) -> bool:
@@ -189,7 +198,9 @@ def delete_question(*, question: Question) -> None:
     pk = question.pk
     try:
         with transaction.atomic():
-            _reserve_numbers(question.codeframes.all())
+            frames = question.codeframes.all()
+            _refuse_while_coding(frames, "This question is kept")
+            _reserve_numbers(frames)
             question.delete()
     except RestrictedError as exc:
         raise InvalidEdit(f"This question is kept: {_in_use(question=question)}") from exc
@@ -205,9 +216,14 @@ def _reserve_numbers(frames: QuerySet[Codeframe]) -> None:
     """Before wave codeframes `frames` are deleted: note every code number they have or retired
     (an accepted suggestion's number may be in exports already) in the approved frame each was
     coded with, so no later code of the tracker takes it."""
-    for frame in frames.exclude(coded_with=None).select_related("coded_with"):
-        numbers = {*frame.codes.values_list("number", flat=True), *frame.params.get("retired", [])}
-        approved = frame.coded_with
+    for frame in frames.exclude(coded_with=None):
+        numbers = {
+            *frame.codes.values_list("number", flat=True),
+            *frame.params.get("retired", []),
+            *frame.params.get(RESERVED, []),  # from waves coded with this one, deleted before
+        }
+        # Locked and read afresh: a carry-back writes its params too.
+        approved = Codeframe.objects.select_for_update().get(pk=frame.coded_with_id)
         approved.params = {
             **approved.params,
             RESERVED: sorted({*approved.params.get(RESERVED, []), *map(int, numbers)}),
@@ -215,23 +231,30 @@ def _reserve_numbers(frames: QuerySet[Codeframe]) -> None:
         approved.save(update_fields=["params"])
 
 
+def _refuse_while_coding(frames: QuerySet[Codeframe], kept: str) -> None:
+    """Raise InvalidEdit ("{kept}: ...") when a wave is queued or being coded with one of
+    `frames`: its job could never finish."""
+    coding = GenerationJob.objects.filter(
+        kind=GenerationJob.Kind.WAVE,
+        state__in=GenerationJob.ACTIVE_STATES,
+        params__codeframe__in=list(frames.values_list("pk", flat=True)),
+    ).select_related("question")
+    if waves := sorted(job.question.wave_label for job in coding):
+        raise InvalidEdit(
+            f"{kept}: a wave is being coded with its codeframe ({', '.join(waves)}). Cancel "
+            "its job, or wait for it to finish, first."
+        )
+
+
 def delete_codeframe(*, codeframe: Codeframe) -> None:
     """Delete the codeframe. Raises InvalidEdit when waves were coded with it, or a wave is
     queued or being coded with it (cancel its job first)."""
     pk = codeframe.pk
     with transaction.atomic():
-        coding = GenerationJob.objects.filter(
-            kind=GenerationJob.Kind.WAVE,
-            state__in=GenerationJob.ACTIVE_STATES,
-            params__codeframe=pk,
-        ).select_related("question")
-        if waves := sorted(job.question.wave_label for job in coding):
-            raise InvalidEdit(
-                f"Codeframe #{pk} is kept: a wave is being coded with it ({', '.join(waves)}). "
-                "Cancel its job, or wait for it to finish, to delete it."
-            )
+        frames = Codeframe.objects.filter(pk=pk)
+        _refuse_while_coding(frames, f"Codeframe #{pk} is kept")
         try:
-            _reserve_numbers(Codeframe.objects.filter(pk=pk))
+            _reserve_numbers(frames)
             codeframe.delete()
         except RestrictedError as exc:
             raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc

@@ -35,7 +35,7 @@ from codeframe.forms import (
     WaveForm,
 )
 from codeframe.importers import read_pasted, read_upload
-from codeframe.models import Role
+from codeframe.models import Codeframe, Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, throttle_page
 from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
 
@@ -181,14 +181,16 @@ def _question_import(request, question, handler) -> HttpResponse:
     )
 
 
-def _coded_wave(question) -> str:
-    """The wave label when `question` is a coded wave of a tracker (more answers change its
-    published base and stay uncoded until coded): the import page warns. Else ""."""
+def _coded_wave(question) -> dict | None:
+    """When `question` is a coded wave of a tracker (more answers change its published base
+    and stay uncoded until coded; the import page warns): its label, and whether it can be
+    coded again (`waves.recode_with`). Else None."""
     if question is None or not selectors.is_tracker(question=question):
-        return ""
-    if not question.codeframes.exists():
-        return ""
-    return question.wave_label or "1"
+        return None
+    wave = next(w for w in waves.tracker_waves(question=question) if w.question == question)
+    if wave.codeframe is None:
+        return None
+    return {"label": wave.label, "can_recode": _can_recode(wave.codeframe)}
 
 
 def _import(data: dict, question) -> services.ImportResult:
@@ -328,9 +330,21 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "all_codes": overview.codes,
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
             "is_tracker": selectors.is_tracker(question=codeframe.question),
+            "can_recode": _can_recode(codeframe),
             **_roles(request.user, codeframe.question.project_id),
         },
     )
+
+
+def _can_recode(codeframe: Codeframe) -> bool:
+    """Whether "Code this wave again" would be accepted (`waves.recode_with`)."""
+    if codeframe.coded_with_id is None:
+        return False
+    try:
+        waves.recode_with(codeframe=codeframe)
+    except CodeframeError:
+        return False
+    return True
 
 
 @require_POST

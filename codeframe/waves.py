@@ -100,6 +100,12 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
     if not wave:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
     series = tracker_series(question=codeframe.question)
+    if series is None and codeframe.question_id != tracker_root(codeframe.question).pk:
+        raise InvalidEdit(
+            f"Codeframe #{codeframe.pk} belongs to a later wave, but no wave has been coded "
+            "from the first wave's codeframe yet: the tracker's numbering starts there. Code "
+            "the wave with an approved codeframe of the first wave."
+        )
     if series is not None and codeframe.pk not in series.frames:
         raise InvalidEdit(
             f"This tracker's waves are coded with the numbers of codeframe #{series.start}; "
@@ -160,6 +166,17 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
             f"Codeframe #{codeframe.pk} is approved or later waves were coded with it, so the "
             "tracker keeps it for this wave: withdraw its approval (and delete those waves) "
             "before coding the wave again."
+        )
+    current = next(
+        w.codeframe
+        for w in tracker_waves(question=codeframe.question)
+        if w.question.pk == codeframe.question_id
+    )
+    if current != codeframe:
+        uses = f"codeframe #{current.pk}" if current is not None else "none of its codeframes"
+        raise InvalidEdit(
+            f"The tracker uses {uses} for this wave, not #{codeframe.pk}: a codeframe coded "
+            f"again from #{codeframe.pk} would not count either."
         )
     return approved
 
@@ -437,11 +454,14 @@ def tracker_waves(*, question: Question) -> list[TrackerWave]:
     for it, even approved. Before any wave is coded, the first wave's is its newest approved
     codeframe, else its newest. A wave without a label is known by its order."""
     series = tracker_series(question=question)
+    root = tracker_root(question)
     found = []
     for position, wave_question in enumerate(tracker_questions(question=question), 1):
         frames = wave_question.codeframes.all()
         if series is not None:
             frames = frames.filter(pk__in=series.frames)
+        elif wave_question.pk != root.pk:
+            frames = frames.none()  # no wave coded from the first one yet: none is in it
         frames = frames.annotate(
             coded_later=Exists(Codeframe.objects.filter(coded_with=OuterRef("pk"))),
             is_wave=Q(coded_with__isnull=False),

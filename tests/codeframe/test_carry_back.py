@@ -474,6 +474,12 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
     assert "tracker-frame" in status[again.pk] and "tracker-frame" not in status[wave2.pk]
     assert "Coded with approved <a" in status[wave2.pk]
 
+    # The old frame no longer stands for the wave: coding again from it would not count.
+    stale = api_client.post(f"/api/codeframes/{wave2.pk}/recode/")
+    assert stale.status_code == 400
+    assert f"The tracker uses codeframe #{again.pk} for this wave" in stale.json()["detail"]
+    assert 'id="recode"' not in staff_client.get(wave2.get_absolute_url()).content.decode()
+    assert 'id="recode"' in staff_client.get(again.get_absolute_url()).content.decode()
     reply = api_client.post(f"/api/codeframes/{again.pk}/recode/")
     assert reply.status_code == 202 and reply.json()["state"] == "done"
     refused = api_client.post(f"/api/codeframes/{approved.pk}/recode/")

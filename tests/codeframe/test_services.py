@@ -63,12 +63,15 @@ def test_an_appended_id_the_question_has_is_refused_and_the_question_kept(questi
     assert list(question.responses.values_list("pk", flat=True)) == before
 
 
-def test_ids_the_source_does_not_give_are_not_checked(question):
-    """Pasted text twice, or a file without an id column: the answers are numbered by line,
-    so the same numbers come again; nothing to merge back on, nothing refused."""
-    services.import_responses(rows=rows("a", "b"), question=question)
-    services.import_responses(rows=rows("c", "d"), question=question)
-    assert question.responses.filter(respondent_id="1").count() >= 2
+def test_answers_without_ids_added_to_a_question_number_on_from_its_positions():
+    """Pasted text twice (or a file without an id column): a new question's answers are
+    numbered by line, later ones from their position on, skipping numbers already taken, so
+    no two answers share an id."""
+    first = services.import_responses(rows=rows("a", "", "b"), survey="S").question
+    services.import_responses(rows=ided(("4", "given")), question=first)  # takes position 3's
+    services.import_responses(rows=rows("c", "d"), question=first)
+    ids = list(first.responses.order_by("position").values_list("respondent_id", flat=True))
+    assert ids == ["1", "3", "4", "5", "6"]
 
 
 def test_a_failing_line_leaves_nothing_imported():

@@ -337,8 +337,14 @@ def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, sett
     fails saying what to do."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
-    with pytest.raises(InvalidEdit, match=r"a wave is being coded with it \(2027-01\)"):
+    coding = r"a wave is being coded with its codeframe \(2027-01\)"
+    with pytest.raises(InvalidEdit, match=rf"Codeframe #{approved.pk} is kept: {coding}"):
         services.delete_codeframe(codeframe=approved)
+    # Nor through its question, nor by replacing its answers.
+    with pytest.raises(InvalidEdit, match=f"This question is kept: {coding}"):
+        services.delete_question(question=approved.question)
+    with pytest.raises(InvalidEdit, match=f"These answers cannot be replaced: {coding}"):
+        services.import_responses(rows=rows(["new"]), question=approved.question, replace=True)
     assert Codeframe.objects.filter(pk=approved.pk).exists()
     jobs.cancel_job(job=job)
     Codeframe.objects.filter(pk=approved.pk).delete()  # as the admin's bulk delete would

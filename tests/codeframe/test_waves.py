@@ -232,19 +232,41 @@ def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approv
     assert waves.tracker_waves(question=root)[-1].codeframe == third
 
 
-@pytest.mark.parametrize("delete", ["codeframe", "question"])
+@pytest.mark.parametrize("delete", ["codeframe", "question", "replace", "chain"])
 def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, delete):
     """A code accepted in a wave may be in exports already: deleting that wave's frame (or the
-    wave) must not free its number for another code."""
+    wave, or replacing its answers; or a wave coded from it, then it) must not free its number
+    for another code."""
     wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
-    taken = waves.accept_suggestion(suggestion=suggestion_of(wave, "Mortgage rates")).number
+    coder = waves.approve_codeframe(codeframe=wave) if delete == "chain" else approved
+    later = waves.code_wave(codeframe=coder, rows=rows(NEXT_WAVE), wave="2027-02")
+    accepted_in = later if delete == "chain" else wave
+    taken = waves.accept_suggestion(suggestion=suggestion_of(accepted_in, "Mortgage")).number
     if delete == "codeframe":
         services.delete_codeframe(codeframe=wave)
-    else:
+    elif delete == "question":
+        services.delete_question(question=wave.question)
+    elif delete == "replace":
+        services.import_responses(rows=rows(NEXT_WAVE), question=wave.question, replace=True)
+    else:  # the wave coded from the wave's frame, then the wave
+        services.delete_question(question=later.question)
         services.delete_question(question=wave.question)
     assert taken not in set(approved.codes.values_list("number", flat=True))
-    later = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
-    assert waves.accept_suggestion(suggestion=suggestion_of(later, "Station")).number == taken + 1
+    last = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-03")
+    assert waves.accept_suggestion(suggestion=suggestion_of(last, "Station")).number == taken + 1
+
+
+def test_before_any_wave_is_coded_a_later_waves_own_codeframe_stays_out(approved):
+    """A wave imported but not coded yet, with a codeframe generated afresh on it: the
+    tracker's numbering has not started there, so that frame neither stands for the wave nor
+    codes the next one."""
+    late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    draft = waves.approve_codeframe(codeframe=services.create_codeframe(question=late, n_codes=2))
+    assert waves.tracker_series(question=late) is None
+    by_wave = {w.label: w.codeframe for w in waves.tracker_waves(question=late)}
+    assert by_wave == {"1": approved, "2027-01": None}
+    with pytest.raises(InvalidEdit, match=f"Codeframe #{draft.pk} belongs to a later wave"):
+        waves.code_wave(codeframe=draft, rows=rows(NEXT_WAVE), wave="2027-02")
 
 
 def test_only_approved_frames_and_new_labels(codeframe):
@@ -480,7 +502,10 @@ def test_importing_more_answers_into_a_coded_wave_warns(approved, client):
 
     assert 'id="coded-wave-warning"' not in page(approved.question)  # no tracker yet
     second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
-    assert "This is wave “1” of a tracker, already coded." in page(approved.question)
+    first = page(approved.question)
+    assert "This is wave “1” of a tracker, already coded." in first
+    assert "Code this wave again" not in first  # the first wave's frame is not a wave's
     assert "This is wave “2027-01” of a tracker, already coded." in page(second.question)
+    assert "Code this wave again" in page(second.question)
     late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
     assert 'id="coded-wave-warning"' not in page(late)  # not coded yet: nothing published
