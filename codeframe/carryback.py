@@ -81,6 +81,9 @@ class CarryBackSummary:
     approved: int
     changes: tuple[Change, ...] = ()
     approved_wave: str = ""  # the wave label of the approved frame's question
+    # The approved frame's own answers whose coding the merges and deletes rewrite (each
+    # answer once, however many of its codes go).
+    recoded: int = 0
     conflicts: tuple[str, ...] = ()
     applied: bool = False
     counts: dict[str, int] = field(default_factory=dict)
@@ -93,12 +96,6 @@ class CarryBackSummary:
         if not self.changes:
             return "nothing to carry back"
         return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in self.counts.items() if n)
-
-    @property
-    def recoded(self) -> int:
-        """The approved frame's own answers whose coding the merges and deletes rewrite (an
-        answer with two such codes counts twice)."""
-        return sum(c.answers or 0 for c in self.changes)
 
     def as_dict(self) -> dict:
         return {
@@ -324,31 +321,35 @@ def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
         merged_into=wave.params.get("merged_into", {}),
     )
     counts = {kind: sum(c.kind == kind for c in changes) for kind in KINDS}
+    changes, recoded = _with_answers(changes, approved)
     return CarryBackSummary(
         codeframe=wave.pk,
         approved=approved.pk,
-        changes=tuple(_with_answers(changes, approved)),
+        changes=tuple(changes),
         approved_wave=approved.question.wave_label,
+        recoded=recoded,
         conflicts=tuple(conflicts),
         counts=counts,
     )
 
 
-def _with_answers(changes: list[Change], approved: Codeframe) -> list[Change]:
-    """`changes` with `answers` set on merges and deletes: the approved frame's answers that
-    carry the code, which carrying back recodes (they are an earlier wave's coding)."""
+def _with_answers(changes: list[Change], approved: Codeframe) -> tuple[list[Change], int]:
+    """`changes` with `answers` set on merges and deletes (the approved frame's answers that
+    carry the code, which carrying back recodes: an earlier wave's coding), and how many
+    answers that is in all, each once."""
     numbers = [c.number for c in changes if c.kind in ("merged", "removed")]
     if not numbers:
-        return changes
+        return changes, 0
+    carrying = Assignment.objects.filter(codeframe=approved, code__number__in=numbers)
     counts = dict(
-        Assignment.objects.filter(codeframe=approved, code__number__in=numbers)
-        .values("code__number")
+        carrying.values("code__number")
         .annotate(n=Count("response", distinct=True))
         .values_list("code__number", "n")
     )
-    return [
+    changes = [
         replace(c, answers=counts.get(c.number, 0)) if c.number in numbers else c for c in changes
     ]
+    return changes, carrying.values("response").distinct().count()
 
 
 def _apply(changes: tuple[Change, ...], *, wave: Codeframe, approved: Codeframe) -> None:
