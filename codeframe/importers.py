@@ -96,11 +96,13 @@ def read_csv(
         raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
     separated = any(d in first for d in ",;\t")
     delimiter = max(",;\t", key=first.count) if separated else ","
-    reader = csv.reader(_chain(first, lines), delimiter=delimiter)
+    reader = csv.reader(_chain(first, lines, _END), delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
         raise ImportFailed(f"Line 1: {exc}") from exc
+    if header and header[-1].endswith(_END):
+        raise _unclosed(1)
     answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
     return _csv_rows(
         reader,
@@ -265,9 +267,24 @@ def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
         yield line
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+# Fed to csv.reader after a file's last line. csv ends a quoted field left open at the end of
+# the file without a word (the rest of the file becomes one answer); this line then ends up in
+# that field, which tells. U+FFFE is a noncharacter: no text holds it.
+_END = "\ufffeend of file\ufffe"
+
+
+def _chain(first: str, rest: Iterator[str], end: str) -> Iterator[str]:
     yield first
     yield from rest
+    yield end
+
+
+def _unclosed(line: int) -> ImportFailed:
+    return ImportFailed(
+        f"Line {line}: a double quote opens an answer that is never closed, so the rest of the "
+        "file would be one answer. Close it (a quote inside a quoted answer is written twice: "
+        '""), or save the file from Excel as “CSV UTF-8”.'
+    )
 
 
 def _csv_rows(
@@ -276,12 +293,17 @@ def _csv_rows(
     max_chars = get_config()["MAX_ANSWER_CHARS"]
     delimiter = reader.dialect.delimiter
     while True:
+        start = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc
+        if cells and cells[-1].endswith(_END):
+            if cells == [_END]:
+                return  # the end: every quote was closed
+            raise _unclosed(start)
         if not cells:
             continue
         if len(cells) > width:

@@ -208,3 +208,23 @@ def test_csv_lines_are_split_across_read_blocks(monkeypatch, block_bytes):
     data = csv_file("answer\rfine\rcaf\xe9\r", encoding="latin-1")
     with pytest.raises(ImportFailed, match=r"Line 3 is not UTF-8.*0xe9 at position 4"):
         list(read_csv(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        'id,answer\nR1,fine\nR2,"Great\nR3,slow\nR4,fees high\n',
+        'answer\nfine\n"Great\nslow\n',
+        'id,answer\nR1,fine\nR2,"Great',
+    ],
+)
+def test_a_quote_never_closed_is_refused_with_the_line_it_opens_on(data):
+    """csv reads the rest of the file into that one answer without a word."""
+    with pytest.raises(ImportFailed, match="Line 3: a double quote opens an answer that is never"):
+        list(read_csv(csv_file(data)))
+
+
+def test_closed_quotes_and_a_missing_last_newline_read_as_before():
+    data = 'id,answer\nR1,"multi\nline"\nR2,"Fast" service\nR3,ok'
+    rows = [(r.line, r.respondent_id, r.text) for r in read_csv(csv_file(data))]
+    assert rows == [(3, "R1", "multi\nline"), (4, "R2", "Fast service"), (5, "R3", "ok")]
