@@ -38,6 +38,7 @@ from codeframe.exceptions import (
     JobStateError,
     NoResponses,
     NotApproved,
+    NotAWaveFrame,
     QueueFull,
     TooManyResponses,
 )
@@ -198,37 +199,71 @@ def queue_recode(*, codeframe: Codeframe, user: Any = None) -> GenerationJob:
     back, or a wave was coded before a fix. The new codeframe stands for the wave in the
     tracker; `codeframe` and its review are kept. Raises as `recode_with`, JobStateError (the
     wave is being coded already), QueueFull."""
-    from codeframe.waves import recode_with
+    params = {"codeframe": None, "wave": "", "recode": codeframe.pk}
+    return _queue_wave_job(question_id=codeframe.question_id, params=params, user=user)
 
+
+def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
+    """A new job with the failed or cancelled `job`'s question and parameters. A wave job is
+    checked again as when it was queued (`_queue_wave_job`): the wave may have been coded, or
+    coded again, since."""
+    if job.state not in (State.FAILED, State.CANCELLED):
+        raise JobStateError("Only a failed or cancelled job can be retried.")
+    user = user or job.requested_by
+    if job.kind == GenerationJob.Kind.WAVE:
+        return _queue_wave_job(question_id=job.question_id, params=job.params, user=user)
+    return queue_generation(question=job.question, user=user, **job.params)
+
+
+def _queue_wave_job(*, question_id: int, params: dict, user: Any) -> GenerationJob:
+    """Queue a wave job on an imported wave, under its question's lock: refused while a wave
+    job of it is active, and unless `_wave_job_frame` still accepts it."""
     with transaction.atomic():
-        question = Question.objects.select_for_update().get(pk=codeframe.question_id)
-        approved = recode_with(codeframe=codeframe)
+        question = Question.objects.select_for_update().get(pk=question_id)
         coding = question.jobs.filter(kind=GenerationJob.Kind.WAVE)
         if coding.filter(state__in=GenerationJob.ACTIVE_STATES).exists():
             raise JobStateError(f"Wave “{question.wave_label}” is being coded already.")
-        job = _create(
-            question=question,
-            user=user,
-            kind=GenerationJob.Kind.WAVE,
-            params={"codeframe": approved.pk, "wave": question.wave_label, "recode": codeframe.pk},
-        )
+        approved = _wave_job_frame(question, params)
+        params = {**params, "codeframe": approved.pk, "wave": question.wave_label}
+        job = _create(question=question, user=user, kind=GenerationJob.Kind.WAVE, params=params)
         _enqueue(job)
     job.refresh_from_db()
     return job
 
 
-def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
-    """A new job with the failed or cancelled `job`'s question and parameters."""
-    if job.state not in (State.FAILED, State.CANCELLED):
-        raise JobStateError("Only a failed or cancelled job can be retried.")
-    user = user or job.requested_by
-    if job.kind == GenerationJob.Kind.WAVE:
-        with transaction.atomic():
-            again = _create(question=job.question, user=user, kind=job.kind, params=job.params)
-            _enqueue(again)
-        again.refresh_from_db()
-        return again
-    return queue_generation(question=job.question, user=user, **job.params)
+def _wave_job_frame(question: Question, params: dict) -> Codeframe:
+    """The approved frame a wave job of `question` with `params` codes with, if it may still
+    run: a re-code (`params["recode"]`) as `waves.recode_with` decides now; a first coding
+    only while the wave is not coded. Raises NotAWaveFrame, NotApproved, InvalidEdit,
+    JobStateError."""
+    from codeframe.waves import recode_with, tracker_waves
+
+    if params.get("recode") is not None:
+        stale = Codeframe.objects.filter(pk=params["recode"], question=question).first()
+        if stale is None:
+            raise NotAWaveFrame(
+                f"Codeframe #{params['recode']}, which this job was to code again, was "
+                "deleted: code the wave again from the codeframe the tracker uses for it."
+            )
+        return recode_with(codeframe=stale)
+    wave = next(w for w in tracker_waves(question=question) if w.question.pk == question.pk)
+    if wave.codeframe is not None:
+        raise JobStateError(
+            f"Wave “{wave.label}” is coded already (codeframe #{wave.codeframe.pk}): code it "
+            "again from that codeframe's page."
+        )
+    approved = Codeframe.objects.filter(pk=params["codeframe"]).first()
+    if approved is None:
+        raise NotApproved(
+            f"The approved codeframe #{params['codeframe']} this wave was to be coded with "
+            "was deleted. Delete this wave and code it again from an approved codeframe."
+        )
+    if not approved.approved:
+        raise NotApproved(
+            f"Codeframe #{approved.pk}'s approval was withdrawn after this wave was queued. "
+            "Approve it again and retry this job, or delete the wave."
+        )
+    return approved
 
 
 def cancel_job(*, job: GenerationJob) -> GenerationJob:
@@ -414,17 +449,9 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
     marked done in the same transaction as the wave's codeframe."""
     from codeframe.waves import code_wave_question
 
-    codeframe = Codeframe.objects.filter(pk=job.params["codeframe"]).first()
-    if codeframe is None:
-        raise NotApproved(
-            f"The approved codeframe #{job.params['codeframe']} this wave was to be coded with "
-            "was deleted. Delete this wave and code it again from an approved codeframe."
-        )
-    if not codeframe.approved:
-        raise NotApproved(
-            f"Codeframe #{codeframe.pk}'s approval was withdrawn after this wave was queued. "
-            "Approve it again and retry this job, or delete the wave."
-        )
+    # Checked again when it runs: the frame may have been deleted or its approval withdrawn,
+    # and the wave coded or coded again, since it was queued.
+    codeframe = _wave_job_frame(job.question, job.params)
     total = job.total
 
     def embed(texts: list[str]) -> tuple[np.ndarray, dict]:

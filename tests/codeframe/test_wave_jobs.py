@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from codeframe import jobs, selectors, services, waves
-from codeframe.exceptions import InvalidEdit
+from codeframe.exceptions import InvalidEdit, JobStateError, NotApproved
 from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
@@ -346,12 +346,12 @@ def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, sett
     with pytest.raises(InvalidEdit, match=f"These answers cannot be replaced: {coding}"):
         services.import_responses(rows=rows(["new"]), question=approved.question, replace=True)
     assert Codeframe.objects.filter(pk=approved.pk).exists()
-    jobs.cancel_job(job=job)
     Codeframe.objects.filter(pk=approved.pk).delete()  # as the admin's bulk delete would
-    again = jobs.retry_job(job=GenerationJob.objects.get(pk=job.pk))
-    failed = jobs.run_job(job_id=again.pk)
+    failed = jobs.run_job(job_id=job.pk)
     assert failed.state == GenerationJob.State.FAILED
     assert failed.error.startswith(f"The approved codeframe #{approved.pk} this wave was")
+    with pytest.raises(NotApproved, match="was deleted"):  # a retry could never finish
+        jobs.retry_job(job=failed)
 
 
 def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):
@@ -364,6 +364,34 @@ def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approv
     waves.approve_codeframe(codeframe=approved)
     done = jobs.run_job(job_id=jobs.retry_job(job=failed).pk)
     assert done.state == GenerationJob.State.DONE and done.codeframe.coded_with == approved
+
+
+def test_a_wave_job_retried_is_checked_again(approved, settings, staff_user):
+    """Retrying a wave job must not code a wave twice at once, code one already coded, or
+    code again from a frame the tracker no longer uses."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    first = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    jobs.cancel_job(job=first)
+    second = jobs.retry_job(job=GenerationJob.objects.get(pk=first.pk))
+    with pytest.raises(JobStateError, match="being coded already"):
+        jobs.retry_job(job=GenerationJob.objects.get(pk=first.pk))
+    wave = jobs.run_job(job_id=second.pk).codeframe
+    with pytest.raises(JobStateError, match=f"coded already \\(codeframe #{wave.pk}\\)"):
+        jobs.retry_job(job=GenerationJob.objects.get(pk=first.pk))
+
+    recode = jobs.queue_recode(codeframe=wave, user=staff_user)
+    jobs.cancel_job(job=recode)
+    again = jobs.run_job(job_id=jobs.queue_recode(codeframe=wave, user=staff_user).pk).codeframe
+    with pytest.raises(InvalidEdit, match=f"The tracker uses codeframe #{again.pk}"):
+        jobs.retry_job(job=GenerationJob.objects.get(pk=recode.pk))
+    # A stale re-code queued before the wave was coded again fails when it runs.
+    stale = GenerationJob.objects.create(
+        question=wave.question, kind=GenerationJob.Kind.WAVE, params=recode.params, total=1
+    )
+    failed = jobs.run_job(job_id=stale.pk)
+    assert failed.state == GenerationJob.State.FAILED
+    assert f"The tracker uses codeframe #{again.pk}" in failed.error
+    assert wave.question.codeframes.count() == 2
 
 
 def test_api_gives_the_tracker_table(api_client, approved):
