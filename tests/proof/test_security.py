@@ -222,6 +222,7 @@ EXPECTED = {
     ),
     # "Client A"'s codeframe is no wave's: analysts are sent back to it with a message.
     "codeframes/<int:codeframe_id>/carry-back/": (OBJ_EDIT, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/recode/": (ALL_405, OBJ_EDIT),  # likewise, with a message
     "codeframes/<int:codeframe_id>/suggestions/<int:suggestion_id>/<str:decision>/": (
         ALL_405,
         OBJ_EDIT,
@@ -243,6 +244,10 @@ EXPECTED = {
         (403, 404, 404, 403, 400, 400, 400),  # no wave label or answers in the body
     ),
     "api/codeframes/<int:pk>/carry-back/": ((403, 404, 404, 403, 409, 409, 409),) * 2,
+    "api/codeframes/<int:pk>/recode/": (
+        (403, 405, 405, 405, 405, 405, 405),
+        (403, 404, 404, 403, 409, 409, 409),  # no wave's codeframe
+    ),
     "api/codeframes/<int:pk>/suggestions/": (
         (403, 404, 404, 200, 200, 200, 200),
         (403, 405, 405, 405, 405, 405, 405),
