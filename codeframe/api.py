@@ -398,10 +398,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
     def retrieve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        return Response(self._payload(codeframe))
-
-    def _payload(self, codeframe) -> dict:
-        return CodeframeSerializer(codeframe_payload(codeframe)).data
+        return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
 
 
 class JobViewSet(viewsets.ViewSet):
@@ -453,14 +450,24 @@ def accepted(job, request: Request) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
-def codeframe_payload(codeframe) -> dict:
+# Embedding cache figures: the cache is shared by every project, so whether an answer was a
+# hit tells whether some project holds it. Only operators (staff) see them.
+CACHE_FIGURES = ("cache_hits", "cache_misses")
+
+
+def codeframe_payload(codeframe, request: Request) -> dict:
     overview = selectors.codeframe_overview(codeframe=codeframe)
+    operator = request.user.is_staff
     return {
         "codeframe": codeframe,
         "total": overview.total,
         "uncoded": overview.uncoded,
         "nets": overview.nets,
         "responses": list(selectors.iter_coded_responses(codeframe=codeframe)),
+        "timings": {
+            k: v for k, v in codeframe.timings.items() if operator or k not in CACHE_FIGURES
+        },
+        **{k: getattr(codeframe, k) if operator else None for k in CACHE_FIGURES},
     }
 
 
@@ -472,6 +479,7 @@ def job_payload(job, request: Request) -> dict:
             "status_url": request.build_absolute_uri(
                 reverse("codeframe-api-jobs:job-detail", args=[job.pk])
             ),
-            "codeframe": codeframe_payload(job.codeframe) if done else None,
+            "codeframe": codeframe_payload(job.codeframe, request) if done else None,
+            **{k: getattr(job, k) if request.user.is_staff else None for k in CACHE_FIGURES},
         }
     ).data

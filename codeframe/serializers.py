@@ -60,6 +60,10 @@ class CodeframeRequestSerializer(serializers.Serializer):
         return _ids_match(attrs)
 
 
+# The embedding cache is shared by all projects: a hit says some project holds the answer.
+CACHE_HELP = "Embedding cache hits or misses: operators (staff) only, null for others."
+
+
 class CodeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="code.number", help_text="The code id used in exports.")
     label = serializers.CharField(source="code.label")
@@ -102,11 +106,11 @@ class CodeframeSerializer(serializers.Serializer):
     uncoded = serializers.IntegerField()
     params = serializers.JSONField(source="codeframe.params")
     timings = serializers.JSONField(
-        source="codeframe.timings",
-        help_text="embedding_seconds, clustering_seconds, total_seconds, cache hits/misses",
+        help_text="embedding_seconds, clustering_seconds, total_seconds (and, for operators, "
+        "cache_hits and cache_misses)",
     )
-    cache_hits = serializers.IntegerField(source="codeframe.cache_hits")
-    cache_misses = serializers.IntegerField(source="codeframe.cache_misses")
+    cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
+    cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     nets = NetSerializer(many=True)
     responses = CodedResponseSerializer(many=True)
 
@@ -302,8 +306,8 @@ class JobSerializer(serializers.Serializer):
     done = serializers.IntegerField(source="job.done", help_text="Answers embedded so far.")
     total = serializers.IntegerField(source="job.total", help_text="Answers to embed.")
     percent = serializers.IntegerField(source="job.percent", help_text="Overall, 0..100.")
-    cache_hits = serializers.IntegerField(source="job.cache_hits")
-    cache_misses = serializers.IntegerField(source="job.cache_misses")
+    cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
+    cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     attempts = serializers.IntegerField(source="job.attempts")
     cancel_requested = serializers.BooleanField(source="job.cancel_requested")
     error = serializers.CharField(source="job.error", help_text="Why it failed, when it did.")
