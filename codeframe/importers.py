@@ -32,6 +32,7 @@ ID_COLUMN_NAMES = (
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+MAX_ID_CHARS = 100  # Response.respondent_id's max_length
 # A CSV is read this many bytes at a time and split into lines here (see `_byte_lines`), so
 # memory stays at a block plus the longest line, whatever the file's line endings.
 _BLOCK_BYTES = 64 * 1024
@@ -362,7 +363,13 @@ def _from_cells(
     answer = cells[answer_at] if answer_at < len(cells) else None
     if id_at is None:
         return _row(number, "", answer, max_chars=max_chars)
-    respondent = clean_answer(cells[id_at] if id_at < len(cells) else None)[:100]
+    respondent = clean_answer(cells[id_at] if id_at < len(cells) else None)
+    if len(respondent) > MAX_ID_CHARS:
+        # Cut, it would no longer merge back onto the survey file (and two could collide).
+        raise ImportFailed(
+            f"Line {number}: the respondent id is {len(respondent):,} characters long; the "
+            f"limit is {MAX_ID_CHARS}."
+        )
     row = _row(number, respondent, answer, max_chars=max_chars)
     if row.text and not respondent:
         # Numbered by its line instead, it could take another respondent's id, and the codes

@@ -26,7 +26,7 @@ from codeframe.exceptions import (
     TooManyResponses,
 )
 from codeframe.generation import CodeframeDraft, generate_codeframe
-from codeframe.importers import ImportedRow
+from codeframe.importers import MAX_ID_CHARS, ImportedRow
 from codeframe.models import (
     Assignment,
     Code,
@@ -465,6 +465,10 @@ def text_rows(texts: list[str], respondent_ids: list[str] | None = None) -> Iter
     elif not all(r.strip() for r in respondent_ids):
         blank = next(i for i, r in enumerate(respondent_ids) if not r.strip())
         raise ImportFailed(f"respondent_ids[{blank}] is blank; every answer needs an id.")
+    elif long := [i for i, r in enumerate(respondent_ids) if len(r.strip()) > MAX_ID_CHARS]:
+        raise ImportFailed(
+            f"respondent_ids[{long[0]}] is longer than {MAX_ID_CHARS} characters, the limit."
+        )
     ids = [r.strip() for r in respondent_ids]
     return (
         ImportedRow(line=i, respondent_id=r, text=t)

@@ -228,3 +228,11 @@ def test_closed_quotes_and_a_missing_last_newline_read_as_before():
     data = 'id,answer\nR1,"multi\nline"\nR2,"Fast" service\nR3,ok'
     rows = [(r.line, r.respondent_id, r.text) for r in read_csv(csv_file(data))]
     assert rows == [(3, "R1", "multi\nline"), (4, "R2", "Fast service"), (5, "R3", "ok")]
+
+
+def test_a_respondent_id_too_long_to_store_is_refused_not_cut():
+    data = f"Serial,answer\nA1,fine\n{'X' * 101},slow\n"
+    with pytest.raises(ImportFailed, match="Line 3: the respondent id is 101 characters long"):
+        list(read_csv(csv_file(data)))
+    rows = list(read_csv(csv_file(f"Serial,answer\n{'X' * 100},slow\n")))
+    assert rows[0].respondent_id == "X" * 100

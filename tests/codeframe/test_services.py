@@ -49,6 +49,16 @@ def ided(*pairs: tuple[str, str]) -> list[ImportedRow]:
     return [ImportedRow(line=i, respondent_id=r, text=t) for i, (r, t) in enumerate(pairs, 2)]
 
 
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [([" ", "r2"], r"respondent_ids\[0\] is blank"), (["r1", "x" * 101], r"\[1\] is longer")],
+)
+def test_ids_sent_as_a_list_are_checked_as_a_files_are(ids, message):
+    with pytest.raises(ImportFailed, match=message):
+        services.import_texts(texts=["a", "b"], respondent_ids=ids, survey="S")
+    assert not Question.objects.exists()
+
+
 def test_a_respondent_id_given_twice_is_refused_and_nothing_kept():
     with pytest.raises(ImportFailed, match=r"Line 4: respondent id 'R1' is already on line 2"):
         services.import_responses(rows=ided(("R1", "a"), ("R2", "b"), ("R1", "c")), survey="S")
