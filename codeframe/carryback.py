@@ -70,6 +70,9 @@ class Change:
     # code, whose coding carrying back rewrites (moved to `into`; falling back to their next
     # code).
     answers: int | None = None
+    # removed: how many of those answers are left without a code (no other code to fall back
+    # to, or only codes deleted too).
+    uncoded: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ def frame_shape(*, codeframe: Codeframe) -> dict:
 def preview_carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
     """What `carry_back` would change, and the conflicts that stop it; writes nothing.
     Raises NotAWaveFrame."""
-    return _summary(codeframe, _approved_of(codeframe))
+    wave = Codeframe.objects.get(pk=codeframe.pk)  # as stored: its merge record may be newer
+    return _summary(wave, _approved_of(wave))
 
 
 def carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
@@ -346,8 +350,23 @@ def _with_answers(changes: list[Change], approved: Codeframe) -> tuple[list[Chan
         .annotate(n=Count("response", distinct=True))
         .values_list("code__number", "n")
     )
+    removed = {c.number for c in changes if c.kind == "removed"}
+    codes_of: dict[int, set[int]] = {}
+    pairs = Assignment.objects.filter(
+        codeframe=approved,
+        response__in=carrying.filter(code__number__in=removed).values("response"),
+    ).values_list("response_id", "code__number")
+    for response, number in pairs:
+        codes_of.setdefault(response, set()).add(number)
+    left = {
+        number: sum(number in codes and codes <= removed for codes in codes_of.values())
+        for number in removed
+    }
     changes = [
-        replace(c, answers=counts.get(c.number, 0)) if c.number in numbers else c for c in changes
+        replace(c, answers=counts.get(c.number, 0), uncoded=left.get(c.number))
+        if c.number in numbers
+        else c
+        for c in changes
     ]
     return changes, carrying.values("response").distinct().count()
 

@@ -344,6 +344,10 @@ class CarryBackChangeSerializer(serializers.Serializer):
         help_text="merged, removed: the approved frame's own answers with the code, whose "
         "coding carrying back rewrites (moved into `into`, or to their next code).",
     )
+    uncoded = serializers.IntegerField(
+        allow_null=True,
+        help_text="removed: how many of those answers are left without a code.",
+    )
 
 
 class CarryBackSerializer(serializers.Serializer):

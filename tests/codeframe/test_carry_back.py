@@ -222,16 +222,32 @@ def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(
     )
     preview = carryback.preview_carry_back(codeframe=wave2)
     wave1_deleted = Assignment.objects.filter(codeframe=approved, code__number=deleted)
-    recodes = {c.number: c.answers for c in preview.changes if c.kind in ("merged", "removed")}
-    assert recodes == {merged: len(wave1_answers), deleted: wave1_deleted.count()}
+    recodes = {(c.kind, c.number): c.answers for c in preview.changes if c.answers is not None}
+    assert recodes == {
+        ("merged", merged): len(wave1_answers),
+        ("removed", deleted): wave1_deleted.count(),
+    }
     assert preview.approved_wave == "1"
     both = wave1_answers | set(wave1_deleted.values_list("response_id", flat=True))
     assert preview.recoded == len(both) < sum(recodes.values())
+    alone = [  # the deleted code's answers with no other code: left without one
+        r
+        for r in wave1_deleted.values_list("response_id", flat=True)
+        if set(
+            Assignment.objects.filter(codeframe=approved, response_id=r).values_list(
+                "code__number", flat=True
+            )
+        )
+        == {deleted}
+    ]
+    removal = next(c for c in preview.changes if c.kind == "removed")
+    assert removal.uncoded == len(alone) < removal.answers  # the one also merged keeps a code
     page = staff_client.get(reverse("codeframe:codeframe-carry-back", args=[wave2.pk]))
     html = page.content.decode()
     assert 'id="carry-back-recodes"' in html and "rewrites wave 1's coding" in html
     assert f"recode\n  {preview.recoded} of its answers" in html
     assert f"its {len(wave1_answers)} answers in wave 1 move there" in html
+    assert f"answers in wave 1, {len(alone)} " in html and "left without a code" in html
     out = StringIO()
     call_command("carry_back", "--codeframe", str(wave2.pk), stdout=out)
     assert f"This recodes {preview.recoded} answer(s) of wave 1" in out.getvalue()
@@ -396,6 +412,7 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
             "after": "Renamed by the API user",
             "into": None,
             "answers": None,
+            "uncoded": None,
         }
     ]
     assert (body["approved_wave"], body["recoded_answers"]) == ("1", 0)
