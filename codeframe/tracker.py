@@ -16,6 +16,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from xml.sax.saxutils import escape, quoteattr
 
 CONFIDENCE = 0.95
@@ -109,7 +110,9 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 before = waves[index - 1]
                 if before.base and before.has(number):
                     previous = int(before.counts.get(number, 0))
-                    change = share - previous / before.base
+                    # Exactly, then to the nearest float: 29/200 - 24/200 is 0.025, not
+                    # 0.024999..., which a page would round down.
+                    change = float(Fraction(count, wave.base) - Fraction(previous, before.base))
                     z, p = two_proportion_z_test(previous, before.base, count, wave.base)
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,

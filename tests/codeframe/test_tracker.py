@@ -153,6 +153,14 @@ def test_a_code_a_waves_frame_lacks_has_no_share_there():
     assert "code,b,2,Staff,,100,,,,," in text and b.count is None  # not asked: no count
 
 
+def test_a_change_is_exact_so_pages_round_it_as_the_shares():
+    """29/200 - 24/200 in floats is 0.024999..., shown "+2" beside 15 % and 12 %."""
+    table = tracker(
+        [WaveCounts("a", 200, {1: 24}), WaveCounts("b", 200, {1: 29})], codes={1: "Fees"}
+    )
+    assert table.cells[("b", 1)].change == 0.025
+
+
 @pytest.mark.parametrize(
     ("share", "shown"),
     [(0.135, 14), (0.025, 3), (27 / 200, 14), (4 / 160, 3), (-0.025, -3), (-0.0725, -7), (0, 0)],
