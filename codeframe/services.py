@@ -68,8 +68,9 @@ def import_responses(
     `replace` first deletes the question's answers and their codeframes. Concurrent imports
     into one question wait for each other (the question row is locked), so positions never
     interleave and the limit holds. Raises ImportFailed (from the reader, or when there is no
-    answer at all) and TooManyResponses above CODEFRAME["MAX_RESPONSES"]. The rows' iterator
-    is closed in every case (an XLSX reader closes its workbook then).
+    answer at all) and TooManyResponses above CODEFRAME["MAX_RESPONSES"]; with `replace`,
+    InvalidEdit while a wave is being coded with one of the question's codeframes. The rows'
+    iterator is closed in every case (an XLSX reader closes its workbook then).
     """
     try:
         return _import_responses(
@@ -157,6 +158,7 @@ class _RespondentIds:
 
     def __init__(self, question: Question | None) -> None:
         self.seen: dict[str, int | None] = {}
+        self.next_free = 0  # every number from a row's own up to this one is taken
         if question is not None:
             self.seen = dict.fromkeys(question.responses.values_list("respondent_id", flat=True))
 
@@ -170,8 +172,13 @@ class _RespondentIds:
                 f"Line {row.line}: respondent id {respondent!r} is already on {where}. "
                 "Each respondent answers once; fix the ids, or choose another id column."
             )
-        while not respondent or respondent in self.seen:
-            respondent, number = str(number), number + 1
+        if not respondent:
+            # Rows' numbers only grow, so the search goes on from the last one given, not from
+            # each row's own (20,000 taken serials above the positions would mean 10^8 steps).
+            number = max(number, self.next_free)
+            while str(number) in self.seen:
+                number += 1
+            respondent, self.next_free = str(number), number + 1
         self.seen[respondent] = row.line
         return respondent
 
