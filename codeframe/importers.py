@@ -97,16 +97,18 @@ def read_csv(
         raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
     separated = any(d in first for d in ",;\t")
     delimiter = max(",;\t", key=first.count) if separated else ","
-    reader = csv.reader(_chain(first, lines, _END), delimiter=delimiter)
+    source = _Lines(first, lines)
+    reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader)
     except csv.Error as exc:
         raise ImportFailed(f"Line 1: {exc}") from exc
-    if header and header[-1].endswith(_END):
+    if source.ended and header and header[-1].endswith(_END):
         raise _unclosed(1)
     answer_at, id_at = _resolve_columns(header, column=column, id_column=id_column)
     return _csv_rows(
         reader,
+        source,
         answer_at=answer_at,
         id_at=id_at,
         width=len(header),
@@ -270,14 +272,32 @@ def _decoded_lines(file: IO[bytes]) -> Iterator[str]:
 
 # Fed to csv.reader after a file's last line. csv ends a quoted field left open at the end of
 # the file without a word (the rest of the file becomes one answer); this line then ends up in
-# that field, which tells. U+FFFE is a noncharacter: no text holds it.
+# that field, which tells. A file may hold the same text: only once `_Lines.ended` is it ours.
 _END = "\ufffeend of file\ufffe"
 
 
-def _chain(first: str, rest: Iterator[str], end: str) -> Iterator[str]:
+class _Lines:
+    """The lines csv.reader reads: `first`, the rest, then _END (`ended` once it is read)."""
+
+    def __init__(self, first: str, rest: Iterator[str]) -> None:
+        self.lines, self.ended = _chain(first, rest), False
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self.lines)
+        except StopIteration:
+            if self.ended:
+                raise
+            self.ended = True
+            return _END
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
-    yield end
 
 
 def _unclosed(line: int) -> ImportFailed:
@@ -289,7 +309,13 @@ def _unclosed(line: int) -> ImportFailed:
 
 
 def _csv_rows(
-    reader: Any, *, answer_at: int, id_at: int | None, width: int, one_column: bool
+    reader: Any,
+    source: _Lines,
+    *,
+    answer_at: int,
+    id_at: int | None,
+    width: int,
+    one_column: bool,
 ) -> Iterator[ImportedRow]:
     max_chars = get_config()["MAX_ANSWER_CHARS"]
     delimiter = reader.dialect.delimiter
@@ -301,7 +327,7 @@ def _csv_rows(
             return
         except csv.Error as exc:
             raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc
-        if cells and cells[-1].endswith(_END):
+        if source.ended and cells and cells[-1].endswith(_END):
             if cells == [_END]:
                 return  # the end: every quote was closed
             raise _unclosed(start)

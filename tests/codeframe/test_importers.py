@@ -236,3 +236,9 @@ def test_a_respondent_id_too_long_to_store_is_refused_not_cut():
         list(read_csv(csv_file(data)))
     rows = list(read_csv(csv_file(f"Serial,answer\n{'X' * 100},slow\n")))
     assert rows[0].respondent_id == "X" * 100
+
+
+def test_a_line_that_looks_like_the_end_marker_is_an_answer_like_any_other():
+    marker = "\ufffeend of file\ufffe"
+    rows = list(read_csv(csv_file(f"answer\n{marker}\nlater\n")))
+    assert [r.text for r in rows] == [marker, "later"]
