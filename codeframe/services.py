@@ -106,7 +106,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
         if replace:
             frames = question.codeframes.all()
             try:
-                _refuse_while_coding(frames, "These answers cannot be replaced")
+                _refuse_while_coding(frames, "These answers cannot be replaced", question=question)
                 _reserve_numbers(frames)
                 frames.delete()
             except RestrictedError as exc:
@@ -206,7 +206,7 @@ def delete_question(*, question: Question) -> None:
     try:
         with transaction.atomic():
             frames = question.codeframes.all()
-            _refuse_while_coding(frames, "This question is kept")
+            _refuse_while_coding(frames, "This question is kept", question=question)
             _reserve_numbers(frames)
             question.delete()
     except RestrictedError as exc:
@@ -238,18 +238,23 @@ def _reserve_numbers(frames: QuerySet[Codeframe]) -> None:
         approved.save(update_fields=["params"])
 
 
-def _refuse_while_coding(frames: QuerySet[Codeframe], kept: str) -> None:
+def _refuse_while_coding(
+    frames: QuerySet[Codeframe], kept: str, *, question: Question | None = None
+) -> None:
     """Raise InvalidEdit ("{kept}: ...") when a wave is queued or being coded with one of
-    `frames`: its job could never finish."""
+    `frames`, or coded again from one, or (`question`) is that wave itself: its job could never
+    finish."""
+    pks = list(frames.values_list("pk", flat=True))
+    using = Q(params__codeframe__in=pks) | Q(params__recode__in=pks)
+    if question is not None:
+        using |= Q(question=question)
     coding = GenerationJob.objects.filter(
-        kind=GenerationJob.Kind.WAVE,
-        state__in=GenerationJob.ACTIVE_STATES,
-        params__codeframe__in=list(frames.values_list("pk", flat=True)),
+        using, kind=GenerationJob.Kind.WAVE, state__in=GenerationJob.ACTIVE_STATES
     ).select_related("question")
     if waves := sorted(job.question.wave_label for job in coding):
         raise InvalidEdit(
-            f"{kept}: a wave is being coded with its codeframe ({', '.join(waves)}). Cancel "
-            "its job, or wait for it to finish, first."
+            f"{kept}: a wave that needs it is being coded ({', '.join(sorted(set(waves)))}). "
+            "Cancel its job, or wait for it to finish, first."
         )
 
 

@@ -337,7 +337,7 @@ def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, sett
     fails saying what to do."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
-    coding = r"a wave is being coded with its codeframe \(2027-01\)"
+    coding = r"a wave that needs it is being coded \(2027-01\)"
     with pytest.raises(InvalidEdit, match=rf"Codeframe #{approved.pk} is kept: {coding}"):
         services.delete_codeframe(codeframe=approved)
     # Nor through its question, nor by replacing its answers.
@@ -352,6 +352,26 @@ def test_a_frame_a_wave_is_queued_with_is_kept_until_the_job_ends(approved, sett
     assert failed.error.startswith(f"The approved codeframe #{approved.pk} this wave was")
     with pytest.raises(NotApproved, match="was deleted"):  # a retry could never finish
         jobs.retry_job(job=failed)
+
+
+def test_a_wave_being_coded_or_coded_again_keeps_its_question_and_frame(
+    approved, settings, staff_user
+):
+    """A wave's own job, and a re-code, need the wave's answers and the frame it is coded again
+    from: deleting or replacing them under the job is refused."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    coding = r"a wave that needs it is being coded \(2027-01\)"
+    with pytest.raises(InvalidEdit, match=coding):
+        services.delete_question(question=job.question)
+    with pytest.raises(InvalidEdit, match=coding):
+        services.import_responses(rows=rows(["new"]), question=job.question, replace=True)
+    wave = jobs.run_job(job_id=job.pk).codeframe
+    recode = jobs.queue_recode(codeframe=wave, user=staff_user)
+    with pytest.raises(InvalidEdit, match=coding):
+        services.delete_codeframe(codeframe=wave)
+    jobs.cancel_job(job=recode)
+    services.delete_codeframe(codeframe=wave)  # once the job is over, it may go
 
 
 def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):
