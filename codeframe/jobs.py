@@ -34,6 +34,7 @@ from django.utils import timezone
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
+    InvalidEdit,
     JobCancelled,
     JobStateError,
     NoResponses,
@@ -236,7 +237,7 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
     run: a re-code (`params["recode"]`) as `waves.recode_with` decides now; a first coding
     only while the wave is not coded. Raises NotAWaveFrame, NotApproved, InvalidEdit,
     JobStateError."""
-    from codeframe.waves import recode_with, tracker_waves
+    from codeframe.waves import recode_with, tracker_series, tracker_waves
 
     if params.get("recode") is not None:
         stale = Codeframe.objects.filter(pk=params["recode"], question=question).first()
@@ -253,6 +254,14 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
             "again from that codeframe's page."
         )
     approved = Codeframe.objects.filter(pk=params["codeframe"]).first()
+    series = tracker_series(question=question)
+    if approved is not None and series is not None and approved.pk not in series.frames:
+        # Two frames of the first wave each queued a wave before either was coded: the one
+        # coded first started the numbering, and this frame's numbers are not it.
+        raise InvalidEdit(
+            f"This tracker's waves are coded with the numbers of codeframe #{series.start}, "
+            f"not #{approved.pk}'s: delete this wave and code it again from #{series.start}."
+        )
     if approved is None:
         raise NotApproved(
             f"The approved codeframe #{params['codeframe']} this wave was to be coded with "
@@ -474,7 +483,13 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
         _finish(job, attempt=attempt, state=State.DONE, codeframe=stored)
 
     stored = code_wave_question(
-        question=job.question, codeframe=codeframe, embed=embed, before_commit=mark_done
+        question=job.question,
+        codeframe=codeframe,
+        embed=embed,
+        # Again where it stores, under the tracker's lock: the embedding takes minutes, and
+        # the wave may have been coded (again), or the frame changed, meanwhile.
+        before_store=lambda: _wave_job_frame(job.question, job.params),
+        before_commit=mark_done,
     )
     GenerationJob.objects.filter(pk=job.pk).update(
         cache_hits=int(stored.cache_hits), cache_misses=int(stored.cache_misses)

@@ -186,11 +186,14 @@ def code_wave_question(
     question: Question,
     codeframe: Codeframe,
     embed=None,
+    before_store: Callable[[], object] | None = None,
     before_commit: Callable[[Codeframe], None] | None = None,
 ) -> Codeframe:
     """Code the wave `question`'s answers with the approved `codeframe` and store the result
-    (and its suggested new codes) in one transaction; `before_commit(codeframe)` runs inside it
-    (a background job marks itself done there). What a background job of kind "wave" runs.
+    (and its suggested new codes) in one transaction, holding the tracker's first question's
+    row lock (waves of one tracker store one at a time); `before_store()` runs first inside it
+    (a background job checks again that it may store, raising if not), `before_commit(codeframe)`
+    last (a job marks itself done there). What a background job of kind "wave" runs.
 
     `embed(texts) -> (vectors, timings)` embeds the wave's answers and the frame's examples
     (a job passes one that embeds in batches and reports its progress); by default one
@@ -217,6 +220,9 @@ def code_wave_question(
     draft = _draft_like(codeframe, coded, embedding)
     suggestions = suggest_codes(texts, vectors=wave_vectors, coded=coded)
     with transaction.atomic():
+        Question.objects.select_for_update().filter(pk=tracker_root(question).pk).exists()
+        if before_store is not None:
+            before_store()
         stored = _store(
             question=question,
             response_ids=ids,

@@ -251,6 +251,7 @@ def test_a_merge_and_a_delete_are_repeated_and_their_numbers_never_reused(
     out = StringIO()
     call_command("carry_back", "--codeframe", str(wave2.pk), stdout=out)
     assert f"This recodes {preview.recoded} answer(s) of wave 1" in out.getvalue()
+    assert f", {len(alone)} left without a code]" in out.getvalue()
 
     summary = carryback.carry_back(codeframe=wave2)
     assert {(c.kind, c.number, c.into) for c in summary.changes if c.kind != "keywords"} == {

@@ -374,6 +374,34 @@ def test_a_wave_being_coded_or_coded_again_keeps_its_question_and_frame(
     services.delete_codeframe(codeframe=wave)  # once the job is over, it may go
 
 
+def test_a_wave_job_checks_again_when_it_stores(approved, settings):
+    """The checks made when a wave job is queued may no longer hold when it runs or, minutes
+    of embedding later, when it stores: two frames of the first wave each queued a wave before
+    either was coded (the one coded first starts the numbering), or approval was withdrawn
+    while it embedded."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    other = waves.approve_codeframe(
+        codeframe=services.create_codeframe(question=approved.question, n_codes=2)
+    )
+    first = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    second = jobs.queue_wave(codeframe=other, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert jobs.run_job(job_id=first.pk).state == GenerationJob.State.DONE
+    failed = jobs.run_job(job_id=second.pk)
+    assert failed.state == GenerationJob.State.FAILED
+    assert f"coded with the numbers of codeframe #{approved.pk}, not #{other.pk}" in failed.error
+
+    third = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-03")
+
+    def withdraw(progress):
+        if progress.done == 4:  # halfway through embedding
+            waves.approve_codeframe(codeframe=approved, approved=False)
+
+    failed = jobs.run_job(job_id=third.pk, on_progress=withdraw)
+    assert failed.state == GenerationJob.State.FAILED and "withdrawn" in failed.error
+    assert not Codeframe.objects.filter(question=third.question).exists()
+
+
 def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")

@@ -46,7 +46,13 @@ class Command(BaseCommand):
         for change in summary.changes:
             words = f" ({change.before} -> {change.after})" if change.before or change.after else ""
             into = f" into {change.into}" if change.into is not None else ""
-            self.stdout.write(f"{change.kind}: {change.number} {change.label}{into}{words}")
+            recodes = ""
+            if change.answers is not None:
+                left = f", {change.uncoded} left without a code" if change.uncoded else ""
+                recodes = f" [{change.answers} answer(s) of the approved frame's wave{left}]"
+            self.stdout.write(
+                f"{change.kind}: {change.number} {change.label}{into}{words}{recodes}"
+            )
         for conflict in summary.conflicts:
             self.stdout.write(f"conflict: {conflict}")
         if summary.recoded:
