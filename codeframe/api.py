@@ -25,6 +25,7 @@ from codeframe.exceptions import (
     NoResponses,
     NotApproved,
     NotAWaveFrame,
+    NotTheWavesFrame,
     QueueFull,
     SuggestionDecided,
     TooManyResponses,
@@ -79,7 +80,13 @@ def as_api_error(exc: CodeframeError) -> APIException:
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
     if isinstance(
-        exc, JobStateError | NotApproved | NotAWaveFrame | CarryBackConflict | SuggestionDecided
+        exc,
+        JobStateError
+        | NotApproved
+        | NotAWaveFrame
+        | NotTheWavesFrame
+        | CarryBackConflict
+        | SuggestionDecided,
     ):
         return Conflict(str(exc))
     if isinstance(exc, TooManyResponses):
@@ -243,15 +250,13 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(
-                _error, description="The wave's frame is approved or codes later waves"
-            ),
             403: OpenApiResponse(_error, description="Your role in the project is viewer"),
             404: OpenApiResponse(_error, description="No such codeframe"),
             409: OpenApiResponse(
                 _error,
-                description="Not a wave's codeframe, its frame no longer approved, or the wave "
-                "is being coded already",
+                description="Not a wave's codeframe, or not the one the tracker uses for the "
+                "wave (or it is approved or codes later waves), its frame no longer approved, or "
+                "the wave is being coded already",
             ),
         },
         summary="Code a wave again with its approved codeframe as it is now",

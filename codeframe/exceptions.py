@@ -64,6 +64,11 @@ class NotAWaveFrame(CodeframeError):
     """Carrying edits back needs a wave's codeframe (one coded with an approved frame)."""
 
 
+class NotTheWavesFrame(CodeframeError):
+    """Coding a wave again from a codeframe the tracker does not use for it (an older one), or
+    from the one it keeps whatever is coded (approved, or later waves were coded with it)."""
+
+
 class CarryBackConflict(CodeframeError):
     """The wave frame and its approved frame both changed the same thing differently since the
     wave was coded; nothing was carried back. `summary` lists the conflicts."""

@@ -27,6 +27,7 @@ from codeframe.exceptions import (
     NoResponses,
     NotApproved,
     NotAWaveFrame,
+    NotTheWavesFrame,
     SuggestionDecided,
 )
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
@@ -151,8 +152,8 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
 def recode_with(*, codeframe: Codeframe) -> Codeframe:
     """The approved frame the wave's codeframe `codeframe` is coded again with (the one it was
     coded with, as it is now: with the edits carried back since). Raises NotAWaveFrame,
-    NotApproved (its approval was withdrawn), InvalidEdit (the wave's frame is approved or
-    codes later waves: it then stands for the wave in the tracker, and a new one would not)."""
+    NotApproved (its approval was withdrawn), NotTheWavesFrame (the tracker uses another frame
+    for the wave, or keeps this one whatever is coded: approved, or coding later waves)."""
     if codeframe.coded_with_id is None:
         raise NotAWaveFrame(
             f"Codeframe #{codeframe.pk} was not coded with an approved codeframe (or that "
@@ -162,7 +163,7 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
     if not approved.approved:
         raise NotApproved(f"Codeframe #{approved.pk} is no longer approved; approve it first.")
     if codeframe.approved or Codeframe.objects.filter(coded_with=codeframe).exists():
-        raise InvalidEdit(
+        raise NotTheWavesFrame(
             f"Codeframe #{codeframe.pk} is approved or later waves were coded with it, so the "
             "tracker keeps it for this wave: withdraw its approval (and delete those waves) "
             "before coding the wave again."
@@ -174,7 +175,7 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
     )
     if current != codeframe:
         uses = f"codeframe #{current.pk}" if current is not None else "none of its codeframes"
-        raise InvalidEdit(
+        raise NotTheWavesFrame(
             f"The tracker uses {uses} for this wave, not #{codeframe.pk}: a codeframe coded "
             f"again from #{codeframe.pk} would not count either."
         )

@@ -502,7 +502,7 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
 
     # The old frame no longer stands for the wave: coding again from it would not count.
     stale = api_client.post(f"/api/codeframes/{wave2.pk}/recode/")
-    assert stale.status_code == 400
+    assert stale.status_code == 409
     assert f"The tracker uses codeframe #{again.pk} for this wave" in stale.json()["detail"]
     assert 'id="recode"' not in staff_client.get(wave2.get_absolute_url()).content.decode()
     assert 'id="recode"' in staff_client.get(again.get_absolute_url()).content.decode()
@@ -513,7 +513,7 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
     assert "nothing to code its wave again" in refused.json()["detail"]
     waves.approve_codeframe(codeframe=again)
     refused = api_client.post(f"/api/codeframes/{again.pk}/recode/")
-    assert refused.status_code == 400 and "tracker keeps it" in refused.json()["detail"]
+    assert refused.status_code == 409 and "tracker keeps it" in refused.json()["detail"]
     waves.approve_codeframe(codeframe=approved, approved=False)
     refused = api_client.post(f"/api/codeframes/{wave2.pk}/recode/")
     assert refused.status_code == 409 and "no longer approved" in refused.json()["detail"]

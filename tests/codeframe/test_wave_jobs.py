@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from codeframe import jobs, selectors, services, waves
-from codeframe.exceptions import InvalidEdit, JobStateError, NotApproved
+from codeframe.exceptions import InvalidEdit, JobStateError, NotApproved, NotTheWavesFrame
 from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
@@ -430,7 +430,7 @@ def test_a_wave_job_retried_is_checked_again(approved, settings, staff_user):
     recode = jobs.queue_recode(codeframe=wave, user=staff_user)
     jobs.cancel_job(job=recode)
     again = jobs.run_job(job_id=jobs.queue_recode(codeframe=wave, user=staff_user).pk).codeframe
-    with pytest.raises(InvalidEdit, match=f"The tracker uses codeframe #{again.pk}"):
+    with pytest.raises(NotTheWavesFrame, match=f"The tracker uses codeframe #{again.pk}"):
         jobs.retry_job(job=GenerationJob.objects.get(pk=recode.pk))
     # A stale re-code queued before the wave was coded again fails when it runs.
     stale = GenerationJob.objects.create(
