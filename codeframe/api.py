@@ -460,6 +460,11 @@ def accepted(job, request: Request) -> Response:
 CACHE_FIGURES = ("cache_hits", "cache_misses")
 
 
+def _cache_figures(obj, request: Request) -> dict:
+    """`obj`'s (a job's or a codeframe's) cache hits and misses: None unless staff asks."""
+    return {k: getattr(obj, k) if request.user.is_staff else None for k in CACHE_FIGURES}
+
+
 def codeframe_payload(codeframe, request: Request) -> dict:
     overview = selectors.codeframe_overview(codeframe=codeframe)
     operator = request.user.is_staff
@@ -472,7 +477,7 @@ def codeframe_payload(codeframe, request: Request) -> dict:
         "timings": {
             k: v for k, v in codeframe.timings.items() if operator or k not in CACHE_FIGURES
         },
-        **{k: getattr(codeframe, k) if operator else None for k in CACHE_FIGURES},
+        **_cache_figures(codeframe, request),
     }
 
 
@@ -485,6 +490,6 @@ def job_payload(job, request: Request) -> dict:
                 reverse("codeframe-api-jobs:job-detail", args=[job.pk])
             ),
             "codeframe": codeframe_payload(job.codeframe, request) if done else None,
-            **{k: getattr(job, k) if request.user.is_staff else None for k in CACHE_FIGURES},
+            **_cache_figures(job, request),
         }
     ).data

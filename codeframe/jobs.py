@@ -237,7 +237,7 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
     run: a re-code (`params["recode"]`) as `waves.recode_with` decides now; a first coding
     only while the wave is not coded. Raises NotAWaveFrame, NotApproved, InvalidEdit,
     JobStateError."""
-    from codeframe.waves import recode_with, tracker_series, tracker_waves
+    from codeframe.waves import recode_with, tracker_series, tracker_wave
 
     if params.get("recode") is not None:
         stale = Codeframe.objects.filter(pk=params["recode"], question=question).first()
@@ -247,25 +247,25 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
                 "deleted: code the wave again from the codeframe the tracker uses for it."
             )
         return recode_with(codeframe=stale)
-    wave = next(w for w in tracker_waves(question=question) if w.question.pk == question.pk)
+    wave = tracker_wave(question=question)
     if wave.codeframe is not None:
         raise JobStateError(
             f"Wave “{wave.label}” is coded already (codeframe #{wave.codeframe.pk}): code it "
             "again from that codeframe's page."
         )
     approved = Codeframe.objects.filter(pk=params["codeframe"]).first()
+    if approved is None:
+        raise NotApproved(
+            f"The approved codeframe #{params['codeframe']} this wave was to be coded with "
+            "was deleted. Delete this wave and code it again from an approved codeframe."
+        )
     series = tracker_series(question=question)
-    if approved is not None and series is not None and approved.pk not in series.frames:
+    if series is not None and approved.pk not in series.frames:
         # Two frames of the first wave each queued a wave before either was coded: the one
         # coded first started the numbering, and this frame's numbers are not it.
         raise InvalidEdit(
             f"This tracker's waves are coded with the numbers of codeframe #{series.start}, "
             f"not #{approved.pk}'s: delete this wave and code it again from #{series.start}."
-        )
-    if approved is None:
-        raise NotApproved(
-            f"The approved codeframe #{params['codeframe']} this wave was to be coded with "
-            "was deleted. Delete this wave and code it again from an approved codeframe."
         )
     if not approved.approved:
         raise NotApproved(

@@ -251,9 +251,9 @@ def _refuse_while_coding(
     coding = GenerationJob.objects.filter(
         using, kind=GenerationJob.Kind.WAVE, state__in=GenerationJob.ACTIVE_STATES
     ).select_related("question")
-    if waves := sorted(job.question.wave_label for job in coding):
+    if waves := sorted({job.question.wave_label for job in coding}):
         raise InvalidEdit(
-            f"{kept}: a wave that needs it is being coded ({', '.join(sorted(set(waves)))}). "
+            f"{kept}: a wave that needs it is being coded ({', '.join(waves)}). "
             "Cancel its job, or wait for it to finish, first."
         )
 

@@ -76,10 +76,7 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     tracker_frame = None
     if selectors.is_tracker(question=question):
         # Which of the wave's codeframes the tracker's tables and SPSS file count.
-        tracker_frame = next(
-            (w.codeframe for w in waves.tracker_waves(question=question) if w.question == question),
-            None,
-        )
+        tracker_frame = waves.tracker_wave(question=question).codeframe
     return render(
         request,
         "codeframe/question_detail.html",
@@ -187,7 +184,7 @@ def _coded_wave(question) -> dict | None:
     coded again (`waves.recode_with`). Else None."""
     if question is None or not selectors.is_tracker(question=question):
         return None
-    wave = next(w for w in waves.tracker_waves(question=question) if w.question == question)
+    wave = waves.tracker_wave(question=question)
     if wave.codeframe is None:
         return None
     return {"label": wave.label, "can_recode": _can_recode(wave.codeframe)}
@@ -338,8 +335,6 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 
 def _can_recode(codeframe: Codeframe) -> bool:
     """Whether "Code this wave again" would be accepted (`waves.recode_with`)."""
-    if codeframe.coded_with_id is None:
-        return False
     try:
         waves.recode_with(codeframe=codeframe)
     except CodeframeError:

@@ -168,11 +168,7 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
             "tracker keeps it for this wave: withdraw its approval (and delete those waves) "
             "before coding the wave again."
         )
-    current = next(
-        w.codeframe
-        for w in tracker_waves(question=codeframe.question)
-        if w.question.pk == codeframe.question_id
-    )
+    current = tracker_wave(question=codeframe.question).codeframe
     if current != codeframe:
         uses = f"codeframe #{current.pk}" if current is not None else "none of its codeframes"
         raise NotTheWavesFrame(
@@ -483,6 +479,12 @@ def tracker_waves(*, question: Question) -> list[TrackerWave]:
             )
         )
     return found
+
+
+def tracker_wave(*, question: Question) -> TrackerWave | None:
+    """The question's own entry of `tracker_waves` (its number, label and the codeframe the
+    tracker counts for it); None when the question is no wave of its tracker."""
+    return next((w for w in tracker_waves(question=question) if w.question.pk == question.pk), None)
 
 
 def tracker_frames(*, question: Question) -> list[tuple[int, str, Codeframe]]:
