@@ -87,6 +87,8 @@ def run_generation(*, question: Question, stream: TextIO, **params: Any) -> Code
         job = jobs.run_job(job_id=job.pk, on_progress=progress)
     finally:
         bar.close()
+    if job is None:
+        raise CommandError("The question was deleted while its codeframe was being generated.")
     if job.state != GenerationJob.State.DONE or job.codeframe is None:
         raise CommandError(job.error or f"The generation ended {job.state}.")
     return job.codeframe

@@ -298,18 +298,22 @@ def cancel_job(*, job: GenerationJob) -> GenerationJob:
 
 def run_job(
     *, job_id: Any, on_progress: ProgressCallback | None = None, keep_alive: bool = False
-) -> GenerationJob:
+) -> GenerationJob | None:
     """Run the job `job_id` to its end in this process and return it (done, failed or
     cancelled). What a worker's task calls (with `keep_alive`), and what `generate_codeframe`
     runs in the foreground. A job that is not queued (cancelled, taken by another attempt) is
-    left as is.
+    left as is. None when the job is gone: its question was deleted (the job row goes with
+    it), before the job ran or while it ran; nothing is stored then.
 
     `keep_alive` beats the heartbeat from a thread every JOB_TIMEOUT / 4 seconds besides the
     progress reports, so that a long step without reports (clustering 50,000 answers, waiting
     for vectors a dead worker had claimed) is not taken for a dead worker.
     """
     attempt = _claim(job_id)
-    job = GenerationJob.objects.select_related("question").get(pk=job_id)
+    job = GenerationJob.objects.select_related("question").filter(pk=job_id).first()
+    if job is None:
+        logger.info("job %s no longer exists (its question was deleted): nothing to run", job_id)
+        return None
     if attempt is None:
         logger.info("job %s is %s: nothing to run", job_id, job.state)
         return job
@@ -334,8 +338,7 @@ def run_job(
                 "was stored. Retry it; if it fails again, the worker's log has the details."
             ),
         )
-    job.refresh_from_db()
-    return job
+    return GenerationJob.objects.filter(pk=job.pk).first()
 
 
 class _KeepAlive:
@@ -527,9 +530,14 @@ def _finish(
 ) -> None:
     """End this attempt of the job. For DONE, refuse (JobCancelled) if the attempt lost the job
     meanwhile, so the surrounding store rolls back. A cancelled or superseded attempt leaves the
-    row to whoever owns it now."""
+    row to whoever owns it now; a job deleted with its question has nothing left to end."""
     with transaction.atomic():
-        locked = GenerationJob.objects.select_for_update().get(pk=job.pk)
+        locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
+        if locked is None:
+            if state == State.DONE:
+                raise JobCancelled(f"job {job.pk} was deleted (with its question) before storing")
+            logger.info("job %s attempt %d: its question was deleted", job.pk, attempt)
+            return
         owns = locked.state == State.RUNNING and locked.attempts == attempt
         if state == State.DONE and (not owns or locked.cancel_requested):
             raise JobCancelled(f"job {job.pk} attempt {attempt} lost the job before storing")

@@ -9,8 +9,10 @@ from codeframe import jobs
 
 @task()
 def run_generation(job_id: str) -> str:
-    """Run a queued generation job; returns its final state."""
-    return jobs.run_job(job_id=job_id, keep_alive=True).state
+    """Run a queued generation job; returns its final state ("deleted" when the job went with
+    its question before it could end)."""
+    job = jobs.run_job(job_id=job_id, keep_alive=True)
+    return job.state if job is not None else "deleted"
 
 
 @task()

@@ -113,6 +113,31 @@ def test_cancel_a_running_job_stops_it_and_stores_nothing(question, settings, da
     assert not Codeframe.objects.exists()
 
 
+def test_a_question_deleted_while_its_job_runs_ends_the_job_quietly(
+    question, settings, database_tasks
+):
+    """Deleting a question takes its job row with it; the worker running that job stops at its
+    next report and stores nothing, without an error in its log or a failed task."""
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    job = jobs.create_job(question=question)
+
+    def delete_midway(progress):
+        if progress.done == 4:
+            services.delete_question(question=Question.objects.get(pk=question.pk))
+
+    assert jobs.run_job(job_id=job.pk, on_progress=delete_midway) is None
+    assert not GenerationJob.objects.exists() and not Codeframe.objects.exists()
+
+
+def test_a_queued_job_whose_question_was_deleted_has_nothing_to_run(question, database_tasks):
+    from codeframe.tasks import run_generation
+
+    job = jobs.create_job(question=question)
+    services.delete_question(question=question)
+    assert jobs.run_job(job_id=job.pk) is None
+    assert run_generation.call(str(job.pk)) == "deleted"  # what the worker's task returns
+
+
 def test_a_superseded_attempt_cannot_store(question, database_tasks):
     """A worker thought dead (its job was re-queued and taken by another attempt) that comes
     back must not store a second codeframe."""
