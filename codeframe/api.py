@@ -3,17 +3,24 @@
 import json
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import carryback, jobs, selectors, services, waves
+from codeframe import carryback, exports, jobs, selectors, services, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     AnswersChanged,
@@ -132,6 +139,17 @@ class LimitedJSONParser(BaseParser):
 
 
 _error = inline_serializer("Error", fields={"detail": serializers.CharField()})
+
+
+class AnyAccept(BaseContentNegotiation):
+    """For file downloads: the view answers with its file whatever `Accept` says (DRF would
+    answer 406 to `Accept: text/csv`, having no CSV renderer)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class CodeframeViewSet(viewsets.ViewSet):
@@ -400,17 +418,106 @@ class CodeframeViewSet(viewsets.ViewSet):
         suggestion.refresh_from_db()
         return Response(SuggestionSerializer(suggestion).data)
 
-    @extend_schema(responses={200: CodeframeSerializer}, summary="A codeframe")
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={
+            200: CodeframeSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+        },
+        summary="Approve a codeframe: it can code the next waves of its question",
+        description=(
+            "Only an approved codeframe codes new waves (`POST .../waves/`). Approving twice "
+            "changes nothing; `DELETE` withdraws the approval."
+        ),
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=None,
+        responses={
+            200: CodeframeSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error, description="No such codeframe"),
+        },
+        summary="Withdraw a codeframe's approval",
+        description=(
+            "It codes no new wave until approved again; the waves coded with it keep their "
+            "codeframes. A wave job queued with it fails when it runs, saying so."
+        ),
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def approve(self, request: Request, pk: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        waves.approve_codeframe(codeframe=codeframe, approved=request.method == "POST")
+        return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "fmt",
+                str,
+                OpenApiParameter.PATH,
+                enum=sorted({e.format for e in exports.EXPORTERS}),
+                description="csv, xlsx or sav (SPSS)",
+            ),
+            OpenApiParameter(
+                "layout",
+                str,
+                OpenApiParameter.QUERY,
+                required=False,
+                enum=sorted({e.layout for e in exports.EXPORTERS if e.layout}),
+                description="CSV only: one column per code (binary, the default) or the codes "
+                "as a list",
+            ),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(_error, description="No such layout"),
+            404: OpenApiResponse(_error, description="No such codeframe or format"),
+        },
+        summary="Download a codeframe's export: CSV, XLSX or SPSS (.sav)",
+        description=(
+            "The same files as the codeframe page's export links: one row per answer with its "
+            "respondent id, code numbers the same across a tracker's waves."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="export/<str:fmt>",
+        content_negotiation_class=AnyAccept,
+    )
+    def export(self, request: Request, pk: int, fmt: str):
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
+        try:
+            exporter = exports.requested_exporter(fmt, request.query_params.get("layout"))
+        except exports.UnknownLayout as exc:
+            raise UnusableInput(str(exc)) from exc
+        except exports.UnknownExport as exc:
+            raise NotFound(str(exc)) from exc
+        return exports.attachment(codeframe=codeframe, exporter=exporter)
+
+    @extend_schema(
+        responses={
+            200: CodeframeSerializer,
+            404: OpenApiResponse(_error, description="No such codeframe"),
+        },
+        summary="A codeframe",
+    )
     def retrieve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
         return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
 
 
 class JobViewSet(viewsets.ViewSet):
-    """Generation jobs: progress, the codeframe once done, cancelling."""
+    """Generation jobs: progress, the codeframe once done, cancelling, retrying."""
 
     permission_classes = [IsAuthenticated]
     lookup_value_converter = "uuid"
+
+    def get_throttles(self):
+        return [GenerationThrottle()] if self.action == "retry" else []
 
     @extend_schema(
         responses={200: JobSerializer, 404: OpenApiResponse(_error)},
@@ -437,6 +544,32 @@ class JobViewSet(viewsets.ViewSet):
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return Response(job_payload(job, request))
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: JobSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error),
+            409: OpenApiResponse(
+                _error,
+                description="Not failed or cancelled; or, for a wave, it can no longer be coded "
+                "so (coded since, its frame gone or no longer approved)",
+            ),
+            429: OpenApiResponse(_error, description="Too many generations queued"),
+        },
+        summary="Retry a failed or cancelled job",
+        description="Queues a new job with the same question and parameters: 202 with it (also "
+        "in `Location`). A wave's job is checked again as when it was queued.",
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk) -> Response:
+        job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
+        try:
+            job = jobs.retry_job(job=job, user=request.user)
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
+        return accepted(job, request)
 
 
 def _refuse_too_many(request: Request) -> None:

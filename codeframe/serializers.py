@@ -102,6 +102,18 @@ class CodeframeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="codeframe.pk")
     question = serializers.IntegerField(source="codeframe.question_id")
     created = serializers.DateTimeField(source="codeframe.created")
+    approved = serializers.BooleanField(
+        source="codeframe.approved", help_text="Whether it codes new waves (POST .../approve/)."
+    )
+    coded_with = serializers.IntegerField(
+        source="codeframe.coded_with_id",
+        allow_null=True,
+        help_text="A wave's codeframe: the approved codeframe it was coded with.",
+    )
+    wave = serializers.CharField(
+        source="codeframe.question.wave_label",
+        help_text="Its question's wave label in a tracker (empty when it is not one).",
+    )
     response_count = serializers.IntegerField(source="total")
     uncoded = serializers.IntegerField()
     params = serializers.JSONField(source="codeframe.params")

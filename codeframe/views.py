@@ -11,7 +11,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -453,22 +452,12 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
 def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     try:
-        exporter = exports.get_exporter(fmt)
+        exporter = exports.requested_exporter(fmt, request.GET.get("layout"))
+    except exports.UnknownLayout as exc:
+        return HttpResponseBadRequest(str(exc))
     except exports.UnknownExport as exc:
         raise Http404(str(exc)) from exc
-    if exporter.layout is not None:
-        try:
-            exporter = exports.get_exporter(fmt, request.GET.get("layout", exporter.layout))
-        except exports.UnknownExport as exc:
-            return HttpResponseBadRequest(str(exc))
-    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
-    content = exporter.render(codeframe=codeframe)
-    if exporter.streaming:
-        response = StreamingHttpResponse(content, content_type=exporter.media_type)
-    else:
-        response = HttpResponse(content, content_type=exporter.media_type)
-    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
-    return response
+    return exports.attachment(codeframe=codeframe, exporter=exporter)
 
 
 # --- Trackers: approving a frame, coding a new wave, suggestions, the tracker chart ------------

@@ -1,8 +1,12 @@
 """A codeframe as coders take it away: a registry of export formats (as Django REST
-framework's renderers), which the codeframe page lists and `views.codeframe_export` serves.
+framework's renderers), which the codeframe page lists and `views.codeframe_export` and the
+API (`GET /api/codeframes/{id}/export/{format}/`) serve as attachments.
 
 A new format is one `BaseExporter` subclass in its own module, added to `EXPORTERS`.
 """
+
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.text import slugify
 
 from codeframe.exports.base import BaseExporter
 from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, iter_csv
@@ -22,6 +26,10 @@ class UnknownExport(LookupError):
     """No exporter for that format (or that layout of it)."""
 
 
+class UnknownLayout(UnknownExport):
+    """The format exists, the layout asked for does not."""
+
+
 def get_exporter(fmt: str, layout: str | None = None) -> BaseExporter:
     """The exporter for format `fmt` and, for formats with layouts, `layout` (None: the first).
 
@@ -37,7 +45,29 @@ def get_exporter(fmt: str, layout: str | None = None) -> BaseExporter:
         if exporter.layout == layout:
             return exporter
     layouts = " or ".join(repr(e.layout) for e in candidates if e.layout)
-    raise UnknownExport(f"layout must be {layouts}" if layouts else f".{fmt} has no layouts")
+    raise UnknownLayout(f"layout must be {layouts}" if layouts else f".{fmt} has no layouts")
+
+
+def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
+    """The exporter a request asks for: format `fmt` and, for a format with layouts, `layout`
+    (None: the format's default layout; ignored by formats without layouts). Raises
+    UnknownExport for an unknown format, UnknownLayout for an unknown layout of a known one."""
+    exporter = get_exporter(fmt)
+    if exporter.layout is None:
+        return exporter
+    return get_exporter(fmt, exporter.layout if layout is None else layout)
+
+
+def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
+    """The codeframe exported by `exporter` as a file download (streamed when it streams)."""
+    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
+    content = exporter.render(codeframe=codeframe)
+    if exporter.streaming:
+        response = StreamingHttpResponse(content, content_type=exporter.media_type)
+    else:
+        response = HttpResponse(content, content_type=exporter.media_type)
+    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
+    return response
 
 
 __all__ = [
@@ -46,6 +76,8 @@ __all__ = [
     "BaseExporter",
     "Layout",
     "UnknownExport",
+    "UnknownLayout",
+    "attachment",
     "build_sav",
     "build_tracker_sav",
     "build_xlsx",
@@ -53,4 +85,5 @@ __all__ = [
     "get_exporter",
     "iter_csv",
     "neutralise",
+    "requested_exporter",
 ]

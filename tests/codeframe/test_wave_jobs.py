@@ -1,6 +1,8 @@
 """Coding a tracker's next wave as a background job, through the API and the pages: approve a
 frame, code a wave, decide on suggested codes, read the tracker chart and its CSV."""
 
+import tempfile
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -60,6 +62,59 @@ def test_api_codes_a_wave_and_refuses_an_unapproved_frame(api_client, codeframe)
     assert [r["respondent_id"] for r in coded] == [
         s for s, t in zip(serials, NEXT_WAVE, strict=True) if t.strip()
     ]
+
+
+def test_a_tracker_runs_through_the_api_alone(staff_user, codeframe, settings):
+    """What an integrator does with a token and nothing else: approve, code a wave, cancel and
+    retry its job, read the wave's frame, download every export."""
+    import io
+
+    import openpyxl
+    import pyreadstat
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
+    base = f"/api/codeframes/{codeframe.pk}"
+    assert client.get(f"{base}/").json()["approved"] is False
+    approved = client.post(f"{base}/approve/")
+    assert approved.status_code == 200 and approved.json()["approved"] is True
+    withdrawn = client.delete(f"{base}/approve/")
+    assert withdrawn.status_code == 200 and withdrawn.json()["approved"] is False
+    assert client.post(f"{base}/approve/").json()["approved"] is True
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # no worker
+    queued = client.post(f"{base}/waves/", {"responses": NEXT_WAVE, "wave": "W2"}, format="json")
+    assert queued.status_code == 202, queued.content
+    job = queued.json()["id"]
+    assert client.post(f"/api/jobs/{job}/retry/").status_code == 409  # still queued
+    assert client.post(f"/api/jobs/{job}/cancel/").json()["state"] == "cancelled"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    retried = client.post(f"/api/jobs/{job}/retry/")
+    assert retried.status_code == 202 and retried["Location"] == retried.json()["status_url"]
+    assert retried.json()["id"] != job and retried.json()["state"] == "done"
+    wave = retried.json()["codeframe"]
+    assert (wave["coded_with"], wave["wave"], wave["approved"]) == (codeframe.pk, "W2", False)
+
+    wave_url = f"/api/codeframes/{wave['id']}"
+    csv_file = client.get(f"{wave_url}/export/csv/", HTTP_ACCEPT="text/csv")
+    assert csv_file.status_code == 200 and csv_file["Content-Type"].startswith("text/csv")
+    assert "attachment" in csv_file["Content-Disposition"]
+    rows = b"".join(csv_file.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(rows) == 1 + len([t for t in NEXT_WAVE if t.strip()])
+    listed = client.get(f"{wave_url}/export/csv/?layout=list")
+    assert listed.status_code == 200
+    assert client.get(f"{wave_url}/export/csv/?layout=wide").status_code == 400
+    assert client.get(f"{wave_url}/export/pdf/").status_code == 404
+    workbook = openpyxl.load_workbook(io.BytesIO(client.get(f"{wave_url}/export/xlsx/").content))
+    assert workbook.sheetnames
+    sav = client.get(f"{wave_url}/export/sav/")
+    with tempfile.NamedTemporaryFile(suffix=".sav") as handle:
+        handle.write(sav.content)
+        handle.flush()
+        data, meta = pyreadstat.read_sav(handle.name)
+    assert len(data) == len(rows) - 1 and "resp_id" in meta.column_names
 
 
 def test_the_wave_form_keeps_respondent_ids(staff_client, approved):
