@@ -69,6 +69,11 @@ class Conflict(APIException):
     default_detail = "Not possible in the object's present state."
     default_code = "conflict"
 
+    def __init__(self, detail=None, code=None, *, conflicts: list[str] | None = None) -> None:
+        super().__init__(detail, code)
+        if conflicts:  # a carry-back's: listed one by one besides the sentence
+            self.detail = {"detail": self.detail, "conflicts": list(conflicts)}
+
 
 class GenerationError(APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
@@ -86,6 +91,8 @@ def as_api_error(exc: CodeframeError) -> APIException:
     """The one place where the app's errors become HTTP statuses."""
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
+    if isinstance(exc, CarryBackConflict) and exc.summary is not None:
+        return Conflict(str(exc), conflicts=exc.summary.conflicts)
     if isinstance(
         exc,
         JobStateError
@@ -138,7 +145,21 @@ class LimitedJSONParser(BaseParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
 
 
-_error = inline_serializer("Error", fields={"detail": serializers.CharField()})
+_error = inline_serializer(
+    "Error",
+    fields={
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(
+            required=False,
+            help_text="A 400 for invalid input: the messages per field (as `detail` says them).",
+        ),
+        "conflicts": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            help_text="A carry-back's 409: each conflicting edit (as `detail` says them).",
+        ),
+    },
+)
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -180,7 +201,10 @@ class CodeframeViewSet(viewsets.ViewSet):
             413: OpenApiResponse(
                 _error, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
             ),
-            429: OpenApiResponse(_error, description="Too many generations queued"),
+            429: OpenApiResponse(
+                _error,
+                description="Too many generations (or imports) this hour, or too many queued",
+            ),
         },
         summary="Queue a codeframe generation",
         description=(
@@ -230,9 +254,14 @@ class CodeframeViewSet(viewsets.ViewSet):
         responses={
             202: JobSerializer,
             400: OpenApiResponse(_error, description="Invalid input, or a wave label in use"),
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
             404: OpenApiResponse(_error, description="No such codeframe"),
             409: OpenApiResponse(_error, description="The codeframe is not approved"),
             413: OpenApiResponse(_error, description="More answers than MAX_RESPONSES"),
+            429: OpenApiResponse(
+                _error,
+                description="Too many generations or imports this hour, or too many queued",
+            ),
         },
         summary="Code a tracker's next wave with an approved codeframe",
         description=(
@@ -531,7 +560,12 @@ class JobViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: JobSerializer, 404: OpenApiResponse(_error), 409: OpenApiResponse(_error)},
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
+            404: OpenApiResponse(_error),
+            409: OpenApiResponse(_error),
+        },
         summary="Cancel a queued or running generation",
         description="A queued job is cancelled at once; a running one stops at its next "
         "progress report and stores nothing. 409 if it has already finished.",
@@ -556,7 +590,9 @@ class JobViewSet(viewsets.ViewSet):
                 description="Not failed or cancelled; or, for a wave, it can no longer be coded "
                 "so (coded since, its frame gone or no longer approved)",
             ),
-            429: OpenApiResponse(_error, description="Too many generations queued"),
+            429: OpenApiResponse(
+                _error, description="Too many generations this hour, or too many queued"
+            ),
         },
         summary="Retry a failed or cancelled job",
         description="Queues a new job with the same question and parameters: 202 with it (also "

@@ -1,12 +1,34 @@
 """API payloads: what `POST /api/codeframes/` accepts and what a codeframe looks like as JSON."""
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from codeframe.conf import get_config
 from codeframe.models import GenerationJob
 
 
-class CodeframeRequestSerializer(serializers.Serializer):
+class RequestSerializer(serializers.Serializer):
+    """A request body. Keys it does not know are refused: DRF would drop them silently, and a
+    typo (`respondent_id` for `respondent_ids`) would then get the default (ids 1, 2, ...)
+    and the codes could not be merged back on the survey's data."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {
+                    api_settings.NON_FIELD_ERRORS_KEY: [
+                        f"Unknown field{'s' if len(unknown) > 1 else ''}: "
+                        f"{', '.join(map(str, unknown))}. This accepts "
+                        f"{', '.join(self.fields)}."
+                    ]
+                }
+            )
+        return super().to_internal_value(data)
+
+
+class CodeframeRequestSerializer(RequestSerializer):
     """Either `responses` (the answers themselves; stored as a new question) or `question`."""
 
     responses = serializers.ListField(
@@ -57,6 +79,11 @@ class CodeframeRequestSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     f"`{option}` goes with `responses`, not `question`."
                 )
+        n_codes, max_codes = attrs.get("n_codes"), attrs.get("max_codes")
+        if n_codes is not None and max_codes is not None and n_codes > max_codes:
+            raise serializers.ValidationError(
+                {"max_codes": f"It is below n_codes ({n_codes}): n_codes fixes the number."}
+            )
         return _ids_match(attrs)
 
 
@@ -127,7 +154,7 @@ class CodeframeSerializer(serializers.Serializer):
     responses = CodedResponseSerializer(many=True)
 
 
-class WaveRequestSerializer(serializers.Serializer):
+class WaveRequestSerializer(RequestSerializer):
     """The next wave of a tracker, coded with an approved codeframe."""
 
     responses = serializers.ListField(
@@ -274,7 +301,7 @@ class TrackerSerializer(serializers.Serializer):
         }
 
 
-class SuggestionDecisionSerializer(serializers.Serializer):
+class SuggestionDecisionSerializer(RequestSerializer):
     decision = serializers.ChoiceField(
         choices=["accept", "assign", "dismiss"],
         help_text="accept: a new code, numbered above every number used; assign: code its "
@@ -315,8 +342,12 @@ class JobSerializer(serializers.Serializer):
             "finished",
         ],
     )
-    done = serializers.IntegerField(source="job.done", help_text="Answers embedded so far.")
-    total = serializers.IntegerField(source="job.total", help_text="Answers to embed.")
+    done = serializers.IntegerField(source="job.done", help_text="Texts embedded so far.")
+    total = serializers.IntegerField(
+        source="job.total",
+        help_text="Texts to embed: the answers; for a wave's job, once it runs, also the "
+        "approved codeframe's examples (so it grows when the job starts).",
+    )
     percent = serializers.IntegerField(source="job.percent", help_text="Overall, 0..100.")
     cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)

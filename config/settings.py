@@ -321,14 +321,19 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Sessions (pages, Swagger UI) and tokens (`manage.py drf_create_token USER`). Basic auth
-    # sends the password with every request: local development only.
+    # Tokens (`manage.py drf_create_token USER`) and sessions (pages, Swagger UI). Tokens first:
+    # DRF answers a request without credentials with the first class's challenge, so 401 with
+    # `WWW-Authenticate: Token` (sessions have no challenge: it would be a 403, which a client
+    # cannot tell from a role it lacks). Basic auth sends the password with every request:
+    # local development only.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
         *(["rest_framework.authentication.BasicAuthentication"] if LOCAL else []),
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One error shape: {"detail": ...}, validation errors with `errors` per field (config.api).
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Per user; codeframe.throttling applies them to the API and the pages.
     "DEFAULT_THROTTLE_RATES": {
         "codeframe_generate": os.environ.get("CODEFRAME_GENERATE_RATE", "60/hour"),
@@ -344,6 +349,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.document_common_errors",  # 401 everywhere, 404 on objects, 415 on bodies
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,7 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
+from config.api import not_found
 from embeddings.metrics import metrics_view
+
+handler404 = not_found  # JSON under /api/
 
 urlpatterns = [
     path("admin/", admin.site.urls),

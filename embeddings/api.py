@@ -1,6 +1,6 @@
 """REST API of the embedding cache: `GET /api/embeddings/stats/` for staff."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -86,7 +86,13 @@ class CacheStatsView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=CacheStatsSerializer, summary="Embedding cache statistics")
+    @extend_schema(
+        responses={
+            200: CacheStatsSerializer,
+            403: OpenApiResponse(description="Not an operator (staff only)"),
+        },
+        summary="Embedding cache statistics",
+    )
     def get(self, request: Request) -> Response:
         payload = get_cache_stats().as_dict()
         payload["sections"] = {section.name: section.as_dict() for section in stats_sections()}

@@ -163,3 +163,44 @@ def test_the_api_is_in_the_openapi_schema(staff_client):
     assert "202" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
     assert "/api/jobs/{id}/" in schema["paths"]
     assert "/api/jobs/{id}/cancel/" in schema["paths"]
+
+
+def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
+    """Validation errors keep DRF's messages per field under `errors` and say them in `detail`
+    (the documented `Error` body); unknown keys are refused, not dropped; a URL no route
+    matches is a JSON 404 under /api/; a request without credentials is a 401 with the token
+    challenge."""
+    from rest_framework.test import APIClient
+
+    def post(body):
+        response = api_client.post("/api/codeframes/", body, format="json")
+        assert response.status_code == 400, response.content
+        return response.json()
+
+    empty = post({"responses": []})
+    assert empty == {
+        "detail": "responses: This list may not be empty.",
+        "errors": {"responses": ["This list may not be empty."]},
+    }
+    assert post({})["detail"] == "Send either `responses` or `question`."
+    assert post({"responses": ["fine", None]})["detail"] == (
+        "responses[1]: This field may not be null."
+    )
+    typo = post({"responses": ["a", "b"], "respondent_id": ["R1", "R2"]})
+    assert typo["detail"].startswith("Unknown field: respondent_id. This accepts responses, ")
+    both = post({"question": question.pk, "n_codes": 5, "max_codes": 2})
+    assert both["errors"] == {"max_codes": ["It is below n_codes (5): n_codes fixes the number."]}
+
+    missing = api_client.get("/api/codeframes/not-a-number/")
+    assert missing.status_code == 404 and missing.json() == {"detail": "No such API endpoint."}
+    assert api_client.get("/questions/not-a-number/").status_code == 404  # pages: HTML
+
+    anonymous = APIClient().get(f"/api/codeframes/{question.pk}/")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"] == "Token"
+    assert "credentials" in anonymous.json()["detail"]
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "401" in operation["responses"], (method, path)
+            if "{id}" in path:
+                assert "404" in operation["responses"], (method, path)

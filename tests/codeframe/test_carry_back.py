@@ -429,6 +429,9 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
     services.rename_code(code=code(wave2, number), label="Wave again")
     conflict = api_client.post(url, format="json")
     assert conflict.status_code == 409 and "Approved again" in conflict.json()["detail"]
+    listed = conflict.json()["conflicts"]  # one by one, as the preview lists them
+    assert listed == api_client.get(url).json()["conflicts"] and len(listed) == 1
+    assert "Approved again" in listed[0] and "Wave again" in listed[0]
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
     assert "/api/codeframes/{id}/carry-back/" in schema["paths"]
     assert set(schema["paths"]["/api/codeframes/{id}/carry-back/"]) >= {"get", "post"}

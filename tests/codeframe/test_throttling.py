@@ -115,7 +115,7 @@ def test_failed_basic_auth_on_the_api_locks_out_too(client, django_user_model, s
         )
 
     assert attempt("right-password-1").status_code == 200  # the control
-    # (403, not 401: session auth comes first and has no WWW-Authenticate challenge)
-    assert [attempt("guess").status_code for _ in range(3)] == [403, 403, 403]
+    # (401 with the token challenge: token auth comes first)
+    assert [attempt("guess").status_code for _ in range(3)] == [401, 401, 401]
     locked = attempt("right-password-1")
-    assert locked.status_code == 403  # the right password is refused during the cool-off
+    assert locked.status_code == 401  # the right password is refused during the cool-off

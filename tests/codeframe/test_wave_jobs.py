@@ -54,7 +54,8 @@ def test_api_codes_a_wave_and_refuses_an_unapproved_frame(api_client, codeframe)
     short = api_client.post(
         url, {**payload, "wave": "2027-02", "respondent_ids": serials[1:]}, format="json"
     )
-    assert short.status_code == 400 and "respondent_ids" in short.json()
+    assert short.status_code == 400 and "respondent_ids" in short.json()["errors"]
+    assert short.json()["detail"].startswith("respondent_ids: ")
     body = api_client.post(
         url, {**payload, "wave": "2027-02", "respondent_ids": serials}, format="json"
     ).json()
@@ -318,7 +319,7 @@ def test_api_lists_and_decides_suggestions(api_client, approved):
     ]
     target = wave_frame.codes.order_by("number").first()
     missing = api_client.post(f"{base}{fees.pk}/", {"decision": "assign"}, format="json")
-    assert missing.status_code == 400 and "code" in missing.json()
+    assert missing.status_code == 400 and "code" in missing.json()["errors"]
     nowhere = api_client.post(
         f"{base}{fees.pk}/", {"decision": "assign", "code": 999}, format="json"
     )
