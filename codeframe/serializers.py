@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from codeframe.conf import get_config
-from codeframe.models import GenerationJob
+from codeframe.models import Codeframe, GenerationJob, Project, Question
 
 
 class RequestSerializer(serializers.Serializer):
@@ -410,3 +410,69 @@ class CarryBackSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="Both frames changed these differently; nothing is carried until they agree.",
     )
+
+
+# --- Projects and questions (codeframe.api_questions) -----------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.CharField(
+        source="my_role",
+        allow_null=True,
+        help_text="Your role: viewer, analyst or manager (null: a superuser, not a member).",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "created", "role"]
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    wave = serializers.CharField(
+        source="wave_label", help_text="Its wave label in a tracker (empty when not a wave)."
+    )
+    tracker = serializers.IntegerField(
+        source="tracker_id",
+        allow_null=True,
+        help_text="A later wave: the tracker's first question (its wave 1).",
+    )
+    response_count = serializers.IntegerField(help_text="Answers imported (blank ones are not).")
+    codeframe_count = serializers.IntegerField()
+    latest_codeframe = serializers.IntegerField(source="latest_codeframe_id", allow_null=True)
+
+    class Meta:
+        model = Question
+        fields = [
+            "id",
+            "project",
+            "survey",
+            "text",
+            "created",
+            "tracker",
+            "wave",
+            "wave_order",
+            "response_count",
+            "codeframe_count",
+            "latest_codeframe",
+        ]
+
+
+class QuestionCodeframeSerializer(serializers.ModelSerializer):
+    code_count = serializers.IntegerField()
+    coded_with = serializers.IntegerField(source="coded_with_id", allow_null=True)
+
+    class Meta:
+        model = Codeframe
+        fields = ["id", "created", "approved", "coded_with", "code_count"]
+
+
+class QuestionJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GenerationJob
+        fields = ["id", "kind", "state", "created", "error"]
+
+
+class QuestionDetailSerializer(serializers.Serializer):
+    question = QuestionSerializer()
+    codeframes = QuestionCodeframeSerializer(many=True)
+    jobs = QuestionJobSerializer(many=True)

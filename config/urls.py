@@ -15,6 +15,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/codeframes/", include("codeframe.api_urls")),
     path("api/jobs/", include("codeframe.api_job_urls")),
+    path("api/", include("codeframe.api_question_urls")),  # projects/, questions/
     # The schema lists every route and field: members only.
     path(
         "api/schema/",

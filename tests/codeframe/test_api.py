@@ -170,8 +170,6 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
     (the documented `Error` body); unknown keys are refused, not dropped; a URL no route
     matches is a JSON 404 under /api/; a request without credentials is a 401 with the token
     challenge."""
-    from rest_framework.test import APIClient
-
     def post(body):
         response = api_client.post("/api/codeframes/", body, format="json")
         assert response.status_code == 400, response.content
@@ -204,3 +202,52 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
             assert "401" in operation["responses"], (method, path)
             if "{id}" in path:
                 assert "404" in operation["responses"], (method, path)
+
+
+def test_projects_and_questions_are_listed_within_the_users_projects(django_user_model):
+    """What a client of the API alone starts from: its projects, their questions (paginated),
+    a question's codeframes and unfinished jobs; nothing of another client's."""
+    from codeframe.models import GenerationJob, Membership, Project, Role
+    from tests.codeframe.conftest import ANSWERS, make_question
+
+    ann = django_user_model.objects.create_user("ann", password="pw-ann-12345")
+    mine, theirs = Project.objects.create(name="Client A"), Project.objects.create(name="B")
+    Membership.objects.create(project=mine, user=ann, role=Role.ANALYST)
+    questions = []
+    for n in range(3):
+        question = make_question(ANSWERS[:6], survey=f"Wave {n}")
+        question.project = mine
+        question.save()
+        questions.append(question)
+    hidden = make_question(ANSWERS[:6], survey="Not yours")
+    hidden.project = theirs
+    hidden.save()
+    codeframe = services.create_codeframe(question=questions[0], n_codes=2)
+    job = GenerationJob.objects.create(
+        question=questions[0], state=GenerationJob.State.CANCELLED, error="Cancelled."
+    )
+    client = APIClient()
+    client.force_authenticate(ann)
+
+    projects = client.get("/api/projects/").json()
+    assert [(p["name"], p["role"]) for p in projects["results"]] == [("Client A", "analyst")]
+    page = client.get("/api/questions/", {"page_size": 2}).json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    rest = client.get(page["next"]).json()
+    listed = [q["id"] for q in page["results"] + rest["results"]]
+    assert sorted(listed) == sorted(q.pk for q in questions)
+    first = next(q for q in page["results"] + rest["results"] if q["id"] == questions[0].pk)
+    assert (first["response_count"], first["codeframe_count"]) == (6, 1)
+    assert first["latest_codeframe"] == codeframe.pk and first["project"] == mine.pk
+
+    detail = client.get(f"/api/questions/{questions[0].pk}/").json()
+    assert detail["question"]["id"] == questions[0].pk
+    assert [c["id"] for c in detail["codeframes"]] == [codeframe.pk]
+    assert detail["codeframes"][0]["approved"] is False
+    assert [(j["id"], j["state"]) for j in detail["jobs"]] == [(str(job.pk), "cancelled")]
+
+    assert client.get(f"/api/questions/{hidden.pk}/").status_code == 404
+    assert client.get("/api/questions/", {"project": theirs.pk}).status_code == 404
+    assert client.get("/api/questions/", {"project": mine.pk}).json()["count"] == 3
+    assert client.get("/api/questions/", {"project": "x"}).status_code == 400
+    assert client.post("/api/questions/", {}, format="json").status_code == 405

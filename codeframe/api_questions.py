@@ -1,0 +1,91 @@
+"""`/api/projects/` and `/api/questions/`: what there is to work on, within the user's projects.
+
+Read-only lists (paginated: `?page=`, `?page_size=` up to 1,000) so that a client of the API
+alone can find its projects, their questions and each question's codeframes and unfinished
+jobs, without the pages.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from codeframe import selectors
+from codeframe.serializers import (
+    ProjectSerializer,
+    QuestionDetailSerializer,
+    QuestionSerializer,
+)
+
+
+class Pages(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The projects the user is a member of (a superuser: all), with the user's role in each."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProjectSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        return selectors.user_projects(user=self.request.user).order_by("name", "id")
+
+    @extend_schema(summary="Your projects, with your role in each")
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Questions (a tracker's waves among them), newest first, with their answer counts."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = QuestionSerializer
+    pagination_class = Pages
+    lookup_url_kwarg = "question_id"
+    lookup_value_converter = "int"
+
+    def get_queryset(self):
+        project = None
+        if (wanted := self.request.query_params.get("project")) is not None:
+            if not wanted.isdigit():
+                raise ValidationError({"project": ["A project id (a number)."]})
+            project = selectors.get_project(user=self.request.user, project_id=int(wanted))
+        return selectors.question_list(user=self.request.user, project=project)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "project", int, required=False, description="Only this project's questions."
+            )
+        ],
+        summary="Questions in your projects, newest first",
+    )
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        responses={200: QuestionDetailSerializer},
+        summary="A question with its codeframes and its unfinished jobs",
+        description="`codeframes` newest first (a wave's: `coded_with` its approved frame); "
+        "`jobs` the generations or wave codings queued, running, failed or cancelled (retry "
+        "them with `POST /api/jobs/{id}/retry/`).",
+    )
+    def retrieve(self, request: Request, question_id: int) -> Response:
+        question = selectors.get_question(user=request.user, question_id=question_id)
+        listed = self.get_queryset().get(pk=question.pk)  # with the list's counts
+        return Response(
+            QuestionDetailSerializer(
+                {
+                    "question": listed,
+                    "codeframes": selectors.question_codeframes(question=question),
+                    "jobs": selectors.question_jobs(question=question),
+                }
+            ).data
+        )
