@@ -145,7 +145,7 @@ class LimitedJSONParser(BaseParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
 
 
-_error = inline_serializer(
+ERROR_BODY = inline_serializer(
     "Error",
     fields={
         "detail": serializers.CharField(),
@@ -194,15 +194,15 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=CodeframeRequestSerializer,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(_error, description="Invalid input or no usable answers"),
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such question or project (for you)"),
-            409: OpenApiResponse(_error, description="The answers changed during generation"),
+            400: OpenApiResponse(ERROR_BODY, description="Invalid input or no usable answers"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such question or project (for you)"),
+            409: OpenApiResponse(ERROR_BODY, description="The answers changed during generation"),
             413: OpenApiResponse(
-                _error, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
+                ERROR_BODY, description="More answers than CODEFRAME['MAX_RESPONSES'] or too big"
             ),
             429: OpenApiResponse(
-                _error,
+                ERROR_BODY,
                 description="Too many generations (or imports) this hour, or too many queued",
             ),
         },
@@ -253,13 +253,13 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=WaveRequestSerializer,
         responses={
             202: JobSerializer,
-            400: OpenApiResponse(_error, description="Invalid input, or a wave label in use"),
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
-            409: OpenApiResponse(_error, description="The codeframe is not approved"),
-            413: OpenApiResponse(_error, description="More answers than MAX_RESPONSES"),
+            400: OpenApiResponse(ERROR_BODY, description="Invalid input, or a wave label in use"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            409: OpenApiResponse(ERROR_BODY, description="The codeframe is not approved"),
+            413: OpenApiResponse(ERROR_BODY, description="More answers than MAX_RESPONSES"),
             429: OpenApiResponse(
-                _error,
+                ERROR_BODY,
                 description="Too many generations or imports this hour, or too many queued",
             ),
         },
@@ -297,10 +297,10 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
             409: OpenApiResponse(
-                _error,
+                ERROR_BODY,
                 description="Not a wave's codeframe, or not the one the tracker uses for the "
                 "wave (or it is approved or codes later waves), its frame no longer approved, or "
                 "the wave is being coded already",
@@ -328,9 +328,9 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CarryBackSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
-            409: OpenApiResponse(_error, description="Not a wave's codeframe"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            409: OpenApiResponse(ERROR_BODY, description="Not a wave's codeframe"),
         },
         summary="Preview carrying a wave frame's edits back into its approved frame",
         description=(
@@ -346,10 +346,10 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CarryBackSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
             409: OpenApiResponse(
-                _error, description="Not a wave's codeframe, or conflicting edits (listed)"
+                ERROR_BODY, description="Not a wave's codeframe, or conflicting edits (listed)"
             ),
         },
         summary="Carry a wave frame's edits back into its approved frame",
@@ -375,7 +375,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: TrackerSerializer,
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
         },
         summary="The tracker of a codeframe's question: each code's and net's share per wave",
         description=(
@@ -395,7 +395,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: SuggestionSerializer(many=True),
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
         },
         summary="A wave codeframe's suggested new codes",
         description=(
@@ -413,10 +413,10 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=SuggestionDecisionSerializer,
         responses={
             200: SuggestionSerializer,
-            400: OpenApiResponse(_error, description="No decision, or no such code to assign"),
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe or suggestion"),
-            409: OpenApiResponse(_error, description="The suggestion is already decided"),
+            400: OpenApiResponse(ERROR_BODY, description="No decision, or no such code to assign"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe or suggestion"),
+            409: OpenApiResponse(ERROR_BODY, description="The suggestion is already decided"),
         },
         summary="Accept, assign or dismiss a suggested code",
         description=(
@@ -452,8 +452,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
         },
         summary="Approve a codeframe: it can code the next waves of its question",
         description=(
@@ -466,8 +466,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
         },
         summary="Withdraw a codeframe's approval",
         description=(
@@ -502,8 +502,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         ],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            400: OpenApiResponse(_error, description="No such layout"),
-            404: OpenApiResponse(_error, description="No such codeframe or format"),
+            400: OpenApiResponse(ERROR_BODY, description="No such layout"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe or format"),
         },
         summary="Download a codeframe's export: CSV, XLSX or SPSS (.sav)",
         description=(
@@ -530,7 +530,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: CodeframeSerializer,
-            404: OpenApiResponse(_error, description="No such codeframe"),
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
         },
         summary="A codeframe",
     )
@@ -549,7 +549,7 @@ class JobViewSet(viewsets.ViewSet):
         return [GenerationThrottle()] if self.action == "retry" else []
 
     @extend_schema(
-        responses={200: JobSerializer, 404: OpenApiResponse(_error)},
+        responses={200: JobSerializer, 404: OpenApiResponse(ERROR_BODY)},
         summary="A generation job's state and progress",
         description="`state`: queued, running, done (with `codeframe`), failed (with `error`) "
         "or cancelled.",
@@ -562,9 +562,9 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: JobSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error),
-            409: OpenApiResponse(_error),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY),
+            409: OpenApiResponse(ERROR_BODY),
         },
         summary="Cancel a queued or running generation",
         description="A queued job is cancelled at once; a running one stops at its next "
@@ -583,15 +583,15 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
-            403: OpenApiResponse(_error, description="Your role in the project is viewer"),
-            404: OpenApiResponse(_error),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY),
             409: OpenApiResponse(
-                _error,
+                ERROR_BODY,
                 description="Not failed or cancelled; or, for a wave, it can no longer be coded "
                 "so (coded since, its frame gone or no longer approved)",
             ),
             429: OpenApiResponse(
-                _error, description="Too many generations this hour, or too many queued"
+                ERROR_BODY, description="Too many generations this hour, or too many queued"
             ),
         },
         summary="Retry a failed or cancelled job",

@@ -1,19 +1,22 @@
 """`/api/projects/` and `/api/questions/`: what there is to work on, within the user's projects.
 
-Read-only lists (paginated: `?page=`, `?page_size=` up to 1,000) so that a client of the API
-alone can find its projects, their questions and each question's codeframes and unfinished
-jobs, without the pages.
+Lists (paginated: `?page=`, `?page_size=` up to 1,000) so that a client of the API alone can
+find its projects, their questions and each question's codeframes and unfinished jobs, without
+the pages; and deleting a question, as its page does.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import selectors
+from codeframe import selectors, services
+from codeframe.api import ERROR_BODY, Conflict
+from codeframe.exceptions import CodeframeError
+from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
     QuestionDetailSerializer,
@@ -89,3 +92,28 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 }
             ).data
         )
+
+    @extend_schema(
+        responses={
+            204: None,
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is not manager"),
+            404: OpenApiResponse(ERROR_BODY, description="No such question (for you)"),
+            409: OpenApiResponse(
+                ERROR_BODY,
+                description="Later waves of its tracker depend on it, or a wave is being coded "
+                "with one of its codeframes",
+            ),
+        },
+        summary="Delete a question with its answers, codeframes and jobs",
+        description="Managers only, as on its page. A tracker's wave is deleted from the newest "
+        "back; the code numbers its codeframes used stay reserved in the tracker.",
+    )
+    def destroy(self, request: Request, question_id: int) -> Response:
+        question = selectors.get_question(
+            user=request.user, question_id=question_id, role=Role.MANAGER
+        )
+        try:
+            services.delete_question(question=question)
+        except CodeframeError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)

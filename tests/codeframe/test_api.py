@@ -170,6 +170,7 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
     (the documented `Error` body); unknown keys are refused, not dropped; a URL no route
     matches is a JSON 404 under /api/; a request without credentials is a 401 with the token
     challenge."""
+
     def post(body):
         response = api_client.post("/api/codeframes/", body, format="json")
         assert response.status_code == 400, response.content
@@ -207,8 +208,10 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
 def test_projects_and_questions_are_listed_within_the_users_projects(django_user_model):
     """What a client of the API alone starts from: its projects, their questions (paginated),
     a question's codeframes and unfinished jobs; nothing of another client's."""
+    from codeframe import waves
     from codeframe.models import GenerationJob, Membership, Project, Role
     from tests.codeframe.conftest import ANSWERS, make_question
+    from tests.codeframe.test_waves import rows
 
     ann = django_user_model.objects.create_user("ann", password="pw-ann-12345")
     mine, theirs = Project.objects.create(name="Client A"), Project.objects.create(name="B")
@@ -251,3 +254,15 @@ def test_projects_and_questions_are_listed_within_the_users_projects(django_user
     assert client.get("/api/questions/", {"project": mine.pk}).json()["count"] == 3
     assert client.get("/api/questions/", {"project": "x"}).status_code == 400
     assert client.post("/api/questions/", {}, format="json").status_code == 405
+
+    # Deleting, as on the page: managers only; a tracker's first wave is kept while a later
+    # wave depends on it.
+    assert client.delete(f"/api/questions/{questions[1].pk}/").status_code == 403
+    Membership.objects.filter(user=ann).update(role=Role.MANAGER)
+    waves.approve_codeframe(codeframe=codeframe)
+    waves.code_wave(codeframe=codeframe, rows=rows(ANSWERS[:4]), wave="W2")
+    kept = client.delete(f"/api/questions/{questions[0].pk}/")
+    assert kept.status_code == 409 and "later waves" in kept.json()["detail"]
+    assert client.delete(f"/api/questions/{questions[1].pk}/").status_code == 204
+    assert not Question.objects.filter(pk=questions[1].pk).exists()
+    assert client.delete(f"/api/questions/{hidden.pk}/").status_code == 404
