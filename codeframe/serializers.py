@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from codeframe.conf import get_config
-from codeframe.models import Codeframe, GenerationJob, Project, Question
+from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
 
 
 class RequestSerializer(serializers.Serializer):
@@ -94,7 +94,7 @@ CACHE_HELP = "Embedding cache hits or misses: operators (staff) only, null for o
 class CodeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="code.number", help_text="The code id used in exports.")
     label = serializers.CharField(source="code.label")
-    kind = serializers.CharField(source="code.kind")
+    kind = serializers.ChoiceField(source="code.kind", choices=Code.Kind.values)
     keywords = serializers.ListField(source="code.keywords", child=serializers.CharField())
     size = serializers.IntegerField(source="code.size", help_text="Answers with it as primary.")
     share = serializers.FloatField(help_text="size / all answers of the question")
@@ -205,17 +205,24 @@ class SuggestionSerializer(serializers.Serializer):
     """A group of a wave's answers that fit no code of the approved frame."""
 
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField(help_text="The label it suggested.")
     keywords = serializers.ListField(child=serializers.CharField())
     examples = serializers.ListField(child=serializers.CharField())
     size = serializers.IntegerField(help_text="Answers it would take.")
     response_ids = serializers.ListField(child=serializers.IntegerField())
-    status = serializers.CharField(help_text="pending, accepted or dismissed.")
+    status = serializers.ChoiceField(choices=SuggestedCode.Status.values)
     code = serializers.IntegerField(
         source="code.number",
         allow_null=True,
         default=None,
-        help_text="Once accepted: the number of the code its answers took.",
+        help_text="Once accepted or assigned: the number of the code its answers took.",
+    )
+    code_label = serializers.CharField(
+        source="code.label",
+        allow_null=True,
+        default=None,
+        help_text="Once accepted or assigned: that code's label (the one given on accepting, "
+        "or the existing code's).",
     )
 
 

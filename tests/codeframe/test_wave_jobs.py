@@ -342,6 +342,11 @@ def test_api_lists_and_decides_suggestions(api_client, approved):
         f"{base}{branches.pk}/", {"decision": "accept", "label": "Branch closures"}, format="json"
     )
     assert accepted.json()["code"] == highest + 1
+    assert (accepted.json()["label"], accepted.json()["code_label"]) == (
+        "Branches",  # as suggested
+        "Branch closures",  # as accepted
+    )
+    assert assigned.json()["code_label"] == target.label
     assert wave_frame.codes.get(number=highest + 1).label == "Branch closures"
     dismissed = api_client.post(f"{base}{noise.pk}/", {"decision": "dismiss"}, format="json")
     assert dismissed.json()["status"] == "dismissed" and dismissed.json()["code"] is None
