@@ -162,6 +162,11 @@ ERROR_BODY = inline_serializer(
 )
 
 
+# The errors most operations document alike.
+VIEWER_403 = OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer")
+NO_CODEFRAME_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe")
+
+
 class AnyAccept(BaseContentNegotiation):
     """For file downloads: the view answers with its file whatever `Accept` says (DRF would
     answer 406 to `Accept: text/csv`, having no CSV renderer)."""
@@ -195,7 +200,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         responses={
             202: JobSerializer,
             400: OpenApiResponse(ERROR_BODY, description="Invalid input or no usable answers"),
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY, description="No such question or project (for you)"),
             409: OpenApiResponse(ERROR_BODY, description="The answers changed during generation"),
             413: OpenApiResponse(
@@ -254,8 +259,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         responses={
             202: JobSerializer,
             400: OpenApiResponse(ERROR_BODY, description="Invalid input, or a wave label in use"),
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
             409: OpenApiResponse(ERROR_BODY, description="The codeframe is not approved"),
             413: OpenApiResponse(ERROR_BODY, description="More answers than MAX_RESPONSES"),
             429: OpenApiResponse(
@@ -297,8 +302,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
             409: OpenApiResponse(
                 ERROR_BODY,
                 description="Not a wave's codeframe, or not the one the tracker uses for the "
@@ -328,8 +333,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CarryBackSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
             409: OpenApiResponse(ERROR_BODY, description="Not a wave's codeframe"),
         },
         summary="Preview carrying a wave frame's edits back into its approved frame",
@@ -346,8 +351,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CarryBackSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
             409: OpenApiResponse(
                 ERROR_BODY, description="Not a wave's codeframe, or conflicting edits (listed)"
             ),
@@ -375,7 +380,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: TrackerSerializer,
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            404: NO_CODEFRAME_404,
         },
         summary="The tracker of a codeframe's question: each code's and net's share per wave",
         description=(
@@ -395,7 +400,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: SuggestionSerializer(many=True),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            404: NO_CODEFRAME_404,
         },
         summary="A wave codeframe's suggested new codes",
         description=(
@@ -414,7 +419,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         responses={
             200: SuggestionSerializer,
             400: OpenApiResponse(ERROR_BODY, description="No decision, or no such code to assign"),
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY, description="No such codeframe or suggestion"),
             409: OpenApiResponse(ERROR_BODY, description="The suggestion is already decided"),
         },
@@ -452,8 +457,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
         },
         summary="Approve a codeframe: it can code the next waves of its question",
         description=(
@@ -466,8 +471,8 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
         },
         summary="Withdraw a codeframe's approval",
         description=(
@@ -530,7 +535,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @extend_schema(
         responses={
             200: CodeframeSerializer,
-            404: OpenApiResponse(ERROR_BODY, description="No such codeframe"),
+            404: NO_CODEFRAME_404,
         },
         summary="A codeframe",
     )
@@ -562,7 +567,7 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: JobSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY),
             409: OpenApiResponse(ERROR_BODY),
         },
@@ -583,7 +588,7 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
-            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY),
             409: OpenApiResponse(
                 ERROR_BODY,
