@@ -301,8 +301,8 @@ class GenerationJob(models.Model):
             self.Stage.WAITING: 0,
             self.Stage.PREPARING: 2,
             self.Stage.EMBEDDING: 5,
-            self.Stage.CLUSTERING: 85,
-            self.Stage.CODING: 50,
+            self.Stage.CLUSTERING: 85,  # a generation's step after embedding
+            self.Stage.CODING: 85,  # a wave's step after embedding
             self.Stage.STORING: 95,
         }.get(self.stage, 0)
 

@@ -81,6 +81,26 @@ def test_progress_is_reported_once_per_batch(question, settings, database_tasks)
     assert CountingBackend.encoded_texts()[:12] == list(ANSWERS)
 
 
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ["waiting", "preparing", "embedding", "clustering", "storing"],  # a generation
+        ["waiting", "preparing", "embedding", "coding"],  # a wave
+    ],
+)
+def test_progress_never_goes_back(steps):
+    """A wave's coding step read 50% after its embedding had reached 85%."""
+    job = GenerationJob(state=State.RUNNING, total=10)
+    seen = []
+    for stage in steps:
+        for done in (0, 5, 10) if stage == "embedding" else (10,):
+            job.stage, job.done = stage, done
+            seen.append(job.percent)
+    assert seen == sorted(seen) and seen[-1] < 100
+    job.state = State.DONE
+    assert job.percent == 100
+
+
 def test_a_question_without_answers_is_refused_before_queueing():
     question = Question.objects.create(project=services.default_project(), survey="Empty")
     with pytest.raises(NoResponses):
