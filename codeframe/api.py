@@ -162,6 +162,9 @@ ERROR_BODY = inline_serializer(
 )
 
 
+# What the export endpoint sends: each format's own type.
+EXPORT_MEDIA_TYPES = sorted({e.media_type.split(";")[0] for e in exports.EXPORTERS})
+
 # The errors most operations document alike.
 VIEWER_403 = OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer")
 NO_CODEFRAME_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe")
@@ -322,6 +325,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def recode(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        _no_body(request)
         try:
             job = jobs.queue_recode(codeframe=codeframe, user=request.user)
         except CodeframeError as exc:
@@ -368,6 +372,8 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["get", "post"], url_path="carry-back")
     def carry_back(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        if request.method == "POST":
+            _no_body(request)
         try:
             if request.method == "POST":
                 summary = carryback.carry_back(codeframe=codeframe)
@@ -483,6 +489,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post", "delete"])
     def approve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
+        _no_body(request, " To withdraw the approval, send DELETE.")
         waves.approve_codeframe(codeframe=codeframe, approved=request.method == "POST")
         return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
 
@@ -506,7 +513,7 @@ class CodeframeViewSet(viewsets.ViewSet):
             ),
         ],
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **{(200, media): OpenApiTypes.BINARY for media in EXPORT_MEDIA_TYPES},
             400: OpenApiResponse(ERROR_BODY, description="No such layout"),
             404: OpenApiResponse(ERROR_BODY, description="No such codeframe or format"),
         },
@@ -578,6 +585,7 @@ class JobViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk) -> Response:
         job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
+        _no_body(request)
         try:
             job = jobs.cancel_job(job=job)
         except CodeframeError as exc:
@@ -606,11 +614,20 @@ class JobViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk) -> Response:
         job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
+        _no_body(request)
         try:
             job = jobs.retry_job(job=job, user=request.user)
         except CodeframeError as exc:
             raise as_api_error(exc) from exc
         return accepted(job, request)
+
+
+def _no_body(request: Request, hint: str = "") -> None:
+    """An action without a body refuses one rather than ignore it: `{"approved": false}` sent
+    to approve would otherwise approve. Reading it also refuses malformed JSON (400) and other
+    media types (415)."""
+    if request.data:
+        raise UnusableInput(f"This takes no body.{hint}")
 
 
 def _refuse_too_many(request: Request) -> None:

@@ -40,7 +40,13 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.user_projects(user=self.request.user).order_by("name", "id")
 
-    @extend_schema(summary="Your projects, with your role in each")
+    @extend_schema(
+        responses={
+            200: ProjectSerializer(many=True),
+            404: OpenApiResponse(ERROR_BODY, description="No such page"),
+        },
+        summary="Your projects, with your role in each",
+    )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -57,7 +63,7 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         project = None
         if (wanted := self.request.query_params.get("project")) is not None:
-            if not wanted.isdigit():
+            if not (wanted.isascii() and wanted.isdigit()):
                 raise ValidationError({"project": ["A project id (a number)."]})
             project = selectors.get_project(user=self.request.user, project_id=int(wanted))
         return selectors.question_list(user=self.request.user, project=project)
@@ -68,21 +74,32 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 "project", int, required=False, description="Only this project's questions."
             )
         ],
+        responses={
+            200: QuestionSerializer(many=True),
+            400: OpenApiResponse(ERROR_BODY, description="`project` is not a number"),
+            404: OpenApiResponse(
+                ERROR_BODY, description="No such project (for you), or no such page"
+            ),
+        },
         summary="Questions in your projects, newest first",
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        responses={200: QuestionDetailSerializer},
+        responses={
+            200: QuestionDetailSerializer,
+            404: OpenApiResponse(ERROR_BODY, description="No such question (for you)"),
+        },
         summary="A question with its codeframes and its unfinished jobs",
         description="`codeframes` newest first (a wave's: `coded_with` its approved frame); "
-        "`jobs` the generations or wave codings queued, running, failed or cancelled (retry "
-        "them with `POST /api/jobs/{id}/retry/`).",
+        "`jobs` the latest 10 generations or wave codings queued, running, failed or "
+        "cancelled (retry them with `POST /api/jobs/{id}/retry/`).",
     )
     def retrieve(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question(user=request.user, question_id=question_id)
-        listed = self.get_queryset().get(pk=question.pk)  # with the list's counts
+        # With the list's counts (and whatever `?project=` says: the id is the question).
+        listed = selectors.question_list(user=request.user).get(pk=question.pk)
         return Response(
             QuestionDetailSerializer(
                 {

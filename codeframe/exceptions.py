@@ -22,6 +22,10 @@ class TooManyResponses(CodeframeError):
     """More answers than CODEFRAME["MAX_RESPONSES"]."""
 
 
+class ConflictingOptions(CodeframeError):
+    """Generation options that contradict each other (a fixed number of codes above the cap)."""
+
+
 class GenerationFailed(CodeframeError):
     """The generator returned a draft that cannot be stored; nothing was written."""
 

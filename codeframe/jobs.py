@@ -34,6 +34,7 @@ from django.utils import timezone
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
+    ConflictingOptions,
     InvalidEdit,
     JobCancelled,
     JobStateError,
@@ -85,9 +86,15 @@ def create_job(
 ) -> GenerationJob:
     """A queued job row for `question`, not yet handed to a worker (see `queue_generation`).
 
-    Raises NoResponses / TooManyResponses when the question cannot be generated at all, and
-    QueueFull when `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
+    Raises NoResponses / TooManyResponses when the question cannot be generated at all,
+    ConflictingOptions when `n_codes` is above `max_codes` (generation would ignore the cap),
+    and QueueFull when `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
     """
+    if n_codes is not None and max_codes is not None and n_codes > max_codes:
+        raise ConflictingOptions(
+            f"{n_codes} codes is more than the most asked for ({max_codes}): give the number "
+            "of codes or the most, or a number within the most."
+        )
     return _create(
         question=question,
         user=user,

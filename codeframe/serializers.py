@@ -74,16 +74,12 @@ class CodeframeRequestSerializer(RequestSerializer):
     def validate(self, attrs: dict) -> dict:
         if ("responses" in attrs) == ("question" in attrs):
             raise serializers.ValidationError("Send either `responses` or `question`.")
-        for option in ("project", "respondent_ids"):
-            if option in attrs and "question" in attrs:
+        # `survey` and `question_text` have defaults: whether they were sent is in the body.
+        for option in ("project", "respondent_ids", "survey", "question_text"):
+            if option in self.initial_data and "question" in attrs:
                 raise serializers.ValidationError(
                     f"`{option}` goes with `responses`, not `question`."
                 )
-        n_codes, max_codes = attrs.get("n_codes"), attrs.get("max_codes")
-        if n_codes is not None and max_codes is not None and n_codes > max_codes:
-            raise serializers.ValidationError(
-                {"max_codes": f"It is below n_codes ({n_codes}): n_codes fixes the number."}
-            )
         return _ids_match(attrs)
 
 

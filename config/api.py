@@ -8,8 +8,10 @@ reads `detail` alone (as the schema's `Error` tells it) still shows what was wro
 
 from collections.abc import Mapping
 
-from django.http import HttpRequest, JsonResponse
-from django.views.defaults import page_not_found
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -42,11 +44,40 @@ def _messages(errors, where: str = "") -> list[str]:
     return [f"{where}: {errors}" if where else str(errors)]
 
 
-def not_found(request: HttpRequest, exception=None):
-    """404 for a URL no route matches: JSON under /api/ (what a client parses), else the page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "No such API endpoint."}, status=404)
-    return page_not_found(request, exception)
+@csrf_exempt  # it changes nothing; a POST to a wrong URL gets this 404, not a CSRF 403
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any URL under /api/ that no endpoint has (the last /api/ route): a JSON 404, in DEBUG
+    too (Django's handler404 only serves with DEBUG off). When the same URL with a final slash
+    is an endpoint, a GET is redirected there (as APPEND_SLASH did before this route took every
+    /api/ URL) and any other method told so: a redirect would lose its body."""
+    detail = "No such API endpoint."
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api-not-found":
+            if request.method in ("GET", "HEAD"):
+                query = request.META.get("QUERY_STRING", "")
+                return HttpResponsePermanentRedirect(
+                    f"{request.path}/" + (f"?{query}" if query else "")
+                )
+            detail += f" Did you mean {request.path}/ (with the final slash)?"
+    return JsonResponse({"detail": detail}, status=404)
+
+
+def server_error(request: HttpRequest):
+    """handler500: under /api/ a JSON body a client can parse (the traceback is logged), else
+    Django's page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            {
+                "detail": "The server failed on an unexpected error; it is logged. Try again, "
+                "and tell the operators if it persists."
+            },
+            status=500,
+        )
+    return defaults.server_error(request)
 
 
 COMMON_ERRORS = {
@@ -59,18 +90,22 @@ COMMON_ERRORS = {
 
 def document_common_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: every operation can answer 401; one on an object
-    (`{id}`) 404; one with a body 415. Each as the `Error` body, unless it documents its own."""
+    (a `{...}` in its path) 404; one with a body 415. Each as the `Error` body, unless it
+    documents its own; and every error an operation documents without a body has that one."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             wanted = ["401"]
-            if "{id}" in path:
+            if "{" in path:
                 wanted.append("404")
             if "requestBody" in operation:
                 wanted.append("415")
             for code in wanted:
                 responses.setdefault(code, {"content": error, "description": COMMON_ERRORS[code]})
+            for code, response in responses.items():
+                if str(code).startswith("4"):
+                    response.setdefault("content", error)
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
-from config.api import not_found
+from config.api import api_not_found, server_error
 from embeddings.metrics import metrics_view
 
-handler404 = not_found  # JSON under /api/
+handler500 = server_error  # JSON under /api/
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -27,6 +27,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsAuthenticated]),
         name="api-docs",
     ),
+    # Last of /api/: a JSON 404 for any URL no endpoint has.
+    re_path(r"^api/(?P<rest>.*)$", api_not_found, name="api-not-found"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("codeframe.urls")),

@@ -188,11 +188,27 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
     typo = post({"responses": ["a", "b"], "respondent_id": ["R1", "R2"]})
     assert typo["detail"].startswith("Unknown field: respondent_id. This accepts responses, ")
     both = post({"question": question.pk, "n_codes": 5, "max_codes": 2})
-    assert both["errors"] == {"max_codes": ["It is below n_codes (5): n_codes fixes the number."]}
+    assert both["detail"].startswith("5 codes is more than the most asked for (2)")
+    renamed = post({"question": question.pk, "survey": "Renamed"})  # it would be dropped
+    assert renamed["detail"] == "`survey` goes with `responses`, not `question`."
 
     missing = api_client.get("/api/codeframes/not-a-number/")
     assert missing.status_code == 404 and missing.json() == {"detail": "No such API endpoint."}
-    assert api_client.get("/questions/not-a-number/").status_code == 404  # pages: HTML
+    page = api_client.get("/questions/not-a-number/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    # Without the final slash: a GET is sent on, a POST (whose body a redirect would lose) told.
+    assert api_client.get("/api/codeframes?x=1")["Location"] == "/api/codeframes/?x=1"
+    slashless = api_client.post("/api/codeframes", {"question": question.pk}, format="json")
+    assert slashless.status_code == 404
+    assert "Did you mean /api/codeframes/ (with the final slash)?" in slashless.json()["detail"]
+    # An action without a body refuses one: this would otherwise approve.
+    codeframe = services.create_codeframe(question=question, n_codes=2)
+    approve = f"/api/codeframes/{codeframe.pk}/approve/"
+    sent = api_client.post(approve, {"approved": False}, format="json")
+    assert sent.status_code == 400
+    assert sent.json()["detail"] == "This takes no body. To withdraw the approval, send DELETE."
+    codeframe.refresh_from_db()
+    assert codeframe.approved is False
 
     anonymous = APIClient().get(f"/api/codeframes/{question.pk}/")
     assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"] == "Token"
@@ -200,9 +216,22 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert "401" in operation["responses"], (method, path)
-            if "{id}" in path:
-                assert "404" in operation["responses"], (method, path)
+            responses = operation["responses"]
+            assert "401" in responses, (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            for code, response in responses.items():  # every error has its body documented
+                assert not code.startswith("4") or "content" in response, (method, path, code)
+
+
+def test_an_unexpected_error_under_the_api_is_json(rf):
+    """handler500 (DEBUG off): a client parses the 500 of an API URL; pages keep Django's."""
+    from config.api import server_error
+
+    api = server_error(rf.get("/api/codeframes/1/"))
+    assert api.status_code == 500 and "it is logged" in json.loads(api.content)["detail"]
+    page = server_error(rf.get("/questions/"))
+    assert page.status_code == 500 and not page["Content-Type"].startswith("application/json")
 
 
 def test_projects_and_questions_are_listed_within_the_users_projects(django_user_model):

@@ -2,6 +2,7 @@
 worker died. The worker here is this process (`run_job`, what the task calls); real `db_worker`
 processes are in tests/proof/test_workers.py."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from codeframe import jobs, selectors, services
-from codeframe.exceptions import JobStateError, NoResponses, QueueFull
+from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
 from codeframe.models import Codeframe, GenerationJob, Question
 from tests.codeframe.conftest import ANSWERS
 from tests.fakes import CountingBackend
@@ -101,6 +102,25 @@ def test_progress_never_goes_back(steps):
     assert job.percent == 100
 
 
+def test_more_codes_than_the_most_asked_for_is_refused_everywhere(question, staff_client):
+    """Generation ignores `max_codes` when `n_codes` is given: the page, the API, the command
+    and a retry all go through create_job, which refuses the pair."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(ConflictingOptions, match="5 codes is more than the most asked for"):
+        jobs.create_job(question=question, n_codes=5, max_codes=2)
+    page = staff_client.post(
+        reverse("codeframe:question-generate", args=[question.pk]),
+        {"n_codes": 5, "max_codes": 2},
+        follow=True,
+    )
+    assert "5 codes is more than the most asked for" in page.content.decode()
+    with pytest.raises(CommandError, match="more than the most asked for"):
+        call_command("generate_codeframe", "--question", question.pk, "--n-codes", 5,
+                     "--max-codes", 2)  # fmt: skip
+    assert not GenerationJob.objects.exists()
+
+
 def test_a_question_without_answers_is_refused_before_queueing():
     question = Question.objects.create(project=services.default_project(), survey="Empty")
     with pytest.raises(NoResponses):
@@ -134,7 +154,7 @@ def test_cancel_a_running_job_stops_it_and_stores_nothing(question, settings, da
 
 
 def test_a_question_deleted_while_its_job_runs_ends_the_job_quietly(
-    question, settings, database_tasks
+    question, settings, database_tasks, caplog
 ):
     """Deleting a question takes its job row with it; the worker running that job stops at its
     next report and stores nothing, without an error in its log or a failed task."""
@@ -145,8 +165,11 @@ def test_a_question_deleted_while_its_job_runs_ends_the_job_quietly(
         if progress.done == 4:
             services.delete_question(question=Question.objects.get(pk=question.pk))
 
-    assert jobs.run_job(job_id=job.pk, on_progress=delete_midway) is None
+    with caplog.at_level(logging.INFO, logger="codeframe.jobs"):
+        assert jobs.run_job(job_id=job.pk, on_progress=delete_midway) is None
     assert not GenerationJob.objects.exists() and not Codeframe.objects.exists()
+    assert max(r.levelno for r in caplog.records) == logging.INFO  # no error, no traceback
+    assert f"job {job.pk} attempt 1: its question was deleted" in caplog.messages
 
 
 def test_a_queued_job_whose_question_was_deleted_has_nothing_to_run(question, database_tasks):

@@ -139,6 +139,7 @@ def concrete(route: str, world) -> str:
             "codeframe/"
         ),
         "(?P<url>.*)$": "no-such-page/",
+        "(?P<rest>.*)$": "no-such-endpoint/",
         "<path:content_type_id>/<path:object_id>": "1/1",
         "<path:object_id>": "1",
         "<int:question_id>": str(world["question"].pk),
@@ -172,6 +173,10 @@ def post_body(route: str, world) -> dict:
         return {"survey": "New", "pasted": "an answer", "project": world["project"].pk}
     if route == "projects/":
         return {"name": "Client B"}
+    if route.startswith("api/"):
+        # The API's actions take no body (one is refused); waves and suggestion decisions
+        # need fields this leaves out (400).
+        return {}
     return {"label": "x", "n_codes": "2", "target": world["code"].pk}
 
 
@@ -287,6 +292,8 @@ EXPECTED = {
         (401, 404, 404, 200, 200, 200, 200),
         (401, 405, 405, 405, 405, 405, 405),
     ),
+    # Any other URL under /api/: a JSON 404 for everyone (it tells nothing).
+    "^api/(?P<rest>.*)$": ((404,) * 7, (404,) * 7),
     "api/schema/": ((401, 200, 200, 200, 200, 200, 200), (401, 405, 405, 405, 405, 405, 405)),
     "api/docs/": ((401, 200, 200, 200, 200, 200, 200), (401, 405, 405, 405, 405, 405, 405)),
     # Cache operations stay staff-only.
@@ -426,6 +433,26 @@ def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
     print(f"route matrix: {len(routes)} routes x {len(ROLES)} roles = {len(routes) * 7} {method}s")
 
 
+@pytest.mark.parametrize(
+    ("route", "want"),
+    [
+        # anonymous, outsider, staff, viewer, analyst, manager, superuser
+        ("api/codeframes/<int:pk>/approve/", (401, 404, 404, 403, 200, 200, 200)),
+        ("api/questions/<int:question_id>/", (401, 404, 404, 403, 403, 204, 204)),
+    ],
+)
+def test_the_api_deletes_answer_each_role_as_intended(world, unthrottled, route, want):
+    """The route matrix sends GET and POST; these routes also take DELETE (withdrawing an
+    approval: analysts; deleting a question: managers, as on its page)."""
+    got = []
+    for role in ROLES:
+        client = client_for(role, world)
+        with transaction.atomic():
+            got.append(client.delete(concrete(route, world)).status_code)
+            transaction.set_rollback(True)
+    assert tuple(got) == want
+
+
 def test_an_outsider_gets_404_on_every_object_route_of_another_project(world, unthrottled):
     """Ids cannot be probed: every page, export, form target and API route that names an
     object of "Client A" answers the outsider (and a staff user who is not a member) 404,
@@ -464,7 +491,10 @@ def test_every_post_needs_the_csrf_token(world):
     accepted = []
     for route in routes:
         response = client.post(concrete(route, world), {"label": "x", "n_codes": "2"})
-        if response.status_code != 403:
+        # Except the API's JSON 404 for URLs no endpoint has: it runs nothing, and a token
+        # client (no session, no CSRF token) must get that 404, not an HTML CSRF page.
+        refused = 404 if route == "^api/(?P<rest>.*)$" else 403
+        if response.status_code != refused:
             accepted.append((route, response.status_code))
     assert not accepted, accepted
     assert Codeframe.objects.count() == 1 and Question.objects.count() == 2
