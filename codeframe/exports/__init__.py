@@ -1,6 +1,6 @@
 """A codeframe as coders take it away: a registry of export formats (as Django REST
 framework's renderers), which the codeframe page lists and `views.codeframe_export` and the
-API (`GET /api/codeframes/{id}/export/{format}/`) serve as attachments.
+API (`GET /api/codeframes/{id}/export/{fmt}/`) serve as attachments.
 
 A new format is one `BaseExporter` subclass in its own module, added to `EXPORTERS`.
 """
