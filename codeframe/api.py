@@ -1,6 +1,9 @@
-"""`/api/codeframes/`: generate a codeframe from answers (or a stored question) and read it."""
+"""`/api/codeframes/` and `/api/jobs/`: generate a codeframe from answers (or a stored question)
+as a background job and follow it; read, approve and export codeframes; code a tracker's next
+wave, decide its suggested codes, carry its edits back and code it again."""
 
 import json
+from collections.abc import Mapping
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -168,6 +171,11 @@ EXPORT_MEDIA_TYPES = sorted({e.media_type.split(";")[0] for e in exports.EXPORTE
 # The errors most operations document alike.
 VIEWER_403 = OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer")
 NO_CODEFRAME_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe")
+# An action that takes no body (`_no_body`): one sent is refused.
+NO_BODY_ERRORS = {
+    400: OpenApiResponse(ERROR_BODY, description="A body was sent (this takes none)"),
+    415: OpenApiResponse(ERROR_BODY, description="A body that is not JSON"),
+}
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -305,6 +313,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
             409: OpenApiResponse(
@@ -355,6 +364,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CarryBackSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
             409: OpenApiResponse(
@@ -463,6 +473,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
         },
@@ -477,6 +488,7 @@ class CodeframeViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: CodeframeSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
         },
@@ -489,8 +501,9 @@ class CodeframeViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post", "delete"])
     def approve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
-        _no_body(request, " To withdraw the approval, send DELETE.")
-        waves.approve_codeframe(codeframe=codeframe, approved=request.method == "POST")
+        approving = request.method == "POST"
+        _no_body(request, " To withdraw the approval, send DELETE." if approving else "")
+        waves.approve_codeframe(codeframe=codeframe, approved=approving)
         return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
 
     @extend_schema(
@@ -555,6 +568,7 @@ class JobViewSet(viewsets.ViewSet):
     """Generation jobs: progress, the codeframe once done, cancelling, retrying."""
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [LimitedJSONParser]  # as the codeframes': a form body is a 415
     lookup_value_converter = "uuid"
 
     def get_throttles(self):
@@ -574,6 +588,7 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             200: JobSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY),
             409: OpenApiResponse(ERROR_BODY),
@@ -596,6 +611,7 @@ class JobViewSet(viewsets.ViewSet):
         request=None,
         responses={
             202: JobSerializer,
+            **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: OpenApiResponse(ERROR_BODY),
             409: OpenApiResponse(
@@ -623,10 +639,11 @@ class JobViewSet(viewsets.ViewSet):
 
 
 def _no_body(request: Request, hint: str = "") -> None:
-    """An action without a body refuses one rather than ignore it: `{"approved": false}` sent
-    to approve would otherwise approve. Reading it also refuses malformed JSON (400) and other
-    media types (415)."""
-    if request.data:
+    """An action without a body refuses one rather than ignore it: `{"approved": false}` (or a
+    bare `false`) sent to approve would otherwise approve. An empty body or `{}` is none.
+    Reading it also refuses malformed JSON (400) and other media types (415)."""
+    data = request.data
+    if not (isinstance(data, Mapping) and not data):
         raise UnusableInput(f"This takes no body.{hint}")
 
 

@@ -1,8 +1,8 @@
 """`/api/projects/` and `/api/questions/`: what there is to work on, within the user's projects.
 
 Lists (paginated: `?page=`, `?page_size=` up to 1,000) so that a client of the API alone can
-find its projects, their questions and each question's codeframes and unfinished jobs, without
-the pages; and deleting a question, as its page does.
+find its projects, their questions and each question's codeframes and the jobs that need
+attention, without the pages; and deleting a question, as its page does.
 """
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from codeframe import selectors, services
-from codeframe.api import ERROR_BODY, Conflict
-from codeframe.exceptions import CodeframeError
+from codeframe.api import ERROR_BODY, Conflict, as_api_error
+from codeframe.exceptions import CodeframeError, InvalidEdit
 from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
@@ -38,7 +38,7 @@ class ProjectViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = Pages
 
     def get_queryset(self):
-        return selectors.user_projects(user=self.request.user).order_by("name", "id")
+        return selectors.user_projects(user=self.request.user)  # by name (Project.Meta)
 
     @extend_schema(
         responses={
@@ -91,19 +91,18 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             200: QuestionDetailSerializer,
             404: OpenApiResponse(ERROR_BODY, description="No such question (for you)"),
         },
-        summary="A question with its codeframes and its unfinished jobs",
+        summary="A question with its codeframes and the jobs that need attention",
         description="`codeframes` newest first (a wave's: `coded_with` its approved frame); "
         "`jobs` the latest 10 generations or wave codings queued, running, failed or "
         "cancelled (retry them with `POST /api/jobs/{id}/retry/`).",
     )
     def retrieve(self, request: Request, question_id: int) -> Response:
-        question = selectors.get_question(user=request.user, question_id=question_id)
-        # With the list's counts (and whatever `?project=` says: the id is the question).
-        listed = selectors.question_list(user=request.user).get(pk=question.pk)
+        # Whatever `?project=` says: the id is the question.
+        question = selectors.get_listed_question(user=request.user, question_id=question_id)
         return Response(
             QuestionDetailSerializer(
                 {
-                    "question": listed,
+                    "question": question,
                     "codeframes": selectors.question_codeframes(question=question),
                     "jobs": selectors.question_jobs(question=question),
                 }
@@ -131,6 +130,8 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         try:
             services.delete_question(question=question)
-        except CodeframeError as exc:
+        except InvalidEdit as exc:  # kept: later waves depend on it, or one is being coded
             raise Conflict(str(exc)) from exc
+        except CodeframeError as exc:
+            raise as_api_error(exc) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)

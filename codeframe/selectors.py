@@ -88,6 +88,12 @@ def question_list(*, user: User, project: Project | None = None) -> QuerySet[Que
     )
 
 
+def get_listed_question(*, user: User, question_id: int) -> Question:
+    """The question as `question_list` gives it (with its counts) if the user can see it, else
+    Http404."""
+    return get_object_or_404(question_list(user=user), pk=question_id)
+
+
 def get_question(*, user: User, question_id: int, role: Role | str = Role.VIEWER) -> Question:
     """The question if the user can see it (else Http404), with its answer count; raises
     PermissionDenied if the user's role there is below `role`."""

@@ -8,8 +8,10 @@ reads `detail` alone (as the schema's `Error` tells it) still shows what was wro
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
+from django.utils.encoding import escape_uri_path
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
@@ -57,12 +59,11 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
         except Resolver404:
             match = None
         if match is not None and match.url_name != "api-not-found":
-            if request.method in ("GET", "HEAD"):
-                query = request.META.get("QUERY_STRING", "")
+            if request.method in ("GET", "HEAD") and settings.APPEND_SLASH:
                 return HttpResponsePermanentRedirect(
-                    f"{request.path}/" + (f"?{query}" if query else "")
+                    request.get_full_path(force_append_slash=True)  # escaped, with the query
                 )
-            detail += f" Did you mean {request.path}/ (with the final slash)?"
+            detail += f" Did you mean {escape_uri_path(request.path)}/ (with the final slash)?"
     return JsonResponse({"detail": detail}, status=404)
 
 
@@ -78,6 +79,13 @@ def server_error(request: HttpRequest):
             status=500,
         )
     return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception=None):
+    """handler400 (a host not in ALLOWED_HOSTS, a suspicious request): JSON under /api/."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 COMMON_ERRORS = {

@@ -4,10 +4,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
-from config.api import api_not_found, server_error
+from config.api import api_not_found, bad_request, server_error
 from embeddings.metrics import metrics_view
 
-handler500 = server_error  # JSON under /api/
+handler400 = bad_request  # JSON under /api/
+handler500 = server_error  # likewise
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -28,7 +29,7 @@ urlpatterns = [
         name="api-docs",
     ),
     # Last of /api/: a JSON 404 for any URL no endpoint has.
-    re_path(r"^api/(?P<rest>.*)$", api_not_found, name="api-not-found"),
+    re_path(r"^api/(?P<rest>[\s\S]*)$", api_not_found, name="api-not-found"),  # newlines too
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("codeframe.urls")),

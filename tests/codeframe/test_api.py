@@ -225,13 +225,39 @@ def test_every_api_error_has_a_detail_a_person_can_read(api_client, question):
 
 
 def test_an_unexpected_error_under_the_api_is_json(rf):
-    """handler500 (DEBUG off): a client parses the 500 of an API URL; pages keep Django's."""
-    from config.api import server_error
+    """handler500 and handler400 (DEBUG off): a client parses the error of an API URL; pages
+    keep Django's."""
+    from config import urls
+    from config.api import bad_request, server_error
 
+    assert (urls.handler500, urls.handler400) == (server_error, bad_request)
     api = server_error(rf.get("/api/codeframes/1/"))
     assert api.status_code == 500 and "it is logged" in json.loads(api.content)["detail"]
     page = server_error(rf.get("/questions/"))
     assert page.status_code == 500 and not page["Content-Type"].startswith("application/json")
+    assert json.loads(bad_request(rf.get("/api/x/")).content) == {"detail": "Bad request."}
+
+
+@pytest.mark.parametrize("body", [{"approved": False}, False, [], "", 0])
+@pytest.mark.parametrize("action", ["approve", "recode", "carry-back", "cancel", "retry"])
+def test_an_action_without_a_body_refuses_one(api_client, codeframe, action, body):
+    """A body sent to an action that takes none is refused before anything happens, even a
+    falsy one (`false` to approve/ would otherwise approve)."""
+    from codeframe import jobs
+
+    if action in ("cancel", "retry"):
+        job = jobs.create_job(question=codeframe.question)
+        url = f"/api/jobs/{job.pk}/{action}/"
+    else:
+        url = f"/api/codeframes/{codeframe.pk}/{action}/"
+    response = api_client.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400 and response.json()["detail"].startswith(
+        "This takes no body."
+    )
+    codeframe.refresh_from_db()
+    assert codeframe.approved is False
+    empty = api_client.post(url, content_type="application/json")  # no body: what it takes
+    assert empty.status_code != 400 or "no body" not in empty.json()["detail"]
 
 
 def test_projects_and_questions_are_listed_within_the_users_projects(django_user_model):
@@ -267,7 +293,7 @@ def test_projects_and_questions_are_listed_within_the_users_projects(django_user
     assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
     rest = client.get(page["next"]).json()
     listed = [q["id"] for q in page["results"] + rest["results"]]
-    assert sorted(listed) == sorted(q.pk for q in questions)
+    assert listed == [q.pk for q in reversed(questions)]  # newest first
     first = next(q for q in page["results"] + rest["results"] if q["id"] == questions[0].pk)
     assert (first["response_count"], first["codeframe_count"]) == (6, 1)
     assert first["latest_codeframe"] == codeframe.pk and first["project"] == mine.pk

@@ -103,8 +103,8 @@ def test_progress_never_goes_back(steps):
 
 
 def test_more_codes_than_the_most_asked_for_is_refused_everywhere(question, staff_client):
-    """Generation ignores `max_codes` when `n_codes` is given: the page, the API, the command
-    and a retry all go through create_job, which refuses the pair."""
+    """Generation ignores `max_codes` when `n_codes` is given: the page, the API (see
+    test_api), the command and a retry all go through create_job, which refuses the pair."""
     from django.core.management import CommandError, call_command
 
     with pytest.raises(ConflictingOptions, match="5 codes is more than the most asked for"):

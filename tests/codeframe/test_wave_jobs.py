@@ -105,11 +105,12 @@ def test_a_tracker_runs_through_the_api_alone(staff_user, codeframe, settings):
     rows = b"".join(csv_file.streaming_content).decode("utf-8-sig").splitlines()
     assert len(rows) == 1 + len([t for t in NEXT_WAVE if t.strip()])
     listed = client.get(f"{wave_url}/export/csv/?layout=list")
-    assert listed.status_code == 200
+    list_rows = b"".join(listed.streaming_content).decode("utf-8-sig").splitlines()
+    assert listed.status_code == 200 and list_rows[0] != rows[0]  # the other layout's header
     assert client.get(f"{wave_url}/export/csv/?layout=wide").status_code == 400
     assert client.get(f"{wave_url}/export/pdf/").status_code == 404
     workbook = openpyxl.load_workbook(io.BytesIO(client.get(f"{wave_url}/export/xlsx/").content))
-    assert workbook.sheetnames
+    assert workbook.sheetnames == ["Codeframe", "Answers (code list)", "Answers (0-1)"]
     sav = client.get(f"{wave_url}/export/sav/")
     with tempfile.NamedTemporaryFile(suffix=".sav") as handle:
         handle.write(sav.content)

@@ -139,7 +139,7 @@ def concrete(route: str, world) -> str:
             "codeframe/"
         ),
         "(?P<url>.*)$": "no-such-page/",
-        "(?P<rest>.*)$": "no-such-endpoint/",
+        r"(?P<rest>[\s\S]*)$": "no-such-endpoint/",
         "<path:content_type_id>/<path:object_id>": "1/1",
         "<path:object_id>": "1",
         "<int:question_id>": str(world["question"].pk),
@@ -293,7 +293,7 @@ EXPECTED = {
         (401, 405, 405, 405, 405, 405, 405),
     ),
     # Any other URL under /api/: a JSON 404 for everyone (it tells nothing).
-    "^api/(?P<rest>.*)$": ((404,) * 7, (404,) * 7),
+    r"^api/(?P<rest>[\s\S]*)$": ((404,) * 7, (404,) * 7),
     "api/schema/": ((401, 200, 200, 200, 200, 200, 200), (401, 405, 405, 405, 405, 405, 405)),
     "api/docs/": ((401, 200, 200, 200, 200, 200, 200), (401, 405, 405, 405, 405, 405, 405)),
     # Cache operations stay staff-only.
@@ -493,7 +493,7 @@ def test_every_post_needs_the_csrf_token(world):
         response = client.post(concrete(route, world), {"label": "x", "n_codes": "2"})
         # Except the API's JSON 404 for URLs no endpoint has: it runs nothing, and a token
         # client (no session, no CSRF token) must get that 404, not an HTML CSRF page.
-        refused = 404 if route == "^api/(?P<rest>.*)$" else 403
+        refused = 404 if route == r"^api/(?P<rest>[\s\S]*)$" else 403
         if response.status_code != refused:
             accepted.append((route, response.status_code))
     assert not accepted, accepted
