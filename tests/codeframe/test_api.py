@@ -308,6 +308,11 @@ def test_projects_and_questions_are_listed_within_the_users_projects(django_user
     assert client.get("/api/questions/", {"project": theirs.pk}).status_code == 404
     assert client.get("/api/questions/", {"project": mine.pk}).json()["count"] == 3
     assert client.get("/api/questions/", {"project": "x"}).status_code == 400
+    assert client.get("/api/questions/", {"project": "²"}).status_code == 400  # was a 500
+    other = Project.objects.create(name="Client A2")
+    Membership.objects.create(project=other, user=ann, role=Role.VIEWER)
+    filtered = client.get(f"/api/questions/{questions[0].pk}/", {"project": other.pk})
+    assert filtered.status_code == 200  # the id is the question (it was a 500)
     assert client.post("/api/questions/", {}, format="json").status_code == 405
 
     # Deleting, as on the page: managers only; a tracker's first wave is kept while a later
