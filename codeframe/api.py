@@ -11,11 +11,10 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
-from rest_framework import serializers, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
@@ -24,22 +23,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from codeframe import carryback, exports, jobs, selectors, services, waves
+from codeframe.api_errors import PayloadTooLarge, UnusableInput
 from codeframe.conf import get_config
-from codeframe.exceptions import (
-    AnswersChanged,
-    CarryBackConflict,
-    CodeframeError,
-    GenerationFailed,
-    ImportFailed,
-    JobStateError,
-    NoResponses,
-    NotApproved,
-    NotAWaveFrame,
-    NotTheWavesFrame,
-    QueueFull,
-    SuggestionDecided,
-    TooManyResponses,
-)
+from codeframe.exports import http as exports_http
 from codeframe.models import Role
 from codeframe.serializers import (
     CarryBackSerializer,
@@ -53,68 +39,7 @@ from codeframe.serializers import (
 )
 from codeframe.throttling import GenerationThrottle, ImportThrottle
 from codeframe.uploads import content_length, human_bytes
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Too large."
-    default_code = "too_large"
-
-
-class UnusableInput(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The answers cannot be used."
-    default_code = "unusable_input"
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Not possible in the object's present state."
-    default_code = "conflict"
-
-    def __init__(self, detail=None, code=None, *, conflicts: list[str] | None = None) -> None:
-        super().__init__(detail, code)
-        if conflicts:  # a carry-back's: listed one by one besides the sentence
-            self.detail = {"detail": self.detail, "conflicts": list(conflicts)}
-
-
-class GenerationError(APIException):
-    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-    default_detail = "The codeframe could not be generated; nothing was stored."
-    default_code = "generation_failed"
-
-
-class QueueFullError(APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Too many generations queued."
-    default_code = "queue_full"
-
-
-def as_api_error(exc: CodeframeError) -> APIException:
-    """The one place where the app's errors become HTTP statuses."""
-    if isinstance(exc, QueueFull):
-        return QueueFullError(str(exc))
-    if isinstance(exc, CarryBackConflict) and exc.summary is not None:
-        return Conflict(str(exc), conflicts=exc.summary.conflicts)
-    if isinstance(
-        exc,
-        JobStateError
-        | NotApproved
-        | NotAWaveFrame
-        | NotTheWavesFrame
-        | CarryBackConflict
-        | SuggestionDecided,
-    ):
-        return Conflict(str(exc))
-    if isinstance(exc, TooManyResponses):
-        return PayloadTooLarge(str(exc))
-    if isinstance(exc, NoResponses | ImportFailed):
-        return UnusableInput(str(exc))
-    if isinstance(exc, AnswersChanged):
-        return Conflict(str(exc))
-    if isinstance(exc, GenerationFailed):
-        return GenerationError()
-    return UnusableInput(str(exc))
+from config.api import ERROR_BODY
 
 
 class LimitedJSONParser(BaseParser):
@@ -146,23 +71,6 @@ class LimitedJSONParser(BaseParser):
             raise ParseError("JSON parse error - nested too deeply") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
-
-
-ERROR_BODY = inline_serializer(
-    "Error",
-    fields={
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(
-            required=False,
-            help_text="A 400 for invalid input: the messages per field (as `detail` says them).",
-        ),
-        "conflicts": serializers.ListField(
-            child=serializers.CharField(),
-            required=False,
-            help_text="A carry-back's 409: each conflicting edit (as `detail` says them).",
-        ),
-    },
-)
 
 
 # What the export endpoint sends: each format's own type.
@@ -238,31 +146,28 @@ class CodeframeViewSet(viewsets.ViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         options = {"n_codes": data.get("n_codes"), "max_codes": data.get("max_codes")}
-        try:
-            if "question" in data:
-                question = selectors.get_question(
-                    user=request.user, question_id=data["question"], role=Role.ANALYST
+        if "question" in data:
+            question = selectors.get_question(
+                user=request.user, question_id=data["question"], role=Role.ANALYST
+            )
+            job = jobs.queue_generation(question=question, user=request.user, **options)
+        else:
+            project = (
+                selectors.get_project(
+                    user=request.user, project_id=data["project"], role=Role.ANALYST
                 )
-                job = jobs.queue_generation(question=question, user=request.user, **options)
-            else:
-                project = (
-                    selectors.get_project(
-                        user=request.user, project_id=data["project"], role=Role.ANALYST
-                    )
-                    if data.get("project")
-                    else services.personal_project(user=request.user)
-                )
-                job = jobs.queue_generation_for_texts(
-                    texts=data["responses"],
-                    respondent_ids=data.get("respondent_ids"),
-                    project=project,
-                    survey=data["survey"],
-                    question_text=data["question_text"],
-                    user=request.user,
-                    **options,
-                )
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+                if data.get("project")
+                else services.personal_project(user=request.user)
+            )
+            job = jobs.queue_generation_for_texts(
+                texts=data["responses"],
+                respondent_ids=data.get("respondent_ids"),
+                project=project,
+                survey=data["survey"],
+                question_text=data["question_text"],
+                user=request.user,
+                **options,
+            )
         return accepted(job, request)
 
     @extend_schema(
@@ -298,15 +203,12 @@ class CodeframeViewSet(viewsets.ViewSet):
         rows = services.text_rows(
             payload.validated_data["responses"], payload.validated_data.get("respondent_ids")
         )
-        try:
-            job = jobs.queue_wave(
-                codeframe=codeframe,
-                rows=rows,
-                wave=payload.validated_data["wave"],
-                user=request.user,
-            )
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        job = jobs.queue_wave(
+            codeframe=codeframe,
+            rows=rows,
+            wave=payload.validated_data["wave"],
+            user=request.user,
+        )
         return accepted(job, request)
 
     @extend_schema(
@@ -335,10 +237,7 @@ class CodeframeViewSet(viewsets.ViewSet):
     def recode(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
         _no_body(request)
-        try:
-            job = jobs.queue_recode(codeframe=codeframe, user=request.user)
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        job = jobs.queue_recode(codeframe=codeframe, user=request.user)
         return accepted(job, request)
 
     @extend_schema(
@@ -384,13 +283,10 @@ class CodeframeViewSet(viewsets.ViewSet):
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
         if request.method == "POST":
             _no_body(request)
-        try:
-            if request.method == "POST":
-                summary = carryback.carry_back(codeframe=codeframe)
-            else:
-                summary = carryback.preview_carry_back(codeframe=codeframe)
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        if request.method == "POST":
+            summary = carryback.carry_back(codeframe=codeframe)
+        else:
+            summary = carryback.preview_carry_back(codeframe=codeframe)
         return Response(CarryBackSerializer(summary.as_dict()).data)
 
     @extend_schema(
@@ -459,12 +355,9 @@ class CodeframeViewSet(viewsets.ViewSet):
             code = codeframe.codes.filter(number=data["code"]).first()
             if code is None:
                 raise UnusableInput(f"This codeframe has no code {data['code']}.")
-        try:
-            waves.decide_suggestion(
-                suggestion=suggestion, decision=data["decision"], label=data.get("label"), code=code
-            )
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        waves.decide_suggestion(
+            suggestion=suggestion, decision=data["decision"], label=data.get("label"), code=code
+        )
         suggestion.refresh_from_db()
         return Response(SuggestionSerializer(suggestion).data)
 
@@ -545,12 +438,12 @@ class CodeframeViewSet(viewsets.ViewSet):
     def export(self, request: Request, pk: int, fmt: str):
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
         try:
-            exporter = exports.requested_exporter(fmt, request.query_params.get("layout"))
+            exporter = exports_http.requested_exporter(fmt, request.query_params.get("layout"))
         except exports.UnknownLayout as exc:
             raise UnusableInput(str(exc)) from exc
         except exports.UnknownExport as exc:
             raise NotFound(str(exc)) from exc
-        return exports.attachment(codeframe=codeframe, exporter=exporter)
+        return exports_http.attachment(codeframe=codeframe, exporter=exporter)
 
     @extend_schema(
         responses={
@@ -601,10 +494,7 @@ class JobViewSet(viewsets.ViewSet):
     def cancel(self, request: Request, pk) -> Response:
         job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
         _no_body(request)
-        try:
-            job = jobs.cancel_job(job=job)
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        job = jobs.cancel_job(job=job)
         return Response(job_payload(job, request))
 
     @extend_schema(
@@ -631,10 +521,7 @@ class JobViewSet(viewsets.ViewSet):
     def retry(self, request: Request, pk) -> Response:
         job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
         _no_body(request)
-        try:
-            job = jobs.retry_job(job=job, user=request.user)
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        job = jobs.retry_job(job=job, user=request.user)
         return accepted(job, request)
 
 

@@ -14,14 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from codeframe import selectors, services
-from codeframe.api import ERROR_BODY, Conflict, as_api_error
-from codeframe.exceptions import CodeframeError, InvalidEdit
 from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
     QuestionDetailSerializer,
     QuestionSerializer,
 )
+from config.api import ERROR_BODY
 
 
 class Pages(PageNumberPagination):
@@ -128,10 +127,5 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         question = selectors.get_question(
             user=request.user, question_id=question_id, role=Role.MANAGER
         )
-        try:
-            services.delete_question(question=question)
-        except InvalidEdit as exc:  # kept: later waves depend on it, or one is being coded
-            raise Conflict(str(exc)) from exc
-        except CodeframeError as exc:
-            raise as_api_error(exc) from exc
+        services.delete_question(question=question)  # InUse: 409
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -34,6 +34,11 @@ class InvalidEdit(CodeframeError):
     """A review edit that does not make sense (e.g. merging codes of different codeframes)."""
 
 
+class InUse(InvalidEdit):
+    """Deleting or replacing what others depend on now: a tracker's later waves, or a wave
+    being coded with it."""
+
+
 class SuggestionDecided(InvalidEdit):
     """A suggested code was already accepted, assigned or dismissed."""
 

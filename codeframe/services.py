@@ -20,6 +20,7 @@ from codeframe.exceptions import (
     AnswersChanged,
     GenerationFailed,
     ImportFailed,
+    InUse,
     InvalidEdit,
     MembershipError,
     NoResponses,
@@ -69,7 +70,7 @@ def import_responses(
     into one question wait for each other (the question row is locked), so positions never
     interleave and the limit holds. Raises ImportFailed (from the reader, or when there is no
     answer at all) and TooManyResponses above CODEFRAME["MAX_RESPONSES"]; with `replace`,
-    InvalidEdit while a wave is being coded with one of the question's codeframes. The rows'
+    InUse while a wave is being coded with one of the question's codeframes. The rows'
     iterator is closed in every case (an XLSX reader closes its workbook then).
     """
     try:
@@ -199,7 +200,7 @@ def get_or_create_question(
 
 
 def delete_question(*, question: Question) -> None:
-    """Delete the question with its answers and codeframes. Raises InvalidEdit when it is the
+    """Delete the question with its answers and codeframes. Raises InUse when it is the
     first wave of a tracker with later waves, or has a frame that waves were coded with:
     deleting it would break the tracker's series (delete the later waves first)."""
     pk = question.pk
@@ -210,7 +211,7 @@ def delete_question(*, question: Question) -> None:
             _reserve_numbers(frames)
             question.delete()
     except RestrictedError as exc:
-        raise InvalidEdit(f"This question is kept: {_in_use(question=question)}") from exc
+        raise InUse(f"This question is kept: {_in_use(question=question)}") from exc
     logger.info("question %s deleted", pk)
 
 
@@ -241,7 +242,7 @@ def _reserve_numbers(frames: QuerySet[Codeframe]) -> None:
 def _refuse_while_coding(
     frames: QuerySet[Codeframe], kept: str, *, question: Question | None = None
 ) -> None:
-    """Raise InvalidEdit ("{kept}: ...") when a wave is queued or being coded with one of
+    """Raise InUse ("{kept}: ...") when a wave is queued or being coded with one of
     `frames`, or coded again from one, or (`question`) is that wave itself: its job could never
     finish."""
     pks = list(frames.values_list("pk", flat=True))
@@ -252,14 +253,14 @@ def _refuse_while_coding(
         using, kind=GenerationJob.Kind.WAVE, state__in=GenerationJob.ACTIVE_STATES
     ).select_related("question")
     if waves := sorted({job.question.wave_label for job in coding}):
-        raise InvalidEdit(
+        raise InUse(
             f"{kept}: a wave that needs it is being coded ({', '.join(waves)}). "
             "Cancel its job, or wait for it to finish, first."
         )
 
 
 def delete_codeframe(*, codeframe: Codeframe) -> None:
-    """Delete the codeframe. Raises InvalidEdit when waves were coded with it, or a wave is
+    """Delete the codeframe. Raises InUse when waves were coded with it, or a wave is
     queued or being coded with it (cancel its job first)."""
     pk = codeframe.pk
     with transaction.atomic():
@@ -269,7 +270,7 @@ def delete_codeframe(*, codeframe: Codeframe) -> None:
             _reserve_numbers(frames)
             codeframe.delete()
         except RestrictedError as exc:
-            raise InvalidEdit(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc
+            raise InUse(f"Codeframe #{pk} is kept: {_in_use(codeframe=codeframe)}") from exc
     logger.info("codeframe %s deleted", pk)
 
 

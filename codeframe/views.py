@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from codeframe import carryback, exports, jobs, scoping, selectors, services, tracker, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import CarryBackConflict, CodeframeError, NotAWaveFrame, UploadTooLarge
+from codeframe.exports import http as exports_http
 from codeframe.forms import (
     AssignSuggestionForm,
     GenerateForm,
@@ -452,12 +453,12 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
 def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     try:
-        exporter = exports.requested_exporter(fmt, request.GET.get("layout"))
+        exporter = exports_http.requested_exporter(fmt, request.GET.get("layout"))
     except exports.UnknownLayout as exc:
         return HttpResponseBadRequest(str(exc))
     except exports.UnknownExport as exc:
         raise Http404(str(exc)) from exc
-    return exports.attachment(codeframe=codeframe, exporter=exporter)
+    return exports_http.attachment(codeframe=codeframe, exporter=exporter)
 
 
 # --- Trackers: approving a frame, coding a new wave, suggestions, the tracker chart ------------

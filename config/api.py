@@ -1,26 +1,64 @@
 """What every API endpoint shares, whichever app it is in: one error shape, and the errors
 every operation can answer written into the OpenAPI schema.
 
-Every error body is `{"detail": "a sentence a person can act on"}`. A validation error (400)
-keeps DRF's per-field messages under `errors` and says them in `detail` too, so a client that
-reads `detail` alone (as the schema's `Error` tells it) still shows what was wrong.
+Every error body is `{"detail": "a sentence a person can act on"}` (`ERROR_SCHEMA`, which
+views document as `ERROR_BODY`). A validation error (400) keeps DRF's per-field messages under
+`errors` and says them in `detail` too, so a client that reads `detail` alone still shows what
+was wrong.
+
+An app's own exceptions become API errors through settings.API_ERROR_TRANSLATORS: dotted paths
+of functions that take an exception and return an APIException for it, or None when it is not
+theirs. So a view calls the app's services and lets their errors rise.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.encoding import escape_uri_path
+from django.utils.module_loading import import_string
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "A 400 for invalid input: the messages per field (as `detail` says "
+            "them).",
+        },
+        "conflicts": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "A carry-back's 409: each conflicting edit (as `detail` says them).",
+        },
+    },
+    "required": ["detail"],
+}
+# What a view gives drf-spectacular for an error's body (`OpenApiResponse(ERROR_BODY, ...)`):
+# the `Error` component, which `document_common_errors` adds to the schema.
+ERROR_BODY = {"$ref": "#/components/schemas/Error"}
+
+
+def _translators() -> tuple[Callable[[Exception], exceptions.APIException | None], ...]:
+    return tuple(import_string(path) for path in getattr(settings, "API_ERROR_TRANSLATORS", ()))
+
 
 def exception_handler(exc, context):
-    """DRF's handler, with validation errors given a `detail` (see the module's docstring)."""
+    """DRF's handler, after the apps' translators (settings.API_ERROR_TRANSLATORS), with
+    validation errors given a `detail` (see the module's docstring)."""
+    for translate in _translators():
+        if (translated := translate(exc)) is not None:
+            translated.__cause__ = exc  # the app's error stays in a logged traceback
+            exc = translated
+            break
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         data = response.data
@@ -100,7 +138,7 @@ def document_common_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: every operation can answer 401; one on an object
     (a `{...}` in its path) 404; one with a body 415. Each as the `Error` body, unless it
     documents its own; and every error an operation documents without a body has that one."""
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error = {"application/json": {"schema": ERROR_BODY}}
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
@@ -114,9 +152,5 @@ def document_common_errors(result, generator, request, public):
             for code, response in responses.items():
                 if str(code).startswith("4"):
                     response.setdefault("content", error)
-    schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault(
-        "Error",
-        {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
-    )
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     return result

@@ -341,6 +341,9 @@ REST_FRAMEWORK = {
     },
 }
 
+# The apps' exceptions as API errors, tried in order by config.api.exception_handler.
+API_ERROR_TRANSLATORS = ["codeframe.api_errors.as_api_error"]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Codeframe drafter API",
     "DESCRIPTION": "Draft survey codeframes from open-ended answers; embedding cache statistics.",

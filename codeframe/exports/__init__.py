@@ -1,12 +1,9 @@
 """A codeframe as coders take it away: a registry of export formats (as Django REST
 framework's renderers), which the codeframe page lists and `views.codeframe_export` and the
-API (`GET /api/codeframes/{id}/export/{fmt}/`) serve as attachments.
+API (`GET /api/codeframes/{id}/export/{fmt}/`) serve as attachments (`exports.http`).
 
 A new format is one `BaseExporter` subclass in its own module, added to `EXPORTERS`.
 """
-
-from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.utils.text import slugify
 
 from codeframe.exports.base import BaseExporter
 from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, iter_csv
@@ -48,28 +45,6 @@ def get_exporter(fmt: str, layout: str | None = None) -> BaseExporter:
     raise UnknownLayout(f"layout must be {layouts}" if layouts else f".{fmt} has no layouts")
 
 
-def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
-    """The exporter a request asks for: format `fmt` and, for a format with layouts, `layout`
-    (None: the format's default layout; ignored by formats without layouts). Raises
-    UnknownExport for an unknown format, UnknownLayout for an unknown layout of a known one."""
-    exporter = get_exporter(fmt)
-    if exporter.layout is None:
-        return exporter
-    return get_exporter(fmt, exporter.layout if layout is None else layout)
-
-
-def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
-    """The codeframe exported by `exporter` as a file download (streamed when it streams)."""
-    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
-    content = exporter.render(codeframe=codeframe)
-    if exporter.streaming:
-        response = StreamingHttpResponse(content, content_type=exporter.media_type)
-    else:
-        response = HttpResponse(content, content_type=exporter.media_type)
-    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
-    return response
-
-
 __all__ = [
     "EXPORTERS",
     "LAYOUTS",
@@ -77,7 +52,6 @@ __all__ = [
     "Layout",
     "UnknownExport",
     "UnknownLayout",
-    "attachment",
     "build_sav",
     "build_tracker_sav",
     "build_xlsx",
@@ -85,5 +59,4 @@ __all__ = [
     "get_exporter",
     "iter_csv",
     "neutralise",
-    "requested_exporter",
 ]

@@ -1,0 +1,29 @@
+"""An export as the page and the API serve it: the exporter a request asks for, and the file
+download it makes."""
+
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.text import slugify
+
+from codeframe.exports import BaseExporter, get_exporter
+
+
+def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
+    """The exporter a request asks for: format `fmt` and, for a format with layouts, `layout`
+    (None: the format's default layout; ignored by formats without layouts). Raises
+    UnknownExport for an unknown format, UnknownLayout for an unknown layout of a known one."""
+    exporter = get_exporter(fmt)
+    if exporter.layout is None:
+        return exporter
+    return get_exporter(fmt, exporter.layout if layout is None else layout)
+
+
+def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
+    """The codeframe exported by `exporter` as a file download (streamed when it streams)."""
+    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
+    content = exporter.render(codeframe=codeframe)
+    if exporter.streaming:
+        response = StreamingHttpResponse(content, content_type=exporter.media_type)
+    else:
+        response = HttpResponse(content, content_type=exporter.media_type)
+    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
+    return response
