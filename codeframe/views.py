@@ -36,7 +36,7 @@ from codeframe.forms import (
 )
 from codeframe.importers import read_pasted, read_upload
 from codeframe.models import Codeframe, Role
-from codeframe.throttling import GenerationThrottle, ImportThrottle, throttle_page
+from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
 
 QUESTIONS_PER_PAGE = 50
@@ -240,6 +240,7 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
     question = selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
     form = GenerateForm(request.POST)
     if not form.is_valid():
+        refund(request)
         messages.error(request, "Codes must be whole numbers between 1 and 200.")
         return redirect(question)
     try:
@@ -250,6 +251,7 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
             max_codes=form.cleaned_data["max_codes"],
         )
     except CodeframeError as exc:
+        refund(request)
         messages.error(request, str(exc))
         return redirect(question)
     return redirect(job)
@@ -304,11 +306,13 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 
 @require_POST
 @login_required
+@throttle_page(GenerationThrottle)  # a generation again, as the API's retry
 def job_retry(request: HttpRequest, job_id) -> HttpResponse:
     job = selectors.get_job(user=request.user, job_id=job_id, role=Role.ANALYST)
     try:
         job = jobs.retry_job(job=job, user=request.user)
     except CodeframeError as exc:
+        refund(request)
         messages.error(request, str(exc))
     return redirect(job)
 

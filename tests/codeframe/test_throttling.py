@@ -81,6 +81,57 @@ def test_pages_over_the_rate_get_a_429_page(rates, staff_client, question):
     assert staff_client.get(question.get_absolute_url()).status_code == 200
 
 
+def test_api_requests_that_fail_do_not_count(rates, staff_user, question, settings):
+    """Only what was queued counts: a 400 (a typo), a 404 (an id not yours) or a 409 takes its
+    count back, and so does a 429 of the other rate for the rate that let it through."""
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    failing = [
+        {"question": question.pk, "respondent_id": [1]},  # an unknown key: 400
+        {"question": 999999},  # 404
+        {"question": question.pk, "n_codes": 9, "max_codes": 3},  # conflicting options: 400
+    ]
+    for body in failing * 3:
+        assert client.post("/api/codeframes/", body, format="json").status_code in (400, 404)
+    for _ in range(2):
+        assert (
+            client.post("/api/codeframes/", {"question": question.pk}, format="json").status_code
+            == 202
+        )
+    assert (
+        client.post("/api/codeframes/", {"question": question.pk}, format="json").status_code == 429
+    )
+    # The import rate refuses: the generation rate, which let the request through, takes back.
+    cache.clear()
+    settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["codeframe_import"] = "1/hour"
+    body = {"responses": ["Too expensive", "Great staff"]}
+    assert client.post("/api/codeframes/", body, format="json").status_code == 202
+    for _ in range(3):
+        assert client.post("/api/codeframes/", body, format="json").status_code == 429
+    reply = client.post("/api/codeframes/", {"question": question.pk}, format="json")
+    assert reply.status_code == 202, "the 429s of the import rate spent generations"
+
+
+def test_pages_count_only_what_was_done(rates, staff_client, question):
+    url = f"/questions/{question.pk}/generate/"
+    for _ in range(3):  # not whole numbers: redirected back with a message, not counted
+        assert staff_client.post(url, {"n_codes": "x"}).status_code == 302
+    assert staff_client.post("/questions/999999/generate/").status_code == 404
+    assert staff_client.post(url).status_code == 302
+    assert staff_client.post(url).status_code == 302
+    assert staff_client.post(url).status_code == 429
+    for _ in range(4):  # a form shown again with its error (nothing pasted) is not counted
+        assert staff_client.post("/questions/import/", {"survey": "S"}).status_code == 200
+    for _ in range(3):
+        assert (
+            staff_client.post("/questions/import/", {"survey": "S", "pasted": "a"}).status_code
+            == 302
+        )
+    assert (
+        staff_client.post("/questions/import/", {"survey": "S", "pasted": "a"}).status_code == 429
+    )
+
+
 def test_failed_logins_lock_out_the_username_and_address(client, django_user_model, settings):
     settings.AXES_FAILURE_LIMIT = 3
     django_user_model.objects.create_user("victim", password="right-password-1")
