@@ -12,9 +12,9 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
@@ -84,6 +84,16 @@ NO_BODY_ERRORS = {
     400: OpenApiResponse(ERROR_BODY, description="A body was sent (this takes none)"),
     415: OpenApiResponse(ERROR_BODY, description="A body that is not JSON"),
 }
+
+
+# A codeframe's payload without its coded answers (`codeframe_payload`).
+RESPONSES_PARAMETER = OpenApiParameter(
+    "responses",
+    bool,
+    required=False,
+    description="false: the codeframe without `responses` (its coded answers: about 4 MB at "
+    "50,000), for a light reply; the exports have them too. Default true.",
+)
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -364,6 +374,7 @@ class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
     @extend_schema(
         methods=["POST"],
         request=None,
+        parameters=[RESPONSES_PARAMETER],
         responses={
             200: CodeframeSerializer,
             **NO_BODY_ERRORS,
@@ -379,6 +390,7 @@ class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
     @extend_schema(
         methods=["DELETE"],
         request=None,
+        parameters=[RESPONSES_PARAMETER],
         responses={
             200: CodeframeSerializer,
             **NO_BODY_ERRORS,
@@ -446,8 +458,10 @@ class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
         return exports_http.attachment(codeframe=codeframe, exporter=exporter)
 
     @extend_schema(
+        parameters=[RESPONSES_PARAMETER],
         responses={
             200: CodeframeSerializer,
+            400: OpenApiResponse(ERROR_BODY, description="`responses` is not true or false"),
             404: NO_CODEFRAME_404,
         },
         summary="A codeframe",
@@ -468,7 +482,12 @@ class JobViewSet(CountsSuccessOnly, viewsets.ViewSet):
         return [GenerationThrottle()] if self.action == "retry" else []
 
     @extend_schema(
-        responses={200: JobSerializer, 404: OpenApiResponse(ERROR_BODY)},
+        parameters=[RESPONSES_PARAMETER],
+        responses={
+            200: JobSerializer,
+            400: OpenApiResponse(ERROR_BODY, description="`responses` is not true or false"),
+            404: OpenApiResponse(ERROR_BODY),
+        },
         summary="A generation job's state and progress",
         description="`state`: queued, running, done (with `codeframe`), failed (with `error`) "
         "or cancelled.",
@@ -568,12 +587,27 @@ def codeframe_payload(codeframe, request: Request) -> dict:
         "total": overview.total,
         "uncoded": overview.uncoded,
         "nets": overview.nets,
-        "responses": list(selectors.iter_coded_responses(codeframe=codeframe)),
+        **(
+            {"responses": list(selectors.iter_coded_responses(codeframe=codeframe))}
+            if _wants_responses(request)
+            else {}
+        ),
         "timings": {
             k: v for k, v in codeframe.timings.items() if operator or k not in CACHE_FIGURES
         },
         **_cache_figures(codeframe, request),
     }
+
+
+def _wants_responses(request: Request) -> bool:
+    """`?responses=false` leaves the coded answers out of a codeframe's payload."""
+    wanted = request.query_params.get("responses")
+    if wanted is None:
+        return True
+    try:
+        return serializers.BooleanField().to_internal_value(wanted)
+    except ValidationError as exc:
+        raise ValidationError({"responses": exc.detail}) from exc
 
 
 def job_payload(job, request: Request) -> dict:

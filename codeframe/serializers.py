@@ -147,7 +147,9 @@ class CodeframeSerializer(serializers.Serializer):
     cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     nets = NetSerializer(many=True)
-    responses = CodedResponseSerializer(many=True)
+    responses = CodedResponseSerializer(
+        many=True, required=False, help_text="The coded answers; left out with ?responses=false."
+    )
 
 
 class WaveRequestSerializer(RequestSerializer):

@@ -52,6 +52,14 @@ def test_post_responses_queues_a_job_that_ends_with_the_codeframe(api_client):
     assert all(set(r["codes"]) <= numbers for r in body["responses"])
     again = api_client.get(f"{URL}{body['id']}/")
     assert again.status_code == 200 and again.json() == body == job["codeframe"]
+    # Without the coded answers: the rest as it was; the job's codeframe alike.
+    light = api_client.get(f"{URL}{body['id']}/?responses=false")
+    assert light.status_code == 200
+    assert light.json() == {k: v for k, v in body.items() if k != "responses"}
+    light_job = api_client.get(job["status_url"] + "?responses=0").json()
+    assert "responses" not in light_job["codeframe"] and light_job["codeframe"]["nets"]
+    refused = api_client.get(f"{URL}{body['id']}/?responses=some")
+    assert refused.status_code == 400 and "responses" in refused.json()["errors"]
 
 
 def test_only_operators_see_the_embedding_cache_figures(api_client, staff_client):
