@@ -203,8 +203,12 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     # One list of merge targets for the page, whatever the number of codes; a button per code.
     n_codes = codeframe.codes.count()
     assert page.count('<select name="target"') == 1
-    merge_list = page.split('id="merge-target">', 1)[1].split("</select>", 1)[0]
-    assert merge_list.count("<option value=") == n_codes
+    merge_list = page.split('id="merge-target" required>', 1)[1].split("</select>", 1)[0]
+    # No code chosen until the analyst chooses one: a click on "Merge into target" alone
+    # merged into code 1.
+    assert merge_list.count("<option value=") == n_codes + 1
+    assert merge_list.strip().startswith('<option value="">Choose a code…</option>')
+    assert "<summary>Delete…</summary>" in page  # a second click deletes
     assert page.count('form="merge-form"') == n_codes
     code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
     assert "Answers with this as their primary code" in code_page
