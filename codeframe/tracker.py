@@ -45,6 +45,7 @@ class Cell:
     base: int
     share: float | None  # None when the wave has no answers or its frame lacks the code
     change: float | None  # share minus the previous wave's; None for the first wave
+    previous_share: float | None  # the previous wave's share when there is a change
     z: float | None
     p: float | None
     significant: bool  # the change is significant at CONFIDENCE
@@ -105,7 +106,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
             # Not asked about (the wave's frame lacks the code, or is not there yet): no count.
             count = int(wave.counts.get(number, 0)) if wave.has(number) else None
             share = count / wave.base if wave.base and count is not None else None
-            change = z = p = None
+            change = z = p = previous_share = None
             if index and share is not None:
                 before = waves[index - 1]
                 if before.base and before.has(number):
@@ -114,6 +115,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                     # 0.024999..., which a page would round down.
                     change = float(Fraction(count, wave.base) - Fraction(previous, before.base))
                     z, p = two_proportion_z_test(previous, before.base, count, wave.base)
+                    previous_share = previous / before.base
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,
                 code=number,
@@ -121,6 +123,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 base=wave.base,
                 share=share,
                 change=change,
+                previous_share=previous_share,
                 z=z,
                 p=p,
                 significant=p is not None and p < alpha,
@@ -239,7 +242,7 @@ def tracker_svg(
         out.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>'
         )
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{share:.0%}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick(share)}</text>')
     for i, wave in enumerate(table.waves):
         out.append(
             f'<text x="{x_at(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">'
@@ -284,6 +287,12 @@ def tracker_svg(
     )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _tick(share: float) -> str:
+    """An axis label: whole percent, or one decimal where the gridline is not on one (2.5%)."""
+    text = f"{share * 100:.1f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
 
 
 def _nice_ceiling(value: float) -> float:

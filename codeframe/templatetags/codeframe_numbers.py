@@ -1,4 +1,6 @@
-"""`{{ share|percent }}`: a share (0..1) as a whole percent, the way survey tables print it."""
+"""`{{ share|percent }}`: a share (0..1) as a whole percent, the way survey tables print it;
+`{{ share|percent1 }}` with one decimal, and `{{ cell|change_points }}` a tracker cell's change
+as the difference of the two shares shown, so that the row adds up."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -15,3 +17,25 @@ def percent(value: float | None) -> int | str:
     if value is None:
         return ""
     return int((Decimal(repr(value)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _tenths(value: float) -> Decimal:
+    """Percent with one decimal, halves away from zero (as `percent`)."""
+    return (Decimal(repr(value)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@register.filter
+def percent1(value: float | None) -> str:
+    """One decimal: 0.0449 -> "4.5". "" for None."""
+    return "" if value is None else str(_tenths(value))
+
+
+@register.filter
+def change_points(cell) -> str:
+    """A tracker cell's change in points, signed, as the shares shown differ: "+0.6", "0.0",
+    "-1.2". Rounding the exact change instead could print "4.4 → 5.0, +0.5". "" when it has no
+    change."""
+    if cell.change is None or cell.previous_share is None:
+        return ""
+    points = _tenths(cell.share) - _tenths(cell.previous_share)
+    return f"+{points}" if points > 0 else str(points)

@@ -173,3 +173,38 @@ def test_pages_round_percent_halves_away_from_zero(share, shown):
         Context({"share": share})
     )
     assert rendered == str(shown)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "shown"),
+    [
+        # 4.45% -> 4.96%: the exact change 0.51 would print "+0.5" beside 4.5 % and 5.0 %.
+        ((89, 2000), (992, 20000), ("4.5", "5.0", "+0.5")),
+        ((44, 1000), (50, 1000), ("4.4", "5.0", "+0.6")),
+        ((45, 1000), (44, 1000), ("4.5", "4.4", "-0.1")),
+        ((1, 200), (1, 200), ("0.5", "0.5", "0.0")),
+    ],
+)
+def test_the_tracker_table_shows_one_decimal_and_changes_that_add_up(before, after, shown):
+    """Shares and changes rounded apart read "4 % -> 5 %, change 0": the change shown is the
+    difference of the shares shown."""
+    from django.template import Context, Template
+
+    table = tracker(
+        [WaveCounts("a", before[1], {1: before[0]}), WaveCounts("b", after[1], {1: after[0]})],
+        codes={1: "Fees"},
+    )
+    first, second = table.row(1)
+    rendered = Template(
+        "{% load codeframe_numbers %}{{ a.share|percent1 }}|{{ b.share|percent1 }}|"
+        "{{ b|change_points }}|{{ a|change_points }}"
+    ).render(Context({"a": first, "b": second}))
+    assert rendered == "|".join(shown) + "|"
+    before_shown, after_shown, change = shown
+    assert float(after_shown) - float(before_shown) == pytest.approx(float(change))
+
+
+def test_chart_gridlines_are_labelled_as_they_lie():
+    from codeframe.tracker import _tick
+
+    assert [_tick(0.1 * s / 4) for s in range(5)] == ["0%", "2.5%", "5%", "7.5%", "10%"]
