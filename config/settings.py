@@ -231,13 +231,29 @@ def _embeddings_cache() -> dict:
 # Throttle counts live in the default cache: give it a Redis (its own database number) in
 # production so that all workers count together.
 DJANGO_CACHE_URL = os.environ.get("DJANGO_CACHE_URL", "")
-CACHES = {
-    "default": {
+
+
+def default_cache(url: str) -> dict:
+    """The default cache on Redis at `url`. It holds only rate-limit counts, so a Redis that is
+    down or hangs must not fail the requests they guard: errors are ignored (and logged,
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS) and calls time out quickly, and the rates let
+    requests through until Redis is back."""
+    return {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": DJANGO_CACHE_URL,
+        "LOCATION": url,
         "KEY_PREFIX": "cf",
-        "OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"},
+        "OPTIONS": {
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.5,
+        },
     }
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True  # only caches that ignore them: the default one
+CACHES = {
+    "default": default_cache(DJANGO_CACHE_URL)
     if DJANGO_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "embeddings": _embeddings_cache(),

@@ -170,3 +170,27 @@ def test_failed_basic_auth_on_the_api_locks_out_too(client, django_user_model, s
     assert [attempt("guess").status_code for _ in range(3)] == [401, 401, 401]
     locked = attempt("right-password-1")
     assert locked.status_code == 401  # the right password is refused during the cool-off
+
+
+def test_a_redis_that_is_down_lets_requests_through(settings, staff_user, question, staff_client):
+    """The rates' counts live in the default cache; with Redis gone (nothing listens on the
+    port) a generation is still queued, by the API and the page, instead of a 500."""
+    import socket
+
+    from config.settings import default_cache
+
+    with socket.socket() as probe:  # a port nobody listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {**settings.CACHES, "default": default_cache(f"redis://127.0.0.1:{port}/0")}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"codeframe_generate": "2/hour", "codeframe_import": "3/hour"},
+    }
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    for _ in range(3):  # the rate cannot count, so it lets the requests through
+        reply = client.post("/api/codeframes/", {"question": question.pk}, format="json")
+        assert reply.status_code == 202, reply.content
+    page = staff_client.post(f"/questions/{question.pk}/generate/")
+    assert page.status_code == 302 and "/jobs/" in page["Location"]
