@@ -31,6 +31,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from codeframe import selectors
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
@@ -652,3 +653,53 @@ def watch_job(job_id: Any) -> None:
     job = GenerationJob.objects.filter(pk=job_id).only("state", "heartbeat").first()
     if job is not None and job.state == State.RUNNING:
         _schedule_watchdog(job)
+
+
+def job_queue_section():
+    """The generation queue as a section of the cache's stats page, API and /metrics
+    (EMBEDDINGS["STATS_SECTIONS"]). Running jobs whose workers died are recovered first: the
+    watchdog is a task, and with every worker dead it never runs, so a scrape would show the
+    job "running" for ever; recovered, it is queued, and oldest_queued_seconds grows."""
+    from embeddings.sections import StatsSection, StatsValue
+
+    recover_stale_jobs()
+    stats = selectors.job_queue_stats()
+    return StatsSection(
+        name="codeframe_jobs",
+        title="Generation jobs (task workers)",
+        values=[
+            StatsValue("queued", "Queued", stats.queued, "Jobs waiting for a worker.", "jobs"),
+            StatsValue("running", "Running", stats.running, "Jobs a worker is running.", "jobs"),
+            StatsValue(
+                "failed_last_hour",
+                "Failed in the last hour",
+                stats.failed_last_hour,
+                "Jobs that ended failed in the last hour.",
+                "jobs",
+            ),
+            StatsValue(
+                "done_last_hour",
+                "Done in the last hour",
+                stats.done_last_hour,
+                "Jobs that stored a codeframe in the last hour.",
+                "jobs",
+            ),
+            StatsValue(
+                "oldest_queued_seconds",
+                "Oldest queued job waiting for",
+                None
+                if stats.oldest_queued_seconds is None
+                else round(stats.oldest_queued_seconds, 1),
+                "Age of the oldest queued job: it grows when the workers cannot keep up.",
+                "s",
+            ),
+            StatsValue(
+                "silent_seconds",
+                "Longest a running job's worker has been silent",
+                None if stats.silent_seconds is None else round(stats.silent_seconds, 1),
+                "Since the least recent progress report of a running job: past "
+                "CODEFRAME['JOB_TIMEOUT'] its worker died or hung.",
+                "s",
+            ),
+        ],
+    )

@@ -312,6 +312,9 @@ class QueueStats:
     failed_last_hour: int
     done_last_hour: int
     oldest_queued_seconds: float | None
+    # How long the running job heard from least recently has been silent: past JOB_TIMEOUT
+    # its worker died or hung (and no worker is left to run the watchdog, if it stays so).
+    silent_seconds: float | None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -328,52 +331,16 @@ def job_queue_stats() -> QueueStats:
         failed=Count("pk", filter=Q(state=State.FAILED, finished__gte=hour_ago)),
         done=Count("pk", filter=Q(state=State.DONE, finished__gte=hour_ago)),
         oldest=Min("created", filter=Q(state=State.QUEUED)),
+        heard=Min(Coalesce("heartbeat", "started", "created"), filter=Q(state=State.RUNNING)),
     )
-    oldest = counts["oldest"]
+    oldest, heard = counts["oldest"], counts["heard"]
     return QueueStats(
         queued=counts["queued"],
         running=counts["running"],
         failed_last_hour=counts["failed"],
         done_last_hour=counts["done"],
         oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
-    )
-
-
-def job_queue_section():
-    """The generation queue as a section of the cache's stats page, API and /metrics."""
-    from embeddings.sections import StatsSection, StatsValue
-
-    stats = job_queue_stats()
-    return StatsSection(
-        name="codeframe_jobs",
-        title="Generation jobs (task workers)",
-        values=[
-            StatsValue("queued", "Queued", stats.queued, "Jobs waiting for a worker.", "jobs"),
-            StatsValue("running", "Running", stats.running, "Jobs a worker is running.", "jobs"),
-            StatsValue(
-                "failed_last_hour",
-                "Failed in the last hour",
-                stats.failed_last_hour,
-                "Jobs that ended failed in the last hour.",
-                "jobs",
-            ),
-            StatsValue(
-                "done_last_hour",
-                "Done in the last hour",
-                stats.done_last_hour,
-                "Jobs that stored a codeframe in the last hour.",
-                "jobs",
-            ),
-            StatsValue(
-                "oldest_queued_seconds",
-                "Oldest queued job waiting for",
-                None
-                if stats.oldest_queued_seconds is None
-                else round(stats.oldest_queued_seconds, 1),
-                "Age of the oldest queued job: it grows when the workers cannot keep up.",
-                "s",
-            ),
-        ],
+        silent_seconds=(now - heard).total_seconds() if heard else None,
     )
 
 

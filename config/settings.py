@@ -294,7 +294,7 @@ EMBEDDINGS = {
     # Texts for `manage.py embeddings_warm --question ID / --all`.
     "TEXT_SOURCE": "codeframe.selectors.iter_response_texts",
     # The workers' job queue on the cache's stats page, its API and /metrics.
-    "STATS_SECTIONS": ["codeframe.selectors.job_queue_section"],
+    "STATS_SECTIONS": ["codeframe.jobs.job_queue_section"],
 }
 # A different encoder class (dotted path); tests use it to run commands in a subprocess fast.
 if os.environ.get("EMBEDDINGS_BACKEND"):

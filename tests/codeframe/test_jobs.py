@@ -3,6 +3,7 @@ worker died. The worker here is this process (`run_job`, what the task calls); r
 processes are in tests/proof/test_workers.py."""
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -329,3 +330,23 @@ def test_the_queue_shows_on_the_cache_stats_page_api_and_metrics(
     page = admin_client.get("/admin/embeddings/cachestatistics/").content.decode()
     assert "Generation jobs (task workers)" in page
     assert 'data-key="queued">2 jobs' in page
+
+
+def test_a_scrape_recovers_a_job_whose_workers_all_died(admin_client, question, database_tasks):
+    """The watchdog is a task: with every worker killed it never runs, and /metrics showed the
+    job running for ever. A scrape (or the stats API) recovers it, so the queue's age grows."""
+    running = jobs.queue_generation(question=question)
+    GenerationJob.objects.filter(pk=running.pk).update(
+        state=State.RUNNING, attempts=1, heartbeat=timezone.now() - timedelta(seconds=20)
+    )
+    metrics = admin_client.get("/metrics").content.decode()
+    assert "codeframe_jobs_running 1.0" in metrics
+    silent = float(re.search(r"^codeframe_jobs_silent_seconds (\S+)$", metrics, re.M)[1])
+    assert 20 <= silent < 60  # heard from 20 s ago: within JOB_TIMEOUT, left running
+    dead = stale(running)
+    metrics = admin_client.get("/metrics").content.decode()
+    assert "codeframe_jobs_running 0.0" in metrics and "codeframe_jobs_queued 1.0" in metrics
+    dead.refresh_from_db()
+    assert dead.state == State.QUEUED and "stopped reporting" in dead.error
+    api = admin_client.get("/api/embeddings/stats/").json()["sections"]["codeframe_jobs"]
+    assert api["oldest_queued_seconds"] >= 0 and api["silent_seconds"] is None
