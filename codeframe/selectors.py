@@ -46,9 +46,13 @@ def iter_response_texts(
     *, question_ids: list[int] | None = None, chunk_size: int = 2000
 ) -> Iterator[str]:
     """Stream the answers' texts (of the given questions; None = all), in import order, without
-    loading them all at once. The embeddings warm-up reads its texts from here."""
+    loading them all at once. The embeddings warm-up reads its texts from here. Raises
+    LookupError, at the call, naming the ids that are no question."""
     queryset = Response.objects.all()
     if question_ids is not None:
+        found = set(Question.objects.filter(pk__in=question_ids).values_list("pk", flat=True))
+        if missing := sorted(set(question_ids) - found):
+            raise LookupError(f"There is no question {', '.join(map(str, missing))}.")
         queryset = queryset.filter(question_id__in=question_ids)
     return (
         queryset.order_by("question_id", "position")

@@ -67,8 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "COALESCE_MISSES": True,
     "COALESCE_MAX_WAIT": 120.0,
     # Where `embeddings_warm --question/--all` reads texts: dotted path of a callable
-    # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question), so this
-    # app never imports the product's models. None: those options are unavailable.
+    # `(*, question_ids: list[int] | None) -> Iterable[str]` (None = every question; LookupError
+    # for ids it does not know), so this app never imports the product's models. None: those
+    # options are unavailable.
     "TEXT_SOURCE": None,
     # More sections for the stats page, its API and /metrics, from the project around this app
     # (e.g. the job queue of the workers that embed): dotted paths of callables returning an

@@ -112,7 +112,8 @@ def database_texts(*, question_ids: list[int] | None = None) -> Iterator[Record]
     the callable named by the `TEXT_SOURCE` setting (the embeddings app never imports the
     product's models). `n` counts records from 1.
 
-    Raises SourceError when TEXT_SOURCE is not set or cannot be imported.
+    Raises SourceError when TEXT_SOURCE is not set or cannot be imported, or the source raises
+    LookupError (ids it does not know: a typo must not warm nothing and succeed).
     """
     path = get_config()["TEXT_SOURCE"]
     if not path:
@@ -127,6 +128,8 @@ def database_texts(*, question_ids: list[int] | None = None) -> Iterator[Record]
     try:
         for number, text in enumerate(source(question_ids=question_ids), start=1):
             yield number, text if isinstance(text, str) else None
+    except LookupError as exc:
+        raise SourceError(str(exc).strip("'\"")) from exc
     except DatabaseError as exc:
         raise SourceError(f"cannot read responses from the database: {exc}") from exc
 

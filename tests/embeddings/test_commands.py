@@ -151,6 +151,9 @@ def test_warm_from_the_real_codeframe_selector(redis_cache, db):
     assert "3 read, 0 already cached, 2 newly embedded, 1 repeated" in out
     out = run("embeddings_warm", "--all")
     assert "4 read, 3 already cached, 1 newly embedded" in out
+    # A question that does not exist is an error, not "0 read" and exit 0.
+    with pytest.raises(CommandError, match=f"There is no question {second.pk + 1}."):
+        run("embeddings_warm", "--question", str(first.pk), "--question", str(second.pk + 1))
 
 
 def test_warm_progress_lines_when_not_a_terminal(redis_cache, tmp_path):
@@ -216,6 +219,17 @@ def test_flush_asks_first(redis_cache, monkeypatch):
     assert embed_texts_with_report(["a", "b"]).hits == 2
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
     assert "Deleted 2 keys" in run("embeddings_flush")
+
+
+def test_flush_without_a_terminal_says_noinput(redis_cache, monkeypatch):
+    """cron or `docker exec` without -i: input() meets end of file; an EOFError traceback."""
+    import io
+
+    _fill(["a"])
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(CommandError, match="--noinput"):
+        run("embeddings_flush")
+    assert embed_texts_with_report(["a"]).hits == 1
 
 
 def test_flush_nothing_to_do_does_not_ask(redis_cache, monkeypatch):

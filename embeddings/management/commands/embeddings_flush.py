@@ -68,10 +68,16 @@ class Command(BaseCommand):
         if options["dry_run"] or count.total == 0:
             return
         if options["interactive"]:
-            answer = input(
-                f"This deletes {count.total:,} cached embeddings; they will be recomputed when "
-                "next needed.\nType 'yes' to continue, or 'no' to cancel: "
-            )
+            try:
+                answer = input(
+                    f"This deletes {count.total:,} cached embeddings; they will be recomputed "
+                    "when next needed.\nType 'yes' to continue, or 'no' to cancel: "
+                )
+            except EOFError as exc:  # no terminal: cron, `docker exec` without -i
+                raise CommandError(
+                    "Nothing to confirm with (no input); nothing was deleted. Run with "
+                    "--noinput to flush without asking."
+                ) from exc
             if answer.strip().lower() != "yes":
                 self.stdout.write("Flush cancelled.")
                 return
