@@ -13,6 +13,10 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+# The most codes a generation may be asked for (n_codes, max_codes): the page's form, the API's
+# fields and jobs.create_job, which the command and a retry go through too.
+MAX_CODES_ASKED = 200
+
 DEFAULTS: dict[str, Any] = {
     # Most answers one question (or one API call) may carry; the API answers 413 above it.
     "MAX_RESPONSES": 50_000,

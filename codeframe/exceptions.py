@@ -22,7 +22,11 @@ class TooManyResponses(CodeframeError):
     """More answers than CODEFRAME["MAX_RESPONSES"]."""
 
 
-class ConflictingOptions(CodeframeError):
+class InvalidOptions(CodeframeError):
+    """Generation options out of their range (a number of codes below 1 or above 200)."""
+
+
+class ConflictingOptions(InvalidOptions):
     """Generation options that contradict each other (a fixed number of codes above the cap)."""
 
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import QuerySet
 
+from codeframe.conf import MAX_CODES_ASKED
 from codeframe.models import Code, Codeframe, Project, Role
 
 
@@ -78,9 +79,11 @@ class ImportForm(forms.Form):
 
 class GenerateForm(forms.Form):
     n_codes = forms.IntegerField(
-        label="Number of codes", min_value=1, max_value=200, required=False
+        label="Number of codes", min_value=1, max_value=MAX_CODES_ASKED, required=False
     )
-    max_codes = forms.IntegerField(label="At most", min_value=1, max_value=200, required=False)
+    max_codes = forms.IntegerField(
+        label="At most", min_value=1, max_value=MAX_CODES_ASKED, required=False
+    )
 
 
 class RenameForm(forms.Form):

@@ -32,11 +32,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from codeframe import selectors
-from codeframe.conf import get_config
+from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.exceptions import (
     CodeframeError,
     ConflictingOptions,
     InvalidEdit,
+    InvalidOptions,
     JobCancelled,
     JobStateError,
     NoResponses,
@@ -88,9 +89,15 @@ def create_job(
     """A queued job row for `question`, not yet handed to a worker (see `queue_generation`).
 
     Raises NoResponses / TooManyResponses when the question cannot be generated at all,
-    ConflictingOptions when `n_codes` is above `max_codes` (generation would ignore the cap),
-    and QueueFull when `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
+    InvalidOptions when `n_codes` or `max_codes` is outside 1..MAX_CODES_ASKED, ConflictingOptions
+    when `n_codes` is above `max_codes` (generation would ignore the cap), and QueueFull when
+    `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
     """
+    for name, value in (("n_codes", n_codes), ("max_codes", max_codes)):
+        if value is not None and not 1 <= value <= MAX_CODES_ASKED:
+            raise InvalidOptions(
+                f"{name} must be a whole number from 1 to {MAX_CODES_ASKED}, not {value}."
+            )
     if n_codes is not None and max_codes is not None and n_codes > max_codes:
         raise ConflictingOptions(
             f"{n_codes} codes is more than the most asked for ({max_codes}): give the number "

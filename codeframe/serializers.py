@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from codeframe.conf import get_config
+from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
 
 
@@ -58,8 +58,8 @@ class CodeframeRequestSerializer(RequestSerializer):
     question_text = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="With `responses`."
     )
-    n_codes = serializers.IntegerField(required=False, min_value=1, max_value=200)
-    max_codes = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    n_codes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CODES_ASKED)
+    max_codes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CODES_ASKED)
 
     def validate_responses(self, value: list[str]) -> list[str]:
         max_chars = get_config()["MAX_ANSWER_CHARS"]

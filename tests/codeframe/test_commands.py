@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from codeframe import services
-from codeframe.models import Codeframe, Question
+from codeframe.models import Codeframe, GenerationJob, Question
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,15 @@ def test_generate_codeframe_prints_the_table(question):
     for code in codeframe.codes.all():
         assert f"{code.number:>4}" in output
     assert f"Stored as codeframe {codeframe.pk}" in output
+
+
+def test_generate_codeframe_refuses_a_number_of_codes_out_of_range(question):
+    """--n-codes 0 made a job that failed with a ValueError traceback, counted as a failure."""
+    for option in ("--n-codes", "--max-codes"):
+        for value in ("0", "201"):
+            with pytest.raises(CommandError, match=f"from 1 to 200, not {value}"):
+                run("generate_codeframe", "--question", str(question.pk), option, value)
+    assert not GenerationJob.objects.exists() and not Codeframe.objects.exists()
 
 
 def test_generate_codeframe_from_a_file(tmp_path):
