@@ -398,8 +398,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Probes and scrapes straight to gunicorn, inside the network, speak plain HTTP: not redirected.
+PLAIN_HTTP_PATHS = [r"^healthz$", r"^metrics$"]
 if not LOCAL:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = PLAIN_HTTP_PATHS
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 from config.api import api_not_found, bad_request, server_error
+from config.health import healthz
 from embeddings.metrics import metrics_view
 
 handler400 = bad_request  # JSON under /api/
@@ -14,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/embeddings/", include("embeddings.urls")),
     path("metrics", metrics_view, name="metrics"),
+    path("healthz", healthz, name="healthz"),
     path("api/codeframes/", include("codeframe.api_urls")),
     path("api/jobs/", include("codeframe.api_job_urls")),
     path("api/", include("codeframe.api_question_urls")),  # projects/, questions/
