@@ -92,6 +92,12 @@ class Question(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("codeframe:question-detail", args=[self.pk])
 
+    @property
+    def wave_name(self) -> str:
+        """How the tracker names this wave: its label, else its number (a first wave has no
+        label); "" when it is no tracker's wave."""
+        return self.wave_label or (str(self.wave_order) if self.wave_order else "")
+
 
 class Response(models.Model):
     """One respondent's answer to one question."""

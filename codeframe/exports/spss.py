@@ -83,7 +83,7 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
     formats = {"primary": "F8.0", **{name: "F1.0" for name in binary}}
     if wave is not None:
-        label = question.wave_label or str(wave)
+        label = question.wave_name
         labels = {"wave": "Wave", **labels}
         value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
         formats = {"wave": "F4.0", **formats}

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from codeframe import exports, selectors, services, tracker, waves
+from codeframe import exports, jobs, selectors, services, tracker, waves
 from codeframe.exceptions import ImportFailed, InvalidEdit, NotApproved, SuggestionDecided
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
@@ -509,3 +509,24 @@ def test_importing_more_answers_into_a_coded_wave_warns(approved, client):
     assert "Code this wave again" in page(second.question)
     late = waves.start_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
     assert 'id="coded-wave-warning"' not in page(late)  # not coded yet: nothing published
+
+
+def test_the_pages_say_which_wave_a_question_is(approved, client, settings):
+    """Three rows of "Bank NPS 2026 / Why?" in the question list could not be told apart, and
+    neither the wave's question page nor its codeframe page named the wave."""
+    client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    listed = client.get(reverse("codeframe:question-list")).content.decode()
+    assert listed.count('class="small muted wave">wave 1<') == 1
+    assert listed.count('class="small muted wave">wave 2027-01<') == 1
+    first_page = client.get(approved.question.get_absolute_url()).content.decode()
+    tracker_url = reverse("codeframe:question-tracker", args=[approved.question.pk])
+    assert "· wave 1</span></h1>" in first_page and f'href="{tracker_url}"' in first_page
+    wave_page = client.get(second.question.get_absolute_url()).content.decode()
+    assert "· wave 2027-01</span></h1>" in wave_page
+    frame_page = client.get(second.get_absolute_url()).content.decode()
+    assert f"Codeframe #{second.pk} <span" in frame_page and "· wave 2027-01" in frame_page
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # queued
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    job_page = client.get(job.get_absolute_url()).content.decode()
+    assert "<h1>Coding wave 2027-02</h1>" in job_page  # not "Codeframe generation"
