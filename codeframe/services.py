@@ -4,6 +4,7 @@ Every function here is atomic: on an error nothing it started is left in the dat
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -773,16 +774,54 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
         raise InvalidEdit("The answer and the code belong to different questions.")
     with transaction.atomic():
         codeframe = to_code.codeframe
-        Assignment.objects.filter(codeframe=codeframe, response=response, is_primary=True).exclude(
-            code=to_code
-        ).delete()
+        left = Assignment.objects.filter(
+            codeframe=codeframe, response=response, is_primary=True
+        ).exclude(code=to_code)
+        left_codes = list(Code.objects.filter(pk__in=left.values("code_id")))
+        left.delete()
         assignment, _ = Assignment.objects.update_or_create(
             response=response,
             code=to_code,
             defaults={"codeframe": codeframe, "is_primary": True, "confidence": 1.0},
         )
         refresh_sizes(codeframe=codeframe)
+        for code in left_codes:
+            _refresh_description(code)
     return assignment
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> str:
+    """The text's words, lowercased, between spaces: " top up failed " (a keyword is looked
+    for as whole words: "top up" in "Top-up failed", not "app" in "happy")."""
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
+def _refresh_description(code: Code) -> None:
+    """After an answer left `code`: its examples and keywords say what its answers are, so the
+    examples no longer among its (primary) answers go, topped up with its most confident
+    answers, and the keywords none of its answers holds go (a moved Spanish answer left
+    "cierra, abro" on the code it left, and its text as an example, in the exports too)."""
+    texts = list(
+        Response.objects.filter(assignments__code=code, assignments__is_primary=True)
+        .order_by("-assignments__confidence", "position")
+        .values_list("text", flat=True)
+    )
+    present = set(texts)
+    examples = [e for e in code.examples if e in present]
+    wanted = max(len(code.examples), 1)
+    for text in texts:
+        if len(examples) >= wanted:
+            break
+        if text not in examples:
+            examples.append(text)
+    words = "\n".join(_words(t) for t in texts)
+    keywords = [k for k in code.keywords if _words(k) in words]
+    if examples != code.examples or keywords != code.keywords:
+        code.examples, code.keywords = examples, keywords
+        code.save(update_fields=["examples", "keywords"])
 
 
 def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = None) -> None:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from codeframe import selectors, services
@@ -326,6 +328,28 @@ def test_move_response_changes_its_primary_code(codeframe):
     assert not Assignment.objects.filter(response=assignment.response, code=old_code).exists()
     assert Code.objects.get(pk=to_code.pk).size == to_code.size + 1
     assert Code.objects.get(pk=old_code.pk).size == old_code.size - 1
+
+
+def test_a_code_an_answer_left_describes_its_own_answers(codeframe):
+    """Examples and keywords say what a code's answers are: after its answers are moved out,
+    the code shows none of them (they were still its examples, and exported so)."""
+    code = max(codeframe.codes.all(), key=lambda c: c.size)
+    other = codeframe.codes.exclude(pk=code.pk).first()
+    assert code.examples and code.keywords
+    moved = [
+        a.response
+        for a in Assignment.objects.filter(code=code, is_primary=True).select_related("response")
+    ]
+    kept, moved = moved[0], moved[1:]
+    for response in moved:
+        services.move_response(response=response, to_code=other)
+    code.refresh_from_db()
+    assert code.examples == [kept.text]  # the moved ones gone, its one answer in
+    words = f" {' '.join(re.findall(r'[a-z0-9]+', kept.text.lower()))} "
+    assert all(f" {k} " in words for k in code.keywords)  # only words its answer holds
+    services.move_response(response=kept, to_code=other)
+    code.refresh_from_db()
+    assert code.size == 0 and code.examples == [] and code.keywords == []
 
 
 def test_move_to_a_code_of_another_question_is_refused(codeframe):
