@@ -365,6 +365,15 @@ def is_tracker(*, question: Question) -> bool:
     return question.tracker_id is not None or question.later_waves.exists()
 
 
+def waves_coded_with(*, codeframe: Codeframe) -> list[Question]:
+    """The waves (questions, oldest first) whose answers were coded with `codeframe`, in its
+    own project: edits to it do not reach their codeframes until they are coded again."""
+    questions = Question.objects.filter(
+        codeframes__coded_with=codeframe, project_id=codeframe.question.project_id
+    ).distinct()
+    return sorted(questions, key=lambda q: (q.wave_order or 0, q.pk))
+
+
 # --- Projects -----------------------------------------------------------------------------
 
 

@@ -331,6 +331,9 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "all_codes": overview.codes,
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
             "is_tracker": selectors.is_tracker(question=codeframe.question),
+            "coded_waves": selectors.waves_coded_with(codeframe=codeframe)
+            if codeframe.approved
+            else [],
             "can_recode": _can_recode(codeframe),
             **_roles(request.user, codeframe.question.project_id),
         },

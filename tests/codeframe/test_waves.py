@@ -530,3 +530,18 @@ def test_the_pages_say_which_wave_a_question_is(approved, client, settings):
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
     job_page = client.get(job.get_absolute_url()).content.decode()
     assert "<h1>Coding wave 2027-02</h1>" in job_page  # not "Codeframe generation"
+
+
+def test_the_approved_frame_says_which_waves_its_edits_do_not_reach(approved, client):
+    """Merging codes of the approved frame after a wave was coded with it changed wave 1's
+    figures and not the wave's, and the tracker compared them without a word."""
+    client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
+    page = client.get(approved.get_absolute_url()).content.decode()
+    assert 'id="coded-waves-warning"' not in page  # no wave yet
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    page = client.get(approved.get_absolute_url()).content.decode()
+    warning = page.split('id="coded-waves-warning">', 1)[1].split("</p>", 1)[0]
+    assert f'<a href="{second.question.get_absolute_url()}">2027-01</a> was coded' in warning
+    assert "Code this wave again" in warning
+    wave_page = client.get(second.get_absolute_url()).content.decode()
+    assert 'id="coded-waves-warning"' not in wave_page  # the wave's own frame is not approved
