@@ -213,6 +213,10 @@ EXPECTED = {
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/": (
+        ALL_405,
+        OBJ_EDIT,
+    ),
     "codeframes/<int:codeframe_id>/uncoded/": (OBJ_READ, ALL_405),
     # Background jobs: their progress pages and actions, within the job's project.
     "jobs/<uuid:job_id>/": (OBJ_READ, ALL_405),
@@ -302,6 +306,7 @@ EXPECTED = {
         (401, 403, 405, 403, 403, 403, 405),
     ),
     "metrics": ((401, 403, 200, 403, 403, 403, 200),) * 2,  # read-only whatever the method
+    "healthz": ((200,) * 7, (405,) * 7),  # for probes: no login, nothing but whether it serves
     # The Django admin: staff only; staff without model permissions is refused.
     "admin/": (NON_STAFF, NON_STAFF),
     "admin/login/": ((200, 200, 302, 200, 200, 200, 302), (200, 200, 200, 200, 200, 200, 200)),
