@@ -277,6 +277,23 @@ def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
     )
 
 
+def code_second_responses(*, code: Code, limit: int = 500) -> list[Response]:
+    """Answers that carry `code` as their second code (at most `limit`), with `primary_label`
+    and `primary_number`, their primary code's. They count in its mentions, the tracker and
+    the exports."""
+    primary = Assignment.objects.filter(
+        codeframe_id=code.codeframe_id, response=OuterRef("pk"), is_primary=True
+    )
+    return list(
+        Response.objects.filter(assignments__code=code, assignments__is_primary=False)
+        .annotate(
+            primary_label=Subquery(primary.values("code__label")[:1]),
+            primary_number=Subquery(primary.values("code__number")[:1]),
+        )
+        .order_by("position")[:limit]
+    )
+
+
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
     import order: the "Other" pile an analyst codes by hand."""

@@ -824,6 +824,16 @@ def _refresh_description(code: Code) -> None:
         code.save(update_fields=["examples", "keywords"])
 
 
+def remove_second_code(*, response: Response, code: Code) -> None:
+    """Take `code` off the answer where it is its second code (the primary stays). Raises
+    InvalidEdit when the answer does not carry it as a second code."""
+    removed, _ = Assignment.objects.filter(
+        codeframe_id=code.codeframe_id, response=response, code=code, is_primary=False
+    ).delete()
+    if not removed:
+        raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
+
+
 def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = None) -> None:
     """Note in the codeframe's params the code numbers it no longer has (`retired`) and, for a
     merge, where their answers went (`merged_into`, number -> number): a retired number is

@@ -80,6 +80,11 @@ urlpatterns = [
         views.response_move,
         name="response-move",
     ),
+    path(
+        "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/",
+        views.response_remove_second_code,
+        name="response-remove-second-code",
+    ),
     path("projects/", views.project_list, name="project-list"),
     path("projects/<int:project_id>/", views.project_detail, name="project-detail"),
     path(

@@ -377,6 +377,7 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             "codeframe": codeframe,
             "code": code,
             "responses": selectors.code_responses(code=code),
+            "second_responses": selectors.code_second_responses(code=code),
             "move_form": MoveForm(codeframe=codeframe, exclude=code),
             "rename_form": RenameForm(initial={"label": code.label}),
             **_roles(request.user, codeframe.question.project_id),
@@ -452,6 +453,23 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
     to_code = form.cleaned_data["to_code"]
     services.move_response(response=response, to_code=to_code)
     messages.success(request, f"Moved answer {response.respondent_id} to {to_code}.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@login_required
+def response_remove_second_code(
+    request: HttpRequest, codeframe_id: int, response_id: int, code_id: int
+) -> HttpResponse:
+    codeframe = _editable(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    try:
+        services.remove_second_code(response=response, code=code)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Answer {response.respondent_id} no longer carries {code}.")
     return _back(request, codeframe)
 
 

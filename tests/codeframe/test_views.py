@@ -267,3 +267,28 @@ def test_uncoded_answers_are_listed_and_coded_from_their_page(staff_client, code
     assert left_out[0].text not in table and left_out[1].text in table
     assert Assignment.objects.get(response=left_out[0], is_primary=True).code == code
     assert f"1 answer of {codeframe.question.survey} has no code" in page
+
+
+def test_a_code_page_lists_its_second_codes_and_takes_one_off(staff_client, codeframe):
+    """A code's size left out the answers carrying it as a second code, which its mentions,
+    the tracker and the SPSS file counted; no page showed them or could take one off."""
+    first, second = list(codeframe.codes.order_by("number"))[:2]
+    primary = Assignment.objects.filter(code=first, is_primary=True).select_related("response")[0]
+    Assignment.objects.create(
+        codeframe=codeframe, response=primary.response, code=second, confidence=0.6
+    )
+    url = reverse("codeframe:code-detail", args=[codeframe.pk, second.pk])
+    page = staff_client.get(url).content.decode()
+    listed = page.split('id="second-codes"', 1)[1]
+    assert primary.response.text in listed and f"{first.number}. {first.label}" in listed
+    remove = reverse(
+        "codeframe:response-remove-second-code",
+        args=[codeframe.pk, primary.response.pk, second.pk],
+    )
+    assert staff_client.post(remove, {"next": url})["Location"] == url
+    assert not Assignment.objects.filter(response=primary.response, code=second).exists()
+    assert Assignment.objects.get(response=primary.response, is_primary=True).code == first
+    assert 'id="second-codes"' not in staff_client.get(url).content.decode()
+    again = staff_client.post(remove, follow=True).content.decode()
+    assert "does not carry code" in again  # the primary is never taken off this way
+    assert Assignment.objects.filter(response=primary.response, code=first).exists()
