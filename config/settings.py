@@ -28,6 +28,23 @@ def env_bool(name: str, default: bool) -> bool:
     return value in {"1", "true", "yes", "on"}
 
 
+def env_number(name: str, default: float, *, minimum: float = 1, kind: type = int):
+    """A number from the environment (int, or float with kind=float), refused at startup when it
+    is not one or is below `minimum`: CODEFRAME_JOB_TIMEOUT=0 would recover every running job
+    at once, and "abc" was a bare ValueError traceback."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {what} of at least {minimum}, not {raw!r}.")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -87,15 +104,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AUTH_LOCKOUT_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_number("AUTH_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_number("AUTH_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Failures are what matter; a row per successful login (every Basic-auth API call, locally)
 # would only add writes.
 AXES_DISABLE_ACCESS_LOG = True
 # Behind a proxy set AXES_IPWARE_PROXY_COUNT, or every client shares the proxy's address.
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0")) or None
+AXES_IPWARE_PROXY_COUNT = env_number("AXES_PROXY_COUNT", 0, minimum=0) or None
 
 ROOT_URLCONF = "config.urls"
 
@@ -122,7 +139,7 @@ VAR_DIR = Path(os.environ.get("DJANGO_VAR_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=env_number("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -163,13 +180,20 @@ def _redis_options() -> dict:
     return {
         # Short timeouts: a sick Redis must cost milliseconds, not seconds, before the circuit
         # breaker in embeddings.stores takes it out of the path.
-        "SOCKET_CONNECT_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_CONNECT_TIMEOUT", "0.25")),
-        "SOCKET_TIMEOUT": float(os.environ.get("EMBEDDINGS_REDIS_TIMEOUT", "0.5")),
+        "SOCKET_CONNECT_TIMEOUT": env_number(
+            "EMBEDDINGS_REDIS_CONNECT_TIMEOUT", 0.25, minimum=0.01, kind=float
+        ),
+        "SOCKET_TIMEOUT": env_number("EMBEDDINGS_REDIS_TIMEOUT", 0.5, minimum=0.01, kind=float),
     }
 
 
 def _embeddings_cache() -> dict:
     url = urlsplit(EMBEDDINGS_REDIS_URL or "redis://")
+    if url.scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS_REDIS_URL must be a redis://, rediss:// or unix:// URL, not a "
+            f"{url.scheme or 'schemeless'} one."
+        )
     credentials = url.netloc.rpartition("@")[0]
     credentials = f"{credentials}@" if credentials else ""
     database = url.path.strip("/") or "0"
@@ -196,7 +220,7 @@ def _embeddings_cache() -> dict:
             "BACKEND": "diskcache.DjangoCache",
             "LOCATION": os.environ.get("EMBEDDINGS_CACHE_DIR", str(VAR_DIR / "embeddings-cache")),
             "TIMEOUT": None,
-            "OPTIONS": {"size_limit": int(os.environ.get("EMBEDDINGS_CACHE_SIZE_LIMIT", 2**32))},
+            "OPTIONS": {"size_limit": env_number("EMBEDDINGS_CACHE_SIZE_LIMIT", 2**32)},
         }
     options = {
         "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -283,9 +307,9 @@ EMBEDDINGS = {
     "TTL": _ttl(os.environ.get("EMBEDDINGS_TTL", str(7 * 24 * 3600))),
     "MODEL": os.environ.get("EMBEDDINGS_MODEL") or None,
     "DEVICE": os.environ.get("EMBEDDINGS_DEVICE", "cpu"),
-    "BATCH_SIZE": int(os.environ.get("EMBEDDINGS_BATCH_SIZE", "64")),
+    "BATCH_SIZE": env_number("EMBEDDINGS_BATCH_SIZE", 64),
     "STORAGE_DTYPE": os.environ.get("EMBEDDINGS_STORAGE_DTYPE", "float32"),
-    "CLUSTER_BUCKETS": int(os.environ.get("EMBEDDINGS_CLUSTER_BUCKETS", "16")),
+    "CLUSTER_BUCKETS": env_number("EMBEDDINGS_CLUSTER_BUCKETS", 16),
     # ONNX backend: int8 or fp32, and where its files are built (once per machine).
     "ONNX_PRECISION": os.environ.get("EMBEDDINGS_ONNX_PRECISION", "int8"),
     "ONNX_DIR": os.environ.get("EMBEDDINGS_ONNX_DIR", str(VAR_DIR / "onnx")),
@@ -315,19 +339,19 @@ TASKS = {
 
 CODEFRAME = {
     # Above this many answers the API answers 413 and imports are refused.
-    "MAX_RESPONSES": int(os.environ.get("CODEFRAME_MAX_RESPONSES", "50000")),
+    "MAX_RESPONSES": env_number("CODEFRAME_MAX_RESPONSES", 50000),
     # XLSX archives are checked before openpyxl opens them (zip bombs).
-    "XLSX_MAX_UNCOMPRESSED_BYTES": int(
-        os.environ.get("CODEFRAME_XLSX_MAX_UNCOMPRESSED_BYTES", str(200 * 1024 * 1024))
+    "XLSX_MAX_UNCOMPRESSED_BYTES": env_number(
+        "CODEFRAME_XLSX_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024
     ),
-    "XLSX_MAX_RATIO": int(os.environ.get("CODEFRAME_XLSX_MAX_RATIO", "100")),
+    "XLSX_MAX_RATIO": env_number("CODEFRAME_XLSX_MAX_RATIO", 100),
     # Uploads (file, pasted text, API body) larger than this are refused before being read.
-    "MAX_UPLOAD_BYTES": int(os.environ.get("CODEFRAME_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+    "MAX_UPLOAD_BYTES": env_number("CODEFRAME_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
     # A running job whose worker has not reported for this many seconds is retried (or failed).
-    "JOB_TIMEOUT": int(os.environ.get("CODEFRAME_JOB_TIMEOUT", "300")),
-    "JOB_STALL_TIMEOUT": int(os.environ.get("CODEFRAME_JOB_STALL_TIMEOUT", "1800")),
-    "JOB_MAX_ATTEMPTS": int(os.environ.get("CODEFRAME_JOB_MAX_ATTEMPTS", "2")),
-    "MAX_QUEUED_GENERATIONS": int(os.environ.get("CODEFRAME_MAX_QUEUED_GENERATIONS", "10")),
+    "JOB_TIMEOUT": env_number("CODEFRAME_JOB_TIMEOUT", 300),
+    "JOB_STALL_TIMEOUT": env_number("CODEFRAME_JOB_STALL_TIMEOUT", 1800),
+    "JOB_MAX_ATTEMPTS": env_number("CODEFRAME_JOB_MAX_ATTEMPTS", 2),
+    "MAX_QUEUED_GENERATIONS": env_number("CODEFRAME_MAX_QUEUED_GENERATIONS", 10),
 }
 
 # Form bodies (pasted answers) up to 10 MB are held in memory; file uploads above 2.5 MB spool
@@ -405,7 +429,7 @@ if not LOCAL:
     SECURE_REDIRECT_EXEMPT = PLAIN_HTTP_PATHS
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_number("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1014,6 +1014,17 @@ def test_check_deploy_passes_with_the_documented_production_settings(own_redis, 
     [
         ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+        # Numbers and URLs that would misbehave later (0: every running job recovered at
+        # once; "abc": a bare ValueError; http://: a traceback in check --deploy).
+        ({"CODEFRAME_JOB_TIMEOUT": "0"}, "CODEFRAME_JOB_TIMEOUT must be a whole number of at"),
+        ({"CODEFRAME_JOB_TIMEOUT": "abc"}, "at least 1, not 'abc'"),
+        ({"CODEFRAME_JOB_MAX_ATTEMPTS": "0"}, "CODEFRAME_JOB_MAX_ATTEMPTS must be"),
+        ({"EMBEDDINGS_BATCH_SIZE": "-5"}, "EMBEDDINGS_BATCH_SIZE must be"),
+        (
+            {"EMBEDDINGS_REDIS_URL": "redis://127.0.0.1:1/2", "EMBEDDINGS_REDIS_TIMEOUT": "0"},
+            "EMBEDDINGS_REDIS_TIMEOUT must be a number",
+        ),
+        ({"EMBEDDINGS_REDIS_URL": "http://127.0.0.1:6399/2"}, "not a http one"),
     ],
 )
 def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
