@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from embeddings import codec, keys
 from embeddings.backends import get_backend
 from embeddings.conf import get_config
-from embeddings.exceptions import CacheRefused, CacheUnavailable
+from embeddings.exceptions import CacheError, CacheRefused, CacheUnavailable
 from embeddings.services import embed_texts_with_report, namespace_for
 from embeddings.sources import Record, SourceError
 from embeddings.stores import get_store
@@ -231,6 +231,10 @@ def flush_keys(
             on_batch(deleted)
     seconds = time.perf_counter() - started
     logger.info("flushed %d embedding keys under %s in %.1f s", deleted, namespace, seconds)
+    try:  # the stats' per-model counts said the flushed vectors were still there
+        refresh_entry_counts()
+    except CacheError as exc:
+        logger.warning("entry count after the flush skipped: %s", exc)
     return FlushResult(namespace=namespace, deleted=deleted, seconds=seconds)
 
 

@@ -18,10 +18,14 @@ logger = logging.getLogger(__name__)
 _recount_lock = threading.Lock()
 
 
-def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
+def recount_if_stale(counted: dict[str, Any], total: int | None, *, wait: bool = False) -> bool:
     """Recount in a background thread when the last count is older than COUNT_MAX_AGE, or
     sooner when the store has changed since, but never more often than every 20 counts' worth
-    of time (at least 5 s), so a busy million-key cache is not scanned back to back."""
+    of time (at least 5 s), so a busy million-key cache is not scanned back to back.
+
+    `wait`: count in this thread, for a short-lived process (a command), whose daemon thread
+    would die with it while holding the claim, so nobody recounted for the claim's 30 s.
+    Returns whether it counted (with `wait`), so the caller can read the fresh count."""
     max_age = get_config()["STATS"]["COUNT_MAX_AGE"]
     counted_at = counted.get("counted_at")
     if counted_at is not None:
@@ -29,9 +33,9 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
         changed = total is not None and total != counted.get("store_total")
         pause = max(5.0, 20 * float(counted.get("seconds") or 0))
         if age < max_age and not (changed and age >= pause):
-            return
+            return False
     if not _recount_lock.acquire(blocking=False):
-        return  # one is already running in this process
+        return False  # one is already running in this process
     token = uuid.uuid4().hex
     claim = keys.recount_claim_key(get_config()["KEY_PREFIX"])
     store = get_store()
@@ -42,7 +46,7 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
         ours = False
     if not ours:
         _recount_lock.release()
-        return
+        return False
 
     def run() -> None:
         from embeddings.maintenance import refresh_entry_counts
@@ -63,4 +67,8 @@ def recount_if_stale(counted: dict[str, Any], total: int | None) -> None:
             finally:
                 _recount_lock.release()
 
+    if wait:
+        run()
+        return True
     threading.Thread(target=run, name="embeddings-recount", daemon=True).start()
+    return False

@@ -103,9 +103,10 @@ class CacheStats:
         return asdict(self)
 
 
-def get_cache_stats() -> CacheStats:
+def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     """Everything an operator wants to know about the cache. Never raises for a store that is
-    down: the stats then say so, with what this process knows."""
+    down: the stats then say so, with what this process knows. `wait_for_recount`: a stale
+    entry count is redone before answering (commands), not in the background (pages)."""
     config = get_config()
     backend = get_backend()
     fingerprint = model_fingerprint(backend)
@@ -157,8 +158,9 @@ def get_cache_stats() -> CacheStats:
     lifetime = current[0] + waiting
     last_hour = current[1] + waiting
     counted_at = counted.get("counted_at")
-    if reachable and config["STATS"]["AUTO_RECOUNT"]:
-        recount.recount_if_stale(counted, total)
+    auto = reachable and config["STATS"]["AUTO_RECOUNT"]
+    if auto and recount.recount_if_stale(counted, total, wait=wait_for_recount):
+        return get_cache_stats()  # with the count just made
 
     stats = CacheStats(
         backend=description.kind,

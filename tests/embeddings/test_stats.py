@@ -336,6 +336,26 @@ def test_entry_count_follows_a_changing_store(redis_cache, settings):
     assert get_cache_stats().entries_current_model == 10
 
 
+def test_the_stats_command_counts_in_the_foreground_and_a_flush_recounts(redis_cache, settings):
+    """embeddings_stats started the recount in a daemon thread and exited before it ran,
+    holding the claim: for 30 s nobody could recount, and a cron job running it more often
+    kept the count stale for good. A flush left the per-model count at what it deleted."""
+    from django.core.management import call_command
+
+    from embeddings import keys as keyspace
+    from embeddings.stores import get_store
+
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
+    embed_texts([f"answer {i}" for i in range(7)])
+    out = io.StringIO()
+    call_command("embeddings_stats", "--json", stdout=out)
+    assert json.loads(out.getvalue())["entries_current_model"] == 7  # counted, then shown
+    claim = keyspace.recount_claim_key("emb")
+    assert get_store().get_bytes(claim) is None  # released: the next look may recount
+    call_command("embeddings_flush", "--noinput", stdout=io.StringIO())
+    assert get_cache_stats().entries_current_model == 0
+
+
 def test_only_one_process_recounts_at_a_time(redis_cache, settings):
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "STATS": {"AUTO_RECOUNT": True}}
     client = redis.Redis.from_url(redis_cache)

@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 maintenance.refresh_entry_counts()
         except EmbeddingsError as exc:
             raise CommandError(str(exc)) from exc
-        stats = get_cache_stats()
+        stats = get_cache_stats(wait_for_recount=True)  # a thread would die with the command
         if json:
             self.stdout.write(_dumps(stats.as_dict()))
         else:
