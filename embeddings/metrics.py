@@ -21,10 +21,13 @@ class CacheCollector:
         labels = ["model", "fingerprint"]
         families = {
             "hits": CounterMetricFamily(
-                "embeddings_cache_hits", "Texts served from the cache.", labels=labels
+                "embeddings_cache_hits", "Input texts served from the cache.", labels=labels
             ),
             "misses": CounterMetricFamily(
-                "embeddings_cache_misses", "Texts whose vector was computed.", labels=labels
+                "embeddings_cache_misses",
+                "Input texts not in the cache, each repeat within a call counted (hits + "
+                "misses = texts requested); the vectors computed are fewer when texts repeat.",
+                labels=labels,
             ),
             "errors": CounterMetricFamily(
                 "embeddings_cache_errors", "Failed cache operations.", labels=labels
