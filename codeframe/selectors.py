@@ -322,8 +322,17 @@ def get_job(*, user: User, job_id, role: Role | str = Role.VIEWER) -> Generation
 
 def question_jobs(*, question: Question, limit: int = 10) -> list[GenerationJob]:
     """The question's generations that need attention: queued, running, failed or cancelled
-    (newest first); done ones are listed as codeframes."""
-    return list(question.jobs.exclude(state=GenerationJob.State.DONE).order_by("-created")[:limit])
+    (newest first); done ones are listed as codeframes, and a failed or cancelled one that a
+    later job of its kind finished (its retry, say) is settled."""
+    State = GenerationJob.State
+    finished_later = question.jobs.filter(
+        state=State.DONE, kind=OuterRef("kind"), created__gt=OuterRef("created")
+    )
+    return list(
+        question.jobs.exclude(state=State.DONE)
+        .exclude(Q(state__in=[State.FAILED, State.CANCELLED]) & Exists(finished_later))
+        .order_by("-created")[:limit]
+    )
 
 
 @dataclass(frozen=True)

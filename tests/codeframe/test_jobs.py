@@ -261,6 +261,19 @@ def test_queue_cap_per_user(question, staff_user, settings, database_tasks):
         jobs.queue_generation(question=question, user=staff_user)
 
 
+def test_a_job_its_retry_finished_no_longer_needs_attention(question, staff_user):
+    """A cancelled job stayed under "in progress or failed" after its retry had made the
+    codeframe; one still failed, or retried into another failure, stays listed."""
+    cancelled = jobs.create_job(question=question, user=staff_user)
+    GenerationJob.objects.filter(pk=cancelled.pk).update(state=State.CANCELLED)
+    failed = jobs.create_job(question=question, user=staff_user)
+    GenerationJob.objects.filter(pk=failed.pk).update(state=State.FAILED)
+    assert set(selectors.question_jobs(question=question)) == {cancelled, failed}
+    retried = jobs.retry_job(job=GenerationJob.objects.get(pk=failed.pk), user=staff_user)
+    assert GenerationJob.objects.get(pk=retried.pk).state == State.DONE  # ran in the call
+    assert selectors.question_jobs(question=question) == []
+
+
 def test_queue_stats(question, database_tasks):
     jobs.queue_generation(question=question)
     failed = jobs.queue_generation(question=question)
