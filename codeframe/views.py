@@ -134,8 +134,9 @@ def question_import(request: HttpRequest, question_id: int | None = None) -> Htt
 def _import_form(request, question, *args) -> ImportForm:
     if question is not None:
         return ImportForm(*args, existing=True)
-    services.personal_project(user=request.user)
-    projects = scoping.projects_for(request.user, role=Role.ANALYST)
+    personal = services.personal_project(user=request.user)
+    # The personal project is the empty choice ("My personal project"), not listed again.
+    projects = scoping.projects_for(request.user, role=Role.ANALYST).exclude(pk=personal.pk)
     current = request.GET.get("project", "")
     initial = {"project": int(current)} if current.isdigit() else {}
     return ImportForm(*args, existing=False, projects=projects, initial=initial)
@@ -150,7 +151,7 @@ def _question_import(request, question, handler) -> HttpResponse:
             return _too_large(request, question, handler.limit)
         replacing = form.is_valid() and form.cleaned_data.get("replace")
         if replacing and not scoping.has_role(request.user, question.project_id, Role.MANAGER):
-            form.add_error("replace", "Replacing deletes the codeframes: only managers may do it.")
+            form.add_error(None, "Replacing deletes the codeframes: only managers may do it.")
         if form.is_valid():
             data = form.cleaned_data
             if question is None and data.get("project") is None:
@@ -174,6 +175,9 @@ def _question_import(request, question, handler) -> HttpResponse:
             "question": question,
             "limit": get_config()["MAX_UPLOAD_BYTES"],
             "coded_wave": _coded_wave(question),
+            # Replacing is for managers (refused below that role): not offered to others.
+            "can_replace": question is not None
+            and scoping.has_role(request.user, question.project_id, Role.MANAGER),
         },
     )
 

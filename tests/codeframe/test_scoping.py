@@ -88,10 +88,12 @@ def test_replace_needs_a_manager(client, two_projects):
     users, _a, _b, qa, qb = two_projects
     client.force_login(users["bob"])  # analyst of A, manager of B
     url = reverse("codeframe:question-import-more", args=[qa.pk])
+    assert 'name="replace"' not in client.get(url).content.decode()  # not offered to bob
     page = client.post(url, {"pasted": "new", "replace": "on"})
     assert page.status_code == 200 and "only managers" in page.content.decode()
     assert qa.responses.count() == len(ANSWERS)
     url = reverse("codeframe:question-import-more", args=[qb.pk])
+    assert 'name="replace"' in client.get(url).content.decode()
     assert client.post(url, {"pasted": "new", "replace": "on"}).status_code == 302
     assert list(qb.responses.values_list("text", flat=True)) == ["new"]
 
@@ -102,6 +104,11 @@ def test_personal_project_on_first_use(client, django_user_model):
     assert client.get("/questions/").status_code == 200
     project = Project.objects.get(personal_for=user)
     assert services.personal_project(user=user) == project
+    # Listed once, as the empty choice, not again under its name.
+    form = client.get("/questions/import/").content.decode()
+    choices = form.split('id="id_project"', 1)[1].split("</select>", 1)[0]
+    assert choices.count("My personal project") == 1
+    assert f'<option value="{project.pk}"' not in choices
     assert Membership.objects.get(project=project).role == Role.MANAGER
     reply = client.post(
         "/api/codeframes/", {"responses": ANSWERS, "n_codes": 3}, content_type="application/json"
