@@ -140,6 +140,10 @@ def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
     )
 
 
+def get_net(*, codeframe: Codeframe, net_id: int) -> Net:
+    return get_object_or_404(Net, codeframe=codeframe, pk=net_id)
+
+
 def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
     return get_object_or_404(Response, question_id=codeframe.question_id, pk=response_id)
 

@@ -695,6 +695,26 @@ def rename_code(*, code: Code, label: str) -> Code:
     return code
 
 
+def rename_net(*, net: Net, label: str) -> Net:
+    """Give the net a new label (stripped, at most 200 characters); its number stays, so a
+    tracker's net rows still line up."""
+    label = label.strip()
+    if not label:
+        raise InvalidEdit("A net needs a label.")
+    net.label = label[:200]
+    net.save(update_fields=["label"])
+    return net
+
+
+def move_code_to_net(*, code: Code, net: Net | None) -> Code:
+    """Put the code in `net` (None: in no net). Net and code numbers stay as they are."""
+    if net is not None and net.codeframe_id != code.codeframe_id:
+        raise InvalidEdit("That net belongs to another codeframe.")
+    code.net = net
+    code.save(update_fields=["net"])
+    return code
+
+
 def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
     """Fold `sources` into `target`: their answers, keywords and examples move over and the
     sources are deleted. An answer keeps its primary code if that was one of them."""

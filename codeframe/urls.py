@@ -66,6 +66,16 @@ urlpatterns = [
         name="code-rename",
     ),
     path(
+        "codeframes/<int:codeframe_id>/codes/<int:code_id>/net/",
+        views.code_set_net,
+        name="code-set-net",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/nets/<int:net_id>/rename/",
+        views.net_rename,
+        name="net-rename",
+    ),
+    path(
         "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/",
         views.code_merge,
         name="code-merge",

@@ -382,6 +382,7 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             "code": code,
             "responses": selectors.code_responses(code=code),
             "second_responses": selectors.code_second_responses(code=code),
+            "nets": list(codeframe.nets.order_by("number")),
             "move_form": MoveForm(codeframe=codeframe, exclude=code),
             "rename_form": RenameForm(initial={"label": code.label}),
             **_roles(request.user, codeframe.question.project_id),
@@ -418,6 +419,40 @@ def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
         messages.success(request, f"Renamed code {code.number} to “{code.label}”.")
     else:
         messages.error(request, "A label is 1 to 200 characters.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@login_required
+def net_rename(request: HttpRequest, codeframe_id: int, net_id: int) -> HttpResponse:
+    codeframe = _editable(request, codeframe_id)
+    net = selectors.get_net(codeframe=codeframe, net_id=net_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        services.rename_net(net=net, label=form.cleaned_data["label"])
+        messages.success(request, f"Renamed net {net.number} to “{net.label}”.")
+    else:
+        messages.error(request, "A label is 1 to 200 characters.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@login_required
+def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    """Move the code into another net of its codeframe (`net`: its id; empty: no net)."""
+    codeframe = _editable(request, codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    wanted = request.POST.get("net", "")
+    net = None
+    if wanted:
+        if not wanted.isdigit():
+            messages.error(request, "Choose a net of this codeframe.")
+            return _back(request, codeframe)
+        net = selectors.get_net(codeframe=codeframe, net_id=int(wanted))
+    services.move_code_to_net(code=code, net=net)
+    messages.success(
+        request, f"Code {code.number} is now in {f'net {net.number}. {net}' if net else 'no net'}."
+    )
     return _back(request, codeframe)
 
 

@@ -292,3 +292,36 @@ def test_a_code_page_lists_its_second_codes_and_takes_one_off(staff_client, code
     again = staff_client.post(remove, follow=True).content.decode()
     assert "does not carry code" in again  # the primary is never taken off this way
     assert Assignment.objects.filter(response=primary.response, code=first).exists()
+
+
+def test_nets_are_renamed_and_codes_moved_between_them_on_the_pages(staff_client, codeframe):
+    """Analysts had no way to fix a net's label or a code's net, which the SPSS value labels
+    and the tracker's net table carry."""
+    code = codeframe.codes.exclude(net=None).order_by("number").first()
+    net = code.net
+    number = net.number
+    other = codeframe.nets.exclude(pk=net.pk).first() or codeframe.nets.create(
+        number=99, label="Spare"
+    )
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    rename = reverse("codeframe:net-rename", args=[codeframe.pk, net.pk])
+    assert f'action="{rename}"' in page
+    staff_client.post(rename, {"label": "  Money matters "})
+    net.refresh_from_db()
+    assert net.label == "Money matters" and net.number == number
+    assert staff_client.post(rename, {"label": "  "}).status_code == 302  # refused, kept
+    net.refresh_from_db()
+    assert net.label == "Money matters"
+    move = reverse("codeframe:code-set-net", args=[codeframe.pk, code.pk])
+    code_page = staff_client.get(reverse("codeframe:code-detail", args=[codeframe.pk, code.pk]))
+    assert f'action="{move}"' in code_page.content.decode()
+    staff_client.post(move, {"net": str(other.pk)})
+    code.refresh_from_db()
+    assert code.net_id == other.pk
+    staff_client.post(move, {"net": ""})
+    code.refresh_from_db()
+    assert code.net_id is None
+    foreign = services.create_codeframe(question=codeframe.question, n_codes=2).nets.first()
+    assert staff_client.post(move, {"net": str(foreign.pk)}).status_code == 404
+    code.refresh_from_db()
+    assert code.net_id is None

@@ -145,6 +145,7 @@ def concrete(route: str, world) -> str:
         "<int:question_id>": str(world["question"].pk),
         "<int:codeframe_id>": str(cf.pk),
         "<int:code_id>": str(code.pk),
+        "<int:net_id>": str(code.net_id),
         "<int:response_id>": str(world["response"].pk),
         "<int:project_id>": str(world["project"].pk),
         "<int:user_id>": str(world["users"]["viewer"].pk),
@@ -211,6 +212,8 @@ EXPECTED = {
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/": (OBJ_READ, ALL_405),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/rename/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/merge/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/codes/<int:code_id>/net/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/nets/<int:net_id>/rename/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/": (
