@@ -844,6 +844,17 @@ def _refresh_description(code: Code) -> None:
         code.save(update_fields=["examples", "keywords"])
 
 
+def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
+    """Leave the answer without any code of `codeframe` ("Other"): it fits none of them."""
+    with transaction.atomic():
+        assignments = Assignment.objects.filter(codeframe=codeframe, response=response)
+        left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
+        assignments.delete()
+        refresh_sizes(codeframe=codeframe)
+        for code in left:
+            _refresh_description(code)
+
+
 def remove_second_code(*, response: Response, code: Code) -> None:
     """Take `code` off the answer where it is its second code (the primary stays). Raises
     InvalidEdit when the answer does not carry it as a second code."""

@@ -91,6 +91,12 @@ urlpatterns = [
         name="response-move",
     ),
     path(
+        "codeframes/<int:codeframe_id>/responses/<int:response_id>/uncode/",
+        views.response_uncode,
+        name="response-uncode",
+    ),
+    path("codeframes/<int:codeframe_id>/codes/new/", views.code_add, name="code-add"),
+    path(
         "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/",
         views.response_remove_second_code,
         name="response-remove-second-code",

@@ -497,6 +497,38 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
 
 @require_POST
 @login_required
+def response_uncode(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    """Leave the answer uncoded in this codeframe (it fits none of its codes)."""
+    codeframe = _editable(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    services.uncode_response(response=response, codeframe=codeframe)
+    messages.success(request, f"Answer {response.respondent_id} is uncoded now.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@login_required
+def code_add(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """A new code (`label`), numbered after every number the tracker used; with `response`
+    (an answer's id), that answer is coded with it."""
+    codeframe = _editable(request, codeframe_id)
+    response = None
+    if (wanted := request.POST.get("response", "")).isdigit():
+        response = selectors.get_response(codeframe=codeframe, response_id=int(wanted))
+    try:
+        code = waves.add_code(
+            codeframe=codeframe, label=request.POST.get("label", ""), response=response
+        )
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        coded = f", with answer {response.respondent_id}" if response is not None else ""
+        messages.success(request, f"Added code {code.number}. {code.label}{coded}.")
+    return _back(request, codeframe)
+
+
+@require_POST
+@login_required
 def response_remove_second_code(
     request: HttpRequest, codeframe_id: int, response_id: int, code_id: int
 ) -> HttpResponse:

@@ -32,14 +32,24 @@ from codeframe.exceptions import (
 )
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
-from codeframe.models import Assignment, Code, Codeframe, Net, Question, SuggestedCode
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    Net,
+    Question,
+    Response,
+    SuggestedCode,
+)
 from codeframe.selectors import asked_codes, question_texts
 from codeframe.services import (
     RESERVED,
     _store,
     embed_answers,
     import_responses,
+    move_response,
     refresh_sizes,
+    uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
 
@@ -310,6 +320,31 @@ def decide_suggestion(
         dismiss_suggestion(suggestion=suggestion)
         return None
     raise InvalidEdit(f"Suggestions are accepted, assigned or dismissed, not {decision!r}.")
+
+
+def add_code(*, codeframe: Codeframe, label: str, response: Response | None = None) -> Code:
+    """A new code the analyst writes in (a theme the draft missed), numbered above every number
+    the tracker used, as an accepted suggestion is; with `response`, that answer gets it as its
+    primary code (its other codes in this frame go). Raises InvalidEdit for a blank label or
+    an answer of another question."""
+    label = label.strip()
+    if not label:
+        raise InvalidEdit("A code needs a label.")
+    if response is not None and response.question_id != codeframe.question_id:
+        raise InvalidEdit("The answer and the codeframe belong to different questions.")
+    with transaction.atomic():
+        codeframe = Codeframe.objects.select_for_update().get(pk=codeframe.pk)
+        (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
+        code = Code.objects.create(
+            codeframe=codeframe, number=number, label=label[:200], keywords=[], examples=[]
+        )
+        if response is not None:
+            uncode_response(response=response, codeframe=codeframe)
+            move_response(response=response, to_code=code)
+            code.examples = [response.text]
+            code.save(update_fields=["examples"])
+    code.refresh_from_db()
+    return code
 
 
 def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) -> Code:

@@ -325,3 +325,27 @@ def test_nets_are_renamed_and_codes_moved_between_them_on_the_pages(staff_client
     assert staff_client.post(move, {"net": str(foreign.pk)}).status_code == 404
     code.refresh_from_db()
     assert code.net_id is None
+
+
+def test_an_answer_is_left_uncoded_or_given_a_new_code_on_the_pages(staff_client, codeframe):
+    """ "Dark mode please" could only go to an existing code, and Move had no "none of them"."""
+    code = max(codeframe.codes.all(), key=lambda c: c.size)
+    response = Assignment.objects.filter(code=code, is_primary=True)[0].response
+    code_url = reverse("codeframe:code-detail", args=[codeframe.pk, code.pk])
+    uncode = reverse("codeframe:response-uncode", args=[codeframe.pk, response.pk])
+    assert f'action="{uncode}"' in staff_client.get(code_url).content.decode()
+    staff_client.post(uncode, {"next": code_url})
+    assert not Assignment.objects.filter(codeframe=codeframe, response=response).exists()
+    assert Code.objects.get(pk=code.pk).size == code.size - 1
+    uncoded = staff_client.get(reverse("codeframe:codeframe-uncoded", args=[codeframe.pk]))
+    assert response.text in uncoded.content.decode()
+    highest = max(codeframe.codes.values_list("number", flat=True))
+    add = reverse("codeframe:code-add", args=[codeframe.pk])
+    staff_client.post(add, {"label": " Dark mode ", "response": str(response.pk)})
+    new = Code.objects.get(codeframe=codeframe, label="Dark mode")
+    assert new.number == highest + 1 and new.size == 1 and new.examples == [response.text]
+    primary = Assignment.objects.get(response=response, codeframe=codeframe, is_primary=True)
+    assert primary.code == new
+    count = codeframe.codes.count()
+    page = staff_client.post(add, {"label": "   "}, follow=True).content.decode()
+    assert "A code needs a label." in page and codeframe.codes.count() == count

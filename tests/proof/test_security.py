@@ -216,6 +216,8 @@ EXPECTED = {
     "codeframes/<int:codeframe_id>/nets/<int:net_id>/rename/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/codes/<int:code_id>/delete/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/move/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/responses/<int:response_id>/uncode/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/codes/new/": (ALL_405, OBJ_EDIT),  # no label: a message
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/": (
         ALL_405,
         OBJ_EDIT,
