@@ -687,23 +687,22 @@ def refresh_sizes(*, codeframe: Codeframe) -> None:
 
 def rename_code(*, code: Code, label: str) -> Code:
     """Give the code a new label (stripped, at most 200 characters)."""
-    label = label.strip()
-    if not label:
-        raise InvalidEdit("A code needs a label.")
-    code.label = label[:200]
-    code.save(update_fields=["label"])
-    return code
+    return _relabel(code, label, "A code needs a label.")
 
 
 def rename_net(*, net: Net, label: str) -> Net:
     """Give the net a new label (stripped, at most 200 characters); its number stays, so a
     tracker's net rows still line up."""
+    return _relabel(net, label, "A net needs a label.")
+
+
+def _relabel(thing: Code | Net, label: str, blank: str) -> Code | Net:
     label = label.strip()
     if not label:
-        raise InvalidEdit("A net needs a label.")
-    net.label = label[:200]
-    net.save(update_fields=["label"])
-    return net
+        raise InvalidEdit(blank)
+    thing.label = label[:200]
+    thing.save(update_fields=["label"])
+    return thing
 
 
 def move_code_to_net(*, code: Code, net: Net | None) -> Code:

@@ -2,6 +2,8 @@
 within their projects. Every object is fetched through a scoped selector: one outside the
 user's projects is a 404, a visible one the user's role may not change a 403."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
@@ -413,13 +415,7 @@ def codeframe_uncoded(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     codeframe = _editable(request, codeframe_id)
     code = selectors.get_code(codeframe=codeframe, code_id=code_id)
-    form = RenameForm(request.POST)
-    if form.is_valid():
-        services.rename_code(code=code, label=form.cleaned_data["label"])
-        messages.success(request, f"Renamed code {code.number} to “{code.label}”.")
-    else:
-        messages.error(request, "A label is 1 to 200 characters.")
-    return _back(request, codeframe)
+    return _relabel(request, codeframe, code, "code", partial(services.rename_code, code=code))
 
 
 @require_POST
@@ -427,10 +423,15 @@ def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
 def net_rename(request: HttpRequest, codeframe_id: int, net_id: int) -> HttpResponse:
     codeframe = _editable(request, codeframe_id)
     net = selectors.get_net(codeframe=codeframe, net_id=net_id)
+    return _relabel(request, codeframe, net, "net", partial(services.rename_net, net=net))
+
+
+def _relabel(request: HttpRequest, codeframe, thing, what: str, rename) -> HttpResponse:
+    """A code's or a net's rename form: `rename(label=...)` on a valid label; a message."""
     form = RenameForm(request.POST)
     if form.is_valid():
-        services.rename_net(net=net, label=form.cleaned_data["label"])
-        messages.success(request, f"Renamed net {net.number} to “{net.label}”.")
+        rename(label=form.cleaned_data["label"])
+        messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
     else:
         messages.error(request, "A label is 1 to 200 characters.")
     return _back(request, codeframe)
