@@ -155,6 +155,12 @@ def _decoded_lines(handle: BinaryIO, *, encoding: str, name: str) -> Iterator[tu
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
+                if number == 1 and raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+                    raise SourceError(
+                        f"{name} is a spreadsheet (XLSX/XLS), not text: save the column as "
+                        "CSV, or import the file as answers and warm with --question",
+                        line_number=number,
+                    ) from exc
                 raise SourceError(
                     f"{name}: bytes that are not valid {encoding} at column {exc.start + 1}",
                     line_number=number,

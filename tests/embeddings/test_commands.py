@@ -84,6 +84,16 @@ def test_warm_bad_input_is_a_command_error_with_the_line(redis_cache, tmp_path):
     # What came before the bad line is cached; nothing else was lost.
     assert embed_texts_with_report(["first", "second"]).hits == 2
 
+    # A spreadsheet is named as one, not "bytes that are not valid utf-8".
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["answer"])
+    book.active.append(["Too expensive"])
+    book.save(tmp_path / "answers.xlsx")
+    with pytest.raises(CommandError, match=r"answers.xlsx is a spreadsheet \(XLSX/XLS\)"):
+        run("embeddings_warm", str(tmp_path / "answers.xlsx"), "--column", "answer")
+
     csv_path = tmp_path / "a.csv"
     csv_path.write_text("id,answer\n1,x\n", encoding="utf-8")
     with pytest.raises(CommandError, match=r"line 1: no column 'text'"):
