@@ -327,7 +327,7 @@ def run_job(
     attempt = _claim(job_id)
     job = GenerationJob.objects.select_related("question").filter(pk=job_id).first()
     if job is None:
-        logger.info("job %s no longer exists (its question was deleted): nothing to run", job_id)
+        logger.info("job %s no longer exists: nothing to run", job_id)
         return None
     if attempt is None:
         logger.info("job %s is %s: nothing to run", job_id, job.state)
@@ -535,6 +535,13 @@ def _report(job: GenerationJob, *, attempt: int, stage: str, done: int, total: i
         raise JobCancelled(f"job {job.pk} attempt {attempt} was cancelled or superseded")
 
 
+def _why_gone(job: GenerationJob) -> str:
+    """Why a job row is gone, for the log: with its question, or by itself (the admin)."""
+    if Question.objects.filter(pk=job.question_id).exists():
+        return "the job alone, in the admin"
+    return "with its question"
+
+
 def _finish(
     job: GenerationJob,
     *,
@@ -549,9 +556,10 @@ def _finish(
     with transaction.atomic():
         locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
+            gone = _why_gone(job)
             if state == State.DONE:
-                raise JobCancelled(f"job {job.pk} was deleted (with its question) before storing")
-            logger.info("job %s attempt %d: its question was deleted", job.pk, attempt)
+                raise JobCancelled(f"job {job.pk} was deleted ({gone}) before storing")
+            logger.info("job %s attempt %d: it was deleted (%s)", job.pk, attempt, gone)
             return
         owns = locked.state == State.RUNNING and locked.attempts == attempt
         if state == State.DONE and (not owns or locked.cancel_requested):

@@ -170,7 +170,26 @@ def test_a_question_deleted_while_its_job_runs_ends_the_job_quietly(
         assert jobs.run_job(job_id=job.pk, on_progress=delete_midway) is None
     assert not GenerationJob.objects.exists() and not Codeframe.objects.exists()
     assert max(r.levelno for r in caplog.records) == logging.INFO  # no error, no traceback
-    assert f"job {job.pk} attempt 1: its question was deleted" in caplog.messages
+    assert f"job {job.pk} attempt 1: it was deleted (with its question)" in caplog.messages
+
+
+def test_a_job_deleted_alone_in_the_admin_says_so_in_the_log(
+    question, settings, database_tasks, caplog
+):
+    """The log said "its question was deleted" when only the job row had been (the admin)."""
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    job = jobs.create_job(question=question)
+
+    def delete_midway(progress):
+        if progress.done == 4:
+            GenerationJob.objects.filter(pk=job.pk).delete()
+
+    with caplog.at_level(logging.INFO, logger="codeframe.jobs"):
+        assert jobs.run_job(job_id=job.pk, on_progress=delete_midway) is None
+    assert f"job {job.pk} attempt 1: it was deleted (the job alone, in the admin)" in (
+        caplog.messages
+    )
+    assert Question.objects.filter(pk=question.pk).exists() and not Codeframe.objects.exists()
 
 
 def test_a_queued_job_whose_question_was_deleted_has_nothing_to_run(question, database_tasks):
