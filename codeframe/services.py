@@ -4,7 +4,6 @@ Every function here is atomic: on an error nothing it started is left in the dat
 """
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -809,20 +808,12 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
     return assignment
 
 
-_WORD = re.compile(r"\w+")
-
-
-def _words(text: str) -> str:
-    """The text's words, lowercased, between spaces: " top up failed " (a keyword is looked
-    for as whole words: "top up" in "Top-up failed", not "app" in "happy")."""
-    return " " + " ".join(_WORD.findall(text.lower())) + " "
-
-
 def _refresh_description(code: Code) -> None:
-    """After an answer left `code`: its examples and keywords say what its answers are, so the
-    examples no longer among its (primary) answers go, topped up with its most confident
-    answers, and the keywords none of its answers holds go (a moved Spanish answer left
-    "cierra, abro" on the code it left, and its text as an example, in the exports too)."""
+    """After an answer left `code`: its examples show what its answers are, so the examples no
+    longer among its (primary) answers go, topped up with its most confident answers (a moved
+    Spanish answer stayed an example of the code it left, in the exports too). Keywords stay:
+    they describe the theme (typed by an analyst, or from a sample; a wave's come from its
+    approved frame, and carry-back would take any change here back to it)."""
     texts = list(
         Response.objects.filter(assignments__code=code, assignments__is_primary=True)
         .order_by("-assignments__confidence", "position")
@@ -836,11 +827,9 @@ def _refresh_description(code: Code) -> None:
             break
         if text not in examples:
             examples.append(text)
-    words = "\n".join(_words(t) for t in texts)
-    keywords = [k for k in code.keywords if _words(k) in words]
-    if examples != code.examples or keywords != code.keywords:
-        code.examples, code.keywords = examples, keywords
-        code.save(update_fields=["examples", "keywords"])
+    if examples != code.examples:
+        code.examples = examples
+        code.save(update_fields=["examples"])
 
 
 def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
