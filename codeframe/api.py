@@ -115,6 +115,10 @@ class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
     parser_classes = [LimitedJSONParser]
     lookup_value_converter = "int"
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _wants_responses(request)  # a bad ?responses= is refused before anything is done
+
     def get_throttles(self):
         if self.action == "waves":  # a wave's answers: an import and a coding job
             return [GenerationThrottle(), ImportThrottle()]
@@ -477,6 +481,10 @@ class JobViewSet(CountsSuccessOnly, viewsets.ViewSet):
     permission_classes = [IsAuthenticated]
     parser_classes = [LimitedJSONParser]  # as the codeframes': a form body is a 415
     lookup_value_converter = "uuid"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _wants_responses(request)  # a bad ?responses= is refused before anything is done
 
     def get_throttles(self):
         return [GenerationThrottle()] if self.action == "retry" else []

@@ -6,7 +6,7 @@ answers a CodeframeError raised anywhere in an API view with its status and
 """
 
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from codeframe.exceptions import (
     AnswersChanged,
@@ -14,6 +14,7 @@ from codeframe.exceptions import (
     CodeframeError,
     GenerationFailed,
     InUse,
+    InvalidOptions,
     JobStateError,
     NotApproved,
     NotAWaveFrame,
@@ -78,6 +79,8 @@ def as_api_error(exc: Exception) -> APIException | None:
         return None
     if isinstance(exc, QueueFull):
         return QueueFullError(str(exc))
+    if isinstance(exc, InvalidOptions):  # what was sent, as a serializer says it (`errors`)
+        return ValidationError(str(exc))
     if isinstance(exc, CarryBackConflict) and exc.summary is not None:
         return Conflict(str(exc), conflicts=exc.summary.conflicts)
     if isinstance(exc, CONFLICTS):

@@ -78,6 +78,21 @@ ProgressCallback = Callable[[Progress], None]
 # --- Queueing -------------------------------------------------------------------------------
 
 
+def check_options(*, n_codes: int | None = None, max_codes: int | None = None, **_: Any) -> None:
+    """Raise InvalidOptions (or ConflictingOptions) for generation options that cannot be
+    used; before anything is imported or queued."""
+    for name, value in (("n_codes", n_codes), ("max_codes", max_codes)):
+        if value is not None and not 1 <= value <= MAX_CODES_ASKED:
+            raise InvalidOptions(
+                f"{name} must be a whole number from 1 to {MAX_CODES_ASKED}, not {value}."
+            )
+    if n_codes is not None and max_codes is not None and n_codes > max_codes:
+        raise ConflictingOptions(
+            f"{n_codes} codes is more than the most asked for ({max_codes}): give the number "
+            "of codes or the most, or a number within the most."
+        )
+
+
 def create_job(
     *,
     question: Question,
@@ -93,16 +108,7 @@ def create_job(
     when `n_codes` is above `max_codes` (generation would ignore the cap), and QueueFull when
     `user` already has CODEFRAME["MAX_QUEUED_GENERATIONS"] active jobs.
     """
-    for name, value in (("n_codes", n_codes), ("max_codes", max_codes)):
-        if value is not None and not 1 <= value <= MAX_CODES_ASKED:
-            raise InvalidOptions(
-                f"{name} must be a whole number from 1 to {MAX_CODES_ASKED}, not {value}."
-            )
-    if n_codes is not None and max_codes is not None and n_codes > max_codes:
-        raise ConflictingOptions(
-            f"{n_codes} codes is more than the most asked for ({max_codes}): give the number "
-            "of codes or the most, or a number within the most."
-        )
+    check_options(n_codes=n_codes, max_codes=max_codes)
     return _create(
         question=question,
         user=user,
@@ -177,6 +183,7 @@ def queue_generation_for_texts(
     """Store `texts` (with `respondent_ids`, default 1, 2, ...) as a new question of `project`
     and queue its generation, in one transaction: a request cut short leaves neither a
     question without its job nor a job without its answers."""
+    check_options(**params)  # before the import: a typo costs no import
     with transaction.atomic():
         question = import_texts(
             texts=texts,
@@ -677,7 +684,10 @@ def job_queue_section():
     job "running" for ever; recovered, it is queued, and oldest_queued_seconds grows."""
     from embeddings.sections import StatsSection, StatsValue
 
-    recover_stale_jobs()
+    try:
+        recover_stale_jobs()
+    except Exception:  # the queue's figures still matter most when recovery fails
+        logger.exception("recovering stale jobs while reading the queue failed")
     stats = selectors.job_queue_stats()
     return StatsSection(
         name="codeframe_jobs",

@@ -6,9 +6,12 @@ through `throttle_page`. Rates are DRF settings
 in config/settings.py. Counts live in the `default` cache: point it at Redis in production so
 that every worker counts together.
 
-Only what was done counts: a request that fails (a typo in the body, an id not found, a 429 of
-another rate) is counted while it runs, as DRF does, and then taken back (`refund`). So an
-integrator fixing a client does not spend the hour's generations on 400s.
+A request refused before its expensive part (a typo in the body, an id not found, a role
+that may not, a state that does not allow it, a 429 of another rate) is counted while it runs,
+as DRF does, and then taken back (`refund`): an integrator fixing a client does not spend the
+hour's generations on 400s. One that did the work and then failed (a file that fails on its
+last row, too many answers, the queue full after the import) still counts: the rate guards
+that work.
 """
 
 import math
@@ -60,11 +63,25 @@ def refund(request) -> None:
     setattr(request, COUNTED, [])
 
 
+def refused_early(response) -> bool:
+    """Whether an API answer refused the request before its expensive part: no credentials or
+    role (401, 403), no such object (404), a state that does not allow it (409), a body that
+    is not JSON (415), invalid fields (a 400 with per-field `errors`), or another rate's 429
+    (with Retry-After; the queue's own 429 has none: it comes after the import)."""
+    status, data = response.status_code, getattr(response, "data", None)
+    if status in (401, 403, 404, 405, 409, 415):
+        return True
+    if status == 400:
+        return isinstance(data, dict) and "errors" in data
+    return status == 429 and response.has_header("Retry-After")
+
+
 class CountsSuccessOnly:
-    """APIView mixin: an answer other than 2xx takes back the request's counts."""
+    """APIView mixin: an answer that refused the request early (`refused_early`) takes back
+    its counts."""
 
     def finalize_response(self, request, response, *args, **kwargs):
-        if not 200 <= response.status_code < 300:
+        if refused_early(response):
             refund(request)
         return super().finalize_response(request, response, *args, **kwargs)
 
@@ -78,10 +95,9 @@ class ImportThrottle(_ConfiguredRateThrottle):
 
 
 def throttle_page(*throttles: type[UserRateThrottle]) -> Callable:
-    """Decorate a page view: POSTs over a rate get a 429 page with Retry-After. A POST counts
-    only when the view answers with a redirect (a form done: post/redirect/get); a form shown
-    again with its errors, an error page or an exception take the count back, and a view that
-    redirects after a failure calls `refund` itself."""
+    """Decorate a page view: POSTs over a rate get a 429 page with Retry-After. A POST that
+    raises (404, 403) takes its count back; a view refused early otherwise (an invalid form)
+    calls `refund` itself."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -94,13 +110,10 @@ def throttle_page(*throttles: type[UserRateThrottle]) -> Callable:
                     refund(request)  # the rates that did count it
                     return too_many_requests(request, throttle.wait())
             try:
-                response = view(request, *args, **kwargs)
+                return view(request, *args, **kwargs)
             except BaseException:
                 refund(request)
                 raise
-            if response.status_code not in (301, 302, 303, 307, 308):
-                refund(request)
-            return response
 
         return wrapped
 

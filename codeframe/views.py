@@ -23,7 +23,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from codeframe import carryback, exports, jobs, scoping, selectors, services, tracker, waves
 from codeframe.conf import get_config
-from codeframe.exceptions import CarryBackConflict, CodeframeError, NotAWaveFrame, UploadTooLarge
+from codeframe.exceptions import (
+    CarryBackConflict,
+    CodeframeError,
+    ImportFailed,
+    NotAWaveFrame,
+    TooManyResponses,
+    UploadTooLarge,
+)
 from codeframe.exports import http as exports_http
 from codeframe.forms import (
     AssignSuggestionForm,
@@ -59,7 +66,7 @@ def _roles(user, project_id: int) -> dict:
 def question_list(request: HttpRequest) -> HttpResponse:
     services.personal_project(user=request.user)
     project = None
-    if request.GET.get("project", "").isdigit():
+    if (wanted := request.GET.get("project", "")).isascii() and wanted.isdigit():
         project = selectors.get_project(user=request.user, project_id=int(request.GET["project"]))
     page = Paginator(
         selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
@@ -140,7 +147,7 @@ def _import_form(request, question, *args) -> ImportForm:
     # The personal project is the empty choice ("My personal project"), not listed again.
     projects = scoping.projects_for(request.user, role=Role.ANALYST).exclude(pk=personal.pk)
     current = request.GET.get("project", "")
-    initial = {"project": int(current)} if current.isdigit() else {}
+    initial = {"project": int(current)} if current.isascii() and current.isdigit() else {}
     return ImportForm(*args, existing=False, projects=projects, initial=initial)
 
 
@@ -154,7 +161,9 @@ def _question_import(request, question, handler) -> HttpResponse:
         replacing = form.is_valid() and form.cleaned_data.get("replace")
         if replacing and not scoping.has_role(request.user, question.project_id, Role.MANAGER):
             form.add_error(None, "Replacing deletes the codeframes: only managers may do it.")
-        if form.is_valid():
+        if not form.is_valid():
+            refund(request)  # refused before anything was read into the question
+        else:
             data = form.cleaned_data
             if question is None and data.get("project") is None:
                 data["project"] = services.personal_project(user=request.user)
@@ -177,9 +186,7 @@ def _question_import(request, question, handler) -> HttpResponse:
             "question": question,
             "limit": get_config()["MAX_UPLOAD_BYTES"],
             "coded_wave": _coded_wave(question),
-            # Replacing is for managers (refused below that role): not offered to others.
-            "can_replace": question is not None
-            and scoping.has_role(request.user, question.project_id, Role.MANAGER),
+            "can_replace": _can_replace(request, question),
         },
     )
 
@@ -220,6 +227,13 @@ def _import(data: dict, question) -> services.ImportResult:
     )
 
 
+def _can_replace(request, question) -> bool:
+    """Replacing is for managers (refused below that role): not offered to others."""
+    return question is not None and scoping.has_role(
+        request.user, question.project_id, Role.MANAGER
+    )
+
+
 def _too_large(request, question, limit: int) -> HttpResponse:
     message = (
         f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
@@ -233,6 +247,7 @@ def _too_large(request, question, limit: int) -> HttpResponse:
             "question": question,
             "limit": limit,
             "coded_wave": _coded_wave(question),
+            "can_replace": _can_replace(request, question),
             "upload_error": message,
         },
         status=413,
@@ -337,9 +352,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "all_codes": overview.codes,
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
             "is_tracker": selectors.is_tracker(question=codeframe.question),
-            "coded_waves": selectors.waves_coded_with(codeframe=codeframe)
-            if codeframe.approved
-            else [],
+            "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
             "can_recode": _can_recode(codeframe),
             **_roles(request.user, codeframe.question.project_id),
         },
@@ -446,7 +459,7 @@ def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpR
     wanted = request.POST.get("net", "")
     net = None
     if wanted:
-        if not wanted.isdigit():
+        if not (wanted.isascii() and wanted.isdigit()):
             messages.error(request, "Choose a net of this codeframe.")
             return _back(request, codeframe)
         net = selectors.get_net(codeframe=codeframe, net_id=int(wanted))
@@ -514,7 +527,7 @@ def code_add(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     (an answer's id), that answer is coded with it."""
     codeframe = _editable(request, codeframe_id)
     response = None
-    if (wanted := request.POST.get("response", "")).isdigit():
+    if (wanted := request.POST.get("response", "")).isascii() and wanted.isdigit():
         response = selectors.get_response(codeframe=codeframe, response_id=int(wanted))
     try:
         code = waves.add_code(
@@ -595,7 +608,9 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     form = WaveForm()
     if request.method == "POST":
         form = WaveForm(request.POST, request.FILES)
-        if form.is_valid():
+        if not form.is_valid():
+            refund(request)
+        else:
             data = form.cleaned_data
             try:
                 job = jobs.queue_wave(
@@ -605,6 +620,8 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
                     user=request.user,
                 )
             except CodeframeError as exc:
+                if not isinstance(exc, ImportFailed | TooManyResponses):
+                    refund(request)  # the label, the frame's state: refused before the import
                 form.add_error(None, str(exc))
             else:
                 return redirect(job)

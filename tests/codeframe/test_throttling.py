@@ -112,6 +112,18 @@ def test_api_requests_that_fail_do_not_count(rates, staff_user, question, settin
     assert reply.status_code == 202, "the 429s of the import rate spent generations"
 
 
+def test_a_request_that_did_the_work_and_failed_still_counts(rates, settings, staff_user):
+    """The import rate guards the import: answers read and refused (more than MAX_RESPONSES)
+    count, or a client could import 50,000 answers again and again for nothing."""
+    settings.CODEFRAME = {"MAX_RESPONSES": 2}
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    body = {"responses": ["Too expensive", "Great staff", "Slow app"]}
+    for _ in range(2):  # the generation rate is 2/hour here: both count
+        assert client.post("/api/codeframes/", body, format="json").status_code == 413
+    assert client.post("/api/codeframes/", body, format="json").status_code == 429
+
+
 def test_pages_count_only_what_was_done(rates, staff_client, question):
     url = f"/questions/{question.pk}/generate/"
     for _ in range(3):  # not whole numbers: redirected back with a message, not counted
