@@ -16,6 +16,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from xml.sax.saxutils import escape, quoteattr
 
@@ -259,9 +260,9 @@ def tracker_svg(
                 f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
             )
         for i, cell in points:
-            tip = f"{label}, {cell.wave}: {cell.share:.1%} ({cell.count} of {cell.base})"
+            tip = f"{label}, {cell.wave}: {percent_text(cell.share)}% ({cell.count} of {cell.base})"
             if cell.change is not None:
-                tip += f", {cell.change * 100:+.1f} points"
+                tip += f", {change_text(cell)} points"
                 tip += " (significant at 95%)" if cell.significant else ""
             x, y = x_at(i), y_at(cell.share)
             out.append(
@@ -287,6 +288,26 @@ def tracker_svg(
     )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _tenths(value: float) -> Decimal:
+    """Percent with one decimal, halves away from zero, as survey tables round (the shortest
+    repr of the float is rounded, so 0.025 is a half)."""
+    return (Decimal(repr(value)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def percent_text(share: float) -> str:
+    """A share as the table and the chart show it: 0.0449 -> "4.5"."""
+    return str(_tenths(share))
+
+
+def change_text(cell: Cell) -> str:
+    """A cell's change in points as the difference of the two shares shown ("+0.6", "0.0",
+    "-1.2"): rounding the exact change could print "4.4 -> 5.0, +0.5". "" without a change."""
+    if cell.change is None or cell.previous_share is None or cell.share is None:
+        return ""
+    points = _tenths(cell.share) - _tenths(cell.previous_share)
+    return f"+{points}" if points > 0 else str(points)
 
 
 def _tick(share: float) -> str:

@@ -322,6 +322,12 @@ def decide_suggestion(
     raise InvalidEdit(f"Suggestions are accepted, assigned or dismissed, not {decision!r}.")
 
 
+def _lock_numbers(codeframe: Codeframe) -> None:
+    """Lock the tracker's first question: new code numbers are taken tracker-wide
+    (`used_code_numbers`), so two frames of one tracker must not take the same one at once."""
+    Question.objects.select_for_update().filter(pk=tracker_root(codeframe.question).pk).exists()
+
+
 def add_code(*, codeframe: Codeframe, label: str, response: Response | None = None) -> Code:
     """A new code the analyst writes in (a theme the draft missed), numbered above every number
     the tracker used, as an accepted suggestion is; with `response`, that answer gets it as its
@@ -333,6 +339,7 @@ def add_code(*, codeframe: Codeframe, label: str, response: Response | None = No
     if response is not None and response.question_id != codeframe.question_id:
         raise InvalidEdit("The answer and the codeframe belong to different questions.")
     with transaction.atomic():
+        _lock_numbers(codeframe)
         codeframe = Codeframe.objects.select_for_update().get(pk=codeframe.pk)
         (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
         code = Code.objects.create(
@@ -355,6 +362,7 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
     if not label:
         raise InvalidEdit("A code needs a label.")
     with transaction.atomic():
+        _lock_numbers(suggestion.codeframe)
         codeframe = Codeframe.objects.select_for_update().get(pk=suggestion.codeframe_id)
         suggestion = _still_pending(suggestion)
         if not _uncoded_of(suggestion):

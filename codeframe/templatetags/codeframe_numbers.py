@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from codeframe.tracker import change_text, percent_text
+
 register = template.Library()
 
 
@@ -19,23 +21,13 @@ def percent(value: float | None) -> int | str:
     return int((Decimal(repr(value)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _tenths(value: float) -> Decimal:
-    """Percent with one decimal, halves away from zero (as `percent`)."""
-    return (Decimal(repr(value)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
 @register.filter
 def percent1(value: float | None) -> str:
-    """One decimal: 0.0449 -> "4.5". "" for None."""
-    return "" if value is None else str(_tenths(value))
+    """One decimal (`tracker.percent_text`): 0.0449 -> "4.5". "" for None."""
+    return "" if value is None else percent_text(value)
 
 
 @register.filter
 def change_points(cell) -> str:
-    """A tracker cell's change in points, signed, as the shares shown differ: "+0.6", "0.0",
-    "-1.2". Rounding the exact change instead could print "4.4 → 5.0, +0.5". "" when it has no
-    change."""
-    if cell.change is None or cell.previous_share is None:
-        return ""
-    points = _tenths(cell.share) - _tenths(cell.previous_share)
-    return f"+{points}" if points > 0 else str(points)
+    """A tracker cell's change in points as the shares shown differ (`tracker.change_text`)."""
+    return change_text(cell)
