@@ -6,6 +6,7 @@ development, `make demo`, `make test` and the tests opt in with DJANGO_ENV=local
 """
 
 import contextlib
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from config.middleware import PLAIN_HTTP_EXEMPT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,7 +42,7 @@ def env_number(name: str, default: float, *, minimum: float = 1, kind: type = in
         value = kind(raw)
     except ValueError:
         value = None
-    if value is None or value < minimum:
+    if value is None or not math.isfinite(value) or value < minimum:  # "nan" is a float
         what = "a whole number" if kind is int else "a number"
         raise ImproperlyConfigured(f"{name} must be {what} of at least {minimum}, not {raw!r}.")
     return value
@@ -85,6 +88,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.proxied_plain_http_redirect",  # /healthz, /metrics: HTTP direct only
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (admin CSS, Swagger UI) from the WSGI process: no separate web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -422,11 +426,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# Probes and scrapes straight to gunicorn, inside the network, speak plain HTTP: not redirected.
-PLAIN_HTTP_PATHS = [r"^healthz$", r"^metrics$"]
+# Probes and scrapes straight to gunicorn stay on plain HTTP (config.middleware).
 if not LOCAL:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = PLAIN_HTTP_PATHS
+    SECURE_REDIRECT_EXEMPT = PLAIN_HTTP_EXEMPT
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_number("DJANGO_HSTS_SECONDS", 31536000, minimum=0)

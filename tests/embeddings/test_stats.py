@@ -353,7 +353,7 @@ def test_the_stats_command_counts_in_the_foreground_and_a_flush_recounts(redis_c
     claim = keyspace.recount_claim_key("emb")
     assert get_store().get_bytes(claim) is None  # released: the next look may recount
     call_command("embeddings_flush", "--noinput", stdout=io.StringIO())
-    assert get_cache_stats().entries_current_model == 0
+    assert get_cache_stats(wait_for_recount=True).entries_current_model == 0
 
 
 def test_only_one_process_recounts_at_a_time(redis_cache, settings):
