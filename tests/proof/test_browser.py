@@ -163,10 +163,11 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     before = answers.all_inner_texts()
     assert before
     first = page.locator("#uncoded-table tbody tr").nth(0)
-    first.locator("button", has_text="Code").click()  # no code chosen: the browser holds it
+    code = first.get_by_role("button", name="Code", exact=True)  # not "Add code"
+    code.click()  # no code chosen: the browser holds it
     assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before
     first.locator("select").select_option(index=1)
-    first.locator("button", has_text="Code").click()
+    code.click()
     page.wait_for_url(re.compile(r".*/codeframes/\d+/uncoded/$"))
     assert "Moved answer" in page.inner_text("ul.messages")
     assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
