@@ -159,7 +159,7 @@ def _question_import(request, question, handler) -> HttpResponse:
         if handler is not None and handler.exceeded:
             return _too_large(request, question, handler.limit)
         replacing = form.is_valid() and form.cleaned_data.get("replace")
-        if replacing and not scoping.has_role(request.user, question.project_id, Role.MANAGER):
+        if replacing and not _can_replace(request, question):
             form.add_error(None, "Replacing deletes the codeframes: only managers may do it.")
         if not form.is_valid():
             refund(request)  # refused before anything was read into the question
