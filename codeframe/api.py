@@ -37,7 +37,7 @@ from codeframe.serializers import (
     TrackerSerializer,
     WaveRequestSerializer,
 )
-from codeframe.throttling import CountsSuccessOnly, GenerationThrottle, ImportThrottle
+from codeframe.throttling import GenerationThrottle, ImportThrottle, RefundsEarlyRefusals
 from codeframe.uploads import content_length, human_bytes
 from config.api import ERROR_BODY
 
@@ -107,7 +107,7 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
+class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     """Codeframes drafted from survey answers, within the user's projects. A codeframe or
     question outside them is a 404; generating needs the analyst role (403 otherwise)."""
 
@@ -475,7 +475,7 @@ class CodeframeViewSet(CountsSuccessOnly, viewsets.ViewSet):
         return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
 
 
-class JobViewSet(CountsSuccessOnly, viewsets.ViewSet):
+class JobViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     """Generation jobs: progress, the codeframe once done, cancelling, retrying."""
 
     permission_classes = [IsAuthenticated]

@@ -1,6 +1,6 @@
 """Per-user rate limits on the expensive operations: generating codeframes and importing answers.
 
-DRF throttles, used by the API as declarations (with `CountsSuccessOnly`) and by the pages
+DRF throttles, used by the API as declarations (with `RefundsEarlyRefusals`) and by the pages
 through `throttle_page`. Rates are DRF settings
 (`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["codeframe_generate"]`, ...), set from the environment
 in config/settings.py. Counts live in the `default` cache: point it at Redis in production so
@@ -76,7 +76,7 @@ def refused_early(response) -> bool:
     return status == 429 and response.has_header("Retry-After")
 
 
-class CountsSuccessOnly:
+class RefundsEarlyRefusals:
     """APIView mixin: an answer that refused the request early (`refused_early`) takes back
     its counts."""
 

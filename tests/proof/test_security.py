@@ -1030,6 +1030,8 @@ def test_check_deploy_passes_with_the_documented_production_settings(own_redis, 
             "EMBEDDINGS_REDIS_TIMEOUT must be a number",
         ),
         ({"EMBEDDINGS_REDIS_URL": "http://127.0.0.1:6399/2"}, "not a http one"),
+        # A misspelt switch read as "off" would drop the HTTPS redirect without a word.
+        ({"DJANGO_SECURE_SSL_REDIRECT": "ture"}, "DJANGO_SECURE_SSL_REDIRECT must be one of"),
     ],
 )
 def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
@@ -1040,6 +1042,17 @@ def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
     )  # fmt: skip
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and message in done.stderr
+
+
+def test_gunicorn_refuses_a_bad_number_by_name(tmp_path):
+    env = {**production_env(tmp_path), "GUNICORN_WORKERS": "abc"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
+         "--check-config", "config.wsgi:application"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "GUNICORN_WORKERS must be a whole number of at least 1, not 'abc'" in done.stderr
 
 
 def test_settings_fail_closed_without_django_env(tmp_path):

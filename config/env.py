@@ -1,0 +1,43 @@
+"""Reading settings from the environment, shared by `config.settings` and
+`config/gunicorn.conf.py`: a value that is not what it must be stops startup with its name,
+instead of a bare traceback or a silent default."""
+
+import math
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A yes/no switch; anything but the words of TRUE and FALSE is refused ("ture" read as off
+    would turn DJANGO_SECURE_SSL_REDIRECT off without a word)."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in TRUE | FALSE:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(TRUE | FALSE)}, not {value!r}.")
+    return value in TRUE
+
+
+def env_number(name: str, default: float, *, minimum: float = 1, kind: type = int):
+    """A number from the environment (int, or float with kind=float), refused at startup when it
+    is not one or is below `minimum`: CODEFRAME_JOB_TIMEOUT=0 would recover every running job
+    at once, and "abc" was a bare ValueError traceback."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum:  # "nan" is a float
+        what = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {what} of at least {minimum}, not {raw!r}.")
+    return value
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
