@@ -2,7 +2,8 @@
 
 Lists (paginated: `?page=`, `?page_size=` up to 1,000) so that a client of the API alone can
 find its projects, their questions and each question's codeframes and the jobs that need
-attention, without the pages; and deleting a question, as its page does.
+attention, without the pages; and naming a question's wave and deleting a question, as its
+page does.
 """
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,12 +14,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import selectors, services
+from codeframe import selectors, services, waves
 from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
     QuestionDetailSerializer,
     QuestionSerializer,
+    WaveNameSerializer,
 )
 from config.api import ERROR_BODY
 
@@ -107,6 +109,31 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 }
             ).data
         )
+
+    @extend_schema(
+        request=WaveNameSerializer,
+        responses={
+            200: QuestionDetailSerializer,
+            400: OpenApiResponse(
+                ERROR_BODY,
+                description="No `wave`, or another wave of the tracker has that name",
+            ),
+            403: OpenApiResponse(ERROR_BODY, description="Your role in the project is viewer"),
+            404: OpenApiResponse(ERROR_BODY, description="No such question (for you)"),
+        },
+        summary="Name the question's wave",
+        description="`wave`: the name its tracker's table, chart, CSV and SPSS file use (a "
+        "first wave is `1` until named; a question that is no tracker's wave yet keeps it for "
+        "when its first later wave is coded). Analysts and managers, as on its page.",
+    )
+    def partial_update(self, request: Request, question_id: int) -> Response:
+        question = selectors.get_question(
+            user=request.user, question_id=question_id, role=Role.ANALYST
+        )
+        wanted = WaveNameSerializer(data=request.data)
+        wanted.is_valid(raise_exception=True)
+        waves.rename_wave(question=question, label=wanted.validated_data["wave"])  # InvalidEdit
+        return self.retrieve(request, question_id)
 
     @extend_schema(
         responses={

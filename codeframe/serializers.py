@@ -462,6 +462,12 @@ class QuestionSerializer(serializers.ModelSerializer):
         ]
 
 
+class WaveNameSerializer(serializers.Serializer):
+    wave = serializers.CharField(
+        max_length=100, help_text="The wave's name, e.g. 2026-10; unique within its tracker."
+    )
+
+
 class QuestionCodeframeSerializer(serializers.ModelSerializer):
     code_count = serializers.IntegerField()
     coded_with = serializers.IntegerField(source="coded_with_id", allow_null=True)

@@ -20,6 +20,7 @@ urlpatterns = [
         views.question_generate,
         name="question-generate",
     ),
+    path("questions/<int:question_id>/wave/", views.question_wave_name, name="question-wave"),
     path("questions/<int:question_id>/tracker/", views.question_tracker, name="question-tracker"),
     path(
         "codeframes/<int:codeframe_id>/approve/", views.codeframe_approve, name="codeframe-approve"

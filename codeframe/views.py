@@ -86,19 +86,35 @@ def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
     if selectors.is_tracker(question=question):
         # Which of the wave's codeframes the tracker's tables and SPSS file count.
         tracker_frame = waves.tracker_wave(question=question).codeframe
+    codeframes = list(selectors.question_codeframes(question=question))
     return render(
         request,
         "codeframe/question_detail.html",
         {
             "question": question,
             "samples": selectors.sample_responses(question=question),
-            "codeframes": selectors.question_codeframes(question=question),
+            "codeframes": codeframes,
             "tracker_frame": tracker_frame,
             "jobs": selectors.question_jobs(question=question),
             "generate_form": GenerateForm(),
+            # A tracker's wave, or a question whose approved frame may start one.
+            "can_name_wave": bool(question.wave_order) or any(c.approved for c in codeframes),
             **_roles(request.user, question.project_id),
         },
     )
+
+
+@require_POST
+@login_required
+def question_wave_name(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+    try:
+        waves.rename_wave(question=question, label=request.POST.get("wave", ""))
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"This wave is now called “{question.wave_label}”.")
+    return redirect(question)
 
 
 @require_POST

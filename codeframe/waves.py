@@ -135,6 +135,32 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
     return wave
 
 
+def rename_wave(*, question: Question, label: str) -> Question:
+    """Name the question's wave `label` (e.g. "2026-10" for a first wave, which is "1" until
+    named): its tracker's tables, charts and SPSS file say it. A question that is no tracker's
+    wave yet keeps the name for when its first later wave is coded. Raises InvalidEdit (blank,
+    too long, or another wave of the tracker has it)."""
+    label = label.strip()
+    if not label:
+        raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    limit = Question._meta.get_field("wave_label").max_length
+    if len(label) > limit:
+        raise InvalidEdit(f"A wave label is at most {limit} characters.")
+    root = tracker_root(question)
+    with transaction.atomic():
+        Question.objects.select_for_update().filter(pk=root.pk).first()  # one rename at a time
+        taken = {
+            q.wave_label or ("1" if q.pk == root.pk else "")
+            for q in tracker_questions(question=question)
+            if q.pk != question.pk
+        }
+        if label in taken:
+            raise InvalidEdit(f"The tracker already has a wave “{label}”.")
+        question.wave_label = label
+        question.save(update_fields=["wave_label"])
+    return question
+
+
 def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
     """The first step of coding a wave: check the frame and the label, and import `rows` as the
     tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
@@ -143,6 +169,8 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
     root = tracker_root(source)
     waves = tracker_questions(question=source)
     with transaction.atomic():
+        # Read afresh under the lock rename_wave takes: the caller's copy may predate a rename.
+        root = Question.objects.select_for_update().get(pk=root.pk)
         if root.wave_order is None:
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"

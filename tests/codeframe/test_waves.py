@@ -545,3 +545,60 @@ def test_the_approved_frame_says_which_waves_its_edits_do_not_reach(approved, cl
     assert "Code this wave again" in warning
     wave_page = client.get(second.get_absolute_url()).content.decode()
     assert 'id="coded-waves-warning"' not in wave_page  # the wave's own frame is not approved
+
+
+def test_the_first_wave_can_be_named_and_every_wave_renamed(approved, client, staff_user):
+    """A tracker's first wave was "1" for ever: its tables, chart and SPSS file could not say
+    "2026-10". Named on its page (before its tracker starts, kept for it), renamed after."""
+    client.force_login(staff_user)
+    first = approved.question
+    url = reverse("codeframe:question-wave", args=[first.pk])
+    assert 'class="wave-name"' in client.get(first.get_absolute_url()).content.decode()
+    assert client.post(url, {"wave": " 2026-10 "}).status_code == 302
+    first.refresh_from_db()
+    assert (first.wave_label, first.wave_order) == ("2026-10", None)  # no tracker yet
+    with pytest.raises(InvalidEdit, match="already has a wave “2026-10”"):
+        waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2026-10")
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2026-11").question
+    assert waves.tracker_tables(question=first).codes.waves == ["2026-10", "2026-11"]
+
+    page = client.post(
+        reverse("codeframe:question-wave", args=[second.pk]), {"wave": "2026-10"}, follow=True
+    )
+    assert "already has a wave “2026-10”" in page.content.decode()
+    client.post(reverse("codeframe:question-wave", args=[second.pk]), {"wave": "2026-12"})
+    assert waves.tracker_tables(question=second).codes.waves == ["2026-10", "2026-12"]
+    sav = client.get(reverse("codeframe:question-tracker", args=[first.pk]) + "?format=sav")
+    with tempfile.NamedTemporaryFile(suffix=".sav") as handle:
+        handle.write(sav.content)
+        handle.flush()
+        _, meta = pyreadstat.read_sav(handle.name)
+    assert set(meta.variable_value_labels["wave"].values()) == {"2026-10", "2026-12"}
+    with pytest.raises(InvalidEdit, match="label"):
+        waves.rename_wave(question=second, label="   ")
+    with pytest.raises(InvalidEdit, match="at most 100"):
+        waves.rename_wave(question=second, label="x" * 101)
+
+
+def test_the_api_names_a_wave_as_the_page_does(approved, api_client, django_user_model):
+    first = approved.question
+    url = f"/api/questions/{first.pk}/"
+    done = api_client.patch(url, {"wave": "2026-10"}, format="json")
+    assert done.status_code == 200 and done.json()["question"]["wave"] == "2026-10"
+    assert api_client.patch(url, {}, format="json").status_code == 400
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2026-11").question
+    clash = api_client.patch(f"/api/questions/{second.pk}/", {"wave": "2026-10"}, format="json")
+    assert clash.status_code == 400 and "already has a wave" in clash.json()["detail"]
+    from rest_framework.test import APIClient
+
+    from codeframe.models import Membership, Role
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw-viewer-123")
+    Membership.objects.create(project=first.project, user=viewer, role=Role.VIEWER)
+    outsider = django_user_model.objects.create_user("outsider", password="pw-outsider-123")
+    for user, status in ((viewer, 403), (outsider, 404)):
+        other = APIClient()
+        other.force_authenticate(user)
+        assert other.patch(url, {"wave": "x"}, format="json").status_code == status
+    first.refresh_from_db()
+    assert first.wave_label == "2026-10"

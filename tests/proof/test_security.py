@@ -229,6 +229,7 @@ EXPECTED = {
     "jobs/<uuid:job_id>/retry/": (ALL_405, OBJ_EDIT),  # a queued job: a message, then back
     # Trackers.
     "questions/<int:question_id>/tracker/": (OBJ_READ, ALL_405),
+    "questions/<int:question_id>/wave/": (ALL_405, OBJ_EDIT),  # no name: a message
     "codeframes/<int:codeframe_id>/approve/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/waves/new/": (
         (LOGIN, 404, 404, 403, 200, 200, 200),
@@ -444,21 +445,23 @@ def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
 
 
 @pytest.mark.parametrize(
-    ("route", "want"),
+    ("method", "route", "want"),
     [
         # anonymous, outsider, staff, viewer, analyst, manager, superuser
-        ("api/codeframes/<int:pk>/approve/", (401, 404, 404, 403, 200, 200, 200)),
-        ("api/questions/<int:question_id>/", (401, 404, 404, 403, 403, 204, 204)),
+        ("delete", "api/codeframes/<int:pk>/approve/", (401, 404, 404, 403, 200, 200, 200)),
+        ("delete", "api/questions/<int:question_id>/", (401, 404, 404, 403, 403, 204, 204)),
+        ("patch", "api/questions/<int:question_id>/", (401, 404, 404, 403, 400, 400, 400)),
     ],
 )
-def test_the_api_deletes_answer_each_role_as_intended(world, unthrottled, route, want):
+def test_the_api_deletes_answer_each_role_as_intended(world, unthrottled, method, route, want):
     """The route matrix sends GET and POST; these routes also take DELETE (withdrawing an
-    approval: analysts; deleting a question: managers, as on its page)."""
+    approval: analysts; deleting a question: managers, as on its page) or PATCH (naming a
+    question's wave: analysts; no name in the body here, so 400)."""
     got = []
     for role in ROLES:
         client = client_for(role, world)
         with transaction.atomic():
-            got.append(client.delete(concrete(route, world)).status_code)
+            got.append(getattr(client, method)(concrete(route, world)).status_code)
             transaction.set_rollback(True)
     assert tuple(got) == want
 
