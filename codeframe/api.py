@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from codeframe import carryback, exports, jobs, selectors, services, waves
 from codeframe.api_errors import PayloadTooLarge, UnusableInput
 from codeframe.conf import get_config
+from codeframe.exceptions import QueueFull
 from codeframe.exports import http as exports_http
 from codeframe.models import Role
 from codeframe.serializers import (
@@ -37,7 +38,12 @@ from codeframe.serializers import (
     TrackerSerializer,
     WaveRequestSerializer,
 )
-from codeframe.throttling import GenerationThrottle, ImportThrottle, RefundsEarlyRefusals
+from codeframe.throttling import (
+    GenerationThrottle,
+    ImportThrottle,
+    RefundsEarlyRefusals,
+    refunded_on,
+)
 from codeframe.uploads import content_length, human_bytes
 from config.api import ERROR_BODY
 
@@ -164,7 +170,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             question = selectors.get_question(
                 user=request.user, question_id=data["question"], role=Role.ANALYST
             )
-            job = jobs.queue_generation(question=question, user=request.user, **options)
+            with refunded_on(request, QueueFull):  # nothing imported: the rates take it back
+                job = jobs.queue_generation(question=question, user=request.user, **options)
         else:
             project = (
                 selectors.get_project(
@@ -251,7 +258,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     def recode(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
         _no_body(request)
-        job = jobs.queue_recode(codeframe=codeframe, user=request.user)
+        with refunded_on(request, QueueFull):
+            job = jobs.queue_recode(codeframe=codeframe, user=request.user)
         return accepted(job, request)
 
     @extend_schema(
@@ -548,7 +556,8 @@ class JobViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     def retry(self, request: Request, pk) -> Response:
         job = selectors.get_job(user=request.user, job_id=pk, role=Role.ANALYST)
         _no_body(request)
-        job = jobs.retry_job(job=job, user=request.user)
+        with refunded_on(request, QueueFull):
+            job = jobs.retry_job(job=job, user=request.user)
         return accepted(job, request)
 
 

@@ -7,7 +7,8 @@ in config/settings.py. Counts live in the `default` cache: point it at Redis in 
 that every worker counts together.
 
 A request refused before its expensive part (a typo in the body, an id not found, a role
-that may not, a state that does not allow it, a 429 of another rate) is counted while it runs,
+that may not, a state that does not allow it, a 429 of another rate, the queue full when nothing
+was imported: `refunded_on`) is counted while it runs,
 as DRF does, and then taken back (`refund`): an integrator fixing a client does not spend the
 hour's generations on 400s. One that did the work and then failed (a file that fails on its
 last row, too many answers, the queue full after the import) still counts: the rate guards
@@ -15,7 +16,8 @@ that work.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
@@ -61,6 +63,18 @@ def refund(request) -> None:
     for throttle in getattr(request, COUNTED, ()):
         throttle.take_back()
     setattr(request, COUNTED, [])
+
+
+@contextmanager
+def refunded_on(request, *errors: type[Exception]) -> Iterator[None]:
+    """Around a step that may refuse the request before any work (the queue full, for a
+    generation from stored answers: nothing was imported): `refund` when one of `errors` is
+    raised, and raise it on."""
+    try:
+        yield
+    except errors:
+        refund(request)
+        raise
 
 
 def refused_early(response) -> bool:

@@ -206,3 +206,23 @@ def test_a_redis_that_is_down_lets_requests_through(settings, staff_user, questi
         assert reply.status_code == 202, reply.content
     page = staff_client.post(f"/questions/{question.pk}/generate/")
     assert page.status_code == 302 and "/jobs/" in page["Location"]
+
+
+def test_a_full_queue_refuses_stored_answers_without_spending_the_rate(
+    rates, settings, staff_user, question
+):
+    """Generating from a question's stored answers imports nothing: refused because the user's
+    queue is full, it takes its count back (an answer in the body still counts: it was read)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # stay queued
+    settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 1}
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    body = {"question": question.pk}
+    assert client.post("/api/codeframes/", body, format="json").status_code == 202
+    for _ in range(3):
+        reply = client.post("/api/codeframes/", body, format="json")
+        assert reply.status_code == 429 and not reply.has_header("Retry-After")
+        assert "queued or running" in reply.json()["detail"]
+    settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 10}
+    assert client.post("/api/codeframes/", body, format="json").status_code == 202  # 2 of 2/hour
+    assert client.post("/api/codeframes/", body, format="json").status_code == 429
