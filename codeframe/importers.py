@@ -10,6 +10,7 @@ one-column file the whole line is the answer, otherwise the line is refused rath
 
 import csv
 import logging
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -29,9 +30,14 @@ ID_COLUMN_NAMES = (
     "respondent_id", "respondentid", "respondent", "respid", "resp_id", "responseid",
     "response_id", "serial", "case_id", "caseid", "uuid", "id", "record",
 )  # fmt: skip
+# Then any name made of one word of each (`_guess_id_by_words`).
+ID_WHO = {"resp", "respondent", "response", "case", "record", "interview", "participant"}
+ID_NUMBER = {"id", "no", "nr", "num", "number", "serial", "ref"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+# Lines after the header that decide a CSV file's separator (`_separator`).
+SNIFF_LINES = 50
 MAX_ID_CHARS = 100  # Response.respondent_id's max_length
 # A CSV is read this many bytes at a time and split into lines here (see `_byte_lines`), so
 # memory stays at a block plus the longest line, whatever the file's line endings.
@@ -96,8 +102,9 @@ def read_csv(
     if first is None or not first.strip():
         raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
     separated = any(d in first for d in ",;\t")
-    delimiter = max(",;\t", key=first.count) if separated else ","
-    source = _Lines(first, lines)
+    sample, failed = _sample(lines)
+    delimiter = _separator(first, sample) if separated else ","
+    source = _Lines(first, _chain_all(sample, failed, lines))
     reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader)
@@ -300,6 +307,60 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
+def _sample(lines: Iterator[str]) -> tuple[list[str], ImportFailed | None]:
+    """Up to SNIFF_LINES lines, and the error that stopped the sampling, if one did: it is
+    raised when the rows get there, as it would have been without the sample."""
+    sample: list[str] = []
+    try:
+        for line in lines:
+            sample.append(line)
+            if len(sample) == SNIFF_LINES:
+                break
+    except ImportFailed as exc:
+        return sample, exc
+    return sample, None
+
+
+def _chain_all(
+    sample: list[str], failed: ImportFailed | None, rest: Iterator[str]
+) -> Iterator[str]:
+    yield from sample
+    if failed is not None:
+        raise failed
+    yield from rest
+
+
+def _separator(header: str, sample: list[str]) -> str:
+    """The separator (comma, semicolon, tab) a file's cells line up with, from its header and
+    the lines sampled after it: the most lines with as many cells as the header (more than
+    one; empty trailing cells aside), then the fewest cells starting with a space (", " is
+    how prose is written, not how a program separates), then the most header cells, then
+    comma, semicolon, tab. Counting the header alone read "Serial;Q5. Why, in your own words?"
+    as comma separated, cutting every answer at its comma and losing the ids."""
+
+    def score(delimiter: str) -> tuple[int, int, int, int]:
+        try:
+            rows = list(csv.reader([header, *sample], delimiter=delimiter))
+        except csv.Error:
+            return (-1, 0, 0, 0)
+        if len(sample) == SNIFF_LINES:
+            rows = rows[:-1]  # the last sampled line may end inside a quoted answer
+        cells = len(rows[0])
+        if cells < 2:
+            return (-1, 0, cells, 0)
+        fits = sum(1 for row in rows[1:] if len(_trimmed(row)) == cells or len(row) == cells)
+        spaced = sum(1 for row in rows for cell in row[1:] if cell.startswith(" "))
+        return (fits, -spaced, cells, -",;\t".index(delimiter))
+
+    return max(",;\t", key=score)
+
+
+def _trimmed(row: list[str]) -> list[str]:
+    while row and not row[-1].strip():
+        row = row[:-1]
+    return row
+
+
 def _unclosed(line: int) -> ImportFailed:
     return ImportFailed(
         f"Line {line}: a double quote opens an answer that is never closed, so the rest of the "
@@ -439,6 +500,8 @@ def _resolve_columns(
             raise ImportFailed(f"There is no column {id_column.strip()!r}. Columns: {listed}.")
     else:
         id_at = _guess(names, ID_COLUMN_NAMES)
+        if id_at is None:
+            id_at = _guess_id_by_words(names)
     if id_at == answer_at:
         id_at = None
     return answer_at, id_at
@@ -450,6 +513,17 @@ def _find(names: list[str], wanted: str) -> int | None:
         return lowered.index(wanted.casefold())
     if wanted.isdigit() and 1 <= int(wanted) <= len(names):
         return int(wanted) - 1
+    return None
+
+
+def _guess_id_by_words(names: list[str]) -> int | None:
+    """The first column whose name has "serial", or a word for the respondent with one for a
+    number ("Respondent.Serial", "Serial number", "Resp No", "Record ID"): what ID_COLUMN_NAMES
+    misses of the names survey platforms and data processors give it."""
+    for at, name in enumerate(names):
+        words = set(re.split(r"[^0-9a-z]+", name.casefold())) - {""}
+        if "serial" in words or (words & ID_WHO and words & ID_NUMBER):
+            return at
     return None
 
 

@@ -51,6 +51,19 @@ class ImportResult:
     question: Question
     imported: int
     skipped: int  # blank answers
+    numbered: int = 0  # answers without a respondent id: numbered by their line or position
+
+    def id_notice(self, *, option: str) -> str:
+        """For an imported file: that no id column was found, naming the `option` that
+        chooses one; "" when every answer had its id. Line numbers look like serials, and the
+        codes would be merged back onto the wrong cases without a word."""
+        if not self.numbered:
+            return ""
+        return (
+            f"{self.numbered:,} answers had no respondent id column, so they are numbered by "
+            f"their line. To merge the codes back onto the survey's cases, import again "
+            f"naming the id column ({option})."
+        )
 
 
 def import_responses(
@@ -118,7 +131,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
         existing = question.responses.count()
         start = (question.responses.aggregate(last=Max("position"))["last"] or 0) + 1
         ids = _RespondentIds(question if existing else None)
-        imported = skipped = 0
+        imported = skipped = numbered = 0
         iterator = iter(rows)
         while batch := list(islice(iterator, batch_size)):
             objects = []
@@ -127,6 +140,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                     skipped += 1
                     continue
                 position = start + imported + len(objects)
+                numbered += not row.respondent_id
                 objects.append(
                     Response(
                         question=question,
@@ -147,7 +161,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                 "No answers found: the file or text has no non-empty answer in that column."
             )
     logger.info("imported %d answers into question %s (%d blank)", imported, question.pk, skipped)
-    return ImportResult(question=question, imported=imported, skipped=skipped)
+    return ImportResult(question=question, imported=imported, skipped=skipped, numbered=numbered)
 
 
 class _RespondentIds:

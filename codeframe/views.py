@@ -193,6 +193,10 @@ def _question_import(request, question, handler) -> HttpResponse:
                     f"Imported {result.imported:,} answers"
                     + (f" ({result.skipped:,} blank skipped)." if result.skipped else "."),
                 )
+                # Pasted answers are numbered by their line: no notice for them.
+                notice = result.id_notice(option="“Respondent id column”")
+                if notice and data.get("file") is not None:
+                    messages.warning(request, notice)
                 return redirect(result.question)
     return render(
         request,

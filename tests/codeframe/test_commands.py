@@ -130,3 +130,36 @@ def test_no_demo_account_outside_local_settings(settings):
     output = run("codeframe_demo", str(SAMPLE))
     assert "log in as" not in output and "createsuperuser" in output
     assert not User.objects.filter(username="demo").exists()
+
+
+def test_a_file_without_an_id_column_is_imported_with_a_warning(tmp_path):
+    """Ids made of line numbers look like serials: the codes would be merged back onto the
+    wrong cases. The commands say so, and generate_codeframe can name the id column."""
+    path = tmp_path / "wave.csv"
+    path.write_text("Who,answer\n1017,Slow app\n1018,Great rates\n", encoding="utf-8")
+    err = io.StringIO()
+    call_command("import_responses", str(path), "--survey", "S", stdout=io.StringIO(), stderr=err)
+    assert "2 answers had no respondent id column" in err.getvalue()
+    assert "--id-column" in err.getvalue()
+    err = io.StringIO()
+    call_command(
+        "import_responses", str(path), "--survey", "T", "--id-column", "Who",
+        stdout=io.StringIO(), stderr=err,
+    )  # fmt: skip
+    assert err.getvalue() == ""
+    assert sorted(
+        Question.objects.get(survey="T").responses.values_list("respondent_id", flat=True)
+    ) == ["1017", "1018"]
+
+
+def test_the_import_page_warns_when_a_file_has_no_id_column(staff_client):
+    upload = io.BytesIO(b"Who,answer\n1017,Slow app\n")
+    upload.name = "wave.csv"
+    page = staff_client.post(
+        "/questions/import/", {"survey": "S", "file": upload}, follow=True
+    ).content.decode()
+    assert "1 answers had no respondent id column" in page
+    pasted = staff_client.post(
+        "/questions/import/", {"survey": "P", "pasted": "Slow app"}, follow=True
+    ).content.decode()
+    assert "no respondent id column" not in pasted

@@ -242,3 +242,32 @@ def test_a_line_that_looks_like_the_end_marker_is_an_answer_like_any_other():
     marker = "\ufffeend of file\ufffe"
     rows = list(read_csv(csv_file(f"answer\n{marker}\nlater\n")))
     assert [r.text for r in rows] == [marker, "later"]
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_the_separator_is_the_one_the_lines_agree_on(separator):
+    """A header with one semicolon and one comma ("Serial;Q5. Why, in your own words?") was read
+    as comma separated: every answer was cut at its comma and the ids were lost, silently."""
+    header = f"Serial{separator}Q5. Why, in your own words?"
+    data = f"{header}\n002001{separator}Too expensive, really\n002002{separator}Fees, fees\n"
+    rows = list(read_csv(csv_file(data), column="2"))
+    assert [(r.respondent_id, r.text) for r in rows] == [
+        ("002001", "Too expensive, really"),
+        ("002002", "Fees, fees"),
+    ]
+    # Commas that separate still win where the lines agree on them.
+    rows = list(read_csv(csv_file('id,answer\nR1,"Slow; expensive"\nR2,ok;fine\n')))
+    assert [(r.respondent_id, r.text) for r in rows] == [
+        ("R1", "Slow; expensive"),
+        ("R2", "ok;fine"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["Respondent.Serial", "Serial number", "Resp No", "Record ID", "Interview nr"]
+)
+def test_id_columns_named_in_other_words_are_guessed(name):
+    rows = list(read_csv(csv_file(f"{name},answer\n1017,Too slow\n")))
+    assert [(r.respondent_id, r.text) for r in rows] == [("1017", "Too slow")]
+    rows = list(read_csv(csv_file("Respondent Name,answer\nAnn,Too slow\n")))
+    assert rows[0].respondent_id == ""  # a name is not an id

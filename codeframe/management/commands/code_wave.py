@@ -9,6 +9,7 @@ from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError
 from codeframe.importers import read_upload
 from codeframe.models import Codeframe
+from codeframe.services import ImportResult
 from codeframe.uploads import human_bytes
 
 
@@ -39,18 +40,31 @@ class Command(BaseCommand):
                     f"{path} is {human_bytes(size)}; the limit is {human_bytes(limit)}."
                 )
             with path.open("rb") as handle:
-                rows = read_upload(
-                    handle,
-                    filename=path.name,
-                    column=options.get("column"),
-                    id_column=options.get("id_column"),
-                    sheet=options.get("sheet"),
+                rows = list(  # the file is under MAX_UPLOAD_BYTES; counted below
+                    read_upload(
+                        handle,
+                        filename=path.name,
+                        column=options.get("column"),
+                        id_column=options.get("id_column"),
+                        sheet=options.get("sheet"),
+                    )
                 )
-                stored = waves.code_wave(codeframe=approved, rows=rows, wave=wave)
+            stored = waves.code_wave(codeframe=approved, rows=rows, wave=wave)
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
         except CodeframeError as exc:
             raise CommandError(f"{exc} Nothing was imported.") from exc
+        answered = [row for row in rows if row.text.strip()]
+        result = ImportResult(
+            question=stored.question,
+            imported=len(answered),
+            skipped=len(rows) - len(answered),
+            numbered=sum(1 for row in answered if not row.respondent_id),
+        )
+        if result.skipped:
+            self.stdout.write(f"{result.skipped:,} blank answers skipped.")
+        if notice := result.id_notice(option="--id-column"):
+            self.stderr.write(self.style.WARNING(notice))
         uncoded = stored.params.get("uncoded", {})
         suggestions = list(stored.suggestions.all())
         self.stdout.write(

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--survey", help="Survey name for --file (default: the file name)")
         parser.add_argument("--column", help="Answer column of --file (name or number)")
+        parser.add_argument("--id-column", help="Respondent id column of --file (name or number)")
         parser.add_argument("--n-codes", type=int, help="Exact number of codes")
         parser.add_argument("--max-codes", type=int, help="At most this many codes")
 
@@ -32,10 +33,18 @@ class Command(BaseCommand):
         if options["file"] is not None:
             path: Path = options["file"]
             result = import_file(
-                path, survey=options["survey"] or path.stem, column=options["column"]
+                path,
+                survey=options["survey"] or path.stem,
+                column=options["column"],
+                id_column=options["id_column"],
             )
             question = result.question
-            self.stdout.write(f"Imported {result.imported:,} answers as question {question.pk}.")
+            skipped = f" ({result.skipped:,} blank skipped)" if result.skipped else ""
+            self.stdout.write(
+                f"Imported {result.imported:,} answers as question {question.pk}{skipped}."
+            )
+            if notice := result.id_notice(option="--id-column"):
+                self.stderr.write(self.style.WARNING(notice))
         else:
             try:
                 question = selectors.get_question(user=OPERATOR, question_id=options["question"])

@@ -32,3 +32,5 @@ class Command(BaseCommand):
             f"Imported {result.imported:,} answers into question {result.question.pk} "
             f"({result.question}){skipped}."
         )
+        if notice := result.id_notice(option="--id-column"):
+            self.stderr.write(self.style.WARNING(notice))
