@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from xml.sax.saxutils import escape, quoteattr
 
+from codeframe.formulas import neutralise
+
 CONFIDENCE = 0.95
 # A wave's base under this many answers is marked "low base" (shares that move a lot by chance).
 LOW_BASE = 30
@@ -139,7 +141,6 @@ CSV_HEADER = [
     "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
     "significant",
 ]  # fmt: skip
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # as codeframe.exports (which needs the ORM)
 
 
 def tracker_csv(
@@ -160,9 +161,9 @@ def tracker_csv(
                 writer.writerow(
                     [
                         level,
-                        _inert(cell.wave),
+                        neutralise(cell.wave),
                         "" if level == "uncoded" else number,
-                        _inert(label),
+                        neutralise(label),
                         "" if cell.count is None else cell.count,
                         cell.base,
                         _fixed(cell.share, 4),
@@ -173,10 +174,6 @@ def tracker_csv(
                     ]
                 )
     return buffer.getvalue()
-
-
-def _inert(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def _fixed(value: float | None, digits: int) -> str:

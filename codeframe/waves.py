@@ -175,6 +175,8 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"
             root.save(update_fields=["wave_order", "wave_label"])
+            if source.pk == root.pk:  # the caller's copy, as the frame's exports read it
+                source.wave_order, source.wave_label = root.wave_order, root.wave_label
         # The project of the frame it is coded with (the caller's access): a client's wave is
         # that client's data.
         question = import_responses(

@@ -5,26 +5,19 @@ against formula injection.
   answers were not coded with, see `selectors.asked_codes`);
 - "list": one column of semicolon-separated code numbers, primary first.
 
-Text cells that a spreadsheet would read as a formula (leading =, +, -, @, tab or CR) are
-prefixed with an apostrophe: answers are untrusted input (CSV/XLSX formula injection).
+Text cells that a spreadsheet would read as a formula are kept inert by `codeframe.formulas`
+(answers are untrusted input).
 """
 
 from collections.abc import Iterator
 from typing import Literal
 
+from codeframe.formulas import neutralise  # noqa: F401 - exported with the rows
 from codeframe.models import Code, Codeframe
 from codeframe.selectors import asked_codes, iter_coded_responses
 
 Layout = Literal["binary", "list"]
 LAYOUTS: tuple[Layout, ...] = ("binary", "list")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> object:
-    """The value, with text that would start a formula made inert by a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def code_heading(code: Code) -> str:

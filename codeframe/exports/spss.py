@@ -1,13 +1,15 @@
 """SPSS .sav (via pyreadstat): the codes as a multiple dichotomy set, as survey data processors
 load coded open-ends.
 
-Variables, in order: `resp_id` (the respondent id), `answer` (the verbatim), `primary` (the
+Variables, in order: `wave` (the question's number in its tracker, value-labelled with the
+wave's name; 1 for a question that is no tracker's wave yet, so the first month's file has the
+layout of the next ones), `resp_id` (the respondent id), `answer` (the verbatim), `primary` (the
 primary code's number, value-labelled with every code; system-missing when uncoded), one 0/1
 variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
 label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
 Variable names follow the code numbers, which stay the same across the waves of a tracker, so
 wave files stack. `build_tracker_sav` stacks them itself: every wave of a tracker in one file,
-with a `wave` variable first and each wave's own nets (see there).
+with each wave's own nets (see there).
 
 pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
@@ -50,19 +52,18 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     net_codes = {net.number: {row.code.number for row in net.codes} for net in nets}
 
     question = codeframe.question
-    # A tracker's wave carries its number, as in the stacked file, so the waves' files stack.
-    wave = question.wave_order
+    # Every file carries its wave's number, as in the stacked file, so the waves' files stack:
+    # a first wave's too, before its tracker starts (1, named as the tracker will name it).
+    wave = question.wave_order or 1
     asked = asked_codes(codeframe=codeframe)
     net_codes = {number: members & asked for number, members in net_codes.items()}
-    data: dict[str, list] = {"wave": []} if wave is not None else {}
-    data.update({"resp_id": [], "answer": [], "primary": []})
+    data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
     data.update({name: [] for name in code_vars.values()})
     data.update({name: [] for name in net_vars.values()})
     missing = float("nan")  # a code carried back later was not asked about (`asked_codes`)
     for coded in iter_coded_responses(codeframe=codeframe):
         carried = set(coded.codes)
-        if wave is not None:
-            data["wave"].append(float(wave))
+        data["wave"].append(float(wave))
         data["resp_id"].append(coded.respondent_id)
         data["answer"].append(coded.text)
         data["primary"].append(float(coded.codes[0]) if coded.codes else missing)
@@ -81,12 +82,10 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     )
     labels, value_labels = _code_labels({code.number: code.label for code in codes})
     _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
-    formats = {"primary": "F8.0", **{name: "F1.0" for name in binary}}
-    if wave is not None:
-        label = question.wave_name
-        labels = {"wave": "Wave", **labels}
-        value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
-        formats = {"wave": "F4.0", **formats}
+    formats = {"wave": "F4.0", "primary": "F8.0", **{name: "F1.0" for name in binary}}
+    label = question.wave_label or str(wave)
+    labels = {"wave": "Wave", **labels}
+    value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
     return _write_sav(
         frame,
         question=question,
@@ -264,7 +263,8 @@ def mrsets_syntax(*, question: Question, variables: list[str]) -> list[str]:
         return []
     # Quotes are doubled inside the label: cut the text until the quoted label fits its line.
     room = MAX_NOTE_LINE - len("  LABEL=''")
-    label = _cut(question.text or question.survey, room)
+    # One line: a question text of several lines would break the syntax pasted from the note.
+    label = _cut(" ".join((question.text or question.survey).split()), room)
     while len(label.replace("'", "''").encode("utf-8")) > room:
         label = _cut(label, len(label.encode("utf-8")) - 1)
     label = label.replace("'", "''")

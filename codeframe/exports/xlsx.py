@@ -3,7 +3,8 @@
 import io
 
 from codeframe.exports.base import BaseExporter
-from codeframe.exports.rows import answer_rows, neutralise
+from codeframe.exports.rows import answer_rows
+from codeframe.formulas import FORMULA_PREFIXES
 from codeframe.models import Codeframe
 from codeframe.selectors import codeframe_overview
 
@@ -24,6 +25,7 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
             code = row.code
             sheet.append(
                 _xlsx_cells(
+                    sheet,
                     [
                         net.label,
                         code.number,
@@ -43,26 +45,39 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                             else (None, None, None, None)
                         ),
                         " | ".join(code.examples),
-                    ]
+                    ],
                 )
             )
-    sheet.append(_xlsx_cells(["", "", "Uncoded", "", "", overview.uncoded, None, None, None, ""]))
+    sheet.append(
+        _xlsx_cells(sheet, ["", "", "Uncoded", "", "", overview.uncoded, None, None, None, ""])
+    )
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
         for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):
-            sheet.append(_xlsx_cells(cells))
+            sheet.append(_xlsx_cells(sheet, cells))
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
 
 
-def _xlsx_cells(cells: list) -> list:
+def _xlsx_cells(sheet, cells: list) -> list:
+    """The row's cells, text that would start a formula as a text cell with Excel's hidden
+    quote prefix (the value unchanged: an id "-1" or "+447700900123" stays that; a literal
+    apostrophe, as CSV needs, was part of the value)."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return [
-        neutralise(ILLEGAL_CHARACTERS_RE.sub("", cell)) if isinstance(cell, str) else cell
-        for cell in cells
-    ]
+    row = []
+    for value in cells:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            if value.startswith(FORMULA_PREFIXES):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"  # openpyxl would make "=..." a formula
+                cell.quotePrefix = True  # and Excel would, once the cell is edited
+                value = cell
+        row.append(value)
+    return row
 
 
 class XLSXExporter(BaseExporter):

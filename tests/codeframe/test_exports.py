@@ -42,6 +42,13 @@ def test_neutralise_prefixes_formula_starts(value):
     assert exports.neutralise("fine = ok") == "fine = ok" and exports.neutralise(5) == 5
 
 
+@pytest.mark.parametrize("value", ["-1", "+447700900123", "-2.5", "+1e3", "-.5"])
+def test_plain_numbers_are_no_formulas(value):
+    """Respondent ids such as these came out as '-1 in CSV and XLSX (not in the .sav): they
+    no longer merged back onto the survey's cases."""
+    assert exports.neutralise(value) == value
+
+
 def test_list_layout_has_semicolon_separated_codes_primary_first(codeframe):
     rows = read_csv(codeframe, "list")
     assert rows[0] == ["respondent_id", "answer", "codes"]
@@ -77,17 +84,21 @@ def test_csv_neutralises_formulas_in_answers_and_labels(hostile_codeframe):
 def test_xlsx_parses_back_with_all_sheets_and_no_formulas(hostile_codeframe):
     workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=hostile_codeframe)))
     assert workbook.sheetnames == ["Codeframe", "Answers (code list)", "Answers (0-1)"]
+    inert = 0
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
-                if isinstance(cell.value, str):
-                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+                    # Text with Excel's hidden quote: the value itself is unchanged.
+                    assert cell.data_type == "s" and cell.quotePrefix, cell.coordinate
+                    inert += 1
+    assert inert >= 2 * 4 + 1  # the hostile answers in both answer sheets, the label
     answers = [row[1] for row in workbook["Answers (code list)"].iter_rows(values_only=True)]
-    assert answers[0] == "answer" and "'+1+2" in answers and "Bell  char" in answers
+    assert answers[0] == "answer" and "+1+2" in answers and "Bell  char" in answers
     codebook = list(workbook["Codeframe"].iter_rows(values_only=True))
     assert codebook[0][:3] == ("net", "code", "label")
-    assert "'=2*3" in [row[2] for row in codebook]
+    assert "=2*3" in [row[2] for row in codebook]
     sizes = sum(row[5] for row in codebook[1:])
     assert sizes == len(HOSTILE)  # code sizes plus the uncoded row
 

@@ -33,8 +33,11 @@ def test_sav_has_a_0_1_variable_per_code_with_labels_from_the_codeframe(codefram
     frame, meta = read_sav(exports.build_sav(codeframe=codeframe))
     codes = list(codeframe.codes.order_by("number"))
     code_vars = [f"c{c.number}" for c in codes]
-    assert meta.column_names[:3] == ["resp_id", "answer", "primary"]
-    assert meta.column_names[3 : 3 + len(codes)] == code_vars
+    # `wave` first in every file, a tracker's first wave's before its second wave too, so the
+    # first month's file stacks with the next ones.
+    assert meta.column_names[:4] == ["wave", "resp_id", "answer", "primary"]
+    assert meta.variable_value_labels["wave"] == {1.0: "1"} and set(frame["wave"]) == {1.0}
+    assert meta.column_names[4 : 4 + len(codes)] == code_vars
     labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
     assert labels["resp_id"] == "Respondent ID"
     for code, name in zip(codes, code_vars, strict=True):
@@ -239,3 +242,13 @@ def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
         assert note.startswith("* 1 answer was cut to 32,767 bytes")
         assert "CSV and XLSX" in note and "\nMRSETS /MDGROUP NAME=$codes" in note
         assert all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
+
+
+def test_the_mrsets_label_of_a_question_text_on_several_lines_is_one_line(codeframe):
+    """The import form's question text is a multi-line box: a line break inside LABEL='...'
+    broke the syntax a data processor pastes from the note."""
+    question = codeframe.question
+    question.text = "Why that score?\r\nPlease be specific."
+    question.save()
+    _, meta = read_sav(exports.build_sav(codeframe=codeframe))
+    assert "  LABEL='Why that score? Please be specific.'" in meta.notes
