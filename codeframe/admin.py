@@ -65,7 +65,9 @@ class ProjectAdmin(ScopedAdmin):
     list_display = ["name", "personal_for", "created"]
     list_select_related = ["personal_for"]
     search_fields = ["name"]
-    raw_id_fields = ["personal_for"]
+    # Made by the app only (services.personal_project): marking a project personal for someone
+    # would send their uploads into it.
+    readonly_fields = ["personal_for"]
     inlines = [MembershipInline]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:

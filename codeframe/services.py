@@ -316,11 +316,25 @@ def default_project() -> Project:
 
 
 def personal_project(*, user) -> Project:
-    """The user's own project, made (with the user as its manager) on first use."""
+    """The user's own project, made (with the user as its manager) on first use. Only the
+    user is ever a member of it (`set_member` refuses others). A project marked personal for
+    the user that the user does not manage alone is not theirs (someone marked it so, to
+    receive their uploads): it loses the mark, and the user gets a project of their own."""
     try:
-        return user.personal_project
+        project = user.personal_project
     except Project.DoesNotExist:
-        pass
+        project = None
+    if project is not None:
+        members = list(project.memberships.values_list("user_id", "role"))
+        if members == [(user.pk, Role.MANAGER)]:
+            return project
+        logger.warning(
+            "project %s was marked personal for user %s, who does not manage it alone: unmarked",
+            project.pk,
+            user.pk,
+        )
+        Project.objects.filter(pk=project.pk).update(personal_for=None)
+        user.personal_project = None
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -350,6 +364,11 @@ def set_member(*, project: Project, username: str, role: Role | str) -> Membersh
     """Add the user called `username` to the project with `role`, or change their role."""
     if role not in Role.values:
         raise MembershipError(f"Unknown role {role!r}.")
+    if project.personal_for_id is not None:
+        # Checked first: whether a username exists is not for anyone to probe through theirs.
+        raise MembershipError(
+            "A personal project is its owner's alone; create a project to share work."
+        )
     user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
     if user is None:
         raise MembershipError(f"There is no active user {username.strip()!r}.")

@@ -272,3 +272,43 @@ def test_admin_scopes_non_superusers(client, two_projects):
     assert own.status_code == 200 and b'name="_save"' not in own.content  # viewer: read only
     projects = client.get(reverse("admin:codeframe_project_changelist"))
     assert list(projects.context["cl"].result_list) == [a]
+
+
+def test_nobody_can_make_a_users_personal_project_theirs(client, django_user_model, two_projects):
+    """A staff manager of a project marked it in the admin as personal for another user, who had
+    none yet: the user's API uploads "to your personal project" landed in it, for the staff user
+    to read. Marking is read-only in the admin, and a marked project the user does not manage
+    alone is not used."""
+    _users, a, _b, _qa, _qb = two_projects
+    victim = django_user_model.objects.create_user("victim", password="pw-victim-123")
+    Project.objects.filter(pk=a.pk).update(personal_for=victim)  # as the admin allowed
+    victim.refresh_from_db()
+    client.force_login(victim)
+    reply = client.post(
+        "/api/codeframes/", {"responses": ANSWERS, "n_codes": 3}, content_type="application/json"
+    )
+    assert reply.status_code == 202
+    project = Question.objects.get(pk=reply.json()["question"]).project
+    assert project != a and list(project.memberships.values_list("user", flat=True)) == [victim.pk]
+    assert Project.objects.get(pk=a.pk).personal_for is None
+    assert Project.objects.get(personal_for=victim) == project
+
+    staff = django_user_model.objects.create_superuser("root", password="pw-root-123")
+    client.force_login(staff)
+    form = client.get(f"/admin/codeframe/project/{a.pk}/change/").content.decode()
+    assert 'name="personal_for"' not in form
+
+
+def test_a_personal_project_takes_no_other_members(client, django_user_model):
+    """Anyone manages their personal project: adding members to it let any user learn which
+    usernames exist and put anyone into "their project"."""
+    owner = django_user_model.objects.create_user("owner", password="pw-owner-123")
+    django_user_model.objects.create_user("other", password="pw-other-123")
+    project = services.personal_project(user=owner)
+    client.force_login(owner)
+    url = reverse("codeframe:project-member-set", args=[project.pk])
+    for name in ("other", "no-such-user"):
+        page = client.post(url, {"username": name, "role": Role.VIEWER}, follow=True)
+        assert "A personal project is its owner" in page.content.decode()
+    assert list(project.memberships.values_list("user", flat=True)) == [owner.pk]
+    assert 'id="id_username"' not in client.get(project.get_absolute_url()).content.decode()
