@@ -42,7 +42,7 @@ from django.db.models import Count
 
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
-from codeframe.selectors import CARRIED_IN
+from codeframe.selectors import CARRIED_IN, coded_with
 from codeframe.services import delete_code, merge_codes, refresh_sizes
 
 logger = logging.getLogger(__name__)
@@ -294,13 +294,14 @@ def plan_changes(
 
 
 def _approved_of(codeframe: Codeframe, *, lock: bool = False) -> Codeframe:
-    if codeframe.coded_with_id is None:
+    approved = coded_with(codeframe=codeframe, lock=lock)
+    if approved is None:
         raise NotAWaveFrame(
-            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe (or that "
-            "codeframe was deleted): there is nothing to carry its edits back to."
+            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe of its "
+            "project (or that codeframe was deleted): there is nothing to carry its edits "
+            "back to."
         )
-    frames = Codeframe.objects.select_for_update() if lock else Codeframe.objects
-    return frames.get(pk=codeframe.coded_with_id)
+    return approved
 
 
 def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:

@@ -134,6 +134,18 @@ def get_codeframe(*, user: User, codeframe_id: int, role: Role | str = Role.VIEW
     return codeframe
 
 
+def coded_with(*, codeframe: Codeframe, lock: bool = False) -> Codeframe | None:
+    """The approved frame a wave's codeframe was coded with, when it is in the wave's project;
+    None otherwise. A wave moved to another project (in the admin) must not reach its old
+    client's frame: carrying back would write into it, coding again would copy it."""
+    if codeframe.coded_with_id is None:
+        return None
+    frames = Codeframe.objects.select_for_update() if lock else Codeframe.objects
+    return frames.filter(
+        pk=codeframe.coded_with_id, question__project_id=codeframe.question.project_id
+    ).first()
+
+
 def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
     return get_object_or_404(
         Code.objects.select_related("codeframe"), codeframe=codeframe, pk=code_id

@@ -41,7 +41,7 @@ from codeframe.models import (
     Response,
     SuggestedCode,
 )
-from codeframe.selectors import asked_codes, question_texts
+from codeframe.selectors import asked_codes, coded_with, question_texts
 from codeframe.services import (
     RESERVED,
     _store,
@@ -194,12 +194,13 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
     coded with, as it is now: with the edits carried back since). Raises NotAWaveFrame,
     NotApproved (its approval was withdrawn), NotTheWavesFrame (the tracker uses another frame
     for the wave, or keeps this one whatever is coded: approved, or coding later waves)."""
-    if codeframe.coded_with_id is None:
+    approved = coded_with(codeframe=codeframe)
+    if approved is None:
         raise NotAWaveFrame(
-            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe (or that "
-            "codeframe was deleted): there is nothing to code its wave again with."
+            f"Codeframe #{codeframe.pk} was not coded with an approved codeframe of its "
+            "project (or that codeframe was deleted): there is nothing to code its wave "
+            "again with."
         )
-    approved = Codeframe.objects.get(pk=codeframe.coded_with_id)
     if not approved.approved:
         raise NotApproved(f"Codeframe #{approved.pk} is no longer approved; approve it first.")
     if codeframe.approved or Codeframe.objects.filter(coded_with=codeframe).exists():

@@ -522,3 +522,22 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
     assert refused.status_code == 409 and "no longer approved" in refused.json()["detail"]
     page = staff_client.post(url, follow=True).content.decode()
     assert "no longer approved" in page
+
+
+def test_a_wave_moved_to_another_project_no_longer_reaches_its_frame(approved, wave2):
+    """A wave question moved to another client's project (in the admin) still pointed at its
+    old client's approved frame: that project's analysts could read its labels in the preview,
+    carry edits back into it and copy it by coding the wave again."""
+    from codeframe.models import Project, Question
+
+    other = Project.objects.create(name="Client B")
+    Question.objects.filter(pk=wave2.question_id).update(project=other)
+    wave2 = Codeframe.objects.get(pk=wave2.pk)
+    code = wave2.codes.order_by("number").first()
+    services.rename_code(code=code, label="WRITTEN BY CLIENT B")
+    for step in (carryback.preview_carry_back, carryback.carry_back):
+        with pytest.raises(NotAWaveFrame, match="of its project"):
+            step(codeframe=wave2)
+    with pytest.raises(NotAWaveFrame, match="of its project"):
+        waves.recode_with(codeframe=wave2)
+    assert "WRITTEN BY CLIENT B" not in set(approved.codes.values_list("label", flat=True))
