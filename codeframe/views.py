@@ -363,6 +363,10 @@ def job_retry(request: HttpRequest, job_id) -> HttpResponse:
 def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     overview = selectors.codeframe_overview(codeframe=codeframe)
+    is_tracker = selectors.is_tracker(question=codeframe.question)
+    counted = None  # the wave's codeframe the tracker counts, when it is another one
+    if is_tracker and (entry := waves.tracker_wave(question=codeframe.question)) is not None:
+        counted = entry.codeframe if entry.codeframe != codeframe else None
     return render(
         request,
         "codeframe/codeframe_detail.html",
@@ -371,7 +375,8 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "overview": overview,
             "all_codes": overview.codes,
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
-            "is_tracker": selectors.is_tracker(question=codeframe.question),
+            "is_tracker": is_tracker,
+            "tracker_counts": counted,
             "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
             "can_recode": _can_recode(codeframe),
             **_roles(request.user, codeframe.question.project_id),

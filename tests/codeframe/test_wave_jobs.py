@@ -548,3 +548,19 @@ def test_api_gives_the_tracker_table(api_client, approved):
     assert api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json() == data
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
     assert "/api/codeframes/{id}/tracker/" in schema["paths"]
+
+
+def test_a_waves_codeframe_coded_again_says_the_tracker_counts_the_new_one(
+    approved, staff_user, client
+):
+    """After "Code this wave again", the old codeframe's page and exports looked current, with
+    other figures than the tracker's: its page says which codeframe the tracker counts."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    client.force_login(staff_user)
+    assert 'id="not-the-trackers"' not in client.get(wave.get_absolute_url()).content.decode()
+    again = jobs.run_job(job_id=jobs.queue_recode(codeframe=wave, user=staff_user).pk).codeframe
+    page = client.get(wave.get_absolute_url()).content.decode()
+    note = page.split('id="not-the-trackers">', 1)[1].split("</p>", 1)[0]
+    assert f'<a href="{again.get_absolute_url()}">codeframe #{again.pk}</a>' in note
+    assert 'id="not-the-trackers"' not in client.get(again.get_absolute_url()).content.decode()
+    assert 'id="not-the-trackers"' not in client.get(approved.get_absolute_url()).content.decode()
