@@ -5,9 +5,12 @@ as the pages), change them as analysts and delete them as managers; their Django
 permissions still apply on top.
 """
 
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import OuterRef, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from codeframe import jobs, scoping, services, waves
@@ -27,7 +30,24 @@ from codeframe.models import (
 )
 from codeframe.selectors import subquery_count
 
+# Sidebar filters take their choices from the admin's scoped queryset. Django's defaults for a
+# foreign key (RelatedFieldListFilter) and for a field across one (AllValuesFieldListFilter on
+# "question__survey") read the whole related table: every project's objects.
 _related_only = admin.RelatedOnlyFieldListFilter
+
+
+class ScopedValuesFilter(admin.AllValuesFieldListFilter):
+    """The values of a field, or of a field across relations, among the objects the admin
+    shows the user."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .order_by(field_path)
+            .values_list(field_path, flat=True)
+        )
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -44,8 +64,24 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_change_permission(request, obj) and (
-            obj is None or scoping.has_role(request.user, scoping.project_id_of(obj), Role.ANALYST)
+            obj is None or self.is_analyst_of(request, obj)
         )
+
+    def is_analyst_of(self, request: HttpRequest, obj: Model) -> bool:
+        """Whether the user may change `obj`: at least analyst of its project, as on the pages."""
+        return scoping.has_role(request.user, scoping.project_id_of(obj), Role.ANALYST)
+
+    def refuse_unless_analyst(self, request: HttpRequest, objects: Iterable[Model]) -> bool:
+        """For a bulk action: True, after an error message, when the user is not at least
+        analyst of the project of every one of `objects` (the action must then change
+        nothing). Viewers see the objects in the changelist; the pages answer them 403."""
+        for project_id in {scoping.project_id_of(obj) for obj in objects}:
+            try:
+                scoping.require_role(request.user, project_id, Role.ANALYST)
+            except PermissionDenied as exc:
+                self.message_user(request, f"{exc} Nothing was changed.", messages.ERROR)
+                return True
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and (
@@ -82,7 +118,7 @@ class QuestionAdmin(ScopedAdmin):
     list_display = ["survey", "text", "project", "answers", "created"]
     list_select_related = ["project"]
     search_fields = ["survey", "text"]
-    list_filter = ["created", ("project", _related_only), "survey"]
+    list_filter = ["created", ("project", _related_only), ("survey", ScopedValuesFilter)]
     date_hierarchy = "created"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -101,13 +137,26 @@ class QuestionAdmin(ScopedAdmin):
 class ResponseAdmin(ScopedAdmin):
     list_display = ["respondent_id", "text", "question", "position"]
     search_fields = ["text", "respondent_id", "question__survey"]
-    list_filter = ["question__survey", ("question", _related_only)]
+    list_filter = [("question__survey", ScopedValuesFilter), ("question", _related_only)]
     list_select_related = ["question"]
     raw_id_fields = ["question"]
 
 
+class CodeForm(forms.ModelForm):
+    """A code's net is one of its own codeframe's: the only choices offered, and the only ones
+    that validate. (The admin supplies the model and the fields.)"""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "net" in self.fields:
+            self.fields["net"].queryset = self.fields["net"].queryset.filter(
+                codeframe_id=self.instance.codeframe_id
+            )
+
+
 class CodeInline(admin.TabularInline):
     model = Code
+    form = CodeForm
     fields = ["number", "label", "net", "kind", "size", "keywords"]
     readonly_fields = ["number", "size", "keywords"]
     extra = 0
@@ -117,12 +166,6 @@ class CodeInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None:
-            formset.form.base_fields["net"].queryset = Net.objects.filter(codeframe=obj)
-        return formset
 
 
 @admin.register(Codeframe)
@@ -136,7 +179,7 @@ class CodeframeAdmin(ScopedAdmin):
         "created",
     ]
     search_fields = ["question__survey", "question__text"]
-    list_filter = ["created", "question__survey"]
+    list_filter = ["created", ("question__survey", ScopedValuesFilter)]
     list_select_related = ["question"]
     readonly_fields = [
         "question",
@@ -167,9 +210,10 @@ class CodeAdmin(ScopedAdmin):
     list_display = ["number", "label", "net", "kind", "size", "codeframe"]
     list_display_links = ["number", "label"]
     search_fields = ["label", "keywords", "codeframe__question__survey"]
-    list_filter = ["kind", ("codeframe", _related_only), "net__label"]
+    list_filter = ["kind", ("codeframe", _related_only), ("net__label", ScopedValuesFilter)]
     list_select_related = ["net", "codeframe__question"]
     readonly_fields = ["codeframe", "number", "size"]
+    form = CodeForm
     actions = ["merge_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -178,6 +222,8 @@ class CodeAdmin(ScopedAdmin):
     @admin.action(description="Merge selected codes into the largest of them")
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Code]) -> None:
         codes = sorted(queryset, key=lambda code: (-code.size, code.number))
+        if self.refuse_unless_analyst(request, codes):
+            return
         if len(codes) < 2:
             self.message_user(request, "Select at least two codes.", messages.WARNING)
             return
@@ -267,6 +313,8 @@ class GenerationJobAdmin(ScopedAdmin):
 
     @admin.action(description="Cancel the selected queued or running jobs")
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if self.refuse_unless_analyst(request, queryset):
+            return
         cancelled = 0
         for job in queryset.filter(state__in=GenerationJob.ACTIVE_STATES):
             try:
@@ -314,7 +362,7 @@ class SuggestedCodeAdmin(ScopedAdmin):
         for suggestion in queryset.select_related("codeframe__question").order_by(
             "codeframe", "-size"
         ):
-            if not scoping.has_role(request.user, scoping.project_id_of(suggestion), Role.ANALYST):
+            if not self.is_analyst_of(request, suggestion):
                 self.message_user(
                     request, f"“{suggestion.label}”: your role is viewer.", messages.WARNING
                 )

@@ -1,9 +1,21 @@
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from codeframe import waves
-from codeframe.models import Assignment, Code, Membership, Role, SuggestedCode
+from codeframe import services, waves
+from codeframe.models import (
+    Assignment,
+    Code,
+    GenerationJob,
+    Membership,
+    Net,
+    Project,
+    Role,
+    SuggestedCode,
+)
+from tests.codeframe.conftest import ANSWERS
 from tests.codeframe.test_waves import rows
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +170,91 @@ def test_a_viewer_cannot_decide_suggestions_in_the_admin(client, suggestions, dj
     mortgage.refresh_from_db()
     assert mortgage.status == SuggestedCode.Status.PENDING
     assert wave.codes.count() == wave.coded_with.codes.count()
+
+
+SECRET = "B-CONFIDENTIAL Project Falcon"
+
+
+@pytest.fixture
+def other_codeframe(db):
+    """Another client's codeframe, in a project of its own, with a job and a suggestion; its
+    survey and net labels are the secret."""
+    project = Project.objects.create(name=SECRET)
+    imported = services.import_responses(rows=rows(ANSWERS), project=project, survey=SECRET)
+    frame = services.create_codeframe(question=imported.question, n_codes=3)
+    Net.objects.filter(codeframe=frame).update(label=SECRET)
+    GenerationJob.objects.create(question=imported.question)
+    SuggestedCode.objects.create(codeframe=frame, label=SECRET, size=0)
+    return frame
+
+
+@pytest.fixture
+def viewer_client(client, codeframe, django_user_model):
+    """A staff user with every codeframe model permission, viewer of the codeframe's project
+    only."""
+    viewer = django_user_model.objects.create_user(
+        "viewer", password="pw-viewer-123", is_staff=True
+    )
+    viewer.user_permissions.set(Permission.objects.filter(content_type__app_label="codeframe"))
+    Membership.objects.create(project=codeframe.question.project, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    client.user = viewer
+    return client
+
+
+@pytest.mark.parametrize("model", [*MODELS, "generationjob"])
+def test_changelist_filters_list_only_the_users_projects(
+    viewer_client, codeframe, other_codeframe, model
+):
+    GenerationJob.objects.create(question=codeframe.question)
+    SuggestedCode.objects.create(codeframe=codeframe, label="Weather", size=0)
+    page = viewer_client.get(reverse(f"admin:codeframe_{model}_changelist"))
+    assert page.status_code == 200
+    assert page.context["cl"].result_count  # the user's own project is listed
+    assert SECRET not in page.content.decode()
+
+
+def test_a_viewer_cannot_merge_codes_or_cancel_jobs_in_the_admin(viewer_client, codeframe):
+    codes = list(codeframe.codes.all())
+    job = GenerationJob.objects.create(question=codeframe.question)
+    merged = viewer_client.post(
+        reverse("admin:codeframe_code_changelist"),
+        {"action": "merge_selected", "_selected_action": [c.pk for c in codes]},
+        follow=True,
+    )
+    assert "This needs the analyst role" in merged.content.decode()
+    assert list(codeframe.codes.all()) == codes
+    url = reverse("admin:codeframe_generationjob_changelist")
+    cancel = {"action": "cancel", "_selected_action": [job.pk]}
+    refused = viewer_client.post(url, cancel, follow=True)
+    assert "This needs the analyst role" in refused.content.decode()
+    job.refresh_from_db()
+    assert job.state == GenerationJob.State.QUEUED
+    # An analyst may.
+    Membership.objects.filter(user=viewer_client.user).update(role=Role.ANALYST)
+    assert (
+        "Cancelled or asked to stop: 1 jobs"
+        in viewer_client.post(url, cancel, follow=True).content.decode()
+    )
+    job.refresh_from_db()
+    assert job.state == GenerationJob.State.CANCELLED
+
+
+def test_a_codes_net_is_one_of_its_own_codeframe(admin_client, codeframe, other_codeframe):
+    code = codeframe.codes.first()
+    url = reverse("admin:codeframe_code_change", args=[code.pk])
+    field = admin_client.get(url).context["adminform"].form.fields["net"]
+    assert set(field.queryset) == set(codeframe.nets.all())
+    data = {
+        "label": code.label,
+        "kind": code.kind,
+        "keywords": json.dumps(code.keywords),
+        "examples": json.dumps(code.examples),
+    }
+    other_net = other_codeframe.nets.first()
+    page = admin_client.post(url, {**data, "net": other_net.pk})
+    assert page.status_code == 200 and "net" in page.context["adminform"].form.errors
+    assert Code.objects.get(pk=code.pk).net_id == code.net_id
+    own_net = codeframe.nets.exclude(pk=code.net_id).first()
+    assert admin_client.post(url, {**data, "net": own_net.pk}).status_code == 302
+    assert Code.objects.get(pk=code.pk).net_id == own_net.pk
