@@ -87,8 +87,10 @@ AXES_RESET_ON_SUCCESS = True
 # Failures are what matter; a row per successful login (every Basic-auth API call, locally)
 # would only add writes.
 AXES_DISABLE_ACCESS_LOG = True
-# Behind a proxy set AXES_IPWARE_PROXY_COUNT, or every client shares the proxy's address.
-AXES_IPWARE_PROXY_COUNT = env_number("AXES_PROXY_COUNT", 0, minimum=0) or None
+# Behind a proxy set AXES_PROXY_COUNT, or every client has the proxy's address (and anyone
+# can lock any user out): the address is read from X-Forwarded-For (config/client_ip.py).
+CLIENT_IP_PROXY_COUNT = env_number("AXES_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 
 ROOT_URLCONF = "config.urls"
 

@@ -226,3 +226,27 @@ def test_a_full_queue_refuses_stored_answers_without_spending_the_rate(
     settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 10}
     assert client.post("/api/codeframes/", body, format="json").status_code == 202  # 2 of 2/hour
     assert client.post("/api/codeframes/", body, format="json").status_code == 429
+
+
+def test_behind_the_proxy_failures_count_per_client_not_per_proxy(
+    client, django_user_model, settings
+):
+    """With AXES_PROXY_COUNT=1 every login came from the proxy's address (no django-ipware to
+    read X-Forwarded-For): one client failing a user's password locked everyone out. The
+    address is the one the proxy appended; what the client put before it is not believed."""
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.CLIENT_IP_PROXY_COUNT = 1
+    django_user_model.objects.create_user("victim", password="right-password-1")
+
+    def login(password, forwarded):
+        return client.post(
+            "/accounts/login/",
+            {"username": "victim", "password": password},
+            REMOTE_ADDR="10.0.0.1",  # the proxy
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for spoofed in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):  # a new lie each time
+        assert login("guess", f"{spoofed}, 203.0.113.66").status_code in (200, 429)
+    assert login("right-password-1", "203.0.113.66").status_code == 429  # the attacker
+    assert login("right-password-1", "192.0.2.7").status_code == 302  # the user, elsewhere
