@@ -275,11 +275,16 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
             f"Wave “{wave.label}” is coded already (codeframe #{wave.codeframe.pk}): code it "
             "again from that codeframe's page."
         )
-    approved = Codeframe.objects.filter(pk=params["codeframe"]).first()
+    # Only a frame of the wave's project: a wave moved to another project in the admin must
+    # not copy its old client's frame (as selectors.coded_with).
+    approved = Codeframe.objects.filter(
+        pk=params["codeframe"], question__project_id=question.project_id
+    ).first()
     if approved is None:
         raise NotApproved(
             f"The approved codeframe #{params['codeframe']} this wave was to be coded with "
-            "was deleted. Delete this wave and code it again from an approved codeframe."
+            "was deleted (or is in another project now). Delete this wave and code it again "
+            "from an approved codeframe."
         )
     series = tracker_series(question=question)
     if series is not None and approved.pk not in series.frames:

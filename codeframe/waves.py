@@ -107,8 +107,7 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
     """The wave's label, stripped, if the frame may code it. Raises NotApproved, InvalidEdit."""
     if not codeframe.approved:
         raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
-    wave = wave.strip()
-    if not wave:
+    if not wave.strip():
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
     series = tracker_series(question=codeframe.question)
     if series is None and codeframe.question_id != tracker_root(codeframe.question).pk:
@@ -124,22 +123,13 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
             "so its waves would not line up. Code the wave with an approved codeframe of the "
             f"series: #{series.start} or a wave's codeframe coded from it."
         )
-    root = tracker_root(codeframe.question)
-    # The first wave is labelled "1" when the tracker starts, if it has no label yet.
-    labels = {
-        q.wave_label or ("1" if q.pk == root.pk else "")
-        for q in tracker_questions(question=codeframe.question)
-    }
-    if wave in labels:
-        raise InvalidEdit(f"The tracker already has a wave “{wave}”.")
-    return wave
+    return _wave_label(question=codeframe.question, label=wave)
 
 
-def rename_wave(*, question: Question, label: str) -> Question:
-    """Name the question's wave `label` (e.g. "2026-10" for a first wave, which is "1" until
-    named): its tracker's tables, charts and SPSS file say it. A question that is no tracker's
-    wave yet keeps the name for when its first later wave is coded. Raises InvalidEdit (blank,
-    too long, or another wave of the tracker has it)."""
+def _wave_label(*, question: Question, label: str, renaming: Question | None = None) -> str:
+    """`label`, stripped, if the tracker of `question` may give it to a new wave (or to the
+    wave `renaming`): not blank, not too long, no other wave's. The first wave is "1" until
+    named. Raises InvalidEdit."""
     label = label.strip()
     if not label:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
@@ -147,16 +137,31 @@ def rename_wave(*, question: Question, label: str) -> Question:
     if len(label) > limit:
         raise InvalidEdit(f"A wave label is at most {limit} characters.")
     root = tracker_root(question)
+    taken = {
+        q.wave_label or ("1" if q.pk == root.pk else "")
+        for q in tracker_questions(question=question)
+        if renaming is None or q.pk != renaming.pk
+    }
+    if label in taken:
+        raise InvalidEdit(f"The tracker already has a wave “{label}”.")
+    return label
+
+
+def _lock_tracker(question: Question) -> Question:
+    """The tracker's first question, read afresh and locked until the transaction ends: wave
+    labels and numbers are checked and given out under it (start_wave, rename_wave)."""
+    return Question.objects.select_for_update().get(pk=tracker_root(question).pk)
+
+
+def rename_wave(*, question: Question, label: str) -> Question:
+    """Name the question's wave `label` (e.g. "2026-10" for a first wave, which is "1" until
+    named): its tracker's tables, charts and SPSS file say it. A question that is no tracker's
+    wave yet keeps the name for when its first later wave is coded. Raises InvalidEdit (blank,
+    too long, or another wave of the tracker has it)."""
+    _wave_label(question=question, label=label, renaming=question)  # refused before the lock
     with transaction.atomic():
-        Question.objects.select_for_update().filter(pk=root.pk).first()  # one rename at a time
-        taken = {
-            q.wave_label or ("1" if q.pk == root.pk else "")
-            for q in tracker_questions(question=question)
-            if q.pk != question.pk
-        }
-        if label in taken:
-            raise InvalidEdit(f"The tracker already has a wave “{label}”.")
-        question.wave_label = label
+        _lock_tracker(question)
+        question.wave_label = _wave_label(question=question, label=label, renaming=question)
         question.save(update_fields=["wave_label"])
     return question
 
@@ -164,13 +169,14 @@ def rename_wave(*, question: Question, label: str) -> Question:
 def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
     """The first step of coding a wave: check the frame and the label, and import `rows` as the
     tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
-    wave = _check_wave(codeframe=codeframe, wave=wave)
+    _check_wave(codeframe=codeframe, wave=wave)  # refused before the lock
     source = codeframe.question
-    root = tracker_root(source)
-    waves = tracker_questions(question=source)
     with transaction.atomic():
-        # Read afresh under the lock rename_wave takes: the caller's copy may predate a rename.
-        root = Question.objects.select_for_update().get(pk=root.pk)
+        # Checked again and numbered under the tracker's lock: two waves queued at once (a
+        # double submit) would otherwise both pass the check and take one label and number.
+        root = _lock_tracker(source)
+        wave = _check_wave(codeframe=codeframe, wave=wave)
+        waves = tracker_questions(question=source)
         if root.wave_order is None:
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"

@@ -564,3 +564,18 @@ def test_a_waves_codeframe_coded_again_says_the_tracker_counts_the_new_one(
     assert f'<a href="{again.get_absolute_url()}">codeframe #{again.pk}</a>' in note
     assert 'id="not-the-trackers"' not in client.get(again.get_absolute_url()).content.decode()
     assert 'id="not-the-trackers"' not in client.get(approved.get_absolute_url()).content.decode()
+
+
+def test_a_wave_job_of_a_wave_moved_to_another_project_does_not_copy_the_old_frame(
+    approved, settings
+):
+    """A wave queued (or cancelled, then retried) and moved to another client's project in the
+    admin was still coded with its old client's frame: its labels copied into the new project."""
+    from codeframe.models import Project
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # stay queued
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    Question.objects.filter(pk=job.question_id).update(project=Project.objects.create(name="B"))
+    done = jobs.run_job(job_id=job.pk)
+    assert done.state == GenerationJob.State.FAILED and "another project" in done.error
+    assert not Codeframe.objects.filter(question_id=job.question_id).exists()
