@@ -95,6 +95,12 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
     extra = 1
 
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A personal project is its owner's alone (services.set_member refuses others too).
+        return super().has_add_permission(request, obj) and (
+            obj is None or obj.personal_for_id is None
+        )
+
 
 @admin.register(Project)
 class ProjectAdmin(ScopedAdmin):

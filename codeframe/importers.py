@@ -521,8 +521,10 @@ def _guess_id_by_words(names: list[str]) -> int | None:
     number ("Respondent.Serial", "Serial number", "Resp No", "Record ID"): what ID_COLUMN_NAMES
     misses of the names survey platforms and data processors give it."""
     for at, name in enumerate(names):
-        words = set(re.split(r"[^0-9a-z]+", name.casefold())) - {""}
-        if "serial" in words or (words & ID_WHO and words & ID_NUMBER):
+        words = [w for w in re.split(r"[^0-9a-z]+", name.casefold()) if w]
+        if len(words) > 3 or "?" in name or re.match(r"q\d", name.casefold()):
+            continue  # a question ("Q5 Describe your response (no more than 50 words)")
+        if "serial" in words or (ID_WHO.intersection(words) and ID_NUMBER.intersection(words)):
             return at
     return None
 

@@ -94,8 +94,8 @@ class Question(models.Model):
 
     @property
     def wave_name(self) -> str:
-        """How the tracker names this wave: its label, else its number (a first wave has no
-        label); "" when it is no tracker's wave."""
+        """How the tracker names this wave: its label, else its number (a first wave not
+        named has no label); "" when it has neither (no tracker's wave, not named)."""
         return self.wave_label or (str(self.wave_order) if self.wave_order else "")
 
 

@@ -135,7 +135,8 @@ class CodeframeSerializer(serializers.Serializer):
     )
     wave = serializers.CharField(
         source="codeframe.question.wave_label",
-        help_text="Its question's wave label in a tracker (empty when it is not one).",
+        help_text="Its question's wave label in a tracker (empty when it has none: not a "
+        "wave, or a first wave not named; a question named before its tracker starts has one).",
     )
     response_count = serializers.IntegerField(source="total")
     uncoded = serializers.IntegerField()
@@ -434,7 +435,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class QuestionSerializer(serializers.ModelSerializer):
     wave = serializers.CharField(
-        source="wave_label", help_text="Its wave label in a tracker (empty when not a wave)."
+        source="wave_label",
+        help_text="Its wave label (empty when it has none: not a wave, or a first wave not "
+        "named; a question named before its tracker starts has one).",
     )
     tracker = serializers.IntegerField(
         source="tracker_id",
@@ -462,7 +465,7 @@ class QuestionSerializer(serializers.ModelSerializer):
         ]
 
 
-class WaveNameSerializer(serializers.Serializer):
+class WaveNameSerializer(RequestSerializer):
     wave = serializers.CharField(
         max_length=100, help_text="The wave's name, e.g. 2026-10; unique within its tracker."
     )

@@ -59,10 +59,12 @@ class ImportResult:
         codes would be merged back onto the wrong cases without a word."""
         if not self.numbered:
             return ""
+        one = self.numbered == 1
         return (
-            f"{self.numbered:,} answers had no respondent id column, so they are numbered by "
-            f"their line. To merge the codes back onto the survey's cases, import again "
-            f"naming the id column ({option})."
+            f"{self.numbered:,} answer{'' if one else 's'} had no respondent id column, so "
+            f"{'it was' if one else 'they were'} numbered instead (by line, or after the "
+            "question's other answers). To merge the codes back onto the survey's cases, "
+            f"import again naming the id column ({option})."
         )
 
 

@@ -158,7 +158,7 @@ def test_the_import_page_warns_when_a_file_has_no_id_column(staff_client):
     page = staff_client.post(
         "/questions/import/", {"survey": "S", "file": upload}, follow=True
     ).content.decode()
-    assert "1 answers had no respondent id column" in page
+    assert "1 answer had no respondent id column" in page
     pasted = staff_client.post(
         "/questions/import/", {"survey": "P", "pasted": "Slow app"}, follow=True
     ).content.decode()

@@ -271,3 +271,18 @@ def test_id_columns_named_in_other_words_are_guessed(name):
     assert [(r.respondent_id, r.text) for r in rows] == [("1017", "Too slow")]
     rows = list(read_csv(csv_file("Respondent Name,answer\nAnn,Too slow\n")))
     assert rows[0].respondent_id == ""  # a name is not an id
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Q5 Describe your response (no more than 50 words),Q6 Why?",
+        "Which response? (no = 0),Q6 Why?",
+        "Case number of siblings at home,Q6 Why?",
+    ],
+)
+def test_question_columns_are_not_taken_for_ids(header):
+    """Any header with a word for the respondent and one for a number matched: a question's
+    answers became the ids, and the codes could be merged onto the wrong cases silently."""
+    rows = list(read_csv(csv_file(f"{header}\nIt was fine,Too slow\n"), column="2"))
+    assert [(r.respondent_id, r.text) for r in rows] == [("", "Too slow")]

@@ -297,6 +297,10 @@ def test_nobody_can_make_a_users_personal_project_theirs(client, django_user_mod
     client.force_login(staff)
     form = client.get(f"/admin/codeframe/project/{a.pk}/change/").content.decode()
     assert 'name="personal_for"' not in form
+    total = a.memberships.count() + 1  # its members, and a blank one to add
+    assert f'name="memberships-TOTAL_FORMS" value="{total}"' in form
+    personal = client.get(f"/admin/codeframe/project/{project.pk}/change/").content.decode()
+    assert 'name="memberships-TOTAL_FORMS" value="1"' in personal  # its owner: none to add
 
 
 def test_a_personal_project_takes_no_other_members(client, django_user_model):

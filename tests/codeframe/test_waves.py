@@ -602,3 +602,11 @@ def test_the_api_names_a_wave_as_the_page_does(approved, api_client, django_user
         assert other.patch(url, {"wave": "x"}, format="json").status_code == status
     first.refresh_from_db()
     assert first.wave_label == "2026-10"
+
+
+def test_naming_a_wave_refuses_keys_it_does_not_take(approved, api_client):
+    url = f"/api/questions/{approved.question.pk}/"
+    reply = api_client.patch(url, {"wave": "2026-10", "wave_order": 9}, format="json")
+    assert reply.status_code == 400 and "Unknown field: wave_order" in reply.json()["detail"]
+    approved.question.refresh_from_db()
+    assert approved.question.wave_label == ""

@@ -453,7 +453,9 @@ def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
         ("patch", "api/questions/<int:question_id>/", (401, 404, 404, 403, 400, 400, 400)),
     ],
 )
-def test_the_api_deletes_answer_each_role_as_intended(world, unthrottled, method, route, want):
+def test_the_api_deletes_and_patches_answer_each_role_as_intended(
+    world, unthrottled, method, route, want
+):
     """The route matrix sends GET and POST; these routes also take DELETE (withdrawing an
     approval: analysts; deleting a question: managers, as on its page) or PATCH (naming a
     question's wave: analysts; no name in the body here, so 400)."""
