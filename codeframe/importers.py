@@ -9,6 +9,7 @@ one-column file the whole line is the answer, otherwise the line is refused rath
 """
 
 import csv
+import itertools
 import logging
 import re
 import zipfile
@@ -102,9 +103,9 @@ def read_csv(
     if first is None or not first.strip():
         raise ImportFailed("The file is empty." if first is None else "The first line is empty.")
     separated = any(d in first for d in ",;\t")
-    sample, failed = _sample(lines)
+    sample, lines = _sample(lines)
     delimiter = _separator(first, sample) if separated else ","
-    source = _Lines(first, _chain_all(sample, failed, lines))
+    source = _Lines(first, lines)
     reader = csv.reader(source, delimiter=delimiter)
     try:
         header = next(reader)
@@ -287,7 +288,7 @@ class _Lines:
     """The lines csv.reader reads: `first`, the rest, then _END (`ended` once it is read)."""
 
     def __init__(self, first: str, rest: Iterator[str]) -> None:
-        self.lines, self.ended = _chain(first, rest), False
+        self.lines, self.ended = itertools.chain((first,), rest), False
 
     def __iter__(self) -> "_Lines":
         return self
@@ -302,14 +303,9 @@ class _Lines:
             return _END
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
-
-
-def _sample(lines: Iterator[str]) -> tuple[list[str], ImportFailed | None]:
-    """Up to SNIFF_LINES lines, and the error that stopped the sampling, if one did: it is
-    raised when the rows get there, as it would have been without the sample."""
+def _sample(lines: Iterator[str]) -> tuple[list[str], Iterator[str]]:
+    """(up to SNIFF_LINES lines, every line again): an error that stops the sampling (a line
+    not UTF-8) is raised when the rows get there, as it would have been without the sample."""
     sample: list[str] = []
     try:
         for line in lines:
@@ -317,17 +313,13 @@ def _sample(lines: Iterator[str]) -> tuple[list[str], ImportFailed | None]:
             if len(sample) == SNIFF_LINES:
                 break
     except ImportFailed as exc:
-        return sample, exc
-    return sample, None
+        return sample, _then_raise(sample, exc)
+    return sample, itertools.chain(sample, lines)
 
 
-def _chain_all(
-    sample: list[str], failed: ImportFailed | None, rest: Iterator[str]
-) -> Iterator[str]:
-    yield from sample
-    if failed is not None:
-        raise failed
-    yield from rest
+def _then_raise(lines: list[str], error: ImportFailed) -> Iterator[str]:
+    yield from lines
+    raise error
 
 
 def _separator(header: str, sample: list[str]) -> str:

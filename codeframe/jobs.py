@@ -276,10 +276,10 @@ def _wave_job_frame(question: Question, params: dict) -> Codeframe:
             "again from that codeframe's page."
         )
     # Only a frame of the wave's project: a wave moved to another project in the admin must
-    # not copy its old client's frame (as selectors.coded_with).
-    approved = Codeframe.objects.filter(
-        pk=params["codeframe"], question__project_id=question.project_id
-    ).first()
+    # not copy its old client's frame.
+    approved = selectors.frame_in_project(
+        codeframe_id=params["codeframe"], project_id=question.project_id
+    )
     if approved is None:
         raise NotApproved(
             f"The approved codeframe #{params['codeframe']} this wave was to be coded with "

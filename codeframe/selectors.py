@@ -140,10 +140,16 @@ def coded_with(*, codeframe: Codeframe, lock: bool = False) -> Codeframe | None:
     client's frame: carrying back would write into it, coding again would copy it."""
     if codeframe.coded_with_id is None:
         return None
+    return frame_in_project(
+        codeframe_id=codeframe.coded_with_id, project_id=codeframe.question.project_id, lock=lock
+    )
+
+
+def frame_in_project(*, codeframe_id: int, project_id: int, lock: bool = False) -> Codeframe | None:
+    """The codeframe, if it is in the project (None otherwise): what a wave's codeframe or job
+    may code with, or carry back into."""
     frames = Codeframe.objects.select_for_update() if lock else Codeframe.objects
-    return frames.filter(
-        pk=codeframe.coded_with_id, question__project_id=codeframe.question.project_id
-    ).first()
+    return frames.filter(pk=codeframe_id, question__project_id=project_id).first()
 
 
 def get_code(*, codeframe: Codeframe, code_id: int) -> Code:

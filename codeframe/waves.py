@@ -158,7 +158,6 @@ def rename_wave(*, question: Question, label: str) -> Question:
     named): its tracker's tables, charts and SPSS file say it. A question that is no tracker's
     wave yet keeps the name for when its first later wave is coded. Raises InvalidEdit (blank,
     too long, or another wave of the tracker has it)."""
-    _wave_label(question=question, label=label, renaming=question)  # refused before the lock
     with transaction.atomic():
         _lock_tracker(question)
         question.wave_label = _wave_label(question=question, label=label, renaming=question)
@@ -169,10 +168,9 @@ def rename_wave(*, question: Question, label: str) -> Question:
 def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
     """The first step of coding a wave: check the frame and the label, and import `rows` as the
     tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
-    _check_wave(codeframe=codeframe, wave=wave)  # refused before the lock
     source = codeframe.question
     with transaction.atomic():
-        # Checked again and numbered under the tracker's lock: two waves queued at once (a
+        # Checked and numbered under the tracker's lock: two waves queued at once (a
         # double submit) would otherwise both pass the check and take one label and number.
         root = _lock_tracker(source)
         wave = _check_wave(codeframe=codeframe, wave=wave)

@@ -7,9 +7,10 @@ A new format is one `BaseExporter` subclass in its own module, added to `EXPORTE
 
 from codeframe.exports.base import BaseExporter
 from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, iter_csv
-from codeframe.exports.rows import LAYOUTS, Layout, code_heading, neutralise
+from codeframe.exports.rows import LAYOUTS, Layout, code_heading
 from codeframe.exports.spss import SPSSExporter, build_sav, build_tracker_sav
 from codeframe.exports.xlsx import XLSXExporter, build_xlsx
+from codeframe.formulas import neutralise
 
 EXPORTERS: tuple[BaseExporter, ...] = (
     BinaryCSVExporter(),

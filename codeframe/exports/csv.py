@@ -5,7 +5,8 @@ import io
 from collections.abc import Iterator
 
 from codeframe.exports.base import BaseExporter
-from codeframe.exports.rows import LAYOUTS, Layout, answer_rows, neutralise
+from codeframe.exports.rows import LAYOUTS, Layout, answer_rows
+from codeframe.formulas import neutralise
 from codeframe.models import Codeframe
 
 

@@ -12,7 +12,6 @@ Text cells that a spreadsheet would read as a formula are kept inert by `codefra
 from collections.abc import Iterator
 from typing import Literal
 
-from codeframe.formulas import neutralise  # noqa: F401 - exported with the rows
 from codeframe.models import Code, Codeframe
 from codeframe.selectors import asked_codes, iter_coded_responses
 
