@@ -20,11 +20,12 @@ approved, each known by the answers they reviewed into it (its examples). In ord
    alike a frame's answers are:
    - "far": its similarity to the nearest example is below the `ALPHA_FAR` quantile of the
      examples' own leave-one-out values (each example's nearest other example); catches
-     answers isolated from the whole frame, unless their primary code has a probability of
-     `FAR_SURE` (more likely than all the other codes together): the loosest wordings of a code
-     are far from every example too, but plainly that code's (most of the on-topic answers this
-     rule took, 1.1% of BANKING77's, were right; with the exception, as many transport answers
-     are left out, bench/waves.py);
+     answers isolated from the whole frame, unless (in a frame of three codes or more) their
+     primary code has a probability of `FAR_SURE` (more likely than all the other codes
+     together): the loosest wordings of a code are far from every example too, but plainly
+     that code's (most of the on-topic answers this rule took, 1.1% of BANKING77's, were right;
+     with the exception nearly as many transport answers are left out, 95% of 20 isolated ones
+     in the BANKING77 frame instead of 97%, bench/waves.py);
    - "crowd" (transductive, a density ratio): the wave is pooled with the examples at the
      examples' density (a seeded sample of the wave, at most as many answers coded to each
      code as it has examples), and an answer's score is its mean similarity to its
@@ -66,11 +67,12 @@ approved, each known by the answers they reviewed into it (its examples). In ord
      they are.
      Two checks keep a wave with nothing new from losing answers to "new" (the crowd rule's
      level is spent on every wave, new theme or not, and its catches group by chance where a
-     code is loose): a group whose answers are as near an example as the examples' lower
-     quartile is to its nearest other one (`INSIDE_QUANTILE`) lies inside the frame and is no
-     new theme (`_Model.beside`), and "new" must be the likeliest class, whatever the held-out
-     margins allow. With nothing new in the wave (BANKING77 halves of all intents), 0.9% of
-     the answers are left out instead of 2.9%, which cost the classifier 1.2 points of
+     code is loose): a group whose answers are at least as near an example as the examples'
+     lower quartile is to its nearest other one (`INSIDE_QUANTILE`) lies inside the frame and
+     is no new theme (`_Model.drop_inside_groups`), and an answer "new" takes beyond the groups
+     must have "new" as its likeliest class, whatever the held-out margins allow. With these
+     two and the "far" exception, a wave with nothing new (BANKING77 halves of all intents)
+     has 0.9% of its answers left out instead of 2.9%, which cost the classifier 1.2 points of
      accuracy against the logistic regression alone; now level with it, 0.887 against 0.885
      (bench/waves.py's sets, 15 seeds).
 
@@ -129,13 +131,16 @@ NOVEL_UNSURE = 0.75
 # A group of answers "new" learns from whose answers are (by their median) at least as near an
 # example as the INSIDE_QUANTILE of the examples are to their nearest other example lies inside
 # the frame (the loose part of its codes), not beside it: it is no new theme, and is not left
-# out. A lower quartile, not the median: the crowd rule caught those answers for the few
-# examples around them (the median on bench/waves.py, 5 seeds: 0.4-0.7 points less accuracy on
-# BANKING77 with all its intents; measuring a group by its centre instead, which averaging brings
-# nearer every example, took the train delays of tests/codeframe/test_waves.py for a bank code).
+# out. A lower quartile, not the median: the crowd rule caught these answers because few examples
+# are around them, so even a group of a code's own answers lies further from the examples than
+# the typical example from its neighbour (the median on bench/waves.py, 5 seeds: 0.4-0.7
+# points less accuracy on BANKING77 with all its intents). Measuring a group by its centre
+# instead, which averaging brings nearer every example, took the train delays of
+# tests/codeframe/test_waves.py for a bank code.
 INSIDE_QUANTILE = 0.25
 # An answer far from every example is left out only if its primary code's probability is under
-# this: far, but more likely that code than all the others together, it is the code's.
+# this: far, but more likely that code than all the others together, it is the code's. Only in
+# frames of three codes or more: with one or two, every answer has a code at half or more.
 FAR_SURE = 0.5
 # The answers "new" learns from come as several themes (each unseen theme its own cluster);
 # they are split by k-means into classes of about NOVEL_CLASS_SIZE (at most NOVEL_CLASSES), and
@@ -359,13 +364,13 @@ class _Model:
         far_threshold: float,
         held_out_lead: np.ndarray,
         held_out_near: np.ndarray,
-        inside: float,
+        inside_similarity: float,
     ) -> None:
         self.frame = frame
         self.classifier = classifier
         self.far_threshold = far_threshold
         # How near an example a group's answers must be to lie inside the frame (INSIDE_QUANTILE).
-        self.inside = inside
+        self.inside_similarity = inside_similarity
         # Per example, itself left out: how far its best code's score leads the second's, and
         # its mean similarity to its DENSITY_K nearest examples.
         self.held_out_lead = held_out_lead
@@ -485,7 +490,7 @@ class _Model:
         shift = float(np.median(wave_scores[sure]) - np.median(frame_scores[sure_examples]))
         return min(shift, 0.0)
 
-    def beside(
+    def drop_inside_groups(
         self,
         x: np.ndarray,
         grouped: np.ndarray,
@@ -493,15 +498,20 @@ class _Model:
         themes: np.ndarray,
         nearest: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The groups (`themes` of the answers `new`) that lie beside the frame, not inside
-        it: a group whose answers are as near an example (`nearest`, by their median) as the
-        examples' INSIDE_QUANTILE is to its nearest other one (`inside`) is the loose part of a
-        code, where the crowd rule catches answers by chance, and no new theme. Returns
-        `grouped` without such groups' answers (when `new` is a sample, the answers not in it
-        go with the group whose centre is nearest), and `new` and `themes` without them, the
-        themes renumbered 0..m-1."""
+        """Drops the groups (`themes` of the answers `new`) that lie inside the frame: a
+        group whose answers are (by their median `nearest`, similarity to the nearest example)
+        at least as near an example as the examples' INSIDE_QUANTILE is to its nearest other
+        one (`inside_similarity`) is the loose part of a code, where the crowd rule catches
+        answers by chance, and no new theme. Returns `grouped` without such groups' answers
+        (when `new` is a sample, the answers not in it go with the group whose centre is
+        nearest), and `new` and `themes` without them, the themes renumbered 0..m-1. The sample
+        was drawn before: "new" may learn from fewer answers than NOVEL_SEEDS."""
+        if not len(new):
+            return grouped, new, themes
+        themes = np.unique(themes, return_inverse=True)[1]  # 0..m-1, none empty
         m = int(themes.max()) + 1
-        inside = np.array([np.median(nearest[new[themes == j]]) for j in range(m)]) >= self.inside
+        median = np.array([np.median(nearest[new[themes == j]]) for j in range(m)])
+        inside = median >= self.inside_similarity
         if not inside.any():
             return grouped, new, themes
         centres = _unit(np.stack([x[new[themes == j]].mean(axis=0) for j in range(m)]))
@@ -526,7 +536,7 @@ class _Model:
         """Which answers are new (see the module's docstring): `seeds` are the answers the
         "crowd" and "far" rules caught, `neighbours` each answer's DENSITY_K nearest sampled
         answers (from `crowd_scores`), `nearest` each answer's similarity to its nearest
-        example (for `beside`). A logistic regression learns the frame's codes from the
+        example (for `drop_inside_groups`). A logistic regression learns the frame's codes from the
         examples plus "new" from the seeds caught in a group (a seeded sample of at most
         NOVEL_SEEDS, or as many as the examples; split by `_themes` into several classes, whose
         probabilities add up to "new"'s); the same regression without each fold of the
@@ -539,6 +549,7 @@ class _Model:
         k = len(frame.code_ids)
         if np.floor(ALPHA_NOVEL * (calibrating.sum() + 1)) < 1:
             return seeds  # too few examples to calibrate the "new" class: the rules' catches
+        unsure = lead < np.quantile(self.held_out_lead[calibrating], NOVEL_UNSURE)
         rng = np.random.default_rng(0)
         # Others only: a wave of at most DENSITY_K sampled answers lists each sampled answer
         # among its own neighbours (at -inf), which would count it in its own group.
@@ -551,9 +562,9 @@ class _Model:
         if len(new) > cap:
             new = np.sort(rng.choice(new, cap, replace=False))
         themes = _themes(x[new])
-        grouped, new, themes = self.beside(x, grouped, new, themes, nearest)
+        grouped, new, themes = self.drop_inside_groups(x, grouped, new, themes, nearest)
         if not len(new):
-            return grouped
+            return grouped & unsure
         features = np.vstack([frame.x, x[new]])
         labels = np.concatenate([frame.labels, k + themes])
         fold = np.zeros(len(frame.x), dtype=np.intp)
@@ -584,7 +595,6 @@ class _Model:
         # of the frame, whose held-out examples all lean to their codes) would leave out
         # answers that lean to a code too, to spend the level.
         threshold = max(-_conformal_quantile(-held_out[calibrating], ALPHA_NOVEL), 0.0)
-        unsure = lead < np.quantile(self.held_out_lead[calibrating], NOVEL_UNSURE)
         return (grouped | (scores > threshold)) & unsure
 
     def left_out(
@@ -610,7 +620,9 @@ class _Model:
         shift = self.form_shift(wave_scores, frame_scores, lead, to_frame, calibrating)
         wave_scores = wave_scores - shift
         crowd_threshold = _conformal_quantile(frame_scores[calibrating], ALPHA_CROWD)
-        far = (nearest < self.far_threshold) & (certainty < FAR_SURE)
+        far = nearest < self.far_threshold
+        if k > 2:  # with one or two codes, every answer has a code at half the probability
+            far &= certainty < FAR_SURE
         crowd = ~far & (wave_scores < crowd_threshold)
         if crowd.any() and self.classifier is not None:
             crowd = ~far & self.novel(x, far | crowd, neighbours, lead, calibrating, nearest)

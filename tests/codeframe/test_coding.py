@@ -91,6 +91,19 @@ def test_a_crowd_of_off_topic_answers_stays_uncoded():
     assert closed.params["leave_out"] is False and closed.params["crowd_threshold"] is None
 
 
+@pytest.mark.parametrize("topics", [("fees",), ("fees", "app")])
+def test_an_answer_far_from_a_frame_of_one_or_two_codes_is_left_out(topics):
+    """ "far" in frames of one and two codes (100 examples each, enough to calibrate): two
+    answers of another subject, too few for a group, are far from every example. Its exception
+    (a primary code at half the probability, `FAR_SURE`) cannot apply there: with one or two
+    codes every answer has such a code, and "far" would never leave anything out."""
+    examples = {n: [f"{t} said {i}" for i in range(100)] for n, t in enumerate(topics, start=1)}
+    wave = [f"{t} comment {i}" for t in topics for i in range(10)] + ["weather a", "weather b"]
+    coded = code_answers(examples, wave, embed=topic_embed)
+    assert coded.uncoded_reasons[-2:] == ["far", "far"], coded.assignments[-2:]
+    assert all(coded.assignments[:-2])
+
+
 def test_vectors_given_are_used_and_codes_without_examples_never_assigned():
     texts = ["fees a", "app b"]
     examples = {**EXAMPLES, 20: []}
@@ -306,9 +319,10 @@ def test_new_banking_intents_are_left_out_whole(real_model):
     on_uncoded, off_uncoded, _ = zip(*_banking_waves(), strict=True)
     # Measured 0.016 and 0.903; before the checks on "new" and the "far" exception
     # (coding.INSIDE_QUANTILE, FAR_SURE) 0.030 and 0.925 (with one "new" class: 0.032 and
-    # 0.919); with the crowd rule's catches alone (no "new" class): 0.040 and 0.869.
+    # 0.919); with the crowd rule's catches alone (no "new" class): 0.040 and 0.869. The floor
+    # was 0.9: at 0.903 one answer (of 320) would tip it, so it is 0.88 now.
     assert np.mean(on_uncoded) <= 0.05, on_uncoded
-    assert np.mean(off_uncoded) >= 0.9, off_uncoded
+    assert np.mean(off_uncoded) >= 0.88, off_uncoded
 
 
 def test_many_new_themes_around_the_frame_are_left_out(real_model):
