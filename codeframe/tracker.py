@@ -35,6 +35,9 @@ class WaveCounts:
     # The codes the wave's codeframe has (None: all of them). A code it lacks was not asked
     # about there: no share, not 0% (a code accepted later, a net regrouped away).
     present: frozenset[int] | None = None
+    # False: counted unlike the previous wave (its share of uncoded answers from a coded wave
+    # after a generated one, which codes every theme answer), so no change or test across them.
+    follows: bool = True
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
@@ -91,7 +94,8 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
     """Each code's share per wave (waves in the order given: oldest first), the change from
     the previous wave, its z-test. Codes missing from a wave's counts count 0 there, unless the
     wave's frame lacks them (`WaveCounts.present`): then they have no share, and no change to
-    or from that wave.
+    or from that wave. A wave that does not follow the previous one (`WaveCounts.follows`) has
+    its shares but no change from it.
 
     Raises ValueError for duplicate wave labels or a count above its wave's base.
     """
@@ -110,7 +114,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
             count = int(wave.counts.get(number, 0)) if wave.has(number) else None
             share = count / wave.base if wave.base and count is not None else None
             change = z = p = previous_share = None
-            if index and share is not None:
+            if index and share is not None and wave.follows:
                 before = waves[index - 1]
                 if before.base and before.has(number):
                     previous = int(before.counts.get(number, 0))

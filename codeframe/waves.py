@@ -596,8 +596,12 @@ def tracker_tables(*, question: Question) -> TrackerTables:
     answer once however many of its codes it carries, with each wave's own grouping (a code
     regrouped in a later wave does not move earlier waves' answers); nets without codes are left
     out. A code or net a wave's frame lacks has no share there (not asked about, as in the
-    stacked SPSS file). Labels are the newest wave's that has the code or net."""
+    stacked SPSS file). Labels are the newest wave's that has the code or net. The uncoded
+    share of a wave coded with a frame has no change from a generated wave's (the approved
+    frame's own, where generation gave every theme answer a code): "fits no code" is only
+    decided in coded waves, so the jump says nothing about the answers."""
     code_waves, net_waves, uncoded_waves, codes, nets = [], [], [], {}, {}
+    generated_before = None
     for wave in tracker_waves(question=question):
         label, frame = wave.label, wave.codeframe
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
@@ -614,9 +618,16 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         coded = frame.question.responses.filter(
             assignments__codeframe=frame, assignments__is_primary=True
         )
+        generated = frame.coded_with_id is None
         uncoded_waves.append(
-            tracker_stats.WaveCounts(label, base, {UNCODED: base - coded.distinct().count()})
+            tracker_stats.WaveCounts(
+                label,
+                base,
+                {UNCODED: base - coded.distinct().count()},
+                follows=generated_before in (None, generated),
+            )
         )
+        generated_before = generated
         asked = asked_codes(codeframe=frame)
         code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked)))
         named = dict(

@@ -159,6 +159,30 @@ def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(ap
     assert nets.cells[("2027-01", target.number)].count < carried  # the answer counted once
 
 
+def test_the_uncoded_share_has_no_change_from_a_generated_wave(approved):
+    """The first wave's frame was generated (every theme answer got a code); "fits no code" is
+    decided only in coded waves, so the uncoded row has no change (nor a significance mark)
+    from the generated wave to the first coded one, then changes as usual between coded waves;
+    the code rows change from the first wave on."""
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    third = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    for frame in (second, third):  # an uncoded answer in each coded wave
+        Assignment.objects.filter(
+            codeframe=frame, response=frame.question.responses.order_by("pk").first()
+        ).delete()
+    table, _nets, uncoded = waves.tracker_tables(question=third.question)
+    first, after_generated, between_coded = (
+        uncoded.cells[(wave, waves.UNCODED)] for wave in ("1", "2027-01", "2027-02")
+    )
+    assert after_generated.share > 0 and after_generated.count >= 1
+    assert after_generated.change is None and after_generated.p is None
+    assert not after_generated.significant
+    assert between_coded.change is not None and between_coded.previous_share is not None
+    assert first.change is None
+    number = next(iter(table.codes))
+    assert table.cells[("2027-01", number)].change is not None
+
+
 def test_a_wave_not_coded_yet_keeps_its_place_in_the_tracker_and_the_sav(approved, client):
     """A wave whose job is queued or failed is a column without shares (the next wave gets no
     change across it), and the waves after it keep their number in the stacked SPSS file: a
