@@ -514,15 +514,14 @@ class _Model:
         inside = median >= self.inside_similarity
         if not inside.any():
             return grouped, new, themes
-        centres = _unit(np.stack([x[new[themes == j]].mean(axis=0) for j in range(m)]))
         grouped = grouped.copy()
-        unsampled = grouped.copy()
-        unsampled[new] = False
-        rest = np.flatnonzero(unsampled)  # answers of groups left out of a sample: the nearest
-        grouped[rest[inside[np.argmax(x[rest] @ centres.T, axis=1)]]] = False
+        rest = np.setdiff1d(np.flatnonzero(grouped), new)  # answers of groups left out of a sample
+        if len(rest):  # ... go with the group whose centre is nearest
+            centres = _unit(np.stack([x[new[themes == j]].mean(axis=0) for j in range(m)]))
+            grouped[rest[inside[np.argmax(x[rest] @ centres.T, axis=1)]]] = False
         keep = ~inside[themes]
         grouped[new[~keep]] = False
-        return grouped, new[keep], np.cumsum(~inside)[themes[keep]] - 1
+        return grouped, new[keep], np.unique(themes[keep], return_inverse=True)[1]
 
     def novel(
         self,
