@@ -148,7 +148,9 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         },
         summary="Delete a question with its answers, codeframes and jobs",
         description="Managers only, as on its page. A tracker's wave is deleted from the newest "
-        "back; the code numbers its codeframes used stay reserved in the tracker.",
+        "back; the code numbers its codeframes used stay reserved in the tracker, while its "
+        "wave number and label are free again (a wave coded again from a corrected file takes "
+        "its place, so the waves' numbers stay 1, 2, 3...).",
     )
     def destroy(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question(

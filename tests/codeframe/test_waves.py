@@ -280,6 +280,20 @@ def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, de
     assert waves.accept_suggestion(suggestion=suggestion_of(last, "Station")).number == taken + 1
 
 
+def test_a_deleted_newest_wave_leaves_its_place_to_the_wave_coded_again(approved):
+    """A wave deleted from the newest back (a wrong file) frees its wave number and label, so
+    the same wave coded again from the corrected file takes its place: the stacked file's waves
+    stay 1, 2, 3. Its code numbers stay reserved (the test above)."""
+    first = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    wrong = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE[:20]), wave="2027-02")
+    assert (first.question.wave_order, wrong.question.wave_order) == (2, 3)
+    services.delete_question(question=wrong.question)
+    again = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    assert (again.question.wave_label, again.question.wave_order) == ("2027-02", 3)
+    orders = [w.question.wave_order for w in waves.tracker_waves(question=approved.question)]
+    assert orders == [1, 2, 3]
+
+
 def test_before_any_wave_is_coded_a_later_waves_own_codeframe_stays_out(approved):
     """A wave imported but not coded yet, with a codeframe generated afresh on it: the
     tracker's numbering has not started there, so that frame neither stands for the wave nor
