@@ -757,7 +757,11 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
     if not sources:
         return target
     with transaction.atomic():
-        target = Code.objects.select_for_update().get(pk=target.pk)
+        _lock_codeframe(target.codeframe_id)
+        target = _current(target)
+        sources = list(Code.objects.filter(pk__in=[s.pk for s in sources]))
+        if not sources:  # merged or deleted meanwhile
+            return target
         source_ids = [s.pk for s in sources]
         held = {
             a.response_id: a for a in Assignment.objects.filter(code=target).select_for_update()
@@ -801,6 +805,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
 def delete_code(*, code: Code) -> None:
     """Delete the code; its answers fall back to their next most confident code, or uncoded."""
     with transaction.atomic():
+        _lock_codeframe(code.codeframe_id)
         orphans = list(
             Assignment.objects.filter(code=code, is_primary=True).values_list(
                 "response_id", flat=True
@@ -826,7 +831,8 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
     if response.question_id != to_code.codeframe.question_id:
         raise InvalidEdit("The answer and the code belong to different questions.")
     with transaction.atomic():
-        codeframe = to_code.codeframe
+        codeframe = _lock_codeframe(to_code.codeframe_id)
+        to_code = _current(to_code)
         left = Assignment.objects.filter(
             codeframe=codeframe, response=response, is_primary=True
         ).exclude(code=to_code)
@@ -870,6 +876,7 @@ def _refresh_description(code: Code) -> None:
 def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
     """Leave the answer without any code of `codeframe` ("Other"): it fits none of them."""
     with transaction.atomic():
+        _lock_codeframe(codeframe.pk)
         assignments = Assignment.objects.filter(codeframe=codeframe, response=response)
         left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
         assignments.delete()
@@ -886,6 +893,25 @@ def remove_second_code(*, response: Response, code: Code) -> None:
     ).delete()
     if not removed:
         raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
+
+
+def _lock_codeframe(codeframe_id: int) -> Codeframe:
+    """The codeframe, locked until the transaction ends. Edits of its codes and answers take
+    this lock first, so two analysts' edits at once run one after the other: two moves of one
+    answer both inserted a primary code (the one-primary constraint refused the second, an
+    error page), and opposite merges each locked their own target first (a deadlock)."""
+    return Codeframe.objects.select_for_update().get(pk=codeframe_id)
+
+
+def _current(code: Code) -> Code:
+    """`code` read afresh (under the codeframe's lock). Raises InvalidEdit if it was merged
+    away or deleted meanwhile."""
+    try:
+        return Code.objects.get(pk=code.pk)
+    except Code.DoesNotExist:
+        raise InvalidEdit(
+            f"Code {code.number} was merged or deleted meanwhile; reload the page."
+        ) from None
 
 
 def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = None) -> None:

@@ -27,6 +27,7 @@ from codeframe.exceptions import (
     CarryBackConflict,
     CodeframeError,
     ImportFailed,
+    InvalidEdit,
     NotAWaveFrame,
     TooManyResponses,
     UploadTooLarge,
@@ -504,7 +505,11 @@ def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRes
     if not form.is_valid():
         messages.error(request, "Choose another code of this codeframe to merge into.")
         return _back(request, codeframe)
-    target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
+    try:  # the target merged away by another analyst since the form checked it
+        target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+        return _back(request, codeframe)
     messages.success(request, f"Merged code {code.number} into {target.number}. {target.label}.")
     return redirect(codeframe)
 
@@ -529,7 +534,11 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
         messages.error(request, "Choose a code of this codeframe.")
         return _back(request, codeframe)
     to_code = form.cleaned_data["to_code"]
-    services.move_response(response=response, to_code=to_code)
+    try:  # the code merged away by another analyst since the form checked it
+        services.move_response(response=response, to_code=to_code)
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+        return _back(request, codeframe)
     messages.success(request, f"Moved answer {response.respondent_id} to {to_code}.")
     return _back(request, codeframe)
 

@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+from django.db import connection
 
 from codeframe import selectors, services
 from codeframe.exceptions import (
@@ -294,6 +297,81 @@ def test_merge_across_codeframes_is_refused(codeframe, question):
     other = services.create_codeframe(question=question, n_codes=3)
     with pytest.raises(InvalidEdit):
         services.merge_codes(target=codeframe.codes.first(), sources=[other.codes.first()])
+
+
+def test_edits_on_a_page_older_than_a_merge_say_so(codeframe):
+    """A page opened before another analyst merged or deleted a code still offers it: merging
+    into it, or moving an answer to it, says the code went (was a 500: the code's row was
+    gone, and a move inserted an answer's code that no longer existed)."""
+    first, second, third = list(codeframe.codes.order_by("number"))[:3]
+    stale = Code.objects.get(pk=second.pk)
+    services.merge_codes(target=first, sources=[second])
+    with pytest.raises(InvalidEdit, match=f"Code {second.number} was merged or deleted"):
+        services.merge_codes(target=stale, sources=[third])
+    response = Assignment.objects.filter(code=first, is_primary=True).first().response
+    with pytest.raises(InvalidEdit, match="reload the page"):
+        services.move_response(response=response, to_code=stale)
+    assert Assignment.objects.get(response=response, is_primary=True).code_id == first.pk
+    assert Code.objects.filter(pk=third.pk).exists()
+    # Merging a code merged away meanwhile into another does nothing more.
+    assert services.merge_codes(target=third, sources=[stale]).pk == third.pk
+    assert Code.objects.get(pk=first.pk).size == primary_count(codeframe, first)
+
+
+def primary_count(codeframe: Codeframe, code: Code) -> int:
+    return Assignment.objects.filter(codeframe=codeframe, code=code, is_primary=True).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_analysts_editing_at_once_get_no_error_page():
+    """Edits of one codeframe at once (two analysts moving one answer, opposite merges) ran
+    side by side: the second move inserted a second primary code (an IntegrityError, a 500) and
+    opposite merges could deadlock. They take the codeframe's lock and run in turn."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (make test runs this on it)")
+    question = make_question(ANSWERS)
+    codeframe = services.create_codeframe(question=question, n_codes=4)
+    codes = list(codeframe.codes.order_by("number"))
+    response = Assignment.objects.filter(codeframe=codeframe, is_primary=True).first().response
+    errors: list[BaseException] = []
+
+    def at_once(*edits) -> None:
+        start = threading.Barrier(len(edits))
+
+        def run(edit) -> None:
+            try:
+                start.wait()
+                edit()
+            except InvalidEdit:
+                pass  # a clear message: the other analyst's edit came first
+            except BaseException as exc:  # what the test is looking for
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(edit,)) for edit in edits]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    for _ in range(5):
+        at_once(
+            *(
+                lambda code=code: services.move_response(response=response, to_code=code)
+                for code in codes
+            )
+        )
+        assert Assignment.objects.filter(response=response, is_primary=True).count() == 1
+    a, b = codes[:2]
+    at_once(
+        lambda: services.merge_codes(target=a, sources=[b]),
+        lambda: services.merge_codes(target=b, sources=[a]),
+    )
+    assert errors == []
+    assert codeframe.codes.filter(pk__in=[a.pk, b.pk]).count() == 1
+    total = sum(codeframe.codes.values_list("size", flat=True))
+    assert total == Assignment.objects.filter(codeframe=codeframe, is_primary=True).count()
 
 
 def test_delete_falls_back_to_the_next_code_or_uncoded(codeframe):
