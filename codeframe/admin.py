@@ -126,6 +126,17 @@ class QuestionAdmin(ScopedAdmin):
     search_fields = ["survey", "text"]
     list_filter = ["created", ("project", _related_only), ("survey", ScopedValuesFilter)]
     date_hierarchy = "created"
+    # A tracker's waves are made, numbered and named by the app (codeframe.waves: labels unique
+    # in the tracker, numbers given out under its lock); rename a wave on its page.
+    readonly_fields = ["tracker", "wave_order", "wave_label"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # A tracker's waves stay in one project: one moved to another client's project would
+        # show there in the first wave's tracker, and the other's in this one.
+        if obj is not None and (obj.tracker_id or obj.later_waves.exists()):
+            fields.append("project")
+        return fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -189,6 +200,8 @@ class CodeframeAdmin(ScopedAdmin):
     list_select_related = ["question"]
     readonly_fields = [
         "question",
+        # The tracker's series (codeframe.waves.tracker_series) follows it: set by coding a wave.
+        "coded_with",
         "params",
         "timings",
         "cache_hits",

@@ -15,7 +15,7 @@ from codeframe.models import (
     Role,
     SuggestedCode,
 )
-from tests.codeframe.conftest import ANSWERS
+from tests.codeframe.conftest import ANSWERS, make_question
 from tests.codeframe.test_waves import rows
 
 pytestmark = pytest.mark.django_db
@@ -258,3 +258,21 @@ def test_a_codes_net_is_one_of_its_own_codeframe(admin_client, codeframe, other_
     own_net = codeframe.nets.exclude(pk=code.net_id).first()
     assert admin_client.post(url, {**data, "net": own_net.pk}).status_code == 302
     assert Code.objects.get(pk=code.pk).net_id == own_net.pk
+
+
+def test_a_trackers_waves_stay_as_the_app_made_them(admin_client, codeframe):
+    """The admin cannot move a tracker's wave to another project (the first wave's tracker would
+    show another client's answers), renumber or rename it past the tracker's checks, nor point
+    a wave's codeframe at another frame (the tracker's series follows `coded_with`)."""
+    waves.approve_codeframe(codeframe=codeframe)
+    wave = waves.code_wave(codeframe=codeframe, rows=rows(["Fees", "Staff"]), wave="2027-01")
+    for question in (codeframe.question, wave.question):
+        page = admin_client.get(reverse("admin:codeframe_question_change", args=[question.pk]))
+        form = page.context["adminform"].form
+        assert not {"project", "tracker", "wave_order", "wave_label"} & set(form.fields)
+    alone = make_question(["Fees"], survey="Alone")
+    page = admin_client.get(reverse("admin:codeframe_question_change", args=[alone.pk]))
+    assert "project" in page.context["adminform"].form.fields  # no tracker: it may move
+    page = admin_client.get(reverse("admin:codeframe_codeframe_change", args=[wave.pk]))
+    assert "coded_with" not in page.context["adminform"].form.fields
+    assert "approved" in page.context["adminform"].form.fields
