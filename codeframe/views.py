@@ -368,6 +368,8 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     counted = None  # the wave's codeframe the tracker counts, when it is another one
     if is_tracker and (entry := waves.tracker_wave(question=codeframe.question)) is not None:
         counted = entry.codeframe if entry.codeframe != codeframe else None
+    # Replaced when its wave was coded again: not to be approved (nor code later waves).
+    replaced = counted is not None and waves.replaced_by(codeframe=codeframe) is not None
     return render(
         request,
         "codeframe/codeframe_detail.html",
@@ -378,6 +380,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "suggestions": selectors.pending_suggestions(codeframe=codeframe),
             "is_tracker": is_tracker,
             "tracker_counts": counted,
+            "replaced": replaced,
             "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
             "can_recode": _can_recode(codeframe),
             **_roles(request.user, codeframe.question.project_id),
@@ -613,7 +616,11 @@ def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpR
 def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = _editable(request, codeframe_id)
     approve = request.POST.get("approved", "1") == "1"
-    waves.approve_codeframe(codeframe=codeframe, approved=approve)
+    try:
+        waves.approve_codeframe(codeframe=codeframe, approved=approve)
+    except CodeframeError as exc:  # replaced by the wave's newer codeframe
+        messages.error(request, str(exc))
+        return redirect(codeframe)
     messages.success(
         request,
         "Approved: it can code the next waves." if approve else "No longer approved.",

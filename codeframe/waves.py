@@ -41,7 +41,7 @@ from codeframe.models import (
     Response,
     SuggestedCode,
 )
-from codeframe.selectors import asked_codes, coded_with, question_texts
+from codeframe.selectors import asked_codes, coded_with, is_tracker, question_texts
 from codeframe.services import (
     RESERVED,
     _store,
@@ -57,7 +57,10 @@ logger = logging.getLogger(__name__)
 
 
 def approve_codeframe(*, codeframe: Codeframe, approved: bool = True) -> Codeframe:
-    """Mark the codeframe approved (or not): only approved frames code new waves."""
+    """Mark the codeframe approved (or not): only approved frames code new waves. Raises
+    NotTheWavesFrame when approving a wave's codeframe that another replaced (`replaced_by`)."""
+    if approved and not codeframe.approved and (newer := replaced_by(codeframe=codeframe)):
+        raise NotTheWavesFrame(_replaced(codeframe, newer))
     codeframe.approved = approved
     codeframe.save(update_fields=["approved"])
     return codeframe
@@ -101,6 +104,29 @@ def code_wave(
     with transaction.atomic():
         question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
         return code_wave_question(question=question, codeframe=codeframe, embed=embed)
+
+
+def replaced_by(*, codeframe: Codeframe) -> Codeframe | None:
+    """The codeframe the tracker counts for this one's wave instead of it, when this one is in
+    the tracker's numbering (`tracker_series`) and was replaced (its wave coded again); else
+    None. A replaced frame lacks the edits carried back since, and may have numbers the
+    approved frame retired since: it must not code (or be approved to code) later waves."""
+    question = codeframe.question
+    if codeframe.coded_with_id is None or not is_tracker(question=question):
+        return None  # the first wave's frames: tracker_series and _check_wave judge those
+    wave = tracker_wave(question=question)
+    if wave is None or wave.codeframe is None or wave.codeframe.pk == codeframe.pk:
+        return None
+    series = tracker_series(question=question)
+    return wave.codeframe if series is not None and codeframe.pk in series.frames else None
+
+
+def _replaced(codeframe: Codeframe, newer: Codeframe) -> str:
+    return (
+        f"Codeframe #{codeframe.pk} was replaced by codeframe #{newer.pk} when its wave was coded "
+        f"again; the tracker counts #{newer.pk} for the wave. Approve and code later waves with "
+        f"#{newer.pk}, which has the edits carried back since."
+    )
 
 
 def _check_wave(*, codeframe: Codeframe, wave: str) -> str:

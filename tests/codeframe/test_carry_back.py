@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from codeframe import carryback, exports, services, waves
-from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
+from codeframe.exceptions import CarryBackConflict, NotAWaveFrame, NotTheWavesFrame
 from codeframe.exports.rows import answer_rows
 from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Membership, Net, Role
 from tests.codeframe.conftest import ANSWERS, make_question
@@ -514,14 +514,48 @@ def test_a_wave_coded_again_takes_the_edits_carried_back(staff_client, api_clien
     refused = api_client.post(f"/api/codeframes/{approved.pk}/recode/")
     assert refused.status_code == 409
     assert "nothing to code its wave again" in refused.json()["detail"]
-    waves.approve_codeframe(codeframe=again)
-    refused = api_client.post(f"/api/codeframes/{again.pk}/recode/")
+    # Coded again twice: `again` is replaced too, and the newest is the wave's to approve.
+    newest = waves.tracker_wave(question=wave2.question).codeframe
+    assert newest not in (again, wave2)
+    waves.approve_codeframe(codeframe=newest)
+    refused = api_client.post(f"/api/codeframes/{newest.pk}/recode/")
     assert refused.status_code == 409 and "tracker keeps it" in refused.json()["detail"]
     waves.approve_codeframe(codeframe=approved, approved=False)
     refused = api_client.post(f"/api/codeframes/{wave2.pk}/recode/")
     assert refused.status_code == 409 and "no longer approved" in refused.json()["detail"]
     page = staff_client.post(url, follow=True).content.decode()
     assert "no longer approved" in page
+
+
+def test_a_replaced_wave_frame_codes_no_later_wave(staff_client, api_client, approved, wave2):
+    """A wave's codeframe replaced when the wave was coded again lacks the edits carried back
+    since (a merge: the number the approved frame retired): it could still be approved and code
+    a new wave, whose tracker column then counted the retired code as asked."""
+    first, second = numbers(wave2)[:2]
+    services.merge_codes(target=code(wave2, first), sources=[code(wave2, second)])
+    carryback.carry_back(codeframe=wave2)
+    assert api_client.post(f"/api/codeframes/{wave2.pk}/recode/").status_code == 202
+    again = waves.tracker_wave(question=wave2.question).codeframe
+    assert again != wave2 and second not in numbers(again)
+    assert waves.replaced_by(codeframe=wave2) == again
+    assert waves.replaced_by(codeframe=again) is None
+    assert waves.replaced_by(codeframe=approved) is None
+
+    refused = api_client.post(f"/api/codeframes/{wave2.pk}/approve/")
+    assert refused.status_code == 409
+    assert f"replaced by codeframe #{again.pk}" in refused.json()["detail"]
+    page = staff_client.get(wave2.get_absolute_url()).content.decode()
+    assert "Approve this codeframe" not in page and "so it codes no later wave" in page
+    assert "Approve this codeframe" in staff_client.get(again.get_absolute_url()).content.decode()
+    shown = staff_client.post(
+        reverse("codeframe:codeframe-approve", args=[wave2.pk]), {"approved": "1"}, follow=True
+    )
+    assert f"replaced by codeframe #{again.pk}" in shown.content.decode()
+    wave2.refresh_from_db()
+    assert not wave2.approved
+    with pytest.raises(NotTheWavesFrame, match="replaced by codeframe"):
+        waves.approve_codeframe(codeframe=wave2)
+    assert waves.approve_codeframe(codeframe=again).approved  # the wave's own: approved
 
 
 def test_a_wave_moved_to_another_project_no_longer_reaches_its_frame(approved, wave2):
