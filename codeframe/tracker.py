@@ -6,7 +6,8 @@ Shares are of the wave's base (every respondent who answered, coded or not), and
 answer once per code it carries, so a multi-coded answer counts for both codes and the shares
 of a wave may add up to more than 100%, as coders' tables do. A net's table is the same kind of
 table, with "codes" the nets and an answer counted once per net it has any code of. The
-change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%.
+change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%,
+unless a wave's base is low (under LOW_BASE answers).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from xml.sax.saxutils import escape, quoteattr
 from codeframe.formulas import neutralise
 
 CONFIDENCE = 0.95
-# A wave's base under this many answers is marked "low base" (shares that move a lot by chance).
+# A wave's base under this many answers is marked "low base" (shares that move a lot by chance),
+# and a change from or to it is not tested: the z-test's normal approximation does not hold
+# there (a code on 1 of 2 answers after 28 of 338 read as significant), and survey tables do not
+# mark significance on such bases.
 LOW_BASE = 30
 
 
@@ -95,7 +99,8 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
     the previous wave, its z-test. Codes missing from a wave's counts count 0 there, unless the
     wave's frame lacks them (`WaveCounts.present`): then they have no share, and no change to
     or from that wave. A wave that does not follow the previous one (`WaveCounts.follows`) has
-    its shares but no change from it.
+    its shares but no change from it. A change from or to a wave of fewer than LOW_BASE answers
+    is shown but not tested (no z, p or significance).
 
     Raises ValueError for duplicate wave labels or a count above its wave's base.
     """
@@ -121,7 +126,8 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                     # Exactly, then to the nearest float: 29/200 - 24/200 is 0.025, not
                     # 0.024999..., which a page would round down.
                     change = float(Fraction(count, wave.base) - Fraction(previous, before.base))
-                    z, p = two_proportion_z_test(previous, before.base, count, wave.base)
+                    if min(wave.base, before.base) >= LOW_BASE:
+                        z, p = two_proportion_z_test(previous, before.base, count, wave.base)
                     previous_share = previous / before.base
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,

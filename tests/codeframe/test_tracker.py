@@ -137,6 +137,27 @@ def test_bases_per_wave_and_low_bases():
     assert table.low_bases() == ["2027-03"]  # an empty wave has no shares to doubt
 
 
+def test_a_change_from_or_to_a_low_base_is_not_tested():
+    """1 of 2 answers after 28 of 338 read as significant (p = 0.035) on a base of 2, where the
+    z-test's normal approximation does not hold: the change is shown, not tested."""
+    assert two_proportion_z_test(28, 338, 1, 2)[1] < 0.05
+    waves = [WaveCounts("a", 338, {1: 28}), WaveCounts("b", 2, {1: 1})]
+    waves += [WaveCounts("c", 338, {1: 28}), WaveCounts("d", 30, {1: 12})]
+    cells = tracker(waves, codes={1: "Fees"}).row(1)
+    assert [round(c.change, 4) if c.change is not None else None for c in cells] == [
+        None,
+        0.4172,
+        -0.4172,
+        0.3172,
+    ]
+    assert [(c.z is None, c.p is None, c.significant) for c in cells[1:3]] == [
+        (True, True, False)
+    ] * 2
+    assert cells[3].significant and cells[3].p < 0.05  # a base of 30 is tested
+    text = tracker_csv(tracker(waves, codes={1: "Fees"}))
+    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,")  # no z, p, nor "no"
+
+
 def test_a_code_a_waves_frame_lacks_has_no_share_there():
     """Not asked about is not 0%: no share in that wave, no change into or out of it."""
     waves = [
