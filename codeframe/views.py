@@ -654,19 +654,42 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         else:
             data = form.cleaned_data
             try:
+                rows = _CountedRows(_wave_rows(data))
                 job = jobs.queue_wave(
-                    codeframe=codeframe,
-                    rows=_wave_rows(data),
-                    wave=data["wave"],
-                    user=request.user,
+                    codeframe=codeframe, rows=rows, wave=data["wave"], user=request.user
                 )
             except CodeframeError as exc:
                 if not isinstance(exc, ImportFailed | TooManyResponses):
                     refund(request)  # the label, the frame's state: refused before the import
                 form.add_error(None, str(exc))
             else:
+                # As on the import page: a file without an id column is numbered by line, which
+                # looks like serials but will not merge back (pasted answers: no notice).
+                result = services.ImportResult(
+                    question=job.question, imported=0, skipped=0, numbered=rows.numbered
+                )
+                notice = result.id_notice(option="“Respondent id column”")
+                if notice and data.get("file") is not None:
+                    messages.warning(request, notice)
                 return redirect(job)
     return render(request, "codeframe/wave_new.html", {"codeframe": codeframe, "form": form})
+
+
+class _CountedRows:
+    """The rows of an upload, counting the answers without a respondent id as they are read;
+    closed as the reader is (`services.import_responses` closes it)."""
+
+    def __init__(self, rows) -> None:
+        self.rows, self.numbered = rows, 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.numbered += bool(row.text.strip()) and not row.respondent_id
+            yield row
+
+    def close(self) -> None:
+        if (close := getattr(self.rows, "close", None)) is not None:
+            close()
 
 
 def _wave_rows(data: dict):

@@ -137,6 +137,23 @@ def test_the_wave_form_keeps_respondent_ids(staff_client, approved):
     }
 
 
+def test_the_wave_form_warns_when_a_file_has_no_respondent_ids(staff_client, approved):
+    """A file without an id column is numbered by line, as on the import page: that page warned
+    (line numbers look like serials, but will not merge back), the wave form did not."""
+    new = reverse("codeframe:wave-new", args=[approved.pk])
+    answers = [t for t in NEXT_WAVE if t.strip()]
+    bare = SimpleUploadedFile("wave.csv", ("Answer\n" + "\n".join(answers)).encode())
+    reply = staff_client.post(new, {"wave": "2027-01", "file": bare}, follow=True)
+    shown = [str(m) for m in reply.context["messages"]]
+    assert any(f"{len(answers)} answers had no respondent id column" in m for m in shown)
+    with_ids = "".join(f"R{i},{t}\n" for i, t in enumerate(answers))
+    upload = SimpleUploadedFile("wave.csv", f"Serial,Answer\n{with_ids}".encode())
+    reply = staff_client.post(new, {"wave": "2027-02", "file": upload}, follow=True)
+    assert not any("no respondent id" in str(m) for m in reply.context["messages"])
+    pasted = staff_client.post(new, {"wave": "2027-03", "pasted": "\n".join(answers)}, follow=True)
+    assert not any("no respondent id" in str(m) for m in pasted.context["messages"])
+
+
 def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe):
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert "Approve this codeframe" in page and "Code a new wave" not in page
