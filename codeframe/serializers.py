@@ -237,9 +237,17 @@ class TrackerCellSerializer(serializers.Serializer):
     change = serializers.FloatField(
         allow_null=True, help_text="Share minus the previous wave's; null for the first wave."
     )
-    z = serializers.FloatField(allow_null=True, help_text="Two-proportion z of the change.")
+    z = serializers.FloatField(
+        allow_null=True,
+        help_text="Two-proportion z of the change; null if not tested (a base "
+        "under 30 in either wave).",
+    )
     p = serializers.FloatField(allow_null=True, help_text="Its two-sided p.")
     significant = serializers.BooleanField(help_text="The change is significant at 95%.")
+    redefined = serializers.BooleanField(
+        help_text="No change from the previous wave: a merge joined other codes into this one "
+        "in only one of the two waves (code the other again to compare)."
+    )
 
 
 class TrackerCodeSerializer(serializers.Serializer):

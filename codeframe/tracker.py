@@ -42,9 +42,16 @@ class WaveCounts:
     # False: counted unlike the previous wave (its share of uncoded answers from a coded wave
     # after a generated one, which codes every theme answer), so no change or test across them.
     follows: bool = True
+    # Per code, the numbers its answers stand for in this wave when that is more than its own:
+    # the codes merged into it (a merge carried back) that this wave's frame no longer has apart.
+    # A code whose numbers differ from the previous wave's was redefined between them: no change.
+    merged: Mapping[int, frozenset[int]] | None = None
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
+
+    def stands_for(self, code: int) -> frozenset[int]:
+        return (self.merged or {}).get(code, frozenset({code}))
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class Cell:
     z: float | None
     p: float | None
     significant: bool  # the change is significant at CONFIDENCE
+    # No change from the previous wave: the code stands for other codes there (`WaveCounts.merged`).
+    redefined: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,9 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
     the previous wave, its z-test. Codes missing from a wave's counts count 0 there, unless the
     wave's frame lacks them (`WaveCounts.present`): then they have no share, and no change to
     or from that wave. A wave that does not follow the previous one (`WaveCounts.follows`) has
-    its shares but no change from it. A change from or to a wave of fewer than LOW_BASE answers
-    is shown but not tested (no z, p or significance).
+    its shares but no change from it; nor has a code that stands for other codes in one of the
+    two waves than in the other (`WaveCounts.merged`; `Cell.redefined`). A change from or to a
+    wave of fewer than LOW_BASE answers is shown but not tested (no z, p or significance).
 
     Raises ValueError for duplicate wave labels or a count above its wave's base.
     """
@@ -119,9 +129,13 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
             count = int(wave.counts.get(number, 0)) if wave.has(number) else None
             share = count / wave.base if wave.base and count is not None else None
             change = z = p = previous_share = None
+            redefined = False
             if index and share is not None and wave.follows:
                 before = waves[index - 1]
-                if before.base and before.has(number):
+                redefined = before.has(number) and (
+                    before.stands_for(number) != wave.stands_for(number)
+                )
+                if before.base and before.has(number) and not redefined:
                     previous = int(before.counts.get(number, 0))
                     # Exactly, then to the nearest float: 29/200 - 24/200 is 0.025, not
                     # 0.024999..., which a page would round down.
@@ -140,6 +154,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 z=z,
                 p=p,
                 significant=p is not None and p < alpha,
+                redefined=redefined,
             )
     bases = {w.label: w.base for w in waves}
     return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases)
@@ -149,7 +164,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
 
 CSV_HEADER = [
     "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
-    "significant",
+    "significant", "redefined",
 ]  # fmt: skip
 
 
@@ -181,6 +196,7 @@ def tracker_csv(
                         _fixed(cell.z, 3),
                         _fixed(cell.p, 4),
                         "yes" if cell.significant else ("no" if cell.p is not None else ""),
+                        "yes" if cell.redefined else "",
                     ]
                 )
     return buffer.getvalue()

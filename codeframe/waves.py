@@ -628,7 +628,9 @@ def tracker_tables(*, question: Question) -> TrackerTables:
     decided in coded waves, so the jump says nothing about the answers."""
     code_waves, net_waves, uncoded_waves, codes, nets = [], [], [], {}, {}
     generated_before = None
-    for wave in tracker_waves(question=question):
+    found = tracker_waves(question=question)
+    merges = _merges(w.codeframe for w in found if w.codeframe is not None)
+    for wave in found:
         label, frame = wave.label, wave.codeframe
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
             base = wave.question.responses.count()
@@ -655,7 +657,11 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         )
         generated_before = generated
         asked = asked_codes(codeframe=frame)
-        code_waves.append(tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked)))
+        code_waves.append(
+            tracker_stats.WaveCounts(
+                label, base, counts, present=frozenset(asked), merged=_merged(merges, counts)
+            )
+        )
         named = dict(
             frame.nets.filter(codes__number__in=asked)
             .order_by("number")
@@ -677,6 +683,32 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         nets=tracker_stats.tracker(net_waves, codes=nets),
         uncoded=tracker_stats.tracker(uncoded_waves, codes={UNCODED: UNCODED_LABEL}),
     )
+
+
+def _merges(frames: Iterable[Codeframe]) -> dict[int, int]:
+    """Every merge the tracker's frames record (`params["merged_into"]`, number -> number; a
+    merge carried back is recorded in the approved frame too), each number to its last target."""
+    into: dict[int, int] = {}
+    for frame in frames:
+        into.update({int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()})
+    resolved = {}
+    for number in into:
+        seen, target = {number}, into[number]
+        while target in into and target not in seen:
+            seen.add(target)
+            target = into[target]
+        resolved[number] = target
+    return resolved
+
+
+def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozenset[int]]:
+    """Per code of a wave's frame (`codes`), the numbers it stands for when it has others merged
+    into it that the frame does not keep apart (a wave coded before the merge still has them)."""
+    absorbed: dict[int, set[int]] = {}
+    for number, target in merges.items():
+        if number not in codes and target in codes:
+            absorbed.setdefault(target, {target}).add(number)
+    return {code: frozenset(numbers) for code, numbers in absorbed.items()}
 
 
 # --- helpers ------------------------------------------------------------------------------

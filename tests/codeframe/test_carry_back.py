@@ -558,6 +558,32 @@ def test_a_replaced_wave_frame_codes_no_later_wave(staff_client, api_client, app
     assert waves.approve_codeframe(codeframe=again).approved  # the wave's own: approved
 
 
+def test_the_tracker_compares_no_code_across_a_merge_one_wave_lacks(
+    staff_client, api_client, approved, wave2
+):
+    """A merge carried back recodes the approved frame's wave and the wave it was made in, not
+    the waves between: there the merged code still stands apart, so the code it went into means
+    more in some waves than in others. The tracker showed (and tested) a change across that; it
+    shows none until the wave is coded again."""
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    first, second = numbers(wave3)[:2]
+    services.merge_codes(target=code(wave3, first), sources=[code(wave3, second)])
+    carryback.carry_back(codeframe=wave3)
+
+    def cells() -> dict[str, tuple]:
+        row = waves.tracker_tables(question=approved.question).codes.row(first)
+        return {c.wave: (c.change is None, c.redefined) for c in row}
+
+    assert cells() == {"1": (True, False), "2027-01": (True, True), "2027-02": (True, True)}
+    page = staff_client.get(reverse("codeframe:question-tracker", args=[approved.question_id]))
+    assert page.content.decode().count('class="small muted redefined"') == 2
+    data = api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json()
+    flagged = [(c["wave"], c["change"]) for c in data["cells"] if c["redefined"]]
+    assert flagged == [("2027-01", None), ("2027-02", None)]
+    assert api_client.post(f"/api/codeframes/{wave2.pk}/recode/").status_code == 202
+    assert cells() == {"1": (True, False), "2027-01": (False, False), "2027-02": (False, False)}
+
+
 def test_a_wave_moved_to_another_project_no_longer_reaches_its_frame(approved, wave2):
     """A wave question moved to another client's project (in the admin) still pointed at its
     old client's approved frame: that project's analysts could read its labels in the preview,

@@ -69,7 +69,7 @@ def test_csv_is_the_table_behind_the_chart():
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == CSV_HEADER
-    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 4
+    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 5
     assert rows[2][:8] == ["code", "2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
     assert rows[2][10] == "yes" and rows[4][10] == "no"
     assert rows[-1][3] == "'=HYPERLINK()"
@@ -155,7 +155,27 @@ def test_a_change_from_or_to_a_low_base_is_not_tested():
     ] * 2
     assert cells[3].significant and cells[3].p < 0.05  # a base of 30 is tested
     text = tracker_csv(tracker(waves, codes={1: "Fees"}))
-    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,")  # no z, p, nor "no"
+    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,")  # no z, p, nor "no"
+
+
+def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
+    both = frozenset({1, 2})
+    waves = [
+        WaveCounts("a", 100, {1: 40}, merged={1: both}),  # 2 merged into 1 (carried back)
+        WaveCounts("b", 100, {1: 30, 2: 12}),  # coded before the merge: 2 apart
+        WaveCounts("c", 100, {1: 44}, merged={1: both}),
+        WaveCounts("d", 100, {1: 45}, merged={1: both}),
+    ]
+    row = tracker(waves, codes={1: "Fees", 2: "Charges"}).row(1)
+    assert [(c.change is None, c.z is None, c.redefined) for c in row] == [
+        (True, True, False),
+        (True, True, True),
+        (True, True, True),
+        (False, False, False),
+    ]
+    assert [c.share for c in row] == [0.4, 0.3, 0.44, 0.45]  # shares stay
+    text = tracker_csv(tracker(waves, codes={1: "Fees", 2: "Charges"}))
+    assert [line.split(",")[-1] for line in text.splitlines()[1:5]] == ["", "yes", "yes", ""]
 
 
 def test_a_code_a_waves_frame_lacks_has_no_share_there():

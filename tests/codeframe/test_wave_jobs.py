@@ -544,6 +544,7 @@ def test_api_gives_the_tracker_table(api_client, approved):
         "z": cell.z,
         "p": cell.p,
         "significant": cell.significant,
+        "redefined": False,
     }
     assert [n["number"] for n in data["nets"]] == list(nets.codes) and nets.codes
     assert len(data["net_cells"]) == 2 * len(data["nets"])
