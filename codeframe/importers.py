@@ -442,7 +442,7 @@ def _from_cells(
     answer = cells[answer_at] if answer_at < len(cells) else None
     if id_at is None:
         return _row(number, "", answer, max_chars=max_chars)
-    respondent = clean_answer(cells[id_at] if id_at < len(cells) else None)
+    respondent = _id_text(cells[id_at] if id_at < len(cells) else None, number)
     if len(respondent) > MAX_ID_CHARS:
         # Cut, it would no longer merge back onto the survey file (and two could collide).
         raise ImportFailed(
@@ -458,6 +458,26 @@ def _from_cells(
             "choose another one."
         )
     return row
+
+
+# Excel keeps a number to 15 significant digits: a longer id typed as a number is already
+# changed in the file (123456789012345678 is stored as 1.23456789012346E+17).
+EXCEL_DIGITS = 15
+
+
+def _id_text(value: object, number: int) -> str:
+    """A respondent id cell of a spreadsheet as text: a whole number as its digits (1003, not
+    1003.0 or 1.003e3). Raises ImportFailed for a whole number longer than Excel keeps: it no
+    longer is the survey's id, and would merge the codes onto no case, or the wrong one."""
+    if isinstance(value, float) and value.is_integer():
+        if abs(value) >= 10**EXCEL_DIGITS:
+            raise ImportFailed(
+                f"Line {number}: the respondent id {value:.15g} is a number longer than the "
+                f"{EXCEL_DIGITS} digits Excel keeps, so its last digits are lost in the file. "
+                "Export the survey with the id column as text and import again."
+            )
+        return str(int(value))
+    return clean_answer(value)
 
 
 def _row(number: int, respondent_id: str, answer: object, *, max_chars: int) -> ImportedRow:

@@ -104,6 +104,16 @@ def test_xlsx_column_choice_and_types():
     assert [r.text for r in read_xlsx(data, column="score")] == ["9", "3", ""]
 
 
+def test_xlsx_number_ids_read_as_their_digits_and_long_ones_are_refused():
+    """An id typed as a number came back as "1003.0", or as "1.234567890123457e+17" past what
+    Excel keeps (15 digits): neither merges back onto the survey's cases."""
+    data = xlsx_file([["Serial", "Answer"], [1003.0, "Fees"], [1003.5, "App"], [77, "Staff"]])
+    assert [r.respondent_id for r in read_xlsx(data)] == ["1003", "1003.5", "77"]
+    data = xlsx_file([["Serial", "Answer"], [123456789012345678.0, "Fees"]])
+    with pytest.raises(ImportFailed, match=r"Line 2: the respondent id 1\.23456789012346e\+17 is"):
+        list(read_xlsx(data))
+
+
 def test_xlsx_named_sheet_and_errors():
     data = xlsx_file([["answer"], ["ok"]], title="Wave 2")
     assert [r.text for r in read_xlsx(data, sheet="Wave 2")] == ["ok"]
