@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
+from unicodedata import category, normalize
 
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
@@ -155,8 +156,10 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
 def _wave_label(*, question: Question, label: str, renaming: Question | None = None) -> str:
     """`label`, stripped, if the tracker of `question` may give it to a new wave (or to the
     wave `renaming`): not blank, not too long, no other wave's. The first wave is "1" until
-    named. Raises InvalidEdit."""
-    label = label.strip()
+    named. Invisible characters (zero-width spaces, joiners, direction marks) are dropped and
+    compatibility forms folded (NFKC: full-width digits), so two waves cannot read alike. Raises
+    InvalidEdit."""
+    label = "".join(c for c in normalize("NFKC", label) if category(c) != "Cf").strip()
     if not label:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
     limit = Question._meta.get_field("wave_label").max_length

@@ -317,6 +317,12 @@ def test_only_approved_frames_and_new_labels(codeframe):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
     with pytest.raises(InvalidEdit, match="label"):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="  ")
+    # Look-alikes of a label the tracker has (a zero-width space, full-width digits) are it.
+    for alike in ("2027-01\u200b", "\u200e2027-01", "\uff12\uff10\uff12\uff17-\uff10\uff11"):
+        with pytest.raises(InvalidEdit, match="already has a wave “2027-01”"):
+            waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave=alike)
+    with pytest.raises(InvalidEdit, match="label"):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="\u200b")
     assert Question.objects.count() == count  # nothing half-written
 
 
