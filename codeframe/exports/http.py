@@ -19,7 +19,10 @@ def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
 
 def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
     """The codeframe exported by `exporter` as a file download (streamed when it streams)."""
-    stem = f"codeframe-{codeframe.pk}-{slugify(codeframe.question.survey)[:40] or 'survey'}"
+    question = codeframe.question
+    stem = f"codeframe-{codeframe.pk}-{slugify(question.survey)[:40] or 'survey'}"
+    if question.wave_order:  # a tracker's wave: monthly downloads say which month they are
+        stem += f"-wave-{question.wave_order}-{slugify(question.wave_name)[:40]}".rstrip("-")
     content = exporter.render(codeframe=codeframe)
     if exporter.streaming:
         response = StreamingHttpResponse(content, content_type=exporter.media_type)

@@ -102,6 +102,7 @@ def test_a_tracker_runs_through_the_api_alone(staff_user, codeframe, settings):
     csv_file = client.get(f"{wave_url}/export/csv/", HTTP_ACCEPT="text/csv")
     assert csv_file.status_code == 200 and csv_file["Content-Type"].startswith("text/csv")
     assert "attachment" in csv_file["Content-Disposition"]
+    assert "-wave-2-w2" in csv_file["Content-Disposition"]  # which month's download it is
     rows = b"".join(csv_file.streaming_content).decode("utf-8-sig").splitlines()
     assert len(rows) == 1 + len([t for t in NEXT_WAVE if t.strip()])
     listed = client.get(f"{wave_url}/export/csv/?layout=list")
