@@ -690,27 +690,28 @@ def tracker_tables(*, question: Question) -> TrackerTables:
 
 def _merges(frames: Iterable[Codeframe]) -> dict[int, int]:
     """Every merge the tracker's frames record (`params["merged_into"]`, number -> number; a
-    merge carried back is recorded in the approved frame too), each number to its last target."""
+    merge carried back is recorded in the approved frame too)."""
     into: dict[int, int] = {}
     for frame in frames:
         into.update({int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()})
-    resolved = {}
-    for number in into:
-        seen, target = {number}, into[number]
-        while target in into and target not in seen:
-            seen.add(target)
-            target = into[target]
-        resolved[number] = target
-    return resolved
+    return into
 
 
 def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozenset[int]]:
     """Per code of a wave's frame (`codes`), the numbers it stands for when it has others merged
-    into it that the frame does not keep apart (a wave coded before the merge still has them)."""
+    into it that the frame does not keep apart (a wave coded before the merge still has them).
+    A merged number's answers are in the first code along its chain of merges that the frame
+    has (12 into 7 in this wave, 7 into 3 only in a later one: 7 holds 12 here)."""
     absorbed: dict[int, set[int]] = {}
-    for number, target in merges.items():
-        if number not in codes and target in codes:
-            absorbed.setdefault(target, {target}).add(number)
+    for number in merges:
+        if number in codes:
+            continue
+        seen, holder = {number}, merges[number]
+        while holder not in codes and holder in merges and holder not in seen:
+            seen.add(holder)
+            holder = merges[holder]
+        if holder in codes:
+            absorbed.setdefault(holder, {holder}).add(number)
     return {code: frozenset(numbers) for code, numbers in absorbed.items()}
 
 

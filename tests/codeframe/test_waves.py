@@ -654,3 +654,13 @@ def test_naming_a_wave_refuses_keys_it_does_not_take(approved, api_client):
     assert reply.status_code == 400 and "Unknown field: wave_order" in reply.json()["detail"]
     approved.question.refresh_from_db()
     assert approved.question.wave_label == ""
+
+
+def test_a_merged_code_is_held_by_the_first_code_of_its_chain_the_wave_has():
+    """12 merged into 7 in one wave, 7 into 3 in a later one: in the first, 7 holds 12 (not 3,
+    the chain's end); in the later, 3 holds both; a wave with all three keeps them apart."""
+    merges = {12: 7, 7: 3}
+    assert waves._merged(merges, {7: 5, 3: 9}) == {7: frozenset({7, 12})}
+    assert waves._merged(merges, {3: 14}) == {3: frozenset({3, 7, 12})}
+    assert waves._merged(merges, {12: 1, 7: 4, 3: 9}) == {}
+    assert waves._merged({1: 2, 2: 1}, {5: 1}) == {}  # a cycle (never recorded) ends
