@@ -235,14 +235,16 @@ class TrackerCellSerializer(serializers.Serializer):
     base = serializers.IntegerField(help_text="Answers in the wave.")
     share = serializers.FloatField(allow_null=True, help_text="count / base; null if no answers.")
     change = serializers.FloatField(
-        allow_null=True, help_text="Share minus the previous wave's; null for the first wave."
+        allow_null=True,
+        help_text="Share minus the previous wave's; null for the first wave, when either wave's "
+        "frame lacks the code or has no answers, and when `redefined`.",
     )
     z = serializers.FloatField(
         allow_null=True,
         help_text="Two-proportion z of the change; null if not tested (a base "
         "under 30 in either wave).",
     )
-    p = serializers.FloatField(allow_null=True, help_text="Its two-sided p.")
+    p = serializers.FloatField(allow_null=True, help_text="Its two-sided p; null if not tested.")
     significant = serializers.BooleanField(help_text="The change is significant at 95%.")
     redefined = serializers.BooleanField(
         help_text="No change from the previous wave: a merge joined other codes into this one "

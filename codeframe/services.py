@@ -806,6 +806,7 @@ def delete_code(*, code: Code) -> None:
     """Delete the code; its answers fall back to their next most confident code, or uncoded."""
     with transaction.atomic():
         _lock_codeframe(code.codeframe_id)
+        code = _current(code)
         orphans = list(
             Assignment.objects.filter(code=code, is_primary=True).values_list(
                 "response_id", flat=True

@@ -662,7 +662,11 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         asked = asked_codes(codeframe=frame)
         code_waves.append(
             tracker_stats.WaveCounts(
-                label, base, counts, present=frozenset(asked), merged=_merged(merges, counts)
+                label,
+                base,
+                counts,
+                present=frozenset(asked),
+                merged=_merged({**merges, **_own_merges(frame)}, counts),
             )
         )
         named = dict(
@@ -693,8 +697,15 @@ def _merges(frames: Iterable[Codeframe]) -> dict[int, int]:
     merge carried back is recorded in the approved frame too)."""
     into: dict[int, int] = {}
     for frame in frames:
-        into.update({int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()})
+        into.update(_own_merges(frame))
     return into
+
+
+def _own_merges(frame: Codeframe) -> dict[int, int]:
+    """The merges the frame records: its own, and (an approved frame's) those carried back. A
+    number merged into one code in this wave and into another in a later one follows this
+    wave's own merge here (`tracker_tables` lays them over every frame's)."""
+    return {int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()}
 
 
 def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozenset[int]]:

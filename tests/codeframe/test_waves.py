@@ -664,3 +664,17 @@ def test_a_merged_code_is_held_by_the_first_code_of_its_chain_the_wave_has():
     assert waves._merged(merges, {3: 14}) == {3: frozenset({3, 7, 12})}
     assert waves._merged(merges, {12: 1, 7: 4, 3: 9}) == {}
     assert waves._merged({1: 2, 2: 1}, {5: 1}) == {}  # a cycle (never recorded) ends
+
+
+def test_each_wave_counts_a_merge_as_its_own_frame_made_it(approved):
+    """Code b merged into a in wave 2's frame and into c in wave 3's (neither carried back): in
+    wave 2, a holds b. Every frame's merges were laid over one another, so wave 2 took wave 3's
+    (b in c): code a was compared across the merge and c marked redefined."""
+    wave2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    a, b, c = sorted(wave2.codes.values_list("number", flat=True))[:3]
+    services.merge_codes(target=wave2.codes.get(number=a), sources=[wave2.codes.get(number=b)])
+    services.merge_codes(target=wave3.codes.get(number=c), sources=[wave3.codes.get(number=b)])
+    table = waves.tracker_tables(question=approved.question).codes
+    redefined = {n: [cell.redefined for cell in table.row(n)] for n in (a, c)}
+    assert redefined == {a: [False, True, True], c: [False, False, True]}
