@@ -35,6 +35,7 @@ wave frame notes as retired are merged or deleted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Container, Mapping
 from dataclasses import asdict, dataclass, field, replace
 
 from django.db import transaction
@@ -185,6 +186,8 @@ def plan_changes(
     changes: list[Change] = []
     conflicts: list[str] = []
     base_codes, wave_codes, approved_codes = base["codes"], wave["codes"], approved["codes"]
+    merges = {int(n): int(into) for n, into in merged_into.items()}
+    wave_numbers = {int(key) for key in wave_codes}
     needed_nets: set[int] = set()
 
     def net_name(shape: dict, number: int | None) -> str:
@@ -246,7 +249,7 @@ def plan_changes(
         if key not in approved_codes:
             continue  # the approved frame no longer has it either
         number, label = int(key), approved_codes[key]["label"]
-        into = _merge_target(number, merged_into, wave_codes)
+        into = merge_holder(number, merges, wave_numbers)
         edited = [w for f, w in CODE_FIELDS.items() if approved_codes[key][f] != base_codes[key][f]]
         if edited:
             # The mirror of a wave's edit to a code the approved frame dropped: carrying the
@@ -437,14 +440,15 @@ def _wave_examples(code: Code) -> list[str]:
     return list(examples) or list(code.examples)
 
 
-def _merge_target(number: int, merged_into: dict[str, int], wave_codes: dict) -> int | None:
-    """The wave code that `number`'s answers ended up in through its merges, or None (deleted,
-    or merged into a code that was deleted later)."""
+def merge_holder(number: int, merged_into: Mapping[int, int], codes: Container[int]) -> int | None:
+    """The code of `codes` that `number`'s answers ended up in through its merges (number ->
+    number; followed until a code `codes` has), or None (deleted, or merged into a code that was
+    deleted later). Also the tracker's (`waves.tracker_tables`: which codes a wave's code holds)."""
     seen = set()
-    while str(number) in merged_into and number not in seen:
+    while number in merged_into and number not in seen:
         seen.add(number)
-        number = int(merged_into[str(number)])
-        if str(number) in wave_codes:
+        number = merged_into[number]
+        if number in codes:
             return number
     return None
 

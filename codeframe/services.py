@@ -54,18 +54,23 @@ class ImportResult:
     numbered: int = 0  # answers without a respondent id: numbered by their line or position
 
     def id_notice(self, *, option: str) -> str:
-        """For an imported file: that no id column was found, naming the `option` that
-        chooses one; "" when every answer had its id. Line numbers look like serials, and the
-        codes would be merged back onto the wrong cases without a word."""
-        if not self.numbered:
-            return ""
-        one = self.numbered == 1
-        return (
-            f"{self.numbered:,} answer{'' if one else 's'} had no respondent id column, so "
-            f"{'it was' if one else 'they were'} numbered instead (by line, or after the "
-            "question's other answers). To merge the codes back onto the survey's cases, "
-            f"import again naming the id column ({option})."
-        )
+        return id_notice(self.numbered, option=option)
+
+
+def id_notice(numbered: int, *, option: str) -> str:
+    """For an imported file of which `numbered` answers had no respondent id: that no id column
+    was found, naming the `option` that chooses one; "" when every answer had its id. Line
+    numbers look like serials, and the codes would be merged back onto the wrong cases without
+    a word."""
+    if not numbered:
+        return ""
+    one = numbered == 1
+    return (
+        f"{numbered:,} answer{'' if one else 's'} had no respondent id column, so "
+        f"{'it was' if one else 'they were'} numbered instead (by line, or after the "
+        "question's other answers). To merge the codes back onto the survey's cases, "
+        f"import again naming the id column ({option})."
+    )
 
 
 def import_responses(

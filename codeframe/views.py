@@ -665,10 +665,7 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             else:
                 # As on the import page: a file without an id column is numbered by line, which
                 # looks like serials but will not merge back (pasted answers: no notice).
-                result = services.ImportResult(
-                    question=job.question, imported=0, skipped=0, numbered=rows.numbered
-                )
-                notice = result.id_notice(option="“Respondent id column”")
+                notice = services.id_notice(rows.numbered, option="“Respondent id column”")
                 if notice and data.get("file") is not None:
                     messages.warning(request, notice)
                 return redirect(job)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 
 from codeframe import tracker as tracker_stats
-from codeframe.carryback import CARRY_BASE, frame_shape
+from codeframe.carryback import CARRY_BASE, frame_shape, merge_holder
 from codeframe.coding import code_answers
 from codeframe.exceptions import (
     InvalidEdit,
@@ -715,13 +715,7 @@ def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozense
     has (12 into 7 in this wave, 7 into 3 only in a later one: 7 holds 12 here)."""
     absorbed: dict[int, set[int]] = {}
     for number in merges:
-        if number in codes:
-            continue
-        seen, holder = {number}, merges[number]
-        while holder not in codes and holder in merges and holder not in seen:
-            seen.add(holder)
-            holder = merges[holder]
-        if holder in codes:
+        if number not in codes and (holder := merge_holder(number, merges, codes)) is not None:
             absorbed.setdefault(holder, {holder}).add(number)
     return {code: frozenset(numbers) for code, numbers in absorbed.items()}
 
