@@ -263,6 +263,10 @@ class TrackerNetCellSerializer(TrackerCellSerializer):
     count = serializers.IntegerField(
         allow_null=True, help_text="Answers of the wave with any code of the net."
     )
+    redefined = serializers.BooleanField(
+        help_text="No change from the previous wave: the net groups other codes in one of the "
+        "two (a code moved into or out of it, added, deleted or merged in from another net)."
+    )
 
 
 class TrackerUncodedCellSerializer(TrackerCellSerializer):

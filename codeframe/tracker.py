@@ -42,16 +42,17 @@ class WaveCounts:
     # False: counted unlike the previous wave (its share of uncoded answers from a coded wave
     # after a generated one, which codes every theme answer), so no change or test across them.
     follows: bool = True
-    # Per code, the numbers its answers stand for in this wave when that is more than its own:
-    # the codes merged into it (a merge carried back) that this wave's frame no longer has apart.
-    # A code whose numbers differ from the previous wave's was redefined between them: no change.
-    merged: Mapping[int, frozenset[int]] | None = None
+    # Per code, the code numbers its answers stand for in this wave when that is more than its
+    # own: the codes merged into it (a merge carried back) that this wave's frame no longer has
+    # apart. Per net (a nets' table), the code numbers it groups, each with those it stands for.
+    # A row whose numbers differ from the previous wave's was redefined between them: no change.
+    holds: Mapping[int, frozenset[int]] | None = None
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
 
     def stands_for(self, code: int) -> frozenset[int]:
-        return (self.merged or {}).get(code, frozenset({code}))
+        return (self.holds or {}).get(code, frozenset({code}))
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Cell:
     z: float | None
     p: float | None
     significant: bool  # the change is significant at CONFIDENCE
-    # No change from the previous wave: the code stands for other codes there (`WaveCounts.merged`).
+    # No change from the previous wave: the row stands for other codes there (`WaveCounts.holds`).
     redefined: bool = False
 
 
@@ -109,7 +110,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
     wave's frame lacks them (`WaveCounts.present`): then they have no share, and no change to
     or from that wave. A wave that does not follow the previous one (`WaveCounts.follows`) has
     its shares but no change from it; nor has a code that stands for other codes in one of the
-    two waves than in the other (`WaveCounts.merged`; `Cell.redefined`). A change from or to a
+    two waves than in the other (`WaveCounts.holds`; `Cell.redefined`). A change from or to a
     wave of fewer than LOW_BASE answers is shown but not tested (no z, p or significance).
 
     Raises ValueError for duplicate wave labels or a count above its wave's base.

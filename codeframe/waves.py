@@ -621,14 +621,15 @@ def tracker_tables(*, question: Question) -> TrackerTables:
     """(codes, nets, uncoded): each code's and each net's share per wave of the question's
     tracker (`codeframe.tracker`), and the share of answers without a code, from the codeframes
     of `tracker_waves`; a wave not coded yet has its base and no shares (and the next wave no
-    change), rather than being skipped. A net counts an
-    answer once however many of its codes it carries, with each wave's own grouping (a code
-    regrouped in a later wave does not move earlier waves' answers); nets without codes are left
-    out. A code or net a wave's frame lacks has no share there (not asked about, as in the
-    stacked SPSS file). Labels are the newest wave's that has the code or net. The uncoded
-    share of a wave coded with a frame has no change from a generated wave's (the approved
-    frame's own, where generation gave every theme answer a code): "fits no code" is only
-    decided in coded waves, so the jump says nothing about the answers."""
+    change), rather than being skipped. A net counts an answer once however many of its codes
+    it carries, with each wave's own grouping (a code regrouped in a later wave does not move
+    earlier waves' answers, and the net has no change across the regrouping:
+    `Cell.redefined`); nets without codes are left out. A code or net a wave's frame lacks has
+    no share there (not asked about, as in the stacked SPSS file). Labels are the newest
+    wave's that has the code or net. The uncoded share of a wave coded with a frame has no
+    change from a generated wave's (the approved frame's own, where generation gave every theme
+    answer a code): "fits no code" is only decided in coded waves, so the jump says nothing
+    about the answers."""
     code_waves, net_waves, uncoded_waves, codes, nets = [], [], [], {}, {}
     generated_before = None
     found = tracker_waves(question=question)
@@ -660,14 +661,9 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         )
         generated_before = generated
         asked = asked_codes(codeframe=frame)
+        holds = _merged({**merges, **_own_merges(frame)}, counts)
         code_waves.append(
-            tracker_stats.WaveCounts(
-                label,
-                base,
-                counts,
-                present=frozenset(asked),
-                merged=_merged({**merges, **_own_merges(frame)}, counts),
-            )
+            tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked), holds=holds)
         )
         named = dict(
             frame.nets.filter(codes__number__in=asked)
@@ -682,8 +678,21 @@ def tracker_tables(*, question: Question) -> TrackerTables:
             .annotate(n=Count("response", distinct=True))
             .values_list("code__net__number", "n")
         )
+        # A net stands for the codes it groups that the wave was coded with, and theirs: one
+        # that gained or lost a code between two waves (regrouped, added, deleted, merged in
+        # from another net) counts other answers, and is not compared across them.
+        grouped: dict[int, set[int]] = {}
+        members = frame.codes.filter(net__isnull=False, number__in=asked)
+        for net, number in members.values_list("net__number", "number"):
+            grouped.setdefault(net, set()).update(holds.get(number, {number}))
         net_waves.append(
-            tracker_stats.WaveCounts(label, base, net_counts, present=frozenset(named))
+            tracker_stats.WaveCounts(
+                label,
+                base,
+                net_counts,
+                present=frozenset(named),
+                holds={net: frozenset(numbers) for net, numbers in grouped.items()},
+            )
         )
     return TrackerTables(
         codes=tracker_stats.tracker(code_waves, codes=codes),

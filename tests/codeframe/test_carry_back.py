@@ -576,7 +576,8 @@ def test_the_tracker_compares_no_code_across_a_merge_one_wave_lacks(
 
     assert cells() == {"1": (True, False), "2027-01": (True, True), "2027-02": (True, True)}
     page = staff_client.get(reverse("codeframe:question-tracker", args=[approved.question_id]))
-    assert page.content.decode().count('class="small muted redefined"') == 2
+    # the code's two cells, and its net's (the net gained the other code's answers there)
+    assert page.content.decode().count('class="small muted redefined"') == 4
     data = api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json()
     flagged = [(c["wave"], c["change"]) for c in data["cells"] if c["redefined"]]
     assert flagged == [("2027-01", None), ("2027-02", None)]

@@ -161,10 +161,10 @@ def test_a_change_from_or_to_a_low_base_is_not_tested():
 def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
     both = frozenset({1, 2})
     waves = [
-        WaveCounts("a", 100, {1: 40}, merged={1: both}),  # 2 merged into 1 (carried back)
+        WaveCounts("a", 100, {1: 40}, holds={1: both}),  # 2 merged into 1 (carried back)
         WaveCounts("b", 100, {1: 30, 2: 12}),  # coded before the merge: 2 apart
-        WaveCounts("c", 100, {1: 44}, merged={1: both}),
-        WaveCounts("d", 100, {1: 45}, merged={1: both}),
+        WaveCounts("c", 100, {1: 44}, holds={1: both}),
+        WaveCounts("d", 100, {1: 45}, holds={1: both}),
     ]
     row = tracker(waves, codes={1: "Fees", 2: "Charges"}).row(1)
     assert [(c.change is None, c.z is None, c.redefined) for c in row] == [

@@ -678,3 +678,31 @@ def test_each_wave_counts_a_merge_as_its_own_frame_made_it(approved):
     table = waves.tracker_tables(question=approved.question).codes
     redefined = {n: [cell.redefined for cell in table.row(n)] for n in (a, c)}
     assert redefined == {a: [False, True, True], c: [False, False, True]}
+
+
+def test_a_net_that_groups_other_codes_in_a_wave_has_no_change_there(approved, api_client):
+    """A net counts the answers of the codes it groups in each wave: a code moved out of it in
+    one wave's frame made the net count other answers there, and the tracker showed (and
+    tested) that as a change in the net. A merge within one net keeps what it counts."""
+    wave2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    wave4 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-03")
+    a, b, c = sorted(approved.codes.filter(kind="theme").values_list("number", flat=True))[:3]
+    for frame in (approved, wave2, wave3, wave4):  # one net of a and b, one of c, every wave
+        first = frame.nets.create(number=90, label="Money")
+        frame.codes.filter(number__in=(a, b)).update(net=first)
+        frame.codes.filter(number=c).update(net=frame.nets.create(number=91, label="Service"))
+    services.move_code_to_net(code=wave3.codes.get(number=b), net=wave3.nets.get(number=91))
+    services.merge_codes(target=wave4.codes.get(number=a), sources=[wave4.codes.get(number=b)])
+
+    nets = waves.tracker_tables(question=approved.question).nets
+    assert {n: [c.redefined for c in nets.row(n)] for n in (90, 91)} == {
+        90: [False, False, True, True],  # b left in wave 3, is back (merged into a) in wave 4
+        91: [False, False, True, True],  # b joined in wave 3, left in wave 4
+    }
+    assert [c.change is None for c in nets.row(90)] == [True, False, True, True]
+    data = api_client.get(f"/api/codeframes/{approved.pk}/tracker/").json()
+    flagged = {(c["wave"], c["net"]) for c in data["net_cells"] if c["redefined"]}
+    assert flagged == {("2027-02", 90), ("2027-02", 91), ("2027-03", 90), ("2027-03", 91)}
+    text = tracker.tracker_csv(waves.tracker_tables(question=approved.question).codes, nets=nets)
+    assert sum(line.endswith(",yes") for line in text.splitlines()) == 5  # code a's in wave 4
