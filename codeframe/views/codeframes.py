@@ -1,0 +1,269 @@
+"""A codeframe's pages and the analysts' edits: codes and their answers, renaming, nets,
+merging, moving and uncoding answers, adding and deleting codes, exports."""
+
+from functools import partial
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+)
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from codeframe import exports, selectors, services, waves
+from codeframe.exceptions import (
+    CodeframeError,
+    InvalidEdit,
+)
+from codeframe.exports import http as exports_http
+from codeframe.forms import (
+    MergeForm,
+    MoveForm,
+    RenameForm,
+)
+from codeframe.models import Role
+from codeframe.views.shared import back_to_form, can_recode, editable_codeframe, roles_of
+
+
+@require_GET
+@login_required
+def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    overview = selectors.codeframe_overview(codeframe=codeframe)
+    is_tracker = selectors.is_tracker(question=codeframe.question)
+    counted = None  # the wave's codeframe the tracker counts, when it is another one
+    if is_tracker and (entry := waves.tracker_wave(question=codeframe.question)) is not None:
+        counted = entry.codeframe if entry.codeframe != codeframe else None
+    # Replaced when its wave was coded again: not to be approved (nor code later waves).
+    replaced = counted is not None and waves.replaced_by(codeframe=codeframe) is not None
+    return render(
+        request,
+        "codeframe/codeframe_detail.html",
+        {
+            "codeframe": codeframe,
+            "overview": overview,
+            "all_codes": overview.codes,
+            "suggestions": selectors.pending_suggestions(codeframe=codeframe),
+            "is_tracker": is_tracker,
+            "tracker_counts": counted,
+            "replaced": replaced,
+            "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
+            "can_recode": can_recode(codeframe),
+            **roles_of(request.user, codeframe.question.project_id),
+        },
+    )
+
+
+@require_POST
+@login_required
+def codeframe_delete(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(
+        user=request.user, codeframe_id=codeframe_id, role=Role.MANAGER
+    )
+    question = codeframe.question
+    try:
+        services.delete_codeframe(codeframe=codeframe)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(codeframe)
+    messages.success(request, f"Deleted codeframe #{codeframe_id}.")
+    return redirect(question)
+
+
+@require_GET
+@login_required
+def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    return render(
+        request,
+        "codeframe/code_detail.html",
+        {
+            "codeframe": codeframe,
+            "code": code,
+            "responses": selectors.code_responses(code=code),
+            "second_responses": selectors.code_second_responses(code=code),
+            "nets": list(codeframe.nets.order_by("number")),
+            "move_form": MoveForm(codeframe=codeframe, exclude=code),
+            "rename_form": RenameForm(initial={"label": code.label}),
+            **roles_of(request.user, codeframe.question.project_id),
+        },
+    )
+
+
+@require_GET
+@login_required
+def codeframe_uncoded(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """The answers without a code ("Other"), each with a form to code it."""
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    return render(
+        request,
+        "codeframe/uncoded.html",
+        {
+            "codeframe": codeframe,
+            "responses": selectors.uncoded_responses(codeframe=codeframe),
+            "uncoded": selectors.codeframe_overview(codeframe=codeframe).uncoded,
+            "move_form": MoveForm(codeframe=codeframe),
+            **roles_of(request.user, codeframe.question.project_id),
+        },
+    )
+
+
+@require_POST
+@login_required
+def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    return _relabel(request, codeframe, code, "code", partial(services.rename_code, code=code))
+
+
+@require_POST
+@login_required
+def net_rename(request: HttpRequest, codeframe_id: int, net_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    net = selectors.get_net(codeframe=codeframe, net_id=net_id)
+    return _relabel(request, codeframe, net, "net", partial(services.rename_net, net=net))
+
+
+def _relabel(request: HttpRequest, codeframe, thing, what: str, rename) -> HttpResponse:
+    """A code's or a net's rename form: `rename(label=...)` on a valid label; a message."""
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        rename(label=form.cleaned_data["label"])
+        messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
+    else:
+        messages.error(request, "A label is 1 to 200 characters.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    """Move the code into another net of its codeframe (`net`: its id; empty: no net)."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    wanted = request.POST.get("net", "")
+    net = None
+    if wanted:
+        if not (wanted.isascii() and wanted.isdigit()):
+            messages.error(request, "Choose a net of this codeframe.")
+            return back_to_form(request, codeframe)
+        net = selectors.get_net(codeframe=codeframe, net_id=int(wanted))
+    services.move_code_to_net(code=code, net=net)
+    messages.success(
+        request, f"Code {code.number} is now in {f'net {net.number}. {net}' if net else 'no net'}."
+    )
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
+    if not form.is_valid():
+        messages.error(request, "Choose another code of this codeframe to merge into.")
+        return back_to_form(request, codeframe)
+    try:  # the target merged away by another analyst since the form checked it
+        target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+        return back_to_form(request, codeframe)
+    messages.success(request, f"Merged code {code.number} into {target.number}. {target.label}.")
+    return redirect(codeframe)
+
+
+@require_POST
+@login_required
+def code_delete(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    services.delete_code(code=code)
+    messages.success(request, f"Deleted code {code.number}. {code.label}.")
+    return redirect(codeframe)
+
+
+@require_POST
+@login_required
+def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    form = MoveForm(request.POST, codeframe=codeframe)
+    if not form.is_valid():
+        messages.error(request, "Choose a code of this codeframe.")
+        return back_to_form(request, codeframe)
+    to_code = form.cleaned_data["to_code"]
+    try:  # the code merged away by another analyst since the form checked it
+        services.move_response(response=response, to_code=to_code)
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+        return back_to_form(request, codeframe)
+    messages.success(request, f"Moved answer {response.respondent_id} to {to_code}.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def response_uncode(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    """Leave the answer uncoded in this codeframe (it fits none of its codes)."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    services.uncode_response(response=response, codeframe=codeframe)
+    messages.success(request, f"Answer {response.respondent_id} is uncoded now.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def code_add(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """A new code (`label`), numbered after every number the tracker used; with `response`
+    (an answer's id), that answer is coded with it."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = None
+    if (wanted := request.POST.get("response", "")).isascii() and wanted.isdigit():
+        response = selectors.get_response(codeframe=codeframe, response_id=int(wanted))
+    try:
+        code = waves.add_code(
+            codeframe=codeframe, label=request.POST.get("label", ""), response=response
+        )
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        coded = f", with answer {response.respondent_id}" if response is not None else ""
+        messages.success(request, f"Added code {code.number}. {code.label}{coded}.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def response_remove_second_code(
+    request: HttpRequest, codeframe_id: int, response_id: int, code_id: int
+) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    try:
+        services.remove_second_code(response=response, code=code)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Answer {response.respondent_id} no longer carries {code}.")
+    return back_to_form(request, codeframe)
+
+
+@require_GET
+@login_required
+def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    try:
+        exporter = exports_http.requested_exporter(fmt, request.GET.get("layout"))
+    except exports.UnknownLayout as exc:
+        return HttpResponseBadRequest(str(exc))
+    except exports.UnknownExport as exc:
+        raise Http404(str(exc)) from exc
+    return exports_http.attachment(codeframe=codeframe, exporter=exporter)

@@ -1,0 +1,79 @@
+"""A background job's page: its progress (refreshing itself until it ends), cancel, retry."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_GET, require_POST
+
+from codeframe import jobs, selectors
+from codeframe.exceptions import (
+    CodeframeError,
+)
+from codeframe.models import Role
+from codeframe.throttling import GenerationThrottle, refund, throttle_page
+from codeframe.views.shared import roles_of
+
+
+@require_GET
+@login_required
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    """The job's progress; refreshes itself (no JavaScript needed) until it ends, and hands
+    over to the codeframe once it is done."""
+    jobs.recover_stale_jobs(job_ids=[job_id])
+    job = selectors.get_job(user=request.user, job_id=job_id)
+    if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
+        codeframe = job.codeframe
+        if job.kind == job.Kind.WAVE:
+            overview = selectors.codeframe_overview(codeframe=codeframe)
+            suggested = len(selectors.pending_suggestions(codeframe=codeframe))
+            messages.success(
+                request,
+                f"Wave {codeframe.question.wave_label} coded with codeframe "
+                f"#{codeframe.coded_with_id}: {overview.total - overview.uncoded} of "
+                f"{overview.total} answers coded, {suggested} suggested new "
+                f"code{pluralize(suggested)}.",
+            )
+        else:
+            messages.success(request, f"Codeframe generated: {codeframe.codes.count()} codes.")
+        return redirect(codeframe)
+    return render(
+        request,
+        "codeframe/job_detail.html",
+        {"job": job, "question": job.question, **roles_of(request.user, job.question.project_id)},
+    )
+
+
+@require_POST
+@login_required
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.get_job(user=request.user, job_id=job_id, role=Role.ANALYST)
+    try:
+        job = jobs.cancel_job(job=job)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(
+            request,
+            "Cancelled."
+            if job.state == job.State.CANCELLED
+            else "Cancelling: the worker stops at its next step.",
+        )
+    return redirect(job)
+
+
+@require_POST
+@login_required
+@throttle_page(GenerationThrottle)  # a generation again, as the API's retry
+def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+    job = selectors.get_job(user=request.user, job_id=job_id, role=Role.ANALYST)
+    try:
+        job = jobs.retry_job(job=job, user=request.user)
+    except CodeframeError as exc:
+        refund(request)
+        messages.error(request, str(exc))
+    return redirect(job)

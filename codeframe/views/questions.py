@@ -1,0 +1,267 @@
+"""Questions: the list, a question's page, importing answers (upload or paste), naming a
+wave, deleting, and starting a codeframe's generation (a background job)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Paginator
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from codeframe import jobs, scoping, selectors, services, waves
+from codeframe.conf import get_config
+from codeframe.exceptions import (
+    CodeframeError,
+    UploadTooLarge,
+)
+from codeframe.forms import (
+    GenerateForm,
+    ImportForm,
+)
+from codeframe.importers import read_pasted, read_upload
+from codeframe.models import Role
+from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
+from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
+from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
+
+
+@require_GET
+@login_required
+def question_list(request: HttpRequest) -> HttpResponse:
+    services.personal_project(user=request.user)
+    project = None
+    if (wanted := request.GET.get("project", "")).isascii() and wanted.isdigit():
+        project = selectors.get_project(user=request.user, project_id=int(request.GET["project"]))
+    page = Paginator(
+        selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "codeframe/question_list.html",
+        {"questions": page.object_list, "page": page, "project": project},
+    )
+
+
+@require_GET
+@login_required
+def question_detail(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id)
+    tracker_frame = None
+    if selectors.is_tracker(question=question):
+        # Which of the wave's codeframes the tracker's tables and SPSS file count.
+        tracker_frame = waves.tracker_wave(question=question).codeframe
+    codeframes = list(selectors.question_codeframes(question=question))
+    return render(
+        request,
+        "codeframe/question_detail.html",
+        {
+            "question": question,
+            "samples": selectors.sample_responses(question=question),
+            "codeframes": codeframes,
+            "tracker_frame": tracker_frame,
+            "jobs": selectors.question_jobs(question=question),
+            "generate_form": GenerateForm(),
+            # A tracker's wave, or a question whose approved frame may start one.
+            "can_name_wave": bool(question.wave_order) or any(c.approved for c in codeframes),
+            **roles_of(request.user, question.project_id),
+        },
+    )
+
+
+@require_POST
+@login_required
+def question_wave_name(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+    try:
+        waves.rename_wave(question=question, label=request.POST.get("wave", ""))
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"This wave is now called “{question.wave_label}”.")
+    return redirect(question)
+
+
+@require_POST
+@login_required
+def question_delete(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.MANAGER)
+    project = question.project
+    try:
+        services.delete_question(question=question)
+    except CodeframeError as exc:
+        messages.error(request, str(exc))
+        return redirect(question)
+    messages.success(request, f"Deleted “{question}” with its answers and codeframes.")
+    return redirect(project)
+
+
+# CSRF is checked by the inner view, after the size limits are in place: the CSRF middleware
+# would otherwise parse the whole body before this view could refuse it.
+@csrf_exempt
+@login_required
+@throttle_page(ImportThrottle)
+def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
+    question = (
+        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+        if question_id
+        else None
+    )
+    handler = None
+    if request.method == "POST":
+        limit = get_config()["MAX_UPLOAD_BYTES"]
+        if content_length(request.META) > limit:
+            return _too_large(request, question, limit)
+        handler = LimitedUploadHandler(request, limit=limit)
+        request.upload_handlers.insert(0, handler)
+        try:
+            request.POST  # noqa: B018 - parse now, through the limited handler
+        except RequestDataTooBig:
+            return _too_large(request, question, limit)
+    return _question_import(request, question, handler)
+
+
+def _import_form(request, question, *args) -> ImportForm:
+    if question is not None:
+        return ImportForm(*args, existing=True)
+    personal = services.personal_project(user=request.user)
+    # The personal project is the empty choice ("My personal project"), not listed again.
+    projects = scoping.projects_for(request.user, role=Role.ANALYST).exclude(pk=personal.pk)
+    current = request.GET.get("project", "")
+    initial = {"project": int(current)} if current.isascii() and current.isdigit() else {}
+    return ImportForm(*args, existing=False, projects=projects, initial=initial)
+
+
+@csrf_protect
+def _question_import(request, question, handler) -> HttpResponse:
+    form = _import_form(request, question)
+    if request.method == "POST":
+        form = _import_form(request, question, request.POST, request.FILES)
+        if handler is not None and handler.exceeded:
+            return _too_large(request, question, handler.limit)
+        replacing = form.is_valid() and form.cleaned_data.get("replace")
+        if replacing and not _can_replace(request, question):
+            form.add_error(None, "Replacing deletes the codeframes: only managers may do it.")
+        if not form.is_valid():
+            refund(request)  # refused before anything was read into the question
+        else:
+            data = form.cleaned_data
+            if question is None and data.get("project") is None:
+                data["project"] = services.personal_project(user=request.user)
+            try:
+                result = _import(data, question)
+            except CodeframeError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Imported {result.imported:,} answers"
+                    + (f" ({result.skipped:,} blank skipped)." if result.skipped else "."),
+                )
+                # Pasted answers are numbered by their line: no notice for them.
+                notice = result.id_notice(option="“Respondent id column”")
+                if notice and data.get("file") is not None:
+                    messages.warning(request, notice)
+                return redirect(result.question)
+    return render(
+        request,
+        "codeframe/question_import.html",
+        {
+            "form": form,
+            "question": question,
+            "limit": get_config()["MAX_UPLOAD_BYTES"],
+            "coded_wave": _coded_wave(question),
+            "can_replace": _can_replace(request, question),
+        },
+    )
+
+
+def _coded_wave(question) -> dict | None:
+    """When `question` is a coded wave of a tracker (more answers change its published base
+    and stay uncoded until coded; the import page warns): its label, and whether it can be
+    coded again (`waves.recode_with`). Else None."""
+    if question is None or not selectors.is_tracker(question=question):
+        return None
+    wave = waves.tracker_wave(question=question)
+    if wave.codeframe is None:
+        return None
+    return {"label": wave.label, "can_recode": can_recode(wave.codeframe)}
+
+
+def _import(data: dict, question) -> services.ImportResult:
+    upload = data.get("file")
+    if upload is not None:
+        if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
+            raise UploadTooLarge("The file is larger than the upload limit.")
+        rows = read_upload(
+            upload,
+            filename=upload.name,
+            column=data.get("column"),
+            id_column=data.get("id_column"),
+            sheet=data.get("sheet") or None,
+        )
+    else:
+        rows = read_pasted(data["pasted"])
+    return services.import_responses(
+        rows=rows,
+        question=question,
+        project=data.get("project"),
+        survey=data.get("survey", ""),
+        question_text=data.get("question_text", ""),
+        replace=data.get("replace", False),
+    )
+
+
+def _can_replace(request, question) -> bool:
+    """Replacing is for managers (refused below that role): not offered to others."""
+    return question is not None and scoping.has_role(
+        request.user, question.project_id, Role.MANAGER
+    )
+
+
+def _too_large(request, question, limit: int) -> HttpResponse:
+    message = (
+        f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
+        "Split the file or remove unused columns."
+    )
+    return render(
+        request,
+        "codeframe/question_import.html",
+        {
+            "form": _import_form(request, question),
+            "question": question,
+            "limit": limit,
+            "coded_wave": _coded_wave(question),
+            "can_replace": _can_replace(request, question),
+            "upload_error": message,
+        },
+        status=413,
+    )
+
+
+@require_POST
+@login_required
+@throttle_page(GenerationThrottle)
+def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        refund(request)
+        messages.error(request, "Codes must be whole numbers between 1 and 200.")
+        return redirect(question)
+    try:
+        job = jobs.queue_generation(
+            question=question,
+            user=request.user,
+            n_codes=form.cleaned_data["n_codes"],
+            max_codes=form.cleaned_data["max_codes"],
+        )
+    except CodeframeError as exc:
+        refund(request)
+        messages.error(request, str(exc))
+        return redirect(question)
+    return redirect(job)

@@ -1,0 +1,46 @@
+"""What the pages of several subjects share: the user's roles, the way back after a form,
+the codeframe an edit may change."""
+
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+)
+from django.shortcuts import redirect
+
+from codeframe import scoping, selectors, waves
+from codeframe.exceptions import CodeframeError
+from codeframe.models import Codeframe, Role
+
+QUESTIONS_PER_PAGE = 50
+
+
+def roles_of(user, project_id: int) -> dict:
+    """What the templates may offer: `can_edit` (analyst), `can_manage` (manager)."""
+    role = scoping.role_in(user, project_id)
+    return {
+        "role": role,
+        "can_edit": scoping.has_role(user, project_id, Role.ANALYST),
+        "can_manage": scoping.has_role(user, project_id, Role.MANAGER),
+    }
+
+
+def back_to_form(request: HttpRequest, codeframe) -> HttpResponse:
+    """Back to the page the form was on (a page of this codeframe), else the codeframe."""
+    target = request.POST.get("next", "")
+    if target.startswith(codeframe.get_absolute_url()):
+        return redirect(target)
+    return redirect(codeframe)
+
+
+def editable_codeframe(request: HttpRequest, codeframe_id: int):
+    """The codeframe, for an edit: 404 outside the user's projects, 403 below analyst."""
+    return selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id, role=Role.ANALYST)
+
+
+def can_recode(codeframe: Codeframe) -> bool:
+    """Whether "Code this wave again" would be accepted (`waves.recode_with`)."""
+    try:
+        waves.recode_with(codeframe=codeframe)
+    except CodeframeError:
+        return False
+    return True
