@@ -11,7 +11,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-# requested: input texts looked up; misses: input texts computed (hits = requested - misses);
+# requested: input texts looked up; misses: input texts computed, counted before the model
+# runs (hits = requested - misses, so a call killed while it encodes counts no hits);
 # corrupt: cached values that failed validation; errors: failed store operations;
 # encode_us: microseconds spent in the model.
 FIELDS = ("requested", "misses", "corrupt", "errors", "encode_us")

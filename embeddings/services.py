@@ -235,6 +235,18 @@ class _Misses:
         if not positions:
             return
         dtype, dim = self.config["STORAGE_DTYPE"], self.backend.dimension
+        misses = int(self.weights[positions].sum())
+        self.misses += misses
+        # Counted before the model runs, in a round trip of their own: hits are requested
+        # (counted with the lookup) minus misses, so the misses of a process killed while it
+        # encodes (a worker stopped mid-job) or of a model that raises were read as hits.
+        counted = counters.take(
+            self.fingerprint, {"misses": misses, "corrupt": corrupt}, description=self.description
+        )
+        if self.cache_available:
+            self.cache_available = _lookup(self.store, [], counted)[1]
+        else:
+            counters.give_back(counted)
         started = time.perf_counter()
         computed = self.backend.encode([self.unique[i] for i in positions])
         seconds = time.perf_counter() - started
@@ -244,13 +256,11 @@ class _Misses:
             )
         # Return what a later hit will return: identical for float32, rounded for float16.
         self.matrix[positions] = codec.round_trip(computed, dtype=dtype)
-        misses = int(self.weights[positions].sum())
-        self.misses += misses
         self.encoded += len(positions)
         self.encode_seconds += seconds
         increments = counters.take(
             self.fingerprint,
-            {"misses": misses, "corrupt": corrupt, "encode_us": round(seconds * 1e6)},
+            {"encode_us": round(seconds * 1e6)},
             description=self.description,
             register=True,
         )

@@ -245,3 +245,33 @@ def test_one_call_pays_for_at_most_one_failure_when_redis_dies_mid_call(own_redi
     assert not report.cache_available
     # The write finds Redis gone and opens the breaker; releasing the claims is then skipped.
     assert FailureCountingRedisStore.failures == ["set_many"]
+
+
+def test_misses_are_counted_before_the_model_runs(redis_cache, settings):
+    """Hits are the texts requested (counted with the lookup) minus the misses: misses counted
+    only once the model returned made a worker killed while it encoded (SIGKILL: nothing after
+    it runs) leave 256 "hits" and no miss for a job that found nothing cached."""
+    from embeddings.stores import get_store
+    from tests.fakes import HookedBackend
+
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": "tests.fakes.HookedBackend"}
+    seen = []
+    HookedBackend.before_encode = staticmethod(
+        lambda: seen.append(next(iter(get_store().read_counters().values()))[0])
+    )
+    try:
+        embed_texts(["one", "two", "two", "three"])
+    finally:
+        HookedBackend.before_encode = staticmethod(lambda: None)
+    [while_encoding] = seen  # what a kill at that moment leaves
+    assert (while_encoding.requested, while_encoding.misses, while_encoding.hits) == (4, 4, 0)
+
+
+def test_a_model_that_raises_counts_its_texts_as_misses(redis_cache, settings):
+    from embeddings.stores import get_store
+
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": "tests.fakes.FailingBackend"}
+    with pytest.raises(RuntimeError, match="exploded"):
+        embed_texts(["boom 1", "boom 2"])
+    [(lifetime, _, _)] = get_store().read_counters().values()
+    assert (lifetime.requested, lifetime.misses, lifetime.hits) == (2, 2, 0)
