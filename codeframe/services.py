@@ -73,6 +73,22 @@ def id_notice(numbered: int, *, option: str) -> str:
     )
 
 
+def pasted_notice(numbered: int) -> str:
+    """For answers pasted into a question that had answers already: they have no respondent id
+    and were numbered after the others, which may have come from a survey file with ids; such
+    numbers can be real serials there, and their codes would merge onto other respondents."""
+    if not numbered:
+        return ""
+    one = numbered == 1
+    return (
+        f"The pasted answer{'' if one else 's'} had no respondent id, so "
+        f"{'it was' if one else 'they were'} numbered after the question's other answers. If "
+        "those came from a survey file, these numbers may be real ids there: merge codes back "
+        "onto the survey by id only for the file's answers, or import the new answers as a "
+        "file with their id column."
+    )
+
+
 def import_responses(
     *,
     rows: Iterable[ImportedRow],

@@ -152,6 +152,9 @@ def _question_import(request, question, handler) -> HttpResponse:
             data = form.cleaned_data
             if question is None and data.get("project") is None:
                 data["project"] = services.personal_project(user=request.user)
+            appending = (
+                question is not None and not data.get("replace") and question.responses.exists()
+            )
             try:
                 result = _import(data, question)
             except CodeframeError as exc:
@@ -162,9 +165,11 @@ def _question_import(request, question, handler) -> HttpResponse:
                     f"Imported {result.imported:,} answers"
                     + (f" ({result.skipped:,} blank skipped)." if result.skipped else "."),
                 )
-                # Pasted answers are numbered by their line: no notice for them.
-                notice = result.id_notice(option="“Respondent id column”")
-                if notice and data.get("file") is not None:
+                if data.get("file") is not None:
+                    notice = result.id_notice(option="“Respondent id column”")
+                else:  # numbered by their line: a notice only beside other answers
+                    notice = services.pasted_notice(result.numbered) if appending else ""
+                if notice:
                     messages.warning(request, notice)
                 return redirect(result.question)
     return render(

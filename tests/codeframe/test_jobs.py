@@ -382,3 +382,11 @@ def test_a_scrape_recovers_a_job_whose_workers_all_died(admin_client, question, 
     assert dead.state == State.QUEUED and "stopped reporting" in dead.error
     api = admin_client.get("/api/embeddings/stats/").json()["sections"]["codeframe_jobs"]
     assert api["oldest_queued_seconds"] >= 0 and api["silent_seconds"] is None
+
+
+def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, question):
+    """It offered Retry, which was refused ("Only a failed or cancelled job can be retried")."""
+    job = jobs.queue_generation(question=question, n_codes=3)  # immediate backend: done
+    services.delete_codeframe(codeframe=job.codeframe)
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "Its codeframe has been deleted since" in page and "Retry" not in page

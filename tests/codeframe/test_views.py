@@ -93,6 +93,20 @@ def test_import_pasted_text(staff_client):
     response = staff_client.post(IMPORT_URL, {"survey": "Pasted", "pasted": "a\n\nb\n"})
     assert response.status_code == 302
     assert list(Question.objects.get().responses.values_list("text", flat=True)) == ["a", "b"]
+    assert "numbered after" not in staff_client.get(response["Location"]).content.decode()
+
+
+def test_answers_pasted_beside_a_files_are_numbered_with_a_warning(staff_client):
+    """Pasted into a question imported from a file with ids (101-108), the answers were
+    numbered 9 and 10 with no word: numbers that may be real serials of the survey file, onto
+    which their codes would be merged."""
+    content = "Serial,answer\n" + "".join(f"{100 + i},answer {i}\n" for i in range(1, 9))
+    staff_client.post(IMPORT_URL, {"survey": "S", "file": upload("s.csv", content.encode())})
+    question = Question.objects.get()
+    url = reverse("codeframe:question-import-more", args=[question.pk])
+    page = staff_client.post(url, {"pasted": "pasted one\npasted two"}, follow=True)
+    assert "numbered after the question&#x27;s other answers" in page.content.decode()
+    assert question.responses.count() == 10  # imported, with the warning
 
 
 @pytest.mark.parametrize(
@@ -349,3 +363,13 @@ def test_an_answer_is_left_uncoded_or_given_a_new_code_on_the_pages(staff_client
     count = codeframe.codes.count()
     page = staff_client.post(add, {"label": "   "}, follow=True).content.decode()
     assert "A code needs a label." in page and codeframe.codes.count() == count
+
+
+def test_viewers_get_no_merge_controls(client, codeframe, django_user_model):
+    from codeframe.models import Membership, Role
+
+    viewer = django_user_model.objects.create_user("viewer", password="pw-viewer-123")
+    Membership.objects.create(project=codeframe.question.project, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    page = client.get(codeframe.get_absolute_url()).content.decode()
+    assert "Rename" not in page and 'id="merge-form"' not in page
