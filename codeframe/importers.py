@@ -379,6 +379,11 @@ def _csv_rows(
         except StopIteration:
             return
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):  # csv's own cap, far above ours
+                raise ImportFailed(
+                    f"Line {reader.line_num}: a field is over {csv.field_size_limit():,} "
+                    f"characters long; the limit for an answer is {max_chars:,}."
+                ) from exc
             raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc
         if source.ended and cells and cells[-1].endswith(_END):
             if cells == [_END]:

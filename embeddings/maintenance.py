@@ -162,13 +162,14 @@ def warm_texts(
         finish_batch()
     stats.finished = time.perf_counter()
     logger.info(
-        "warmed %d texts in %.1f s: %d already cached, %d embedded, %d skipped%s",
+        "%s %d texts in %.1f s: %d already cached, %d %s, %d skipped",
+        "checked (dry run)" if dry_run else "warmed",
         stats.read,
         stats.seconds,
         stats.cached,
         stats.embedded,
+        "would be embedded" if dry_run else "embedded",
         stats.skipped,
-        " (dry run)" if dry_run else "",
     )
     return stats
 

@@ -87,6 +87,13 @@ def test_overlong_answer_is_refused_with_its_line(settings):
         list(read_csv(csv_file("answer\nshort\n" + "x" * 11 + "\n")))
 
 
+def test_an_answer_past_csvs_own_field_limit_names_our_limit():
+    """Past csv's 131,072 characters, its own error came through ("field larger than field
+    limit (131072)"), not the answer limit the README promises."""
+    with pytest.raises(ImportFailed, match=r"Line 2: a field is over 131,072 .* is 10,000\."):
+        list(read_csv(csv_file("id,answer\n1," + "x" * 200_000 + "\n")))
+
+
 def test_nul_and_surrogates_are_cleaned():
     assert clean_answer(" a\x00b \ud800") == "ab ?"
     assert clean_answer(None) == "" and clean_answer(4.5) == "4.5"
