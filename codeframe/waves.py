@@ -50,6 +50,7 @@ from codeframe.services import (
     import_responses,
     move_response,
     refresh_sizes,
+    refuse_taken_label,
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
@@ -405,6 +406,7 @@ def add_code(*, codeframe: Codeframe, label: str, response: Response | None = No
     with transaction.atomic():
         _lock_numbers(codeframe)
         codeframe = Codeframe.objects.select_for_update().get(pk=codeframe.pk)
+        refuse_taken_label(codeframe.codes.all(), label)
         (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
         code = Code.objects.create(
             codeframe=codeframe, number=number, label=label[:200], keywords=[], examples=[]
@@ -434,6 +436,7 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
                 "Every answer of this suggestion has been coded since it was made; dismiss it "
                 "instead (a code without answers would take a tracker number for nothing)."
             )
+        refuse_taken_label(codeframe.codes.all(), label)
         (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
         code = Code.objects.create(
             codeframe=codeframe,

@@ -133,8 +133,12 @@ def _relabel(request: HttpRequest, codeframe, thing, what: str, rename) -> HttpR
     """A code's or a net's rename form: `rename(label=...)` on a valid label; a message."""
     form = RenameForm(request.POST)
     if form.is_valid():
-        rename(label=form.cleaned_data["label"])
-        messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
+        try:
+            rename(label=form.cleaned_data["label"])
+        except CodeframeError as exc:  # a label another code (net) of the frame has
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
     else:
         messages.error(request, "A label is 1 to 200 characters.")
     return back_to_form(request, codeframe)

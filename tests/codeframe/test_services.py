@@ -267,6 +267,28 @@ def test_rename_survives_reload(codeframe):
         services.rename_code(code=code, label="   ")
 
 
+def test_a_label_another_code_of_the_frame_has_is_refused(codeframe, staff_client):
+    """Two codes both "Account" were accepted: SPSS then had two value labels alike and the
+    CSV "5. Account" beside "6. Account", which a data processor cannot tell apart."""
+    from codeframe import waves
+
+    first, second = list(codeframe.codes.order_by("number"))[:2]
+    with pytest.raises(InvalidEdit, match=f"Code {first.number} is already labelled"):
+        services.rename_code(code=second, label=f"  {first.label.upper()} ")
+    services.rename_code(code=first, label=first.label.lower())  # its own label, recased: fine
+    with pytest.raises(InvalidEdit, match="already labelled"):
+        waves.add_code(codeframe=codeframe, label=second.label)
+    net, other = codeframe.nets.create(number=90, label="Money"), codeframe.nets.create(number=91)
+    with pytest.raises(InvalidEdit, match="Net 90 is already labelled “Money”"):
+        services.rename_net(net=other, label="money")
+    page = staff_client.post(
+        f"/codeframes/{codeframe.pk}/codes/{second.pk}/rename/", {"label": first.label}, follow=True
+    )
+    assert "is already labelled" in page.content.decode()
+    assert Code.objects.get(pk=second.pk).label == second.label
+    assert net.label == "Money"
+
+
 def test_merge_moves_answers_and_keeps_sizes_consistent(codeframe):
     target, source = list(codeframe.codes.order_by("number"))[:2]
     answers_before = primary_codes(codeframe)
