@@ -373,3 +373,11 @@ def test_viewers_get_no_merge_controls(client, codeframe, django_user_model):
     client.force_login(viewer)
     page = client.get(codeframe.get_absolute_url()).content.decode()
     assert "Rename" not in page and 'id="merge-form"' not in page
+
+
+def test_the_page_numbers_nets_as_the_spss_file_does(staff_client, codeframe):
+    """SPSS has net1, net2, net5...; the page showed net labels only, so an analyst could not
+    tell which net5 was."""
+    net = codeframe.nets.order_by("number").last()
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert f"Net {net.number}.</span>" in page
