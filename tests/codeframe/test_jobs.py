@@ -317,6 +317,8 @@ def test_progress_page_refreshes_itself_and_can_cancel(staff_client, question, d
     staff_client.post(reverse("codeframe:job-cancel", args=[job.pk]))
     page = staff_client.get(job.get_absolute_url()).content.decode()
     assert "Cancelled" in page and "http-equiv" not in page and "Retry" in page
+    # It never ran: not "Step: Finished" and "Elapsed: waiting for a worker".
+    assert "Not started" in page and "never started" in page and "Finished" not in page
 
 
 def test_failed_job_page_shows_the_error_and_retries(staff_client, question, database_tasks):
