@@ -37,9 +37,9 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                         *(
                             (
                                 code.size,
-                                round(row.share, 4),
+                                _percent(sheet, row.share),
                                 row.mentions,
-                                round(row.mention_share, 4),
+                                _percent(sheet, row.mention_share),
                             )
                             if row.asked
                             else (None, None, None, None)
@@ -48,8 +48,11 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                     ],
                 )
             )
+    uncoded_share = _percent(sheet, overview.uncoded / overview.total) if overview.total else None
     sheet.append(
-        _xlsx_cells(sheet, ["", "", "Uncoded", "", "", overview.uncoded, None, None, None, ""])
+        _xlsx_cells(
+            sheet, ["", "", "Uncoded", "", "", overview.uncoded, uncoded_share, None, None, ""]
+        )
     )
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
@@ -58,6 +61,16 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
+
+
+def _percent(sheet, share: float):
+    """A share as a number (4 decimals, so sums and charts work) shown as a percentage, as
+    the page shows it."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=round(share, 4))
+    cell.number_format = "0.0%"
+    return cell
 
 
 def _xlsx_cells(sheet, cells: list) -> list:

@@ -125,6 +125,10 @@ def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracke
     assert row["mention share"] == round(mentions / total, 4)
     sizes = [r[header.index("size")] for r in rows]
     assert sum(sizes) == total  # the primary sizes and "Uncoded" add up to every answer
+    shares = [r[header.index("share")] for r in rows]  # "Uncoded" has its share too
+    assert shares[-1] is not None and abs(sum(shares) - 1) < 1e-3
+    cells = next(workbook["Codeframe"].iter_rows(min_row=2, max_row=2))
+    assert cells[header.index("share")].number_format == "0.0%"  # shown as on the page
 
     table = waves.tracker_tables(question=codeframe.question).codes
     assert table.row(primary.number)[0].share == mentions / total
