@@ -380,8 +380,10 @@ def _csv_rows(
             return
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):  # csv's own cap, far above ours
+                if reader.line_num > start:  # a quoted field ran on over lines: most likely
+                    raise _unclosed(start) from exc  # a quote never closed
                 raise ImportFailed(
-                    f"Line {reader.line_num}: a field is over {csv.field_size_limit():,} "
+                    f"Line {start}: a field is over {csv.field_size_limit():,} "
                     f"characters long; the limit for an answer is {max_chars:,}."
                 ) from exc
             raise ImportFailed(f"Line {reader.line_num}: {exc}") from exc

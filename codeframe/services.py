@@ -755,11 +755,14 @@ def _relabel(thing: Code | Net, label: str, blank: str) -> Code | Net:
     label = label.strip()
     if not label:
         raise InvalidEdit(blank)
-    refuse_taken_label(
-        type(thing).objects.filter(codeframe_id=thing.codeframe_id).exclude(pk=thing.pk), label
-    )
-    thing.label = label[:200]
-    thing.save(update_fields=["label"])
+    with transaction.atomic():  # as add_code: two renames at once cannot both take a label
+        _lock_codeframe(thing.codeframe_id)
+        refuse_taken_label(
+            type(thing).objects.filter(codeframe_id=thing.codeframe_id).exclude(pk=thing.pk),
+            label,
+        )
+        thing.label = label[:200]
+        thing.save(update_fields=["label"])
     return thing
 
 
@@ -767,13 +770,14 @@ def refuse_taken_label(others: QuerySet, label: str) -> None:
     """Raise InvalidEdit when one of `others` (the codeframe's other codes, or nets) has the
     label (ignoring case): two codes labelled alike cannot be told apart in the exports (SPSS
     value labels, the CSV's headers) or the tracker."""
-    taken = others.filter(label__iexact=label[:200]).order_by("number").first()
-    if taken is not None:
-        kind = "Net" if isinstance(taken, Net) else "Code"
-        raise InvalidEdit(
-            f"{kind} {taken.number} is already labelled “{taken.label}”: give this one a label "
-            "of its own (two alike cannot be told apart in the exports)."
-        )
+    wanted = label[:200].casefold()  # in Python: SQLite's iexact folds ASCII letters only
+    for number, other in others.order_by("number").values_list("number", "label"):
+        if other.casefold() == wanted:
+            kind = "Net" if others.model is Net else "Code"
+            raise InvalidEdit(
+                f"{kind} {number} is already labelled “{other}”: give this one a label of its "
+                "own (two alike cannot be told apart in the exports)."
+            )
 
 
 def move_code_to_net(*, code: Code, net: Net | None) -> Code:

@@ -64,11 +64,11 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
 
 
 def _percent(sheet, share: float):
-    """A share as a number (4 decimals, so sums and charts work) shown as a percentage, as
-    the page shows it."""
+    """A share as a number (unrounded, so sums and charts work and Excel rounds it as the
+    page does) shown as a percentage."""
     from openpyxl.cell import WriteOnlyCell
 
-    cell = WriteOnlyCell(sheet, value=round(share, 4))
+    cell = WriteOnlyCell(sheet, value=share)
     cell.number_format = "0.0%"
     return cell
 

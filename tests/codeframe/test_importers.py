@@ -92,6 +92,10 @@ def test_an_answer_past_csvs_own_field_limit_names_our_limit():
     limit (131072)"), not the answer limit the README promises."""
     with pytest.raises(ImportFailed, match=r"Line 2: a field is over 131,072 .* is 10,000\."):
         list(read_csv(csv_file("id,answer\n1," + "x" * 200_000 + "\n")))
+    # A quote never closed in a long file reaches csv's cap first: that is what it says.
+    lines = "".join(f"{i},answer {i} with some words in it\n" for i in range(3, 4000))
+    with pytest.raises(ImportFailed, match="Line 2: a double quote opens an answer"):
+        list(read_csv(csv_file('id,answer\n2,"stray quote\n' + lines)))
 
 
 def test_nul_and_surrogates_are_cleaned():
