@@ -665,9 +665,10 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         generated_before = generated
         asked = asked_codes(codeframe=frame)
         holds = _merged({**merges, **_own_merges(frame)}, counts)
-        code_waves.append(
-            tracker_stats.WaveCounts(label, base, counts, present=frozenset(asked), holds=holds)
+        code_wave = tracker_stats.WaveCounts(
+            label, base, counts, present=frozenset(asked), holds=holds
         )
+        code_waves.append(code_wave)
         named = dict(
             frame.nets.filter(codes__number__in=asked)
             .order_by("number")
@@ -687,7 +688,7 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         grouped: dict[int, set[int]] = {}
         members = frame.codes.filter(net__isnull=False, number__in=asked)
         for net, number in members.values_list("net__number", "number"):
-            grouped.setdefault(net, set()).update(holds.get(number, {number}))
+            grouped.setdefault(net, set()).update(code_wave.stands_for(number))
         net_waves.append(
             tracker_stats.WaveCounts(
                 label,
