@@ -275,7 +275,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             "What `POST` would change in the approved frame this wave's codeframe was coded "
             "with: renamed codes, keywords, net moves and net labels, codes accepted from "
             "suggestions (added with their numbers), merged and deleted codes; and the "
-            "`conflicts` (both frames changed the same thing differently) that stop it. "
+            "`conflicts` (both frames changed the same thing differently, or two codes would "
+            "be labelled alike) that stop it. "
             "Writes nothing."
         ),
     )
@@ -296,7 +297,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             "Applies the changes the `GET` preview lists, all or nothing, so the next wave is "
             "coded with them; code numbers never change. Carrying back again changes nothing "
             "(`changes` is empty). 409 with the conflicts if both frames changed the same "
-            "thing differently since the wave was coded."
+            "thing differently since the wave was coded, or two codes would be labelled alike."
         ),
     )
     @action(detail=True, methods=["get", "post"], url_path="carry-back")

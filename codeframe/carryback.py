@@ -18,6 +18,9 @@ every carry-back).
   frames agree on it (edit either one); the preview lists every conflict. We refuse rather than
   pick a winner because a silent overwrite of an approved frame is what a data processor can
   least afford to find out about later.
+- A change that would leave two codes (or nets) of the approved frame labelled alike, ignoring
+  case (two waves each added "Fees"), is a conflict too: one frame refuses that edit outright
+  (`services.refuse_taken_label`), and the exports could not tell the two apart.
 
 Codes accepted from suggestions (numbers the start frame did not have) are added with their
 number, label, keywords, kind and net, and with the wave's answers coded with them as examples:
@@ -147,7 +150,8 @@ def carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
     (see the module docstring), all or nothing; returns what changed (`applied` True).
 
     Raises NotAWaveFrame (no `coded_with`), CarryBackConflict (both frames changed the same
-    thing differently; nothing is written; `.summary` lists the conflicts).
+    thing differently, or two codes would be labelled alike; nothing is written; `.summary`
+    lists the conflicts).
     """
     with transaction.atomic():
         # Locked in this order (the wave's, then the approved frame), so two carry-backs into
@@ -157,8 +161,7 @@ def carry_back(*, codeframe: Codeframe) -> CarryBackSummary:
         summary = _summary(wave, approved)
         if summary.conflicts:
             raise CarryBackConflict(
-                "Not carried back: both frames changed the same thing since the wave was "
-                "coded. " + " ".join(summary.conflicts),
+                "Not carried back: " + " ".join(summary.conflicts),
                 summary=summary,
             )
         if summary.changes:
@@ -290,7 +293,40 @@ def plan_changes(
             continue
         changes.append(Change("net_renamed", number, label, there, label))
     changes.sort(key=lambda c: (KINDS.index(c.kind), c.number))
-    return changes, conflicts
+    return changes, conflicts + label_clashes(changes, approved=approved)
+
+
+def label_clashes(changes: list[Change], *, approved: dict) -> list[str]:
+    """Conflicts for codes (nets) that carrying `changes` into `approved` (a `frame_shape`)
+    would leave labelled alike, ignoring case, as `services.refuse_taken_label` refuses in one
+    frame: two waves can each add "Fees", or rename a code to a label the other carried back.
+    Only clashes a change makes count; the analyst renames one of the codes in either frame."""
+    gone = {c.number for c in changes if c.kind in ("merged", "removed")}
+    frames = {
+        "code": {int(k): v["label"] for k, v in approved["codes"].items() if int(k) not in gone},
+        "net": {int(k): label for k, label in approved["nets"].items()},
+    }
+    touched: dict[str, set[int]] = {"code": set(), "net": set()}
+    for change in changes:
+        if change.kind in ("renamed", "added", "net_renamed", "net_added"):
+            kind = "net" if change.kind.startswith("net_") else "code"
+            frames[kind][change.number] = change.label
+            touched[kind].add(change.number)
+    clashes = []
+    for kind, labels in frames.items():
+        alike: dict[str, list[int]] = {}
+        for number in sorted(labels):
+            alike.setdefault(labels[number].casefold(), []).append(number)
+        for numbers in alike.values():
+            if len(numbers) > 1 and touched[kind] & set(numbers):
+                named = [f"{kind} {n} “{labels[n]}”" for n in numbers]
+                said = f"{', '.join(named[:-1])} and {named[-1]}"
+                clashes.append(
+                    f"{said[0].upper()}{said[1:]} would be labelled alike in the approved frame "
+                    "(two alike cannot be told apart in the exports): rename one of them in "
+                    "either frame."
+                )
+    return clashes
 
 
 # --- helpers ------------------------------------------------------------------------------

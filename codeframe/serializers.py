@@ -428,7 +428,10 @@ class CarryBackSerializer(serializers.Serializer):
     changes = CarryBackChangeSerializer(many=True)
     conflicts = serializers.ListField(
         child=serializers.CharField(),
-        help_text="Both frames changed these differently; nothing is carried until they agree.",
+        help_text=(
+            "Both frames changed these differently, or two codes would be labelled alike; "
+            "nothing is carried until the frames agree."
+        ),
     )
 
 

@@ -323,6 +323,48 @@ def test_two_waves_coded_with_one_frame_do_not_undo_each_others_edits(approved, 
     assert code(approved, first).label == "From wave 2, again"
 
 
+def test_carrying_back_never_leaves_two_codes_or_nets_labelled_alike(approved, wave2):
+    """Each wave frame refuses a label one of its codes has, but two waves can each add
+    "Fees", or rename a net to a label the approved frame gave another: those are conflicts."""
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:6]), wave="2027-02")
+    fees = waves.add_code(codeframe=wave2, label="Fees")
+    carryback.carry_back(codeframe=wave2)
+    waves.add_code(codeframe=wave3, label="fees")
+    net = code(wave3, numbers(wave3)[0]).net
+    other_net = approved.nets.exclude(number=net.number).first()
+    other_net.label = "Money"  # renamed in the approved frame only
+    other_net.save()
+    net.label = "MONEY"
+    net.save()
+    before = frame_shape(approved)
+
+    preview = carryback.preview_carry_back(codeframe=wave3)
+    added = max(numbers(wave3))
+    nets = sorted([(net.number, "MONEY"), (other_net.number, "Money")])
+    assert preview.conflicts == (
+        f"Code {fees.number} “Fees” and code {added} “fees” would be labelled alike in the "
+        "approved frame (two alike cannot be told apart in the exports): rename one of them in "
+        "either frame.",
+        f"Net {nets[0][0]} “{nets[0][1]}” and net {nets[1][0]} “{nets[1][1]}” would be "
+        "labelled alike in the approved frame (two alike cannot be told apart in the exports): "
+        "rename one of them in either frame.",
+    )
+    with pytest.raises(CarryBackConflict, match="labelled alike"):
+        carryback.carry_back(codeframe=wave3)
+    assert frame_shape(approved) == before  # nothing carried
+
+    # Renamed apart in the wave (the code and the net): carried.
+    services.rename_code(code=code(wave3, added), label="Fees for transfers")
+    net.label = "The app, again"
+    net.save()
+    summary = carryback.carry_back(codeframe=wave3)
+    assert {(c.kind, c.number) for c in summary.changes} == {
+        ("added", added),
+        ("net_renamed", net.number),
+    }
+    assert code(approved, added).label == "Fees for transfers"
+
+
 def test_a_wave_frame_coded_before_the_start_frame_was_kept(approved, wave2):
     """No `carry_base`: the approved frame stands in for it; only codes the wave notes as
     retired are merged or deleted, so a code the approved frame gained since is kept."""
