@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, OuterRef, QuerySet
 from django.http import HttpRequest
 
@@ -159,7 +159,23 @@ class ResponseAdmin(ScopedAdmin):
     raw_id_fields = ["question"]
 
 
-class CodeForm(forms.ModelForm):
+class OwnLabelForm(forms.ModelForm):
+    """A code's (net's) label is none of its codeframe's other codes' (nets'), ignoring case,
+    as on the pages (`services.refuse_taken_label`): the exports could not tell two apart."""
+
+    def clean_label(self) -> str:
+        label = self.cleaned_data["label"]
+        if "label" in self.changed_data:
+            model = type(self.instance)
+            others = model.objects.filter(codeframe_id=self.instance.codeframe_id)
+            try:
+                services.refuse_taken_label(others.exclude(pk=self.instance.pk), label)
+            except CodeframeError as exc:
+                raise ValidationError(str(exc)) from exc
+        return label
+
+
+class CodeForm(OwnLabelForm):
     """A code's net is one of its own codeframe's: the only choices offered, and the only ones
     that validate. (The admin supplies the model and the fields.)"""
 
@@ -171,9 +187,43 @@ class CodeForm(forms.ModelForm):
             )
 
 
+class InlineCodeForm(CodeForm):
+    def clean_label(self) -> str:
+        return self.cleaned_data["label"]  # the formset compares the page's labels at once
+
+
+class CodeLabelsFormSet(forms.BaseInlineFormSet):
+    """The codeframe page's codes, relabelled at once: no two alike once saved (ignoring case);
+    two codes may swap their labels."""
+
+    def clean(self) -> None:
+        super().clean()
+        codes = self.instance.codes.order_by("number")
+        labels = {
+            pk: (number, label) for pk, number, label in codes.values_list("pk", "number", "label")
+        }
+        changed = set()
+        for form in self.forms:
+            if form.instance.pk in labels and "label" in form.changed_data:
+                number = labels[form.instance.pk][0]
+                labels[form.instance.pk] = (number, form.cleaned_data.get("label", ""))
+                changed.add(form.instance.pk)
+        alike: dict[str, list[int]] = {}
+        for pk, (_number, label) in sorted(labels.items(), key=lambda item: item[1]):
+            alike.setdefault(label.casefold(), []).append(pk)
+        for pks in alike.values():
+            if len(pks) > 1 and changed.intersection(pks):
+                numbers = " and ".join(str(labels[pk][0]) for pk in pks)
+                raise ValidationError(
+                    f"Codes {numbers} would all be labelled “{labels[pks[0]][1]}”: give each a "
+                    "label of its own (two alike cannot be told apart in the exports)."
+                )
+
+
 class CodeInline(admin.TabularInline):
     model = Code
-    form = CodeForm
+    form = InlineCodeForm
+    formset = CodeLabelsFormSet
     fields = ["number", "label", "net", "kind", "size", "keywords"]
     readonly_fields = ["number", "size", "keywords"]
     extra = 0
@@ -219,6 +269,7 @@ class NetAdmin(ScopedAdmin):
     search_fields = ["label"]
     list_filter = [("codeframe", _related_only)]
     readonly_fields = ["codeframe", "number"]
+    form = OwnLabelForm
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nets come from a generation (the form could not set their codeframe)

@@ -276,3 +276,59 @@ def test_a_trackers_waves_stay_as_the_app_made_them(admin_client, codeframe):
     page = admin_client.get(reverse("admin:codeframe_codeframe_change", args=[wave.pk]))
     assert "coded_with" not in page.context["adminform"].form.fields
     assert "approved" in page.context["adminform"].form.fields
+
+
+def test_a_label_another_code_or_net_has_is_refused_in_the_admin(admin_client, codeframe):
+    """As on the pages (services.refuse_taken_label), ignoring case; the codeframe page's codes
+    can swap labels at once, not end up alike."""
+    first, second = codeframe.codes.order_by("number")[:2]
+    url = reverse("admin:codeframe_code_change", args=[first.pk])
+    data = {
+        "label": second.label.upper(),
+        "kind": first.kind,
+        "keywords": json.dumps(first.keywords),
+        "examples": json.dumps(first.examples),
+        "net": first.net_id or "",
+    }
+    page = admin_client.post(url, data)
+    assert page.status_code == 200
+    assert f"Code {second.number} is already labelled" in str(page.context["adminform"].form.errors)
+    assert admin_client.post(url, {**data, "label": first.label.upper()}).status_code == 302
+
+    net, other_net = codeframe.nets.order_by("number")[:2]
+    url = reverse("admin:codeframe_net_change", args=[net.pk])
+    page = admin_client.post(url, {"label": other_net.label.lower()})
+    assert page.status_code == 200 and "already labelled" in str(
+        page.context["adminform"].form.errors
+    )
+    assert Net.objects.get(pk=net.pk).label == net.label
+
+    url = reverse("admin:codeframe_codeframe_change", args=[codeframe.pk])
+    formset = admin_client.get(url).context["inline_admin_formsets"][0].formset
+    base = {
+        f"{formset.prefix}-TOTAL_FORMS": len(formset.forms),
+        f"{formset.prefix}-INITIAL_FORMS": len(formset.forms),
+        f"{formset.prefix}-MIN_NUM_FORMS": 0,
+        f"{formset.prefix}-MAX_NUM_FORMS": 1000,
+    }
+    for i, form in enumerate(formset.forms):
+        code = form.instance
+        base |= {
+            f"{formset.prefix}-{i}-id": code.pk,
+            f"{formset.prefix}-{i}-codeframe": codeframe.pk,
+            f"{formset.prefix}-{i}-label": code.label,
+            f"{formset.prefix}-{i}-net": code.net_id or "",
+            f"{formset.prefix}-{i}-kind": code.kind,
+        }
+    labels = [form.instance.label for form in formset.forms]
+    alike = {**base, f"{formset.prefix}-0-label": labels[1].lower()}
+    page = admin_client.post(url, alike)
+    assert page.status_code == 200 and "would all be labelled" in page.content.decode()
+    swapped = {
+        **base,
+        f"{formset.prefix}-0-label": labels[1],
+        f"{formset.prefix}-1-label": labels[0],
+    }
+    assert admin_client.post(url, swapped).status_code == 302
+    ids = [form.instance.pk for form in formset.forms[:2]]
+    assert [Code.objects.get(pk=pk).label for pk in ids] == [labels[1], labels[0]]
