@@ -198,6 +198,8 @@ class CodeLabelsFormSet(forms.BaseInlineFormSet):
 
     def clean(self) -> None:
         super().clean()
+        if self.instance.pk is None:  # the add page: no codes yet
+            return
         codes = self.instance.codes.order_by("number")
         labels = {
             pk: (number, label) for pk, number, label in codes.values_list("pk", "number", "label")
