@@ -1,8 +1,26 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from codeframe.api import CodeframeViewSet
+from codeframe.api_edits import CodeframeEditViewSet
 
 app_name = "codeframe-api"
 router = SimpleRouter(use_regex_path=False)
 router.register("", CodeframeViewSet, basename="codeframe")
-urlpatterns = router.urls
+
+edits = CodeframeEditViewSet.as_view
+urlpatterns = [
+    *router.urls,
+    path("<int:codeframe_id>/codes/", edits({"post": "add_code"}), name="code-list"),
+    path(
+        "<int:codeframe_id>/codes/<int:number>/",
+        edits({"patch": "edit_code", "delete": "delete_code"}),
+        name="code-detail",
+    ),
+    path(
+        "<int:codeframe_id>/codes/<int:number>/merge/",
+        edits({"post": "merge_code"}),
+        name="code-merge",
+    ),
+    path("<int:codeframe_id>/nets/<int:number>/", edits({"patch": "edit_net"}), name="net-detail"),
+]

@@ -162,6 +162,12 @@ def get_net(*, codeframe: Codeframe, net_id: int) -> Net:
     return get_object_or_404(Net, codeframe=codeframe, pk=net_id)
 
 
+def get_numbered(model: type[Code] | type[Net], *, codeframe: Codeframe, number: int):
+    """The codeframe's code (net) with that number, as the API and the exports name them; 404
+    if it has none (a code merged away or deleted: its number is never used again)."""
+    return get_object_or_404(model.objects.filter(codeframe=codeframe), number=number)
+
+
 def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
     return get_object_or_404(Response, question_id=codeframe.question_id, pk=response_id)
 

@@ -87,10 +87,14 @@ class CodeframeRequestSerializer(RequestSerializer):
 CACHE_HELP = "Embedding cache hits or misses: operators (staff) only, null for others."
 
 
+# A code's kinds, named in the API schema once (settings.SPECTACULAR_SETTINGS).
+CODE_KINDS = Code.Kind.values
+
+
 class CodeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="code.number", help_text="The code id used in exports.")
     label = serializers.CharField(source="code.label")
-    kind = serializers.ChoiceField(source="code.kind", choices=Code.Kind.values)
+    kind = serializers.ChoiceField(source="code.kind", choices=CODE_KINDS)
     keywords = serializers.ListField(source="code.keywords", child=serializers.CharField())
     size = serializers.IntegerField(source="code.size", help_text="Answers with it as primary.")
     share = serializers.FloatField(help_text="size / all answers of the question")
@@ -110,6 +114,55 @@ class NetSerializer(serializers.Serializer):
     label = serializers.CharField()
     size = serializers.IntegerField()
     codes = CodeSerializer(many=True)
+
+
+class EditedCodeSerializer(CodeSerializer):
+    """A code after an edit through `/api/codeframes/<id>/codes/`: its figures, and its net."""
+
+    net = serializers.IntegerField(
+        allow_null=True, help_text="The number of its net (`nets[].id`); null: in no net."
+    )
+
+
+class CodeAddSerializer(RequestSerializer):
+    label = serializers.CharField(
+        max_length=200, help_text="A label no other code of the frame has (ignoring case)."
+    )
+    response = serializers.IntegerField(
+        required=False,
+        help_text="An answer's id (`responses[].response`) to code with it, as its primary "
+        "code (its other codes in this frame go).",
+    )
+
+
+class CodeEditSerializer(RequestSerializer):
+    label = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="A new label no other code of the frame has (ignoring case); its number stays.",
+    )
+    net = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The number of a net of the frame (`nets[].id`) to move it into; null: no net.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Send a `label`, a `net` or both.")
+        return attrs
+
+
+class CodeMergeSerializer(RequestSerializer):
+    into = serializers.IntegerField(
+        help_text="The number of the code that takes this code's answers, keywords and examples."
+    )
+
+
+class NetEditSerializer(RequestSerializer):
+    label = serializers.CharField(
+        max_length=200, help_text="A label no other net of the frame has (ignoring case)."
+    )
 
 
 class CodedResponseSerializer(serializers.Serializer):

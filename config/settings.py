@@ -370,6 +370,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A code's kind appears in two components (a codeframe's codes, an edited code).
+    "ENUM_NAME_OVERRIDES": {"CodeKindEnum": "codeframe.serializers.CODE_KINDS"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.document_common_errors",  # 401 everywhere, 404 on objects, 415 on bodies

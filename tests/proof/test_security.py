@@ -143,6 +143,8 @@ def concrete(route: str, world) -> str:
         "<path:content_type_id>/<path:object_id>": "1/1",
         "<path:object_id>": "1",
         "<int:question_id>": str(world["question"].pk),
+        "nets/<int:number>": f"nets/{code.net.number}",
+        "<int:number>": str(code.number),
         "<int:codeframe_id>": str(cf.pk),
         "<int:code_id>": str(code.pk),
         "<int:net_id>": str(code.net_id),
@@ -284,6 +286,19 @@ EXPECTED = {
         (401, 405, 405, 405, 405, 405, 405),
         (401, 404, 404, 403, 400, 400, 400),  # no decision in the body
     ),
+    # Editing a codeframe's codes and nets (api_edits): a POST without the fields is a 400.
+    "api/codeframes/<int:codeframe_id>/codes/": (
+        (401, 405, 405, 405, 405, 405, 405),
+        (401, 404, 404, 403, 400, 400, 400),
+    ),
+    "api/codeframes/<int:codeframe_id>/codes/<int:number>/": ((401, 405, 405, 405, 405, 405, 405),)
+    * 2,
+    "api/codeframes/<int:codeframe_id>/codes/<int:number>/merge/": (
+        (401, 405, 405, 405, 405, 405, 405),
+        (401, 404, 404, 403, 400, 400, 400),
+    ),
+    "api/codeframes/<int:codeframe_id>/nets/<int:number>/": ((401, 405, 405, 405, 405, 405, 405),)
+    * 2,
     "api/jobs/<uuid:pk>/": (
         (401, 404, 404, 200, 200, 200, 200),
         (401, 405, 405, 405, 405, 405, 405),
@@ -444,6 +459,10 @@ def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
     print(f"route matrix: {len(routes)} routes x {len(ROLES)} roles = {len(routes) * 7} {method}s")
 
 
+PATCH_400 = (401, 404, 404, 403, 400, 400, 400)  # no field in the body
+DELETED = (401, 404, 404, 403, 204, 204, 204)
+
+
 @pytest.mark.parametrize(
     ("method", "route", "want"),
     [
@@ -451,14 +470,18 @@ def test_every_route_answers_each_role_as_intended(world, unthrottled, method):
         ("delete", "api/codeframes/<int:pk>/approve/", (401, 404, 404, 403, 200, 200, 200)),
         ("delete", "api/questions/<int:question_id>/", (401, 404, 404, 403, 403, 204, 204)),
         ("patch", "api/questions/<int:question_id>/", (401, 404, 404, 403, 400, 400, 400)),
+        ("patch", "api/codeframes/<int:codeframe_id>/codes/<int:number>/", PATCH_400),
+        ("delete", "api/codeframes/<int:codeframe_id>/codes/<int:number>/", DELETED),
+        ("patch", "api/codeframes/<int:codeframe_id>/nets/<int:number>/", PATCH_400),
     ],
 )
 def test_the_api_deletes_and_patches_answer_each_role_as_intended(
     world, unthrottled, method, route, want
 ):
     """The route matrix sends GET and POST; these routes also take DELETE (withdrawing an
-    approval: analysts; deleting a question: managers, as on its page) or PATCH (naming a
-    question's wave: analysts; no name in the body here, so 400)."""
+    approval, deleting a code: analysts; deleting a question: managers, as on its page) or
+    PATCH (naming a question's wave, renaming a code or a net: analysts; nothing in the body
+    here, so 400)."""
     got = []
     for role in ROLES:
         client = client_for(role, world)

@@ -1,0 +1,167 @@
+"""`/api/codeframes/<id>/codes/` and `.../nets/<number>/`: the edits the codeframe page makes
+(add, rename, move to another net, merge and delete a code; rename a net), for a client of the
+API alone, e.g. a data-processing script that tidies each wave's frame before carrying it back.
+
+Codes and nets are named by their numbers, as in the codeframe's payload (`nets[].codes[].id`,
+`nets[].id`) and every export; a number never changes and is never used again. The edits are
+the pages' services, so their rules hold here too: labels unique in the frame (ignoring case),
+new numbers above every number the tracker used, merges and deletes recorded for carry-back.
+Each needs the analyst role (403 for a viewer; 404 outside the user's projects).
+"""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from codeframe import selectors, services, waves
+from codeframe.api import NO_CODEFRAME_404, VIEWER_403, LimitedJSONParser
+from codeframe.api_errors import UnusableInput
+from codeframe.models import Code, Codeframe, Net, Role
+from codeframe.serializers import (
+    CodeAddSerializer,
+    CodeEditSerializer,
+    CodeMergeSerializer,
+    EditedCodeSerializer,
+    NetEditSerializer,
+    NetSerializer,
+)
+from config.api import ERROR_BODY
+
+NO_CODE_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe or code")
+INVALID_400 = OpenApiResponse(
+    ERROR_BODY, description="Invalid input: a label another code has, no such net or code, ..."
+)
+
+
+class CodeframeEditViewSet(viewsets.ViewSet):
+    """A codeframe's codes and nets, edited as on the codeframe page."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [LimitedJSONParser]
+
+    @extend_schema(
+        request=CodeAddSerializer,
+        responses={
+            201: EditedCodeSerializer,
+            400: INVALID_400,
+            403: VIEWER_403,
+            404: NO_CODEFRAME_404,
+        },
+        summary="Add a code to a codeframe",
+        description=(
+            "A theme the draft missed: numbered above every number the codeframe's tracker "
+            "used, so it never takes a number another wave has. With `response`, that answer "
+            "is coded with it."
+        ),
+    )
+    def add_code(self, request: Request, codeframe_id: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        data = _valid(CodeAddSerializer, request)
+        response = None
+        if "response" in data:
+            response = selectors.get_response(codeframe=codeframe, response_id=data["response"])
+        code = waves.add_code(codeframe=codeframe, label=data["label"], response=response)
+        return Response(_code_payload(code), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CodeEditSerializer,
+        responses={200: EditedCodeSerializer, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
+        summary="Rename a code or move it to another net",
+        description=(
+            '`{"label": "..."}`, `{"net": 3}` (a net\'s number; `null`: no net) or both, '
+            "all or nothing. The code keeps its number."
+        ),
+    )
+    def edit_code(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        code = _code(codeframe, number)
+        data = _valid(CodeEditSerializer, request)
+        with transaction.atomic():
+            if "net" in data:
+                net = None
+                if data["net"] is not None:
+                    net = codeframe.nets.filter(number=data["net"]).first()
+                    if net is None:
+                        raise UnusableInput(f"This codeframe has no net {data['net']}.")
+                services.move_code_to_net(code=code, net=net)
+            if "label" in data:
+                services.rename_code(code=code, label=data["label"])
+        return Response(_code_payload(code))
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 403: VIEWER_403, 404: NO_CODE_404},
+        summary="Delete a code",
+        description=(
+            "Its answers fall back to their next code, or are left uncoded. Its number is "
+            "never used again; carrying the wave back deletes it in the approved frame too."
+        ),
+    )
+    def delete_code(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        services.delete_code(code=_code(codeframe, number))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=CodeMergeSerializer,
+        responses={200: EditedCodeSerializer, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
+        summary="Merge a code into another",
+        description=(
+            '`{"into": 3}`: code 3 takes this code\'s answers, keywords and examples, and this '
+            "code goes (its number is never used again). The reply is code 3."
+        ),
+    )
+    def merge_code(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        code = _code(codeframe, number)
+        into = _valid(CodeMergeSerializer, request)["into"]
+        if into == number:
+            raise UnusableInput("A code cannot be merged into itself.")
+        target = codeframe.codes.filter(number=into).first()
+        if target is None:
+            raise UnusableInput(f"This codeframe has no code {into}.")
+        return Response(_code_payload(services.merge_codes(target=target, sources=[code])))
+
+    @extend_schema(
+        request=NetEditSerializer,
+        responses={200: NetSerializer, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
+        summary="Rename a net",
+        description="It keeps its number, so a tracker's net rows still line up.",
+    )
+    def edit_net(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        net = selectors.get_numbered(Net, codeframe=codeframe, number=number)
+        services.rename_net(net=net, label=_valid(NetEditSerializer, request)["label"])
+        overview = selectors.codeframe_overview(codeframe=codeframe)
+        row = next(row for row in overview.nets if row.number == number)
+        return Response(NetSerializer(row).data)
+
+
+def _editable(request: Request, codeframe_id: int) -> Codeframe:
+    return selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id, role=Role.ANALYST)
+
+
+def _valid(serializer_class, request: Request) -> dict:
+    payload = serializer_class(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data
+
+
+def _code(codeframe: Codeframe, number: int) -> Code:
+    """The code numbered so; a 404 that says where a merged-away code's answers went."""
+    into = codeframe.params.get("merged_into", {}).get(str(number))
+    if into is not None and not codeframe.codes.filter(number=number).exists():
+        raise NotFound(f"Code {number} was merged into code {into}.")
+    return selectors.get_numbered(Code, codeframe=codeframe, number=number)
+
+
+def _code_payload(code: Code) -> dict:
+    """The code as the codeframe's payload shows it (its figures as they are now), and its net."""
+    overview = selectors.codeframe_overview(codeframe=code.codeframe)
+    row = next(row for net in overview.nets for row in net.codes if row.code.pk == code.pk)
+    net = row.code.net.number if row.code.net else None
+    return EditedCodeSerializer({**vars(row), "net": net}).data
