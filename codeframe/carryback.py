@@ -38,7 +38,6 @@ wave frame notes as retired are merged or deleted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Mapping
 from dataclasses import asdict, dataclass, field, replace
 
 from django.db import transaction
@@ -46,7 +45,7 @@ from django.db.models import Count
 
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
-from codeframe.selectors import CARRIED_IN, coded_with
+from codeframe.selectors import CARRIED_IN, coded_with, merge_holder
 from codeframe.services import delete_code, merge_codes, refresh_sizes
 
 logger = logging.getLogger(__name__)
@@ -474,19 +473,6 @@ def _wave_examples(code: Code) -> list[str]:
         if len(examples) == MAX_CARRIED_EXAMPLES:
             break
     return list(examples) or list(code.examples)
-
-
-def merge_holder(number: int, merged_into: Mapping[int, int], codes: Container[int]) -> int | None:
-    """The code of `codes` that `number`'s answers ended up in through its merges (number ->
-    number; followed until a code `codes` has), or None (deleted, or merged into a code that was
-    deleted later). Also the tracker's (`waves.tracker_tables`: which codes a wave's code holds)."""
-    seen = set()
-    while number in merged_into and number not in seen:
-        seen.add(number)
-        number = merged_into[number]
-        if number in codes:
-            return number
-    return None
 
 
 def _words(value) -> str:

@@ -1,6 +1,6 @@
 """Reads: questions, answers and codeframes as the pages, API, exports and commands show them."""
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -160,6 +160,30 @@ def get_code(*, codeframe: Codeframe, code_id: int) -> Code:
 
 def get_net(*, codeframe: Codeframe, net_id: int) -> Net:
     return get_object_or_404(Net, codeframe=codeframe, pk=net_id)
+
+
+def merge_holder(number: int, merged_into: Mapping[int, int], codes: Container[int]) -> int | None:
+    """The code of `codes` that `number`'s answers ended up in through its merges (number ->
+    number; followed until a code `codes` has), or None (deleted, or merged into a code that was
+    deleted later). Carrying back (which code a merge goes into), the tracker
+    (`waves.tracker_tables`: which codes a wave's code holds) and `merges_of` follow merges
+    with it."""
+    seen = set()
+    while number in merged_into and number not in seen:
+        seen.add(number)
+        number = merged_into[number]
+        if number in codes:
+            return number
+    return None
+
+
+def merges_of(*, codeframe: Codeframe) -> list[tuple[int, Code]]:
+    """The codeframe's merged-away code numbers, each with the code its answers are in now
+    (followed through later merges), by number; deleted codes are not listed."""
+    merged = {int(n): int(into) for n, into in codeframe.params.get("merged_into", {}).items()}
+    codes = {code.number: code for code in codeframe.codes.all()}
+    found = ((n, merge_holder(n, merged, codes)) for n in sorted(merged))
+    return [(number, codes[into]) for number, into in found if into is not None]
 
 
 def get_numbered(model: type[Code] | type[Net], *, codeframe: Codeframe, number: int):

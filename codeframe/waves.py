@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 
 from codeframe import tracker as tracker_stats
-from codeframe.carryback import CARRY_BASE, frame_shape, merge_holder
+from codeframe.carryback import CARRY_BASE, frame_shape
 from codeframe.coding import code_answers
 from codeframe.exceptions import (
     InvalidEdit,
@@ -42,7 +42,13 @@ from codeframe.models import (
     Response,
     SuggestedCode,
 )
-from codeframe.selectors import asked_codes, coded_with, is_tracker, question_texts
+from codeframe.selectors import (
+    asked_codes,
+    coded_with,
+    is_tracker,
+    merge_holder,
+    question_texts,
+)
 from codeframe.services import (
     RESERVED,
     _store,

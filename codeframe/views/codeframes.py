@@ -78,7 +78,15 @@ def codeframe_delete(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 @login_required
 def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    try:
+        code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    except Http404:  # merged or deleted since the link was made (an open tab, a bookmark)
+        return render(
+            request,
+            "codeframe/code_gone.html",
+            {"codeframe": codeframe, "merges": selectors.merges_of(codeframe=codeframe)},
+            status=404,
+        )
     return render(
         request,
         "codeframe/code_detail.html",

@@ -226,6 +226,14 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     assert page.count('form="merge-form"') == n_codes
     code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
     assert "Answers with this as their primary code" in code_page
+    # A merged-away code's page (an open tab, a bookmark) says where its answers went.
+    gone = staff_client.get(f"{base}{second.pk}/")
+    assert gone.status_code == 404
+    assert "This code is no longer in the codeframe" in gone.content.decode()
+    assert gone.context["merges"] == [(second.number, Code.objects.get(pk=first.pk))]
+    assert f'href="{base}{first.pk}/">{first.number}. Price</a>' in gone.content.decode()
+    # No such code in this codeframe at all: the same 404 (nothing told of other frames).
+    assert staff_client.get(f"{base}999999/").status_code == 404
 
 
 def test_edits_reject_codes_of_other_codeframes(staff_client, codeframe, question):
