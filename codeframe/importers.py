@@ -9,6 +9,7 @@ one-column file the whole line is the answer, otherwise the line is refused rath
 """
 
 import csv
+import datetime
 import itertools
 import logging
 import re
@@ -58,11 +59,28 @@ def clean_answer(value: object) -> str:
     """The answer as text the database accepts: stripped, without NUL or lone surrogates."""
     if value is None:
         return ""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        value = _date_text(value)
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         text = text.replace("\x00", "")
     # PostgreSQL refuses lone surrogates (possible from JSON "\ud800"); replace them.
     return text.encode("utf-8", "replace").decode("utf-8").strip()
+
+
+def _date_text(value: datetime.datetime | datetime.date | datetime.time) -> str:
+    """A spreadsheet's date or time cell as a person typed it: 2024-01-02 (not 2024-01-02
+    00:00:00, what str() gives for a date, which openpyxl reads as a midnight datetime),
+    2024-01-02 14:30, 14:30; seconds only when there are some."""
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        value = value.date()
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value.isoformat()
+    moment = value.time() if isinstance(value, datetime.datetime) else value
+    spec = "minutes" if moment.second == 0 and moment.microsecond == 0 else "seconds"
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec=spec)
+    return value.replace(tzinfo=None).isoformat(timespec=spec)
 
 
 def read_upload(

@@ -1,3 +1,4 @@
+import datetime
 import io
 
 import pytest
@@ -123,6 +124,25 @@ def test_xlsx_number_ids_read_as_their_digits_and_long_ones_are_refused():
     data = xlsx_file([["Serial", "Answer"], [123456789012345678.0, "Fees"]])
     with pytest.raises(ImportFailed, match=r"Line 2: the respondent id 1\.23456789012346e\+17 is"):
         list(read_xlsx(data))
+
+
+def test_xlsx_date_and_time_cells_read_as_typed():
+    """openpyxl reads a date cell as a midnight datetime: str() made it "2024-01-02 00:00:00"."""
+    data = xlsx_file(
+        [
+            ["ID", "Answer"],
+            ["R1", datetime.date(2024, 1, 2)],
+            [datetime.date(2024, 3, 4), datetime.datetime(2024, 1, 2, 14, 30)],
+            ["R3", datetime.datetime(2024, 1, 2, 14, 30, 15)],
+            ["R4", datetime.time(9, 5)],
+        ]
+    )
+    assert [(r.respondent_id, r.text) for r in read_xlsx(data)] == [
+        ("R1", "2024-01-02"),
+        ("2024-03-04", "2024-01-02 14:30"),
+        ("R3", "2024-01-02 14:30:15"),
+        ("R4", "09:05"),
+    ]
 
 
 def test_xlsx_named_sheet_and_errors():
