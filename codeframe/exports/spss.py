@@ -3,7 +3,8 @@ load coded open-ends.
 
 Variables, in order: `wave` (the question's number in its tracker, value-labelled with the
 wave's name; 1 for a question that is no tracker's wave yet, so the first month's file has the
-layout of the next ones), `resp_id` (the respondent id), `answer` (the verbatim), `primary` (the
+layout of the next ones), `resp_id` (the respondent id: numeric when every id of the tracker is
+a whole number, see `numeric_ids`; else a string), `answer` (the verbatim), `primary` (the
 primary code's number, value-labelled with every code; system-missing when uncoded), one 0/1
 variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
 label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
@@ -21,12 +22,14 @@ the MRSETS syntax in the note counts the cuts; the CSV and XLSX exports keep the
 """
 
 import os
+import re
 import tempfile
 import textwrap
 
 from codeframe.exports.base import BaseExporter
-from codeframe.models import Codeframe, Question
+from codeframe.models import Codeframe, Question, Response
 from codeframe.selectors import asked_codes, codeframe_overview, iter_coded_responses
+from codeframe.waves import tracker_questions
 
 NOT_MENTIONED = "Not mentioned"
 MR_SET_NAME = "$codes"
@@ -39,6 +42,30 @@ MAX_NOTE_LINE = 80
 # The widest string variable SPSS opens. pyreadstat declares a string variable as wide as its
 # longest value's UTF-8 bytes, so one longer answer would make the whole file unreadable.
 MAX_STRING = 32_767
+# A respondent id SPSS can hold as a number and give back as the same id: digits without a
+# leading zero ("007" would come back as 7), at most the 15 digits a double keeps exactly.
+WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
+
+
+def numeric_ids(*, question: Question) -> bool:
+    """Whether `resp_id` is numeric in the question's files: when every respondent id of every
+    wave of its tracker is a WHOLE_NUMBER. A survey's case id usually is numeric, and SPSS
+    merges the codes onto the survey data (MATCH FILES ... /BY resp_id) only when the key has
+    the same type in both files; one other id (A12, 007) keeps them all strings. Decided over
+    the whole tracker, so each wave's file has the type the others have and they stack."""
+    ids = Response.objects.filter(question__in=tracker_questions(question=question))
+    return all(
+        WHOLE_NUMBER.fullmatch(respondent)
+        for respondent in ids.values_list("respondent_id", flat=True).iterator(chunk_size=5000)
+    )
+
+
+def _with_ids(data: dict[str, list], formats: dict[str, str], *, numeric: bool) -> None:
+    """`resp_id` as numbers (in place), formatted as wide as the longest, when `numeric`."""
+    if numeric:
+        ids = data["resp_id"]
+        formats["resp_id"] = f"F{max((len(i) for i in ids), default=1)}.0"
+        data["resp_id"] = [float(i) for i in ids]
 
 
 def build_sav(*, codeframe: Codeframe) -> bytes:
@@ -73,7 +100,9 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
             members = net_codes[number]
             data[name].append(float(bool(members & carried)) if members else missing)
     binary = [*code_vars.values(), *net_vars.values()]
-    numeric = ["wave", "primary", *binary]
+    formats = {"wave": "F4.0", "primary": "F8.0", **{name: "F1.0" for name in binary}}
+    _with_ids(data, formats, numeric=numeric_ids(question=question))
+    numeric = list(formats)
     frame = pd.DataFrame(
         {
             name: pd.Series(values, dtype="float64" if name in numeric else None)
@@ -82,7 +111,6 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     )
     labels, value_labels = _code_labels({code.number: code.label for code in codes})
     _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
-    formats = {"wave": "F4.0", "primary": "F8.0", **{name: "F1.0" for name in binary}}
     label = question.wave_label or str(wave)
     labels = {"wave": "Wave", **labels}
     value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
@@ -138,7 +166,13 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[int, str, Codefra
             for number, name in net_vars.items():
                 members = wave_nets.get(number, (None, None))[1]
                 data[name].append(float(bool(members & carried)) if members else float("nan"))
-    numeric = ["wave", "primary", *code_vars.values(), *net_vars.values()]
+    formats = {
+        "wave": "F4.0",
+        "primary": "F8.0",
+        **{name: "F1.0" for name in [*code_vars.values(), *net_vars.values()]},
+    }
+    _with_ids(data, formats, numeric=numeric_ids(question=question))
+    numeric = list(formats)
     frame = pd.DataFrame(
         {
             name: pd.Series(values, dtype="float64" if name in numeric else None)
@@ -157,11 +191,7 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[int, str, Codefra
         question=question,
         labels=labels,
         value_labels=value_labels,
-        formats={
-            "wave": "F4.0",
-            "primary": "F8.0",
-            **{name: "F1.0" for name in [*code_vars.values(), *net_vars.values()]},
-        },
+        formats=formats,
         code_vars=list(code_vars.values()),
     )
 

@@ -252,3 +252,44 @@ def test_the_mrsets_label_of_a_question_text_on_several_lines_is_one_line(codefr
     question.save()
     _, meta = read_sav(exports.build_sav(codeframe=codeframe))
     assert "  LABEL='Why that score? Please be specific.'" in meta.notes
+
+
+def test_whole_number_ids_are_numeric_across_the_tracker_else_strings(real_model):
+    """SPSS merges the codes onto the survey data (MATCH FILES /BY resp_id) only when the key
+    has one type in both files, and a survey's case id is usually numeric."""
+    from tests.codeframe.conftest import ANSWERS
+
+    first = services.import_responses(
+        rows=[
+            ImportedRow(line=i, respondent_id=str(1000 + i), text=t) for i, t in enumerate(ANSWERS)
+        ],
+        survey="Numbered",
+        question_text="Why?",
+    ).question
+    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+    data, meta = read_sav(exports.build_sav(codeframe=frame))
+    assert meta.readstat_variable_types["resp_id"] == "double"
+    assert meta.original_variable_types["resp_id"] == "F4.0"
+    assert list(data["resp_id"]) == [1000.0 + i for i in range(len(ANSWERS))]
+
+    # One id of a later wave that is no whole number (or keeps a leading zero): every file of
+    # the tracker has string ids, so they still stack.
+    wave = waves.code_wave(
+        codeframe=frame,
+        rows=[
+            ImportedRow(line=1, respondent_id="2001", text="Fees went up"),
+            ImportedRow(line=2, respondent_id="007", text="The app crashed"),
+        ],
+        wave="2027-01",
+    )
+    for built in (
+        exports.build_sav(codeframe=frame),
+        exports.build_sav(codeframe=wave),
+        exports.build_tracker_sav(
+            question=wave.question,
+            waves=[(1, "1", frame), (2, "2027-01", wave)],
+        ),
+    ):
+        data, meta = read_sav(built)
+        assert meta.readstat_variable_types["resp_id"] == "string"
+    assert list(data["resp_id"])[-2:] == ["2001", "007"]
