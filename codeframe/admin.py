@@ -206,9 +206,9 @@ class CodeLabelsFormSet(forms.BaseInlineFormSet):
         }
         changed = set()
         for form in self.forms:
-            if form.instance.pk in labels and "label" in form.changed_data:
-                number = labels[form.instance.pk][0]
-                labels[form.instance.pk] = (number, form.cleaned_data.get("label", ""))
+            label = getattr(form, "cleaned_data", {}).get("label")  # None: the form's error
+            if form.instance.pk in labels and "label" in form.changed_data and label is not None:
+                labels[form.instance.pk] = (labels[form.instance.pk][0], label)
                 changed.add(form.instance.pk)
         alike: dict[str, list[int]] = {}
         for pk, (_number, label) in sorted(labels.items(), key=lambda item: item[1]):
