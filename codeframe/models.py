@@ -128,6 +128,10 @@ class Codeframe(models.Model):
     cache_hits = models.PositiveIntegerField(default=0)
     cache_misses = models.PositiveIntegerField(default=0)
     response_count = models.PositiveIntegerField(default=0)
+    # The highest answer id it coded: an answer of its question with a higher one was imported
+    # after it was made (late fieldwork) and was never coded by it, unless coded by hand since
+    # (`selectors.iter_coded_responses`). Null for frames made before it was kept.
+    coded_through = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     # Approved frames code later waves (codeframe.waves.code_wave) with the same numbers.
     approved = models.BooleanField(default=False)

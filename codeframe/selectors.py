@@ -291,12 +291,17 @@ class CodedResponse:
     text: str
     codes: list[int]  # code numbers, primary first
     confidences: list[float]
+    # Imported after the codeframe was made (`Codeframe.coded_through`) and not coded since:
+    # not coded, which the exports keep apart from "coded with nothing" (blank, not 0).
+    late: bool = False
 
 
 def iter_coded_responses(
     *, codeframe: Codeframe, chunk_size: int = 2000
 ) -> Iterator[CodedResponse]:
-    """Every answer of the codeframe's question with its codes, in import order, streamed."""
+    """Every answer of the codeframe's question with its codes, in import order, streamed;
+    `late` for an answer imported after the codeframe was made and not coded since."""
+    through = codeframe.coded_through
     responses = (
         Response.objects.filter(question_id=codeframe.question_id)
         .order_by("position")
@@ -317,6 +322,7 @@ def iter_coded_responses(
             text=response.text,
             codes=[a.code.number for a in response.coded],
             confidences=[a.confidence for a in response.coded],
+            late=through is not None and response.pk > through and not response.coded,
         )
 
 

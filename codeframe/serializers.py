@@ -172,6 +172,10 @@ class CodedResponseSerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text="Code ids, primary first; [] = uncoded."
     )
     confidences = serializers.ListField(child=serializers.FloatField())
+    late = serializers.BooleanField(
+        help_text="Imported after this codeframe was made and not coded since: not coded "
+        "(its `codes` [] says nothing about it), as the exports leave it blank."
+    )
 
 
 class CodeframeSerializer(serializers.Serializer):

@@ -651,6 +651,7 @@ def _store_draft(
             cache_hits=int(timings.get("cache_hits", 0)),
             cache_misses=int(timings.get("cache_misses", 0)),
             response_count=len(response_ids),
+            coded_through=max(response_ids, default=None),
         )
         # The answers were read outside this transaction (generation takes seconds): an import
         # with `replace` may have deleted them since. Imports lock the same row.

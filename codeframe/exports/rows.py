@@ -2,7 +2,8 @@
 against formula injection.
 
 - "binary": one 0/1 column per code (the answer carries the code or not; blank for a code its
-  answers were not coded with, see `selectors.asked_codes`);
+  answers were not coded with, see `selectors.asked_codes`, and for an answer imported after
+  the codeframe was made and not coded since: `CodedResponse.late`);
 - "list": one column of semicolon-separated code numbers, primary first.
 
 Text cells that a spreadsheet would read as a formula are kept inert by `codeframe.formulas`
@@ -42,5 +43,6 @@ def answer_rows(
     yield ["respondent_id", "answer", *(code_heading(code) for code in codes)]
     for coded in iter_coded_responses(codeframe=codeframe):
         carried = set(coded.codes)
-        cells = (int(n in carried) if n in asked else "" for n in numbers)
+        # An answer imported after the frame was made is not coded: blank, not "not mentioned".
+        cells = (int(n in carried) if n in asked and not coded.late else "" for n in numbers)
         yield [coded.respondent_id, coded.text, *cells]

@@ -7,10 +7,11 @@ layout of the next ones), `resp_id` (the respondent id: numeric when every id of
 a whole number, see `numeric_ids`; else a string), `answer` (the verbatim), `primary` (the
 primary code's number, value-labelled with every code; system-missing when uncoded), one 0/1
 variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
-label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes).
-Variable names follow the code numbers, which stay the same across the waves of a tracker, so
-wave files stack. `build_tracker_sav` stacks them itself: every wave of a tracker in one file,
-with each wave's own nets (see there).
+label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes);
+all system-missing for an answer imported after the codeframe was made and not coded since (it
+was not coded, which is not "not mentioned"). Variable names follow the code numbers, which
+stay the same across the waves of a tracker, so wave files stack. `build_tracker_sav` stacks
+them itself: every wave of a tracker in one file, with each wave's own nets (see there).
 
 pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` has no such
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
@@ -87,6 +88,7 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     data: dict[str, list] = {"wave": [], "resp_id": [], "answer": [], "primary": []}
     data.update({name: [] for name in code_vars.values()})
     data.update({name: [] for name in net_vars.values()})
+    binary = [*code_vars.values(), *net_vars.values()]
     missing = float("nan")  # a code carried back later was not asked about (`asked_codes`)
     for coded in iter_coded_responses(codeframe=codeframe):
         carried = set(coded.codes)
@@ -99,7 +101,9 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
         for number, name in net_vars.items():
             members = net_codes[number]
             data[name].append(float(bool(members & carried)) if members else missing)
-    binary = [*code_vars.values(), *net_vars.values()]
+        if coded.late:  # imported after the frame was made: not coded, not "not mentioned"
+            for name in binary:
+                data[name][-1] = missing
     formats = {"wave": "F4.0", "primary": "F8.0", **{name: "F1.0" for name in binary}}
     _with_ids(data, formats, numeric=numeric_ids(question=question))
     numeric = list(formats)
@@ -166,6 +170,9 @@ def build_tracker_sav(*, question: Question, waves: list[tuple[int, str, Codefra
             for number, name in net_vars.items():
                 members = wave_nets.get(number, (None, None))[1]
                 data[name].append(float(bool(members & carried)) if members else float("nan"))
+            if coded.late:  # as in build_sav
+                for name in [*code_vars.values(), *net_vars.values()]:
+                    data[name][-1] = float("nan")
     formats = {
         "wave": "F4.0",
         "primary": "F8.0",

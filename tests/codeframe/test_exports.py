@@ -71,6 +71,35 @@ def test_binary_layout_has_one_0_1_column_per_code(codeframe):
         assert sum(int(row[2 + index]) for row in body) == code.size
 
 
+def test_answers_imported_after_coding_are_blank_not_0_until_coded(codeframe, api_client):
+    """Late fieldwork imported into a coded question is not coded by the frame: 0 ("not
+    mentioned") in every code would be a claim about answers nobody coded."""
+    from codeframe.importers import ImportedRow
+    from tests.codeframe.test_exports_spss import read_sav
+
+    services.import_responses(
+        rows=[ImportedRow(line=1, respondent_id="LATE1", text="The fees went up again")],
+        question=codeframe.question,
+    )
+    rows = read_csv(codeframe, "binary")
+    assert rows[-1][:2] == ["LATE1", "The fees went up again"] and set(rows[-1][2:]) == {""}
+    assert all(set(row[2:]) <= {"0", "1"} for row in rows[1:-1])  # the coded ones as before
+    frame, _ = read_sav(exports.build_sav(codeframe=codeframe))
+    code_vars = [f"c{c.number}" for c in codeframe.codes.all()]
+    assert frame[code_vars].iloc[-1].isna().all() and frame[code_vars].iloc[:-1].notna().all().all()
+    body = api_client.get(f"/api/codeframes/{codeframe.pk}/").json()
+    assert [r["late"] for r in body["responses"]] == [False] * (len(body["responses"]) - 1) + [True]
+
+    # Coded by hand since: coded, as any other answer.
+    late = codeframe.question.responses.get(respondent_id="LATE1")
+    code = codeframe.codes.order_by("number").first()
+    services.move_response(response=late, to_code=code)
+    rows = read_csv(codeframe, "binary")
+    assert set(rows[-1][2:]) == {"0", "1"} and rows[-1][2] == "1"
+    frame, _ = read_sav(exports.build_sav(codeframe=codeframe))
+    assert frame[code_vars].iloc[-1].notna().all()
+
+
 def test_csv_neutralises_formulas_in_answers_and_labels(hostile_codeframe):
     for layout in exports.LAYOUTS:
         rows = read_csv(hostile_codeframe, layout)
