@@ -52,6 +52,7 @@ class ImportResult:
     imported: int
     skipped: int  # blank answers
     numbered: int = 0  # answers without a respondent id: numbered by their line or position
+    deleted_codeframes: tuple[int, ...] = ()  # replacing: the question's codeframes it deleted
 
     def id_notice(self, *, option: str) -> str:
         return id_notice(self.numbered, option=option)
@@ -142,15 +143,19 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                 raise ImportFailed("The question was deleted.")
         if replace:
             frames = question.codeframes.all()
+            _refuse_replacing_a_wave(frames, question)
             try:
                 _refuse_while_coding(frames, "These answers cannot be replaced", question=question)
                 _reserve_numbers(frames)
+                deleted = tuple(frames.order_by("pk").values_list("pk", flat=True))
                 frames.delete()
             except RestrictedError as exc:
                 raise ImportFailed(
                     f"These answers cannot be replaced: {_in_use(question=question)}"
                 ) from exc
             question.responses.all().delete()
+        else:
+            deleted = ()
         existing = question.responses.count()
         start = (question.responses.aggregate(last=Max("position"))["last"] or 0) + 1
         ids = _RespondentIds(question if existing else None)
@@ -184,7 +189,33 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                 "No answers found: the file or text has no non-empty answer in that column."
             )
     logger.info("imported %d answers into question %s (%d blank)", imported, question.pk, skipped)
-    return ImportResult(question=question, imported=imported, skipped=skipped, numbered=numbered)
+    return ImportResult(
+        question=question,
+        imported=imported,
+        skipped=skipped,
+        numbered=numbered,
+        deleted_codeframes=deleted,
+    )
+
+
+def _refuse_replacing_a_wave(frames, question: Question) -> None:
+    """A wave's answers coded with the tracker's approved frame are not replaced: that would
+    delete the wave's codeframe and its review without a word, and a question's answers are
+    coded with an approved frame only as a new wave, so this one could never be coded in the
+    tracker's numbering again."""
+    coded = frames.filter(coded_with__isnull=False).order_by("pk")
+    if not coded.exists():
+        return
+    wave = question.wave_label or str(question.pk)
+    ids = ", ".join(f"#{pk}" for pk in coded.values_list("pk", flat=True))
+    approved = coded.first().coded_with_id
+    raise ImportFailed(
+        f"These answers cannot be replaced: they are wave “{wave}” of a tracker, coded with "
+        f"approved codeframe #{approved} (codeframe {ids}), and replacing them would delete "
+        "that coding and its review. To load a corrected file, delete this wave's question "
+        f"and code the wave again from codeframe #{approved} (the label is free again); to "
+        "add late answers, import without replacing."
+    )
 
 
 class _RespondentIds:

@@ -25,8 +25,10 @@ def test_import_responses_into_a_new_then_existing_question(tmp_path):
     output = run("import_responses", str(path), "--survey", "Wave 1", "--question-text", "Why?")
     question = Question.objects.get()
     assert "Imported 2 answers" in output and "1 blank skipped" in output
-    run("import_responses", str(path), "--question", str(question.pk), "--replace")
+    frame = services.create_codeframe(question=question, n_codes=2)
+    output = run("import_responses", str(path), "--question", str(question.pk), "--replace")
     assert question.responses.count() == 2
+    assert f"Replaced its answers: deleted codeframe #{frame.pk} with the old ones." in output
 
 
 @pytest.mark.parametrize(

@@ -270,8 +270,11 @@ def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, de
         services.delete_codeframe(codeframe=wave)
     elif delete == "question":
         services.delete_question(question=wave.question)
-    elif delete == "replace":
-        services.import_responses(rows=rows(NEXT_WAVE), question=wave.question, replace=True)
+    elif delete == "replace":  # refused: it would delete the wave's coding without a word
+        with pytest.raises(ImportFailed, match="they are wave “2027-01” of a tracker"):
+            services.import_responses(rows=rows(NEXT_WAVE), question=wave.question, replace=True)
+        assert Codeframe.objects.filter(pk=wave.pk).exists()
+        services.delete_codeframe(codeframe=wave)
     else:  # the wave coded from the wave's frame, then the wave
         services.delete_question(question=later.question)
         services.delete_question(question=wave.question)

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace",
             action="store_true",
-            help="Delete the question's answers and codeframes first",
+            help="Delete the question's answers and codeframes first (refused for a tracker's "
+            "wave coded with its approved frame)",
         )
 
     def handle(self, *args, path: Path, **options) -> None:
@@ -32,5 +33,11 @@ class Command(BaseCommand):
             f"Imported {result.imported:,} answers into question {result.question.pk} "
             f"({result.question}){skipped}."
         )
+        if deleted := result.deleted_codeframes:
+            frames = ", ".join(f"#{pk}" for pk in deleted)
+            self.stdout.write(
+                f"Replaced its answers: deleted codeframe{'s' if len(deleted) > 1 else ''} "
+                f"{frames} with the old ones."
+            )
         if notice := result.id_notice(option="--id-column"):
             self.stderr.write(self.style.WARNING(notice))
