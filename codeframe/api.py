@@ -3,6 +3,7 @@ as a background job and follow it; read, approve and export codeframes; code a t
 wave, decide its suggested codes, carry its edits back and code it again."""
 
 import json
+import math
 from collections.abc import Mapping
 
 from django.urls import reverse
@@ -72,11 +73,28 @@ class LimitedJSONParser(BaseParser):
         if len(body) > limit:
             raise too_large
         try:
-            return json.loads(body.decode(parser_context.get("encoding") or "utf-8"))
+            return json.loads(
+                body.decode(parser_context.get("encoding") or "utf-8"),
+                parse_constant=_not_json,
+                parse_float=_finite_float,
+            )
         except RecursionError as exc:
             raise ParseError("JSON parse error - nested too deeply") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _not_json(name: str):
+    """Python's json reads NaN, Infinity and -Infinity, which JSON has not (DRF's own parser
+    refuses them too): `"wave": NaN` named a wave "nan"."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError(f"{text} is out of range for a number")
+    return value
 
 
 # What the export endpoint sends: each format's own type.

@@ -28,17 +28,41 @@ class RequestSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class Text(serializers.CharField):
+    """A string of a request body, and only a string: DRF's CharField turns 5 into "5" and
+    1e400 into "inf", so `"wave": 5` named a wave and `[1, 2, 3]` imported the answers "1",
+    "2", "3" without a word."""
+
+    default_error_messages = {"not_text": "Not a string: send text, in quotes."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
+class RespondentId(serializers.CharField):
+    """A respondent id: a string, or a whole number (1001 is "1001"); not 1001.0, true, 1e3."""
+
+    default_error_messages = {"not_id": "Not an id: send a string or a whole number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("not_id")
+        return super().to_internal_value(data)
+
+
 class CodeframeRequestSerializer(RequestSerializer):
     """Either `responses` (the answers themselves; stored as a new question) or `question`."""
 
     responses = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=Text(allow_blank=True, trim_whitespace=False),
         required=False,
         allow_empty=False,
         help_text="The answers, one string each. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
     respondent_ids = serializers.ListField(
-        child=serializers.CharField(max_length=100),
+        child=RespondentId(max_length=100),
         required=False,
         help_text="With `responses`: each answer's respondent id, in the same order (what "
         "exports merge back on); default: 1, 2, ...",
@@ -52,10 +76,10 @@ class CodeframeRequestSerializer(RequestSerializer):
         help_text="With `responses`: the project (id) the new question goes into; default: "
         "your personal project.",
     )
-    survey = serializers.CharField(
+    survey = Text(
         required=False, max_length=200, default="API upload", help_text="With `responses`."
     )
-    question_text = serializers.CharField(
+    question_text = Text(
         required=False, allow_blank=True, default="", help_text="With `responses`."
     )
     n_codes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CODES_ASKED)
@@ -125,7 +149,7 @@ class EditedCodeSerializer(CodeSerializer):
 
 
 class CodeAddSerializer(RequestSerializer):
-    label = serializers.CharField(
+    label = Text(
         max_length=200, help_text="A label no other code of the frame has (ignoring case)."
     )
     response = serializers.IntegerField(
@@ -136,7 +160,7 @@ class CodeAddSerializer(RequestSerializer):
 
 
 class CodeEditSerializer(RequestSerializer):
-    label = serializers.CharField(
+    label = Text(
         max_length=200,
         required=False,
         help_text="A new label no other code of the frame has (ignoring case); its number stays.",
@@ -160,9 +184,7 @@ class CodeMergeSerializer(RequestSerializer):
 
 
 class NetEditSerializer(RequestSerializer):
-    label = serializers.CharField(
-        max_length=200, help_text="A label no other net of the frame has (ignoring case)."
-    )
+    label = Text(max_length=200, help_text="A label no other net of the frame has (ignoring case).")
 
 
 class CodedResponseSerializer(serializers.Serializer):
@@ -214,17 +236,17 @@ class WaveRequestSerializer(RequestSerializer):
     """The next wave of a tracker, coded with an approved codeframe."""
 
     responses = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        child=Text(allow_blank=True, trim_whitespace=False),
         allow_empty=False,
         help_text="The wave's answers. Limit: CODEFRAME['MAX_RESPONSES'] (413 above).",
     )
     respondent_ids = serializers.ListField(
-        child=serializers.CharField(max_length=100),
+        child=RespondentId(max_length=100),
         required=False,
         help_text="Each answer's respondent id, in the same order (what exports merge back "
         "on); default: 1, 2, ...",
     )
-    wave = serializers.CharField(max_length=100, help_text="Its label, e.g. 2027-01.")
+    wave = Text(max_length=100, help_text="Its label, e.g. 2027-01.")
 
     validate_responses = CodeframeRequestSerializer.validate_responses
 
@@ -384,9 +406,7 @@ class SuggestionDecisionSerializer(RequestSerializer):
         help_text="accept: a new code, numbered above every number used; assign: code its "
         "answers with an existing code (`code`); dismiss: its answers stay uncoded.",
     )
-    label = serializers.CharField(
-        max_length=200, required=False, help_text="accept: the new code's label."
-    )
+    label = Text(max_length=200, required=False, help_text="accept: the new code's label.")
     code = serializers.IntegerField(required=False, help_text="assign: the existing code's number.")
 
     def validate(self, data):
@@ -540,7 +560,7 @@ class QuestionSerializer(serializers.ModelSerializer):
 
 
 class WaveNameSerializer(RequestSerializer):
-    wave = serializers.CharField(
+    wave = Text(
         max_length=100, help_text="The wave's name, e.g. 2026-10; unique within its tracker."
     )
 

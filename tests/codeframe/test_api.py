@@ -107,7 +107,7 @@ def test_session_clients_need_the_csrf_token(staff_user):
         ({}, 400, "either `responses` or `question`"),
         ({"responses": ["a"], "question": 1}, 400, "either"),
         ({"responses": []}, 400, "not be empty"),
-        ({"responses": [["nested"]]}, 400, "Not a valid string"),
+        ({"responses": [["nested"]]}, 400, "Not a string: send text"),
         ({"responses": ["", "  "]}, 400, "No answers found"),
         ({"question": 999999}, 404, "No Question matches"),
         ({"responses": ["a", "b"], "respondent_ids": ["r1"]}, 400, "1 ids for 2 responses"),
@@ -161,6 +161,36 @@ def test_deeply_nested_json_is_400(api_client):
     assert response.status_code == 400
     response = api_client.post(URL, data="{not json", content_type="application/json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"responses": ["a", NaN]}', "NaN is not a JSON value"),
+        ('{"responses": ["a"], "survey": Infinity}', "Infinity is not a JSON value"),
+        ('{"responses": ["a", 1e400]}', "1e400 is out of range"),
+        ('{"responses": ["a", 1, 2.5, true]}', "responses[1]: Not a string"),
+        ('{"responses": ["a"], "survey": 5}', "survey: Not a string"),
+        ('{"responses": ["a", "b"], "respondent_ids": [1001, 1.5]}', "Not an id"),
+        ('{"responses": ["a", "b"], "respondent_ids": [1001, true]}', "Not an id"),
+    ],
+)
+def test_values_that_are_no_json_or_no_text_are_refused_not_turned_into_text(
+    api_client, body, message
+):
+    """Python's json reads NaN and Infinity, and DRF's CharField turns 5 into "5": `"wave":
+    NaN` named a wave "nan", `[1, 2, 3]` imported the answers "1", "2", "3"."""
+    response = api_client.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert message in response.json()["detail"]
+    assert not Question.objects.exists()
+
+
+def test_whole_number_respondent_ids_are_their_digits(api_client):
+    response = post(api_client, {"responses": ["Fees", "App"], "respondent_ids": [1001, "A2"]})
+    assert response.status_code == 202, response.content
+    ids = Question.objects.get().responses.order_by("position").values_list("respondent_id")
+    assert [i for (i,) in ids] == ["1001", "A2"]
 
 
 def test_the_api_is_in_the_openapi_schema(staff_client):
