@@ -410,8 +410,17 @@ class SuggestionDecisionSerializer(RequestSerializer):
     code = serializers.IntegerField(required=False, help_text="assign: the existing code's number.")
 
     def validate(self, data):
-        if data["decision"] == "assign" and "code" not in data:
+        decision = data["decision"]
+        if decision == "assign" and "code" not in data:
             raise serializers.ValidationError({"code": "assign needs the number of a code."})
+        # A field another decision takes is refused, not ignored: "accept" with a `code` meant
+        # "assign", and would make a new code (its number used up for good).
+        applies = {"accept": {"label"}, "assign": {"code"}, "dismiss": set()}[decision]
+        for name in ("label", "code"):
+            if name in data and name not in applies:
+                raise serializers.ValidationError(
+                    {name: f"{decision} takes no `{name}` (accept takes a label, assign a code)."}
+                )
         return data
 
 

@@ -343,6 +343,17 @@ def test_api_lists_and_decides_suggestions(api_client, approved):
         f"{base}{fees.pk}/", {"decision": "assign", "code": 999}, format="json"
     )
     assert nowhere.status_code == 400 and "no code 999" in nowhere.json()["detail"]
+    # A field of another decision is refused, not ignored ("accept" with a code meant assign).
+    for body, field in (
+        ({"decision": "accept", "code": target.number}, "code"),
+        ({"decision": "assign", "code": target.number, "label": "x"}, "label"),
+        ({"decision": "dismiss", "label": "x"}, "label"),
+    ):
+        refused = api_client.post(f"{base}{fees.pk}/", body, format="json")
+        assert refused.status_code == 400 and field in refused.json()["errors"], body
+        assert "takes no" in refused.json()["detail"]
+    fees.refresh_from_db()
+    assert fees.status == "pending"
     assigned = api_client.post(
         f"{base}{fees.pk}/", {"decision": "assign", "code": target.number}, format="json"
     )
