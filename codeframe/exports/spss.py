@@ -216,22 +216,37 @@ def _net_codes(codeframe: Codeframe) -> dict[int, tuple[str, set[int]]]:
 
 def _add_net_labels(labels: dict[str, str], value_labels: dict[str, dict], nets: dict[int, str]):
     """Variable and value labels of one `net<number>` per net (number -> label)."""
+    short = _value_labels(nets)
     for number, label in sorted(nets.items()):
         labels[f"net{number}"] = _cut(f"Net {number}. {label}", MAX_VARIABLE_LABEL)
-        value_labels[f"net{number}"] = {0: NOT_MENTIONED, 1: _cut(label, MAX_VALUE_LABEL)}
+        value_labels[f"net{number}"] = {0: NOT_MENTIONED, 1: short[number]}
 
 
 def _code_labels(codes: dict[int, str]) -> tuple[dict[str, str], dict[str, dict]]:
     """Variable and value labels of `resp_id`, `answer`, `primary` and one `c<number>` per code
     (number -> label), in number order."""
     labels = {"resp_id": "Respondent ID", "answer": "Answer (verbatim)", "primary": "Primary code"}
-    value_labels: dict[str, dict] = {
-        "primary": {float(n): _cut(label, MAX_VALUE_LABEL) for n, label in sorted(codes.items())}
-    }
+    short = _value_labels(codes)
+    value_labels: dict[str, dict] = {"primary": {float(n): short[n] for n in sorted(codes)}}
     for number, label in sorted(codes.items()):
         labels[f"c{number}"] = _cut(f"{number}. {label}", MAX_VARIABLE_LABEL)
-        value_labels[f"c{number}"] = {0: NOT_MENTIONED, 1: _cut(label, MAX_VALUE_LABEL)}
+        value_labels[f"c{number}"] = {0: NOT_MENTIONED, 1: short[number]}
     return labels, value_labels
+
+
+def _value_labels(labels: dict[int, str]) -> dict[int, str]:
+    """Each label (number -> label) cut to MAX_VALUE_LABEL bytes; labels alike once cut (two
+    long labels that differ only past the cut) end in their number instead, as `primary`'s
+    value labels must tell every code apart."""
+    cut = {number: _cut(label, MAX_VALUE_LABEL) for number, label in labels.items()}
+    counts: dict[str, int] = {}
+    for label in cut.values():
+        counts[label.casefold()] = counts.get(label.casefold(), 0) + 1
+    for number, label in cut.items():
+        if counts[label.casefold()] > 1 and label != labels[number]:
+            ending = f"… #{number}"
+            cut[number] = _cut(label, MAX_VALUE_LABEL - len(ending.encode("utf-8"))) + ending
+    return cut
 
 
 def _write_sav(

@@ -293,3 +293,17 @@ def test_whole_number_ids_are_numeric_across_the_tracker_else_strings(real_model
         data, meta = read_sav(built)
         assert meta.readstat_variable_types["resp_id"] == "string"
     assert list(data["resp_id"])[-2:] == ["2001", "007"]
+
+
+def test_long_labels_alike_once_cut_stay_apart_in_the_value_labels(codeframe):
+    """SPSS value labels hold 120 bytes; two 200-character labels that differ past the cut
+    came out alike, and `primary` could not tell the codes apart."""
+    first, second = codeframe.codes.order_by("number")[:2]
+    services.rename_code(code=first, label="É" * 200)
+    services.rename_code(code=second, label="É" * 199 + "x")
+    _, meta = read_sav(exports.build_sav(codeframe=codeframe))
+    primary = meta.variable_value_labels["primary"]
+    assert len(set(primary.values())) == len(primary)
+    assert primary[float(first.number)].endswith(f"… #{first.number}")
+    assert len(primary[float(second.number)].encode("utf-8")) <= 120
+    assert meta.variable_value_labels[f"c{first.number}"][1] == primary[float(first.number)]
