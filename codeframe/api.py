@@ -619,6 +619,7 @@ def codeframe_payload(codeframe, request: Request) -> dict:
     operator = request.user.is_staff
     return {
         "codeframe": codeframe,
+        "tracker_numbering": waves.tracker_numbering(codeframe=codeframe),
         "total": overview.total,
         "uncoded": overview.uncoded,
         "nets": overview.nets,

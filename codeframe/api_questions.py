@@ -100,11 +100,19 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request: Request, question_id: int) -> Response:
         # Whatever `?project=` says: the id is the question.
         question = selectors.get_listed_question(user=request.user, question_id=question_id)
+        codeframes = list(selectors.question_codeframes(question=question))
+        series = waves.tracker_series(question=question)
+        for codeframe in codeframes:
+            codeframe.tracker_numbering = None if series is None else codeframe.pk in series.frames
+        entry = None
+        if selectors.is_tracker(question=question):
+            entry = waves.tracker_wave(question=question)
         return Response(
             QuestionDetailSerializer(
                 {
                     "question": question,
-                    "codeframes": selectors.question_codeframes(question=question),
+                    "tracker_codeframe": entry.codeframe.pk if entry and entry.codeframe else None,
+                    "codeframes": codeframes,
                     "jobs": selectors.question_jobs(question=question),
                 }
             ).data

@@ -212,6 +212,12 @@ class CodeframeSerializer(serializers.Serializer):
         allow_null=True,
         help_text="A wave's codeframe: the approved codeframe it was coded with.",
     )
+    tracker_numbering = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether its code numbers are its tracker's: false for a codeframe generated "
+        "afresh on a wave (numbered on its own: do not stack its exports with the tracker's), "
+        "null when there is no coded wave yet.",
+    )
     wave = serializers.CharField(
         source="codeframe.question.wave_label",
         help_text="Its question's wave label in a tracker (empty when it has none: not a "
@@ -549,7 +555,12 @@ class QuestionSerializer(serializers.ModelSerializer):
     )
     response_count = serializers.IntegerField(help_text="Answers imported (blank ones are not).")
     codeframe_count = serializers.IntegerField()
-    latest_codeframe = serializers.IntegerField(source="latest_codeframe_id", allow_null=True)
+    latest_codeframe = serializers.IntegerField(
+        source="latest_codeframe_id",
+        allow_null=True,
+        help_text="The newest codeframe, whatever its numbering; a wave's codeframe in its "
+        "tracker's numbering is `tracker_codeframe` of the question's own page.",
+    )
 
     class Meta:
         model = Question
@@ -577,10 +588,16 @@ class WaveNameSerializer(RequestSerializer):
 class QuestionCodeframeSerializer(serializers.ModelSerializer):
     code_count = serializers.IntegerField()
     coded_with = serializers.IntegerField(source="coded_with_id", allow_null=True)
+    tracker_numbering = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether its code numbers are its tracker's: false for a codeframe generated "
+        "afresh on a wave (numbered on its own; do not stack its files with the tracker's), "
+        "null when the question's tracker has no coded wave yet.",
+    )
 
     class Meta:
         model = Codeframe
-        fields = ["id", "created", "approved", "coded_with", "code_count"]
+        fields = ["id", "created", "approved", "coded_with", "code_count", "tracker_numbering"]
 
 
 class QuestionJobSerializer(serializers.ModelSerializer):
@@ -591,5 +608,10 @@ class QuestionJobSerializer(serializers.ModelSerializer):
 
 class QuestionDetailSerializer(serializers.Serializer):
     question = QuestionSerializer()
+    tracker_codeframe = serializers.IntegerField(
+        allow_null=True,
+        help_text="A tracker's wave: the codeframe the tracker counts for it (its exports are "
+        "the ones that stack with the other waves'); null for no wave, or not coded yet.",
+    )
     codeframes = QuestionCodeframeSerializer(many=True)
     jobs = QuestionJobSerializer(many=True)

@@ -603,6 +603,16 @@ def tracker_wave(*, question: Question) -> TrackerWave | None:
     return next((w for w in tracker_waves(question=question) if w.question.pk == question.pk), None)
 
 
+def tracker_numbering(*, codeframe: Codeframe) -> bool | None:
+    """Whether the codeframe's code numbers are its tracker's (`tracker_series`): False for a
+    codeframe generated afresh on a wave (its numbers are its own: code 1 is another code
+    than the tracker's code 1), None when there is no tracker numbering yet (no wave coded)."""
+    series = tracker_series(question=codeframe.question)
+    if series is None:
+        return None
+    return codeframe.pk in series.frames
+
+
 def tracker_frames(*, question: Question) -> list[tuple[int, str, Codeframe]]:
     """(wave number, wave label, codeframe) for each coded wave of the tracker, oldest first
     (`tracker_waves`): what the stacked SPSS file holds."""

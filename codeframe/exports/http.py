@@ -5,6 +5,7 @@ from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.text import slugify
 
 from codeframe.exports import BaseExporter, get_exporter
+from codeframe.waves import tracker_numbering
 
 
 def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
@@ -23,6 +24,8 @@ def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
     stem = f"codeframe-{codeframe.pk}-{slugify(question.survey)[:40] or 'survey'}"
     if question.wave_order:  # a tracker's wave: monthly downloads say which month they are
         stem += f"-wave-{question.wave_order}-{slugify(question.wave_name)[:40]}".rstrip("-")
+    if tracker_numbering(codeframe=codeframe) is False:  # a fresh draft on a wave
+        stem += "-own-numbers"
     content = exporter.render(codeframe=codeframe)
     if exporter.streaming:
         response = StreamingHttpResponse(content, content_type=exporter.media_type)

@@ -30,7 +30,7 @@ import textwrap
 from codeframe.exports.base import BaseExporter
 from codeframe.models import Codeframe, Question, Response
 from codeframe.selectors import asked_codes, codeframe_overview, iter_coded_responses
-from codeframe.waves import tracker_questions
+from codeframe.waves import tracker_numbering, tracker_questions
 
 NOT_MENTIONED = "Not mentioned"
 MR_SET_NAME = "$codes"
@@ -125,6 +125,19 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
         value_labels=value_labels,
         formats=formats,
         code_vars=list(code_vars.values()),
+        warning=_own_numbers(codeframe),
+    )
+
+
+def _own_numbers(codeframe: Codeframe) -> list[str]:
+    """The note's warning for a codeframe generated afresh on a tracker's wave: its `c1` is
+    not the tracker's `c1`, so its file must not be stacked with the waves' files."""
+    if tracker_numbering(codeframe=codeframe) is not False:
+        return []
+    return textwrap.wrap(
+        f"* Codeframe #{codeframe.pk} was generated afresh on this wave: its code numbers are "
+        "its own, not the tracker's. Do not stack this file with the tracker's wave files.",
+        width=MAX_NOTE_LINE,
     )
 
 
@@ -257,6 +270,7 @@ def _write_sav(
     value_labels: dict[str, dict],
     formats: dict[str, str],
     code_vars: list[str],
+    warning: list[str] | None = None,
 ) -> bytes:
     """The .sav bytes of `frame`: the variables in `formats` nominal, its strings cut to
     MAX_STRING bytes (`_fit_strings`), the codes' MRSETS syntax in the document note after a
@@ -274,7 +288,7 @@ def _write_sav(
             variable_value_labels=value_labels,
             variable_measure={name: "nominal" for name in formats},
             variable_format=formats,
-            note=[*cuts, *mrsets_syntax(question=question, variables=code_vars)],
+            note=[*(warning or []), *cuts, *mrsets_syntax(question=question, variables=code_vars)],
         )
         with open(path, "rb") as handle:
             return handle.read()

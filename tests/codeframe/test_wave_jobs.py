@@ -608,3 +608,38 @@ def test_a_wave_job_of_a_wave_moved_to_another_project_does_not_copy_the_old_fra
     done = jobs.run_job(job_id=job.pk)
     assert done.state == GenerationJob.State.FAILED and "another project" in done.error
     assert not Codeframe.objects.filter(question_id=job.question_id).exists()
+
+
+def test_a_codeframe_generated_afresh_on_a_wave_is_marked_as_numbered_on_its_own(
+    api_client, approved, tmp_path
+):
+    """Its code 1 is another code than the tracker's code 1: its exports said "wave 2" like the
+    wave's own, and the question's `latest_codeframe` pointed to it."""
+    import pyreadstat
+
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    fresh = services.create_codeframe(question=wave.question, n_codes=2)
+    assert waves.tracker_numbering(codeframe=fresh) is False
+    assert waves.tracker_numbering(codeframe=wave) is waves.tracker_numbering(codeframe=approved)
+    assert waves.tracker_numbering(codeframe=wave) is True
+
+    detail = api_client.get(f"/api/questions/{wave.question_id}/").json()
+    assert detail["question"]["latest_codeframe"] == fresh.pk
+    assert detail["tracker_codeframe"] == wave.pk
+    numbering = {c["id"]: c["tracker_numbering"] for c in detail["codeframes"]}
+    assert numbering == {fresh.pk: False, wave.pk: True}
+    assert (
+        api_client.get(f"/api/codeframes/{fresh.pk}/?responses=false").json()["tracker_numbering"]
+        is False
+    )
+
+    own = api_client.get(f"/api/codeframes/{fresh.pk}/export/sav/")
+    assert own["Content-Disposition"].endswith('-wave-2-2027-01-own-numbers.sav"')
+    ours = api_client.get(f"/api/codeframes/{wave.pk}/export/sav/")
+    assert ours["Content-Disposition"].endswith('-wave-2-2027-01.sav"')
+    for response, warned in ((own, True), (ours, False)):
+        path = tmp_path / f"{warned}.sav"
+        path.write_bytes(response.content)
+        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        note = "\n".join(meta.notes)
+        assert ("generated afresh on this wave" in note) is warned
