@@ -34,6 +34,7 @@ from codeframe.serializers import (
     CodeframeRequestSerializer,
     CodeframeSerializer,
     JobSerializer,
+    RecodeRequestSerializer,
     SuggestionDecisionSerializer,
     SuggestionSerializer,
     TrackerSerializer,
@@ -251,17 +252,17 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         return accepted(job, request)
 
     @extend_schema(
-        request=None,
+        request=RecodeRequestSerializer,
         responses={
             202: JobSerializer,
-            **NO_BODY_ERRORS,
+            400: OpenApiResponse(ERROR_BODY, description="Invalid input"),
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
             409: OpenApiResponse(
                 ERROR_BODY,
                 description="Not a wave's codeframe, or not the one the tracker uses for the "
-                "wave (or it is approved or codes later waves), its frame no longer approved, or "
-                "the wave is being coded already",
+                "wave (or it is approved or codes later waves), its frame no longer approved, "
+                "the wave is being coded already, or edits not carried back",
             ),
         },
         summary="Code a wave again with its approved codeframe as it is now",
@@ -269,14 +270,22 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             "Queues coding this wave's answers again with the approved codeframe it was coded "
             "with, as that frame is now (with the edits carried back since): 202 with the job; "
             "its codeframe once done, which the tracker then uses for the wave. This codeframe "
-            "and its review are kept."
+            "and its review are kept, but the tracker no longer counts it: 409 if it has frame "
+            "edits not carried back (renames, accepted codes, merges...), which the new one "
+            'would lack, unless `{"discard_edits": true}`. Answers moved by hand are this '
+            "codeframe's own coding and are not in the new one."
         ),
     )
     @action(detail=True, methods=["post"])
     def recode(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk, role=Role.ANALYST)
-        _no_body(request)
-        job = jobs.queue_recode(codeframe=codeframe, user=request.user)  # not rate-limited
+        payload = RecodeRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        job = jobs.queue_recode(  # not rate-limited
+            codeframe=codeframe,
+            user=request.user,
+            discard_edits=payload.validated_data["discard_edits"],
+        )
         return accepted(job, request)
 
     @extend_schema(

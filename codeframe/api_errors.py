@@ -12,6 +12,7 @@ from codeframe.exceptions import (
     AnswersChanged,
     CarryBackConflict,
     CodeframeError,
+    EditsNotCarriedBack,
     GenerationFailed,
     InUse,
     InvalidOptions,
@@ -64,6 +65,7 @@ class QueueFullError(APIException):
 CONFLICTS = (
     AnswersChanged,
     CarryBackConflict,
+    EditsNotCarriedBack,
     InUse,
     JobStateError,
     NotApproved,

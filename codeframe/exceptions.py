@@ -82,6 +82,12 @@ class NotTheWavesFrame(CodeframeError):
     from the one it keeps whatever is coded (approved, or later waves were coded with it)."""
 
 
+class EditsNotCarriedBack(CodeframeError):
+    """Coding a wave again from a codeframe whose frame edits (renames, accepted codes, merges,
+    ...) were not carried back: the new codeframe, which the tracker then counts, would lack
+    them. Carry them back first, or code again discarding them."""
+
+
 class CarryBackConflict(CodeframeError):
     """The wave frame and its approved frame both changed the same thing differently since the
     wave was coded; nothing was carried back. `summary` lists the conflicts."""

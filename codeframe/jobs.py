@@ -36,6 +36,7 @@ from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.exceptions import (
     CodeframeError,
     ConflictingOptions,
+    EditsNotCarriedBack,
     InvalidEdit,
     InvalidOptions,
     JobCancelled,
@@ -216,12 +217,29 @@ def queue_wave(
     return job
 
 
-def queue_recode(*, codeframe: Codeframe, user: Any = None) -> GenerationJob:
+def queue_recode(
+    *, codeframe: Codeframe, user: Any = None, discard_edits: bool = False
+) -> GenerationJob:
     """Queue coding the wave of `codeframe` (a wave's coded frame) again with the approved frame
     it was coded with, as that frame is now (`waves.recode_with`): after edits were carried
     back, or a wave was coded before a fix. The new codeframe stands for the wave in the
     tracker; `codeframe` and its review are kept. Raises as `recode_with`, JobStateError (the
-    wave is being coded already), QueueFull."""
+    wave is being coded already), QueueFull, and EditsNotCarriedBack when `codeframe` has frame
+    edits not carried back (the tracker would lose them) unless `discard_edits`."""
+    from codeframe.carryback import preview_carry_back  # as _wave_job_frame: waves imports this
+    from codeframe.waves import recode_with
+
+    approved = recode_with(codeframe=codeframe)
+    if not discard_edits:
+        pending = preview_carry_back(codeframe=codeframe)
+        if pending.changes or pending.conflicts:
+            edits = pending.describe() if pending.changes else "conflicting edits"
+            raise EditsNotCarriedBack(
+                f"Codeframe #{codeframe.pk} has edits not carried back ({edits}): coded again "
+                f"from approved codeframe #{approved.pk}, the wave's new codeframe (which the "
+                "tracker then counts) would lack them. Carry them back first, so they code the "
+                "wave; or code it again discarding them (they stay in this codeframe only)."
+            )
     params = {"codeframe": None, "wave": "", "recode": codeframe.pk}
     return _queue_wave_job(question_id=codeframe.question_id, params=params, user=user)
 

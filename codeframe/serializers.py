@@ -406,6 +406,14 @@ class TrackerSerializer(serializers.Serializer):
         }
 
 
+class RecodeRequestSerializer(RequestSerializer):
+    discard_edits = serializers.BooleanField(
+        default=False,
+        help_text="Code the wave again even though this codeframe has frame edits not carried "
+        "back: the new codeframe, which the tracker then counts, lacks them.",
+    )
+
+
 class SuggestionDecisionSerializer(RequestSerializer):
     decision = serializers.ChoiceField(
         choices=["accept", "assign", "dismiss"],

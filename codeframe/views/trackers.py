@@ -56,7 +56,11 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     the job's page hands over to the new codeframe."""
     codeframe = editable_codeframe(request, codeframe_id)
     try:
-        job = jobs.queue_recode(codeframe=codeframe, user=request.user)
+        job = jobs.queue_recode(
+            codeframe=codeframe,
+            user=request.user,
+            discard_edits=request.POST.get("discard_edits") == "on",
+        )
     except CodeframeError as exc:
         messages.error(request, str(exc))
         return redirect(codeframe)

@@ -277,7 +277,7 @@ def test_an_unexpected_error_under_the_api_is_json(rf):
 
 
 @pytest.mark.parametrize("body", [{"approved": False}, False, [], "", 0])
-@pytest.mark.parametrize("action", ["approve", "recode", "carry-back", "cancel", "retry"])
+@pytest.mark.parametrize("action", ["approve", "carry-back", "cancel", "retry"])
 def test_an_action_without_a_body_refuses_one(api_client, codeframe, action, body):
     """A body sent to an action that takes none is refused before anything happens, even a
     falsy one (`false` to approve/ would otherwise approve)."""
@@ -296,6 +296,13 @@ def test_an_action_without_a_body_refuses_one(api_client, codeframe, action, bod
     assert codeframe.approved is False
     empty = api_client.post(url, content_type="application/json")  # no body: what it takes
     assert empty.status_code != 400 or "no body" not in empty.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [{"approved": False}, False, [], "", 0, {"discard_edits": 2}])
+def test_recode_takes_only_its_one_option(api_client, codeframe, body):
+    url = f"/api/codeframes/{codeframe.pk}/recode/"
+    response = api_client.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content
 
 
 def test_projects_and_questions_are_listed_within_the_users_projects(django_user_model):

@@ -644,3 +644,39 @@ def test_a_wave_moved_to_another_project_no_longer_reaches_its_frame(approved, w
     with pytest.raises(NotAWaveFrame, match="of its project"):
         waves.recode_with(codeframe=wave2)
     assert "WRITTEN BY CLIENT B" not in set(approved.codes.values_list("label", flat=True))
+
+
+def test_a_wave_with_edits_not_carried_back_is_coded_again_only_on_request(
+    staff_client, api_client, approved, wave2
+):
+    """Coding a wave again makes a new codeframe the tracker counts: edits not carried back
+    (a rename, an accepted code) would be lost to the tracker without a word."""
+    first = numbers(wave2)[0]
+    services.rename_code(code=code(wave2, first), label="Only in the wave")
+    url = f"/api/codeframes/{wave2.pk}/recode/"
+    refused = api_client.post(url, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith(
+        f"Codeframe #{wave2.pk} has edits not carried back (1 renamed): coded again from "
+        f"approved codeframe #{approved.pk}"
+    )
+    page = staff_client.post(reverse("codeframe:codeframe-recode", args=[wave2.pk]), follow=True)
+    assert "has edits not carried back" in page.content.decode()
+    assert not GenerationJob.objects.filter(kind=GenerationJob.Kind.WAVE, params__recode=wave2.pk)
+    assert api_client.post(url, {"discard_edits": "maybe"}, format="json").status_code == 400
+
+    # Carried back, the edit codes the wave again; or discarded on request.
+    carryback.carry_back(codeframe=wave2)
+    coded = api_client.post(url, format="json")
+    assert coded.status_code == 202, coded.content
+    again = Codeframe.objects.get(pk=coded.json()["codeframe"]["id"])
+    assert code(again, first).label == "Only in the wave"
+    services.rename_code(code=code(again, first), label="Not carried")
+    refused = api_client.post(f"/api/codeframes/{again.pk}/recode/", format="json")
+    assert refused.status_code == 409
+    discarded = api_client.post(
+        f"/api/codeframes/{again.pk}/recode/", {"discard_edits": True}, format="json"
+    )
+    assert discarded.status_code == 202
+    newest = Codeframe.objects.get(pk=discarded.json()["codeframe"]["id"])
+    assert code(newest, first).label == "Only in the wave"
