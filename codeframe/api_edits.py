@@ -123,7 +123,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             raise UnusableInput("A code cannot be merged into itself.")
         target = codeframe.codes.filter(number=into).first()
         if target is None:
-            raise UnusableInput(f"This codeframe has no code {into}.")
+            raise UnusableInput(_no_code(codeframe, into))
         return Response(_code_payload(services.merge_codes(target=target, sources=[code])))
 
     @extend_schema(
@@ -153,10 +153,23 @@ def _valid(serializer_class, request: Request) -> dict:
 
 def _code(codeframe: Codeframe, number: int) -> Code:
     """The code numbered so; a 404 that says where a merged-away code's answers went."""
-    into = codeframe.params.get("merged_into", {}).get(str(number))
-    if into is not None and not codeframe.codes.filter(number=number).exists():
-        raise NotFound(f"Code {number} was merged into code {into}.")
-    return selectors.get_numbered(Code, codeframe=codeframe, number=number)
+    code = codeframe.codes.filter(number=number).select_related("codeframe").first()
+    if code is None:
+        raise NotFound(_no_code(codeframe, number))
+    return code
+
+
+def _no_code(codeframe: Codeframe, number: int) -> str:
+    """Why the codeframe has no code `number`: merged (into which code, now), deleted, or never."""
+    merged = {int(n): int(into) for n, into in codeframe.params.get("merged_into", {}).items()}
+    if number in merged:
+        numbers = set(codeframe.codes.values_list("number", flat=True))
+        holder = selectors.merge_holder(number, merged, numbers)
+        if holder is not None:
+            return f"Code {number} was merged into code {holder}."
+    if number in codeframe.params.get("retired", ()):
+        return f"Code {number} was deleted from this codeframe."
+    return f"This codeframe has no code {number}."
 
 
 def _code_payload(code: Code) -> dict:

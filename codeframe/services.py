@@ -350,7 +350,9 @@ def _in_use(*, question: Question | None = None, codeframe: Codeframe | None = N
         waves = Question.objects.filter(Q(tracker=question) | Q(codeframes__coded_with__in=frames))
     else:
         waves = Question.objects.filter(codeframes__coded_with=codeframe)
-    labels = sorted({w.wave_label or str(w.pk) for w in waves.distinct()})
+    # In wave order, as the tracker shows them (not "2027-01, 2027-02, 5" by text).
+    ordered = sorted(waves.distinct(), key=lambda w: (w.wave_order or 0, w.pk))
+    labels = list(dict.fromkeys(w.wave_label or str(w.pk) for w in ordered))
     return (
         f"the tracker's later waves ({', '.join(labels)}) depend on it. Delete those waves "
         "first to delete it."

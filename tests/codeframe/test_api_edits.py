@@ -56,9 +56,17 @@ def test_a_code_is_added_renamed_moved_merged_and_deleted_by_number(api_client, 
     assert gone.status_code == 404
     assert gone.json()["detail"] == f"Code {number} was merged into code {first}."
 
+    into_gone = api_client.post(
+        url(codeframe, f"codes/{second}/merge/"), {"into": number}, format="json"
+    )
+    assert into_gone.status_code == 400
+    assert into_gone.json()["detail"] == f"Code {number} was merged into code {first}."
+
     deleted = api_client.delete(url(codeframe, f"codes/{third}/"))
     assert deleted.status_code == 204 and third not in codes(codeframe)
-    assert api_client.delete(url(codeframe, f"codes/{third}/")).status_code == 404
+    again = api_client.delete(url(codeframe, f"codes/{third}/"))
+    assert again.status_code == 404
+    assert again.json()["detail"] == f"Code {third} was deleted from this codeframe."
     # The numbers retired by the merge and the delete are never given again.
     again = api_client.post(url(codeframe, "codes/"), {"label": "Later theme"}, format="json")
     assert again.json()["id"] > max(number, third)

@@ -409,6 +409,11 @@ def test_a_trackers_first_wave_and_frame_stay_while_later_waves_need_them(approv
     root = approved.question
     with pytest.raises(InvalidEdit, match=r"later waves \(2027-01\) depend on it"):
         services.delete_question(question=root)
+    # Named in wave order, not by their labels' text.
+    third = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="1 (re-run)")
+    with pytest.raises(InvalidEdit, match=r"later waves \(2027-01, 1 \(re-run\)\) depend on it"):
+        services.delete_question(question=root)
+    services.delete_question(question=third.question)
     with pytest.raises(InvalidEdit, match=r"Codeframe #\d+ is kept"):
         services.delete_codeframe(codeframe=approved)
     with pytest.raises(ImportFailed, match="cannot be replaced"):
