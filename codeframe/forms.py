@@ -5,13 +5,14 @@ from django.db.models import QuerySet
 
 from codeframe.conf import MAX_CODES_ASKED
 from codeframe.models import Code, Codeframe, Project, Role
+from codeframe.validators import one_line
 
 
 class ImportForm(forms.Form):
     """Answers for a new question (project, survey name, question text) or an existing one."""
 
     project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
-    survey = forms.CharField(max_length=200, required=False)
+    survey = forms.CharField(max_length=200, required=False, validators=[one_line])
     question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     file = forms.FileField(
         required=False,
@@ -87,7 +88,7 @@ class GenerateForm(forms.Form):
 
 
 class RenameForm(forms.Form):
-    label = forms.CharField(max_length=200)
+    label = forms.CharField(max_length=200, validators=[one_line])
 
 
 class _CodeChoiceForm(forms.Form):
@@ -118,7 +119,10 @@ class WaveForm(forms.Form):
     """The next wave of a tracker: its label and its answers (a file or pasted)."""
 
     wave = forms.CharField(
-        label="Wave", max_length=100, help_text="e.g. 2027-01; unique within the tracker."
+        label="Wave",
+        max_length=100,
+        help_text="e.g. 2027-01; unique within the tracker.",
+        validators=[one_line],
     )
     file = forms.FileField(
         required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
@@ -150,7 +154,7 @@ class WaveForm(forms.Form):
 
 
 class ProjectForm(forms.Form):
-    name = forms.CharField(max_length=200, label="New project")
+    name = forms.CharField(max_length=200, label="New project", validators=[one_line])
 
 
 class MemberForm(forms.Form):

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from codeframe import validators
 from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
 
@@ -31,9 +32,14 @@ class RequestSerializer(serializers.Serializer):
 class Text(serializers.CharField):
     """A string of a request body, and only a string: DRF's CharField turns 5 into "5" and
     1e400 into "inf", so `"wave": 5` named a wave and `[1, 2, 3]` imported the answers "1",
-    "2", "3" without a word."""
+    "2", "3" without a word. `one_line`: a name or label (`validators.one_line`)."""
 
     default_error_messages = {"not_text": "Not a string: send text, in quotes."}
+
+    def __init__(self, *, one_line: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if one_line:
+            self.validators.append(validators.one_line)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -77,7 +83,11 @@ class CodeframeRequestSerializer(RequestSerializer):
         "your personal project.",
     )
     survey = Text(
-        required=False, max_length=200, default="API upload", help_text="With `responses`."
+        one_line=True,
+        required=False,
+        max_length=200,
+        default="API upload",
+        help_text="With `responses`.",
     )
     question_text = Text(
         required=False, allow_blank=True, default="", help_text="With `responses`."
@@ -150,7 +160,9 @@ class EditedCodeSerializer(CodeSerializer):
 
 class CodeAddSerializer(RequestSerializer):
     label = Text(
-        max_length=200, help_text="A label no other code of the frame has (ignoring case)."
+        one_line=True,
+        max_length=200,
+        help_text="A label no other code of the frame has (ignoring case).",
     )
     response = serializers.IntegerField(
         required=False,
@@ -161,6 +173,7 @@ class CodeAddSerializer(RequestSerializer):
 
 class CodeEditSerializer(RequestSerializer):
     label = Text(
+        one_line=True,
         max_length=200,
         required=False,
         help_text="A new label no other code of the frame has (ignoring case); its number stays.",
@@ -184,7 +197,11 @@ class CodeMergeSerializer(RequestSerializer):
 
 
 class NetEditSerializer(RequestSerializer):
-    label = Text(max_length=200, help_text="A label no other net of the frame has (ignoring case).")
+    label = Text(
+        one_line=True,
+        max_length=200,
+        help_text="A label no other net of the frame has (ignoring case).",
+    )
 
 
 class CodedResponseSerializer(serializers.Serializer):
@@ -252,7 +269,7 @@ class WaveRequestSerializer(RequestSerializer):
         help_text="Each answer's respondent id, in the same order (what exports merge back "
         "on); default: 1, 2, ...",
     )
-    wave = Text(max_length=100, help_text="Its label, e.g. 2027-01.")
+    wave = Text(one_line=True, max_length=100, help_text="Its label, e.g. 2027-01.")
 
     validate_responses = CodeframeRequestSerializer.validate_responses
 
@@ -420,7 +437,9 @@ class SuggestionDecisionSerializer(RequestSerializer):
         help_text="accept: a new code, numbered above every number used; assign: code its "
         "answers with an existing code (`code`); dismiss: its answers stay uncoded.",
     )
-    label = Text(max_length=200, required=False, help_text="accept: the new code's label.")
+    label = Text(
+        one_line=True, max_length=200, required=False, help_text="accept: the new code's label."
+    )
     code = serializers.IntegerField(required=False, help_text="assign: the existing code's number.")
 
     def validate(self, data):
@@ -589,7 +608,9 @@ class QuestionSerializer(serializers.ModelSerializer):
 
 class WaveNameSerializer(RequestSerializer):
     wave = Text(
-        max_length=100, help_text="The wave's name, e.g. 2026-10; unique within its tracker."
+        one_line=True,
+        max_length=100,
+        help_text="The wave's name, e.g. 2026-10; unique within its tracker.",
     )
 
 

@@ -169,6 +169,8 @@ def _wave_label(*, question: Question, label: str, renaming: Question | None = N
     label = "".join(c for c in normalize("NFKC", label) if category(c) != "Cf").strip()
     if not label:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    if any(category(c) == "Cc" for c in label):  # as validators.one_line: every entry point
+        raise InvalidEdit("A wave label is one line: no line breaks, tabs or control characters.")
     limit = Question._meta.get_field("wave_label").max_length
     if len(label) > limit:
         raise InvalidEdit(f"A wave label is at most {limit} characters.")

@@ -371,3 +371,23 @@ def test_projects_and_questions_are_listed_within_the_users_projects(django_user
     assert client.delete(f"/api/questions/{questions[1].pk}/").status_code == 204
     assert not Question.objects.filter(pk=questions[1].pk).exists()
     assert client.delete(f"/api/questions/{hidden.pk}/").status_code == 404
+
+
+def test_names_and_labels_are_one_line(api_client, codeframe):
+    """A CR/LF in a survey name reached the SPSS file label; in a wave or code label, the
+    CSV headers and SPSS value labels."""
+    from codeframe import waves
+    from codeframe.exceptions import InvalidEdit
+
+    refused = post(api_client, {"responses": ["a"], "survey": "Bank\r\nX-Evil: 1"})
+    assert refused.status_code == 400 and "One line of text" in refused.json()["detail"]
+    waves.approve_codeframe(codeframe=codeframe)
+    for url, body in (
+        (f"{URL}{codeframe.pk}/waves/", {"responses": ["a"], "wave": "2027\n01"}),
+        (f"{URL}{codeframe.pk}/codes/", {"label": "Fees\tand charges"}),
+    ):
+        refused = api_client.post(url, body, format="json")
+        assert refused.status_code == 400 and "One line of text" in refused.json()["detail"]
+    with pytest.raises(InvalidEdit, match="one line"):
+        waves.rename_wave(question=codeframe.question, label="2026\r\n10")
+    assert Question.objects.count() == 1 and codeframe.question.wave_label == ""
