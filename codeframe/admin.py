@@ -29,6 +29,7 @@ from codeframe.models import (
     SuggestedCode,
 )
 from codeframe.selectors import subquery_count
+from codeframe.validators import one_line
 
 # Sidebar filters take their choices from the admin's scoped queryset. Django's defaults for a
 # foreign key (RelatedFieldListFilter) and for a field across one (AllValuesFieldListFilter on
@@ -189,7 +190,9 @@ class CodeForm(OwnLabelForm):
 
 class InlineCodeForm(CodeForm):
     def clean_label(self) -> str:
-        return self.cleaned_data["label"]  # the formset compares the page's labels at once
+        label = self.cleaned_data["label"]
+        one_line(label)  # the formset compares the page's labels at once
+        return label
 
 
 class CodeLabelsFormSet(forms.BaseInlineFormSet):

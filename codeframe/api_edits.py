@@ -63,7 +63,9 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         data = _valid(CodeAddSerializer, request)
         response = None
         if "response" in data:
-            response = selectors.get_response(codeframe=codeframe, response_id=data["response"])
+            response = codeframe.question.responses.filter(pk=data["response"]).first()
+            if response is None:
+                raise UnusableInput(f"This codeframe's question has no answer {data['response']}.")
         code = waves.add_code(codeframe=codeframe, label=data["label"], response=response)
         return Response(_code_payload(code), status=status.HTTP_201_CREATED)
 
@@ -81,6 +83,10 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         code = _code(codeframe, number)
         data = _valid(CodeEditSerializer, request)
         with transaction.atomic():
+            # As the pages' merges and renames: under the codeframe's lock, on the code as it
+            # is now (merged or deleted by a colleague meanwhile: a 404 that says so).
+            codeframe = services.lock_codeframe(codeframe.pk)
+            code = _code(codeframe, number)
             if "net" in data:
                 net = None
                 if data["net"] is not None:
@@ -94,7 +100,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=None,
-        responses={204: None, 403: VIEWER_403, 404: NO_CODE_404},
+        responses={204: None, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
         summary="Delete a code",
         description=(
             "Its answers fall back to their next code, or are left uncoded. Its number is "
@@ -103,7 +109,8 @@ class CodeframeEditViewSet(viewsets.ViewSet):
     )
     def delete_code(self, request: Request, codeframe_id: int, number: int) -> Response:
         codeframe = _editable(request, codeframe_id)
-        services.delete_code(code=_code(codeframe, number))
+        with transaction.atomic():  # as edit_code: the code as it is under the lock
+            services.delete_code(code=_code(services.lock_codeframe(codeframe.pk), number))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -124,7 +131,10 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         target = codeframe.codes.filter(number=into).first()
         if target is None:
             raise UnusableInput(_no_code(codeframe, into))
-        return Response(_code_payload(services.merge_codes(target=target, sources=[code])))
+        with transaction.atomic():  # as edit_code: the code as it is under the lock
+            code = _code(services.lock_codeframe(codeframe.pk), number)
+            target = services.merge_codes(target=target, sources=[code])
+        return Response(_code_payload(target))
 
     @extend_schema(
         request=NetEditSerializer,
@@ -137,7 +147,9 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         net = selectors.get_numbered(Net, codeframe=codeframe, number=number)
         services.rename_net(net=net, label=_valid(NetEditSerializer, request)["label"])
         overview = selectors.codeframe_overview(codeframe=codeframe)
-        row = next(row for row in overview.nets if row.number == number)
+        # The overview leaves out nets without codes (all moved out): this one, empty.
+        empty = selectors.NetRow(net=net, label=net.label)
+        row = next((row for row in overview.nets if row.number == number), empty)
         return Response(NetSerializer(row).data)
 
 

@@ -226,11 +226,13 @@ def queue_recode(
     tracker; `codeframe` and its review are kept. Raises as `recode_with`, JobStateError (the
     wave is being coded already), QueueFull, and EditsNotCarriedBack when `codeframe` has frame
     edits not carried back (the tracker would lose them) unless `discard_edits`."""
-    from codeframe.carryback import preview_carry_back  # as _wave_job_frame: waves imports this
+    from codeframe.carryback import CARRY_BASE, preview_carry_back  # waves imports this module
     from codeframe.waves import recode_with
 
     approved = recode_with(codeframe=codeframe)
-    if not discard_edits:
+    # A frame coded before its start frame was kept (no CARRY_BASE) cannot tell its own edits
+    # from the approved frame's since (a fix made there would read as a wave edit undoing it).
+    if not discard_edits and CARRY_BASE in codeframe.params:
         pending = preview_carry_back(codeframe=codeframe)
         if pending.changes or pending.conflicts:
             edits = pending.describe() if pending.changes else "conflicting edits"

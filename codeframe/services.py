@@ -11,6 +11,7 @@ from itertools import islice
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.deletion import RestrictedError
@@ -41,6 +42,7 @@ from codeframe.models import (
     Role,
 )
 from codeframe.selectors import question_texts
+from codeframe.validators import one_line
 from embeddings.services import embed_texts, embed_texts_with_report
 
 logger = logging.getLogger(__name__)
@@ -790,7 +792,7 @@ def _relabel(thing: Code | Net, label: str, blank: str) -> Code | Net:
     if not label:
         raise InvalidEdit(blank)
     with transaction.atomic():  # as add_code: two renames at once cannot both take a label
-        _lock_codeframe(thing.codeframe_id)
+        lock_codeframe(thing.codeframe_id)
         refuse_taken_label(
             type(thing).objects.filter(codeframe_id=thing.codeframe_id).exclude(pk=thing.pk),
             label,
@@ -804,6 +806,10 @@ def refuse_taken_label(others: QuerySet, label: str) -> None:
     """Raise InvalidEdit when one of `others` (the codeframe's other codes, or nets) has the
     label (ignoring case): two codes labelled alike cannot be told apart in the exports (SPSS
     value labels, the CSV's headers) or the tracker."""
+    try:  # every path that sets a label comes here: the pages, the API, the admin
+        one_line(label)
+    except ValidationError as exc:
+        raise InvalidEdit(exc.messages[0]) from exc
     wanted = label[:200].casefold()  # in Python: SQLite's iexact folds ASCII letters only
     for number, other in others.order_by("number").values_list("number", "label"):
         if other.casefold() == wanted:
@@ -832,7 +838,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
     if not sources:
         return target
     with transaction.atomic():
-        _lock_codeframe(target.codeframe_id)
+        lock_codeframe(target.codeframe_id)
         target = _current(target)
         sources = list(Code.objects.filter(pk__in=[s.pk for s in sources]))
         if not sources:  # merged or deleted meanwhile
@@ -880,7 +886,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
 def delete_code(*, code: Code) -> None:
     """Delete the code; its answers fall back to their next most confident code, or uncoded."""
     with transaction.atomic():
-        _lock_codeframe(code.codeframe_id)
+        lock_codeframe(code.codeframe_id)
         code = _current(code)
         orphans = list(
             Assignment.objects.filter(code=code, is_primary=True).values_list(
@@ -907,7 +913,7 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
     if response.question_id != to_code.codeframe.question_id:
         raise InvalidEdit("The answer and the code belong to different questions.")
     with transaction.atomic():
-        codeframe = _lock_codeframe(to_code.codeframe_id)
+        codeframe = lock_codeframe(to_code.codeframe_id)
         to_code = _current(to_code)
         left = Assignment.objects.filter(
             codeframe=codeframe, response=response, is_primary=True
@@ -952,7 +958,7 @@ def _refresh_description(code: Code) -> None:
 def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
     """Leave the answer without any code of `codeframe` ("Other"): it fits none of them."""
     with transaction.atomic():
-        _lock_codeframe(codeframe.pk)
+        lock_codeframe(codeframe.pk)
         assignments = Assignment.objects.filter(codeframe=codeframe, response=response)
         left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
         assignments.delete()
@@ -971,7 +977,7 @@ def remove_second_code(*, response: Response, code: Code) -> None:
         raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
 
 
-def _lock_codeframe(codeframe_id: int) -> Codeframe:
+def lock_codeframe(codeframe_id: int) -> Codeframe:
     """The codeframe, locked until the transaction ends. Edits of its codes and answers take
     this lock first, so two analysts' edits at once run one after the other: two moves of one
     answer both inserted a primary code (the one-primary constraint refused the second, an

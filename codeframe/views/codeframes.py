@@ -84,7 +84,11 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
         return render(
             request,
             "codeframe/code_gone.html",
-            {"codeframe": codeframe, "merges": selectors.merges_of(codeframe=codeframe)},
+            {
+                "codeframe": codeframe,
+                "merges": selectors.merges_of(codeframe=codeframe),
+                "retired": bool(codeframe.params.get("retired")),
+            },
             status=404,
         )
     return render(

@@ -132,3 +132,27 @@ def test_the_schema_documents_the_edits(api_client):
     assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/"]) == {"patch", "delete"}
     assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/merge/"]) == {"post"}
     assert set(paths["/api/codeframes/{codeframe_id}/nets/{number}/"]) == {"patch"}
+
+
+def test_an_empty_net_is_renamed_and_an_unknown_answer_is_a_400(
+    api_client, codeframe, staff_client
+):
+    net = codeframe.nets.order_by("number").first()
+    for code in net.codes.all():  # every code moved out: the overview leaves the net out
+        api_client.patch(url(codeframe, f"codes/{code.number}/"), {"net": None}, format="json")
+    renamed = api_client.patch(
+        url(codeframe, f"nets/{net.number}/"), {"label": "Empty now"}, format="json"
+    )
+    assert renamed.status_code == 200, renamed.content
+    assert (renamed.json()["label"], renamed.json()["codes"]) == ("Empty now", [])
+
+    unknown = api_client.post(
+        url(codeframe, "codes/"), {"label": "Wallets", "response": 999999}, format="json"
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["detail"] == "This codeframe's question has no answer 999999."
+
+    # Labels are one line wherever they are set: the page's form too.
+    before = codeframe.codes.count()
+    staff_client.post(f"/codeframes/{codeframe.pk}/codes/new/", {"label": "Fees\r\nX"})
+    assert codeframe.codes.count() == before

@@ -680,3 +680,18 @@ def test_a_wave_with_edits_not_carried_back_is_coded_again_only_on_request(
     assert discarded.status_code == 202
     newest = Codeframe.objects.get(pk=discarded.json()["codeframe"]["id"])
     assert code(newest, first).label == "Only in the wave"
+
+
+def test_a_wave_frame_without_its_start_frame_is_coded_again_after_a_fix_in_the_approved(
+    api_client, approved, wave2
+):
+    """Without `carry_base` a fix made in the approved frame reads as a wave edit undoing it:
+    no reason to refuse coding the wave again (the fix is what it is for)."""
+    wave2.params.pop(carryback.CARRY_BASE)
+    wave2.save(update_fields=["params"])
+    first = numbers(wave2)[0]
+    services.rename_code(code=code(approved, first), label="Fixed in the approved frame")
+    coded = api_client.post(f"/api/codeframes/{wave2.pk}/recode/", format="json")
+    assert coded.status_code == 202, coded.content
+    again = Codeframe.objects.get(pk=coded.json()["codeframe"]["id"])
+    assert code(again, first).label == "Fixed in the approved frame"

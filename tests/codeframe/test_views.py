@@ -194,6 +194,12 @@ def test_generate_then_the_codeframe_page(staff_client, question):
     assert page.count("Delete this codeframe") == 1
 
 
+def other_frame(codeframe):
+    from codeframe import services
+
+    return services.create_codeframe(question=codeframe.question, n_codes=2)
+
+
 def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe):
     first, second, third = list(codeframe.codes.order_by("number"))[:3]
     base = f"/codeframes/{codeframe.pk}/codes/"
@@ -232,8 +238,10 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     assert "This code is no longer in the codeframe" in gone.content.decode()
     assert gone.context["merges"] == [(second.number, Code.objects.get(pk=first.pk))]
     assert f'href="{base}{first.pk}/">{first.number}. Price</a>' in gone.content.decode()
-    # No such code in this codeframe at all: the same 404 (nothing told of other frames).
+    # No such code in this codeframe at all: a 404 too (nothing told of other frames).
     assert staff_client.get(f"{base}999999/").status_code == 404
+    fresh = staff_client.get(f"/codeframes/{other_frame(codeframe).pk}/codes/999999/")
+    assert fresh.status_code == 404 and "No such code in this codeframe" in fresh.content.decode()
 
 
 def test_edits_reject_codes_of_other_codeframes(staff_client, codeframe, question):
