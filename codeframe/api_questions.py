@@ -102,8 +102,8 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         question = selectors.get_listed_question(user=request.user, question_id=question_id)
         codeframes = list(selectors.question_codeframes(question=question))
         series = waves.tracker_series(question=question)
-        for codeframe in codeframes:
-            codeframe.tracker_numbering = None if series is None else codeframe.pk in series.frames
+        for codeframe in codeframes:  # one tracker_series for them all
+            codeframe.tracker_numbering = waves.in_series(codeframe, series)
         entry = None
         if selectors.is_tracker(question=question):
             entry = waves.tracker_wave(question=question)

@@ -60,6 +60,7 @@ from codeframe.services import (
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
+from codeframe.validators import is_one_line
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _wave_label(*, question: Question, label: str, renaming: Question | None = N
     label = "".join(c for c in normalize("NFKC", label) if category(c) != "Cf").strip()
     if not label:
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
-    if any(category(c) == "Cc" for c in label):  # as validators.one_line: every entry point
+    if not is_one_line(label):  # as validators.one_line, at every entry point
         raise InvalidEdit("A wave label is one line: no line breaks, tabs or control characters.")
     limit = Question._meta.get_field("wave_label").max_length
     if len(label) > limit:
@@ -609,10 +610,12 @@ def tracker_numbering(*, codeframe: Codeframe) -> bool | None:
     """Whether the codeframe's code numbers are its tracker's (`tracker_series`): False for a
     codeframe generated afresh on a wave (its numbers are its own: code 1 is another code
     than the tracker's code 1), None when there is no tracker numbering yet (no wave coded)."""
-    series = tracker_series(question=codeframe.question)
-    if series is None:
-        return None
-    return codeframe.pk in series.frames
+    return in_series(codeframe, tracker_series(question=codeframe.question))
+
+
+def in_series(codeframe: Codeframe, series: TrackerSeries | None) -> bool | None:
+    """`tracker_numbering` given the question's `tracker_series` (one for several frames)."""
+    return None if series is None else codeframe.pk in series.frames
 
 
 def tracker_frames(*, question: Question) -> list[tuple[int, str, Codeframe]]:
