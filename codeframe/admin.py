@@ -353,11 +353,22 @@ class AssignmentAdmin(ScopedAdmin):
             services.move_response(response=obj.response, to_code=obj.code)
             return
         super().save_model(request, obj, form, change)
+        services.mark_hand_coded(codeframe_id=obj.codeframe_id, response_ids=[obj.response_id])
         services.refresh_sizes(codeframe=obj.codeframe)
 
     def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
         super().delete_model(request, obj)
+        services.mark_hand_coded(codeframe_id=obj.codeframe_id, response_ids=[obj.response_id])
         services.refresh_sizes(codeframe=obj.codeframe)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
+        pairs = list(queryset.values_list("codeframe_id", "response_id"))
+        super().delete_queryset(request, queryset)
+        for codeframe_id in {c for c, _ in pairs}:
+            services.mark_hand_coded(
+                codeframe_id=codeframe_id, response_ids=[r for c, r in pairs if c == codeframe_id]
+            )
+            services.refresh_sizes(codeframe=Codeframe.objects.get(pk=codeframe_id))
 
 
 @admin.register(GenerationJob)

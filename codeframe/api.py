@@ -272,8 +272,9 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             "its codeframe once done, which the tracker then uses for the wave. This codeframe "
             "and its review are kept, but the tracker no longer counts it: 409 if it has frame "
             "edits not carried back (renames, accepted codes, merges...), which the new one "
-            'would lack, unless `{"discard_edits": true}`. Answers moved by hand are this '
-            "codeframe's own coding and are not in the new one."
+            'would lack, unless `{"discard_edits": true}`. Answers coded by hand in this '
+            "codeframe keep their codes (by number) in the new one, whose "
+            "`params.hand_coding` counts them."
         ),
     )
     @action(detail=True, methods=["post"])

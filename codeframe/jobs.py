@@ -540,12 +540,20 @@ def _run_wave(job: GenerationJob, *, attempt: int, on_progress: ProgressCallback
         # the wave may have been coded (again), or the frame changed, meanwhile.
         before_store=lambda: _wave_job_frame(job.question, job.params),
         before_commit=mark_done,
+        recoding=_recoding(job),
     )
     GenerationJob.objects.filter(pk=job.pk).update(
         cache_hits=int(stored.cache_hits), cache_misses=int(stored.cache_misses)
     )
     if on_progress is not None:
         on_progress(Progress(stage=Stage.FINISHED, done=total, total=total))
+
+
+def _recoding(job: GenerationJob) -> Codeframe | None:
+    """The wave's codeframe a re-code job codes again (checked by `_wave_job_frame`), or None."""
+    if job.params.get("recode") is None:
+        return None
+    return Codeframe.objects.get(pk=job.params["recode"], question=job.question)
 
 
 def _embed(texts: list[str], *, report: Callable[..., None]) -> tuple[np.ndarray, dict]:

@@ -222,6 +222,23 @@ class Assignment(models.Model):
         return f"{self.response} → {self.code}"
 
 
+class HandCoded(models.Model):
+    """An answer whose codes in a codeframe an analyst set by hand: moved it or coded it as a
+    code, left it uncoded, took a second code off, coded a suggestion's answers. Coding the wave
+    again (`waves.keep_hand_coding`) gives it the same codes instead of the classifier's."""
+
+    codeframe = models.ForeignKey(Codeframe, on_delete=models.CASCADE, related_name="hand_coded")
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["codeframe", "response"], name="cf_hand_coded_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.response} (by hand)"
+
+
 class GenerationJob(models.Model):
     """One background generation of a codeframe for a question: its state and progress.
 

@@ -34,6 +34,7 @@ from codeframe.models import (
     Code,
     Codeframe,
     GenerationJob,
+    HandCoded,
     Membership,
     Net,
     Project,
@@ -925,6 +926,7 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
             code=to_code,
             defaults={"codeframe": codeframe, "is_primary": True, "confidence": 1.0},
         )
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
         refresh_sizes(codeframe=codeframe)
         for code in left_codes:
             _refresh_description(code)
@@ -962,6 +964,7 @@ def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
         assignments = Assignment.objects.filter(codeframe=codeframe, response=response)
         left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
         assignments.delete()
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
         refresh_sizes(codeframe=codeframe)
         for code in left:
             _refresh_description(code)
@@ -975,6 +978,16 @@ def remove_second_code(*, response: Response, code: Code) -> None:
     ).delete()
     if not removed:
         raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
+    mark_hand_coded(codeframe_id=code.codeframe_id, response_ids=[response.pk])
+
+
+def mark_hand_coded(*, codeframe_id: int, response_ids: Iterable[int]) -> None:
+    """Record that the answers' codes in the codeframe were set by hand (`HandCoded`): coding
+    the wave again keeps them (`waves.keep_hand_coding`)."""
+    HandCoded.objects.bulk_create(
+        [HandCoded(codeframe_id=codeframe_id, response_id=pk) for pk in response_ids],
+        ignore_conflicts=True,
+    )
 
 
 def lock_codeframe(codeframe_id: int) -> Codeframe:

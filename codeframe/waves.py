@@ -37,6 +37,7 @@ from codeframe.models import (
     Assignment,
     Code,
     Codeframe,
+    HandCoded,
     Net,
     Question,
     Response,
@@ -54,6 +55,7 @@ from codeframe.services import (
     _store,
     embed_answers,
     import_responses,
+    mark_hand_coded,
     move_response,
     refresh_sizes,
     refuse_taken_label,
@@ -269,12 +271,15 @@ def code_wave_question(
     embed=None,
     before_store: Callable[[], object] | None = None,
     before_commit: Callable[[Codeframe], None] | None = None,
+    recoding: Codeframe | None = None,
 ) -> Codeframe:
     """Code the wave `question`'s answers with the approved `codeframe` and store the result
     (and its suggested new codes) in one transaction, holding the tracker's first question's
     row lock (waves of one tracker store one at a time); `before_store()` runs first inside it
     (a background job checks again that it may store, raising if not), `before_commit(codeframe)`
-    last (a job marks itself done there). What a background job of kind "wave" runs.
+    last (a job marks itself done there). What a background job of kind "wave" runs. Coding
+    the wave again, `recoding` is its codeframe until now: the answers coded by hand there keep
+    their codes (`keep_hand_coding`).
 
     `embed(texts) -> (vectors, timings)` embeds the wave's answers and the frame's examples
     (a job passes one that embeds in batches and reports its progress); by default one
@@ -328,6 +333,10 @@ def code_wave_question(
             )
             for suggestion in suggestions
         )
+        if recoding is not None:
+            kept = keep_hand_coding(source=recoding, stored=stored)
+            stored.params = {**stored.params, HAND_CODING: kept}
+            stored.save(update_fields=["params"])
         if before_commit is not None:
             before_commit(stored)
     logger.info(
@@ -340,6 +349,46 @@ def code_wave_question(
         coded.params["uncoded"],
     )
     return stored
+
+
+# Codeframe.params key of a wave's frame coded again: {"from": the frame before, "kept": answers
+# coded by hand there that kept their codes, "not_kept": those whose codes are all gone}.
+HAND_CODING = "hand_coding"
+
+
+def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
+    """In a transaction: the answers coded by hand in `source` (`HandCoded`) get the same codes
+    in `stored`, a codeframe of the same wave coded again, in place of the classifier's: by
+    number, primary first (an answer left uncoded by hand stays uncoded), and count as coded
+    by hand there too. An answer none of whose codes `stored` has (deleted from the approved
+    frame since, say) keeps the classifier's codes; one that lost some keeps the others (the
+    first left its primary). Returns the HAND_CODING record."""
+    hand = list(HandCoded.objects.filter(codeframe=source).values_list("response_id", flat=True))
+    codes = {code.number: code for code in stored.codes.all()}
+    held: dict[int, list[int]] = {pk: [] for pk in hand}
+    rows = Assignment.objects.filter(codeframe=source, response_id__in=hand).order_by(
+        "-is_primary", "-confidence", "code__number"
+    )
+    for response_id, number in rows.values_list("response_id", "code__number"):
+        held[response_id].append(number)
+    kept, assignments = [], []
+    for pk in hand:
+        present = [n for n in held[pk] if n in codes]
+        if held[pk] and not present:
+            continue
+        kept.append(pk)
+        assignments += [
+            Assignment(
+                codeframe=stored, response_id=pk, code=codes[n], confidence=1.0, is_primary=i == 0
+            )
+            for i, n in enumerate(present)
+        ]
+    Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
+    Assignment.objects.bulk_create(assignments)
+    mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
+    if kept:
+        refresh_sizes(codeframe=stored)
+    return {"from": source.pk, "kept": len(kept), "not_kept": len(hand) - len(kept)}
 
 
 def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
@@ -502,6 +551,7 @@ def _uncoded_of(suggestion: SuggestedCode) -> list[int]:
 def _take(suggestion: SuggestedCode, code: Code) -> None:
     """In a transaction: the suggestion's answers still without a primary code get `code`; the
     suggestion is accepted as `code`."""
+    uncoded = _uncoded_of(suggestion)
     Assignment.objects.bulk_create(
         [
             Assignment(
@@ -511,9 +561,10 @@ def _take(suggestion: SuggestedCode, code: Code) -> None:
                 confidence=1.0,
                 is_primary=True,
             )
-            for pk in _uncoded_of(suggestion)
+            for pk in uncoded
         ]
     )
+    mark_hand_coded(codeframe_id=suggestion.codeframe_id, response_ids=uncoded)
     suggestion.status = SuggestedCode.Status.ACCEPTED
     suggestion.code = code
     suggestion.save(update_fields=["status", "code"])

@@ -643,3 +643,58 @@ def test_a_codeframe_generated_afresh_on_a_wave_is_marked_as_numbered_on_its_own
         _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
         note = "\n".join(meta.notes)
         assert ("generated afresh on this wave" in note) is warned
+
+
+def test_coding_a_wave_again_keeps_what_was_coded_by_hand(approved, staff_user, client):
+    """ "Code this wave again" used to drop the wave codeframe's review: an answer moved to
+    another code, or left uncoded, went back to the classifier's code. Coded by hand, it keeps
+    its codes (by number) in the new codeframe, which counts them."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    answers = {r.text: r for r in wave.question.responses.all()}
+
+    def codes(frame, text):
+        held = Assignment.objects.filter(codeframe=frame, response=answers[text])
+        return list(held.order_by("-is_primary").values_list("code__number", flat=True))
+
+    fees, app = codes(wave, "Fees went up again"), codes(wave, "The app crashed twice this week")
+    assert fees and app and codes(wave, "App keeps freezing on login")
+    other = next(c for c in wave.codes.order_by("number") if c.number != fees[0])
+    services.move_response(response=answers["Fees went up again"], to_code=other)
+    services.uncode_response(response=answers["The app crashed twice this week"], codeframe=wave)
+
+    again = jobs.run_job(job_id=jobs.queue_recode(codeframe=wave, user=staff_user).pk).codeframe
+    assert codes(again, "Fees went up again") == [other.number]
+    assert codes(again, "The app crashed twice this week") == []
+    # Not coded by hand: the classifier's, as before.
+    assert codes(again, "App keeps freezing on login") == codes(wave, "App keeps freezing on login")
+    assert again.params["hand_coding"] == {"from": wave.pk, "kept": 2, "not_kept": 0}
+    assert (
+        sum(c.size for c in again.codes.all())
+        == Assignment.objects.filter(codeframe=again, is_primary=True).count()
+    )
+    client.force_login(staff_user)
+    page = client.get(again.get_absolute_url()).content.decode()
+    kept = page.split('id="hand-coding-kept">', 1)[1].split("</span>", 1)[0]
+    assert kept.startswith("2 answers coded by hand in") and f"#{wave.pk}</a>" in kept
+    # ... and again from the new codeframe: still coded by hand there.
+    third = jobs.run_job(job_id=jobs.queue_recode(codeframe=again, user=staff_user).pk).codeframe
+    assert codes(third, "Fees went up again") == [other.number]
+    assert third.params["hand_coding"]["kept"] == 2
+
+
+def test_hand_coding_whose_codes_are_gone_is_coded_afresh(approved, staff_user):
+    """An answer coded by hand to a code the new codeframe lacks keeps the classifier's codes,
+    and is counted apart."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    answer = wave.question.responses.get(text="Fees went up again")
+    code = wave.codes.order_by("number").last()
+    services.move_response(response=answer, to_code=code)
+    stored = waves.code_wave_question(question=wave.question, codeframe=approved)
+    Assignment.objects.filter(codeframe=stored, code__number=code.number).delete()
+    stored.codes.filter(number=code.number).delete()
+    assert waves.keep_hand_coding(source=wave, stored=stored) == {
+        "from": wave.pk,
+        "kept": 0,
+        "not_kept": 1,
+    }
+    assert not stored.hand_coded.exists()
