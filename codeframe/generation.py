@@ -325,7 +325,10 @@ def _net_labels(
     code_labels: list[str],
     embed: Callable[[list[str]], np.ndarray] | None,
 ) -> dict[int, str]:
-    """A net of one code is named by it; a net of several by a phrase its codes share."""
+    """A net of one code is named by it; a net of several by a phrase its codes share, not
+    already a code's label; failing one, by its codes' labels (`net_members` lists them
+    biggest first: "Staff / Station", as far as a label's words go), not by its first code's
+    label made unique ("Staff (ii)" named a net of a "Staff" and a "Station" code)."""
     result = {net: code_labels[members[0]] for net, members in enumerate(net_members)}
     multi = [net for net in net_order if len(net_members[net]) > 1]
     if not multi:
@@ -340,7 +343,7 @@ def _net_labels(
         unit=x,
         centroids=net_centroids,
         order=multi,
-        fallbacks=[code_labels[members[0]] for members in net_members],
+        fallbacks=[" / ".join(code_labels[c] for c in members) for members in net_members],
         embed=embed,
         parts=labels,
         taken=code_labels,

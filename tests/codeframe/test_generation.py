@@ -440,3 +440,17 @@ def test_a_loose_big_theme_whose_node_reaches_the_target_stays_one_code(real_mod
     big = Counter(p for p, g in zip(primary, gold, strict=True) if g == "top_up_reverted")
     assert big.most_common(1)[0][1] >= 0.85 * 40  # 36 (28 before the rule)
     assert adjusted_rand_score(gold, primary) >= 0.65  # 0.72 (0.59 before)
+
+
+def test_a_net_no_shared_phrase_names_is_named_by_its_codes(real_model):
+    """On the commuter survey, a net of a "Staff" and a "Station" code was labelled "Staff
+    (ii)": its first code's label made unique. Named by its codes it says what it holds."""
+    with (SURVEY.parent / "commuter_labelled.csv").open() as f:
+        texts = [r["answer"] for r in csv.DictReader(f)]
+    draft = generate_codeframe(texts, vectors=embed(texts), embed=embed)
+    labels = {c.id: c.label for c in draft.codes}
+    for net in draft.nets:
+        assert not net.label.endswith(("(ii)", "(iii)")), net.label
+        if len(net.code_ids) > 1:
+            assert net.label not in labels.values()
+    assert "Staff / Station" in {net.label for net in draft.nets}
