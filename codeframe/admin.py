@@ -353,7 +353,8 @@ class AssignmentAdmin(ScopedAdmin):
             services.move_response(response=obj.response, to_code=obj.code)
             return
         super().save_model(request, obj, form, change)
-        services.mark_hand_coded(codeframe_id=obj.codeframe_id, response_ids=[obj.response_id])
+        if {"code", "is_primary"} & set(form.changed_data):  # not a confidence alone
+            services.mark_hand_coded(codeframe_id=obj.codeframe_id, response_ids=[obj.response_id])
         services.refresh_sizes(codeframe=obj.codeframe)
 
     def delete_model(self, request: HttpRequest, obj: Assignment) -> None:

@@ -273,8 +273,9 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             "and its review are kept, but the tracker no longer counts it: 409 if it has frame "
             "edits not carried back (renames, accepted codes, merges...), which the new one "
             'would lack, unless `{"discard_edits": true}`. Answers coded by hand in this '
-            "codeframe keep their codes (by number) in the new one, whose "
-            "`params.hand_coding` counts them."
+            "codeframe keep that coding (codes by number) in the new one; those whose codes "
+            "are all gone from the approved frame are coded afresh. The new codeframe's "
+            "`params.hand_coding` counts both (`kept`, `not_kept`)."
         ),
     )
     @action(detail=True, methods=["post"])

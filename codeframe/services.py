@@ -906,6 +906,10 @@ def delete_code(*, code: Code) -> None:
             for assignment in fallback.values():
                 assignment.is_primary = True
             Assignment.objects.bulk_update(fallback.values(), ["is_primary"])
+            # Left uncoded by the delete, not by hand: coding the wave again codes them.
+            HandCoded.objects.filter(codeframe=codeframe, response_id__in=orphans).exclude(
+                response_id__in=fallback
+            ).delete()
         refresh_sizes(codeframe=codeframe)
 
 
@@ -973,12 +977,14 @@ def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
 def remove_second_code(*, response: Response, code: Code) -> None:
     """Take `code` off the answer where it is its second code (the primary stays). Raises
     InvalidEdit when the answer does not carry it as a second code."""
-    removed, _ = Assignment.objects.filter(
-        codeframe_id=code.codeframe_id, response=response, code=code, is_primary=False
-    ).delete()
-    if not removed:
-        raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
-    mark_hand_coded(codeframe_id=code.codeframe_id, response_ids=[response.pk])
+    with transaction.atomic():
+        lock_codeframe(code.codeframe_id)
+        removed, _ = Assignment.objects.filter(
+            codeframe_id=code.codeframe_id, response=response, code=code, is_primary=False
+        ).delete()
+        if not removed:
+            raise InvalidEdit(f"That answer does not carry code {code.number} as a second code.")
+        mark_hand_coded(codeframe_id=code.codeframe_id, response_ids=[response.pk])
 
 
 def mark_hand_coded(*, codeframe_id: int, response_ids: Iterable[int]) -> None:

@@ -55,13 +55,14 @@ from codeframe.services import (
     _store,
     embed_answers,
     import_responses,
+    lock_codeframe,
     mark_hand_coded,
     move_response,
     refresh_sizes,
     refuse_taken_label,
     uncode_response,
 )
-from codeframe.suggestions import new_code_numbers, suggest_codes
+from codeframe.suggestions import MIN_SUGGESTION_SIZE, new_code_numbers, suggest_codes
 from codeframe.validators import is_one_line
 
 logger = logging.getLogger(__name__)
@@ -359,36 +360,69 @@ HAND_CODING = "hand_coding"
 def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     """In a transaction: the answers coded by hand in `source` (`HandCoded`) get the same codes
     in `stored`, a codeframe of the same wave coded again, in place of the classifier's: by
-    number, primary first (an answer left uncoded by hand stays uncoded), and count as coded
-    by hand there too. An answer none of whose codes `stored` has (deleted from the approved
-    frame since, say) keeps the classifier's codes; one that lost some keeps the others (the
-    first left its primary). Returns the HAND_CODING record."""
+    number (a code merged away in the approved frame since: the code it went into), in the
+    same order and with the same confidences (an answer left uncoded by hand stays uncoded),
+    and count as coded by hand there too; `stored`'s suggestions no longer offer them. An
+    answer none of whose codes `stored` has (deleted from the approved frame since, say) keeps
+    the classifier's codes; one that lost some keeps the others (the first left its primary).
+    Returns the HAND_CODING record."""
+    lock_codeframe(source.pk)  # as a hand edit does: none half seen
     hand = list(HandCoded.objects.filter(codeframe=source).values_list("response_id", flat=True))
     codes = {code.number: code for code in stored.codes.all()}
-    held: dict[int, list[int]] = {pk: [] for pk in hand}
+    approved = Codeframe.objects.filter(pk=stored.coded_with_id).values_list("params", flat=True)
+    merges = (approved.first() or {}).get("merged_into", {})  # as stored now
+    merged = {int(n): int(into) for n, into in merges.items()}
+    held: dict[int, list[tuple[int, float]]] = {pk: [] for pk in hand}
+    had_codes = set()
     rows = Assignment.objects.filter(codeframe=source, response_id__in=hand).order_by(
         "-is_primary", "-confidence", "code__number"
     )
-    for response_id, number in rows.values_list("response_id", "code__number"):
-        held[response_id].append(number)
-    kept, assignments = [], []
+    for response_id, number, confidence in rows.values_list(
+        "response_id", "code__number", "confidence"
+    ):
+        had_codes.add(response_id)
+        if number not in codes:
+            number = merge_holder(number, merged, codes)
+        if number is not None and number not in {n for n, _ in held[response_id]}:
+            held[response_id].append((number, confidence))
+    kept, lost, assignments = [], 0, []
     for pk in hand:
-        present = [n for n in held[pk] if n in codes]
-        if held[pk] and not present:
+        if not held[pk] and pk in had_codes:
+            lost += 1  # its codes are all gone: the classifier's stand
             continue
         kept.append(pk)
         assignments += [
             Assignment(
-                codeframe=stored, response_id=pk, code=codes[n], confidence=1.0, is_primary=i == 0
+                codeframe=stored,
+                response_id=pk,
+                code=codes[number],
+                confidence=confidence,
+                is_primary=i == 0,
             )
-            for i, n in enumerate(present)
+            for i, (number, confidence) in enumerate(held[pk])
         ]
     Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
     Assignment.objects.bulk_create(assignments)
     mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
+    _drop_from_suggestions(stored, set(kept))
     if kept:
         refresh_sizes(codeframe=stored)
-    return {"from": source.pk, "kept": len(kept), "not_kept": len(hand) - len(kept)}
+    return {"from": source.pk, "kept": len(kept), "not_kept": lost}
+
+
+def _drop_from_suggestions(codeframe: Codeframe, response_ids: set[int]) -> None:
+    """Takes the answers out of the codeframe's pending suggestions; a suggestion left with
+    fewer than a suggestion needs goes."""
+    for suggestion in codeframe.suggestions.filter(status=SuggestedCode.Status.PENDING):
+        left = [pk for pk in suggestion.response_ids if pk not in response_ids]
+        if len(left) == len(suggestion.response_ids):
+            continue
+        if len(left) < MIN_SUGGESTION_SIZE:
+            suggestion.delete()
+            continue
+        suggestion.size -= len(suggestion.response_ids) - len(left)
+        suggestion.response_ids = left
+        suggestion.save(update_fields=["size", "response_ids"])
 
 
 def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:

@@ -682,11 +682,32 @@ def test_coding_a_wave_again_keeps_what_was_coded_by_hand(approved, staff_user, 
     assert third.params["hand_coding"]["kept"] == 2
 
 
-def test_hand_coding_whose_codes_are_gone_is_coded_afresh(approved, staff_user):
+def test_hand_coding_follows_merges_and_keeps_confidences_and_order(approved):
+    """Coded by hand to a code the approved frame merged away since: the code it went into.
+    Second codes keep their order and confidences (a second code taken off left the
+    classifier's primary at its confidence, not 1.0)."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    fees = wave.question.responses.get(text="Fees went up again")
+    one, two, three = wave.codes.order_by("number")[:3]
+    services.move_response(response=fees, to_code=three)
+    Assignment.objects.create(codeframe=wave, response=fees, code=two, confidence=0.61)
+    Assignment.objects.create(codeframe=wave, response=fees, code=one, confidence=0.52)
+    services.remove_second_code(response=fees, code=one)
+    approved_three = approved.codes.get(number=three.number)
+    services.merge_codes(target=approved.codes.get(number=one.number), sources=[approved_three])
+    stored = waves.code_wave_question(question=wave.question, codeframe=approved)
+    assert waves.keep_hand_coding(source=wave, stored=stored)["kept"] == 1
+    held = Assignment.objects.filter(codeframe=stored, response=fees).order_by("-is_primary")
+    assert [(a.code.number, a.confidence) for a in held] == [(one.number, 1.0), (two.number, 0.61)]
+
+
+def test_hand_coding_whose_codes_are_gone_is_coded_afresh(approved):
     """An answer coded by hand to a code the new codeframe lacks keeps the classifier's codes,
-    and is counted apart."""
+    and is counted apart; one whose hand-given code was deleted in its own codeframe was left
+    uncoded by the delete, not by hand, and is coded afresh too."""
     wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     answer = wave.question.responses.get(text="Fees went up again")
+    app = wave.question.responses.get(text="App keeps freezing on login")
     code = wave.codes.order_by("number").last()
     services.move_response(response=answer, to_code=code)
     stored = waves.code_wave_question(question=wave.question, codeframe=approved)
@@ -698,3 +719,29 @@ def test_hand_coding_whose_codes_are_gone_is_coded_afresh(approved, staff_user):
         "not_kept": 1,
     }
     assert not stored.hand_coded.exists()
+
+    Assignment.objects.filter(codeframe=wave, response=app).delete()
+    services.move_response(response=app, to_code=code)
+    services.delete_code(code=code)
+    assert not Assignment.objects.filter(codeframe=wave, response=app).exists()
+    assert not wave.hand_coded.exists()  # both were left uncoded by the delete
+
+
+def test_answers_kept_by_hand_leave_the_new_codeframes_suggestions(approved, staff_user, client):
+    """A suggestion of the wave coded again does not offer answers that kept their hand
+    coding; one left too small goes. With nothing coded by hand, the page says nothing."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    ids = list(wave.question.responses.order_by("pk").values_list("pk", flat=True))
+    stored = waves.code_wave_question(question=wave.question, codeframe=approved)
+    client.force_login(staff_user)
+    assert 'id="hand-coding-kept"' not in client.get(stored.get_absolute_url()).content.decode()
+    big = SuggestedCode.objects.create(codeframe=stored, label="Big", size=4, response_ids=ids[:4])
+    small = SuggestedCode.objects.create(
+        codeframe=stored, label="Small", size=2, response_ids=ids[:2]
+    )
+    services.uncode_response(response=wave.question.responses.get(pk=ids[0]), codeframe=wave)
+    assert waves.keep_hand_coding(source=wave, stored=stored)["kept"] == 1
+    big.refresh_from_db()
+    assert big.response_ids == ids[1:4] and big.size == 3
+    assert not SuggestedCode.objects.filter(pk=small.pk).exists()
+    assert waves.keep_hand_coding(source=stored, stored=stored)["kept"] == 1
