@@ -24,6 +24,7 @@ from codeframe.models import (
     Code,
     Codeframe,
     GenerationJob,
+    HandCoded,
     Membership,
     Net,
     Project,
@@ -326,19 +327,24 @@ def iter_coded_responses(
         )
 
 
+def _by_hand(codeframe_id: int) -> Exists:
+    """Annotation: the answer's coding in the codeframe was set by hand (`HandCoded`)."""
+    return Exists(HandCoded.objects.filter(codeframe_id=codeframe_id, response=OuterRef("pk")))
+
+
 def code_responses(*, code: Code, limit: int = 500) -> list[Response]:
-    """Answers whose primary code is `code` (at most `limit`)."""
+    """Answers whose primary code is `code` (at most `limit`), with `by_hand`."""
     return list(
-        Response.objects.filter(assignments__code=code, assignments__is_primary=True).order_by(
-            "position"
-        )[:limit]
+        Response.objects.filter(assignments__code=code, assignments__is_primary=True)
+        .annotate(by_hand=_by_hand(code.codeframe_id))
+        .order_by("position")[:limit]
     )
 
 
 def code_second_responses(*, code: Code, limit: int = 500) -> list[Response]:
     """Answers that carry `code` as their second code (at most `limit`), with `primary_label`
-    and `primary_number`, their primary code's. They count in its mentions, the tracker and
-    the exports."""
+    and `primary_number`, their primary code's, and `by_hand`. They count in its mentions, the
+    tracker and the exports."""
     primary = Assignment.objects.filter(
         codeframe_id=code.codeframe_id, response=OuterRef("pk"), is_primary=True
     )
@@ -347,6 +353,7 @@ def code_second_responses(*, code: Code, limit: int = 500) -> list[Response]:
         .annotate(
             primary_label=Subquery(primary.values("code__label")[:1]),
             primary_number=Subquery(primary.values("code__number")[:1]),
+            by_hand=_by_hand(code.codeframe_id),
         )
         .order_by("position")[:limit]
     )
@@ -354,13 +361,14 @@ def code_second_responses(*, code: Code, limit: int = 500) -> list[Response]:
 
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
-    import order: the "Other" pile an analyst codes by hand."""
+    import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand."""
     primary = Assignment.objects.filter(
         codeframe=codeframe, response=OuterRef("pk"), is_primary=True
     )
     return list(
         Response.objects.filter(question_id=codeframe.question_id)
         .exclude(Exists(primary))
+        .annotate(by_hand=_by_hand(codeframe.pk))
         .order_by("position")[:limit]
     )
 

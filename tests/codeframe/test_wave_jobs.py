@@ -676,6 +676,18 @@ def test_coding_a_wave_again_keeps_what_was_coded_by_hand(approved, staff_user, 
     page = client.get(again.get_absolute_url()).content.decode()
     kept = page.split('id="hand-coding-kept">', 1)[1].split("</span>", 1)[0]
     assert kept.startswith("2 answers coded by hand in") and f"#{wave.pk}</a>" in kept
+    # The answers say so where they are listed; the classifier's do not.
+    moved = again.codes.get(number=other.number)
+    moved = reverse("codeframe:code-detail", args=[again.pk, moved.pk])
+    row = client.get(moved).content.decode().split("Fees went up again", 1)[1].split("</td>")[0]
+    assert "(by hand)" in row
+    uncoded = client.get(reverse("codeframe:codeframe-uncoded", args=[again.pk])).content.decode()
+    row = uncoded.split("The app crashed twice this week", 1)[1].split("</td>")[0]
+    assert "(by hand)" in row
+    freezing = again.codes.get(number=codes(again, "App keeps freezing on login")[0])
+    row = client.get(reverse("codeframe:code-detail", args=[again.pk, freezing.pk]))
+    row = row.content.decode()
+    assert "(by hand)" not in row.split("App keeps freezing on login", 1)[1].split("</td>")[0]
     # ... and again from the new codeframe: still coded by hand there.
     third = jobs.run_job(job_id=jobs.queue_recode(codeframe=again, user=staff_user).pk).codeframe
     assert codes(third, "Fees went up again") == [other.number]
