@@ -164,27 +164,10 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
 
 def _enqueue(job: GenerationJob) -> None:
     """Hand the job to the task backend. Call inside the transaction that made the job: a
-    worker never sees a task whose job is not there.
-
-    Projects take turns: the task's priority is minus the number of its project's active jobs
-    made before it, and the database backend's workers take the highest priority first, then
-    the oldest (a backend that knows no priorities keeps its own order). One client's ten
-    waves queued at once no longer hold another client's next generation until they are all
-    done: a job waits behind at most one queued job of each other project."""
-    from django_tasks.base import TASK_MIN_PRIORITY
-
+    worker never sees a task whose job is not there."""
     from codeframe.tasks import run_generation
 
-    project_id = Question.objects.values_list("project_id", flat=True).get(pk=job.question_id)
-    ahead = GenerationJob.objects.filter(
-        question__project_id=project_id,
-        state__in=GenerationJob.ACTIVE_STATES,
-        created__lt=job.created,
-    ).count()
-    task = run_generation
-    if ahead and task.get_backend().supports_priority:  # a backend without would refuse it
-        task = task.using(priority=max(-ahead, TASK_MIN_PRIORITY))
-    result = task.enqueue(str(job.pk))
+    result = run_generation.enqueue(str(job.pk))
     GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
 
 
@@ -680,8 +663,12 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
             job.save(update_fields=["state", "stage", "error", "finished"])
             _fail_task_row(job.task_id)
             logger.warning("job %s lost its worker: now %s", job.pk, job.state)
-        for job in requeue:
-            _enqueue(job)
+        if requeue:
+            from codeframe.tasks import run_generation
+
+            for job in requeue:
+                result = run_generation.enqueue(str(job.pk))
+                GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
     return recovered
 
 

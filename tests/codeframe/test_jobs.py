@@ -15,7 +15,6 @@ from django_tasks_db.models import DBTaskResult
 
 from codeframe import jobs, selectors, services
 from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
-from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Question
 from tests.codeframe.conftest import ANSWERS
 from tests.fakes import CountingBackend
@@ -393,25 +392,3 @@ def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, qu
     services.delete_codeframe(codeframe=job.codeframe)
     page = staff_client.get(job.get_absolute_url()).content.decode()
     assert "Its codeframe has been deleted since" in page and "Retry" not in page
-
-
-def test_projects_take_turns_in_the_queue(database_tasks, django_user_model):
-    """One client's three jobs queued at once no longer hold another client's job queued after
-    them: the workers take the first of each project, then the next (task priorities)."""
-    manager = django_user_model.objects.create_user(username="m", password="pw-manager-123")
-
-    def queued(project):
-        rows = [ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(ANSWERS)]
-        question = services.import_responses(
-            rows=rows, project=project, survey=project.name, question_text="Why?"
-        ).question
-        return jobs.queue_generation(question=question, n_codes=3)
-
-    client_a = services.create_project(name="Client A", manager=manager)
-    client_b = services.create_project(name="Client B", manager=manager)
-    a1, a2, a3 = queued(client_a), queued(client_a), queued(client_a)
-    b1 = queued(client_b)
-    ready = DBTaskResult.objects.ready().filter(task_path="codeframe.tasks.run_generation")
-    assert [t.args_kwargs["args"][0] for t in ready] == [str(j.pk) for j in (a1, b1, a2, a3)]
-    # What a worker takes next: the same order, one at a time.
-    assert ready.get_locked().args_kwargs["args"] == [str(a1.pk)]
