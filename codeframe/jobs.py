@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from codeframe import selectors
@@ -137,7 +138,24 @@ def _create(*, question: Question, user: Any, kind: str, params: dict) -> Genera
         kind=kind,
         params=params,
         total=count,
+        turn=_turn(question),
     )
+
+
+def _turn(question: Question) -> int:
+    """A new job's turn in the queue, so that projects take turns (start-time fair queuing):
+    the turn being served (the highest of a job that has started), or the one after its
+    project's last turn if that is later. A project's jobs queued at once take one turn each,
+    and another project's next job comes in at the turn being served: one client's ten waves
+    hold another client's job behind one of them, not all ten, and a client with a backlog
+    keeps its place against clients queuing one job at a time (its next turn comes before
+    theirs). Workers take the lowest turn first (`_take_turns`), the oldest job of a turn
+    first."""
+    started = GenerationJob.objects.filter(started__isnull=False)
+    served = started.aggregate(turn=Max("turn"))["turn"] or 0
+    own = GenerationJob.objects.filter(question__project_id=question.project_id)
+    last = own.aggregate(turn=Max("turn"))["turn"]
+    return served if last is None else max(served, last + 1)
 
 
 def _check_limits(*, question: Question, count: int) -> None:
@@ -169,6 +187,34 @@ def _enqueue(job: GenerationJob) -> None:
 
     result = run_generation.enqueue(str(job.pk))
     GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+    _take_turns()
+
+
+def _take_turns() -> None:
+    """Sets the database queue's task priorities from the queued jobs' turns (`_turn`): minus
+    how many turns after the lowest queued one a job's is (down to django-tasks' lowest
+    priority), so the workers, which take the highest priority first and then the oldest task,
+    serve the turns in order. Called whenever a job joins or leaves the queue. Other backends
+    keep their own order."""
+    from django.apps import apps
+
+    if not apps.is_installed("django_tasks_db"):
+        return
+    from django_tasks.base import TASK_MIN_PRIORITY
+    from django_tasks_db.models import DBTaskResult
+
+    queued = GenerationJob.objects.filter(state=State.QUEUED).values_list("task_id", "turn")
+    tasks = [(task_id, turn) for task_id, turn in queued if _is_task_row(task_id)]
+    if not tasks:
+        return
+    lowest = min(turn for _, turn in tasks)
+    by_priority: dict[int, list[str]] = {}
+    for task_id, turn in tasks:
+        by_priority.setdefault(max(lowest - turn, TASK_MIN_PRIORITY), []).append(task_id)
+    for priority, ids in by_priority.items():
+        DBTaskResult.objects.filter(id__in=ids, status="READY").exclude(priority=priority).update(
+            priority=priority
+        )
 
 
 def queue_generation_for_texts(
@@ -332,6 +378,7 @@ def cancel_job(*, job: GenerationJob) -> GenerationJob:
             locked.finished = timezone.now()
             locked.error = "Cancelled before it started."
             locked.save(update_fields=["state", "stage", "finished", "error"])
+            _take_turns()
         elif locked.state == State.RUNNING:
             locked.cancel_requested = True
             locked.save(update_fields=["cancel_requested"])
@@ -455,6 +502,7 @@ def _claim(job_id: Any) -> int | None:
         job.started = job.started or now
         job.heartbeat = now
         job.save(update_fields=["state", "stage", "attempts", "started", "heartbeat"])
+        _take_turns()  # the queue's next turn may be served now
         return job.attempts
 
 
@@ -663,13 +711,19 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
             job.save(update_fields=["state", "stage", "error", "finished"])
             _fail_task_row(job.task_id)
             logger.warning("job %s lost its worker: now %s", job.pk, job.state)
-        if requeue:
-            from codeframe.tasks import run_generation
-
-            for job in requeue:
-                result = run_generation.enqueue(str(job.pk))
-                GenerationJob.objects.filter(pk=job.pk).update(task_id=str(result.id))
+        for job in requeue:  # at the turn it had: the front of the queue, as a rule
+            _enqueue(job)
     return recovered
+
+
+def _is_task_row(task_id: str) -> bool:
+    """Whether `task_id` can be the database backend's task row (the immediate backend's ids
+    are not UUIDs; a job not handed over yet has none)."""
+    try:
+        uuid.UUID(task_id)
+    except ValueError:
+        return False
+    return True
 
 
 def _fail_task_row(task_id: str) -> None:
@@ -677,11 +731,7 @@ def _fail_task_row(task_id: str) -> None:
     `prune_db_task_results` see it as failed. Only the database backend keeps such rows."""
     from django.apps import apps
 
-    if not task_id or not apps.is_installed("django_tasks_db"):
-        return
-    try:
-        uuid.UUID(task_id)
-    except ValueError:  # another backend's id (the immediate backend's are not UUIDs)
+    if not apps.is_installed("django_tasks_db") or not _is_task_row(task_id):
         return
     from django_tasks_db.models import DBTaskResult
 

@@ -302,6 +302,8 @@ class GenerationJob(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Its project's turn in the queue (`jobs._turn`): workers take the lowest turn first.
+    turn = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created"]

@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from codeframe import jobs, selectors, services
 from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
+from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Question
 from tests.codeframe.conftest import ANSWERS
 from tests.fakes import CountingBackend
@@ -392,3 +393,57 @@ def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, qu
     services.delete_codeframe(codeframe=job.codeframe)
     page = staff_client.get(job.get_absolute_url()).content.decode()
     assert "Its codeframe has been deleted since" in page and "Retry" not in page
+
+
+def test_projects_take_turns_in_the_queue(database_tasks, django_user_model):
+    """One client's jobs queued at once no longer hold another client's job queued after them
+    (the workers take a turn of each project in order), and a client with a backlog keeps its
+    place against clients that queue one job at a time as the last one ends (a fixed priority
+    of "jobs ahead in its project" passed it over for ever)."""
+    manager = django_user_model.objects.create_user(username="m", password="pw-manager-123")
+    projects = {}
+
+    def queued(client):
+        if client not in projects:
+            projects[client] = services.create_project(name=f"Client {client}", manager=manager)
+        rows = [ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(ANSWERS)]
+        question = services.import_responses(
+            rows=rows, project=projects[client], survey=client, question_text="Why?"
+        ).question
+        return jobs.queue_generation(question=question, n_codes=3)
+
+    def order():
+        """The jobs in the order the workers take their tasks (as `db_worker` reads them)."""
+        ready = DBTaskResult.objects.ready().filter(task_path="codeframe.tasks.run_generation")
+        return [GenerationJob.objects.get(pk=t.args_kwargs["args"][0]) for t in ready]
+
+    def work():
+        """A worker runs the next task to its end."""
+        task = DBTaskResult.objects.ready().get_locked()
+        DBTaskResult.objects.filter(id=task.id).update(status="RUNNING")
+        assert jobs.run_job(job_id=task.args_kwargs["args"][0]).state == State.DONE
+        DBTaskResult.objects.filter(id=task.id).update(status="SUCCESSFUL")
+
+    a1, a2, a3 = queued("A"), queued("A"), queued("A")
+    b1 = queued("B")
+    assert order() == [a1, b1, a2, a3]
+    work()  # A1
+    b2 = queued("B")  # B has B1 waiting: after it
+    assert order() == [b1, a2, b2, a3]
+    jobs.cancel_job(job=a2)
+    assert order()[0] == b1 and [j for j in order() if j.state == State.QUEUED] == [b1, b2, a3]
+
+    # F has a backlog; G and H queue their next job as each one ends: F2 still comes next.
+    for job in order():
+        if job.state == State.QUEUED:
+            jobs.cancel_job(job=job)
+    DBTaskResult.objects.filter(status="READY").delete()
+    queued("F")
+    f2 = queued("F")
+    g, h = queued("G"), queued("H")
+    work()  # F1
+    work()  # G
+    g = queued("G")
+    work()  # H
+    h = queued("H")
+    assert order() == [f2, g, h]
