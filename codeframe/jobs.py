@@ -28,8 +28,8 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from codeframe import selectors
@@ -149,13 +149,42 @@ def _turn(question: Question) -> int:
     and another project's next job comes in at the turn being served: one client's ten waves
     hold another client's job behind one of them, not all ten, and a client with a backlog
     keeps its place against clients queuing one job at a time (its next turn comes before
-    theirs). Workers take the lowest turn first (`_take_turns`), the oldest job of a turn
-    first."""
+    theirs). Only jobs that started or are still waiting hold a turn: one cancelled before it
+    started gives its turn up. Workers take the lowest turn first (`_take_turns`), the oldest
+    job of a turn first. Call in the transaction that creates the job: the queue lock held
+    to its end keeps two jobs of one project from taking the same turn."""
+    _lock_queue()
     started = GenerationJob.objects.filter(started__isnull=False)
     served = started.aggregate(turn=Max("turn"))["turn"] or 0
-    own = GenerationJob.objects.filter(question__project_id=question.project_id)
+    own = GenerationJob.objects.filter(question__project_id=question.project_id).filter(
+        Q(started__isnull=False) | Q(state__in=GenerationJob.ACTIVE_STATES)
+    )
     last = own.aggregate(turn=Max("turn"))["turn"]
     return served if last is None else max(served, last + 1)
+
+
+# The PostgreSQL advisory lock key of the queue's turns (any constant of this app's own).
+_QUEUE_LOCK = 0x636F6465  # "code"
+
+
+def _lock_queue() -> None:
+    """Serialises the turns' bookkeeping (`_turn`, `_take_turns`) to the end of the current
+    transaction: concurrent requests updating task priorities in differing orders deadlocked.
+    PostgreSQL takes a transaction-level advisory lock; SQLite writes one at a time anyway.
+    Only the database queue has turns (the immediate backend runs a job in the request's
+    transaction, which must not hold the lock)."""
+    if connection.vendor == "postgresql" and _database_queue():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUEUE_LOCK])
+
+
+def _database_queue() -> bool:
+    """Whether jobs go to the database queue (`db_worker`), the only one with priorities."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    from codeframe.tasks import run_generation
+
+    return isinstance(run_generation.get_backend(), DatabaseBackend)
 
 
 def _check_limits(*, question: Question, count: int) -> None:
@@ -196,15 +225,18 @@ def _take_turns() -> None:
     priority), so the workers, which take the highest priority first and then the oldest task,
     serve the turns in order. Called whenever a job joins or leaves the queue. Other backends
     keep their own order."""
-    from django.apps import apps
-
-    if not apps.is_installed("django_tasks_db"):
+    if not _database_queue():
         return
     from django_tasks.base import TASK_MIN_PRIORITY
     from django_tasks_db.models import DBTaskResult
 
+    _lock_queue()
     queued = GenerationJob.objects.filter(state=State.QUEUED).values_list("task_id", "turn")
-    tasks = [(task_id, turn) for task_id, turn in queued if _is_task_row(task_id)]
+    turns = {task_id: turn for task_id, turn in queued if _is_task_row(task_id)}
+    # Only tasks still waiting for a worker: a queued job whose task was taken by a worker that
+    # died before claiming it would hold the lowest turn until it is recovered.
+    ready = DBTaskResult.objects.filter(id__in=list(turns), status="READY")
+    tasks = [(str(task_id), turns[str(task_id)]) for task_id in ready.values_list("id", flat=True)]
     if not tasks:
         return
     lowest = min(turn for _, turn in tasks)

@@ -395,35 +395,50 @@ def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, qu
     assert "Its codeframe has been deleted since" in page and "Retry" not in page
 
 
-def test_projects_take_turns_in_the_queue(database_tasks, django_user_model):
-    """One client's jobs queued at once no longer hold another client's job queued after them
-    (the workers take a turn of each project in order), and a client with a backlog keeps its
-    place against clients that queue one job at a time as the last one ends (a fixed priority
-    of "jobs ahead in its project" passed it over for ever)."""
-    manager = django_user_model.objects.create_user(username="m", password="pw-manager-123")
-    projects = {}
+class Queue:
+    """Clients' projects queuing generations, as `db_worker` would take them."""
 
-    def queued(client):
-        if client not in projects:
-            projects[client] = services.create_project(name=f"Client {client}", manager=manager)
+    def __init__(self, manager) -> None:
+        self.manager = manager
+        self.projects = {}
+
+    def queued(self, client: str) -> GenerationJob:
+        if client not in self.projects:
+            self.projects[client] = services.create_project(
+                name=f"Client {client}", manager=self.manager
+            )
         rows = [ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(ANSWERS)]
         question = services.import_responses(
-            rows=rows, project=projects[client], survey=client, question_text="Why?"
+            rows=rows, project=self.projects[client], survey=client, question_text="Why?"
         ).question
         return jobs.queue_generation(question=question, n_codes=3)
 
-    def order():
+    @staticmethod
+    def order() -> list[GenerationJob]:
         """The jobs in the order the workers take their tasks (as `db_worker` reads them)."""
         ready = DBTaskResult.objects.ready().filter(task_path="codeframe.tasks.run_generation")
         return [GenerationJob.objects.get(pk=t.args_kwargs["args"][0]) for t in ready]
 
-    def work():
+    @staticmethod
+    def work() -> None:
         """A worker runs the next task to its end."""
         task = DBTaskResult.objects.ready().get_locked()
         DBTaskResult.objects.filter(id=task.id).update(status="RUNNING")
         assert jobs.run_job(job_id=task.args_kwargs["args"][0]).state == State.DONE
         DBTaskResult.objects.filter(id=task.id).update(status="SUCCESSFUL")
 
+
+@pytest.fixture
+def queue(database_tasks, django_user_model) -> Queue:
+    return Queue(django_user_model.objects.create_user(username="m", password="pw-manager-123"))
+
+
+def test_projects_take_turns_in_the_queue(queue):
+    """One client's jobs queued at once no longer hold another client's job queued after them
+    (the workers take a turn of each project in order), and a client with a backlog keeps its
+    place against clients that queue one job at a time as the last one ends (a fixed priority
+    of "jobs ahead in its project" passed it over for ever)."""
+    queued, order, work = queue.queued, queue.order, queue.work
     a1, a2, a3 = queued("A"), queued("A"), queued("A")
     b1 = queued("B")
     assert order() == [a1, b1, a2, a3]
@@ -447,3 +462,58 @@ def test_projects_take_turns_in_the_queue(database_tasks, django_user_model):
     work()  # H
     h = queued("H")
     assert order() == [f2, g, h]
+
+
+def test_a_job_cancelled_before_it_started_gives_its_turn_up(queue):
+    """Queuing and cancelling does not push a project's next job back: only jobs that started
+    or still wait hold a turn."""
+    for _ in range(2):
+        jobs.cancel_job(job=queue.queued("A"))
+    b1, b2 = queue.queued("B"), queue.queued("B")
+    a3 = queue.queued("A")
+    assert [j for j in queue.order() if j.state == State.QUEUED] == [b1, a3, b2]
+
+
+def test_a_task_no_worker_will_finish_does_not_hold_the_queue_to_its_turn(queue):
+    """A queued job whose task a worker took and died with (until `recover_stale_jobs`) is not
+    the lowest turn the others are counted from: with the turns served since far past it, the
+    priorities would all be clamped to the lowest and the queue would be first come, first
+    served."""
+    stuck = queue.queued("S")
+    DBTaskResult.objects.filter(id=stuck.task_id).update(status="RUNNING")
+    queue.queued("D")
+    queue.work()  # D1: serving turn 0 now
+    GenerationJob.objects.filter(started__isnull=False).update(turn=150)  # many turns later
+    p1, p2 = queue.queued("P"), queue.queued("P")
+    q1 = queue.queued("Q")
+    assert [p1.turn, p2.turn, q1.turn] == [150, 151, 150]
+    assert queue.order() == [p1, q1, p2]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's advisory lock")
+def test_the_turns_bookkeeping_is_serialised(queue, transactional_db):
+    """Concurrent queue / cancel / claim requests updated task priorities in differing orders
+    and deadlocked; the queue lock makes them wait for one another, to the end of the
+    transaction that holds it."""
+    import threading
+
+    from django.db import connections, transaction
+
+    got = {}
+
+    def other() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [jobs._QUEUE_LOCK])
+            got["lock"] = cursor.fetchone()[0]
+        connections["default"].close()
+
+    with transaction.atomic():
+        jobs._lock_queue()
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert got["lock"] is False
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert got["lock"] is True

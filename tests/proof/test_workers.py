@@ -3,7 +3,8 @@ on the suite's database (SQLite in the first run of `make test`, PostgreSQL in t
 
 A worker killed with SIGKILL mid-job: the job is recovered after CODEFRAME_JOB_TIMEOUT, retried
 from the cache by the next worker, and exactly one whole codeframe is stored. The request that
-queues a 50,000-answer generation returns at once.
+queues a 50,000-answer generation returns at once. Projects take turns: one client's backlog
+does not hold another client's job queued after it.
 """
 
 import statistics
@@ -202,3 +203,36 @@ def test_queueing_a_50000_answer_generation_returns_at_once(own_redis, gunicorn_
         f"max {max(seconds) * 1000:.0f} ms"
     )
     assert median < 0.2, seconds
+
+
+def test_projects_take_turns_on_a_real_worker(own_redis, gunicorn_server):
+    """One client's backlog queued at once does not hold another client's job queued after it:
+    the worker runs it after the backlog's first job, not its last (start-time fair queuing,
+    `jobs._turn`)."""
+    import re
+
+    from tests.proof.live import Http
+
+    app, api = worker_app(own_redis, gunicorn_server, EMBEDDINGS_BACKEND=SLOW_BACKEND)
+    web = Http(app.base_url)
+    admin_login(web)
+    for name in ("Client A", "Client B"):
+        page = web.get("/projects/").body
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        reply = web.post_form("/projects/", {"name": name, "csrfmiddlewaretoken": token.decode()})
+        assert reply.status == 302, reply.body[:300]
+    listed = api.get("/api/projects/").json()["results"]
+    project = {p["name"]: p["id"] for p in listed}
+
+    def queue(client: str, n: int) -> dict:
+        payload = {"responses": answers(f"{client}{n}", 600), "project": project[client]}
+        reply = api.post_json("/api/codeframes/", payload)
+        assert reply.status == 202, reply.body[:300]
+        return reply.json()
+
+    queued = [("A1", queue("Client A", 1)), ("A2", queue("Client A", 2))]
+    queued += [("A3", queue("Client A", 3)), ("B1", queue("Client B", 1))]
+    finished = {name: wait_for_job(api, job["status_url"], timeout=240) for name, job in queued}
+    assert all(job["state"] == "done" for job in finished.values()), finished
+    started = sorted(finished, key=lambda name: finished[name]["started"])
+    assert started == ["A1", "B1", "A2", "A3"], {n: j["started"] for n, j in finished.items()}
