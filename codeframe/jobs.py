@@ -153,7 +153,7 @@ def _turn(question: Question) -> int:
     started gives its turn up. Workers take the lowest turn first (`_take_turns`), the oldest
     job of a turn first. Call in the transaction that creates the job: the queue lock held
     to its end keeps two jobs of one project from taking the same turn."""
-    _lock_queue()
+    _lock_queue(question=question)
     started = GenerationJob.objects.filter(started__isnull=False)
     served = started.aggregate(turn=Max("turn"))["turn"] or 0
     own = GenerationJob.objects.filter(question__project_id=question.project_id).filter(
@@ -167,13 +167,21 @@ def _turn(question: Question) -> int:
 _QUEUE_LOCK = 0x636F6465  # "code"
 
 
-def _lock_queue() -> None:
+def _lock_queue(*, question: Question | None = None) -> None:
     """Serialises the turns' bookkeeping (`_turn`, `_take_turns`) to the end of the current
     transaction: concurrent requests updating task priorities in differing orders deadlocked.
     PostgreSQL takes a transaction-level advisory lock; SQLite writes one at a time anyway.
     Only the database queue has turns (the immediate backend runs a job in the request's
-    transaction, which must not hold the lock)."""
+    transaction, which must not hold the lock).
+
+    With `question` (a job of it is about to be made), its row is locked first: a request that
+    locked the question and then queues (a wave: `start_wave`, `_queue_wave_job`) takes them in
+    that order, and the new job's foreign key would wait for the question under the queue lock,
+    a deadlock. No key update: rows that refer to the question (answers, jobs) are not held
+    up."""
     if connection.vendor == "postgresql" and _database_queue():
+        if question is not None:
+            Question.objects.select_for_update(no_key=True).filter(pk=question.pk).exists()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_QUEUE_LOCK])
 
@@ -221,10 +229,12 @@ def _enqueue(job: GenerationJob) -> None:
 
 def _take_turns() -> None:
     """Sets the database queue's task priorities from the queued jobs' turns (`_turn`): minus
-    how many turns after the lowest queued one a job's is (down to django-tasks' lowest
-    priority), so the workers, which take the highest priority first and then the oldest task,
-    serve the turns in order. Called whenever a job joins or leaves the queue. Other backends
-    keep their own order."""
+    the rank of a job's turn among the queued ones (0 for the lowest, down to django-tasks'
+    lowest priority), so the workers, which take the highest priority first and then the oldest
+    task, serve the turns in order. Ranks, not distances: a job re-queued at the turn it had
+    long ago would put the others over 100 turns past it, one priority, first come, first
+    served; only over 100 distinct turns queued share the lowest. Called whenever a job joins
+    or leaves the queue. Other backends keep their own order."""
     if not _database_queue():
         return
     from django_tasks.base import TASK_MIN_PRIORITY
@@ -239,10 +249,10 @@ def _take_turns() -> None:
     tasks = [(str(task_id), turns[str(task_id)]) for task_id in ready.values_list("id", flat=True)]
     if not tasks:
         return
-    lowest = min(turn for _, turn in tasks)
+    rank = {turn: i for i, turn in enumerate(sorted({turn for _, turn in tasks}))}
     by_priority: dict[int, list[str]] = {}
     for task_id, turn in tasks:
-        by_priority.setdefault(max(lowest - turn, TASK_MIN_PRIORITY), []).append(task_id)
+        by_priority.setdefault(max(-rank[turn], TASK_MIN_PRIORITY), []).append(task_id)
     for priority, ids in by_priority.items():
         DBTaskResult.objects.filter(id__in=ids, status="READY").exclude(priority=priority).update(
             priority=priority

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -402,16 +403,18 @@ class Queue:
         self.manager = manager
         self.projects = {}
 
-    def queued(self, client: str) -> GenerationJob:
+    def question(self, client: str) -> Question:
         if client not in self.projects:
             self.projects[client] = services.create_project(
                 name=f"Client {client}", manager=self.manager
             )
         rows = [ImportedRow(line=i, respondent_id=str(i), text=t) for i, t in enumerate(ANSWERS)]
-        question = services.import_responses(
+        return services.import_responses(
             rows=rows, project=self.projects[client], survey=client, question_text="Why?"
         ).question
-        return jobs.queue_generation(question=question, n_codes=3)
+
+    def queued(self, client: str) -> GenerationJob:
+        return jobs.queue_generation(question=self.question(client), n_codes=3)
 
     @staticmethod
     def order() -> list[GenerationJob]:
@@ -476,9 +479,10 @@ def test_a_job_cancelled_before_it_started_gives_its_turn_up(queue):
 
 def test_a_task_no_worker_will_finish_does_not_hold_the_queue_to_its_turn(queue):
     """A queued job whose task a worker took and died with (until `recover_stale_jobs`) is not
-    the lowest turn the others are counted from: with the turns served since far past it, the
-    priorities would all be clamped to the lowest and the queue would be first come, first
-    served."""
+    the lowest turn the others are counted from: the lowest turn waiting has the highest
+    priority, as other tasks do (counted from the dead task's, the priorities were clamped to
+    the lowest once the turns served since were far past it, and the queue was first come,
+    first served)."""
     stuck = queue.queued("S")
     DBTaskResult.objects.filter(id=stuck.task_id).update(status="RUNNING")
     queue.queued("D")
@@ -488,6 +492,8 @@ def test_a_task_no_worker_will_finish_does_not_hold_the_queue_to_its_turn(queue)
     q1 = queue.queued("Q")
     assert [p1.turn, p2.turn, q1.turn] == [150, 151, 150]
     assert queue.order() == [p1, q1, p2]
+    priorities = DBTaskResult.objects.filter(id__in=[p1.task_id, q1.task_id, p2.task_id])
+    assert sorted(priorities.values_list("priority", flat=True)) == [-1, 0, 0]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's advisory lock")
@@ -517,3 +523,49 @@ def test_the_turns_bookkeeping_is_serialised(queue, transactional_db):
     thread.start()
     thread.join()
     assert got["lock"] is True
+
+
+def test_priorities_follow_the_queued_turns_however_far_apart(queue):
+    """A job re-queued at the turn it had (its worker died, `recover_stale_jobs`) while many
+    turns were served since does not clamp the others' priorities to the lowest: they are
+    ranked by turn, so they stay in turn order, not first come, first served."""
+    p1, p2 = queue.queued("P"), queue.queued("P")
+    q1 = queue.queued("Q")
+    GenerationJob.objects.filter(pk__in=[p1.pk, p2.pk, q1.pk]).update(turn=F("turn") + 150)
+    back = queue.queued("R")  # as if re-queued at turn 0, 150 turns ago
+    assert back.turn == 0
+    assert queue.order() == [back, p1, q1, p2]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row locks")
+def test_queuing_beside_a_request_holding_the_question_does_not_deadlock(queue, transactional_db):
+    """A request that locks a question and then queues a job (a wave: `start_wave`,
+    `_queue_wave_job`) and one queuing a generation of that question took the question's lock
+    and the queue lock in opposite orders (the new job's foreign key waits for the question):
+    PostgreSQL found a deadlock and failed one of them."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    question = queue.question("A")
+    locked, failed = threading.Event(), []
+
+    def wave_request() -> None:
+        try:
+            with transaction.atomic():
+                Question.objects.select_for_update().get(pk=question.pk)
+                locked.set()
+                time.sleep(0.5)  # the other request waits for the question by now
+                jobs._turn(question)
+        except Exception as exc:  # the test reports it
+            failed.append(exc)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=wave_request)
+    thread.start()
+    assert locked.wait(timeout=10)
+    job = jobs.queue_generation(question=question, n_codes=3)
+    thread.join()
+    assert failed == [] and job.state == State.QUEUED
