@@ -406,6 +406,38 @@ def test_a_code_of_two_unrelated_themes_is_split_into_them(real_model):
     assert len(set(split([i for i in pick if gold[i] == first]).tolist())) == 1
 
 
+# Remarks on no subject of the survey, as bench/codeframe_sets.py mixes into its sets.
+OFF_TOPIC = [
+    "I like turtles", "The weather has been lovely this week", "My cat is asleep on the sofa",
+    "Who won the football last night?", "lol this survey is long", "Pizza for dinner tonight",
+    "Is this the right form?", "I am writing this on the bus", "Happy birthday to my mum",
+    "The traffic was terrible this morning", "Can't wait for the holidays",
+    "My favourite colour is green", "Testing testing 123", "What time does the shop close",
+    "I prefer tea to coffee", "Just here for the voucher", "My phone battery is dying",
+    "Great film on TV yesterday", "hello", "Not sure why I got this survey",
+]  # fmt: skip
+
+
+def test_off_topic_remarks_are_left_uncoded_not_made_a_code(real_model):
+    """11 BANKING77 intents (12 messages each) and 20 remarks on no subject at all: Ward puts
+    the remarks somewhere: without the loose-code rule they made 4 codes of their own ("Can't
+    wait for the holidays", "Survey", "I like turtles"...: grab-bags an analyst would have to
+    take apart). Those codes are hardly more alike inside than two answers at random, so they
+    are dissolved and the remarks stay uncoded; the intents' codes keep their answers."""
+    texts, gold = banking77(11, 12)
+    texts += OFF_TOPIC
+    gold += ["(off-topic)"] * len(OFF_TOPIC)
+    draft = generate_codeframe(texts, vectors=embed(texts))
+    assert_valid(draft, len(texts))
+    assert draft.params["loose_codes"] >= 1
+    off = [codes for codes, g in zip(draft.assignments, gold, strict=True) if g == "(off-topic)"]
+    on = [codes for codes, g in zip(draft.assignments, gold, strict=True) if g != "(off-topic)"]
+    assert sum(not codes for codes in off) >= 18  # 20 (0 without the rule)
+    assert sum(not codes for codes in on) <= 1  # 0
+    primary = [codes[0] if codes else 0 for codes in on]
+    assert adjusted_rand_score(gold[: len(on)], primary) >= 0.7
+
+
 def test_a_loose_big_theme_whose_node_reaches_the_target_stays_one_code(real_model):
     """40 messages of one BANKING77 intent and 11 smaller intents (24 down to 3 messages): one
     cut height cut the big intent in 3 (28 / 8 / 4) to make up for codes that mix two small
