@@ -24,7 +24,9 @@ The algorithm, in the order it runs, and where each step lives:
 6. Words (`labelling`, `phrases`): keywords are c-TF-IDF terms; labels are 1-4 word phrases
    the code's answers share, central to the code and distinct from the other codes
    (KeyBERT-style); net labels are phrases shared across the net's codes. Examples are the
-   code's most central answers.
+   code's most central answers. A code most of whose answers are in other languages than
+   English is named for them ("Other languages: Spanish, French"; `languages`): the vectors
+   do not read those languages, so no phrase of theirs names a theme.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from codeframe import assignment, clustering, labelling, nets, nonanswers, phrases
+from codeframe import assignment, clustering, labelling, languages, nets, nonanswers, phrases
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ def _build_frame(
         fallbacks=[e[0] for e in examples],
         embed=embed,
     )
+    _name_other_languages(code_labels, labels, docs)
     code_id = {c: rank + 1 for rank, c in enumerate(by_size)}
 
     net_of = nets.group_codes(clusters.centroids)
@@ -284,6 +287,18 @@ def _build_frame(
         assignments.append(list(ids))
         confidences.append(list(conf))
     return _Frame(codes, draft_nets, assignments, confidences)
+
+
+def _name_other_languages(code_labels: list[str], labels: np.ndarray, docs: list[str]) -> None:
+    """Rename, in place, a code most of whose answers are in other languages than English
+    ("Other languages: Spanish, French"; `languages.other_languages_label`): its phrases are
+    fragments of a language the vectors do not read. A code keeps its phrase when the name is
+    taken (two such codes naming the same languages)."""
+    for c in range(len(code_labels)):
+        members = np.flatnonzero(labels == c)[: languages.SAMPLE]
+        name = languages.other_languages_label([docs[i] for i in members.tolist()])
+        if name is not None and name not in code_labels:
+            code_labels[c] = name
 
 
 def _term_sample(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

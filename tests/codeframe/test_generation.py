@@ -438,6 +438,38 @@ def test_off_topic_remarks_are_left_uncoded_not_made_a_code(real_model):
     assert adjusted_rand_score(gold[: len(on)], primary) >= 0.7
 
 
+FOREIGN = [
+    "Trop de frais sur mon compte",
+    "Le service client ne répond jamais",
+    "El servicio al cliente es excelente",
+    "La app se cierra sola cada vez que la abro",
+    "Las comisiones son demasiado altas",
+    "Der Kundenservice ist sehr langsam",
+    "Die App stürzt ständig ab",
+    "Il servizio clienti non risponde mai al telefono",
+]
+
+
+def test_a_code_of_answers_in_other_languages_is_named_for_them(real_model):
+    """The model reads English, so answers in French, Spanish, German and Italian cluster
+    together whatever they say; their code is named for their languages, not after a fragment
+    of one of them, and no code of the English answers is."""
+    texts, _ = banking77(8, 10)
+    texts += FOREIGN
+    draft = generate_codeframe(texts, vectors=embed(texts))
+    assert_valid(draft, len(texts))
+    label = {code.id: code.label for code in draft.codes}
+    foreign_codes = Counter(label[codes[0]] for codes in draft.assignments[-len(FOREIGN) :])
+    name, count = foreign_codes.most_common(1)[0]
+    assert count >= 6
+    assert name.startswith("Other languages: ")
+    assert set(name.removeprefix("Other languages: ").split(", ")) <= {
+        "French", "Spanish", "German", "Italian"
+    }  # fmt: skip
+    english = {label[codes[0]] for codes in draft.assignments[: -len(FOREIGN)] if codes}
+    assert not any(name.startswith("Other languages") for name in english)
+
+
 def test_a_loose_big_theme_whose_node_reaches_the_target_stays_one_code(real_model):
     """40 messages of one BANKING77 intent and 11 smaller intents (24 down to 3 messages): one
     cut height cut the big intent in 3 (28 / 8 / 4) to make up for codes that mix two small
