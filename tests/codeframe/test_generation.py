@@ -406,23 +406,24 @@ def test_a_code_of_two_unrelated_themes_is_split_into_them(real_model):
     assert len(set(split([i for i in pick if gold[i] == first]).tolist())) == 1
 
 
-# Remarks on no subject of the survey, as bench/codeframe_sets.py mixes into its sets.
+# Remarks on no subject of the survey (other ones than bench/codeframe_sets.py tuned with).
 OFF_TOPIC = [
-    "I like turtles", "The weather has been lovely this week", "My cat is asleep on the sofa",
-    "Who won the football last night?", "lol this survey is long", "Pizza for dinner tonight",
-    "Is this the right form?", "I am writing this on the bus", "Happy birthday to my mum",
-    "The traffic was terrible this morning", "Can't wait for the holidays",
-    "My favourite colour is green", "Testing testing 123", "What time does the shop close",
-    "I prefer tea to coffee", "Just here for the voucher", "My phone battery is dying",
-    "Great film on TV yesterday", "hello", "Not sure why I got this survey",
+    "My dog needs a walk", "It is raining again here", "Who is going to win the cup final?",
+    "This questionnaire is taking forever", "Spaghetti tonight I think", "Am I on the right page",
+    "Typing this on the train home", "Congrats to my sister on her wedding",
+    "Roadworks everywhere on my street", "Looking forward to the summer break",
+    "Blue is the best colour", "test test", "When does the supermarket open on Sunday",
+    "Coffee is better than tea", "Only doing this for the prize draw", "My laptop is so slow",
+    "Watched a brilliant series last night", "hi there", "No idea why you sent me this",
+    "The garden needs weeding",
 ]  # fmt: skip
 
 
 def test_off_topic_remarks_are_left_uncoded_not_made_a_code(real_model):
     """11 BANKING77 intents (12 messages each) and 20 remarks on no subject at all: Ward puts
-    the remarks somewhere: without the loose-code rule they made 4 codes of their own ("Can't
-    wait for the holidays", "Survey", "I like turtles"...: grab-bags an analyst would have to
-    take apart). Those codes are hardly more alike inside than two answers at random, so they
+    the remarks somewhere: without the loose-code rule they made 4 codes of their own ("My dog
+    needs a walk", "This questionnaire is taking forever"...: grab-bags an analyst would have
+    to take apart). Those codes are hardly more alike inside than two answers at random, so they
     are dissolved and the remarks stay uncoded; the intents' codes keep their answers."""
     texts, gold = banking77(11, 12)
     texts += OFF_TOPIC
