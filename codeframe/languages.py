@@ -41,7 +41,7 @@ NAMES = {
 # above 0.9 it found exactly its 5 answers in French, Spanish, German and Chinese (an Italian
 # one at 0.85 and "no comment" read as Italian at 0.80 fall below); none of BANKING77's 3,080.
 MIN_PROBABILITY = 0.9
-# A code is named for its languages when more than this share of its answers are in one.
+# A code is named for its languages when more than this share of its answers are not English.
 MIN_SHARE = 0.5
 # Answers read per code: the label needs a share, not a census.
 SAMPLE = 20
