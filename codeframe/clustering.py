@@ -185,13 +185,7 @@ def cluster_themes(
     keep = sizes >= min(min_code_size, sizes.max())
     cents = centroids(x, labels, k)
     if not keep.all():
-        sims = x @ cents[keep].T
-        near = np.argmax(sims, axis=1)
-        close = sims[np.arange(len(x)), near] >= ATTACH_SIMILARITY
-        new_id = np.cumsum(keep) - 1
-        dissolved = ~keep[labels]
-        labels = np.where(dissolved, np.where(close, near, -1), new_id[labels])
-        k = int(keep.sum())
+        labels, k = _dissolve(x, labels, keep)
         cents = centroids(x, labels, k)
         params.update(dissolved_codes=int((~keep).sum()))
     if k > 1 and not n_codes:  # a number of codes asked for is kept
@@ -216,28 +210,42 @@ def cluster_themes(
 def _dissolve_loose_codes(
     x: np.ndarray, labels: np.ndarray, k: int, *, floor: float
 ) -> tuple[np.ndarray, int, int]:
-    """Dissolve the codes whose mean pairwise cosine (self-pairs excluded; a one-answer code
-    counts as tight) is under `floor`: each of their answers joins the most similar remaining
-    code if it reaches `ATTACH_SIMILARITY`, else it is left uncoded. When every code is that
-    loose the answers have no theme to join, and the codes are kept as they are.
+    """Dissolve (`_dissolve`) the codes whose mean pairwise cosine is under `floor`. When
+    every code is that loose the answers have no theme to join, and the codes are kept as
+    they are.
 
     Returns the new labels (0..k'-1, -1 kept), k' and the number of codes dissolved."""
-    coded = labels >= 0
-    sums = group_sums(x, labels, k)
-    counts = np.bincount(labels[coded], minlength=k).astype(np.float64)
-    pairs = np.maximum(counts * (counts - 1), 1)
-    within = np.where(counts > 1, (np.einsum("ij,ij->i", sums, sums) - counts) / pairs, 1.0)
-    keep = within >= floor
+    keep = _within_similarity(group_sums(x, labels, k), _counts(labels, k)) >= floor
     if keep.all() or not keep.any():
         return labels, k, 0
-    sims = x @ unit(sums[keep]).astype(np.float32).T
+    labels, k = _dissolve(x, labels, keep)
+    return labels, k, int((~keep).sum())
+
+
+def _dissolve(x: np.ndarray, labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each answer of a code not to `keep` joins the most similar kept code if it reaches
+    `ATTACH_SIMILARITY` (cosine to its centroid), else it is left uncoded. Returns the new
+    labels (kept codes renumbered 0..k'-1, -1 kept) and k'."""
+    coded = labels >= 0
+    sims = x @ unit(group_sums(x, labels, len(keep))[keep]).astype(np.float32).T
     near = np.argmax(sims, axis=1)
     close = sims[np.arange(len(x)), near] >= ATTACH_SIMILARITY
     new_id = np.cumsum(keep) - 1
     code = np.maximum(labels, 0)
     kept = np.where(coded & keep[code], new_id[code], -1)
-    relabelled = np.where(coded & ~keep[code], np.where(close, near, -1), kept)
-    return relabelled, int(keep.sum()), int((~keep).sum())
+    return np.where(coded & ~keep[code], np.where(close, near, -1), kept), int(keep.sum())
+
+
+def _counts(labels: np.ndarray, k: int) -> np.ndarray:
+    """Answers per label 0..k-1 (float64); -1 is skipped."""
+    return np.bincount(labels[labels >= 0], minlength=k).astype(np.float64)
+
+
+def _within_similarity(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per group (its row sum of unit vectors, its size): the mean cosine of two of its
+    answers, self-pairs excluded; 1 for a group of one."""
+    pairs = np.maximum(counts * (counts - 1), 1)
+    return np.where(counts > 1, (np.einsum("ij,ij->i", sums, sums) - counts) / pairs, 1.0)
 
 
 def _merge_close_codes(
@@ -254,15 +262,14 @@ def _merge_close_codes(
     Returns the new labels (0..k'-1, -1 kept), k' and the number of codes merged away."""
     coded = labels >= 0
     sums = group_sums(x, labels, k)
-    counts = np.bincount(labels[coded], minlength=k).astype(np.float64)
+    counts = _counts(labels, k)
     into = np.arange(k)
     alive = np.ones(k, dtype=bool)
     merged = 0
     while alive.sum() > 1:
         live = np.flatnonzero(alive)
         s, c = sums[live], counts[live]
-        within = np.where(c > 1, (np.einsum("ij,ij->i", s, s) - c) / np.maximum(c * (c - 1), 1), 1)
-        within = np.maximum(within, 1e-6)
+        within = np.maximum(_within_similarity(s, c), 1e-6)
         cross = (s @ s.T) / np.outer(c, c)
         score = cross / np.sqrt(np.outer(within, within)) / MERGE_SEPARATION
         if cohesion is not None:
