@@ -4,10 +4,13 @@ processes are in tests/proof/test_workers.py."""
 
 import logging
 import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.management import CommandError, call_command
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,6 +21,7 @@ from codeframe import jobs, selectors, services
 from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
 from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.tasks import run_generation
 from tests.codeframe.conftest import ANSWERS
 from tests.fakes import CountingBackend
 
@@ -108,8 +112,6 @@ def test_progress_never_goes_back(steps):
 def test_more_codes_than_the_most_asked_for_is_refused_everywhere(question, staff_client):
     """Generation ignores `max_codes` when `n_codes` is given: the page, the API (see
     test_api), the command and a retry all go through create_job, which refuses the pair."""
-    from django.core.management import CommandError, call_command
-
     with pytest.raises(ConflictingOptions, match="5 codes is more than the most asked for"):
         jobs.create_job(question=question, n_codes=5, max_codes=2)
     page = staff_client.post(
@@ -195,8 +197,6 @@ def test_a_job_deleted_alone_in_the_admin_says_so_in_the_log(
 
 
 def test_a_queued_job_whose_question_was_deleted_has_nothing_to_run(question, database_tasks):
-    from codeframe.tasks import run_generation
-
     job = jobs.create_job(question=question)
     services.delete_question(question=question)
     assert jobs.run_job(job_id=job.pk) is None
@@ -501,10 +501,6 @@ def test_the_turns_bookkeeping_is_serialised(queue, transactional_db):
     """Concurrent queue / cancel / claim requests updated task priorities in differing orders
     and deadlocked; the queue lock makes them wait for one another, to the end of the
     transaction that holds it."""
-    import threading
-
-    from django.db import connections, transaction
-
     got = {}
 
     def other() -> None:
@@ -543,11 +539,6 @@ def test_queuing_beside_a_request_holding_the_question_does_not_deadlock(queue, 
     `_queue_wave_job`) and one queuing a generation of that question took the question's lock
     and the queue lock in opposite orders (the new job's foreign key waits for the question):
     PostgreSQL found a deadlock and failed one of them."""
-    import threading
-    import time
-
-    from django.db import connections, transaction
-
     question = queue.question("A")
     locked, failed = threading.Event(), []
 
