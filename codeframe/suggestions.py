@@ -13,14 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codeframe import languages
 from codeframe.coding import CodedAnswers
-from codeframe.generation import generate_codeframe
+from codeframe.generation import N_EXAMPLES, generate_codeframe
 
 # A suggestion needs at least this many answers: fewer is an "Other" answer, not a theme.
 MIN_SUGGESTION_SIZE = 3
 # Reasons (`CodedAnswers.uncoded_reasons`) of answers worth clustering: blanks and non-answers
 # are not new themes.
 CLUSTERED_REASONS = frozenset({"far", "crowd"})
+# Answers the coder left out as in other languages (the frame has no code for them) are one
+# suggestion, "Other languages: ...", not clustered: the vectors read them by their look, which
+# scatters a few answers in several languages into codes of one answer each. Accepted, it is
+# the frame's code for them, which takes such answers in the waves after (`coding`).
+LANGUAGE_REASON = "language"
 
 
 @dataclass(frozen=True)
@@ -49,15 +55,46 @@ def suggest_codes(
         raise ValueError(
             f"{len(texts)} texts, {len(vectors)} vectors, {len(coded.assignments)} coded answers"
         )
-    positions = [i for i, reason in enumerate(coded.uncoded_reasons) if reason in CLUSTERED_REASONS]
+    reasons = coded.uncoded_reasons
+    suggestions = _other_languages(
+        texts, [i for i, r in enumerate(reasons) if r == LANGUAGE_REASON], min_size
+    )
+    positions = [i for i, reason in enumerate(reasons) if reason in CLUSTERED_REASONS]
+    if len(positions) >= min_size:
+        suggestions += _clustered(texts, vectors, positions, min_size)
+    return sorted(suggestions, key=lambda s: (-s.size, s.label, s.answers[0]))
+
+
+def _other_languages(
+    texts: Sequence[str], positions: list[int], min_size: int
+) -> list[SuggestedCode]:
+    """The answers at `positions` (in other languages) as one suggestion, if enough."""
     if len(positions) < min_size:
         return []
+    answers = [texts[i] for i in positions]
+    label = languages.other_languages_label(answers) or "Other languages"
+    return [
+        SuggestedCode(
+            label=label,
+            keywords=label.removeprefix("Other languages: ").lower().split(", "),
+            size=len(positions),
+            examples=answers[:N_EXAMPLES],
+            answers=positions,
+        )
+    ]
+
+
+def _clustered(
+    texts: Sequence[str], vectors: np.ndarray, positions: list[int], min_size: int
+) -> list[SuggestedCode]:
+    """The answers at `positions` clustered by the generator; its theme codes of at least
+    `min_size` answers."""
     draft = generate_codeframe([texts[i] for i in positions], vectors=vectors[positions])
     members: dict[int, list[int]] = {}
     for position, codes in zip(positions, draft.assignments, strict=True):
         if codes:
             members.setdefault(codes[0], []).append(position)
-    suggestions = [
+    return [
         SuggestedCode(
             label=code.label,
             keywords=list(code.keywords),
@@ -68,7 +105,6 @@ def suggest_codes(
         for code in draft.codes
         if code.kind == "theme" and len(members.get(code.id, [])) >= min_size
     ]
-    return sorted(suggestions, key=lambda s: (-s.size, s.label, s.answers[0]))
 
 
 def new_code_numbers(existing: Iterable[int], count: int) -> list[int]:

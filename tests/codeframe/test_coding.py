@@ -174,7 +174,10 @@ def halves(gold: list[str], seed: int) -> tuple[list[int], list[int]]:
         # grown from the crowd rule's groups: 0.56 and 0.63; before the density-ratio rule:
         # 0.53 and 0.37. These count every answer of the other survey off-topic, also
         # those a code of the frame covers ("Too expensive"); bench/waves.py scores those
-        # apart. The issue's target, 0.75, is not reached here.
+        # apart. The issue's target, 0.75, is not reached here. Since answers in other
+        # languages stay out (coding's step 4): 0.62 at 2.5%, 0.793 (the bank survey's own
+        # French, Spanish and German answers, mostly coded wrong by their look before), and
+        # 0.61 at 3.8%, 0.716 (the bank's, off-topic there).
         ("survey_labelled.csv", "commuter_labelled.csv", 0.6),
         ("commuter_labelled.csv", "survey_labelled.csv", 0.58),
     ],
@@ -212,7 +215,7 @@ def test_codes_a_survey_half_at_least_as_well_as_baselines_and_leaves_off_topic_
         ours.append(np.mean([primary[j] == codes[gold[i]] for j, i in enumerate(wave)]))
         on_uncoded.append(np.mean([p is None for p in primary[: len(wave)]]))
         off_uncoded.append(np.mean([p is None for p in primary[len(wave) :]]))
-        assert set(coded.uncoded_reasons) <= {None, "far", "crowd", "non_answer"}
+        assert set(coded.uncoded_reasons) <= {None, "far", "crowd", "non_answer", "language"}
 
         x, y, xt, yt = on_vectors[frame], labels[frame], on_vectors[wave], labels[wave]
         centroids = np.stack([x[y == g].mean(axis=0) for g in sorted(codes)])
@@ -439,3 +442,85 @@ def test_a_wave_with_nothing_new_loses_few_answers_and_codes_as_well_as_the_regr
         uncoded, accuracy = np.mean(primary == 0), np.mean(primary == np.array(gold))
         assert uncoded <= 0.02, (seed, uncoded)
         assert accuracy >= np.mean(regression == np.array(gold)) - 0.005, (seed, accuracy)
+
+
+# Answers in other languages: the frame's (as an analyst approved them into "Other languages")
+# and a wave's, none the same.
+FOREIGN_EXAMPLES = [
+    "Trop de frais sur mon compte",
+    "Le service client ne répond jamais",
+    "El servicio al cliente es excelente",
+    "Las comisiones son demasiado altas",
+    "Der Kundenservice ist sehr langsam",
+    "Die App stürzt ständig ab",
+]
+FOREIGN_WAVE = [
+    "L'application plante tout le temps",
+    "Je ne peux pas me connecter à mon compte",
+    "La tarjeta no funciona en el extranjero",
+    "Me cobraron dos veces el mismo pago",
+    "Die Gebühren sind viel zu hoch",
+    "Ich warte seit drei Wochen auf meine Karte",
+    "Il servizio clienti non risponde mai al telefono",
+    "Não consigo transferir dinheiro para a minha conta",
+    # Languages the frame's examples do not have
+    "Ik kan niet inloggen op mijn rekening",
+    "De kosten zijn veel te hoog",
+    "Mijn kaart werkt niet in het buitenland",
+    "Nie mogę zalogować się do aplikacji",
+    "Opłaty są za wysokie",
+    "Aplikacja ciągle się zawiesza",
+    "Uygulama sürekli çöküyor",
+    "Kartım yurt dışında çalışmıyor",  # noqa: RUF001 (Turkish: its dotless i)
+]
+
+
+def _foreign_wave(with_language_code: bool):
+    """Every seventh BANKING77 intent (12 examples each, the next 8 messages in the wave), with
+    or without a code of FOREIGN_EXAMPLES, coding the wave and FOREIGN_WAVE after it.
+    Returns (coded, the wave's texts, their vectors, how many are English)."""
+    by_intent = _banking_intents()
+    examples, wave = {}, []
+    for n, intent in enumerate(sorted(by_intent)[::7], start=1):
+        examples[n] = by_intent[intent][:12]
+        wave += by_intent[intent][12:20]
+    if with_language_code:
+        examples[99] = FOREIGN_EXAMPLES
+    english = len(wave)
+    wave += FOREIGN_WAVE
+    vectors = embed_texts(wave)
+    example_vectors = {n: embed_texts(texts) for n, texts in examples.items()}
+    coded = code_answers(examples, wave, vectors=vectors, example_vectors=example_vectors)
+    return coded, wave, vectors, english
+
+
+def test_answers_in_other_languages_go_to_the_frames_code_for_them(real_model):
+    """The vectors read a French or Turkish answer by its look: mostly near the frame's "Other
+    languages" code, but one in a language its examples lack may be far from every code, or
+    unsure between them. They all go to that code, as a non-answer goes to its kind's; no
+    English answer does. Measured: 16 of 16 (without the step, 15: "Uygulama sürekli
+    çöküyor" was left out as far)."""
+    coded, _, _, english = _foreign_wave(with_language_code=True)
+    assert [codes[:1] for codes in coded.assignments[english:]] == [[99]] * len(FOREIGN_WAVE)
+    assert not any(codes and codes[0] == 99 for codes in coded.assignments[:english])
+    assert "language" not in coded.params["uncoded"]
+
+
+def test_answers_in_other_languages_stay_uncoded_without_a_code_for_them(real_model):
+    """With no code for them, answers in other languages stay uncoded as "language" rather
+    than in whichever English code their look is nearest; the wave's suggestions cluster them
+    into one suggestion named for their languages, not into codes of one answer each (the
+    generator's, on vectors that read them by their look)."""
+    from codeframe.suggestions import suggest_codes
+
+    coded, wave, vectors, english = _foreign_wave(with_language_code=False)
+    assert coded.assignments[english:] == [[]] * len(FOREIGN_WAVE)
+    assert coded.uncoded_reasons[english:] == ["language"] * len(FOREIGN_WAVE)
+    assert "language" not in coded.uncoded_reasons[:english]
+    suggested = suggest_codes(wave, vectors=vectors, coded=coded)
+    named = [s for s in suggested if s.label.startswith("Other languages: ")]
+    assert len(named) == 1
+    assert named[0].answers == list(range(english, len(wave)))
+    assert set(named[0].label.removeprefix("Other languages: ").split(", ")) <= {
+        "French", "Spanish", "German", "Italian", "Portuguese", "Dutch", "Polish", "Turkish"
+    }  # fmt: skip
