@@ -112,6 +112,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,8 @@ LOGISTIC_WEIGHT = 0.7
 # surely is not read (reading every answer would cost 0.12 ms each, 6 s at 50,000).
 LANGUAGE_UNSURE = 0.5
 ROWS_PER_BLOCK = 4096
+# The "new" step's six regressions are fitted this many at a time (threads, one BLAS thread each).
+FIT_THREADS = 2
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -429,27 +432,32 @@ class _Model:
 
     @classmethod
     def fit(cls, frame: _Frame) -> _Model:
-        classifier = None
-        if len(frame.code_ids) > 1:
-            from sklearn.linear_model import LogisticRegression
-            from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits
 
-            # tol 1e-3: half the iterations of the default, the same accuracy on BANKING77.
-            classifier = LogisticRegression(C=LOGISTIC_C, max_iter=1000, tol=1e-3)
-            # One BLAS thread: on a busy machine a small fit with a thread per core ran 10-50x
-            # slower (threads waiting for one another), 0.2 s against 2-10 s on BANKING77.
-            with threadpool_limits(limits=1):
-                classifier.fit(frame.x, frame.labels)
-        # Leave-one-out: each example's nearest other example, its best code's lead, and its
-        # mean similarity to its DENSITY_K nearest other examples.
-        own, leads, near = [], [], []
+        classifier = None
         k = len(frame.code_ids)
-        for block, sims in _blocks(frame.x, frame.x):
-            rows = np.arange(block.start, block.stop)
-            sims[np.arange(len(rows)), rows] = -np.inf
-            own.append(sims.max(axis=1))
-            leads.append(_lead(_code_scores(sims, frame.labels, k)))
-            near.append(_top_mean(sims, DENSITY_K))  # last: reorders `sims`
+        # One BLAS thread: on a busy machine a small fit with a thread per core ran 10-50x
+        # slower (threads waiting for one another), 0.2 s against 2-10 s on BANKING77. The
+        # regression is fitted in a thread of its own while the leave-one-out values below are
+        # computed (numpy lets go of the interpreter in both).
+        with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+            if k > 1:
+                from sklearn.linear_model import LogisticRegression
+
+                # tol 1e-3: half the iterations of the default, the same accuracy on BANKING77.
+                classifier = LogisticRegression(C=LOGISTIC_C, max_iter=1000, tol=1e-3)
+                fitting = pool.submit(classifier.fit, frame.x, frame.labels)
+            # Leave-one-out: each example's nearest other example, its best code's lead, and
+            # its mean similarity to its DENSITY_K nearest other examples.
+            own, leads, near = [], [], []
+            for block, sims in _blocks(frame.x, frame.x):
+                rows = np.arange(block.start, block.stop)
+                sims[np.arange(len(rows)), rows] = -np.inf
+                own.append(sims.max(axis=1))
+                leads.append(_lead(_code_scores(sims, frame.labels, k)))
+                near.append(_top_mean(sims, DENSITY_K))  # last: reorders `sims`
+            if k > 1:
+                fitting.result()
         loo = np.concatenate(own) if own else np.zeros(0)
         loo = loo[_calibrating(frame)]
         held_out_lead = np.concatenate(leads) if leads else np.zeros(0)
@@ -625,18 +633,20 @@ class _Model:
             return probability[:, is_new].sum(axis=1) - probability[:, ~is_new].max(axis=1)
 
         held_out = np.full(len(frame.x), np.nan)
-        with threadpool_limits(limits=1):  # as in fit
-            for f in range(NOVEL_FOLDS):
-                out = fold == f
-                if not out.any():  # codes with fewer examples than folds leave folds empty
-                    continue
-                train = np.concatenate([~out, np.ones(len(new), dtype=bool)])
-                model = LogisticRegression(C=LOGISTIC_C, max_iter=1000, tol=1e-3)
-                model.fit(features[train], labels[train])
-                held_out[out] = margin(model, frame.x[out])
+
+        def fitted(f: int) -> Any:
+            """The regression without fold `f` of the examples (all of them: f = -1)."""
+            train = np.concatenate([fold != f, np.ones(len(new), dtype=bool)])
             model = LogisticRegression(C=LOGISTIC_C, max_iter=1000, tol=1e-3)
-            model.fit(features, labels)
-            scores = margin(model, x)
+            return model.fit(features[train], labels[train])
+
+        # Codes with fewer examples than folds leave folds empty.
+        folds = [f for f in range(NOVEL_FOLDS) if (fold == f).any()]
+        with threadpool_limits(limits=1), ThreadPoolExecutor(FIT_THREADS) as pool:  # as in fit
+            models = list(pool.map(fitted, [-1, *folds]))
+        for f, model in zip(folds, models[1:], strict=True):
+            held_out[fold == f] = margin(model, frame.x[fold == f])
+        scores = margin(models[0], x)
         # ... and "new" must be the likeliest class: a margin calibrated below 0 (a "new" clear
         # of the frame, whose held-out examples all lean to their codes) would leave out
         # answers that lean to a code too, to spend the level.
@@ -677,11 +687,16 @@ class _Model:
     def code(self, x: np.ndarray, *, leave_out: bool = True) -> _Decided:
         frame = self.frame
         k = len(frame.code_ids)
-        parts, nearest, to_frame = [], [], []
-        for _, sims in _blocks(x, frame.x):  # one product per block, read three ways
-            parts.append(_code_scores(sims, frame.labels, k))
-            nearest.append(sims.max(axis=1))
-            to_frame.append(_top_mean(sims, DENSITY_K))
+        from threadpoolctl import threadpool_limits
+
+        def read(block: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            sims = x[block] @ frame.x.T  # one product per block, read three ways
+            return _code_scores(sims, frame.labels, k), sims.max(axis=1), _top_mean(sims, DENSITY_K)
+
+        # Blocks in FIT_THREADS threads of one BLAS thread each (numpy's products and
+        # partitions let go of the interpreter): at most that many blocks' products at once.
+        with threadpool_limits(limits=1), ThreadPoolExecutor(FIT_THREADS) as pool:
+            parts, nearest, to_frame = zip(*pool.map(read, _slices(len(x))), strict=True)
         scores = np.concatenate(parts)
         probability = _softmax(scores / TEMPERATURE)
         if self.classifier is not None:
@@ -813,6 +828,11 @@ def _nearest(sims: np.ndarray, k: int) -> np.ndarray:
     if n <= k:
         return np.broadcast_to(np.arange(n), sims.shape).copy()
     return np.argpartition(sims, n - k, axis=1)[:, n - k :]
+
+
+def _slices(n: int) -> list[slice]:
+    """Blocks of ROWS_PER_BLOCK rows of n."""
+    return [slice(i, min(i + ROWS_PER_BLOCK, n)) for i in range(0, n, ROWS_PER_BLOCK)]
 
 
 def _blocks(x: np.ndarray, reference: np.ndarray):
