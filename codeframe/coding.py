@@ -82,8 +82,8 @@ approved, each known by the answers they reviewed into it (its examples). In ord
    left out or coded at a probability under `LANGUAGE_UNSURE` are read, and go to the frame's
    code for such answers (a code most of whose examples are in other languages: what
    `generate_codeframe` names "Other languages: ..."), as a non-answer goes to its kind's code;
-   without one they stay uncoded as "language", and the wave's suggestions cluster them into
-   such a code, which, once accepted, takes them in the waves after.
+   without one they stay uncoded as "language", and the wave's suggestions offer them all as
+   one such code, which, once accepted, takes them in the waves after.
 
 All rules calibrate on the examples of codes with another example (an answer of a one-example
 code still has that example; the example left out of its code has none). They need enough of
@@ -188,7 +188,8 @@ LOGISTIC_WEIGHT = 0.7
 # surely is not read (reading every answer would cost 0.12 ms each, 6 s at 50,000).
 LANGUAGE_UNSURE = 0.5
 ROWS_PER_BLOCK = 4096
-# The "new" step's six regressions are fitted this many at a time (threads, one BLAS thread each).
+# Threads (of one BLAS thread each) that fit the "new" step's six regressions and read the
+# frame's block products, this many at a time.
 FIT_THREADS = 2
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -308,9 +309,9 @@ def _code_other_languages(
 ) -> None:
     """Step 4 (see the module's docstring), in place on `decided` (one row per text of
     `texts`): the answers left out or coded with a probability under `LANGUAGE_UNSURE` that
-    are in another language than English go to the frame's code for such answers (the first of
-    `code_ids` most of whose examples are, as `generation` names one), or stay uncoded as
-    "language" when it has none."""
+    are in another language than English go to the frame's code for such answers (the first
+    of `code_ids` most of whose examples are in other languages, as in a code `generation`
+    names "Other languages: ..."), or stay uncoded as "language" when it has none."""
     unsure = [
         u
         for u, confidences in enumerate(decided.confidences)
@@ -685,9 +686,10 @@ class _Model:
         return far, crowd, crowd_threshold, shift
 
     def code(self, x: np.ndarray, *, leave_out: bool = True) -> _Decided:
+        from threadpoolctl import threadpool_limits
+
         frame = self.frame
         k = len(frame.code_ids)
-        from threadpoolctl import threadpool_limits
 
         def read(block: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             sims = x[block] @ frame.x.T  # one product per block, read three ways
@@ -837,8 +839,7 @@ def _slices(n: int) -> list[slice]:
 
 def _blocks(x: np.ndarray, reference: np.ndarray):
     """(slice, x[slice] @ reference.T) in blocks of rows, bounding memory."""
-    for start in range(0, len(x), ROWS_PER_BLOCK):
-        block = slice(start, min(start + ROWS_PER_BLOCK, len(x)))
+    for block in _slices(len(x)):
         yield block, x[block] @ reference.T
 
 

@@ -5,7 +5,8 @@ all-MiniLM-L6-v2 reads English: answers in other languages are embedded by their
 their meaning, so they cluster together whatever they say ("Trop de frais sur mon compte",
 "El servicio al cliente es excelente") and no phrase of theirs names the code. The generator
 names such a code for what it is (`other_languages_label`), so the analyst knows it waits for a
-translation instead of reading a Spanish fragment as a theme.
+translation instead of reading a Spanish fragment as a theme; a wave's coder (`coding`) sends
+such answers to that code, or leaves them out for the analyst when the frame has none.
 """
 
 from __future__ import annotations
