@@ -83,7 +83,8 @@ approved, each known by the answers they reviewed into it (its examples). In ord
    code for such answers (a code most of whose examples are in other languages: what
    `generate_codeframe` names "Other languages: ..."), as a non-answer goes to its kind's code;
    without one they stay uncoded as "language", and the wave's suggestions offer them all as
-   one such code, which, once accepted, takes them in the waves after.
+   one such code, which, accepted and carried back to the approved frame, takes them in the
+   waves after.
 
 All rules calibrate on the examples of codes with another example (an answer of a one-example
 code still has that example; the example left out of its code has none). They need enough of

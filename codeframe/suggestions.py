@@ -24,8 +24,9 @@ MIN_SUGGESTION_SIZE = 3
 CLUSTERED_REASONS = frozenset({"far", "crowd"})
 # Answers the coder left out as in other languages (the frame has no code for them) are one
 # suggestion, "Other languages: ...", not clustered: the vectors read them by their look, which
-# scatters a few answers in several languages into codes of one answer each. Accepted, it is
-# the frame's code for them, which takes such answers in the waves after (`coding`).
+# scatters a few answers in several languages into codes of one answer each. Accepted and
+# carried back, it is the approved frame's code for them, which takes such answers in the
+# waves after (`coding`).
 LANGUAGE_REASON = "language"
 
 

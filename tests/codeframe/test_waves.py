@@ -11,12 +11,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from codeframe import exports, jobs, selectors, services, tracker, waves
+from codeframe import carryback, exports, jobs, selectors, services, tracker, waves
 from codeframe.exceptions import ImportFailed, InvalidEdit, NotApproved, SuggestionDecided
 from codeframe.importers import ImportedRow
+from codeframe.languages import language_of
 from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
 from tests.codeframe.conftest import ANSWERS, make_question
-from tests.codeframe.test_coding import LABELLED
+from tests.codeframe.test_coding import FOREIGN_WAVE, LABELLED
 
 pytestmark = pytest.mark.django_db
 
@@ -511,6 +512,37 @@ def test_suggestions_are_stored_for_a_new_theme(real_model):
     code = waves.accept_suggestion(suggestion=suggestions[0])
     assert code.number == max(numbers) + 1
     assert {c.number for c in stored.codes.all()} == numbers | {code.number}
+
+
+def test_answers_in_other_languages_become_a_code_the_next_waves_use(real_model):
+    """A tracker whose first wave has no answers in other languages: the second wave's are left
+    out and suggested as one code "Other languages: ..."; accepted and carried back to the
+    approved frame, it codes the third wave's, in other languages still, with its number."""
+    english = [t for t, _ in read_labelled("survey_labelled.csv") if language_of(t) is None]
+    question = make_question(english)
+    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=question))
+    second = waves.code_wave(
+        codeframe=frame, rows=rows(english[::4] + FOREIGN_WAVE[:8]), wave="2027-01"
+    )
+    texts = dict(second.question.responses.values_list("pk", "text"))
+    [suggestion] = [s for s in second.suggestions.all() if s.label.startswith("Other languages")]
+    assert sorted(texts[pk] for pk in suggestion.response_ids) == sorted(FOREIGN_WAVE[:8])
+    code = waves.accept_suggestion(suggestion=suggestion)
+    carryback.carry_back(codeframe=second)
+
+    third = waves.code_wave(
+        codeframe=frame, rows=rows(english[1::4] + FOREIGN_WAVE[8:]), wave="2027-02"
+    )
+    primary = dict(
+        Assignment.objects.filter(codeframe=third, is_primary=True).values_list(
+            "response__text", "code__number"
+        )
+    )
+    assert {t: primary.get(t) for t in FOREIGN_WAVE[8:]} == dict.fromkeys(
+        FOREIGN_WAVE[8:], code.number
+    )
+    assert code.number not in {primary.get(t) for t in english[1::4]}
+    assert not any(s.label.startswith("Other languages") for s in third.suggestions.all())
 
 
 def test_code_wave_command(tmp_path, approved):
