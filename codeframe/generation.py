@@ -240,7 +240,7 @@ def _build_frame(
         fallbacks=[e[0] for e in examples],
         embed=embed,
     )
-    _name_other_languages(code_labels, labels, docs)
+    _name_other_languages(code_labels, keywords, labels, docs)
     code_id = {c: rank + 1 for rank, c in enumerate(by_size)}
 
     net_of = nets.group_codes(clusters.centroids)
@@ -289,16 +289,20 @@ def _build_frame(
     return _Frame(codes, draft_nets, assignments, confidences)
 
 
-def _name_other_languages(code_labels: list[str], labels: np.ndarray, docs: list[str]) -> None:
+def _name_other_languages(
+    code_labels: list[str], keywords: list[list[str]], labels: np.ndarray, docs: list[str]
+) -> None:
     """Rename, in place, a code most of whose answers are in other languages than English
-    ("Other languages: Spanish, French"; `languages.other_languages_label`): its phrases are
-    fragments of a language the vectors do not read. A code keeps its phrase when the name is
+    ("Other languages: Spanish, French"; `languages.other_languages_label`), its keywords the
+    languages ("spanish", "french"): its phrases and terms are fragments of a language the
+    vectors do not read ("abro", "al", "app se"). A code keeps its phrase when the name is
     taken (two such codes naming the same languages)."""
     for c in range(len(code_labels)):
         members = np.flatnonzero(labels == c)[: languages.SAMPLE]
         name = languages.other_languages_label([docs[i] for i in members.tolist()])
         if name is not None and name not in code_labels:
             code_labels[c] = name
+            keywords[c] = languages.keywords_of(name)
 
 
 def _term_sample(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

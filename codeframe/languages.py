@@ -46,6 +46,8 @@ MIN_PROBABILITY = 0.9
 MIN_SHARE = 0.5
 # Answers read per code: the label needs a share, not a census.
 SAMPLE = 20
+# What a code of such answers is named: this and its languages.
+PREFIX = "Other languages: "
 
 
 @cache
@@ -85,4 +87,10 @@ def other_languages_label(texts: Sequence[str]) -> str | None:
     if not found:
         return None
     names = [NAMES[lang] for lang, _ in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return "Other languages: " + ", ".join(names[:3])
+    return PREFIX + ", ".join(names[:3])
+
+
+def keywords_of(label: str) -> list[str]:
+    """The keywords of a code named `label` by `other_languages_label`: its languages
+    ("Other languages: Spanish, French" -> ["spanish", "french"])."""
+    return [name.lower() for name in label.removeprefix(PREFIX).split(", ") if name]

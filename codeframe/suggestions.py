@@ -77,7 +77,7 @@ def _other_languages(
     return [
         SuggestedCode(
             label=label,
-            keywords=label.removeprefix("Other languages: ").lower().split(", "),
+            keywords=languages.keywords_of(label),
             size=len(positions),
             examples=answers[:N_EXAMPLES],
             answers=positions,

@@ -467,6 +467,9 @@ def test_a_code_of_answers_in_other_languages_is_named_for_them(real_model):
     assert set(name.removeprefix("Other languages: ").split(", ")) <= {
         "French", "Spanish", "German", "Italian"
     }  # fmt: skip
+    # Its keywords are its languages, not fragments of them ("abro", "al", "app se").
+    [code] = [code for code in draft.codes if code.label == name]
+    assert code.keywords == [n.lower() for n in name.removeprefix("Other languages: ").split(", ")]
     english = {label[codes[0]] for codes in draft.assignments[: -len(FOREIGN)] if codes}
     assert not any(name.startswith("Other languages") for name in english)
 
