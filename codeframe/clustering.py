@@ -185,7 +185,7 @@ def cluster_themes(
     keep = sizes >= min(min_code_size, sizes.max())
     cents = centroids(x, labels, k)
     if not keep.all():
-        labels, k = _dissolve(x, labels, keep)
+        labels, k = _dissolve(x, labels, keep, cents[keep])
         cents = centroids(x, labels, k)
         params.update(dissolved_codes=int((~keep).sum()))
     if k > 1 and not n_codes:  # a number of codes asked for is kept
@@ -215,19 +215,23 @@ def _dissolve_loose_codes(
     they are.
 
     Returns the new labels (0..k'-1, -1 kept), k' and the number of codes dissolved."""
-    keep = _within_similarity(group_sums(x, labels, k), _counts(labels, k)) >= floor
+    sums = group_sums(x, labels, k)
+    keep = _within_similarity(sums, _counts(labels, k)) >= floor
     if keep.all() or not keep.any():
         return labels, k, 0
-    labels, k = _dissolve(x, labels, keep)
+    labels, k = _dissolve(x, labels, keep, unit(sums[keep]).astype(np.float32))
     return labels, k, int((~keep).sum())
 
 
-def _dissolve(x: np.ndarray, labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:
+def _dissolve(
+    x: np.ndarray, labels: np.ndarray, keep: np.ndarray, kept_centroids: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Each answer of a code not to `keep` joins the most similar kept code if it reaches
-    `ATTACH_SIMILARITY` (cosine to its centroid), else it is left uncoded. Returns the new
-    labels (kept codes renumbered 0..k'-1, -1 kept) and k'."""
+    `ATTACH_SIMILARITY` (cosine to its centroid; `kept_centroids`, the kept codes' in order,
+    which the callers have at hand), else it is left uncoded. Returns the new labels (kept
+    codes renumbered 0..k'-1, -1 kept) and k'."""
     coded = labels >= 0
-    sims = x @ unit(group_sums(x, labels, len(keep))[keep]).astype(np.float32).T
+    sims = x @ kept_centroids.T
     near = np.argmax(sims, axis=1)
     close = sims[np.arange(len(x)), near] >= ATTACH_SIMILARITY
     new_id = np.cumsum(keep) - 1

@@ -321,9 +321,7 @@ def _code_other_languages(
     foreign = [u for u in unsure if languages.language_of(texts[u]) is not None]
     if not foreign:
         return
-    code_id = next(
-        (c for c in code_ids if languages.other_languages_label(list(examples[c]))), None
-    )
+    code_id = next((c for c in code_ids if languages.other_languages(list(examples[c]))), None)
     for u in foreign:
         decided.codes[u] = [code_id] if code_id is not None else []
         decided.confidences[u] = [1.0] if code_id is not None else []
@@ -443,6 +441,7 @@ class _Model:
         # regression is fitted in a thread of its own while the leave-one-out values below are
         # computed (numpy lets go of the interpreter in both).
         with threadpool_limits(limits=1), ThreadPoolExecutor(1) as pool:
+            fitting = None
             if k > 1:
                 from sklearn.linear_model import LogisticRegression
 
@@ -458,7 +457,7 @@ class _Model:
                 own.append(sims.max(axis=1))
                 leads.append(_lead(_code_scores(sims, frame.labels, k)))
                 near.append(_top_mean(sims, DENSITY_K))  # last: reorders `sims`
-            if k > 1:
+            if fitting is not None:
                 fitting.result()
         loo = np.concatenate(own) if own else np.zeros(0)
         loo = loo[_calibrating(frame)]
@@ -647,7 +646,8 @@ class _Model:
         with threadpool_limits(limits=1), ThreadPoolExecutor(FIT_THREADS) as pool:  # as in fit
             models = list(pool.map(fitted, [-1, *folds]))
         for f, model in zip(folds, models[1:], strict=True):
-            held_out[fold == f] = margin(model, frame.x[fold == f])
+            out = fold == f
+            held_out[out] = margin(model, frame.x[out])
         scores = margin(models[0], x)
         # ... and "new" must be the likeliest class: a margin calibrated below 0 (a "new" clear
         # of the frame, whose held-out examples all lean to their codes) would leave out

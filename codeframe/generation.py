@@ -293,16 +293,16 @@ def _name_other_languages(
     code_labels: list[str], keywords: list[list[str]], labels: np.ndarray, docs: list[str]
 ) -> None:
     """Rename, in place, a code most of whose answers are in other languages than English
-    ("Other languages: Spanish, French"; `languages.other_languages_label`), its keywords the
+    ("Other languages: Spanish, French"; `languages.other_languages`), its keywords the
     languages ("spanish", "french"): its phrases and terms are fragments of a language the
     vectors do not read ("abro", "al", "app se"). A code keeps its phrase when the name is
     taken (two such codes naming the same languages)."""
     for c in range(len(code_labels)):
         members = np.flatnonzero(labels == c)[: languages.SAMPLE]
-        name = languages.other_languages_label([docs[i] for i in members.tolist()])
-        if name is not None and name not in code_labels:
-            code_labels[c] = name
-            keywords[c] = languages.keywords_of(name)
+        names = languages.other_languages([docs[i] for i in members.tolist()])
+        if names and languages.label_of(names) not in code_labels:
+            code_labels[c] = languages.label_of(names)
+            keywords[c] = [name.lower() for name in names]
 
 
 def _term_sample(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -68,11 +68,11 @@ def language_of(text: str) -> str | None:
     return language if language != "en" and probability >= MIN_PROBABILITY else None
 
 
-def other_languages_label(texts: Sequence[str]) -> str | None:
-    """The name of a code whose answers are `texts` ("Other languages: Spanish, French") when
-    more than `MIN_SHARE` of them (the first `SAMPLE`) are in languages other than English,
-    named by how many answers each has (three at most); None otherwise. Reading stops once
-    the English answers decide it (a code of English answers costs half its sample)."""
+def other_languages(texts: Sequence[str]) -> list[str]:
+    """The languages (names, by how many answers each has, three at most) of a code whose
+    answers are `texts` when more than `MIN_SHARE` of them (the first `SAMPLE`) are in
+    languages other than English; [] otherwise. Reading stops once the English answers
+    decide it (a code of English answers costs half its sample)."""
     sample = texts[:SAMPLE]
     found: Counter[str] = Counter()
     english = 0
@@ -81,16 +81,20 @@ def other_languages_label(texts: Sequence[str]) -> str | None:
         if language is None:
             english += 1
             if english >= (1 - MIN_SHARE) * len(sample):
-                return None
+                return []
         else:
             found[language] += 1
-    if not found:
-        return None
-    names = [NAMES[lang] for lang, _ in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return PREFIX + ", ".join(names[:3])
+    ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [NAMES[lang] for lang, _ in ranked[:3]]
 
 
-def keywords_of(label: str) -> list[str]:
-    """The keywords of a code named `label` by `other_languages_label`: its languages
-    ("Other languages: Spanish, French" -> ["spanish", "french"])."""
-    return [name.lower() for name in label.removeprefix(PREFIX).split(", ") if name]
+def label_of(names: Sequence[str]) -> str:
+    """The name of a code of answers in the languages `names`: "Other languages: Spanish,
+    French"."""
+    return PREFIX + ", ".join(names)
+
+
+def other_languages_label(texts: Sequence[str]) -> str | None:
+    """`label_of` the `other_languages` of `texts`, None when they are not mostly foreign."""
+    names = other_languages(texts)
+    return label_of(names) if names else None

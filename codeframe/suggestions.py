@@ -69,15 +69,16 @@ def suggest_codes(
 def _other_languages(
     texts: Sequence[str], positions: list[int], min_size: int
 ) -> list[SuggestedCode]:
-    """The answers at `positions` (in other languages) as one suggestion, if enough."""
+    """The answers at `positions` (in other languages: the coder's reason, so
+    `other_languages` names at least one) as one suggestion, if enough."""
     if len(positions) < min_size:
         return []
     answers = [texts[i] for i in positions]
-    label = languages.other_languages_label(answers) or "Other languages"
+    names = languages.other_languages(answers)
     return [
         SuggestedCode(
-            label=label,
-            keywords=languages.keywords_of(label),
+            label=languages.label_of(names),
+            keywords=[name.lower() for name in names],
             size=len(positions),
             examples=answers[:N_EXAMPLES],
             answers=positions,
