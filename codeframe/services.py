@@ -41,8 +41,10 @@ from codeframe.models import (
     Question,
     Response,
     Role,
+    SuggestedCode,
 )
 from codeframe.selectors import question_texts
+from codeframe.suggestions import MIN_SUGGESTION_SIZE
 from codeframe.validators import one_line
 from embeddings.services import embed_texts, embed_texts_with_report
 
@@ -149,6 +151,10 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
             _refuse_replacing_a_wave(frames, question)
             try:
                 _refuse_while_coding(frames, "These answers cannot be replaced", question=question)
+                if question.later_waves.exists():  # as RESTRICT would, for a wave not coded yet
+                    raise ImportFailed(
+                        f"These answers cannot be replaced: {_in_use(question=question)}"
+                    )
                 _reserve_numbers(frames)
                 deleted = tuple(frames.order_by("pk").values_list("pk", flat=True))
                 frames.delete()
@@ -357,8 +363,7 @@ def _in_use(*, question: Question | None = None, codeframe: Codeframe | None = N
     ordered = sorted(waves.distinct(), key=lambda w: (w.wave_order or 0, w.pk))
     labels = list(dict.fromkeys(w.wave_label or str(w.pk) for w in ordered))
     return (
-        f"the tracker's later waves ({', '.join(labels)}) depend on it. Delete those waves "
-        "first to delete it."
+        f"the tracker's later waves ({', '.join(labels)}) depend on it. Delete those waves first."
     )
 
 
@@ -931,6 +936,7 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
             defaults={"codeframe": codeframe, "is_primary": True, "confidence": 1.0},
         )
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
+        drop_from_suggestions(codeframe=codeframe, response_ids={response.pk})
         refresh_sizes(codeframe=codeframe)
         for code in left_codes:
             _refresh_description(code)
@@ -969,6 +975,7 @@ def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
         left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
         assignments.delete()
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
+        drop_from_suggestions(codeframe=codeframe, response_ids={response.pk})
         refresh_sizes(codeframe=codeframe)
         for code in left:
             _refresh_description(code)
@@ -994,6 +1001,22 @@ def mark_hand_coded(*, codeframe_id: int, response_ids: Iterable[int]) -> None:
         [HandCoded(codeframe_id=codeframe_id, response_id=pk) for pk in response_ids],
         ignore_conflicts=True,
     )
+
+
+def drop_from_suggestions(*, codeframe: Codeframe, response_ids: set[int]) -> None:
+    """Take answers coded or left uncoded by hand out of the codeframe's pending suggestions (a
+    suggestion's size is what it would take); one left with fewer answers than a suggestion
+    needs goes (accepted, it would spend a tracker number on a code of one or two)."""
+    for suggestion in codeframe.suggestions.filter(status=SuggestedCode.Status.PENDING):
+        left = [pk for pk in suggestion.response_ids if pk not in response_ids]
+        if len(left) == len(suggestion.response_ids):
+            continue
+        if len(left) < MIN_SUGGESTION_SIZE:
+            suggestion.delete()
+            continue
+        suggestion.size -= len(suggestion.response_ids) - len(left)
+        suggestion.response_ids = left
+        suggestion.save(update_fields=["size", "response_ids"])
 
 
 def lock_codeframe(codeframe_id: int) -> Codeframe:

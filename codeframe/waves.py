@@ -53,6 +53,7 @@ from codeframe.selectors import (
 from codeframe.services import (
     RESERVED,
     _store,
+    drop_from_suggestions,
     embed_answers,
     import_responses,
     lock_codeframe,
@@ -62,7 +63,7 @@ from codeframe.services import (
     refuse_taken_label,
     uncode_response,
 )
-from codeframe.suggestions import MIN_SUGGESTION_SIZE, new_code_numbers, suggest_codes
+from codeframe.suggestions import new_code_numbers, suggest_codes
 from codeframe.validators import is_one_line
 
 logger = logging.getLogger(__name__)
@@ -265,6 +266,11 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
     return approved
 
 
+# Times a wave is coded before giving up when edits keep being carried back to its frame
+# while it is (`code_wave_question`).
+CODING_ATTEMPTS = 3
+
+
 def code_wave_question(
     *,
     question: Question,
@@ -291,55 +297,53 @@ def code_wave_question(
         raise NoResponses(f"Wave “{question.wave_label}” has no answers.")
     ids = [pk for pk, _ in responses]
     texts = [text for _, text in responses]
-    examples = approved_examples(codeframe=codeframe)
-    distinct = sorted({t for ts in examples.values() for t in ts} | set(texts))
-    vectors, embedding = (embed or embed_answers)(distinct)
-    row_of = {t: i for i, t in enumerate(distinct)}
-    wave_vectors = vectors[[row_of[t] for t in texts]]
-    coded = code_answers(
-        examples,
-        texts,
-        vectors=wave_vectors,
-        example_vectors={
-            number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
-        },
-    )
-    draft = _draft_like(codeframe, coded, embedding)
-    suggestions = suggest_codes(texts, vectors=wave_vectors, coded=coded)
-    with transaction.atomic():
-        Question.objects.select_for_update().filter(pk=tracker_root(question).pk).exists()
-        if before_store is not None:
-            before_store()
-        stored = _store(
-            question=question,
-            response_ids=ids,
-            draft=draft,
-            timings=dict(draft.timings),
-            started=started,
-            before_commit=None,
+    for _ in range(CODING_ATTEMPTS):
+        examples = approved_examples(codeframe=codeframe)
+        distinct = sorted({t for ts in examples.values() for t in ts} | set(texts))
+        vectors, embedding = (embed or embed_answers)(distinct)
+        row_of = {t: i for i, t in enumerate(distinct)}
+        wave_vectors = vectors[[row_of[t] for t in texts]]
+        coded = code_answers(
+            examples,
+            texts,
+            vectors=wave_vectors,
+            example_vectors={
+                number: vectors[[row_of[t] for t in ts]] for number, ts in examples.items()
+            },
         )
-        Net.objects.filter(codeframe=stored, number=_NO_NET).delete()  # codes without a net
-        stored.coded_with = codeframe
-        # What the wave's frame started from: carrying its edits back compares against it.
-        stored.params = {**stored.params, CARRY_BASE: frame_shape(codeframe=stored)}
-        stored.save(update_fields=["coded_with", "params"])
-        SuggestedCode.objects.bulk_create(
-            SuggestedCode(
-                codeframe=stored,
-                label=suggestion.label[:200],
-                keywords=suggestion.keywords,
-                examples=suggestion.examples,
-                size=suggestion.size,
-                response_ids=[ids[i] for i in suggestion.answers],
+        suggestions = suggest_codes(texts, vectors=wave_vectors, coded=coded)
+        with transaction.atomic():
+            Question.objects.select_for_update().filter(pk=tracker_root(question).pk).exists()
+            if before_store is not None:
+                before_store()
+            # The embedding takes minutes, and edits may have been carried back to the frame
+            # meanwhile (carrying back locks it too): a code the coder never offered would read
+            # 0% in this wave instead of "not asked", and one merged away is a number the frame
+            # no longer has. The wave is coded again then, with the frame as it is now (the
+            # vectors are cached by then). Locked as carrying back locks: the wave's frame (the
+            # one coded again), then the approved one.
+            if recoding is not None:
+                lock_codeframe(recoding.pk)
+            lock_codeframe(codeframe.pk)
+            if approved_examples(codeframe=codeframe) != examples:
+                continue
+            draft = _draft_like(codeframe, coded, embedding)
+            stored = _store(
+                question=question,
+                response_ids=ids,
+                draft=draft,
+                timings=dict(draft.timings),
+                started=started,
+                before_commit=None,
             )
-            for suggestion in suggestions
+            _finish_wave(stored, codeframe, ids, suggestions, recoding, before_commit)
+        break
+    else:
+        raise InvalidEdit(
+            f"Edits were carried back to approved codeframe #{codeframe.pk} each of the "
+            f"{CODING_ATTEMPTS} times this wave was coded with it: code the wave again once "
+            "they are done."
         )
-        if recoding is not None:
-            kept = keep_hand_coding(source=recoding, stored=stored)
-            stored.params = {**stored.params, HAND_CODING: kept}
-            stored.save(update_fields=["params"])
-        if before_commit is not None:
-            before_commit(stored)
     logger.info(
         "wave %s of question %s coded with codeframe %s: codeframe %s, %d answers, uncoded %s",
         question.wave_label,
@@ -350,6 +354,41 @@ def code_wave_question(
         coded.params["uncoded"],
     )
     return stored
+
+
+def _finish_wave(
+    stored: Codeframe,
+    codeframe: Codeframe,
+    ids: list[int],
+    suggestions: list,
+    recoding: Codeframe | None,
+    before_commit: Callable[[Codeframe], None] | None,
+) -> None:
+    """In `code_wave_question`'s transaction, after the wave's codeframe `stored` (coded with
+    `codeframe`) is: what it was coded with and started from, its suggested new codes (answers
+    by position in `ids`), the hand coding of the codeframe it replaces (`recoding`)."""
+    Net.objects.filter(codeframe=stored, number=_NO_NET).delete()  # codes without a net
+    stored.coded_with = codeframe
+    # What the wave's frame started from: carrying its edits back compares against it.
+    stored.params = {**stored.params, CARRY_BASE: frame_shape(codeframe=stored)}
+    stored.save(update_fields=["coded_with", "params"])
+    SuggestedCode.objects.bulk_create(
+        SuggestedCode(
+            codeframe=stored,
+            label=suggestion.label[:200],
+            keywords=suggestion.keywords,
+            examples=suggestion.examples,
+            size=suggestion.size,
+            response_ids=[ids[i] for i in suggestion.answers],
+        )
+        for suggestion in suggestions
+    )
+    if recoding is not None:
+        kept = keep_hand_coding(source=recoding, stored=stored)
+        stored.params = {**stored.params, HAND_CODING: kept}
+        stored.save(update_fields=["params"])
+    if before_commit is not None:
+        before_commit(stored)
 
 
 # Codeframe.params key of a wave's frame coded again: {"from": the frame before, "kept": answers
@@ -404,25 +443,10 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
     Assignment.objects.bulk_create(assignments)
     mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
-    _drop_from_suggestions(stored, set(kept))
+    drop_from_suggestions(codeframe=stored, response_ids=set(kept))
     if kept:
         refresh_sizes(codeframe=stored)
     return {"from": source.pk, "kept": len(kept), "not_kept": lost}
-
-
-def _drop_from_suggestions(codeframe: Codeframe, response_ids: set[int]) -> None:
-    """Takes the answers out of the codeframe's pending suggestions; a suggestion left with
-    fewer than a suggestion needs goes."""
-    for suggestion in codeframe.suggestions.filter(status=SuggestedCode.Status.PENDING):
-        left = [pk for pk in suggestion.response_ids if pk not in response_ids]
-        if len(left) == len(suggestion.response_ids):
-            continue
-        if len(left) < MIN_SUGGESTION_SIZE:
-            suggestion.delete()
-            continue
-        suggestion.size -= len(suggestion.response_ids) - len(left)
-        suggestion.response_ids = left
-        suggestion.save(update_fields=["size", "response_ids"])
 
 
 def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
@@ -565,7 +589,12 @@ def _still_pending(suggestion: SuggestedCode) -> SuggestedCode:
     """In a transaction that holds its codeframe's lock: the suggestion as stored now, which
     must still be pending (a second click or another analyst may have decided it since the
     page was read)."""
-    current = SuggestedCode.objects.get(pk=suggestion.pk)
+    current = SuggestedCode.objects.filter(pk=suggestion.pk).first()
+    if current is None:  # `services.drop_from_suggestions`
+        raise InvalidEdit(
+            f"Suggestion “{suggestion.label}” is gone: its answers were coded by hand since the "
+            "page was read."
+        )
     _pending(current)
     return current
 

@@ -137,7 +137,11 @@ def suggestion_decide(
     if decision not in waves.DECISIONS:
         raise Http404("Suggestions are accepted, assigned to a code or dismissed.")
     codeframe = editable_codeframe(request, codeframe_id)
-    suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
+    try:
+        suggestion = selectors.get_suggestion(codeframe=codeframe, suggestion_id=suggestion_id)
+    except Http404:  # its answers were coded by hand since (`services.drop_from_suggestions`)
+        messages.error(request, "That suggestion is gone: its answers were coded by hand since.")
+        return redirect(codeframe)
     form = AssignSuggestionForm(request.POST, codeframe=codeframe)
     code = form.cleaned_data["code"] if decision == "assign" and form.is_valid() else None
     try:

@@ -7,9 +7,22 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from codeframe import jobs, selectors, services, waves
-from codeframe.exceptions import InvalidEdit, JobStateError, NotApproved, NotTheWavesFrame
-from codeframe.models import Assignment, Codeframe, GenerationJob, Question, SuggestedCode
+from codeframe import carryback, jobs, selectors, services, waves
+from codeframe.exceptions import (
+    ImportFailed,
+    InvalidEdit,
+    JobStateError,
+    NotApproved,
+    NotTheWavesFrame,
+)
+from codeframe.models import (
+    Assignment,
+    Codeframe,
+    GenerationJob,
+    Question,
+    Response,
+    SuggestedCode,
+)
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
 pytestmark = pytest.mark.django_db
@@ -491,6 +504,69 @@ def test_a_wave_job_checks_again_when_it_stores(approved, settings):
     failed = jobs.run_job(job_id=third.pk, on_progress=withdraw)
     assert failed.state == GenerationJob.State.FAILED and "withdrawn" in failed.error
     assert not Codeframe.objects.filter(question=third.question).exists()
+
+
+def test_edits_carried_back_while_a_wave_job_embeds_are_coded_with(approved, settings):
+    """Edits carried back to the approved frame while a wave job embeds (minutes, at scale):
+    the job coded with the frame as it was and stored the frame as it is, so a code carried
+    back read 0% in the wave instead of "not asked", and a code merged away failed the job
+    ("the draft assigns unknown code"). Now the wave is coded again with the frame as it is."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.CODEFRAME = {"JOB_EMBED_BATCH": 4}
+    w2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    added = waves.accept_suggestion(suggestion=suggestion_of(w2, "Mortgage", 2)).number
+    kept, merged = list(w2.codes.filter(kind="theme").order_by("number"))[:2]
+    services.merge_codes(target=kept, sources=[merged])
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE * 3), wave="2027-02")
+
+    def carry_back(progress):
+        if progress.stage == "embedding" and progress.done == 4:  # idempotent the second time
+            carryback.carry_back(codeframe=w2)
+
+    finished = jobs.run_job(job_id=job.pk, on_progress=carry_back)
+    assert finished.state == GenerationJob.State.DONE, finished.error
+    stored = finished.codeframe
+    numbers = set(stored.codes.values_list("number", flat=True))
+    assert numbers == set(approved.codes.values_list("number", flat=True))
+    assert added in numbers and merged.number not in numbers
+    assert added in stored.params["theme_codes"]  # offered to the wave's answers
+
+
+def test_answers_of_a_suggestion_coded_by_hand_leave_it(approved, staff_client):
+    """The suggestion said 4 answers after 3 of them were coded by hand, and accepting it made a
+    code of one answer, spending a tracker number on it."""
+    w2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE * 2), wave="2027-01")
+    suggestion = suggestion_of(w2, "Mortgage", 5)
+    target = w2.codes.order_by("number").first()
+    services.move_response(
+        response=Response.objects.get(pk=suggestion.response_ids[0]), to_code=target
+    )
+    services.uncode_response(
+        response=Response.objects.get(pk=suggestion.response_ids[1]), codeframe=w2
+    )
+    suggestion.refresh_from_db()
+    assert suggestion.size == 3 and len(suggestion.response_ids) == 3
+    services.move_response(
+        response=Response.objects.get(pk=suggestion.response_ids[0]), to_code=target
+    )
+    assert not SuggestedCode.objects.filter(pk=suggestion.pk).exists()  # too few to be a code
+    # Accepted from a page read before: a message, not a 404.
+    url = reverse("codeframe:suggestion-decide", args=[w2.pk, suggestion.pk, "accept"])
+    page = staff_client.post(url, follow=True).content.decode()
+    assert "That suggestion is gone: its answers were coded by hand since." in page
+
+
+def test_the_first_waves_answers_are_not_replaced_while_a_later_wave_exists(approved, settings):
+    """A wave whose job was cancelled has no codeframe yet, so replacing the first wave's
+    answers deleted the approved frame under it: its retry could never finish."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    jobs.cancel_job(job=job)
+    with pytest.raises(ImportFailed, match=r"later waves \(2027-01\) depend on it"):
+        services.import_responses(rows=rows(["new"]), question=approved.question, replace=True)
+    assert Codeframe.objects.filter(pk=approved.pk).exists()
+    retried = jobs.run_job(job_id=jobs.retry_job(job=GenerationJob.objects.get(pk=job.pk)).pk)
+    assert retried.state == GenerationJob.State.DONE
 
 
 def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):

@@ -395,12 +395,14 @@ def test_a_suggestion_is_decided_once_even_from_a_stale_page(approved):
 
     late = suggestion_of(stored, "Branch closures")
     fees = stored.codes.order_by("number").first()
-    for pk in late.response_ids:  # the analyst codes its answers by hand meanwhile
+    for pk in late.response_ids:  # the analyst codes its answers by hand meanwhile: it goes
         services.move_response(response=stored.question.responses.get(pk=pk), to_code=fees)
-    with pytest.raises(InvalidEdit, match="has been coded since"):
-        waves.accept_suggestion(suggestion=late)
+    assert not SuggestedCode.objects.filter(pk=late.pk).exists()
+    with pytest.raises(InvalidEdit, match="is gone: its answers were coded by hand since"):
+        waves.accept_suggestion(suggestion=late)  # from the page read before
+    with pytest.raises(InvalidEdit, match="is gone"):
+        waves.dismiss_suggestion(suggestion=late)
     assert stored.codes.count() == codes + 1
-    assert waves.dismiss_suggestion(suggestion=late).status == SuggestedCode.Status.DISMISSED
 
 
 def test_a_trackers_first_wave_and_frame_stay_while_later_waves_need_them(approved, client):
