@@ -294,6 +294,14 @@ def evaluate(split: Split) -> dict[str, tuple[float, float, float, float, float]
     results["ours, nothing left out"] = scores(
         np.array([a[0] if a else 0 for a in closed.assignments])
     )
+    # The review page's order (least sure first): of the on- and off-topic answers ours codes,
+    # the share it codes wrong (an off-topic answer coded is wrong), over all of them and over
+    # the fifth it is least sure of.
+    sure = np.array([c[0] if c else 0.0 for c in coded.confidences])[:m]
+    kept = ours[:m] > 0
+    wrong = np.r_[ours[:n] != truth, np.ones(m - n, dtype=bool)][kept]
+    least = np.argsort(sure[kept], kind="stable")[: max(1, kept.sum() // 5)]
+    results["review"] = (float(wrong.mean()), float(wrong[least].mean()))
     if split.shared:
         counterpart = np.array([number[g] for g in gold[split.shared]])
         results["shared"] = (
@@ -535,7 +543,7 @@ def main() -> None:
     }
     from threadpoolctl import threadpool_limits
 
-    rows, shared_rows = [], []
+    rows, shared_rows, review_rows = [], [], []
     for set_name, make in sets.items():
         runs = []
         for seed in range(args.seeds):
@@ -544,6 +552,8 @@ def main() -> None:
             with threadpool_limits(limits=1):
                 runs.append(evaluate(split))
         sizes = f"{len(split.frame)} / {len(split.wave)} / {len(split.off)}"
+        everywhere, least_sure = np.mean([r.pop("review") for r in runs], axis=0)
+        review_rows.append([set_name, f"{everywhere:.1%}", f"{least_sure:.1%}"])
         if split.shared:
             right, elsewhere, uncoded = np.mean([r.pop("shared") for r in runs], axis=0)
             shares = [f"{right:.1%}", f"{elsewhere:.1%}", f"{uncoded:.1%}"]
@@ -573,6 +583,11 @@ def main() -> None:
     )
     headers = ["set", "answers", "coded to the counterpart", "coded elsewhere", "uncoded"]
     print(table(headers, shared_rows))
+    print(
+        "\nThe review page's order (ours, least sure first): of the on- and off-topic answers "
+        "coded, the share coded wrong (an off-topic answer coded is wrong):\n"
+    )
+    print(table(["set", "all coded", "least sure fifth"], review_rows))
 
     print(
         "\n## A few off-topic answers (isolated: no group for the density rules; means over "

@@ -359,6 +359,34 @@ def code_second_responses(*, code: Code, limit: int = 500) -> list[Response]:
     )
 
 
+@dataclass(frozen=True)
+class ReviewQueue:
+    """The answers of a codeframe to review, least sure first (`least_sure_answers`)."""
+
+    assignments: list[Assignment]  # primary, with `response` and `code`, at most the limit
+    left: int  # coded answers nobody has checked yet (by hand), listed or not
+    checked: int  # coded answers whose coding an analyst set or confirmed
+
+
+def least_sure_answers(*, codeframe: Codeframe, limit: int = 200) -> ReviewQueue:
+    """The coded answers of the codeframe that no analyst has checked yet (`HandCoded`), by the
+    confidence of their primary code, lowest first (ties in import order): where a draft's or a
+    wave's mistakes gather (bench/waves.py, 5 seeds: of the least sure fifth of a wave's coded
+    answers 38-87% are wrong or off-topic, of them all 10-64%)."""
+    checked = HandCoded.objects.filter(codeframe=codeframe, response=OuterRef("response_id"))
+    primary = Assignment.objects.filter(codeframe=codeframe, is_primary=True)
+    unchecked = primary.exclude(Exists(checked))
+    return ReviewQueue(
+        assignments=list(
+            unchecked.select_related("response", "code").order_by(
+                "confidence", "response__position"
+            )[:limit]
+        ),
+        left=unchecked.count(),
+        checked=primary.filter(Exists(checked)).count(),
+    )
+
+
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
     import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand."""

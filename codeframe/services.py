@@ -981,6 +981,20 @@ def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
             _refresh_description(code)
 
 
+def confirm_coding(*, response: Response, codeframe: Codeframe) -> None:
+    """An analyst checked the answer's codes in `codeframe` and they are right: they count as
+    set by hand from now on (`HandCoded`: coding the wave again keeps them, and the review
+    queue no longer lists the answer). Raises InvalidEdit when the answer has no code there
+    (an uncoded answer is coded from the uncoded answers' page)."""
+    with transaction.atomic():
+        lock_codeframe(codeframe.pk)
+        if not Assignment.objects.filter(codeframe=codeframe, response=response).exists():
+            raise InvalidEdit(
+                f"Answer {response.respondent_id} has no code in this codeframe to confirm."
+            )
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
+
+
 def remove_second_code(*, response: Response, code: Code) -> None:
     """Take `code` off the answer where it is its second code (the primary stays). Raises
     InvalidEdit when the answer does not carry it as a second code."""

@@ -57,6 +57,11 @@ urlpatterns = [
         name="codeframe-uncoded",
     ),
     path(
+        "codeframes/<int:codeframe_id>/review/",
+        views.codeframe_review,
+        name="codeframe-review",
+    ),
+    path(
         "codeframes/<int:codeframe_id>/codes/<int:code_id>/",
         views.code_detail,
         name="code-detail",
@@ -95,6 +100,11 @@ urlpatterns = [
         "codeframes/<int:codeframe_id>/responses/<int:response_id>/uncode/",
         views.response_uncode,
         name="response-uncode",
+    ),
+    path(
+        "codeframes/<int:codeframe_id>/responses/<int:response_id>/confirm/",
+        views.response_confirm,
+        name="response-confirm",
     ),
     path("codeframes/<int:codeframe_id>/codes/new/", views.code_add, name="code-add"),
     path(

@@ -125,6 +125,24 @@ def codeframe_uncoded(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     )
 
 
+@require_GET
+@login_required
+def codeframe_review(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """The coded answers nobody has checked yet, least sure first, each with forms to confirm,
+    move or uncode it."""
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    return render(
+        request,
+        "codeframe/review.html",
+        {
+            "codeframe": codeframe,
+            "queue": selectors.least_sure_answers(codeframe=codeframe),
+            "move_form": MoveForm(codeframe=codeframe),
+            **roles_of(request.user, codeframe.question.project_id),
+        },
+    )
+
+
 @require_POST
 @login_required
 def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
@@ -231,6 +249,22 @@ def response_uncode(request: HttpRequest, codeframe_id: int, response_id: int) -
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
     services.uncode_response(response=response, codeframe=codeframe)
     messages.success(request, f"Answer {response.respondent_id} is uncoded now.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def response_confirm(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    """The answer's codes are right: they count as set by hand (kept when the wave is coded
+    again) and the review queue moves on."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    try:
+        services.confirm_coding(response=response, codeframe=codeframe)
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Answer {response.respondent_id}: coding confirmed.")
     return back_to_form(request, codeframe)
 
 

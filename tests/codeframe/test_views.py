@@ -8,7 +8,14 @@ from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
 from codeframe import services
-from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Question
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    GenerationJob,
+    HandCoded,
+    Question,
+)
 from codeframe.uploads import LimitedUploadHandler, human_bytes
 
 pytestmark = pytest.mark.django_db
@@ -297,6 +304,56 @@ def test_uncoded_answers_are_listed_and_coded_from_their_page(staff_client, code
     assert left_out[0].text not in table and left_out[1].text in table
     assert Assignment.objects.get(response=left_out[0], is_primary=True).code == code
     assert f"1 answer of {codeframe.question.survey} has no code" in page
+
+
+def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
+    staff_client, codeframe
+):
+    """Coded answers no analyst has checked, by their primary code's confidence, lowest first;
+    confirming, moving or uncoding one marks it coded by hand, and it leaves the list."""
+    primary = list(
+        Assignment.objects.filter(codeframe=codeframe, is_primary=True).order_by(
+            "response__position"
+        )
+    )
+    for rank, assignment in enumerate(reversed(primary)):  # the last answer is the least sure
+        assignment.confidence = 0.3 + rank / (2 * len(primary))
+        assignment.save(update_fields=["confidence"])
+    least_sure = [a.response for a in reversed(primary)]
+    url = reverse("codeframe:codeframe-review", args=[codeframe.pk])
+    assert f'href="{url}"' in staff_client.get(codeframe.get_absolute_url()).content.decode()
+
+    def listed() -> list[str]:
+        """The respondent ids on the review page, in its order."""
+        page = staff_client.get(url).content.decode()
+        table = page[page.index('id="review-table"') :] if 'id="review-table"' in page else ""
+        at = {
+            r.respondent_id: table.find(f'<td class="small">{r.respondent_id}</td>')
+            for r in least_sure
+        }
+        return sorted((r for r, i in at.items() if i >= 0), key=at.get)
+
+    assert listed() == [r.respondent_id for r in least_sure]
+    confirm = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[0].pk])
+    reply = staff_client.post(confirm, {"next": url})
+    assert reply.status_code == 302 and reply["Location"] == url
+    assert HandCoded.objects.filter(codeframe=codeframe, response=least_sure[0]).exists()
+    assert Assignment.objects.get(response=least_sure[0], is_primary=True).code == primary[-1].code
+    other = codeframe.codes.exclude(pk=primary[-2].code_id).order_by("number").first()
+    move = reverse("codeframe:response-move", args=[codeframe.pk, least_sure[1].pk])
+    staff_client.post(move, {"to_code": other.pk, "next": url})
+    uncode = reverse("codeframe:response-uncode", args=[codeframe.pk, least_sure[2].pk])
+    staff_client.post(uncode, {"next": url})
+    assert listed() == [r.respondent_id for r in least_sure[3:]]
+    page = staff_client.get(url).content.decode()
+    assert f"{len(least_sure) - 3} coded answers" in page and ", 2 are." in page
+
+    # An answer without a code has nothing to confirm: a message, and nothing is marked.
+    again = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[2].pk])
+    HandCoded.objects.filter(response=least_sure[2]).delete()
+    page = staff_client.post(again, {"next": url}, follow=True).content.decode()
+    assert "has no code in this codeframe to confirm" in page
+    assert not HandCoded.objects.filter(response=least_sure[2]).exists()
 
 
 def test_a_code_page_lists_its_second_codes_and_takes_one_off(staff_client, codeframe):

@@ -172,3 +172,17 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert "Moved answer" in page.inner_text("ul.messages")
     assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
     page.screenshot(path=artifacts / "browser-8-uncoded.png", full_page=True)
+
+    # The wave's review queue: the least sure coded answer first; "Right" takes it off the list.
+    page.goto(wave_url)
+    page.click("#review-link")
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/review/$"))
+    rows = page.locator("#review-table tbody tr")
+    sure = [float(t) for t in rows.locator("td:nth-child(4)").all_inner_texts()]
+    assert sure and sure == sorted(sure)
+    before = rows.locator("td:nth-child(2)").all_inner_texts()
+    rows.nth(0).get_by_role("button", name=re.compile("^Confirm the code of answer")).click()
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/review/$"))
+    assert "coding confirmed" in page.inner_text("ul.messages")
+    assert page.locator("#review-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
+    page.screenshot(path=artifacts / "browser-9-review.png", full_page=True)
