@@ -13,7 +13,8 @@ demo serve test screenshots bench: export DJANGO_ENV := local
 
 demo: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py codeframe_demo sample_data/survey_responses.csv
+	$(BIN)/python manage.py codeframe_demo sample_data/survey_responses.csv \
+		--address http://127.0.0.1:$(SERVE_PORT)
 
 # The web app and a task worker on http://127.0.0.1:$(SERVE_PORT), in the foreground; Ctrl-C
 # stops both.

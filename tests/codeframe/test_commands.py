@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from codeframe import services
-from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.models import Code, Codeframe, GenerationJob, Question
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +91,18 @@ def test_generate_codeframe_errors():
         run("generate_codeframe", "--question", str(empty.pk))
 
 
-def test_demo_is_idempotent_and_reports_the_cache():
+def test_demo_run_again_keeps_what_an_analyst_did_with_the_last_run_and_reports_the_cache():
+    """It replaced the demo question's answers, deleting every codeframe of it (edited and
+    approved ones too) without a word; now a run whose question has codeframes gets a new one."""
     run("codeframe_demo", str(SAMPLE))
+    first = Question.objects.get()
+    edited = first.codeframes.latest("id").codes.order_by("number").first()
+    services.rename_code(code=edited, label="Reviewed by an analyst")
     output = run("codeframe_demo", str(SAMPLE))
-    question = Question.objects.get()
+    assert Codeframe.objects.filter(question=first).count() == 2
+    assert Code.objects.filter(pk=edited.pk, label="Reviewed by an analyst").exists()
+    assert f"Earlier runs' questions and their codeframes are kept (question {first.pk})" in output
+    question = Question.objects.exclude(pk=first.pk).get()
     answers = question.responses.count()
     assert answers > 300 and Codeframe.objects.filter(question=question).count() == 2
     assert "(uncoded)" in output and "first generation:" in output

@@ -8,13 +8,15 @@ from codeframe import demo, services
 from codeframe.conf import get_config
 from codeframe.console import import_file, run_generation, timing_line
 from codeframe.exceptions import CodeframeError
+from codeframe.models import Question
 from codeframe.tables import codeframe_table
 
 
 class Command(BaseCommand):
     help = (
-        "Import a sample survey into the demo question (replacing its answers), generate a "
-        "codeframe, print it, then generate again to show what the embedding cache saves."
+        "Import a sample survey into a demo question (a new one when an earlier run's has "
+        "codeframes), generate a codeframe, print it, then generate again to show what the "
+        "embedding cache saves."
     )
 
     def add_arguments(self, parser) -> None:
@@ -28,14 +30,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: Path, column: str, **options) -> None:
         survey = get_config()["DEMO_SURVEY"]
-        question = services.get_or_create_question(
-            survey=survey, text="What is the main reason for the score you gave us?"
-        )
+        question, kept = self._demo_question(survey)
         result = import_file(path, question=question.pk, column=column, replace=True)
         self.stdout.write(
             f"Imported {result.imported:,} answers from {path} into question {question.pk} "
             f"(“{survey}”)."
         )
+        if kept:
+            self.stdout.write(
+                f"Earlier runs' questions and their codeframes are kept ({kept}): delete them "
+                "from their pages when done with them."
+            )
         runs = []
         for attempt in ("first", "second"):
             codeframe = run_generation(
@@ -55,6 +60,22 @@ class Command(BaseCommand):
         )
         self.stdout.write("")
         self.stdout.write(self._how_to_look(runs[1], options["address"]))
+
+    def _demo_question(self, survey: str) -> tuple[Question, str]:
+        """The demo question to import into, replacing its answers: one of an earlier run
+        only while it has no codeframe (an analyst may have reviewed, edited or approved one:
+        replacing the answers would delete it without a word), else a new one. Also the
+        earlier runs' questions kept, as "question 1, 4"."""
+        project = services.default_project()
+        earlier = project.questions.filter(survey=survey).order_by("id")
+        free = earlier.filter(codeframes__isnull=True, later_waves__isnull=True, tracker=None)
+        question = free.first() or Question.objects.create(
+            project=project,
+            survey=survey,
+            text="What is the main reason for the score you gave us?",
+        )
+        kept = [pk for pk in earlier.values_list("pk", flat=True) if pk != question.pk]
+        return question, ", ".join(f"question {pk}" for pk in kept)
 
     def _how_to_look(self, codeframe, address: str) -> str:
         url = f"{address.rstrip('/')}{codeframe.get_absolute_url()}"
