@@ -338,12 +338,33 @@ def retry_job(*, job: GenerationJob, user: Any = None) -> GenerationJob:
     """A new job with the failed or cancelled `job`'s question and parameters. A wave job is
     checked again as when it was queued (`_queue_wave_job`): the wave may have been coded, or
     coded again, since."""
-    if job.state not in (State.FAILED, State.CANCELLED):
-        raise JobStateError("Only a failed or cancelled job can be retried.")
-    user = user or job.requested_by
-    if job.kind == GenerationJob.Kind.WAVE:
-        return _queue_wave_job(question_id=job.question_id, params=job.params, user=user)
-    return queue_generation(question=job.question, user=user, **job.params)
+    with transaction.atomic():
+        # Under the job's lock: a second click, or another analyst, finds the first retry
+        # (each made another codeframe of the same answers).
+        job = GenerationJob.objects.select_for_update().get(pk=job.pk)
+        if job.state not in (State.FAILED, State.CANCELLED):
+            raise JobStateError("Only a failed or cancelled job can be retried.")
+        user = user or job.requested_by
+        if job.kind == GenerationJob.Kind.WAVE:  # its own checks: one coding of a wave at most
+            return _queue_wave_job(question_id=job.question_id, params=job.params, user=user)
+        if (later := later_job(job)) is not None:
+            raise JobStateError(
+                f"This job was retried already, or its question queued again since: job "
+                f"{later.pk} is {later.get_state_display().lower()}."
+            )
+        return queue_generation(question=job.question, user=user, **job.params)
+
+
+def later_job(job: GenerationJob) -> GenerationJob | None:
+    """The first job of `job`'s kind queued on its question after it (its retry, say), if any:
+    a failed or cancelled generation with one is not retried again."""
+    return (
+        GenerationJob.objects.filter(
+            question_id=job.question_id, kind=job.kind, created__gt=job.created
+        )
+        .order_by("created", "pk")
+        .first()
+    )
 
 
 def _queue_wave_job(*, question_id: int, params: dict, user: Any) -> GenerationJob:

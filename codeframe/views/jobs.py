@@ -44,7 +44,13 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     return render(
         request,
         "codeframe/job_detail.html",
-        {"job": job, "question": job.question, **roles_of(request.user, job.question.project_id)},
+        {
+            "job": job,
+            "question": job.question,
+            # A generation retried (or queued again) since: no Retry (`jobs.retry_job`).
+            "later": jobs.later_job(job) if job.kind == job.Kind.GENERATE else None,
+            **roles_of(request.user, job.question.project_id),
+        },
     )
 
 

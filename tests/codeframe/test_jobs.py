@@ -330,6 +330,19 @@ def test_failed_job_page_shows_the_error_and_retries(staff_client, question, dat
     response = staff_client.post(reverse("codeframe:job-retry", args=[job.pk]))
     retried = GenerationJob.objects.exclude(pk=job.pk).get()
     assert response["Location"] == retried.get_absolute_url() and retried.state == State.QUEUED
+    # Once only: a second click made another codeframe of the same answers, every time.
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "Retry</button>" not in page and f"job {retried.pk}</a> (queued)" in page
+    again = staff_client.post(reverse("codeframe:job-retry", args=[job.pk]), follow=True)
+    assert (
+        f"This job was retried already, or its question queued again since: job {retried.pk}"
+        in (again.content.decode())
+    )
+    assert GenerationJob.objects.count() == 2
+    jobs.cancel_job(job=retried)
+    with pytest.raises(JobStateError, match="retried already"):
+        jobs.retry_job(job=job)
+    assert jobs.retry_job(job=retried).state == State.QUEUED  # the newest one may be
 
 
 def test_api_status_and_cancel(api_client, question, database_tasks):
