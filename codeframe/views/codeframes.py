@@ -143,11 +143,27 @@ def codeframe_review(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     )
 
 
+def _edited_code(request: HttpRequest, codeframe, code_id: int):
+    """The code an edit form names, or None (after a message) when it was merged or deleted
+    since the page was read (a second click, another tab or analyst): the edit then goes
+    back to the page instead of Django's bare 404. A code this codeframe never had is a 404."""
+    try:
+        return selectors.get_code(codeframe=codeframe, code_id=code_id)
+    except Http404:
+        if not codeframe.params.get("retired"):
+            raise
+    messages.error(
+        request, "That code was merged or deleted since the page was read: nothing was changed."
+    )
+    return None
+
+
 @require_POST
 @login_required
 def code_rename(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    if (code := _edited_code(request, codeframe, code_id)) is None:
+        return back_to_form(request, codeframe)
     return _relabel(request, codeframe, code, "code", partial(services.rename_code, code=code))
 
 
@@ -179,7 +195,8 @@ def _relabel(request: HttpRequest, codeframe, thing, what: str, rename) -> HttpR
 def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     """Move the code into another net of its codeframe (`net`: its id; empty: no net)."""
     codeframe = editable_codeframe(request, codeframe_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    if (code := _edited_code(request, codeframe, code_id)) is None:
+        return back_to_form(request, codeframe)
     wanted = request.POST.get("net", "")
     net = None
     if wanted:
@@ -198,7 +215,8 @@ def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpR
 @login_required
 def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    if (code := _edited_code(request, codeframe, code_id)) is None:
+        return back_to_form(request, codeframe)
     form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
     if not form.is_valid():
         messages.error(request, "Choose another code of this codeframe to merge into.")
@@ -216,7 +234,8 @@ def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRes
 @login_required
 def code_delete(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    if (code := _edited_code(request, codeframe, code_id)) is None:
+        return back_to_form(request, codeframe)
     services.delete_code(code=code)
     messages.success(request, f"Deleted code {code.number}. {code.label}.")
     return redirect(codeframe)
@@ -296,7 +315,8 @@ def response_remove_second_code(
 ) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
-    code = selectors.get_code(codeframe=codeframe, code_id=code_id)
+    if (code := _edited_code(request, codeframe, code_id)) is None:
+        return back_to_form(request, codeframe)
     try:
         services.remove_second_code(response=response, code=code)
     except CodeframeError as exc:

@@ -245,8 +245,20 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     assert "This code is no longer in the codeframe" in gone.content.decode()
     assert gone.context["merges"] == [(second.number, Code.objects.get(pk=first.pk))]
     assert f'href="{base}{first.pk}/">{first.number}. Price</a>' in gone.content.decode()
+    # An edit of it from a page read before (a second click on Merge, another tab): a message
+    # and back, not Django's bare 404; nothing changes.
+    for action, data in (("merge", {"target": first.pk}), ("rename", {"label": "X"})):
+        again = staff_client.post(f"{base}{second.pk}/{action}/", data, follow=True)
+        assert "That code was merged or deleted since the page was read" in again.content.decode()
+    assert Code.objects.get(pk=first.pk).label == "Price"
     # No such code in this codeframe at all: a 404 too (nothing told of other frames).
     assert staff_client.get(f"{base}999999/").status_code == 404
+    assert (
+        staff_client.post(
+            f"/codeframes/{other_frame(codeframe).pk}/codes/999999/merge/"
+        ).status_code
+        == 404
+    )
     fresh = staff_client.get(f"/codeframes/{other_frame(codeframe).pk}/codes/999999/")
     assert fresh.status_code == 404 and "No such code in this codeframe" in fresh.content.decode()
 
