@@ -535,6 +535,11 @@ def _resolve_columns(
         id_at = _find(names, id_column.strip())
         if id_at is None:
             raise ImportFailed(f"There is no column {id_column.strip()!r}. Columns: {listed}.")
+        if id_at == answer_at:  # dropped, it was numbered with a message to name it instead
+            raise ImportFailed(
+                f"The respondent id column cannot be the answer column ({names[id_at]!r}): "
+                f"choose another, or none to number the answers. Columns: {listed}."
+            )
     else:
         id_at = _guess(names, ID_COLUMN_NAMES)
         if id_at is None:

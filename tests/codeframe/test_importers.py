@@ -38,6 +38,14 @@ def test_survey_platforms_respondent_id_columns_are_guessed(name):
     assert [(r.respondent_id, r.text) for r in rows] == [("X-17", "Too slow")]
 
 
+def test_the_answer_column_named_as_the_id_column_is_refused():
+    """It was dropped, the answers numbered, and the message said to name the id column."""
+    with pytest.raises(ImportFailed, match="The respondent id column cannot be the answer column"):
+        list(read_csv(csv_file("answer,other\nToo slow,x\n"), column="answer", id_column="answer"))
+    guessed = list(read_csv(csv_file("id\n7\n8\n")))  # one column, guessed as both: numbered
+    assert [(r.respondent_id, r.text) for r in guessed] == [("", "7"), ("", "8")]
+
+
 def test_an_answer_without_its_respondent_id_is_refused_with_its_line():
     data = "Serial,answer\nA1,fine\n,,\n ,Too slow\n"
     with pytest.raises(ImportFailed, match="Line 4: the answer has no respondent id"):
