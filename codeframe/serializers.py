@@ -92,8 +92,18 @@ class CodeframeRequestSerializer(RequestSerializer):
     question_text = Text(
         required=False, allow_blank=True, default="", help_text="With `responses`."
     )
-    n_codes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CODES_ASKED)
-    max_codes = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CODES_ASKED)
+    n_codes = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_CODES_ASKED,
+        help_text="Theme codes to draft; the non-answer codes come on top.",
+    )
+    max_codes = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_CODES_ASKED,
+        help_text="At most this many theme codes; the non-answer codes come on top.",
+    )
 
     def validate_responses(self, value: list[str]) -> list[str]:
         max_chars = get_config()["MAX_ANSWER_CHARS"]
