@@ -218,12 +218,24 @@ def _refuse_replacing_a_wave(frames, question: Question) -> None:
     wave = question.wave_label or str(question.pk)
     ids = ", ".join(f"#{pk}" for pk in coded.values_list("pk", flat=True))
     approved = coded.first().coded_with_id
+    # A wave coded (again) is the tracker's newest: deleting a middle one and coding it again
+    # would put it after the waves that came after it.
+    later = Question.objects.filter(
+        tracker_id=question.tracker_id, wave_order__gt=question.wave_order or 0
+    ).order_by("wave_order")
+    after = ", ".join(f"“{w.wave_name}”" for w in later)
+    keep_place = (
+        f" (a wave coded again comes last: to keep its place, delete the later waves {after} "
+        "first and code them again after it)"
+        if after
+        else ""
+    )
     raise ImportFailed(
         f"These answers cannot be replaced: they are wave “{wave}” of a tracker, coded with "
         f"approved codeframe #{approved} (codeframe {ids}), and replacing them would delete "
         "that coding and its review. To load a corrected file, delete this wave's question "
-        f"and code the wave again from codeframe #{approved} (the label is free again); to "
-        "add late answers, import without replacing."
+        f"and code the wave again from codeframe #{approved} (the label is free again)"
+        f"{keep_place}; to add late answers, import without replacing."
     )
 
 

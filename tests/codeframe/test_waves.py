@@ -272,8 +272,10 @@ def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, de
     elif delete == "question":
         services.delete_question(question=wave.question)
     elif delete == "replace":  # refused: it would delete the wave's coding without a word
-        with pytest.raises(ImportFailed, match="they are wave “2027-01” of a tracker"):
+        with pytest.raises(ImportFailed, match="they are wave “2027-01” of a tracker") as refused:
             services.import_responses(rows=rows(NEXT_WAVE), question=wave.question, replace=True)
+        # Deleted and coded again, a middle wave would come after the later ones: it says so.
+        assert "to keep its place, delete the later waves “2027-02” first" in str(refused.value)
         assert Codeframe.objects.filter(pk=wave.pk).exists()
         services.delete_codeframe(codeframe=wave)
     else:  # the wave coded from the wave's frame, then the wave
