@@ -1,5 +1,6 @@
-"""A codeframe's pages and the analysts' edits: codes and their answers, renaming, nets,
-merging, moving and uncoding answers, adding and deleting codes, exports."""
+"""A codeframe's pages and the analysts' edits: codes and their answers, the uncoded answers
+and the review queue (least sure first), renaming, nets, merging, moving, uncoding and
+confirming answers, adding and deleting codes, exports."""
 
 from functools import partial
 
