@@ -1,6 +1,8 @@
-"""`/api/codeframes/<id>/codes/` and `.../nets/<number>/`: the edits the codeframe page makes
-(add, rename, move to another net, merge and delete a code; rename a net), for a client of the
-API alone, e.g. a data-processing script that tidies each wave's frame before carrying it back.
+"""`/api/codeframes/<id>/codes/`, `.../nets/<number>/` and `.../responses/<id>/`: the edits the
+codeframe's pages make (add, rename, move to another net, merge and delete a code; rename a
+net; code an answer, leave it uncoded or confirm its codes) and the review queue, for a client
+of the API alone, e.g. a data-processing script that tidies each wave's frame before carrying
+it back, or a review tool of the agency's own.
 
 Codes and nets are named by their numbers, as in the codeframe's payload (`nets[].codes[].id`,
 `nets[].id`) and every export; a number never changes and is never used again. The edits are
@@ -10,7 +12,7 @@ Each needs the analyst role (403 for a viewer; 404 outside the user's projects).
 """
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -22,12 +24,15 @@ from codeframe.api import NO_CODEFRAME_404, VIEWER_403, LimitedJSONParser
 from codeframe.api_errors import UnusableInput
 from codeframe.models import Code, Codeframe, Net, Role
 from codeframe.serializers import (
+    AnswerCodingSerializer,
+    AnswerEditSerializer,
     CodeAddSerializer,
     CodeEditSerializer,
     CodeMergeSerializer,
     EditedCodeSerializer,
     NetEditSerializer,
     NetSerializer,
+    ReviewSerializer,
 )
 from config.api import ERROR_BODY
 
@@ -35,6 +40,9 @@ NO_CODE_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe or code
 INVALID_400 = OpenApiResponse(
     ERROR_BODY, description="Invalid input: a label another code has, no such net or code, ..."
 )
+
+# The most answers one review reply lists.
+REVIEW_LIMIT = 1000
 
 
 class CodeframeEditViewSet(viewsets.ViewSet):
@@ -151,6 +159,62 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         empty = selectors.NetRow(net=net, label=net.label)
         row = next((row for row in overview.nets if row.number == number), empty)
         return Response(NetSerializer(row).data)
+
+    @extend_schema(
+        request=AnswerEditSerializer,
+        responses={
+            200: AnswerCodingSerializer,
+            400: INVALID_400,
+            403: VIEWER_403,
+            404: OpenApiResponse(ERROR_BODY, description="No such codeframe or answer"),
+        },
+        summary="Code an answer, leave it uncoded, or confirm its codes",
+        description=(
+            '`{"code": 3}` makes code 3 its primary code (a second code stays), `{"code": '
+            'null}` leaves it uncoded, `{"confirm": true}` says its codes are right. Each marks '
+            "it coded by hand: it leaves the review queue, and coding the wave again keeps it. "
+            "`response` is the answer's id in the codeframe's payload (`responses[].response`)."
+        ),
+    )
+    def edit_response(self, request: Request, codeframe_id: int, response_id: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        data = _valid(AnswerEditSerializer, request)
+        response = codeframe.question.responses.filter(pk=response_id).first()
+        if response is None:
+            raise NotFound(f"This codeframe's question has no answer {response_id}.")
+        if data.get("confirm"):
+            services.confirm_coding(response=response, codeframe=codeframe)
+        elif data["code"] is None:
+            services.uncode_response(response=response, codeframe=codeframe)
+        else:
+            code = codeframe.codes.filter(number=data["code"]).first()
+            if code is None:
+                raise UnusableInput(_no_code(codeframe, data["code"]))
+            services.move_response(response=response, to_code=code)
+        coding = selectors.answer_coding(codeframe=codeframe, response=response)
+        return Response(AnswerCodingSerializer(coding).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "limit", int, description=f"At most this many answers (1-{REVIEW_LIMIT})."
+            )
+        ],
+        responses={200: ReviewSerializer, 400: INVALID_400, 404: NO_CODEFRAME_404},
+        summary="The review queue: coded answers nobody has checked, least sure first",
+        description=(
+            "By the confidence of their primary code, lowest first: where the mistakes of a "
+            "draft or a wave gather. An answer leaves it once coded, uncoded or confirmed by "
+            "hand (PATCH `.../responses/{response}/`)."
+        ),
+    )
+    def review(self, request: Request, codeframe_id: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+        wanted = request.query_params.get("limit", "200")
+        if not (wanted.isascii() and wanted.isdigit() and 1 <= int(wanted) <= REVIEW_LIMIT):
+            raise UnusableInput(f"limit must be a whole number from 1 to {REVIEW_LIMIT}.")
+        queue = selectors.least_sure_answers(codeframe=codeframe, limit=int(wanted))
+        return Response(ReviewSerializer(queue).data)
 
 
 def _editable(request: Request, codeframe_id: int) -> Codeframe:

@@ -23,4 +23,10 @@ urlpatterns = [
         name="code-merge",
     ),
     path("<int:codeframe_id>/nets/<int:number>/", edits({"patch": "edit_net"}), name="net-detail"),
+    path(
+        "<int:codeframe_id>/responses/<int:response_id>/",
+        edits({"patch": "edit_response"}),
+        name="response-detail",
+    ),
+    path("<int:codeframe_id>/review/", edits({"get": "review"}), name="review"),
 ]

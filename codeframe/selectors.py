@@ -387,6 +387,34 @@ def least_sure_answers(*, codeframe: Codeframe, limit: int = 200) -> ReviewQueue
     )
 
 
+@dataclass(frozen=True)
+class AnswerCoding:
+    """An answer's codes in a codeframe, as the API's answer edits reply."""
+
+    pk: int
+    respondent_id: str
+    text: str
+    codes: list[int]  # code numbers, primary first
+    confidences: list[float]
+    by_hand: bool
+
+
+def answer_coding(*, codeframe: Codeframe, response: Response) -> AnswerCoding:
+    coded = (
+        Assignment.objects.filter(codeframe=codeframe, response=response)
+        .select_related("code")
+        .order_by("-is_primary", "-confidence", "code__number")
+    )
+    return AnswerCoding(
+        pk=response.pk,
+        respondent_id=response.respondent_id,
+        text=response.text,
+        codes=[a.code.number for a in coded],
+        confidences=[a.confidence for a in coded],
+        by_hand=HandCoded.objects.filter(codeframe=codeframe, response=response).exists(),
+    )
+
+
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
     import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand."""

@@ -214,6 +214,54 @@ class NetEditSerializer(RequestSerializer):
     )
 
 
+class AnswerEditSerializer(RequestSerializer):
+    code = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The number of the code to make the answer's primary code (a second code "
+        "stays); null: leave it uncoded (it fits none of the codes).",
+    )
+    confirm = serializers.BooleanField(
+        required=False, help_text="true: its codes are right as they are."
+    )
+
+    def validate(self, attrs):
+        if ("code" in attrs) == ("confirm" in attrs) or attrs.get("confirm") is False:
+            raise serializers.ValidationError(
+                'Send {"code": 3}, {"code": null} or {"confirm": true}.'
+            )
+        return attrs
+
+
+class AnswerCodingSerializer(serializers.Serializer):
+    response = serializers.IntegerField(source="pk")
+    respondent_id = serializers.CharField()
+    text = serializers.CharField()
+    codes = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Code numbers, primary first; [] = uncoded."
+    )
+    confidences = serializers.ListField(child=serializers.FloatField())
+    by_hand = serializers.BooleanField(
+        help_text="Set or confirmed by an analyst: coding the wave again keeps it."
+    )
+
+
+class ReviewAnswerSerializer(serializers.Serializer):
+    response = serializers.IntegerField(source="response_id")
+    respondent_id = serializers.CharField(source="response.respondent_id")
+    text = serializers.CharField(source="response.text")
+    code = serializers.IntegerField(source="code.number", help_text="Its primary code's number.")
+    confidence = serializers.FloatField()
+
+
+class ReviewSerializer(serializers.Serializer):
+    left = serializers.IntegerField(help_text="Coded answers nobody has checked yet.")
+    checked = serializers.IntegerField(help_text="Coded answers set or confirmed by hand.")
+    responses = ReviewAnswerSerializer(
+        many=True, source="assignments", help_text="The least sure first, at most `limit`."
+    )
+
+
 class CodedResponseSerializer(serializers.Serializer):
     response = serializers.IntegerField(source="response_id")
     respondent_id = serializers.CharField()

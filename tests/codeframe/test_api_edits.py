@@ -1,6 +1,6 @@
-"""`/api/codeframes/<id>/codes/` and `.../nets/<number>/`: the codeframe page's edits through
-the API, by code and net numbers, with the pages' rules. Who may call them: the route matrix
-(tests/proof/test_security.py)."""
+"""`/api/codeframes/<id>/codes/`, `.../nets/<number>/`, `.../responses/<id>/` and `.../review/`:
+the codeframe's pages' edits through the API, by code and net numbers, with the pages' rules.
+Who may call them: the route matrix (tests/proof/test_security.py)."""
 
 import pytest
 
@@ -132,6 +132,8 @@ def test_the_schema_documents_the_edits(api_client):
     assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/"]) == {"patch", "delete"}
     assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/merge/"]) == {"post"}
     assert set(paths["/api/codeframes/{codeframe_id}/nets/{number}/"]) == {"patch"}
+    assert set(paths["/api/codeframes/{codeframe_id}/responses/{response_id}/"]) == {"patch"}
+    assert set(paths["/api/codeframes/{codeframe_id}/review/"]) == {"get"}
 
 
 def test_an_empty_net_is_renamed_and_an_unknown_answer_is_a_400(
@@ -156,3 +158,55 @@ def test_an_empty_net_is_renamed_and_an_unknown_answer_is_a_400(
     before = codeframe.codes.count()
     staff_client.post(f"/codeframes/{codeframe.pk}/codes/new/", {"label": "Fees\r\nX"})
     assert codeframe.codes.count() == before
+
+
+def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_client, codeframe):
+    """The review page's queue and its three actions, for a review tool of the agency's own:
+    least sure first; each action marks the answer coded by hand and takes it off the queue."""
+    primary = list(
+        Assignment.objects.filter(codeframe=codeframe, is_primary=True).order_by(
+            "response__position"
+        )
+    )
+    for rank, assignment in enumerate(primary):  # the first answer is the least sure
+        assignment.confidence = 0.3 + rank / (2 * len(primary))
+        assignment.save(update_fields=["confidence"])
+    queue = api_client.get(url(codeframe, "review/?limit=3"))
+    assert queue.status_code == 200, queue.content
+    body = queue.json()
+    assert (body["left"], body["checked"]) == (len(primary), 0)
+    assert [r["response"] for r in body["responses"]] == [a.response_id for a in primary[:3]]
+    assert body["responses"][0]["code"] == primary[0].code.number
+
+    first, second, third = (a.response_id for a in primary[:3])
+    other = next(n for n in sorted(codes(codeframe)) if n != primary[1].code.number)
+    answer = url(codeframe, "responses/{}/")
+    confirmed = api_client.patch(answer.format(first), {"confirm": True}, format="json")
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["codes"][0] == primary[0].code.number
+    assert confirmed.json()["by_hand"] is True
+    moved = api_client.patch(answer.format(second), {"code": other}, format="json")
+    assert moved.status_code == 200 and moved.json()["codes"][0] == other
+    uncoded = api_client.patch(answer.format(third), {"code": None}, format="json")
+    assert uncoded.status_code == 200 and uncoded.json()["codes"] == []
+    body = api_client.get(url(codeframe, "review/")).json()
+    assert (body["left"], body["checked"]) == (len(primary) - 3, 2)
+    assert {first, second, third}.isdisjoint(r["response"] for r in body["responses"])
+
+    # Refused, with a reason, and nothing changes.
+    for payload, says in (
+        ({}, "Send"),
+        ({"code": other, "confirm": True}, "Send"),
+        ({"confirm": False}, "Send"),
+        ({"code": 999}, "no code 999"),
+        ({"codes": [other]}, "Unknown field: codes"),
+    ):
+        refused = api_client.patch(answer.format(first), payload, format="json")
+        assert refused.status_code == 400 and says in refused.json()["detail"], refused.content
+    gone = api_client.patch(answer.format(third), {"confirm": True}, format="json")
+    assert gone.status_code == 400 and "has no code in this codeframe" in gone.json()["detail"]
+    assert (
+        api_client.patch(answer.format(999999), {"confirm": True}, format="json").status_code == 404
+    )
+    for bad in ("0", "1001", "x"):
+        assert api_client.get(url(codeframe, f"review/?limit={bad}")).status_code == 400

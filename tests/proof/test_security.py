@@ -301,6 +301,14 @@ EXPECTED = {
     ),
     "api/codeframes/<int:codeframe_id>/nets/<int:number>/": ((401, 405, 405, 405, 405, 405, 405),)
     * 2,
+    "api/codeframes/<int:codeframe_id>/responses/<int:response_id>/": (
+        (401, 405, 405, 405, 405, 405, 405),
+    )
+    * 2,
+    "api/codeframes/<int:codeframe_id>/review/": (
+        (401, 404, 404, 200, 200, 200, 200),
+        (401, 405, 405, 405, 405, 405, 405),
+    ),
     "api/jobs/<uuid:pk>/": (
         (401, 404, 404, 200, 200, 200, 200),
         (401, 405, 405, 405, 405, 405, 405),
