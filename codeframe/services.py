@@ -1007,6 +1007,26 @@ def confirm_coding(*, response: Response, codeframe: Codeframe) -> None:
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
 
 
+def confirm_codings(*, codeframe: Codeframe, response_ids: Iterable[int]) -> int:
+    """`confirm_coding` for several answers at once (the review page's "All of these are
+    right"): those of `response_ids` that have a code in `codeframe` (others, uncoded since or
+    of another question, are skipped). Returns how many were not confirmed before."""
+    with transaction.atomic():
+        lock_codeframe(codeframe.pk)
+        coded = set(
+            Assignment.objects.filter(codeframe=codeframe, response_id__in=list(response_ids))
+            .values_list("response_id", flat=True)
+            .distinct()
+        )
+        before = set(
+            HandCoded.objects.filter(codeframe=codeframe, response_id__in=coded).values_list(
+                "response_id", flat=True
+            )
+        )
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=sorted(coded - before))
+    return len(coded - before)
+
+
 def remove_second_code(*, response: Response, code: Code) -> None:
     """Take `code` off the answer where it is its second code (the primary stays). Raises
     InvalidEdit when the answer does not carry it as a second code."""

@@ -62,6 +62,11 @@ urlpatterns = [
         name="codeframe-review",
     ),
     path(
+        "codeframes/<int:codeframe_id>/review/confirm/",
+        views.review_confirm_all,
+        name="review-confirm-all",
+    ),
+    path(
         "codeframes/<int:codeframe_id>/codes/<int:code_id>/",
         views.code_detail,
         name="code-detail",

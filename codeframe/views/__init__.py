@@ -24,6 +24,7 @@ from codeframe.views.codeframes import (
     response_move,
     response_remove_second_code,
     response_uncode,
+    review_confirm_all,
 )
 from codeframe.views.jobs import (
     job_cancel,
@@ -87,6 +88,7 @@ __all__ = [
     "response_move",
     "response_remove_second_code",
     "response_uncode",
+    "review_confirm_all",
     "suggestion_decide",
     "wave_new",
 ]

@@ -13,6 +13,7 @@ from django.http import (
     HttpResponseBadRequest,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from codeframe import exports, selectors, services, waves
@@ -286,6 +287,23 @@ def response_confirm(request: HttpRequest, codeframe_id: int, response_id: int) 
     else:
         messages.success(request, f"Answer {response.respondent_id}: coding confirmed.")
     return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
+def review_confirm_all(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """The answers the review page listed (`response`, repeated) are right as they are coded:
+    each counts as coded by hand, and the queue moves on to the next least sure."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    wanted = request.POST.getlist("response")
+    if not wanted or not all(pk.isascii() and pk.isdigit() for pk in wanted):
+        messages.error(request, "No answers to confirm.")
+        return redirect("codeframe:codeframe-review", codeframe.pk)
+    confirmed = services.confirm_codings(
+        codeframe=codeframe, response_ids=[int(pk) for pk in wanted]
+    )
+    messages.success(request, f"Confirmed the codes of {confirmed} answer{pluralize(confirmed)}.")
+    return redirect("codeframe:codeframe-review", codeframe.pk)
 
 
 @require_POST

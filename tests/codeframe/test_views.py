@@ -8,6 +8,7 @@ from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
 from codeframe import services
+from codeframe.importers import ImportedRow
 from codeframe.models import (
     Assignment,
     Code,
@@ -359,6 +360,17 @@ def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
     assert listed() == [r.respondent_id for r in least_sure[3:]]
     page = staff_client.get(url).content.decode()
     assert f"{len(least_sure) - 3} coded answers" in page and ", 2 are." in page
+
+    # "All of these are right": the answers the page listed, minus those uncoded since (and
+    # any id of another question), are confirmed at once; the queue is then empty.
+    shown = [r.pk for r in least_sure[3:]]
+    stranger = services.import_responses(rows=[ImportedRow(1, "X1", "Other survey")], survey="S")
+    ids = [*shown, least_sure[2].pk, stranger.question.responses.get().pk]
+    all_right = reverse("codeframe:review-confirm-all", args=[codeframe.pk])
+    page = staff_client.post(all_right, {"response": ids}, follow=True).content.decode()
+    assert f"Confirmed the codes of {len(shown)} answers." in page
+    assert "Every coded answer has been checked." in page and listed() == []
+    assert not HandCoded.objects.filter(response__question=stranger.question).exists()
 
     # An answer without a code has nothing to confirm: a message, and nothing is marked.
     again = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[2].pk])
