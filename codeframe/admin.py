@@ -90,8 +90,32 @@ class ScopedAdmin(admin.ModelAdmin):
         )
 
 
+class MembersFormSet(forms.BaseInlineFormSet):
+    """A project with a manager keeps one (as `services.set_member` / `remove_member` refuse
+    on the pages): the last manager made a viewer, or deleted, left a client's project that
+    only a superuser could run again."""
+
+    def clean(self) -> None:
+        super().clean()
+        project = self.instance
+        if project.pk is None or not project.memberships.filter(role=Role.MANAGER).exists():
+            return  # none before (the shared Default project): nothing to keep
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("user")
+        ]
+        if not any(data.get("role") == Role.MANAGER for data in kept):
+            raise forms.ValidationError(
+                "A project needs at least one manager; make someone else one first."
+            )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembersFormSet
     fields = ["user", "role"]
     raw_id_fields = ["user"]
     extra = 1
@@ -158,6 +182,14 @@ class ResponseAdmin(ScopedAdmin):
     list_filter = [("question__survey", ScopedValuesFilter), ("question", _related_only)]
     list_select_related = ["question"]
     raw_id_fields = ["question"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # An answer stays in its question: moved, it kept its codes in the old question's
+        # codeframes (shown there to another client's project, and beyond the page's reach).
+        if obj is not None:
+            fields += ["question", "position"]
+        return fields
 
 
 class OwnLabelForm(forms.ModelForm):

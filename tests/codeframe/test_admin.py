@@ -332,3 +332,70 @@ def test_a_label_another_code_or_net_has_is_refused_in_the_admin(admin_client, c
     assert admin_client.post(url, swapped).status_code == 302
     ids = [form.instance.pk for form in formset.forms[:2]]
     assert [Code.objects.get(pk=pk).label for pk in ids] == [labels[1], labels[0]]
+
+
+def test_an_answer_stays_in_its_question_in_the_admin(admin_client, codeframe):
+    """Moved to another question (another client's, say), an answer kept its codes in the old
+    question's codeframes, which then showed it to that question's project."""
+    response = codeframe.question.responses.order_by("position").first()
+    page = admin_client.get(reverse("admin:codeframe_response_change", args=[response.pk]))
+    form = page.context["adminform"].form
+    assert not {"question", "position"} & set(form.fields) and "text" in form.fields
+    other = make_question(["Fees"], survey="Another client")
+    admin_client.post(
+        reverse("admin:codeframe_response_change", args=[response.pk]),
+        {"respondent_id": response.respondent_id, "text": response.text, "question": other.pk},
+    )
+    response.refresh_from_db()
+    assert response.question_id == codeframe.question_id
+    page = admin_client.get(reverse("admin:codeframe_response_add"))
+    assert "question" in page.context["adminform"].form.fields  # a new answer names its question
+
+
+def test_a_project_keeps_a_manager_in_the_admin(client, django_user_model):
+    """As on the pages: the last manager made a viewer (or deleted) in the project's member
+    rows left a client's project that only a superuser could run."""
+    project = Project.objects.create(name="Client A")
+    boss = django_user_model.objects.create_user("boss", password="pw-boss-123", is_staff=True)
+    boss.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=[
+                f"{action}_{model}"
+                for action in ("add", "change", "delete", "view")
+                for model in ("project", "membership")
+            ]
+        )
+    )
+    manager = Membership.objects.create(project=project, user=boss, role=Role.MANAGER)
+    ana = django_user_model.objects.create_user("ana", password="pw-ana-12345")
+    analyst = Membership.objects.create(project=project, user=ana, role=Role.ANALYST)
+    client.force_login(boss)
+    url = reverse("admin:codeframe_project_change", args=[project.pk])
+
+    def post(boss_row: dict, ana_role: str):
+        return client.post(
+            url,
+            {
+                "name": project.name,
+                "memberships-TOTAL_FORMS": "2",
+                "memberships-INITIAL_FORMS": "2",
+                "memberships-MIN_NUM_FORMS": "0",
+                "memberships-MAX_NUM_FORMS": "1000",
+                "memberships-0-id": manager.pk,
+                "memberships-0-project": project.pk,
+                "memberships-0-user": boss.pk,
+                **{f"memberships-0-{k}": v for k, v in boss_row.items()},
+                "memberships-1-id": analyst.pk,
+                "memberships-1-project": project.pk,
+                "memberships-1-user": ana.pk,
+                "memberships-1-role": ana_role,
+            },
+        )
+
+    for row in ({"role": "viewer"}, {"role": "manager", "DELETE": "on"}):
+        refused = post(row, "analyst")
+        assert refused.status_code == 200
+        assert "A project needs at least one manager" in refused.content.decode()
+        assert Membership.objects.get(pk=manager.pk).role == Role.MANAGER
+    assert post({"role": "viewer"}, "manager").status_code == 302  # someone else first
+    assert Membership.objects.get(pk=analyst.pk).role == Role.MANAGER
