@@ -90,6 +90,34 @@ class ScopedAdmin(admin.ModelAdmin):
         )
 
 
+class ServiceDeletes:
+    """Deletes through `delete_through(obj)` (a service), as the pages delete: Django's own
+    delete skipped what the services do (a wave's accepted code numbers reserved, so no later
+    code of the tracker takes one already in exports; a wave being coded kept). A refusal is
+    an error message instead of the success one."""
+
+    def delete_through(self, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        try:
+            self.delete_through(obj)
+        except CodeframeError as exc:
+            request._delete_refused = True
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in list(queryset):
+            self.delete_model(request, obj)
+
+    def response_delete(self, request: HttpRequest, obj_display, obj_id):
+        if getattr(request, "_delete_refused", False):
+            from django.shortcuts import redirect
+
+            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", obj_id)
+        return super().response_delete(request, obj_display, obj_id)
+
+
 class MembersFormSet(forms.BaseInlineFormSet):
     """A project with a manager keeps one (as `services.set_member` / `remove_member` refuse
     on the pages): the last manager made a viewer, or deleted, left a client's project that
@@ -145,7 +173,7 @@ class ProjectAdmin(ScopedAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(ScopedAdmin):
+class QuestionAdmin(ServiceDeletes, ScopedAdmin):
     list_display = ["survey", "text", "project", "answers", "created"]
     list_select_related = ["project"]
     search_fields = ["survey", "text"]
@@ -174,9 +202,37 @@ class QuestionAdmin(ScopedAdmin):
     def answers(self, obj: Question) -> int:
         return obj.answer_count
 
+    def delete_through(self, obj: Question) -> None:
+        services.delete_question(question=obj)
+
+
+class ResponseForm(forms.ModelForm):
+    """An answer's respondent id, as the import has it: given, and no other answer of its
+    question's (exports are merged back onto the survey file by it)."""
+
+    def clean_respondent_id(self) -> str:
+        respondent = self.cleaned_data["respondent_id"].strip()
+        if not respondent:
+            raise ValidationError("An answer needs its respondent id: exports are merged by it.")
+        return respondent
+
+    def clean(self) -> dict:
+        data = super().clean()
+        question = self.instance.question if self.instance.question_id else data.get("question")
+        respondent = data.get("respondent_id")
+        if question is not None and respondent:
+            taken = question.responses.filter(respondent_id=respondent).exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error(
+                    "respondent_id",
+                    f"Another answer of this question has respondent id {respondent}.",
+                )
+        return data
+
 
 @admin.register(Response)
 class ResponseAdmin(ScopedAdmin):
+    form = ResponseForm
     list_display = ["respondent_id", "text", "question", "position"]
     search_fields = ["text", "respondent_id", "question__survey"]
     list_filter = [("question__survey", ScopedValuesFilter), ("question", _related_only)]
@@ -190,6 +246,19 @@ class ResponseAdmin(ScopedAdmin):
         if obj is not None:
             fields += ["question", "position"]
         return fields
+
+    def delete_model(self, request: HttpRequest, obj: Response) -> None:
+        self.delete_queryset(request, Response.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Response]) -> None:
+        """The answers go with their codes; their codeframes' sizes and suggestions follow (as
+        after an edit on the pages), or a code counted answers no longer there."""
+        gone = dict(queryset.values_list("pk", "question_id"))
+        frames = list(Codeframe.objects.filter(question_id__in=set(gone.values())))
+        super().delete_queryset(request, queryset)
+        for frame in frames:
+            services.drop_from_suggestions(codeframe=frame, response_ids=set(gone))
+            services.refresh_sizes(codeframe=frame)
 
 
 class OwnLabelForm(forms.ModelForm):
@@ -273,7 +342,7 @@ class CodeInline(admin.TabularInline):
 
 
 @admin.register(Codeframe)
-class CodeframeAdmin(ScopedAdmin):
+class CodeframeAdmin(ServiceDeletes, ScopedAdmin):
     list_display = [
         "__str__",
         "question",
@@ -297,6 +366,9 @@ class CodeframeAdmin(ScopedAdmin):
         "created",
     ]
     inlines = [CodeInline]
+
+    def delete_through(self, obj: Codeframe) -> None:
+        services.delete_codeframe(codeframe=obj)
 
 
 @admin.register(Net)
@@ -361,6 +433,11 @@ class AssignmentForm(forms.ModelForm):
             self.add_error("code", "Choose a code of the same codeframe.")
         if response is not None and response.question_id != self.instance.codeframe.question_id:
             self.add_error("response", "Choose an answer to this codeframe's question.")
+        # The database refused a code the answer carries already (a 500): say so instead.
+        if code is not None and "code" in self.changed_data:
+            carries = Assignment.objects.filter(response_id=self.instance.response_id, code=code)
+            if carries.exclude(pk=self.instance.pk).exists():
+                self.add_error("code", f"The answer carries code {code.number} already.")
         return data
 
 
@@ -373,7 +450,11 @@ class AssignmentAdmin(ScopedAdmin):
     list_filter = ["is_primary", ("codeframe", _related_only)]
     list_select_related = ["response", "code", "codeframe"]
     raw_id_fields = ["response", "code"]
-    readonly_fields = ["codeframe"]
+    # Which answer, and which of its codes is primary, are set through the code: ticking a
+    # second code primary was a 500 (the answer's primary is unique), unticking the primary
+    # left an answer coded with no primary code (the SPSS file and the page disagreed).
+    # Deleting its primary falls back to its next code, as deleting a code does.
+    readonly_fields = ["codeframe", "response", "is_primary"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -390,13 +471,17 @@ class AssignmentAdmin(ScopedAdmin):
         services.refresh_sizes(codeframe=obj.codeframe)
 
     def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
-        super().delete_model(request, obj)
-        services.mark_hand_coded(codeframe_id=obj.codeframe_id, response_ids=[obj.response_id])
-        services.refresh_sizes(codeframe=obj.codeframe)
+        self.delete_queryset(request, Assignment.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
         pairs = list(queryset.values_list("codeframe_id", "response_id"))
         super().delete_queryset(request, queryset)
+        for codeframe_id, response_id in pairs:  # a primary gone: the next code takes its place
+            left = Assignment.objects.filter(codeframe_id=codeframe_id, response_id=response_id)
+            if not left.filter(is_primary=True).exists() and (
+                nxt := left.order_by("-confidence", "code__number").first()
+            ):
+                Assignment.objects.filter(pk=nxt.pk).update(is_primary=True)
         for codeframe_id in {c for c, _ in pairs}:
             services.mark_hand_coded(
                 codeframe_id=codeframe_id, response_ids=[r for c, r in pairs if c == codeframe_id]

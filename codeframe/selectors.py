@@ -301,7 +301,8 @@ def iter_coded_responses(
     *, codeframe: Codeframe, chunk_size: int = 2000
 ) -> Iterator[CodedResponse]:
     """Every answer of the codeframe's question with its codes, in import order, streamed;
-    `late` for an answer imported after the codeframe was made and not coded since."""
+    `late` for an answer imported after the codeframe was made and not coded since (coding it
+    or leaving it uncoded by hand codes it)."""
     through = codeframe.coded_through
     responses = (
         Response.objects.filter(question_id=codeframe.question_id)
@@ -315,6 +316,7 @@ def iter_coded_responses(
                 to_attr="coded",
             )
         )
+        .annotate(by_hand=_by_hand(codeframe.pk))
     )
     for response in responses.iterator(chunk_size=chunk_size):
         yield CodedResponse(
@@ -323,7 +325,13 @@ def iter_coded_responses(
             text=response.text,
             codes=[a.code.number for a in response.coded],
             confidences=[a.confidence for a in response.coded],
-            late=through is not None and response.pk > through and not response.coded,
+            # Left uncoded by hand is coded: nothing fits it, a 0, not "not coded".
+            late=(
+                through is not None
+                and response.pk > through
+                and not response.coded
+                and not response.by_hand
+            ),
         )
 
 
