@@ -100,8 +100,29 @@ def read_upload(
     if suffix in XLSX_SUFFIXES:
         return read_xlsx(file, column=column, id_column=id_column, sheet=sheet)
     if suffix in CSV_SUFFIXES:
+        if (kind := _workbook_kind(file)) is not None:  # read as text: "Line 1 is not UTF-8"
+            raise ImportFailed(
+                f"{filename} is an Excel workbook ({kind}) named {suffix}: upload it as "
+                ".xlsx, or save it from Excel as “CSV UTF-8”."
+            )
         return read_csv(file, column=column, id_column=id_column)
     raise ImportFailed(f"{filename or 'The file'}: upload a .csv or .xlsx file.")
+
+
+def _workbook_kind(file: IO[bytes]) -> str | None:
+    """ ".xlsx" or ".xls" when the file's first bytes are a workbook's (a zip, or an old OLE2
+    .xls), read without moving it; None otherwise, or when it cannot be peeked at."""
+    try:
+        start = file.tell()
+        head = file.read(8)
+        file.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return ".xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return ".xls"
+    return None
 
 
 def read_csv(

@@ -335,3 +335,21 @@ def test_question_columns_are_not_taken_for_ids(header):
     answers became the ids, and the codes could be merged onto the wrong cases silently."""
     rows = list(read_csv(csv_file(f"{header}\nIt was fine,Too slow\n"), column="2"))
     assert [(r.respondent_id, r.text) for r in rows] == [("", "Too slow")]
+
+
+def test_a_workbook_named_csv_says_so():
+    """An .xlsx renamed .csv was read as text: "Line 1 is not UTF-8 text", advice that sent the
+    analyst to re-save a file that was never a CSV."""
+    workbook = xlsx_file([["answer"], ["Too slow"]])
+    with pytest.raises(
+        ImportFailed, match=r"wave\.csv is an Excel workbook \(\.xlsx\) named \.csv"
+    ):
+        read_upload(workbook, filename="wave.csv")
+    old = io.BytesIO(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(ImportFailed, match=r"an Excel workbook \(\.xls\)"):
+        read_upload(old, filename="wave.txt")
+    workbook.seek(0)
+    assert [r.text for r in read_upload(workbook, filename="wave.xlsx")] == ["Too slow"]
+    assert [r.text for r in read_upload(csv_file("answer\nPK fine\n"), filename="a.csv")] == [
+        "PK fine"
+    ]
