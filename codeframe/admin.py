@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
 from codeframe import jobs, scoping, services, waves
 from codeframe.exceptions import CodeframeError
@@ -112,8 +113,6 @@ class ServiceDeletes:
 
     def response_delete(self, request: HttpRequest, obj_display, obj_id):
         if getattr(request, "_delete_refused", False):
-            from django.shortcuts import redirect
-
             return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", obj_id)
         return super().response_delete(request, obj_display, obj_id)
 
@@ -257,7 +256,7 @@ class ResponseAdmin(ScopedAdmin):
         frames = list(Codeframe.objects.filter(question_id__in=set(gone.values())))
         super().delete_queryset(request, queryset)
         for frame in frames:
-            services.drop_from_suggestions(codeframe=frame, response_ids=set(gone))
+            services.drop_from_suggestions(codeframe_id=frame.pk, response_ids=set(gone))
             services.refresh_sizes(codeframe=frame)
 
 

@@ -292,6 +292,7 @@ class CodedResponse:
     text: str
     codes: list[int]  # code numbers, primary first
     confidences: list[float]
+    by_hand: bool = False  # set or confirmed by an analyst (`HandCoded`)
     # Imported after the codeframe was made (`Codeframe.coded_through`) and not coded since:
     # not coded, which the exports keep apart from "coded with nothing" (blank, not 0).
     late: bool = False
@@ -303,21 +304,23 @@ def iter_coded_responses(
     """Every answer of the codeframe's question with its codes, in import order, streamed;
     `late` for an answer imported after the codeframe was made and not coded since (coding it
     or leaving it uncoded by hand codes it)."""
+    responses = Response.objects.filter(question_id=codeframe.question_id).order_by("position")
+    yield from _coded(codeframe, responses, chunk_size=chunk_size)
+
+
+def _coded(
+    codeframe: Codeframe, responses: QuerySet[Response], *, chunk_size: int = 2000
+) -> Iterator[CodedResponse]:
     through = codeframe.coded_through
-    responses = (
-        Response.objects.filter(question_id=codeframe.question_id)
-        .order_by("position")
-        .prefetch_related(
-            Prefetch(
-                "assignments",
-                queryset=Assignment.objects.filter(codeframe=codeframe)
-                .select_related("code")
-                .order_by("-is_primary", "-confidence", "code__number"),
-                to_attr="coded",
-            )
+    responses = responses.prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=Assignment.objects.filter(codeframe=codeframe)
+            .select_related("code")
+            .order_by("-is_primary", "-confidence", "code__number"),
+            to_attr="coded",
         )
-        .annotate(by_hand=_by_hand(codeframe.pk))
-    )
+    ).annotate(by_hand=_by_hand(codeframe.pk))
     for response in responses.iterator(chunk_size=chunk_size):
         yield CodedResponse(
             response_id=response.pk,
@@ -325,6 +328,7 @@ def iter_coded_responses(
             text=response.text,
             codes=[a.code.number for a in response.coded],
             confidences=[a.confidence for a in response.coded],
+            by_hand=response.by_hand,
             # Left uncoded by hand is coded: nothing fits it, a 0, not "not coded".
             late=(
                 through is not None
@@ -395,32 +399,10 @@ def least_sure_answers(*, codeframe: Codeframe, limit: int = 200) -> ReviewQueue
     )
 
 
-@dataclass(frozen=True)
-class AnswerCoding:
-    """An answer's codes in a codeframe, as the API's answer edits reply."""
-
-    pk: int
-    respondent_id: str
-    text: str
-    codes: list[int]  # code numbers, primary first
-    confidences: list[float]
-    by_hand: bool
-
-
-def answer_coding(*, codeframe: Codeframe, response: Response) -> AnswerCoding:
-    coded = (
-        Assignment.objects.filter(codeframe=codeframe, response=response)
-        .select_related("code")
-        .order_by("-is_primary", "-confidence", "code__number")
-    )
-    return AnswerCoding(
-        pk=response.pk,
-        respondent_id=response.respondent_id,
-        text=response.text,
-        codes=[a.code.number for a in coded],
-        confidences=[a.confidence for a in coded],
-        by_hand=HandCoded.objects.filter(codeframe=codeframe, response=response).exists(),
-    )
+def answer_coding(*, codeframe: Codeframe, response: Response) -> CodedResponse:
+    """One answer's codes in the codeframe (as `iter_coded_responses` gives them), for the
+    API's answer edits to reply with."""
+    return next(_coded(codeframe, Response.objects.filter(pk=response.pk)))
 
 
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:

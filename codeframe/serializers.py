@@ -234,7 +234,7 @@ class AnswerEditSerializer(RequestSerializer):
 
 
 class AnswerCodingSerializer(serializers.Serializer):
-    response = serializers.IntegerField(source="pk")
+    response = serializers.IntegerField(source="response_id")
     respondent_id = serializers.CharField()
     text = serializers.CharField()
     codes = serializers.ListField(

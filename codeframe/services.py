@@ -948,7 +948,6 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
             defaults={"codeframe": codeframe, "is_primary": True, "confidence": 1.0},
         )
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
-        drop_from_suggestions(codeframe=codeframe, response_ids={response.pk})
         refresh_sizes(codeframe=codeframe)
         for code in left_codes:
             _refresh_description(code)
@@ -987,7 +986,6 @@ def uncode_response(*, response: Response, codeframe: Codeframe) -> None:
         left = list(Code.objects.filter(pk__in=assignments.values("code_id")))
         assignments.delete()
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=[response.pk])
-        drop_from_suggestions(codeframe=codeframe, response_ids={response.pk})
         refresh_sizes(codeframe=codeframe)
         for code in left:
             _refresh_description(code)
@@ -1042,18 +1040,25 @@ def remove_second_code(*, response: Response, code: Code) -> None:
 
 def mark_hand_coded(*, codeframe_id: int, response_ids: Iterable[int]) -> None:
     """Record that the answers' codes in the codeframe were set by hand (`HandCoded`): coding
-    the wave again keeps them (`waves.keep_hand_coding`)."""
+    the wave again keeps them (`waves.keep_hand_coding`). An answer the analyst has decided
+    on leaves the codeframe's pending suggestions (`drop_from_suggestions`)."""
+    response_ids = list(response_ids)
     HandCoded.objects.bulk_create(
         [HandCoded(codeframe_id=codeframe_id, response_id=pk) for pk in response_ids],
         ignore_conflicts=True,
     )
+    drop_from_suggestions(codeframe_id=codeframe_id, response_ids=set(response_ids))
 
 
-def drop_from_suggestions(*, codeframe: Codeframe, response_ids: set[int]) -> None:
-    """Take answers coded or left uncoded by hand out of the codeframe's pending suggestions (a
-    suggestion's size is what it would take); one left with fewer answers than a suggestion
-    needs goes (accepted, it would spend a tracker number on a code of one or two)."""
-    for suggestion in codeframe.suggestions.filter(status=SuggestedCode.Status.PENDING):
+def drop_from_suggestions(*, codeframe_id: int, response_ids: set[int]) -> None:
+    """Take answers coded or left uncoded by hand (or deleted) out of the codeframe's pending
+    suggestions (a suggestion's size is what it would take); one left with fewer answers than
+    a suggestion needs goes (accepted, it would spend a tracker number on a code of one or
+    two)."""
+    pending = SuggestedCode.objects.filter(
+        codeframe_id=codeframe_id, status=SuggestedCode.Status.PENDING
+    )
+    for suggestion in pending:
         left = [pk for pk in suggestion.response_ids if pk not in response_ids]
         if len(left) == len(suggestion.response_ids):
             continue

@@ -53,7 +53,6 @@ from codeframe.selectors import (
 from codeframe.services import (
     RESERVED,
     _store,
-    drop_from_suggestions,
     embed_answers,
     import_responses,
     lock_codeframe,
@@ -443,7 +442,6 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
     Assignment.objects.bulk_create(assignments)
     mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
-    drop_from_suggestions(codeframe=stored, response_ids=set(kept))
     if kept:
         refresh_sizes(codeframe=stored)
     return {"from": source.pk, "kept": len(kept), "not_kept": lost}
@@ -627,10 +625,10 @@ def _take(suggestion: SuggestedCode, code: Code) -> None:
             for pk in uncoded
         ]
     )
-    mark_hand_coded(codeframe_id=suggestion.codeframe_id, response_ids=uncoded)
-    suggestion.status = SuggestedCode.Status.ACCEPTED
+    suggestion.status = SuggestedCode.Status.ACCEPTED  # first: marking drops pending ones
     suggestion.code = code
     suggestion.save(update_fields=["status", "code"])
+    mark_hand_coded(codeframe_id=suggestion.codeframe_id, response_ids=uncoded)
     refresh_sizes(codeframe=code.codeframe)
 
 
