@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from codeframe import carryback, exports, jobs, selectors, services, waves
 from codeframe.api_errors import PayloadTooLarge, UnusableInput
 from codeframe.conf import get_config
-from codeframe.exceptions import QueueFull
+from codeframe.exceptions import InvalidEdit, NotApproved, QueueFull
 from codeframe.exports import http as exports_http
 from codeframe.models import Role
 from codeframe.serializers import (
@@ -81,6 +81,10 @@ class LimitedJSONParser(BaseParser):
             )
         except RecursionError as exc:
             raise ParseError("JSON parse error - nested too deeply") from exc
+        except LookupError as exc:  # "charset=rot13", or a codec that is not text (base64)
+            raise ParseError(
+                f"JSON parse error - the body's charset is not one JSON can be in ({exc})."
+            ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
 
@@ -243,12 +247,15 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         rows = services.text_rows(
             payload.validated_data["responses"], payload.validated_data.get("respondent_ids")
         )
-        job = jobs.queue_wave(
-            codeframe=codeframe,
-            rows=rows,
-            wave=payload.validated_data["wave"],
-            user=request.user,
-        )
+        # The frame's approval and the wave's label are checked before the import: refused
+        # there, nothing was done, and the rates take their counts back.
+        with refunded_on(request, NotApproved, InvalidEdit):
+            job = jobs.queue_wave(
+                codeframe=codeframe,
+                rows=rows,
+                wave=payload.validated_data["wave"],
+                user=request.user,
+            )
         return accepted(job, request)
 
     @extend_schema(

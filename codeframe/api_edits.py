@@ -12,6 +12,7 @@ Each needs the analyst role (403 for a viewer; 404 outside the user's projects).
 """
 
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
@@ -54,7 +55,9 @@ class CodeframeEditViewSet(viewsets.ViewSet):
     @extend_schema(
         request=CodeAddSerializer,
         responses={
-            201: EditedCodeSerializer,
+            201: OpenApiResponse(
+                EditedCodeSerializer, description="Added; `Location` is the code's URL"
+            ),
             400: INVALID_400,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
@@ -75,7 +78,10 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             if response is None:
                 raise UnusableInput(f"This codeframe's question has no answer {data['response']}.")
         code = waves.add_code(codeframe=codeframe, label=data["label"], response=response)
-        return Response(_code_payload(code), status=status.HTTP_201_CREATED)
+        where = reverse("codeframe-api:code-detail", args=[codeframe.pk, code.number])
+        return Response(
+            _code_payload(code), status=status.HTTP_201_CREATED, headers={"Location": where}
+        )
 
     @extend_schema(
         request=CodeEditSerializer,

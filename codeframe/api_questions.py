@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from codeframe import selectors, services, waves
+from codeframe.api import LimitedJSONParser
 from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
@@ -56,6 +57,7 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Questions (a tracker's waves among them), newest first, with their answer counts."""
 
     permission_classes = [IsAuthenticated]
+    parser_classes = [LimitedJSONParser]  # as the codeframes': a form body is a 415
     serializer_class = QuestionSerializer
     pagination_class = Pages
     lookup_url_kwarg = "question_id"

@@ -130,13 +130,14 @@ COMMON_ERRORS = {
     "401": "Not authenticated: no credentials, or an invalid token (`WWW-Authenticate` says "
     "which scheme)",
     "404": "No such object, or not in your projects",
+    "413": "The body is larger than the configured limit",
     "415": "A body that is not JSON",
 }
 
 
 def document_common_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: every operation can answer 401; one on an object
-    (a `{...}` in its path) 404; one with a body 415. Each as the `Error` body, unless it
+    (a `{...}` in its path) 404; one with a body 413 and 415. Each as the `Error` body, unless it
     documents its own; and every error an operation documents without a body has that one."""
     error = {"application/json": {"schema": ERROR_BODY}}
     for path, operations in result.get("paths", {}).items():
@@ -146,7 +147,7 @@ def document_common_errors(result, generator, request, public):
             if "{" in path:
                 wanted.append("404")
             if "requestBody" in operation:
-                wanted.append("415")
+                wanted += ["413", "415"]
             for code in wanted:
                 responses.setdefault(code, {"content": error, "description": COMMON_ERRORS[code]})
             for code, response in responses.items():

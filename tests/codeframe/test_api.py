@@ -197,6 +197,12 @@ def test_the_api_is_in_the_openapi_schema(staff_client):
     schema = staff_client.get("/api/schema/", {"format": "json"}).json()
     assert {"post"} <= set(schema["paths"]["/api/codeframes/"])
     assert "413" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
+    # Every operation with a body can answer 413, not only those that document their own.
+    for path, method in (
+        ("/api/codeframes/{codeframe_id}/codes/", "post"),
+        ("/api/questions/{question_id}/", "patch"),
+    ):
+        assert "413" in schema["paths"][path][method]["responses"], (path, method)
     assert "/api/codeframes/{id}/" in schema["paths"]
     assert "202" in schema["paths"]["/api/codeframes/"]["post"]["responses"]
     assert "/api/jobs/{id}/" in schema["paths"]

@@ -30,6 +30,7 @@ def test_a_code_is_added_renamed_moved_merged_and_deleted_by_number(api_client, 
     number = body["id"]
     assert number > highest
     assert (body["label"], body["size"], body["net"]) == ("Apple Pay", 1, None)
+    assert added["Location"] == f"/api/codeframes/{codeframe.pk}/codes/{number}/"
     primary = Assignment.objects.get(codeframe=codeframe, response=response, is_primary=True)
     assert primary.code.number == number
 

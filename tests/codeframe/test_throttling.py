@@ -112,6 +112,25 @@ def test_api_requests_that_fail_do_not_count(rates, staff_user, question, settin
     assert reply.status_code == 202, "the 429s of the import rate spent generations"
 
 
+def test_a_wave_refused_before_its_import_does_not_count(rates, staff_user, codeframe):
+    """A wave label the tracker has, or a frame not approved, is refused before anything is
+    imported: those 400s and 409s spent the rate (the 3rd wave after two typos was a 429)."""
+    from codeframe import waves
+
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    url = f"/api/codeframes/{codeframe.pk}/waves/"
+    body = {"responses": ["Too expensive"], "wave": "2027-01"}
+    assert client.post(url, body, format="json").status_code == 409  # not approved
+    waves.approve_codeframe(codeframe=codeframe)
+    assert client.post(url, body, format="json").status_code == 202
+    for _ in range(3):
+        reply = client.post(url, body, format="json")
+        assert reply.status_code == 400 and "already has a wave" in reply.json()["detail"]
+    assert client.post(url, {**body, "wave": "2027-02"}, format="json").status_code == 202
+    assert client.post(url, {**body, "wave": "2027-03"}, format="json").status_code == 429
+
+
 def test_a_request_that_did_the_work_and_failed_still_counts(rates, settings, staff_user):
     """The import rate guards the import: answers read and refused (more than MAX_RESPONSES)
     count, or a client could import 50,000 answers again and again for nothing."""

@@ -674,6 +674,7 @@ def test_the_api_names_a_wave_as_the_page_does(approved, api_client, django_user
     done = api_client.patch(url, {"wave": "2026-10"}, format="json")
     assert done.status_code == 200 and done.json()["question"]["wave"] == "2026-10"
     assert api_client.patch(url, {}, format="json").status_code == 400
+    assert api_client.patch(url, {"wave": "x"}).status_code == 415  # a form body, as elsewhere
     second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2026-11").question
     clash = api_client.patch(f"/api/questions/{second.pk}/", {"wave": "2026-10"}, format="json")
     assert clash.status_code == 400 and "already has a wave" in clash.json()["detail"]

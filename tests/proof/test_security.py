@@ -753,6 +753,8 @@ HOSTILE_API = [
     ("not JSON", b"responses=a&responses=b", None, {400}),
     ("form content type", b"responses=a", "application/x-www-form-urlencoded", {415}),
     ("text content type", b"hello", "text/plain", {415}),
+    ("unknown charset", b'{"responses": ["a"]}', "application/json; charset=rot13", {400}),
+    ("charset not text", b'{"responses": ["a"]}', "application/json; charset=base64", {400}),
     ("empty body", b"", None, {400}),
     ("JSON null", b"null", None, {400}),
     ("JSON list", b'["a", "b"]', None, {400}),
