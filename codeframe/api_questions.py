@@ -63,6 +63,10 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_url_kwarg = "question_id"
     lookup_value_converter = "int"
 
+    def get_serializer_class(self):
+        # The browsable API's PATCH form (its raw data: `{"wave": ...}`).
+        return WaveNameSerializer if self.action == "partial_update" else QuestionSerializer
+
     def get_queryset(self):
         project = None
         if (wanted := self.request.query_params.get("project")) is not None:
@@ -109,16 +113,17 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         entry = None
         if selectors.is_tracker(question=question):
             entry = waves.tracker_wave(question=question)
-        return Response(
-            QuestionDetailSerializer(
-                {
-                    "question": question,
-                    "tracker_codeframe": entry.codeframe.pk if entry and entry.codeframe else None,
-                    "codeframes": codeframes,
-                    "jobs": selectors.question_jobs(question=question),
-                }
-            ).data
+        detail = QuestionDetailSerializer(
+            {
+                "question": question,
+                "tracker_codeframe": entry.codeframe.pk if entry and entry.codeframe else None,
+                "codeframes": codeframes,
+                "jobs": selectors.question_jobs(question=question),
+            }
         )
+        # A plain dict: the browsable API's forms read the serializer's instance, which is no
+        # question here (a 500 for a browser).
+        return Response(dict(detail.data))
 
     @extend_schema(
         request=WaveNameSerializer,

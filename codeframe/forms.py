@@ -98,6 +98,18 @@ class _CodeChoiceForm(forms.Form):
         if exclude is not None:
             queryset = queryset.exclude(pk=exclude.pk)
         self.fields[self.field_name].queryset = queryset
+        self.codeframe = codeframe
+
+    def refusal(self, blank: str) -> str:
+        """Why the form is not valid: `blank` when no code was chosen; a code chosen that is not
+        among the codeframe's was merged or deleted since the page was read (another tab or
+        analyst), not the analyst's mistake (when it has merged or deleted codes: `retired`)."""
+        if self.data.get(self.field_name) and self.codeframe.params.get("retired"):
+            return (
+                "The code you chose was merged or deleted since the page was read: nothing "
+                "was changed."
+            )
+        return blank
 
 
 class MergeForm(_CodeChoiceForm):

@@ -72,7 +72,7 @@ def id_notice(numbered: int, *, option: str) -> str:
         return ""
     one = numbered == 1
     return (
-        f"{numbered:,} answer{'' if one else 's'} had no respondent id column, so "
+        f"No respondent id was found for {numbered:,} answer{'' if one else 's'}, so "
         f"{'it was' if one else 'they were'} numbered instead (by line, or after the "
         "question's other answers). To merge the codes back onto the survey's cases, "
         f"import again naming the id column ({option})."

@@ -221,7 +221,9 @@ def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRes
         return back_to_form(request, codeframe)
     form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
     if not form.is_valid():
-        messages.error(request, "Choose another code of this codeframe to merge into.")
+        messages.error(
+            request, form.refusal("Choose another code of this codeframe to merge into.")
+        )
         return back_to_form(request, codeframe)
     try:  # the target merged away by another analyst since the form checked it
         target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
@@ -250,7 +252,7 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
     form = MoveForm(request.POST, codeframe=codeframe)
     if not form.is_valid():
-        messages.error(request, "Choose a code of this codeframe.")
+        messages.error(request, form.refusal("Choose a code of this codeframe."))
         return back_to_form(request, codeframe)
     to_code = form.cleaned_data["to_code"]
     try:  # the code merged away by another analyst since the form checked it

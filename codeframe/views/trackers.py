@@ -144,6 +144,9 @@ def suggestion_decide(
         return redirect(codeframe)
     form = AssignSuggestionForm(request.POST, codeframe=codeframe)
     code = form.cleaned_data["code"] if decision == "assign" and form.is_valid() else None
+    if decision == "assign" and code is None:
+        messages.error(request, form.refusal("Choose one of this codeframe's codes."))
+        return redirect(codeframe)
     try:
         taken = waves.decide_suggestion(
             suggestion=suggestion, decision=decision, label=request.POST.get("label"), code=code

@@ -354,6 +354,9 @@ def test_projects_and_questions_are_listed_within_the_users_projects(django_user
     assert [c["id"] for c in detail["codeframes"]] == [codeframe.pk]
     assert detail["codeframes"][0]["approved"] is False
     assert [(j["id"], j["state"]) for j in detail["jobs"]] == [(str(job.pk), "cancelled")]
+    # In a browser (the browsable API, with its PATCH form): it was a 500.
+    browsed = client.get(f"/api/questions/{questions[0].pk}/", HTTP_ACCEPT="text/html")
+    assert browsed.status_code == 200 and "&quot;wave&quot;" in browsed.content.decode()
 
     assert client.get(f"/api/questions/{hidden.pk}/").status_code == 404
     assert client.get("/api/questions/", {"project": theirs.pk}).status_code == 404

@@ -149,7 +149,7 @@ def test_a_file_without_an_id_column_is_imported_with_a_warning(tmp_path):
     path.write_text("Who,answer\n1017,Slow app\n1018,Great rates\n", encoding="utf-8")
     err = io.StringIO()
     call_command("import_responses", str(path), "--survey", "S", stdout=io.StringIO(), stderr=err)
-    assert "2 answers had no respondent id column" in err.getvalue()
+    assert "No respondent id was found for 2 answers" in err.getvalue()
     assert "--id-column" in err.getvalue()
     err = io.StringIO()
     call_command(
@@ -168,8 +168,8 @@ def test_the_import_page_warns_when_a_file_has_no_id_column(staff_client):
     page = staff_client.post(
         "/questions/import/", {"survey": "S", "file": upload}, follow=True
     ).content.decode()
-    assert "1 answer had no respondent id column" in page
+    assert '<li class="warning">No respondent id was found for 1 answer,' in page
     pasted = staff_client.post(
         "/questions/import/", {"survey": "P", "pasted": "Slow app"}, follow=True
     ).content.decode()
-    assert "no respondent id column" not in pasted
+    assert "No respondent id was found" not in pasted

@@ -252,6 +252,16 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
         again = staff_client.post(f"{base}{second.pk}/{action}/", data, follow=True)
         assert "That code was merged or deleted since the page was read" in again.content.decode()
     assert Code.objects.get(pk=first.pk).label == "Price"
+    # ... and the merged-away code chosen as the target, from such a page: not "Choose a code".
+    third = Code.objects.filter(codeframe=codeframe).exclude(pk=first.pk).first()
+    answer = codeframe.question.responses.first()
+    for url, data in (
+        (f"{base}{third.pk}/merge/", {"target": second.pk}),
+        (f"/codeframes/{codeframe.pk}/responses/{answer.pk}/move/", {"to_code": second.pk}),
+    ):
+        stale = staff_client.post(url, data, follow=True).content.decode()
+        assert "The code you chose was merged or deleted since the page was read" in stale
+    assert Code.objects.filter(pk=third.pk).exists()
     # No such code in this codeframe at all: a 404 too (nothing told of other frames).
     assert staff_client.get(f"{base}999999/").status_code == 404
     assert (

@@ -159,7 +159,7 @@ def test_the_wave_form_warns_when_a_file_has_no_respondent_ids(staff_client, app
     bare = SimpleUploadedFile("wave.csv", ("Answer\n" + "\n".join(answers)).encode())
     reply = staff_client.post(new, {"wave": "2027-01", "file": bare}, follow=True)
     shown = [str(m) for m in reply.context["messages"]]
-    assert any(f"{len(answers)} answers had no respondent id column" in m for m in shown)
+    assert any(f"No respondent id was found for {len(answers)} answers" in m for m in shown)
     with_ids = "".join(f"R{i},{t}\n" for i, t in enumerate(answers))
     upload = SimpleUploadedFile("wave.csv", f"Serial,Answer\n{with_ids}".encode())
     reply = staff_client.post(new, {"wave": "2027-02", "file": upload}, follow=True)
