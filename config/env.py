@@ -39,5 +39,27 @@ def env_number(name: str, default: float, *, minimum: float = 1, kind: type = in
     return value
 
 
+def env_choice(name: str, default: str, choices) -> str:
+    """One of `choices` (case and spaces ignored), refused at startup otherwise:
+    CODEFRAME_TASK_BACKEND=celery was a bare KeyError, EMBEDDINGS_LOG_LEVEL=LOUD a logging
+    ValueError that named neither."""
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}, not {value!r}.")
+    return value
+
+
+def env_url(name: str, schemes: set[str]) -> str:
+    """A URL of one of `schemes`, or "" when unset; refused at startup otherwise (a cache URL of
+    http:// passed every check and made each throttled request a 500)."""
+    from urllib.parse import urlsplit
+
+    value = os.environ.get(name, "").strip()
+    if value and urlsplit(value).scheme not in schemes:
+        wanted = ", ".join(f"{s}://" for s in sorted(schemes))
+        raise ImproperlyConfigured(f"{name} must be a {wanted} URL, not {value.split(':')[0]!r}.")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]

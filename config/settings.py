@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_list, env_number
+from config.env import env_bool, env_choice, env_list, env_number, env_url
 from config.middleware import PLAIN_HTTP_EXEMPT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -232,7 +232,7 @@ def _embeddings_cache() -> dict:
 
 # Throttle counts live in the default cache: give it a Redis (its own database number) in
 # production so that all workers count together.
-DJANGO_CACHE_URL = os.environ.get("DJANGO_CACHE_URL", "")
+DJANGO_CACHE_URL = env_url("DJANGO_CACHE_URL", {"redis", "rediss", "unix"})
 
 
 def default_cache(url: str) -> dict:
@@ -306,12 +306,13 @@ if os.environ.get("EMBEDDINGS_BACKEND"):
 # Generations run on `manage.py db_worker` processes (django-tasks-db): any number, on any machine
 # that shares this database. CODEFRAME_TASK_BACKEND=immediate runs them inside the request
 # instead (no worker; only for tests and debugging).
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
 TASKS = {
     "default": {
-        "BACKEND": {
-            "database": "django_tasks_db.DatabaseBackend",
-            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
-        }[os.environ.get("CODEFRAME_TASK_BACKEND", "database").strip().lower() or "database"]
+        "BACKEND": TASK_BACKENDS[env_choice("CODEFRAME_TASK_BACKEND", "database", TASK_BACKENDS)]
     }
 }
 
@@ -413,6 +414,7 @@ if not LOCAL:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -421,11 +423,11 @@ LOGGING = {
     "loggers": {
         "embeddings": {
             "handlers": ["console"],
-            "level": os.environ.get("EMBEDDINGS_LOG_LEVEL", "INFO"),
+            "level": env_choice("EMBEDDINGS_LOG_LEVEL", "info", LOG_LEVELS).upper(),
         },
         "codeframe": {
             "handlers": ["console"],
-            "level": os.environ.get("CODEFRAME_LOG_LEVEL", "INFO"),
+            "level": env_choice("CODEFRAME_LOG_LEVEL", "info", LOG_LEVELS).upper(),
         },
         # Every 500 with its traceback (Django only mails them, to ADMINS, by default).
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},

@@ -1074,6 +1074,11 @@ def test_check_deploy_passes_with_the_documented_production_settings(own_redis, 
             "EMBEDDINGS_REDIS_TIMEOUT must be a number",
         ),
         ({"EMBEDDINGS_REDIS_URL": "http://127.0.0.1:6399/2"}, "not a http one"),
+        # The throttles' cache: http:// passed check --deploy, then every generation was a 500.
+        ({"DJANGO_CACHE_URL": "http://127.0.0.1:6399/3"}, "DJANGO_CACHE_URL must be a redis://"),
+        # Choices: a bare KeyError and a logging ValueError that named no variable.
+        ({"CODEFRAME_TASK_BACKEND": "celery"}, "CODEFRAME_TASK_BACKEND must be one of"),
+        ({"EMBEDDINGS_LOG_LEVEL": "LOUD"}, "EMBEDDINGS_LOG_LEVEL must be one of"),
         # A misspelt switch read as "off" would drop the HTTPS redirect without a word.
         ({"DJANGO_SECURE_SSL_REDIRECT": "ture"}, "DJANGO_SECURE_SSL_REDIRECT must be one of"),
     ],
