@@ -523,13 +523,19 @@ class _KeepAlive:
     def _beat(self) -> None:
         from django.db import connection
 
+        seen, moved_at = None, time.monotonic()
         try:
-            seen, moved_at = None, time.monotonic()
             while not self._stop.wait(self.interval):
-                mine = GenerationJob.objects.filter(
-                    pk=self.job_id, state=State.RUNNING, attempts=self.attempt
-                )
-                progress = mine.values_list("stage", "done").first()
+                try:
+                    progress = self._progress()
+                except Exception:
+                    # A missed beat risks only an early retry, which the attempt check makes
+                    # harmless; the next one goes on, on a new connection (a dropped one, a
+                    # database failover). One error used to end the beats for the job's rest,
+                    # and a live worker's job was taken for dead and run again.
+                    logger.exception("job %s: heartbeat failed; trying again", self.job_id)
+                    connection.close()
+                    continue
                 if progress is None:  # finished, cancelled or taken by another attempt
                     return
                 if progress != seen:
@@ -544,13 +550,22 @@ class _KeepAlive:
                         *progress,
                     )
                     return
-                mine.update(heartbeat=timezone.now())
-        except Exception:
-            # A missed beat risks only an early retry, which the attempt check makes harmless;
-            # the job itself goes on.
-            logger.exception("job %s: heartbeat failed", self.job_id)
+                try:
+                    self._mine().update(heartbeat=timezone.now())
+                except Exception:
+                    logger.exception("job %s: heartbeat failed; trying again", self.job_id)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
+
+    def _mine(self):
+        return GenerationJob.objects.filter(
+            pk=self.job_id, state=State.RUNNING, attempts=self.attempt
+        )
+
+    def _progress(self) -> tuple[str, int] | None:
+        """The attempt's (stage, done), or None when it no longer runs the job."""
+        return self._mine().values_list("stage", "done").first()
 
 
 def _claim(job_id: Any) -> int | None:
@@ -743,12 +758,12 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
     """
     config = get_config()
     cutoff = timezone.now() - timedelta(seconds=config["JOB_TIMEOUT"])
+    recovered = _recover_untaken(cutoff, job_ids)
     stale = GenerationJob.objects.filter(state=State.RUNNING, heartbeat__lt=cutoff)
     if job_ids is not None:
         stale = stale.filter(pk__in=job_ids)
     if not stale.exists():  # the common case: one indexed read, no transaction
-        return 0
-    recovered = 0
+        return recovered
     requeue: list[GenerationJob] = []
     with transaction.atomic():
         for job in stale.select_for_update(skip_locked=True):
@@ -776,6 +791,38 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
             logger.warning("job %s lost its worker: now %s", job.pk, job.state)
         for job in requeue:  # at the turn it had: the front of the queue, as a rule
             _enqueue(job)
+    return recovered
+
+
+def _recover_untaken(cutoff, job_ids: list[Any] | None) -> int:
+    """Queued jobs whose task a worker took (the task row RUNNING) but which it never marked
+    running: it died between the two (killed, out of memory), and no worker takes a RUNNING
+    task again, so the job stayed queued for good. Taking it is a few milliseconds; its row
+    RUNNING since before `cutoff` (JOB_TIMEOUT) is a dead worker's: its task is failed and the
+    job handed to the queue again, at its turn. Returns how many."""
+    if not _database_queue():
+        return 0
+    from django_tasks_db.models import DBTaskResult
+
+    queued = GenerationJob.objects.filter(state=State.QUEUED)
+    if job_ids is not None:
+        queued = queued.filter(pk__in=job_ids)
+    tasks = [t for t in queued.values_list("task_id", flat=True) if _is_task_row(t)]
+    taken = {
+        str(pk)
+        for pk in DBTaskResult.objects.filter(
+            id__in=tasks, status="RUNNING", started_at__lt=cutoff
+        ).values_list("id", flat=True)
+    }
+    if not taken:  # the common case
+        return 0
+    recovered = 0
+    with transaction.atomic():
+        for job in queued.filter(task_id__in=taken).select_for_update(skip_locked=True):
+            _fail_task_row(job.task_id)
+            _enqueue(job)
+            recovered += 1
+            logger.warning("job %s: its worker died before running it; queued again", job.pk)
     return recovered
 
 

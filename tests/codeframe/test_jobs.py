@@ -401,6 +401,58 @@ def test_a_scrape_recovers_a_job_whose_workers_all_died(admin_client, question, 
     assert api["oldest_queued_seconds"] >= 0 and api["silent_seconds"] is None
 
 
+def test_a_job_whose_worker_died_before_running_it_is_queued_again(question, database_tasks):
+    """A worker that took the task (its row RUNNING) and died before marking the job running
+    left it queued for good: no worker takes a RUNNING task, and the recovery looked at running
+    jobs only. Its row as such a worker leaves it: RUNNING since long before JOB_TIMEOUT."""
+    job = jobs.queue_generation(question=question)
+    taken = timezone.now() - timedelta(hours=1)
+    DBTaskResult.objects.filter(id=job.task_id).update(status="RUNNING", started_at=taken)
+    fresh = jobs.queue_generation(question=question, n_codes=3)  # taken just now: a live worker's
+    DBTaskResult.objects.filter(id=fresh.task_id).update(
+        status="RUNNING", started_at=timezone.now()
+    )
+    assert jobs.recover_stale_jobs() == 1
+    assert jobs.recover_stale_jobs() == 0  # once
+    dead = job.task_id
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and job.task_id != dead
+    assert DBTaskResult.objects.get(id=dead).status == "FAILED"
+    assert DBTaskResult.objects.get(id=job.task_id).status == "READY"  # a worker takes it now
+    assert DBTaskResult.objects.get(id=fresh.task_id).status == "RUNNING"
+    done = jobs.run_job(job_id=job.pk)
+    assert done.state == State.DONE and done.codeframe is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_goes_on_after_its_connection_drops(question, settings):
+    """One failed beat (a dropped connection, a failover) ended the heartbeat thread: the live
+    worker's job was then recovered as dead and its work done again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ends another connection's backend: PostgreSQL (make test runs this on it)")
+    settings.CODEFRAME = {**settings.CODEFRAME, "JOB_TIMEOUT": 2}  # a beat every 0.5 s
+    job = GenerationJob.objects.create(
+        question=question, state=State.RUNNING, attempts=1, heartbeat=timezone.now()
+    )
+
+    def beats_after(moment) -> bool:
+        for _ in range(100):
+            if GenerationJob.objects.get(pk=job.pk).heartbeat > moment:
+                return True
+            time.sleep(0.1)
+        return False
+
+    with jobs._KeepAlive(job.pk, 1):
+        assert beats_after(timezone.now())
+        with connection.cursor() as cursor:  # every other connection to the test database
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
+        assert beats_after(timezone.now() + timedelta(seconds=0.6))
+
+
 def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, question):
     """It offered Retry, which was refused ("Only a failed or cancelled job can be retried")."""
     job = jobs.queue_generation(question=question, n_codes=3)  # immediate backend: done
