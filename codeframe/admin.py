@@ -30,7 +30,7 @@ from codeframe.models import (
     SuggestedCode,
 )
 from codeframe.selectors import subquery_count
-from codeframe.validators import one_line
+from codeframe.validators import label_key, one_line
 
 # Sidebar filters take their choices from the admin's scoped queryset. Django's defaults for a
 # foreign key (RelatedFieldListFilter) and for a field across one (AllValuesFieldListFilter on
@@ -315,7 +315,7 @@ class CodeLabelsFormSet(forms.BaseInlineFormSet):
                 changed.add(form.instance.pk)
         alike: dict[str, list[int]] = {}
         for pk, (_number, label) in sorted(labels.items(), key=lambda item: item[1]):
-            alike.setdefault(label.casefold(), []).append(pk)
+            alike.setdefault(label_key(label), []).append(pk)
         for pks in alike.values():
             if len(pks) > 1 and changed.intersection(pks):
                 numbers = " and ".join(str(labels[pk][0]) for pk in pks)

@@ -47,6 +47,7 @@ from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
 from codeframe.selectors import CARRIED_IN, coded_with, merge_holder
 from codeframe.services import delete_code, merge_codes, refresh_sizes
+from codeframe.validators import label_key
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ def label_clashes(changes: list[Change], *, approved: dict) -> list[str]:
     for kind, labels in frames.items():
         alike: dict[str, list[int]] = {}
         for number in sorted(labels):
-            alike.setdefault(labels[number].casefold(), []).append(number)
+            alike.setdefault(label_key(labels[number]), []).append(number)
         for numbers in alike.values():
             if len(numbers) > 1 and touched[kind] & set(numbers):
                 named = [f"{kind} {n} “{labels[n]}”" for n in numbers]

@@ -45,7 +45,7 @@ from codeframe.models import (
 )
 from codeframe.selectors import question_texts
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
-from codeframe.validators import one_line
+from codeframe.validators import label_key, one_line
 from embeddings.services import embed_texts, embed_texts_with_report
 
 logger = logging.getLogger(__name__)
@@ -822,15 +822,16 @@ def _relabel(thing: Code | Net, label: str, blank: str) -> Code | Net:
 
 def refuse_taken_label(others: QuerySet, label: str) -> None:
     """Raise InvalidEdit when one of `others` (the codeframe's other codes, or nets) has the
-    label (ignoring case): two codes labelled alike cannot be told apart in the exports (SPSS
-    value labels, the CSV's headers) or the tracker."""
+    label (ignoring case and look-alikes, `validators.label_key`): two codes labelled alike
+    cannot be told apart in the exports (SPSS value labels, the CSV's headers) or the
+    tracker."""
     try:  # every path that sets a label comes here: the pages, the API, the admin
         one_line(label)
     except ValidationError as exc:
         raise InvalidEdit(exc.messages[0]) from exc
-    wanted = label[:200].casefold()  # in Python: SQLite's iexact folds ASCII letters only
+    wanted = label_key(label[:200])  # in Python: SQLite's iexact folds ASCII letters only
     for number, other in others.order_by("number").values_list("number", "label"):
-        if other.casefold() == wanted:
+        if label_key(other) == wanted:
             kind = "Net" if others.model is Net else "Code"
             raise InvalidEdit(
                 f"{kind} {number} is already labelled “{other}”: give this one a label of its "

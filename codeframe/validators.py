@@ -18,3 +18,13 @@ def one_line(value: str) -> None:
             "One line of text, please: no line breaks, tabs or other control characters.",
             code="one_line",
         )
+
+
+def label_key(label: str) -> str:
+    """What two labels are compared by when a codeframe refuses a second code (net) labelled
+    alike: compatibility-normalised (NFKC: "Café" composed or not, fullwidth letters), without
+    invisible format characters (a zero-width space), whitespace runs as one space, case
+    folded. Labels equal by it look the same in the exports and cannot be told apart there."""
+    text = unicodedata.normalize("NFKC", label)
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return " ".join(text.split()).casefold()

@@ -276,6 +276,11 @@ def test_a_label_another_code_of_the_frame_has_is_refused(codeframe, staff_clien
     with pytest.raises(InvalidEdit, match=f"Code {first.number} is already labelled"):
         services.rename_code(code=second, label=f"  {first.label.upper()} ")
     services.rename_code(code=first, label=first.label.lower())  # its own label, recased: fine
+    # Alike to the eye: composed or not, fullwidth, a zero-width space, doubled spaces.
+    services.rename_code(code=first, label="Café  service")
+    for alike in ("Cafe\u0301 service", "\uff23afé service", "Café service\u200b", "café service"):
+        with pytest.raises(InvalidEdit, match=f"Code {first.number} is already labelled"):
+            services.rename_code(code=second, label=alike)
     with pytest.raises(InvalidEdit, match="already labelled"):
         waves.add_code(codeframe=codeframe, label=second.label)
     codeframe.nets.create(number=90, label="Money")
