@@ -162,10 +162,13 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             ),
         },
         summary="Delete a question with its answers, codeframes and jobs",
-        description="Managers only, as on its page. A tracker's wave is deleted from the newest "
-        "back; the code numbers its codeframes used stay reserved in the tracker, while its "
-        "wave number and label are free again (a wave coded again from a corrected file takes "
-        "its place, so the waves' numbers stay 1, 2, 3...).",
+        description="Managers only, as on its page. A tracker's first wave, and a wave whose "
+        "codeframe later waves were coded with, are kept while those waves exist (409). "
+        "Deleting a wave keeps the code numbers its codeframes used reserved in the tracker and "
+        "frees its label; a wave coded again always comes last. So the newest wave, deleted "
+        "and coded again from a corrected file, takes its place; a middle wave deleted leaves "
+        "the tracker without it (the next wave's change is then measured from the one before), "
+        "and to code it again in its place, delete and code again the waves after it too.",
     )
     def destroy(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question(
