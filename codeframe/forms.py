@@ -171,4 +171,8 @@ class ProjectForm(forms.Form):
 
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        widget=forms.Select(attrs={"aria-label": "Role of the new member"}),
+    )

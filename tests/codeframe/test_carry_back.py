@@ -400,7 +400,7 @@ def test_the_page_previews_then_carries_back(staff_client, approved, wave2):
     page = staff_client.get(url)
     html = page.content.decode()
     assert page.status_code == 200 and 'id="carry-back-changes"' in html
-    assert "Renamed in the wave" in html and "Carry these 1 change back" in html
+    assert "Renamed in the wave" in html and "Carry this change back" in html
     assert 'id="carry-back-recodes"' not in html  # a rename recodes no answer
     assert code(approved, number).label != "Renamed in the wave"
 
@@ -416,7 +416,7 @@ def test_the_page_previews_then_carries_back(staff_client, approved, wave2):
     services.rename_code(code=code(approved, number), label="Approved again")
     services.rename_code(code=code(wave2, number), label="Wave again")
     html = staff_client.get(url).content.decode()
-    assert 'id="carry-back-conflicts"' in html and "Carry these" not in html
+    assert 'id="carry-back-conflicts"' in html and "Carry th" not in html
     refused = staff_client.post(url, follow=True).content.decode()
     assert "Not carried back" in refused and code(approved, number).label == "Approved again"
 
