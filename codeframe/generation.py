@@ -223,7 +223,8 @@ def _build_frame(
 
     # Words are read from at most TERM_SAMPLE answers a code, each standing for its share.
     sample, scale = _term_sample(labels, k)
-    terms = labelling.count_terms([docs[i] for i in sample.tolist()])
+    sampled = [docs[i] for i in sample.tolist()]
+    terms = labelling.count_terms(sampled)
     x_s, labels_s = x[sample], labels[sample]
     weights_s = weights[sample] * scale[labels_s]
     keywords = labelling.keywords_by_group(terms, labels_s, k, weights=weights_s)
@@ -239,6 +240,7 @@ def _build_frame(
         order=by_size,
         fallbacks=[e[0] for e in examples],
         embed=embed,
+        texts=sampled,
     )
     _name_other_languages(code_labels, keywords, labels, docs)
     code_id = {c: rank + 1 for rank, c in enumerate(by_size)}
@@ -251,7 +253,7 @@ def _build_frame(
         key=lambda net: (-sizes[net_members[net]].sum(), code_id[net_members[net][0]]),
     )
     net_label = _net_labels(
-        terms, labels_s, net_of, net_members, net_order, x_s, weights_s, code_labels, embed
+        terms, labels_s, net_of, net_members, net_order, x_s, weights_s, code_labels, embed, sampled
     )
     net_id = {net: rank + 1 for rank, net in enumerate(net_order)}
 
@@ -343,6 +345,7 @@ def _net_labels(
     weights: np.ndarray,
     code_labels: list[str],
     embed: Callable[[list[str]], np.ndarray] | None,
+    texts: list[str] | None = None,
 ) -> dict[int, str]:
     """A net of one code is named by it; a net of several by a phrase its codes share, not
     already a code's label; failing one, by its codes' labels (`net_members` lists them
@@ -366,6 +369,7 @@ def _net_labels(
         embed=embed,
         parts=labels,
         taken=code_labels,
+        texts=texts,
     )
     result.update({net: chosen[net] for net in multi})
     return result

@@ -16,15 +16,19 @@ For each group (a code, or a net of codes):
    (stemmed) equal a label already chosen is skipped, so no "Lost luggage" beside "Lost
    luggage" or "Luggage lost". A net's phrase is also weighted by the share of its codes that
    use it: a net label says what its codes share.
+5. A phrase that leans positive or negative (`polarity`) does not name a group whose answers
+   lean both ways: the vectors group by subject, not by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
 from codeframe.labelling import TermCounts, group_term_counts, stem
+from codeframe.polarity import POLAR, tone, tones
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -34,6 +38,9 @@ DIVERSITY = 0.5
 MAX_LABEL_WORDS = 5
 # A label grows into a longer phrase that at least this share of its answers use.
 EXTENSION_SHARE = 0.5
+# A phrase that leans one way names no group of which at least this share of the answers
+# that lean either way lean the other.
+MIXED_SHARE = 0.3
 
 
 def choose_labels(
@@ -49,6 +56,7 @@ def choose_labels(
     embed: Embed | None = None,
     parts: np.ndarray | None = None,
     taken: Sequence[str] = (),
+    texts: Sequence[str] | None = None,
 ) -> list[str]:
     """Return a label for each group 0..n_groups-1 (`groups[i]` is answer i's, -1 = none).
 
@@ -56,7 +64,11 @@ def choose_labels(
     groups from most to least important (they choose first), `fallbacks` a label for a group
     no phrase fits (its most central answer). `parts[i]` (optional) is a finer grouping of the
     answers, the codes of a net: then phrases used across more of the net's codes score higher.
-    `taken` are labels the new ones must not repeat. Labels start with a capital letter.
+    `taken` are labels the new ones must not repeat. With the answers' `texts` (optional), a
+    phrase that leans one way (`polarity`) is not a group's label when at least MIXED_SHARE
+    of the group's answers that lean either way lean the other ("Customer service is
+    terrible" over praise and complaints alike: "Customer service"); the answers' leanings
+    are read only for groups a leaning phrase could name. Labels start with a capital letter.
     """
     weights = np.asarray(weights, dtype=np.float64)
     tf = group_term_counts(counts, groups, n_groups, weights=weights)  # k x terms, sparse
@@ -89,6 +101,21 @@ def choose_labels(
         )
 
     semantic = _embedded_similarities(counts, shortlists, centroids, embed) if embed else None
+    leanings: dict[int, tuple[float, float]] = {}
+
+    def fair(option: str, g: int) -> bool:
+        """Whether `option` may name group `g`: it takes no side (or the group's answers do)."""
+        if texts is None or abs(value := tone(option)) < POLAR:
+            return True
+        if g not in leanings:
+            members = np.flatnonzero(groups == g)
+            said = tones([texts[i] for i in members])
+            w = weights[members]
+            leanings[g] = (float(w[said >= POLAR].sum()), float(w[said <= -POLAR].sum()))
+        positive, negative = leanings[g]
+        against = negative if value > 0 else positive
+        return not (against >= 2 and against >= MIXED_SHARE * (positive + negative))
+
     labels = [""] * n_groups
     used = {_signature(t) for t in taken}
     for g in order:
@@ -101,11 +128,13 @@ def choose_labels(
             # Equal scores (the same answers hold both): the longer phrase says more.
             ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase))
         ranked.sort()
+
+        fits = partial(fair, g=g)
         fresh = (
             option
             for _, _, phrase in ranked
-            for option in (_dominant_extension(phrase, counts, tf, g), phrase)
-            if _signature(option) not in used
+            for option in (_dominant_extension(phrase, counts, tf, g, fits), phrase)
+            if _signature(option) not in used and fits(option)
         )
         labels[g] = next(fresh, "")
         if not labels[g]:
@@ -114,9 +143,13 @@ def choose_labels(
     return [label[:1].upper() + label[1:] for label in labels]
 
 
-def _dominant_extension(phrase: str, counts: TermCounts, tf, g: int) -> str:
+def _dominant_extension(
+    phrase: str, counts: TermCounts, tf, g: int, fair: Callable[[str], bool]
+) -> str:
     """The longest phrase holding `phrase` that most of the group's answers holding `phrase`
-    also hold ("pay" -> "apple pay" when most say "Apple Pay"), up to MAX_PHRASE_WORDS."""
+    also hold ("pay" -> "apple pay" when most say "Apple Pay"), up to MAX_PHRASE_WORDS, and
+    short of one that is not `fair` ("service" -> "customer service", not "customer service
+    is terrible")."""
     row = tf.getrow(g)
     index = {str(counts.terms[j]): n for j, n in zip(row.indices, row.data, strict=True)}
     while True:
@@ -126,7 +159,7 @@ def _dominant_extension(phrase: str, counts: TermCounts, tf, g: int) -> str:
         if not longer or n <= 0:
             return phrase
         m, best = max(longer, key=lambda item: (item[0], -len(item[1]), item[1]))
-        if m < max(2, EXTENSION_SHARE * n):
+        if m < max(2, EXTENSION_SHARE * n) or not fair(best):
             return phrase
         phrase = best
 

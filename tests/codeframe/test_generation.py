@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from codeframe import clustering, labelling, phrases
+from codeframe import clustering, labelling, phrases, polarity
 from codeframe.generation import CodeframeDraft, generate_codeframe
 from embeddings.services import embed_texts
 
@@ -278,6 +278,18 @@ def test_quality_floor_on_the_labelled_sample_survey(real_model):
     assert label_of[code_of["Apple Pay please"]] == "Apple pay"
     assert "customer service" in label_of[code_of["Customer service is terrible"]].lower()
     assert code_of["xxx"] and draft.codes[code_of["xxx"] - 1].kind == "non_answer"
+    # No label takes a side 30% of its code's leaning answers do not (the code of praise and
+    # complaints about customer service was "Customer service is terrible").
+    answers_of: dict[int, list[str]] = {}
+    for text, code in zip(texts, primary, strict=True):
+        answers_of.setdefault(code, []).append(text)
+    for code in draft.codes:
+        said = polarity.tone(code.label)
+        if abs(said) < polarity.POLAR:
+            continue
+        leaning = [t for t in polarity.tones(answers_of[code.id]) if abs(t) >= polarity.POLAR]
+        against = sum((t > 0) != (said > 0) for t in leaning)
+        assert against < 0.3 * len(leaning), (code.label, against, len(leaning))
 
 
 def test_labels_prefer_a_dominant_bigram_and_skip_numbers_and_filler_words():
