@@ -475,12 +475,12 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
                 required=False,
                 enum=sorted({e.layout for e in exports.EXPORTERS if e.layout}),
                 description="CSV only: one column per code (binary, the default) or the codes "
-                "as a list",
+                "as a list (a 400 for another format)",
             ),
         ],
         responses={
             **{(200, media): OpenApiTypes.BINARY for media in EXPORT_MEDIA_TYPES},
-            400: OpenApiResponse(ERROR_BODY, description="No such layout"),
+            400: OpenApiResponse(ERROR_BODY, description="No such layout (of this format)"),
             404: OpenApiResponse(ERROR_BODY, description="No such codeframe or format"),
         },
         summary="Download a codeframe's export: CSV, XLSX or SPSS (.sav)",

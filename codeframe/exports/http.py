@@ -10,12 +10,11 @@ from codeframe.waves import tracker_numbering
 
 def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
     """The exporter a request asks for: format `fmt` and, for a format with layouts, `layout`
-    (None: the format's default layout; ignored by formats without layouts). Raises
-    UnknownExport for an unknown format, UnknownLayout for an unknown layout of a known one."""
-    exporter = get_exporter(fmt)
-    if exporter.layout is None:
-        return exporter
-    return get_exporter(fmt, exporter.layout if layout is None else layout)
+    (None: the format's default layout). Raises UnknownExport for an unknown format,
+    UnknownLayout for an unknown layout of a known one, or any layout of a format without
+    layouts (`?layout=binary` on the XLSX was ignored: a script got the file it did not ask
+    for without a word)."""
+    return get_exporter(fmt, layout)
 
 
 def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:

@@ -117,6 +117,15 @@ def test_page_links_every_format_and_the_sav_downloads(staff_client, codeframe):
         reverse("codeframe:codeframe-export", args=[codeframe.pk, "csv"]) + "?layout=x"
     )
     assert bad.status_code == 400
+    # A layout for a format that has none was ignored: the file came without a word.
+    for fmt in ("sav", "xlsx"):
+        page = reverse("codeframe:codeframe-export", args=[codeframe.pk, fmt])
+        api = f"/api/codeframes/{codeframe.pk}/export/{fmt}/"
+        for url in (page, api):
+            refused = staff_client.get(url + "?layout=binary")
+            assert (
+                refused.status_code == 400 and f".{fmt} has no layouts" in refused.content.decode()
+            )
 
 
 def _two_waves(codeframe, answers):
