@@ -6,6 +6,7 @@ Numbers come from the shared counters, so any worker answers for all of them.
 
 import hmac
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -104,6 +105,7 @@ class CacheCollector:
                     )
 
 
+@login_not_required  # it authenticates itself (staff, or the bearer token): a scraper has no login
 def metrics_view(request: HttpRequest) -> HttpResponse:
     user = getattr(request, "user", None)
     allowed = bool(user and user.is_active and user.is_staff)

@@ -149,6 +149,7 @@ class _Misses:
     def resolve(self, missing: list[int], *, corrupt: int) -> None:
         if not missing:
             return
+        self._check_encodable(missing)
         self.weights = (
             np.ones(len(self.unique), dtype=np.intp)
             if self.inverse is None
@@ -230,6 +231,20 @@ class _Misses:
                 len(waiting),
             )
         return orphaned + waiting
+
+    def _check_encodable(self, positions: list[int]) -> None:
+        """A text the model is to read must be valid Unicode: one with a lone surrogate (from
+        JSON's "\\ud800") hashes to a key, but failed in the tokenizer with a TypeError that
+        named neither the text nor its place, and took the whole call down. Raises ValueError
+        naming its position in the input, before anything is claimed or counted."""
+        for i in positions:
+            try:
+                self.unique[i].encode("utf-8")
+            except UnicodeEncodeError:
+                where = i if self.inverse is None else int(np.flatnonzero(self.inverse == i)[0])
+                raise ValueError(
+                    f"texts[{where}] is not valid Unicode (a lone surrogate): it cannot be embedded"
+                ) from None
 
     def _compute(self, positions: list[int], *, corrupt: int) -> None:
         if not positions:

@@ -1,5 +1,6 @@
 """embed_texts() mechanics against a real private Redis, with the fast stand-in encoder."""
 
+import json
 import logging
 import pickle
 import time
@@ -97,6 +98,16 @@ def test_bad_input_raises_type_error_naming_the_position(texts, message):
     with pytest.raises(TypeError, match=message):
         embed_texts(texts)
     assert CountingBackend.calls == []
+
+
+def test_a_lone_surrogate_is_a_value_error_naming_its_position_before_any_encoding():
+    """JSON's "\\ud800" is a str, but no tokenizer takes it: the model raised a TypeError that
+    named neither the text nor its place, after the other misses had been claimed."""
+    texts = ["ok", "ok", json.loads('"caf\\ud800 bad"'), "fine"]
+    with pytest.raises(ValueError, match=r"texts\[2\] is not valid Unicode"):
+        embed_texts(texts)
+    assert CountingBackend.calls == []
+    assert embed_texts(["ok", "fine"]).shape == (2, CountingBackend.dim)
 
 
 def test_empty_list_gives_zero_rows_without_encoding(real_model):

@@ -153,7 +153,12 @@ def test_api_and_admin_answer_when_redis_is_down(own_redis, settings, staff):
     assert b"unreachable" in page.content
 
 
-def test_admin_page_shows_the_numbers(redis_cache, staff):
+@pytest.mark.parametrize("humanize", [True, False], ids=["humanize", "no-humanize"])
+def test_admin_page_shows_the_numbers(redis_cache, staff, settings, humanize):
+    """Also in a project without django.contrib.humanize (its `intcomma` made this page a
+    500 there)."""
+    if not humanize:
+        settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if not a.endswith("humanize")]
     embed_texts([f"answer {i}" for i in range(1200)])
     embed_texts([f"answer {i}" for i in range(1200)])
     client = _client(staff)
@@ -209,8 +214,17 @@ def test_recount_fills_per_model_entries(redis_cache, superuser):
     assert sorted(m.entries for m in stats.models) == [1, 30]
 
 
-def test_metrics_access_and_content(redis_cache, settings, staff, member):
+@pytest.mark.parametrize("login_required", [False, True], ids=["", "LoginRequiredMiddleware"])
+def test_metrics_access_and_content(redis_cache, settings, staff, member, login_required):
+    """Also in a project behind Django's LoginRequiredMiddleware, where a scraper's token and
+    the API's were sent to the login page: both views authenticate themselves."""
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "METRICS_TOKEN": "s3cret-token"}
+    if login_required:
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE,
+            "django.contrib.auth.middleware.LoginRequiredMiddleware",
+        ]
+        assert _client().get(STATS_URL).status_code in (401, 403)  # DRF's answer, no redirect
     embed_texts(["m1", "m2"])
     embed_texts(["m1"])
     assert _client().get("/metrics").status_code == 401
