@@ -117,11 +117,20 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     per_model: dict[str, tuple[Totals, Totals, dict]] = {}
     total = None
     counted: dict[str, Any] = {}
+
+    def read() -> tuple[dict, dict, dict]:
+        return (
+            store.server_info(),
+            store.read_counters(also=[fingerprint]),
+            _read_entry_counts(store, config["KEY_PREFIX"]),
+        )
+
     try:
-        info = store.server_info()
+        # Through the breaker, as lookups are: while it is open the stats answer at once with
+        # its last error (a Redis that hangs cost every page, API call and scrape its
+        # timeout), and once its back-off has passed they may be the call that probes.
+        info, per_model, counted = store.breaker.call(read)
         total = info.get("entries")
-        per_model = store.read_counters(also=[fingerprint])
-        counted = _read_entry_counts(store, config["KEY_PREFIX"])
     except CacheError as exc:
         error = str(exc)
     except EmbeddingsError as exc:  # e.g. the model folder went missing

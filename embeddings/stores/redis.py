@@ -93,6 +93,21 @@ class RedisStore(BaseStore):
                     check_id="embeddings.W002",
                 )
             )
+        options = settings.CACHES[self.alias].get("OPTIONS", {})
+        untimed = [o for o in ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT") if o not in options]
+        if untimed:
+            found.append(
+                HealthWarning(
+                    "no_timeouts",
+                    f"Cache alias {self.alias!r} sets no {' or '.join(untimed)}: a Redis that "
+                    "hangs (a frozen process, a lost network) holds the first lookup, and the "
+                    "probes after it, for redis-py's default (no timeout at all).",
+                    hint="Set OPTIONS['SOCKET_CONNECT_TIMEOUT'] = 0.25 and "
+                    "OPTIONS['SOCKET_TIMEOUT'] = 0.5 (seconds): the circuit breaker then takes "
+                    "a sick Redis out of the path in milliseconds.",
+                    check_id="embeddings.W006",
+                )
+            )
         return found
 
     def health_warnings(self, info: Mapping[str, Any]) -> list[HealthWarning]:

@@ -3,8 +3,10 @@ against a real private Redis and through Django's test client."""
 
 import io
 import json
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -133,6 +135,45 @@ def test_api_permissions(redis_cache, staff, member):
     snapshots = bool(redis.Redis.from_url(redis_cache).config_get("save")["save"])
     assert body["persistence"]["rdb_snapshots"] is snapshots
     assert ("no_persistence" in {w["code"] for w in body["warnings"]}) is not snapshots
+
+
+def test_stats_of_a_hanging_redis_wait_for_it_once_until_the_breaker_probes(settings):
+    """A Redis that accepts connections and never answers (a frozen process): every stats
+    read (the admin page, the API, each /metrics scrape) waited out the socket timeout, as
+    lookups no longer do once the breaker is open. A listener that never answers counts the
+    connections made to it."""
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def hold() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    settings.CACHES = {
+        **settings.CACHES,
+        "embeddings": redis_cache_settings(f"redis://127.0.0.1:{port}/0", SOCKET_TIMEOUT=0.2),
+    }
+    try:
+        first = get_cache_stats()
+        assert first.reachable is False and accepted
+        tried = len(accepted)
+        for _ in range(3):
+            assert get_cache_stats().reachable is False
+        assert len(accepted) == tried  # the breaker answered: no connection, no wait
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
 
 
 def test_api_and_admin_answer_when_redis_is_down(own_redis, settings, staff):
@@ -306,6 +347,11 @@ def test_check_shared_database_and_pickle_serializer(settings, redis_url):
     assert _ids(checks.check_store_settings()) == {"embeddings.W002"}
     del pickled["OPTIONS"]["SERIALIZER"]  # django-redis' default is pickle too
     assert _ids(checks.check_store_settings()) == {"embeddings.W002"}
+    # No socket timeouts: redis-py waits for a hung Redis for ever.
+    del safe["OPTIONS"]["SOCKET_TIMEOUT"]
+    settings.CACHES = {"default": settings.CACHES["default"], "embeddings": safe}
+    found = checks.check_store_settings()
+    assert _ids(found) == {"embeddings.W006"} and "SOCKET_TIMEOUT" in found[0].msg
 
 
 def test_check_store_server_persistence_noeviction_unreachable(settings, own_redis, tmp_path):
