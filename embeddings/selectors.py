@@ -109,10 +109,13 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     entry count is redone before answering (commands), not in the background (pages)."""
     config = get_config()
     backend = get_backend()
-    fingerprint = model_fingerprint(backend)
     store = get_store()
     description = store.describe()
-    error = None
+    error = model_error = None
+    try:
+        fingerprint = model_fingerprint(backend)
+    except EmbeddingsError as exc:  # MODEL names no model here: the store still answers
+        fingerprint, model_error = "", str(exc)
     info: dict[str, Any] = {}
     per_model: dict[str, tuple[Totals, Totals, dict]] = {}
     total = None
@@ -121,7 +124,7 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     def read() -> tuple[dict, dict, dict]:
         return (
             store.server_info(),
-            store.read_counters(also=[fingerprint]),
+            store.read_counters(also=[fingerprint] if fingerprint else []),
             _read_entry_counts(store, config["KEY_PREFIX"]),
         )
 
@@ -182,7 +185,7 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
         model=backend.label,
         fingerprint=fingerprint,
         model_loaded=backend.is_loaded,
-        serving=backend.serving_info(),
+        serving=backend.serving_info() if fingerprint else {},
         storage_dtype=config["STORAGE_DTYPE"],
         entries_total=total,
         entries_current_model=(counted.get("by_model") or {}).get(
@@ -205,6 +208,17 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     usage = health.usage_warnings(
         reachable=reachable, error=error, last_hour=stats.last_hour, thresholds=config["STATS"]
     )
+    if model_error:
+        usage.insert(
+            0,
+            HealthWarning(
+                "model_unavailable",
+                f"The embedding model cannot be used ({model_error}): nothing that is not "
+                "cached can be embedded.",
+                level="critical",
+                hint="Check EMBEDDINGS['MODEL'] (manage.py check reports it as embeddings.E007).",
+            ),
+        )
     found = health.ordered(
         usage,
         store.health_warnings(info) if info else [],

@@ -20,7 +20,7 @@ from embeddings import checks, keys
 from embeddings.backends import get_backend
 from embeddings.selectors import get_cache_stats
 from embeddings.services import embed_texts, embed_texts_with_report, namespace_for
-from tests.conftest import redis_cache_settings, subprocess_env
+from tests.conftest import REAL_BACKEND, redis_cache_settings, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 STATS_URL = "/api/embeddings/stats/"
@@ -330,6 +330,60 @@ def test_check_alias_missing_and_backend_not_importable(settings):
     assert "embeddings.E002" in _ids(checks.check_cache_alias())
     settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": "no.such.Encoder"}
     assert "embeddings.E003" in _ids(checks.check_cache_alias())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEVICE", "gpu"),  # failed on the first miss, in torch
+        ("BATCH_SIZE", 0),
+        ("BATCH_SIZE", "64"),
+        ("NORMALIZE", "no"),  # a true string: it normalised
+        ("COALESCE_MAX_WAIT", -1),
+        ("KEY_PREFIX", ""),
+        ("MODEL", ""),  # read as the working directory
+        ("TEXT_SOURCE", "no.such.source"),
+        ("STATS_SECTIONS", ["no.such.section"]),
+    ],
+)
+def test_check_refuses_embeddings_values_of_the_wrong_kind(settings, name, value):
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, name: value}
+    found = [r for r in checks.check_cache_alias() if r.id == "embeddings.E008"]
+    assert len(found) == 1 and f"EMBEDDINGS['{name}']" in found[0].msg
+
+
+def test_the_stats_api_imports_without_drf_spectacular(tmp_path):
+    """A host project with DRF but not drf-spectacular: the app's API imported it always."""
+    script = (
+        "import sys; sys.modules['drf_spectacular'] = None\n"
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=['django.contrib.contenttypes', "
+        "'django.contrib.auth', 'rest_framework', 'embeddings'], CACHES={'default': "
+        "{'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}, 'embeddings': "
+        "{'BACKEND': 'diskcache.DjangoCache', 'LOCATION': sys.argv[1], 'TIMEOUT': None}})\n"
+        "import django; django.setup()\n"
+        "from embeddings import urls\n"
+        "print(urls.urlpatterns[0].name)\n"
+    )
+    env = {k: v for k, v in subprocess_env().items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cache")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "stats", done.stderr
+
+
+def test_a_model_not_found_is_a_check_error_and_the_stats_still_answer(settings, staff):
+    """A MODEL that names no model here passed `check`; then the admin page, the API and
+    /metrics were 500s (the stats read the model's fingerprint first)."""
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "BACKEND": REAL_BACKEND, "MODEL": "no/such"}
+    found = [r for r in checks.check_cache_alias() if r.id == "embeddings.E007"]
+    assert len(found) == 1 and "no/such" in found[0].msg
+    for url in (STATS_URL, reverse("admin:embeddings_cachestatistics_changelist"), "/metrics"):
+        assert _client(staff).get(url).status_code == 200, url
+    assert _client(staff).get(STATS_URL).json()["warnings"][0]["code"] == "model_unavailable"
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, "MODEL": None}  # the bundled one: fine
+    assert not [r for r in checks.check_cache_alias() if r.id == "embeddings.E007"]
 
 
 def test_check_shared_database_and_pickle_serializer(settings, redis_url):
