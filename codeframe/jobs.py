@@ -804,21 +804,24 @@ def _recover_untaken(cutoff, job_ids: list[Any] | None) -> int:
         return 0
     from django_tasks_db.models import DBTaskResult
 
-    queued = GenerationJob.objects.filter(state=State.QUEUED)
-    if job_ids is not None:
-        queued = queued.filter(pk__in=job_ids)
-    tasks = [t for t in queued.values_list("task_id", flat=True) if _is_task_row(t)]
-    taken = {
+    # Tasks taken that long ago: those of the running jobs (one per busy worker) and of any
+    # such orphan; a few rows, where the queued jobs can be thousands.
+    taken = [
         str(pk)
-        for pk in DBTaskResult.objects.filter(
-            id__in=tasks, status="RUNNING", started_at__lt=cutoff
-        ).values_list("id", flat=True)
-    }
+        for pk in DBTaskResult.objects.filter(status="RUNNING", started_at__lt=cutoff).values_list(
+            "id", flat=True
+        )
+    ]
     if not taken:  # the common case
+        return 0
+    orphans = GenerationJob.objects.filter(state=State.QUEUED, task_id__in=taken)
+    if job_ids is not None:
+        orphans = orphans.filter(pk__in=job_ids)
+    if not orphans.exists():
         return 0
     recovered = 0
     with transaction.atomic():
-        for job in queued.filter(task_id__in=taken).select_for_update(skip_locked=True):
+        for job in orphans.select_for_update(skip_locked=True):
             _fail_task_row(job.task_id)
             _enqueue(job)
             recovered += 1
