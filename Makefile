@@ -1,11 +1,12 @@
-# Two commands for a new user: `make demo` and `make test`. Everything else is plumbing.
+# Three commands for a new user: `make demo`, `make test` and `make serve` (README). Everything
+# else is plumbing.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo serve test install lint format bench screenshots clean
+.PHONY: demo serve test install install-dev lint format bench screenshots clean
 
 # Settings fail closed (production) without DJANGO_ENV: what a person runs from here on a
 # laptop (the demo, the local server, the tests, benchmarks) opts into local.
@@ -43,6 +44,10 @@ test: $(VENV)/.installed-dev
 	DATABASE_URL="$(PG_URL)_$$$$" $(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
+
+# What the tests, lint and benchmarks need on top (pytest, ruff, Playwright...): `make test`
+# installs it too; this, to run one test file first.
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found"; exit 1; }

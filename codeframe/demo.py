@@ -40,4 +40,9 @@ def reset_demo_account(*, username: str = DEMO_USERNAME) -> DemoAccount:
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)
     user.save()
+    # A new password is printed: attempts with the old one (a saved browser password) must
+    # not keep the account locked out for AUTH_LOCKOUT_MINUTES.
+    from axes.utils import reset
+
+    reset(username=username)
     return DemoAccount(username=username, password=password, created=created)

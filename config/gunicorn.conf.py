@@ -20,3 +20,9 @@ threads = env_number("GUNICORN_THREADS", 4)
 timeout = env_number("GUNICORN_TIMEOUT", 300)
 graceful_timeout = 30
 accesslog = "-"
+# gunicorn's control socket (`gunicornc`) sits at one path per user ($HOME/.gunicorn): a second
+# server on the machine (another port, another checkout) took it over and deleted it on exit.
+# Nothing here uses it; GUNICORN_CONTROL_SOCKET=<path> turns it on at a path of its own.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]

@@ -133,6 +133,13 @@ def test_demo_prints_a_local_account_that_logs_in(client, settings):
     assert new != password.strip()
     assert log_in(password).status_code == 200  # the form again: the old password is gone
     assert log_in(new).status_code == 302
+    # A saved browser password tried until the account locks: the next `make demo` (a new
+    # password) unlocks it, or the account stayed locked for AUTH_LOCKOUT_MINUTES.
+    assert 429 in [log_in(password).status_code for _ in range(settings.AXES_FAILURE_LIMIT + 1)]
+    assert log_in(new).status_code == 429
+    last = run("codeframe_demo", str(SAMPLE))
+    newest = next(x for x in last.splitlines() if "log in as:" in x).split("password:")[1]
+    assert log_in(newest).status_code == 302
 
 
 def test_no_demo_account_outside_local_settings(settings):
