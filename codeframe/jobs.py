@@ -795,37 +795,36 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
 
 
 def _recover_untaken(cutoff, job_ids: list[Any] | None) -> int:
-    """Queued jobs whose task a worker took (the task row RUNNING) but which it never marked
-    running: it died between the two (killed, out of memory), and no worker takes a RUNNING
-    task again, so the job stayed queued for good. Taking it is a few milliseconds; its row
-    RUNNING since before `cutoff` (JOB_TIMEOUT) is a dead worker's: its task is failed and the
-    job handed to the queue again, at its turn. Returns how many."""
+    """Queued jobs whose task no worker will run: a worker took it (the task row RUNNING)
+    and died before marking the job running, or the task ended (FAILED: an error before the
+    job was marked running, a database locked or a connection dropped) with the job still
+    queued. No worker takes such a task again, so the job stayed queued for good. Taking a
+    task and marking its job is a few milliseconds: a row RUNNING since before `cutoff`
+    (JOB_TIMEOUT) is a dead worker's. Their tasks are failed and the jobs handed to the queue
+    again, at their turn. Returns how many."""
     if not _database_queue():
         return 0
     from django_tasks_db.models import DBTaskResult
 
-    # Tasks taken that long ago: those of the running jobs (one per busy worker) and of any
-    # such orphan; a few rows, where the queued jobs can be thousands.
-    taken = [
-        str(pk)
-        for pk in DBTaskResult.objects.filter(status="RUNNING", started_at__lt=cutoff).values_list(
-            "id", flat=True
-        )
-    ]
-    if not taken:  # the common case
-        return 0
-    orphans = GenerationJob.objects.filter(state=State.QUEUED, task_id__in=taken)
+    queued = GenerationJob.objects.filter(state=State.QUEUED)
     if job_ids is not None:
-        orphans = orphans.filter(pk__in=job_ids)
-    if not orphans.exists():
+        queued = queued.filter(pk__in=job_ids)
+    tasks = [t for t in queued.values_list("task_id", flat=True) if _is_task_row(t)]
+    lost = DBTaskResult.objects.filter(id__in=tasks).filter(
+        Q(status="RUNNING", started_at__lt=cutoff) | Q(status__in=["FAILED", "SUCCESSFUL"])
+    )
+    taken = [str(pk) for pk in lost.values_list("id", flat=True)]
+    if not taken:  # the common case (no queued job: no query of the task rows at all)
         return 0
     recovered = 0
     with transaction.atomic():
-        for job in orphans.select_for_update(skip_locked=True):
+        for job in queued.filter(task_id__in=taken).select_for_update(skip_locked=True):
             _fail_task_row(job.task_id)
             _enqueue(job)
             recovered += 1
-            logger.warning("job %s: its worker died before running it; queued again", job.pk)
+            logger.warning(
+                "job %s: its task ended or its worker died before running it; queued again", job.pk
+            )
     return recovered
 
 

@@ -139,8 +139,18 @@ def choose_labels(
         labels[g] = next(fresh, "")
         if not labels[g]:
             labels[g] = _unique(_trim(fallbacks[g]), used)
+            if not fits(labels[g]):  # its answers lean both ways: say both ("Good / Bad")
+                sides = [_side([phrase for _, _, phrase in ranked], sign) for sign in (1, -1)]
+                both = " / ".join(side[:1].upper() + side[1:] for side in sides if side)
+                labels[g] = _unique(both if all(sides) else f"{labels[g]} (mixed)", used)
         used.add(_signature(labels[g]))
     return [label[:1].upper() + label[1:] for label in labels]
+
+
+def _side(phrases, sign: int) -> str:
+    """The first of `phrases` that leans the way of `sign` (1 positive, -1 negative); "" if
+    none does."""
+    return next((p for p in phrases if sign * tone(p) >= POLAR), "")
 
 
 def _dominant_extension(

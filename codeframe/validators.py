@@ -24,7 +24,9 @@ def label_key(label: str) -> str:
     """What two labels are compared by when a codeframe refuses a second code (net) labelled
     alike: compatibility-normalised (NFKC: "Café" composed or not, fullwidth letters), without
     invisible format characters (a zero-width space), whitespace runs as one space, case
-    folded. Labels equal by it look the same in the exports and cannot be told apart there."""
+    folded. Labels equal by it look the same in the exports and cannot be told apart there.
+    Deliberately coarse: "10³" is "103" and an emoji joined by a zero-width joiner is its
+    parts, so such near-twins are refused too (rename one)."""
     text = unicodedata.normalize("NFKC", label)
     text = "".join(char for char in text if unicodedata.category(char) != "Cf")
     return " ".join(text.split()).casefold()

@@ -6,6 +6,7 @@ development, `make demo`, `make test` and the tests opt in with DJANGO_ENV=local
 """
 
 import contextlib
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -414,7 +415,7 @@ if not LOCAL:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+LOG_LEVELS = {name.lower() for name in logging.getLevelNamesMapping()}  # WARN, NOTSET too
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

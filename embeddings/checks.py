@@ -95,6 +95,13 @@ def _check_model() -> list:
     return []
 
 
+# torch's device types (torch.device accepts these names; "" or None is the CPU).
+DEVICE_TYPES = frozenset({
+    "cpu", "cuda", "mps", "xpu", "npu", "hpu", "ipu", "xla", "meta", "mtia", "privateuseone",
+    "vulkan", "ort", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "lazy",
+})  # fmt: skip
+
+
 def _bad_values(config: dict) -> list[str]:
     """E008: settings of the wrong type or range, which otherwise failed on the first miss
     (DEVICE "gpu"), or quietly did something else (NORMALIZE "no" is true)."""
@@ -102,9 +109,11 @@ def _bad_values(config: dict) -> list[str]:
 
     def number(name: str, minimum: float, *, whole: bool = False) -> None:
         value = config[name]
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
-            what = "an integer" if whole else "a number"
+        if value is None and whole:  # the code reads `value or default`
+            return
+        good = isinstance(value, int | float) and not isinstance(value, bool)
+        if not good or value < minimum or (whole and value != int(value)):
+            what = "a whole number" if whole else "a number"
             found.append(
                 f"EMBEDDINGS['{name}'] must be {what} of at least {minimum}, not {value!r}."
             )
@@ -117,11 +126,10 @@ def _bad_values(config: dict) -> list[str]:
         if not isinstance(config[name], bool):
             found.append(f"EMBEDDINGS['{name}'] must be True or False, not {config[name]!r}.")
     device = config["DEVICE"]
-    if device is not None and not (
-        isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "mps", "xpu")
-    ):
+    if device and not (isinstance(device, str) and device.split(":")[0] in DEVICE_TYPES):
         found.append(
-            f"EMBEDDINGS['DEVICE'] must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'xpu', not {device!r}."
+            f"EMBEDDINGS['DEVICE'] must be a device torch knows ('cpu', 'cuda', 'cuda:1', "
+            f"'mps'...), not {device!r}."
         )
     if not isinstance(config["KEY_PREFIX"], str) or not config["KEY_PREFIX"]:
         found.append("EMBEDDINGS['KEY_PREFIX'] must be a non-empty string.")

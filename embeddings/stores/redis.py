@@ -93,8 +93,7 @@ class RedisStore(BaseStore):
                     check_id="embeddings.W002",
                 )
             )
-        options = settings.CACHES[self.alias].get("OPTIONS", {})
-        untimed = [o for o in ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT") if o not in options]
+        untimed = _untimed(settings.CACHES[self.alias])
         if untimed:
             found.append(
                 HealthWarning(
@@ -445,3 +444,22 @@ def read_counters(
             recent = recent + Totals.from_mapping(_decoded(next(results)))
         out[fingerprint] = (lifetime, recent, _json(models.get(fingerprint.encode())))
     return out
+
+
+def _untimed(cache: Mapping[str, Any]) -> list[str]:
+    """Which socket timeouts the alias leaves to redis-py's default (none at all): not set in
+    its OPTIONS, its CONNECTION_POOL_KWARGS or its URL's query (django-redis passes each on),
+    or set to None or 0."""
+    options = cache.get("OPTIONS", {}) or {}
+    pool = options.get("CONNECTION_POOL_KWARGS", {}) or {}
+    location = cache.get("LOCATION", "")
+    urls = location if isinstance(location, list | tuple) else [location]
+    query = "&".join(urlsplit(str(url)).query for url in urls)
+    missing = []
+    for option, kwarg in (
+        ("SOCKET_CONNECT_TIMEOUT", "socket_connect_timeout"),
+        ("SOCKET_TIMEOUT", "socket_timeout"),
+    ):
+        if not (options.get(option) or pool.get(kwarg) or f"{kwarg}=" in query):
+            missing.append(option)
+    return missing

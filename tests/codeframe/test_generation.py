@@ -292,6 +292,29 @@ def test_quality_floor_on_the_labelled_sample_survey(real_model):
         assert against < 0.3 * len(leaning), (code.label, against, len(leaning))
 
 
+@pytest.mark.parametrize("central", ["Great", "Terrible"])
+def test_a_code_of_ratings_both_ways_is_labelled_both_ways(central):
+    """Every phrase of a code of "Good"/"Bad" answers takes a side, so it fell back to its
+    most central answer, which took one too."""
+    docs = ["Good", "Good", "Great", "Good", "Great", "Bad", "Terrible", "Bad", "Terrible", "Bad"]
+    unit = np.random.default_rng(0).normal(size=(len(docs), 8))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    centroid = unit.mean(axis=0, keepdims=True) / np.linalg.norm(unit.mean(axis=0))
+    labels = phrases.choose_labels(
+        labelling.count_terms(docs),
+        np.zeros(len(docs), dtype=int),
+        1,
+        weights=np.ones(len(docs)),
+        unit=unit,
+        centroids=centroid,
+        order=[0],
+        fallbacks=[central],
+        texts=docs,
+    )
+    positive, negative = labels[0].split(" / ")
+    assert polarity.tone(positive) >= polarity.POLAR and polarity.tone(negative) <= -polarity.POLAR
+
+
 def test_labels_prefer_a_dominant_bigram_and_skip_numbers_and_filler_words():
     docs = [
         "Please add Apple Pay",

@@ -412,8 +412,16 @@ def test_a_job_whose_worker_died_before_running_it_is_queued_again(question, dat
     DBTaskResult.objects.filter(id=fresh.task_id).update(
         status="RUNNING", started_at=timezone.now()
     )
-    assert jobs.recover_stale_jobs() == 1
+    # A task that failed before its job was marked running (a database locked, a connection
+    # dropped): django-tasks marks it FAILED, and the job stayed queued for good too.
+    failed = jobs.queue_generation(question=question, n_codes=4)
+    DBTaskResult.objects.filter(id=failed.task_id).update(
+        status="FAILED", started_at=timezone.now(), finished_at=timezone.now()
+    )
+    assert jobs.recover_stale_jobs() == 2
     assert jobs.recover_stale_jobs() == 0  # once
+    failed.refresh_from_db()
+    assert DBTaskResult.objects.get(id=failed.task_id).status == "READY"
     dead = job.task_id
     job.refresh_from_db()
     assert job.state == State.QUEUED and job.task_id != dead

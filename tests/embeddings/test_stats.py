@@ -352,6 +352,17 @@ def test_check_refuses_embeddings_values_of_the_wrong_kind(settings, name, value
     assert len(found) == 1 and f"EMBEDDINGS['{name}']" in found[0].msg
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEVICE", "cuda:1"), ("DEVICE", ""), ("DEVICE", None), ("DEVICE", "npu"),
+     ("BATCH_SIZE", 32.0), ("BATCH_SIZE", None), ("COALESCE_MAX_WAIT", 0.5)],
+)  # fmt: skip
+def test_check_takes_embeddings_values_the_code_reads(settings, name, value):
+    """What the code reads as it is (`int(value or 64)`, `DEVICE or "cpu"`) is no error."""
+    settings.EMBEDDINGS = {**settings.EMBEDDINGS, name: value}
+    assert not [r for r in checks.check_cache_alias() if r.id == "embeddings.E008"]
+
+
 def test_the_stats_api_imports_without_drf_spectacular(tmp_path):
     """A host project with DRF but not drf-spectacular: the app's API imported it always."""
     script = (
@@ -406,6 +417,15 @@ def test_check_shared_database_and_pickle_serializer(settings, redis_url):
     settings.CACHES = {"default": settings.CACHES["default"], "embeddings": safe}
     found = checks.check_store_settings()
     assert _ids(found) == {"embeddings.W006"} and "SOCKET_TIMEOUT" in found[0].msg
+    safe["OPTIONS"]["SOCKET_TIMEOUT"] = None  # set, to no timeout
+    assert _ids(checks.check_store_settings()) == {"embeddings.W006"}
+    # ... but given as the pool's keyword or in the URL, as django-redis passes them on.
+    del safe["OPTIONS"]["SOCKET_TIMEOUT"]
+    safe["OPTIONS"]["CONNECTION_POOL_KWARGS"] = {"socket_timeout": 0.5}
+    assert _ids(checks.check_store_settings()) == set()
+    del safe["OPTIONS"]["CONNECTION_POOL_KWARGS"]
+    safe["LOCATION"] = f"{redis_url}?socket_timeout=0.5"
+    assert _ids(checks.check_store_settings()) == set()
 
 
 def test_check_store_server_persistence_noeviction_unreachable(settings, own_redis, tmp_path):

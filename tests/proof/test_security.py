@@ -1093,6 +1093,22 @@ def test_production_refuses_missing_secret_or_debug(tmp_path, change, message):
     assert "ImproperlyConfigured" in done.stderr and message in done.stderr
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"EMBEDDINGS_LOG_LEVEL": "WARN"}, {"CODEFRAME_LOG_LEVEL": "notset"},
+     {"DJANGO_CACHE_URL": "rediss://127.0.0.1:6399/3"}, {"CODEFRAME_TASK_BACKEND": " Immediate "}],
+)  # fmt: skip
+def test_production_takes_every_value_logging_and_redis_take(tmp_path, change):
+    """The choices refused at startup are only those nothing reads: WARN and NOTSET are
+    logging's names too."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env={**production_env(tmp_path), **change}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def test_gunicorn_refuses_a_bad_number_by_name(tmp_path):
     env = {**production_env(tmp_path), "GUNICORN_WORKERS": "abc"}
     done = subprocess.run(
