@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, OuterRef, QuerySet
 from django.http import HttpRequest
@@ -52,17 +54,49 @@ class ScopedValuesFilter(admin.AllValuesFieldListFilter):
         )
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id field whose label (the object's name, printed beside the typed id) is looked up
+    among `queryset` only: Django's looks on the whole table, so typing another client's
+    question or code id printed its survey, question text or label."""
+
+    def __init__(self, rel, admin_site, *, queryset: QuerySet, **kwargs) -> None:
+        super().__init__(rel, admin_site, **kwargs)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.queryset.filter(**{key: value}).exists()
+        except (ValueError, TypeError, OverflowError, ValidationError):
+            visible = False
+        return super().label_and_url_for_value(value) if visible else ("", "")
+
+
+class ScopedForeignKeys:
+    """Foreign keys of an admin form (or inline) offer, and name, only what the user may see:
+    objects of their projects (at least analyst); a user is named only when they share a
+    project with the user (a manager may still add anyone by id, as the pages add anyone by
+    username)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is None:
+            return field
+        named = field.queryset
+        if db_field.related_model in scoping.PATHS:
+            field.queryset = named = scoping.scope(field.queryset, request.user, role=Role.ANALYST)
+        elif db_field.related_model is get_user_model() and not request.user.is_superuser:
+            named = named.filter(memberships__project__in=scoping.projects_for(request.user))
+        if isinstance(field.widget, ForeignKeyRawIdWidget):
+            field.widget = ScopedRawIdWidget(db_field.remote_field, self.admin_site, queryset=named)
+        return field
+
+
+class ScopedAdmin(ScopedForeignKeys, admin.ModelAdmin):
     """A model admin that shows a non-superuser only the objects of their projects."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return scoping.scope(super().get_queryset(request), request.user)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and db_field.related_model in scoping.PATHS:
-            field.queryset = scoping.scope(field.queryset, request.user, role=Role.ANALYST)
-        return field
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_change_permission(request, obj) and (
@@ -140,7 +174,7 @@ class MembersFormSet(forms.BaseInlineFormSet):
             )
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ScopedForeignKeys, admin.TabularInline):
     model = Membership
     formset = MembersFormSet
     fields = ["user", "role"]

@@ -298,7 +298,9 @@ def review_confirm_all(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     each counts as coded by hand, and the queue moves on to the next least sure."""
     codeframe = editable_codeframe(request, codeframe_id)
     wanted = request.POST.getlist("response")
-    if not wanted or not all(pk.isascii() and pk.isdigit() for pk in wanted):
+    # Ids are database integers: 30 digits overflowed SQLite's (a 500), 5,000 Python's
+    # int() limit. No answer has such an id.
+    if not wanted or not all(pk.isascii() and pk.isdigit() and len(pk) <= 18 for pk in wanted):
         messages.error(request, "No answers to confirm.")
         return redirect("codeframe:codeframe-review", codeframe.pk)
     confirmed = services.confirm_codings(

@@ -28,7 +28,7 @@ from codeframe.forms import (
     WaveForm,
 )
 from codeframe.importers import read_pasted, read_upload
-from codeframe.throttling import ImportThrottle, refund, throttle_page
+from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.views.shared import editable_codeframe
 
 
@@ -68,7 +68,7 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 
 
 @login_required
-@throttle_page(ImportThrottle)
+@throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     form = WaveForm()

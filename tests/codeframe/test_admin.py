@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from codeframe import services, waves
@@ -200,6 +200,25 @@ def viewer_client(client, codeframe, django_user_model):
     client.force_login(viewer)
     client.user = viewer
     return client
+
+
+def test_a_raw_id_names_only_what_the_user_may_see(client, codeframe, other_codeframe):
+    """Django's raw-id field prints the name of whatever id is typed, from the whole table:
+    another client's question (survey, text) and code label, by walking the ids."""
+    analyst = User.objects.create_user("analyst", password="pw-analyst-123", is_staff=True)
+    analyst.user_permissions.set(Permission.objects.filter(content_type__app_label="codeframe"))
+    Membership.objects.create(project=codeframe.question.project, user=analyst, role=Role.ANALYST)
+    client.force_login(analyst)
+    theirs = other_codeframe.codes.first()
+    Code.objects.filter(pk=theirs.pk).update(label=f"{SECRET} code")
+    add = reverse("admin:codeframe_response_add")
+    assert SECRET not in client.get(add, {"question": other_codeframe.question_id}).content.decode()
+    own = client.get(add, {"question": codeframe.question_id}).content.decode()
+    assert f"/admin/codeframe/question/{codeframe.question_id}/change/" in own  # still named
+    mine = Assignment.objects.filter(codeframe=codeframe).first()
+    url = reverse("admin:codeframe_assignment_change", args=[mine.pk])
+    refused = client.post(url, {"code": theirs.pk, "confidence": "0.5"}).content.decode()
+    assert "Select a valid choice" in refused and SECRET not in refused
 
 
 @pytest.mark.parametrize("model", [*MODELS, "generationjob"])

@@ -131,6 +131,20 @@ def test_a_wave_refused_before_its_import_does_not_count(rates, staff_user, code
     assert client.post(url, {**body, "wave": "2027-03"}, format="json").status_code == 429
 
 
+def test_the_wave_page_counts_a_generation_as_the_api_does(rates, staff_client, codeframe):
+    """The page's waves spent only the import rate: past the generation rate the API said 429
+    and the page queued coding jobs."""
+    from codeframe import waves
+
+    waves.approve_codeframe(codeframe=codeframe)
+    url = f"/codeframes/{codeframe.pk}/waves/new/"
+    for n in (1, 2):  # the generation rate is 2/hour here
+        done = staff_client.post(url, {"wave": f"2027-0{n}", "pasted": "Too expensive"})
+        assert done.status_code == 302 and "/jobs/" in done["Location"]
+    refused = staff_client.post(url, {"wave": "2027-03", "pasted": "Too expensive"})
+    assert refused.status_code == 429
+
+
 def test_a_request_that_did_the_work_and_failed_still_counts(rates, settings, staff_user):
     """The import rate guards the import: answers read and refused (more than MAX_RESPONSES)
     count, or a client could import 50,000 answers again and again for nothing."""

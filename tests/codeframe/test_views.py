@@ -381,6 +381,9 @@ def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
     assert f"Confirmed the codes of {len(shown)} answers." in page
     assert "Every coded answer has been checked." in page and listed() == []
     assert not HandCoded.objects.filter(response__question=stranger.question).exists()
+    for huge in ("9" * 30, "9" * 5000):  # past the database's integers, and Python's int()
+        refused = staff_client.post(all_right, {"response": [huge]}, follow=True)
+        assert refused.status_code == 200 and "No answers to confirm." in refused.content.decode()
 
     # An answer without a code has nothing to confirm: a message, and nothing is marked.
     again = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[2].pk])
