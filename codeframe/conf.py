@@ -29,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     # bomb: 48 KB of shared strings took 8 s of CPU and 130 MB).
     "XLSX_MAX_UNCOMPRESSED_BYTES": 200 * 1024 * 1024,
     "XLSX_MAX_RATIO": 100,
+    # ... or when its shared strings (every distinct text cell, which openpyxl holds in
+    # memory whole, about 7 times their XML's size) are larger than this: 66 MB of them took a
+    # web process from 100 MB to 570 MB for 30 s. 32 MB is some 150,000 answers of 200
+    # characters; a larger survey export is imported as CSV.
+    "XLSX_MAX_SHARED_STRINGS_BYTES": 32 * 1024 * 1024,
     # Reading a sheet stops after this many empty rows in a row (a sheet may declare a million
     # formatted empty rows, about 0.1 ms each to parse); the rows below are not read.
     "XLSX_MAX_BLANK_RUN": 10_000,

@@ -187,7 +187,8 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
     reads more than a member declares (it fails on the CRC instead), so the declared sizes
     bound the work. Raises ImportFailed when the total is above
     CODEFRAME["XLSX_MAX_UNCOMPRESSED_BYTES"] or a member above 1 MB expands more than
-    CODEFRAME["XLSX_MAX_RATIO"] times; leaves the file at its start.
+    CODEFRAME["XLSX_MAX_RATIO"] times, or its shared strings (read into memory whole) are
+    above CODEFRAME["XLSX_MAX_SHARED_STRINGS_BYTES"]; leaves the file at its start.
     """
     config = get_config()
     max_total, max_ratio = config["XLSX_MAX_UNCOMPRESSED_BYTES"], config["XLSX_MAX_RATIO"]
@@ -209,6 +210,13 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
                 f"({ratio:,.0f} times; the limit is {max_ratio:,}). Nothing was imported; save "
                 "the sheet as CSV."
             )
+    strings = sum(m.file_size for m in members if m.filename.lower() == "xl/sharedstrings.xml")
+    if strings > config["XLSX_MAX_SHARED_STRINGS_BYTES"]:
+        raise ImportFailed(
+            f"The workbook's text cells take {human_bytes(strings)} unpacked; the limit is "
+            f"{human_bytes(config['XLSX_MAX_SHARED_STRINGS_BYTES'])} (a workbook is read whole "
+            "into memory). Nothing was imported; save the sheet with the answers as CSV."
+        )
     if total > max_total:
         raise ImportFailed(
             f"The workbook expands to {human_bytes(total)} when unpacked; the limit is "

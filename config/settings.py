@@ -325,6 +325,9 @@ CODEFRAME = {
         "CODEFRAME_XLSX_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024
     ),
     "XLSX_MAX_RATIO": env_number("CODEFRAME_XLSX_MAX_RATIO", 100),
+    "XLSX_MAX_SHARED_STRINGS_BYTES": env_number(
+        "CODEFRAME_XLSX_MAX_SHARED_STRINGS_BYTES", 32 * 1024 * 1024
+    ),
     # Uploads (file, pasted text, API body) larger than this are refused before being read.
     "MAX_UPLOAD_BYTES": env_number("CODEFRAME_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
     # A running job whose worker has not reported for this many seconds is retried (or failed).
