@@ -106,6 +106,7 @@ def test_demo_run_again_keeps_what_an_analyst_did_with_the_last_run_and_reports_
     answers = question.responses.count()
     assert answers > 300 and Codeframe.objects.filter(question=question).count() == 2
     assert "(uncoded)" in output and "first generation:" in output
+    assert "cached by an earlier run" in output  # a first generation with only cache hits
     line = next(x for x in output.splitlines() if x.startswith("second generation:"))
     assert f"{answers:,} cache hits)" in line and " vs first " in line
 

@@ -52,6 +52,11 @@ class Command(BaseCommand):
                 self.stdout.write(codeframe_table(codeframe=codeframe))
                 self.stdout.write("")
                 self.stdout.write(f"first generation: {timing_line(codeframe)}")
+                if codeframe.cache_hits and not codeframe.cache_misses:
+                    self.stdout.write(
+                        "  (every answer's vector was cached by an earlier run: `make clean` "
+                        "starts cold)"
+                    )
         first, second = (run.timings for run in runs)
         self.stdout.write(
             f"second generation: {second['total_seconds']:.2f} s (embedding "
