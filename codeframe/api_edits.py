@@ -179,6 +179,8 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             '`{"code": 3}` makes code 3 its primary code (a second code stays), `{"code": '
             'null}` leaves it uncoded, `{"confirm": true}` says its codes are right. Each marks '
             "it coded by hand: it leaves the review queue, and coding the wave again keeps it. "
+            '`{"confirm": false}` undoes that: its codes stay, coding the wave again decides '
+            "them, and the review queue lists it again. "
             "`response` is the answer's id in the codeframe's payload (`responses[].response`)."
         ),
     )
@@ -190,6 +192,8 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             raise NotFound(f"This codeframe's question has no answer {response_id}.")
         if data.get("confirm"):
             services.confirm_coding(response=response, codeframe=codeframe)
+        elif "confirm" in data:
+            services.release_coding(response=response, codeframe=codeframe)
         elif data["code"] is None:
             services.uncode_response(response=response, codeframe=codeframe)
         else:

@@ -222,13 +222,15 @@ class AnswerEditSerializer(RequestSerializer):
         "stays); null: leave it uncoded (it fits none of the codes).",
     )
     confirm = serializers.BooleanField(
-        required=False, help_text="true: its codes are right as they are."
+        required=False,
+        help_text="true: its codes are right as they are; false: no longer coded by hand "
+        "(its codes stay; coding the wave again decides them, and the review queue lists it).",
     )
 
     def validate(self, attrs):
-        if ("code" in attrs) == ("confirm" in attrs) or attrs.get("confirm") is False:
+        if ("code" in attrs) == ("confirm" in attrs):
             raise serializers.ValidationError(
-                'Send {"code": 3}, {"code": null} or {"confirm": true}.'
+                'Send {"code": 3}, {"code": null}, {"confirm": true} or {"confirm": false}.'
             )
         return attrs
 

@@ -1026,6 +1026,17 @@ def confirm_codings(*, codeframe: Codeframe, response_ids: Iterable[int]) -> int
     return len(coded - before)
 
 
+def release_coding(*, response: Response, codeframe: Codeframe) -> bool:
+    """Undo "by hand" for the answer in `codeframe`: its codes stay as they are, but coding
+    the wave again decides them afresh (`waves.keep_hand_coding` no longer keeps them) and the
+    review queue lists it again. An answer confirmed, moved or left uncoded by mistake had no
+    way back to the classifier. Returns whether it was coded by hand."""
+    with transaction.atomic():
+        lock_codeframe(codeframe.pk)
+        released, _ = HandCoded.objects.filter(codeframe=codeframe, response=response).delete()
+    return bool(released)
+
+
 def remove_second_code(*, response: Response, code: Code) -> None:
     """Take `code` off the answer where it is its second code (the primary stays). Raises
     InvalidEdit when the answer does not carry it as a second code."""

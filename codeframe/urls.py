@@ -111,6 +111,11 @@ urlpatterns = [
         views.response_confirm,
         name="response-confirm",
     ),
+    path(
+        "codeframes/<int:codeframe_id>/responses/<int:response_id>/release/",
+        views.response_release,
+        name="response-release",
+    ),
     path("codeframes/<int:codeframe_id>/codes/new/", views.code_add, name="code-add"),
     path(
         "codeframes/<int:codeframe_id>/responses/<int:response_id>/codes/<int:code_id>/remove/",

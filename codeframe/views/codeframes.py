@@ -293,6 +293,24 @@ def response_confirm(request: HttpRequest, codeframe_id: int, response_id: int) 
 
 @require_POST
 @login_required
+def response_release(request: HttpRequest, codeframe_id: int, response_id: int) -> HttpResponse:
+    """Undo "by hand" (`services.release_coding`): coding the wave again decides the answer's
+    codes, and the review page lists it again."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    response = selectors.get_response(codeframe=codeframe, response_id=response_id)
+    if services.release_coding(response=response, codeframe=codeframe):
+        messages.success(
+            request,
+            f"Answer {response.respondent_id} is no longer coded by hand: coding the wave again "
+            "decides its codes, and the review page lists it again.",
+        )
+    else:
+        messages.info(request, f"Answer {response.respondent_id} was not coded by hand.")
+    return back_to_form(request, codeframe)
+
+
+@require_POST
+@login_required
 def review_confirm_all(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     """The answers the review page listed (`response`, repeated) are right as they are coded:
     each counts as coded by hand, and the queue moves on to the next least sure."""

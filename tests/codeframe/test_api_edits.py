@@ -198,7 +198,7 @@ def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_cl
     for payload, says in (
         ({}, "Send"),
         ({"code": other, "confirm": True}, "Send"),
-        ({"confirm": False}, "Send"),
+        ({"code": other, "confirm": False}, "Send"),
         ({"code": 999}, "no code 999"),
         ({"codes": [other]}, "Unknown field: codes"),
     ):
@@ -211,3 +211,10 @@ def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_cl
     )
     for bad in ("0", "1001", "x"):
         assert api_client.get(url(codeframe, f"review/?limit={bad}")).status_code == 400
+    # Undone: no longer by hand, its codes as they were, back on the queue.
+    released = api_client.patch(answer.format(first), {"confirm": False}, format="json")
+    assert released.status_code == 200 and released.json()["by_hand"] is False
+    assert released.json()["codes"][0] == primary[0].code.number
+    body = api_client.get(url(codeframe, "review/")).json()
+    assert (body["left"], body["checked"]) == (len(primary) - 2, 1)
+    assert first in [r["response"] for r in body["responses"]]

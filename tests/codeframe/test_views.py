@@ -385,6 +385,23 @@ def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
         refused = staff_client.post(all_right, {"response": [huge]}, follow=True)
         assert refused.status_code == 200 and "No answers to confirm." in refused.content.decode()
 
+    # "By hand" undone from the code's page: back on the queue, its codes as they were.
+    released = least_sure[3]
+    code_page = staff_client.get(
+        reverse(
+            "codeframe:code-detail",
+            args=[
+                codeframe.pk,
+                released.assignments.get(codeframe=codeframe, is_primary=True).code_id,
+            ],
+        )
+    ).content.decode()
+    release = reverse("codeframe:response-release", args=[codeframe.pk, released.pk])
+    assert f'action="{release}"' in code_page
+    page = staff_client.post(release, {"next": url}, follow=True).content.decode()
+    assert "is no longer coded by hand" in page and released.respondent_id in listed()
+    assert not HandCoded.objects.filter(codeframe=codeframe, response=released).exists()
+
     # An answer without a code has nothing to confirm: a message, and nothing is marked.
     again = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[2].pk])
     HandCoded.objects.filter(response=least_sure[2]).delete()

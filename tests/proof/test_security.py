@@ -228,6 +228,7 @@ EXPECTED = {
     "codeframes/<int:codeframe_id>/review/": (OBJ_READ, ALL_405),
     "codeframes/<int:codeframe_id>/review/confirm/": (ALL_405, OBJ_EDIT),  # none: a message
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/confirm/": (ALL_405, OBJ_EDIT),
+    "codeframes/<int:codeframe_id>/responses/<int:response_id>/release/": (ALL_405, OBJ_EDIT),
     # Background jobs: their progress pages and actions, within the job's project.
     "jobs/<uuid:job_id>/": (OBJ_READ, ALL_405),
     "jobs/<uuid:job_id>/cancel/": (ALL_405, OBJ_EDIT),
