@@ -210,7 +210,7 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
                 f"({ratio:,.0f} times; the limit is {max_ratio:,}). Nothing was imported; save "
                 "the sheet as CSV."
             )
-    strings = sum(m.file_size for m in members if m.filename.lower() == "xl/sharedstrings.xml")
+    strings = _shared_strings_size(file, members)
     if strings > config["XLSX_MAX_SHARED_STRINGS_BYTES"]:
         raise ImportFailed(
             f"The workbook's text cells take {human_bytes(strings)} unpacked; the limit is "
@@ -222,6 +222,41 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
             f"The workbook expands to {human_bytes(total)} when unpacked; the limit is "
             f"{human_bytes(max_total)}. Nothing was imported; save the sheet as CSV, or split it."
         )
+
+
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+
+
+def _shared_strings_size(file: IO[bytes], members: list[zipfile.ZipInfo]) -> int:
+    """The unpacked size of the workbook's shared-strings parts: those `[Content_Types].xml`
+    declares as such (openpyxl finds them there, under any name), and `xl/sharedStrings.xml`
+    in any case. A content-types part too large to be one is refused, as a bomb."""
+    from defusedxml import ElementTree
+
+    by_name = {m.filename: m for m in members}
+    wanted = {m.filename for m in members if m.filename.lower() == "xl/sharedstrings.xml"}
+    types = by_name.get("[Content_Types].xml")
+    if types is not None:
+        if types.file_size > 1024 * 1024:
+            raise ImportFailed(
+                "The workbook's [Content_Types].xml is too large to be one. Nothing was "
+                "imported; save the sheet as CSV."
+            )
+        try:
+            with zipfile.ZipFile(file) as archive:
+                root = ElementTree.fromstring(archive.read(types))
+        except (zipfile.BadZipFile, OSError, ValueError, ElementTree.ParseError) as exc:
+            # Damaged (or hostile XML, which defusedxml refuses): openpyxl says so, in its words.
+            logger.debug("unreadable [Content_Types].xml: %s", exc)
+            root = None
+        finally:
+            file.seek(0)
+        for override in [] if root is None else root:
+            if override.get("ContentType") == SHARED_STRINGS_TYPE:
+                wanted.add(str(override.get("PartName", "")).lstrip("/"))
+    return sum(by_name[name].file_size for name in wanted if name in by_name)
 
 
 def read_xlsx(

@@ -299,10 +299,15 @@ def response_release(request: HttpRequest, codeframe_id: int, response_id: int) 
     codeframe = editable_codeframe(request, codeframe_id)
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
     if services.release_coding(response=response, codeframe=codeframe):
+        then = []
+        if codeframe.coded_with_id:  # a wave's frame: coding it again is what by hand held
+            then.append("coding the wave again decides its codes")
+        if selectors.answer_coding(codeframe=codeframe, response=response).codes:
+            then.append("the review page lists it again")  # it lists coded answers only
         messages.success(
             request,
-            f"Answer {response.respondent_id} is no longer coded by hand: coding the wave again "
-            "decides its codes, and the review page lists it again.",
+            f"Answer {response.respondent_id} is no longer coded by hand"
+            + (f": {' and '.join(then)}." if then else "."),
         )
     else:
         messages.info(request, f"Answer {response.respondent_id} was not coded by hand.")

@@ -399,7 +399,8 @@ def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
     release = reverse("codeframe:response-release", args=[codeframe.pk, released.pk])
     assert f'action="{release}"' in code_page
     page = staff_client.post(release, {"next": url}, follow=True).content.decode()
-    assert "is no longer coded by hand" in page and released.respondent_id in listed()
+    assert "is no longer coded by hand: the review page lists it again." in page
+    assert released.respondent_id in listed()
     assert not HandCoded.objects.filter(codeframe=codeframe, response=released).exists()
 
     # An answer without a code has nothing to confirm: a message, and nothing is marked.

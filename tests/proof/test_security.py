@@ -995,6 +995,27 @@ def test_xlsx_with_too_many_text_cells_is_refused_before_it_is_read(world, setti
     )
     assert response.status_code == 200
     assert "text cells take" in response.content.decode() and Question.objects.count() == 2
+    # Under another name, as [Content_Types].xml declares it (openpyxl finds it there).
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(renamed, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/strings.xml" ContentType="application/vnd.'
+                    b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
+            name = "xl/strings.xml" if item.filename == "xl/sharedStrings.xml" else item.filename
+            target.writestr(name, data)
+    response = _upload(
+        client_for("analyst", world),
+        "strings.xlsx",
+        renamed.getvalue(),
+        project=world["project"].pk,
+    )
+    assert "text cells take" in response.content.decode() and Question.objects.count() == 2
 
 
 def test_formula_injection_in_an_upload_is_neutralised_in_every_export(world):
