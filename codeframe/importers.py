@@ -195,6 +195,7 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
     try:
         with zipfile.ZipFile(file) as archive:
             members = archive.infolist()
+            types = _content_types(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise ImportFailed(f"The file is not a readable .xlsx workbook ({exc}).") from exc
     finally:
@@ -210,7 +211,7 @@ def check_xlsx_archive(file: IO[bytes]) -> None:
                 f"({ratio:,.0f} times; the limit is {max_ratio:,}). Nothing was imported; save "
                 "the sheet as CSV."
             )
-    strings = _shared_strings_size(file, members)
+    strings = _shared_strings_size(members, types)
     if strings > config["XLSX_MAX_SHARED_STRINGS_BYTES"]:
         raise ImportFailed(
             f"The workbook's text cells take {human_bytes(strings)} unpacked; the limit is "
@@ -229,33 +230,37 @@ SHARED_STRINGS_TYPE = (
 )
 
 
-def _shared_strings_size(file: IO[bytes], members: list[zipfile.ZipInfo]) -> int:
-    """The unpacked size of the workbook's shared-strings parts: those `[Content_Types].xml`
-    declares as such (openpyxl finds them there, under any name), and `xl/sharedStrings.xml`
-    in any case. A content-types part too large to be one is refused, as a bomb."""
+def _content_types(archive: zipfile.ZipFile):
+    """The archive's parsed `[Content_Types].xml` (defusedxml), or None when it has none or it
+    is unreadable (openpyxl then says what is wrong, in its words). One too large to be one is
+    refused, as a bomb."""
     from defusedxml import ElementTree
 
+    try:
+        part = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        return None
+    if part.file_size > 1024 * 1024:
+        raise ImportFailed(
+            "The workbook's [Content_Types].xml is too large to be one. Nothing was "
+            "imported; save the sheet as CSV."
+        )
+    try:
+        return ElementTree.fromstring(archive.read(part))
+    except (zipfile.BadZipFile, OSError, ValueError, ElementTree.ParseError) as exc:
+        logger.debug("unreadable [Content_Types].xml: %s", exc)
+        return None
+
+
+def _shared_strings_size(members: list[zipfile.ZipInfo], types) -> int:
+    """The unpacked size of the workbook's shared-strings parts: those its content `types`
+    declare as such (openpyxl finds them there, under any name), and `xl/sharedStrings.xml`
+    in any case."""
     by_name = {m.filename: m for m in members}
     wanted = {m.filename for m in members if m.filename.lower() == "xl/sharedstrings.xml"}
-    types = by_name.get("[Content_Types].xml")
-    if types is not None:
-        if types.file_size > 1024 * 1024:
-            raise ImportFailed(
-                "The workbook's [Content_Types].xml is too large to be one. Nothing was "
-                "imported; save the sheet as CSV."
-            )
-        try:
-            with zipfile.ZipFile(file) as archive:
-                root = ElementTree.fromstring(archive.read(types))
-        except (zipfile.BadZipFile, OSError, ValueError, ElementTree.ParseError) as exc:
-            # Damaged (or hostile XML, which defusedxml refuses): openpyxl says so, in its words.
-            logger.debug("unreadable [Content_Types].xml: %s", exc)
-            root = None
-        finally:
-            file.seek(0)
-        for override in [] if root is None else root:
-            if override.get("ContentType") == SHARED_STRINGS_TYPE:
-                wanted.add(str(override.get("PartName", "")).lstrip("/"))
+    for override in [] if types is None else types:
+        if override.get("ContentType") == SHARED_STRINGS_TYPE:
+            wanted.add(str(override.get("PartName", "")).lstrip("/"))
     return sum(by_name[name].file_size for name in wanted if name in by_name)
 
 

@@ -9,7 +9,7 @@ the opposite of half its answers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -24,6 +24,7 @@ def _analyzer():
     return SentimentIntensityAnalyzer()
 
 
+@lru_cache(maxsize=65_536)  # a code's answers are read again for its net's label
 def tone(text: str) -> float:
     """VADER's compound score of `text`: -1 (negative) .. 1 (positive), 0 for neutral."""
     return float(_analyzer().polarity_scores(text)["compound"])

@@ -139,18 +139,13 @@ def _bad_values(config: dict) -> list[str]:
         found.append(
             f"EMBEDDINGS['MODEL'] must be a model name, a folder or None, not {config['MODEL']!r}."
         )
-    if config["TEXT_SOURCE"]:
-        try:
-            import_string(config["TEXT_SOURCE"])
-        except ImportError as exc:
-            found.append(
-                f"EMBEDDINGS['TEXT_SOURCE'] {config['TEXT_SOURCE']!r} cannot be imported: {exc}"
-            )
-    for path in config["STATS_SECTIONS"] or []:
+    paths = [("TEXT_SOURCE", config["TEXT_SOURCE"])] if config["TEXT_SOURCE"] else []
+    paths += [("STATS_SECTIONS", path) for path in config["STATS_SECTIONS"] or []]
+    for name, path in paths:
         try:
             import_string(path)
         except ImportError as exc:
-            found.append(f"EMBEDDINGS['STATS_SECTIONS'] entry {path!r} cannot be imported: {exc}")
+            found.append(f"EMBEDDINGS['{name}'] {path!r} cannot be imported: {exc}")
     return found
 
 
