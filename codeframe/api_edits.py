@@ -20,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import selectors, services, waves
+from codeframe import search, selectors, services, waves
 from codeframe.api import NO_CODEFRAME_404, VIEWER_403, LimitedJSONParser
 from codeframe.api_errors import UnusableInput
 from codeframe.models import Code, Codeframe, Net, Role
@@ -28,9 +28,13 @@ from codeframe.serializers import (
     AnswerCodingSerializer,
     AnswerEditSerializer,
     CodeAddSerializer,
+    CodeAnswersSerializer,
     CodeEditSerializer,
     CodeMergeSerializer,
+    CodesAddedSerializer,
     EditedCodeSerializer,
+    FindQuerySerializer,
+    FoundAnswersSerializer,
     NetEditSerializer,
     NetSerializer,
     ReviewSerializer,
@@ -151,6 +155,25 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         return Response(_code_payload(target))
 
     @extend_schema(
+        request=CodeAnswersSerializer,
+        responses={200: CodesAddedSerializer, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
+        summary="Code answers with a code as well",
+        description=(
+            '`{"responses": [12, 15]}`: each answer gets the code, as its primary code if it had '
+            "none, else after its codes (multi-coding; its primary stays), and counts as coded "
+            "by hand. An id that is not one of the codeframe's answers refuses the whole "
+            "request (400), nothing coded. With `GET .../responses/?search=`: code every "
+            "answer that says it."
+        ),
+    )
+    def code_answers(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        code = _code(codeframe, number)
+        wanted = _valid(CodeAnswersSerializer, request)["responses"]
+        added = services.add_code_to_answers(code=code, response_ids=wanted)
+        return Response({**vars(added), "code": _code_payload(code)})
+
+    @extend_schema(
         request=NetEditSerializer,
         responses={200: NetSerializer, 400: INVALID_400, 403: VIEWER_403, 404: NO_CODE_404},
         summary="Rename a net",
@@ -203,6 +226,29 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             services.move_response(response=response, to_code=code)
         coding = selectors.answer_coding(codeframe=codeframe, response=response)
         return Response(AnswerCodingSerializer(coding).data)
+
+    @extend_schema(
+        parameters=[FindQuerySerializer],
+        responses={200: FoundAnswersSerializer, 400: INVALID_400, 404: NO_CODEFRAME_404},
+        summary="Find a codeframe's answers by their words, with their codes",
+        description=(
+            "`?search=overdraft fee`: the answers with every word (as a word or part of one, "
+            "ignoring case and accents) or whose respondent id it is, in import order; "
+            "`&uncoded=true`: among the answers without a code only. `total` counts them all, "
+            "`responses` lists the first `limit`."
+        ),
+    )
+    def find(self, request: Request, codeframe_id: int) -> Response:
+        codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+        query = FindQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = search.find_answers(
+            codeframe=codeframe,
+            query=query.validated_data["search"],
+            uncoded_only=query.validated_data["uncoded"],
+            limit=query.validated_data["limit"],
+        )
+        return Response(FoundAnswersSerializer(found).data)
 
     @extend_schema(
         parameters=[

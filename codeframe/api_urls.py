@@ -22,7 +22,13 @@ urlpatterns = [
         edits({"post": "merge_code"}),
         name="code-merge",
     ),
+    path(
+        "<int:codeframe_id>/codes/<int:number>/responses/",
+        edits({"post": "code_answers"}),
+        name="code-responses",
+    ),
     path("<int:codeframe_id>/nets/<int:number>/", edits({"patch": "edit_net"}), name="net-detail"),
+    path("<int:codeframe_id>/responses/", edits({"get": "find"}), name="response-list"),
     path(
         "<int:codeframe_id>/responses/<int:response_id>/",
         edits({"patch": "edit_response"}),

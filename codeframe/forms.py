@@ -122,6 +122,36 @@ class MoveForm(_CodeChoiceForm):
     to_code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Move to")
 
 
+class AnswerIdsField(forms.Field):
+    """Several answer ids (`<input name=... value=id>` repeated), as ints; at least one."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"required": "Tick at least one answer."}
+
+    def to_python(self, value) -> list[int]:
+        ids = []
+        for item in value or []:
+            if not (isinstance(item, str) and item.isascii() and item.isdigit()) or len(item) > 18:
+                raise forms.ValidationError("Answers are named by their ids.", code="invalid")
+            ids.append(int(item))
+        return ids
+
+
+class AddCodeForm(_CodeChoiceForm):
+    """The found answers' page: the code to add to the answers ticked."""
+
+    field_name = "code"
+    code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Add code")
+    response = AnswerIdsField()
+
+
+class FindForm(forms.Form):
+    """The found answers' page: the words to look for, and whether among uncoded answers only."""
+
+    q = forms.CharField(label="Find answers with", max_length=200, required=False)
+    uncoded = forms.BooleanField(label="Uncoded answers only", required=False)
+
+
 class AssignSuggestionForm(_CodeChoiceForm):
     field_name = "code"
     code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Code as")

@@ -405,6 +405,14 @@ def answer_coding(*, codeframe: Codeframe, response: Response) -> CodedResponse:
     return next(_coded(codeframe, Response.objects.filter(pk=response.pk)))
 
 
+def coded_answers(*, codeframe: Codeframe, response_ids: list[int]) -> list[CodedResponse]:
+    """Those answers of the codeframe's question with their codes there, in import order."""
+    responses = Response.objects.filter(
+        question_id=codeframe.question_id, pk__in=response_ids
+    ).order_by("position")
+    return list(_coded(codeframe, responses))
+
+
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
     import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand."""

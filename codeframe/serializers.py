@@ -8,6 +8,7 @@ from rest_framework.settings import api_settings
 from codeframe import validators
 from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
+from codeframe.search import FIND_LIMIT, MAX_QUERY_CHARS
 
 
 class RequestSerializer(serializers.Serializer):
@@ -254,6 +255,50 @@ class ReviewAnswerSerializer(serializers.Serializer):
     text = serializers.CharField(source="response.text")
     code = serializers.IntegerField(source="code.number", help_text="Its primary code's number.")
     confidence = serializers.FloatField()
+
+
+class FindQuerySerializer(serializers.Serializer):
+    """The query string of `GET .../responses/`."""
+
+    search = serializers.CharField(
+        max_length=MAX_QUERY_CHARS,
+        help_text="Words that must all be in the answer (parts of words too; case and accents "
+        "ignored), or a respondent id.",
+    )
+    uncoded = serializers.BooleanField(
+        required=False, default=False, help_text="Only answers without a code."
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=FIND_LIMIT,
+        min_value=1,
+        max_value=FIND_LIMIT,
+        help_text=f"At most this many answers listed (1-{FIND_LIMIT}).",
+    )
+
+
+class FoundAnswersSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    total = serializers.IntegerField(help_text="Answers that match, listed or not.")
+    responses = AnswerCodingSerializer(
+        many=True, source="answers", help_text="In import order, at most `limit`."
+    )
+
+
+class CodeAnswersSerializer(RequestSerializer):
+    responses = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=FIND_LIMIT,
+        help_text="Ids of the codeframe's answers (`responses[].response`) to code with it.",
+    )
+
+
+class CodesAddedSerializer(serializers.Serializer):
+    primary = serializers.IntegerField(help_text="Answers that had no code: it is their primary.")
+    further = serializers.IntegerField(help_text="Answers that had codes: added after them.")
+    had_it = serializers.IntegerField(help_text="Answers that carried it already.")
+    code = EditedCodeSerializer(help_text="The code with its figures as they are now.")
 
 
 class ReviewSerializer(serializers.Serializer):

@@ -955,6 +955,57 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
     return assignment
 
 
+@dataclass(frozen=True)
+class CodesAdded:
+    primary: int  # answers that had no code: `code` is their primary code now
+    further: int  # answers that had one: `code` is added after their codes
+    had_it: int  # answers that carried it already (unchanged, now counted as by hand)
+
+
+def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdded:
+    """Code those answers of the code's question with `code` as well (an analyst's "these all
+    mention it"): the primary code of an answer that had none, else one more code after its
+    codes (multi-coding; its primary stays). Every one of them counts as coded by hand
+    (`mark_hand_coded`). Ids of other questions' answers are refused, nothing changed: a
+    client's id typo must not quietly code less than was asked."""
+    wanted = _unique(list(response_ids))
+    with transaction.atomic():
+        codeframe = lock_codeframe(code.codeframe_id)
+        code = _current(code)
+        found = set(
+            Response.objects.filter(question_id=codeframe.question_id, pk__in=wanted).values_list(
+                "pk", flat=True
+            )
+        )
+        if strangers := [pk for pk in wanted if pk not in found]:
+            raise InvalidEdit(
+                f"This codeframe's question has no answer {strangers[0]}"
+                + (f" (nor {len(strangers) - 1} more)" if len(strangers) > 1 else "")
+                + ": nothing was coded."
+            )
+        carried = Assignment.objects.filter(codeframe=codeframe, response_id__in=wanted)
+        had_it = set(carried.filter(code=code).values_list("response_id", flat=True))
+        coded = set(carried.values_list("response_id", flat=True))
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    codeframe=codeframe,
+                    response_id=pk,
+                    code=code,
+                    confidence=1.0,
+                    is_primary=pk not in coded,
+                )
+                for pk in wanted
+                if pk not in had_it
+            ]
+        )
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=wanted)
+        primary = len([pk for pk in wanted if pk not in coded])
+        if primary:
+            refresh_sizes(codeframe=codeframe)
+    return CodesAdded(primary=primary, further=len(coded - had_it), had_it=len(had_it))
+
+
 def _refresh_description(code: Code) -> None:
     """After an answer left `code`: its examples show what its answers are, so the examples no
     longer among its (primary) answers go, topped up with its most confident answers (a moved

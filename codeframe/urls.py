@@ -56,6 +56,12 @@ urlpatterns = [
         views.codeframe_uncoded,
         name="codeframe-uncoded",
     ),
+    path("codeframes/<int:codeframe_id>/find/", views.codeframe_find, name="codeframe-find"),
+    path(
+        "codeframes/<int:codeframe_id>/find/code/",
+        views.answers_add_code,
+        name="answers-add-code",
+    ),
     path(
         "codeframes/<int:codeframe_id>/review/",
         views.codeframe_review,

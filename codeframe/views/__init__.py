@@ -8,6 +8,7 @@ background job's progress), `codeframes` (reviewing and editing a codeframe, exp
 and `projects` (clients and their members); `shared` holds what several of them use."""
 
 from codeframe.views.codeframes import (
+    answers_add_code,
     code_add,
     code_delete,
     code_detail,
@@ -17,6 +18,7 @@ from codeframe.views.codeframes import (
     codeframe_delete,
     codeframe_detail,
     codeframe_export,
+    codeframe_find,
     codeframe_review,
     codeframe_uncoded,
     net_rename,
@@ -56,6 +58,7 @@ from codeframe.views.trackers import (
 )
 
 __all__ = [
+    "answers_add_code",
     "code_add",
     "code_delete",
     "code_detail",
@@ -67,6 +70,7 @@ __all__ = [
     "codeframe_delete",
     "codeframe_detail",
     "codeframe_export",
+    "codeframe_find",
     "codeframe_recode",
     "codeframe_review",
     "codeframe_uncoded",

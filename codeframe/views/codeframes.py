@@ -16,13 +16,15 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
-from codeframe import exports, selectors, services, waves
+from codeframe import exports, search, selectors, services, waves
 from codeframe.exceptions import (
     CodeframeError,
     InvalidEdit,
 )
 from codeframe.exports import http as exports_http
 from codeframe.forms import (
+    AddCodeForm,
+    FindForm,
     MergeForm,
     MoveForm,
     RenameForm,
@@ -143,6 +145,74 @@ def codeframe_review(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             **roles_of(request.user, codeframe.question.project_id),
         },
     )
+
+
+@require_GET
+@login_required
+def codeframe_find(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """The answers with the words asked (`q`; `uncoded`: among the uncoded only), with their
+    codes, each ticked, and a code to add to the ticked ones: code every answer that says
+    "overdraft" at once, after unticking those that do not mean it."""
+    codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
+    form = FindForm(request.GET)
+    found = None
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        found = search.find_answers(
+            codeframe=codeframe,
+            query=form.cleaned_data["q"],
+            uncoded_only=form.cleaned_data["uncoded"],
+        )
+    codes = list(codeframe.codes.order_by("number"))
+    labels = {code.number: code.label for code in codes}
+    rows = [
+        (answer, [(number, labels.get(number, "")) for number in answer.codes])
+        for answer in (found.answers if found else [])
+    ]
+    return render(
+        request,
+        "codeframe/find.html",
+        {
+            "codeframe": codeframe,
+            "form": form,
+            "found": found,
+            "rows": rows,
+            "codes": codes,
+            "limit": search.FIND_LIMIT,
+            **roles_of(request.user, codeframe.question.project_id),
+        },
+    )
+
+
+@require_POST
+@login_required
+def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
+    """Add the code chosen to the answers ticked on the found answers' page."""
+    codeframe = editable_codeframe(request, codeframe_id)
+    form = AddCodeForm(request.POST, codeframe=codeframe)
+    if not form.is_valid():
+        if "response" in form.errors:
+            messages.error(request, form.errors["response"][0])
+        else:
+            messages.error(request, form.refusal("Choose the code to add."))
+        return back_to_form(request, codeframe)
+    code = form.cleaned_data["code"]
+    try:
+        added = services.add_code_to_answers(code=code, response_ids=form.cleaned_data["response"])
+    except InvalidEdit as exc:
+        messages.error(request, str(exc))
+        return back_to_form(request, codeframe)
+    parts = [
+        f"{n} as {what}"
+        for n, what in (
+            (added.primary, "primary code"),
+            (added.further, "a further code"),
+        )
+        if n
+    ]
+    done = f"Coded {' and '.join(parts)}" if parts else "Nothing to add"
+    kept = f"; {added.had_it} had it already" if added.had_it else ""
+    messages.success(request, f"{done} with {code.number}. {code.label}{kept}.")
+    return back_to_form(request, codeframe)
 
 
 def _edited_code(request: HttpRequest, codeframe, code_id: int):

@@ -226,6 +226,8 @@ EXPECTED = {
     ),
     "codeframes/<int:codeframe_id>/uncoded/": (OBJ_READ, ALL_405),
     "codeframes/<int:codeframe_id>/review/": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/find/": (OBJ_READ, ALL_405),
+    "codeframes/<int:codeframe_id>/find/code/": (ALL_405, OBJ_EDIT),  # none ticked: a message
     "codeframes/<int:codeframe_id>/review/confirm/": (ALL_405, OBJ_EDIT),  # none: a message
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/confirm/": (ALL_405, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/responses/<int:response_id>/release/": (ALL_405, OBJ_EDIT),
@@ -301,8 +303,16 @@ EXPECTED = {
         (401, 405, 405, 405, 405, 405, 405),
         (401, 404, 404, 403, 400, 400, 400),
     ),
+    "api/codeframes/<int:codeframe_id>/codes/<int:number>/responses/": (
+        (401, 405, 405, 405, 405, 405, 405),
+        (401, 404, 404, 403, 400, 400, 400),
+    ),
     "api/codeframes/<int:codeframe_id>/nets/<int:number>/": ((401, 405, 405, 405, 405, 405, 405),)
     * 2,
+    "api/codeframes/<int:codeframe_id>/responses/": (
+        (401, 404, 404, 400, 400, 400, 400),  # no search words
+        (401, 405, 405, 405, 405, 405, 405),
+    ),
     "api/codeframes/<int:codeframe_id>/responses/<int:response_id>/": (
         (401, 405, 405, 405, 405, 405, 405),
     )

@@ -1,0 +1,73 @@
+"""Finding a codeframe's answers by their words: the analyst's "find every answer that says
+'overdraft'", to code them together (`services.add_code_to_answers`) or check how they were
+coded.
+
+Matching is done here in Python rather than by the database's `icontains`: SQLite folds the
+case of ASCII letters only, so "ÉTÉ" would find "été" on PostgreSQL and not on SQLite. Every
+word of the query must be in the answer, as a part of a word ("deliver" finds "delivery"),
+ignoring case and accents ("cafe" finds "Café"). A respondent id typed whole finds its answer.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+
+from codeframe.models import Assignment, Codeframe, Response
+from codeframe.selectors import CodedResponse, coded_answers
+
+# The most answers one search lists (the page, and the API's default and ceiling).
+FIND_LIMIT = 500
+# Longer queries are refused: a pasted answer is not a search.
+MAX_QUERY_CHARS = 200
+
+
+def fold(text: str) -> str:
+    """`text` as searches compare it: compatibility-normalised, accents dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def query_terms(query: str) -> list[str]:
+    """The words an answer must all contain, folded; [] for a blank query."""
+    return fold(query).split()
+
+
+@dataclass(frozen=True)
+class FoundAnswers:
+    query: str
+    total: int  # answers that match, listed or not
+    answers: list[CodedResponse]  # the first `limit` of them, in import order, with their codes
+
+    @property
+    def response_ids(self) -> list[int]:
+        return [answer.response_id for answer in self.answers]
+
+
+def find_answers(
+    *, codeframe: Codeframe, query: str, uncoded_only: bool = False, limit: int = FIND_LIMIT
+) -> FoundAnswers:
+    """The answers of the codeframe's question that contain every word of `query` (see the
+    module's docstring), or whose respondent id is `query`, in import order, with their codes
+    in the codeframe; `uncoded_only`: only those without a code there. A blank query finds
+    nothing."""
+    terms = query_terms(query)
+    if not terms:
+        return FoundAnswers(query=query, total=0, answers=[])
+    responses = Response.objects.filter(question_id=codeframe.question_id)
+    if uncoded_only:
+        coded = Assignment.objects.filter(codeframe=codeframe, response=OuterRef("pk"))
+        responses = responses.exclude(Exists(coded))
+    wanted_id = query.strip()
+    rows = responses.order_by("position").values_list("pk", "respondent_id", "text")
+    matched = [
+        pk
+        for pk, respondent_id, text in rows.iterator(chunk_size=5000)
+        if respondent_id == wanted_id or _has_all(fold(text), terms)
+    ]
+    answers = coded_answers(codeframe=codeframe, response_ids=matched[:limit])
+    return FoundAnswers(query=query, total=len(matched), answers=answers)
+
+
+def _has_all(folded: str, terms: list[str]) -> bool:
+    return all(term in folded for term in terms)

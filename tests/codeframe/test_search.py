@@ -1,0 +1,183 @@
+"""Finding answers by their words and coding them together: `codeframe.search`,
+`services.add_code_to_answers`, the "Find answers" page and the API's
+`GET .../responses/?search=` and `POST .../codes/<number>/responses/`. Who may call them: the
+route matrix (tests/proof/test_security.py)."""
+
+import pytest
+
+from codeframe import search, services
+from codeframe.exceptions import InvalidEdit
+from codeframe.exports import get_exporter
+from codeframe.models import Assignment, HandCoded
+
+from .conftest import make_question
+
+pytestmark = pytest.mark.django_db
+
+
+def coding(codeframe, response):
+    """The answer's code numbers in the codeframe, primary first."""
+    rows = Assignment.objects.filter(codeframe=codeframe, response=response).order_by(
+        "-is_primary", "code__number"
+    )
+    return [a.code.number for a in rows]
+
+
+def add_answers(codeframe, texts):
+    ids = [f"N{i}" for i in range(len(texts))]
+    services.import_responses(rows=services.text_rows(texts, ids), question=codeframe.question)
+
+
+def answer(codeframe, text):
+    return codeframe.question.responses.get(text=text)
+
+
+def test_every_word_is_looked_for_ignoring_case_and_accents(codeframe):
+    more = ["Le CAFÉ était froid", "cafe too bitter", "Café au lait"]
+    add_answers(codeframe, more)
+
+    def found(query, **options):
+        result = search.find_answers(codeframe=codeframe, query=query, **options)
+        return [a.text for a in result.answers]
+
+    assert found("café") == more
+    assert found("Cafe LAIT") == ["Café au lait"]  # every word, in any order
+    assert found("crash") == [  # a part of a word
+        "The app keeps crashing when I log in",
+        "App crashes every time I open statements",
+    ]
+    assert found("app crash statements") == ["App crashes every time I open statements"]
+    assert found("R004") == ["Fees are far too high"]  # a respondent id, whole
+    assert found("R00") == []  # ids are not searched by parts
+    assert found("   ") == found("") == []
+
+
+def test_the_count_is_of_every_match_and_the_list_stops_at_the_limit(codeframe):
+    add_answers(codeframe, [f"fee number {i}" for i in range(7)])
+    found = search.find_answers(codeframe=codeframe, query="fee", limit=4)
+    assert found.total == 9  # the fixture's two fee answers and the seven
+    assert [a.text for a in found.answers] == [
+        "Fees are far too high",
+        "The monthly fee is a rip-off",
+        "fee number 0",
+        "fee number 1",
+    ]
+
+
+def test_uncoded_only_leaves_out_the_answers_with_a_code(codeframe):
+    fees = answer(codeframe, "Fees are far too high")
+    services.uncode_response(response=fees, codeframe=codeframe)
+    found = search.find_answers(codeframe=codeframe, query="fee", uncoded_only=True)
+    assert [(a.text, a.codes, a.by_hand) for a in found.answers] == [
+        ("Fees are far too high", [], True)
+    ]
+
+
+def test_a_code_added_to_answers_is_the_primary_of_the_uncoded_and_a_further_code_of_others(
+    codeframe,
+):
+    code = codeframe.codes.order_by("number").last()
+    fees = answer(codeframe, "Fees are far too high")
+    hold = answer(codeframe, "I waited 45 minutes on hold")
+    services.uncode_response(response=fees, codeframe=codeframe)
+    HandCoded.objects.filter(codeframe=codeframe).delete()
+    before = coding(codeframe, hold)
+    assert before and code.number not in before
+
+    added = services.add_code_to_answers(code=code, response_ids=[fees.pk, hold.pk, fees.pk])
+    assert (added.primary, added.further, added.had_it) == (1, 1, 0)
+    assert coding(codeframe, fees) == [code.number]
+    assert coding(codeframe, hold) == [before[0], *sorted([*before[1:], code.number])]
+    primary = Assignment.objects.get(codeframe=codeframe, response=hold, is_primary=True)
+    assert primary.code.number == before[0]  # its primary stays
+    hand = HandCoded.objects.filter(codeframe=codeframe).values_list("response", flat=True)
+    assert set(hand) == {fees.pk, hold.pk}
+    code.refresh_from_db()
+    assert code.size == Assignment.objects.filter(code=code, is_primary=True).count()
+
+    again = services.add_code_to_answers(code=code, response_ids=[fees.pk, hold.pk])
+    assert (again.primary, again.further, again.had_it) == (0, 0, 2)
+
+    # The exports carry the further code (list layout: primary first).
+    exported = "".join(get_exporter("csv", "list").render(codeframe=codeframe))
+    row = next(line for line in exported.splitlines() if line.startswith(hold.respondent_id))
+    assert row.endswith(";".join(map(str, coding(codeframe, hold))))
+
+
+def test_an_answer_of_another_question_refuses_the_whole_request(codeframe):
+    code = codeframe.codes.order_by("number").first()
+    other = make_question(["Trains are late"], survey="Commuters").responses.get()
+    fees = answer(codeframe, "Fees are far too high")
+    before = list(Assignment.objects.values_list("pk", "response", "code", "is_primary"))
+    with pytest.raises(InvalidEdit, match=f"no answer {other.pk}: nothing was coded"):
+        services.add_code_to_answers(code=code, response_ids=[fees.pk, other.pk])
+    assert list(Assignment.objects.values_list("pk", "response", "code", "is_primary")) == before
+    assert not HandCoded.objects.exists()
+
+
+def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codeframe):
+    code = codeframe.codes.order_by("number").last()
+    page = staff_client.get(f"/codeframes/{codeframe.pk}/find/", {"q": "app"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<strong>4</strong> answers" in html  # "Please add Apple Pay" too
+    crash, freeze = (
+        answer(codeframe, "The app keeps crashing when I log in"),
+        answer(codeframe, "The app freezes on the payments page"),
+    )
+    for found in (crash, freeze):
+        assert f'name="response" value="{found.pk}" form="add-code" checked' in html
+
+    # The analyst unticked Apple Pay and the statements answer: only the two ticked are coded.
+    back = f"/codeframes/{codeframe.pk}/find/?q=app"
+    posted = staff_client.post(
+        f"/codeframes/{codeframe.pk}/find/code/",
+        {"code": code.pk, "response": [crash.pk, freeze.pk], "next": back},
+        follow=True,
+    )
+    assert posted.redirect_chain == [(back, 302)]
+    assert code.number in coding(codeframe, crash) and code.number in coding(codeframe, freeze)
+    statements = answer(codeframe, "App crashes every time I open statements")
+    assert code.number not in coding(codeframe, statements)
+    message = [str(m) for m in posted.context["messages"]]
+    assert len(message) == 1 and f"with {code.number}. {code.label}" in message[0]
+
+    nothing = staff_client.post(
+        f"/codeframes/{codeframe.pk}/find/code/", {"code": code.pk, "next": back}, follow=True
+    )
+    assert [str(m) for m in nothing.context["messages"]] == ["Tick at least one answer."]
+
+
+def test_the_api_finds_answers_and_codes_them(api_client, codeframe):
+    code = codeframe.codes.order_by("number").last()
+    found = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", {"search": "FEE"})
+    assert found.status_code == 200, found.content
+    body = found.json()
+    assert (body["query"], body["total"]) == ("FEE", 2)
+    ids = [r["response"] for r in body["responses"]]
+    assert [r["text"] for r in body["responses"]] == [
+        "Fees are far too high",
+        "The monthly fee is a rip-off",
+    ]
+
+    coded = api_client.post(
+        f"/api/codeframes/{codeframe.pk}/codes/{code.number}/responses/",
+        {"responses": ids},
+        format="json",
+    )
+    assert coded.status_code == 200, coded.content
+    assert coded.json()["code"]["id"] == code.number
+    assert coded.json()["primary"] + coded.json()["further"] + coded.json()["had_it"] == 2
+    again = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", {"search": "fee"})
+    assert all(code.number in r["codes"] and r["by_hand"] for r in again.json()["responses"])
+
+    stranger = api_client.post(
+        f"/api/codeframes/{codeframe.pk}/codes/{code.number}/responses/",
+        {"responses": [ids[0], 10**12]},
+        format="json",
+    )
+    assert stranger.status_code == 400
+    assert "no answer 1000000000000" in stranger.json()["detail"]
+    for bad in ({"search": ""}, {"search": "x", "limit": 0}, {"search": "x" * 201}):
+        refused = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", bad)
+        assert refused.status_code == 400, bad
