@@ -238,9 +238,12 @@ def tracker_svg(
     width: int = 720,
     height: int = 360,
     title: str = "Share of answers per wave",
+    described_by: str = "",
 ) -> str:
     """An SVG line chart of each code's share per wave (all codes, or `codes`), a ring on a
-    change significant at 95%, a `<title>` tooltip per point. Text is XML-escaped."""
+    change significant at 95%, a `<title>` tooltip per point. Text is XML-escaped.
+    `described_by`: the id of the table with its figures, which screen readers are pointed to
+    (the chart is one image to them)."""
     numbers = list(codes) if codes is not None else list(table.codes)
     left, right, top, bottom = 48, 220, 32, 48
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -257,7 +260,8 @@ def tracker_svg(
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)} '
-        'font-family="sans-serif" font-size="11">',
+        + (f"aria-describedby={quoteattr(described_by)} " if described_by else "")
+        + 'font-family="sans-serif" font-size="11">',
         f"<title>{escape(title)}</title>",
         f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]

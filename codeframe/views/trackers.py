@@ -250,7 +250,9 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "table": table,
             "rows": [(number, label, table.row(number)) for number, label in table.codes.items()],
             "uncoded_rows": [("", label, uncoded.row(n)) for n, label in uncoded.codes.items()],
-            "chart": mark_safe(tracker.tracker_svg(table, codes=charted)),  # noqa: S308 - escaped
+            "chart": mark_safe(  # noqa: S308 - built escaped
+                tracker.tracker_svg(table, codes=charted, described_by="tracker-table")
+            ),
             "charted": charted,
             "picked": picked,
             "picked_nets": picked_nets,
@@ -262,7 +264,12 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "charted_nets": charted_nets,
             "net_rows": [(number, label, nets.row(number)) for number, label in nets.codes.items()],
             "net_chart": mark_safe(  # noqa: S308 - built escaped
-                tracker.tracker_svg(nets, codes=charted_nets, title="Share of answers per net")
+                tracker.tracker_svg(
+                    nets,
+                    codes=charted_nets,
+                    title="Share of answers per net",
+                    described_by="tracker-net-table",
+                )
             )
             if nets.codes
             else "",

@@ -312,7 +312,9 @@ def test_progress_page_refreshes_itself_and_can_cancel(staff_client, question, d
     job = GenerationJob.objects.get()
     assert response["Location"] == job.get_absolute_url()
     page = staff_client.get(job.get_absolute_url()).content.decode()
-    assert '<meta http-equiv="refresh" content="2">' in page
+    # Followed by a script, or without JavaScript by a refresh.
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    assert 'window.location.pathname + "?stay=1"' in page
     assert "Waiting for a worker" in page and "Cancel" in page and 'value="0"' in page
     question_page = staff_client.get(question.get_absolute_url()).content.decode()
     assert job.get_absolute_url() in question_page and "Queued" in question_page

@@ -236,7 +236,7 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     # merged into code 1.
     assert merge_list.count("<option value=") == n_codes + 1
     assert merge_list.strip().startswith('<option value="">Choose a code…</option>')
-    assert "<summary>Delete…</summary>" in page  # a second click deletes
+    assert '<summary>Delete<span class="visually-hidden"> code ' in page  # a second click deletes
     assert page.count('form="merge-form"') == n_codes
     code_page = staff_client.get(f"{base}{first.pk}/").content.decode()
     assert "Answers with this as their primary code" in code_page
@@ -509,3 +509,21 @@ def test_the_page_numbers_nets_as_the_spss_file_does(staff_client, codeframe):
     net = codeframe.nets.order_by("number").last()
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert f"Net {net.number}.</span>" in page
+
+
+def test_an_edit_returns_to_its_row_and_its_message_is_said(staff_client, codeframe):
+    """After a rename the page opens at the code's row (keyboard users carry on from there,
+    not from the top of a page of a hundred codes), and its message is a live region: an
+    error an alert, the rest a status."""
+    code = codeframe.codes.order_by("number").first()
+    page = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    back = f"{codeframe.get_absolute_url()}#code-{code.pk}"
+    assert f'name="next" value="{back}"' in page
+    url = reverse("codeframe:code-rename", args=[codeframe.pk, code.pk])
+    renamed = staff_client.post(url, {"label": "Renamed here", "next": back})
+    assert renamed["Location"] == back
+    said = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert f'<span role="status">Renamed code {code.number} to “Renamed here”.</span>' in said
+    staff_client.post(url, {"label": "", "next": back})
+    said = staff_client.get(codeframe.get_absolute_url()).content.decode()
+    assert '<span role="alert">A label is 1 to 200 characters.</span>' in said

@@ -12,12 +12,25 @@ import re
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.proof.live import ADMIN_PASSWORD, ADMIN_USER, ROOT, Http, generate
 
 pytestmark = [pytest.mark.proof, pytest.mark.browser, pytest.mark.slow]
 
 HOSTILE = '=HYPERLINK("http://example.invalid","click")'
+
+
+def assert_accessible(page, where: str) -> None:
+    """No serious or critical axe-core violation (WCAG 2.x A/AA and best practices) on the page
+    as it stands: what a keyboard or screen-reader user would trip on."""
+    found = Axe().run(page).response["violations"]
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{where}: {bad}"
 
 
 def answers_csv(path: Path, count: int = 60) -> list[str]:
@@ -63,16 +76,21 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert f"Imported {len(texts)} answers" in page.inner_text("ul.messages")
     page.screenshot(path=artifacts / "browser-2-imported.png", full_page=True)
 
-    # Generate a codeframe: the job waits for a worker on a page that refreshes itself, then
-    # a worker takes it and the page hands over to the codeframe.
+    # Generate a codeframe: the job waits for a worker on a page that follows it, then a
+    # worker takes it and the page hands over to the codeframe.
     page.click("text=Generate codeframe")
     page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
     assert page.inner_text("#job-state") == "Queued"
     assert "Waiting for a worker" in page.inner_text("#job-stage")
-    assert page.locator("meta[http-equiv=refresh]").count() == 1
     page.screenshot(path=artifacts / "browser-3-queued.png", full_page=True)
-    page.wait_for_timeout(2500)  # a refresh or two: still queued, the page did not stall
+    # The page follows the job without reloading: keyboard focus stays on Cancel (a reload
+    # every 2 s threw it back to the top of the page).
+    page.focus("#job button.danger")
+    page.wait_for_timeout(4500)  # two polls: still queued, the page did not stall
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Cancel"
     assert page.inner_text("#job-state") == "Queued"
+    assert page.get_attribute("#job-said", "role") == "status"
+    assert_accessible(page, "job page")
     app.tasks.start(1)
     page.wait_for_url(re.compile(r".*/codeframes/\d+/$"), timeout=180_000)
     assert "Codeframe generated" in page.inner_text("ul.messages")
@@ -81,6 +99,7 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert nets >= 1 and codes >= 2
     stats = page.inner_text("dl.stats")
     assert re.search(rf"Cache hits / misses\s+0 / {len(texts)}", stats), stats
+    assert_accessible(page, "codeframe page")
     page.screenshot(path=artifacts / "browser-4-codeframe.png", full_page=True)
 
     # Download the CSV: one row per answer, the formula neutralised.
@@ -153,6 +172,7 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     assert page.locator("#tracker-chart svg").count() == 1
     header = page.inner_text("#tracker-table thead")
     assert "1" in header and "2027-02" in header
+    assert_accessible(page, "tracker page")
     page.screenshot(path=artifacts / "browser-7-tracker.png", full_page=True)
 
     # The wave's "Other" pile: code one uncoded answer from its page.
@@ -162,13 +182,14 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     answers = page.locator("#uncoded-table tbody tr td:nth-child(2)")
     before = answers.all_inner_texts()
     assert before
+    assert_accessible(page, "uncoded page")
     first = page.locator("#uncoded-table tbody tr").nth(0)
-    code = first.get_by_role("button", name="Code", exact=True)  # not "Add code"
+    code = first.get_by_role("button", name=re.compile("^Code answer "))  # not "Add code"
     code.click()  # no code chosen: the browser holds it
     assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before
     first.locator("select").select_option(index=1)
     code.click()
-    page.wait_for_url(re.compile(r".*/codeframes/\d+/uncoded/$"))
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/uncoded/#uncoded-table$"))
     assert "Moved answer" in page.inner_text("ul.messages")
     assert page.locator("#uncoded-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
     page.screenshot(path=artifacts / "browser-8-uncoded.png", full_page=True)
@@ -180,9 +201,31 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     rows = page.locator("#review-table tbody tr")
     sure = [float(t) for t in rows.locator("td:nth-child(4)").all_inner_texts()]
     assert sure and sure == sorted(sure)
+    assert_accessible(page, "review page")
     before = rows.locator("td:nth-child(2)").all_inner_texts()
-    rows.nth(0).get_by_role("button", name=re.compile("^Confirm the code of answer")).click()
-    page.wait_for_url(re.compile(r".*/codeframes/\d+/review/$"))
+    rows.nth(0).get_by_role(
+        "button", name=re.compile(r"^Right \(confirm the code of answer ")
+    ).click()
+    page.wait_for_url(re.compile(r".*/codeframes/\d+/review/#review-table$"))
     assert "coding confirmed" in page.inner_text("ul.messages")
     assert page.locator("#review-table tbody tr td:nth-child(2)").all_inner_texts() == before[1:]
     page.screenshot(path=artifacts / "browser-9-review.png", full_page=True)
+
+    # Find the answers about opening hours and code them together, unticking one.
+    page.goto(wave_url)
+    page.click("#find-link")
+    page.fill("#id_q", "opening hours")
+    page.press("#id_q", "Enter")
+    page.wait_for_url(re.compile(r".*/find/\?q=opening\+hours"))
+    assert page.inner_text("#found-count").startswith("3 answers")
+    assert_accessible(page, "find page")
+    found = page.locator("#found-table tbody tr")
+    found.nth(2).locator("input[type=checkbox]").uncheck()
+    page.select_option("#id_code", index=1)
+    page.click("#add-code button[type=submit]")
+    page.wait_for_url(re.compile(r".*/find/\?q=opening\+hours"))
+    said = page.inner_text("ul.messages")
+    assert re.match(r"Coded (2 as|1 as .+ and 1 as) .+ with \d+\. ", said), said
+    codes = page.locator("#found-table tbody tr td:nth-child(4)").all_inner_texts()
+    assert "(by hand)" in codes[0] and "(by hand)" in codes[1] and "(by hand)" not in codes[2]
+    page.screenshot(path=artifacts / "browser-10-find.png", full_page=True)
