@@ -11,11 +11,14 @@ memory follows the phrases used, not groups x vocabulary.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import snowballstemmer
 
 _CONTRACTION_FRAGMENTS = frozenset(
     [
@@ -272,12 +275,20 @@ def _dominant_bigram(
     return best if tf.get(best, 0) >= max(2, BIGRAM_SHARE * tf[j]) else j
 
 
+# A Snowball stemmer keeps its word in itself while it works: one per thread.
+_stemmers = threading.local()
+
+
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A crude English stem, only to see that two keywords are forms of one word."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """The English (Porter2) stem of a lowercase word, to see that two keywords or labels are
+    forms of one word: "currencies" and "currency", "rates" and "rate", "charges" and
+    "charge". (A suffix-stripper before took "rates" to "rat" and "currencies" to "currenci",
+    so BANKING77's draft had both "Currency" and "Currencies".)"""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def _overlaps_any(term: str, chosen: list[str]) -> bool:

@@ -376,6 +376,31 @@ def test_two_codes_never_share_a_label():
     assert labels[1] in {"Luggage", "Lost"}  # the next phrase, not a copy or a number
 
 
+def test_two_codes_are_not_labelled_with_forms_of_one_word():
+    """BANKING77's draft had "Currency" beside "Currencies" and "Exchange rate" beside
+    "Exchange rates": a suffix-stripper took "rates" to "rat" and "currencies" to "currenci"."""
+    for one, other in [
+        ("Currency", "Currencies"),
+        ("Exchange rate", "Exchange rates"),
+        ("Hidden charge", "Hidden charges"),
+        ("Card crashing", "Card crashes"),
+    ]:
+        assert phrases._signature(one) == phrases._signature(other), (one, other)
+    assert phrases._signature("Rates") != phrases._signature("Rats")
+    docs = ["exchange rates are bad", "bad exchange rates", "exchange rate too high"] * 2
+    labels = phrases.choose_labels(
+        labelling.count_terms(docs),
+        np.array([0, 0, 0, 1, 1, 1]),
+        2,
+        weights=np.ones(6),
+        unit=np.tile(np.eye(4, dtype=np.float32)[:1], (6, 1)),
+        centroids=np.eye(4, dtype=np.float32)[:2],
+        order=[0, 1],
+        fallbacks=["exchange rates", "exchange rate"],
+    )
+    assert phrases._signature(labels[0]) != phrases._signature(labels[1]), labels
+
+
 def test_a_big_theme_of_a_long_tailed_set_stays_one_code(real_model):
     """40 messages of one BANKING77 intent and 9 smaller intents (20 down to 4 messages): Ward
     cuts the big intent into pieces far tighter than the target, which merge back because they
