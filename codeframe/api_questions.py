@@ -23,6 +23,7 @@ from codeframe.serializers import (
     QuestionSerializer,
     WaveNameSerializer,
 )
+from codeframe.validators import as_id
 from config.api import ERROR_BODY
 
 
@@ -70,9 +71,9 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         project = None
         if (wanted := self.request.query_params.get("project")) is not None:
-            if not (wanted.isascii() and wanted.isdigit()):
+            if (project_id := as_id(wanted)) is None:
                 raise ValidationError({"project": ["A project id (a number)."]})
-            project = selectors.get_project(user=self.request.user, project_id=int(wanted))
+            project = selectors.get_project(user=self.request.user, project_id=project_id)
         return selectors.question_list(user=self.request.user, project=project)
 
     @extend_schema(

@@ -3,15 +3,15 @@
 from django.http import HttpRequest
 
 from codeframe import selectors
+from codeframe.validators import as_id
 
 
 def projects(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    current = request.GET.get("project", "")
     return {
         # A lazy queryset: evaluated only by pages that render the switcher.
         "switcher_projects": selectors.user_projects(user=user),
-        "current_project_id": int(current) if current.isdigit() else None,
+        "current_project_id": as_id(request.GET.get("project", "")),
     }

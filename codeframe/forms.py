@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 
 from codeframe.conf import MAX_CODES_ASKED
 from codeframe.models import Code, Codeframe, Project, Role
-from codeframe.validators import one_line
+from codeframe.validators import as_id, one_line
 
 
 class ImportForm(forms.Form):
@@ -129,11 +129,9 @@ class AnswerIdsField(forms.Field):
     default_error_messages = {"required": "Tick at least one answer."}
 
     def to_python(self, value) -> list[int]:
-        ids = []
-        for item in value or []:
-            if not (isinstance(item, str) and item.isascii() and item.isdigit()) or len(item) > 18:
-                raise forms.ValidationError("Answers are named by their ids.", code="invalid")
-            ids.append(int(item))
+        ids = [as_id(item) for item in value or []]
+        if None in ids:
+            raise forms.ValidationError("Answers are named by their ids.", code="invalid")
         return ids
 
 

@@ -23,6 +23,7 @@ from typing import IO, Any
 from codeframe.conf import get_config
 from codeframe.exceptions import ImportFailed
 from codeframe.uploads import human_bytes
+from codeframe.validators import as_id
 
 ANSWER_COLUMN_NAMES = ("answer", "answers", "response", "text", "verbatim", "comment", "open_end")
 # Guessed in this order (names casefolded, spaces as "_"): what survey platforms call the
@@ -622,8 +623,8 @@ def _find(names: list[str], wanted: str) -> int | None:
     lowered = [n.casefold() for n in names]
     if wanted.casefold() in lowered:
         return lowered.index(wanted.casefold())
-    if wanted.isdigit() and 1 <= int(wanted) <= len(names):
-        return int(wanted) - 1
+    if (number := as_id(wanted)) is not None and 1 <= number <= len(names):
+        return number - 1
     return None
 
 

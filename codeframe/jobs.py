@@ -132,14 +132,17 @@ def _create(*, question: Question, user: Any, kind: str, params: dict) -> Genera
                 f"You already have {active} generations queued or running (the limit is {cap}); "
                 "wait for one to finish or cancel one."
             )
-    return GenerationJob.objects.create(
-        question=question,
-        requested_by=user if getattr(user, "pk", None) is not None else None,
-        kind=kind,
-        params=params,
-        total=count,
-        turn=_turn(question),
-    )
+    # `_turn` locks the queue to the end of a transaction: the commands (`console`) call this
+    # with none open, where PostgreSQL refused the lock (TransactionManagementError).
+    with transaction.atomic():
+        return GenerationJob.objects.create(
+            question=question,
+            requested_by=user if getattr(user, "pk", None) is not None else None,
+            kind=kind,
+            params=params,
+            total=count,
+            turn=_turn(question),
+        )
 
 
 def _turn(question: Question) -> int:

@@ -20,6 +20,19 @@ def one_line(value: str) -> None:
         )
 
 
+# A database id as a string: at most 18 digits fits PostgreSQL's bigint (int() of 4,301 digits
+# raises, and a 20-digit one overflows the query).
+MAX_ID_DIGITS = 18
+
+
+def as_id(value: object) -> int | None:
+    """`value` (a query or form string) as an id: ASCII digits, 1 to MAX_ID_DIGITS of them;
+    None for anything else ("²" and "٣" are digits to `str.isdigit` but no id)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    return int(value) if len(value) <= MAX_ID_DIGITS else None
+
+
 def label_key(label: str) -> str:
     """What two labels are compared by when a codeframe refuses a second code (net) labelled
     alike: compatibility-normalised (NFKC: "Café" composed or not, fullwidth letters), without

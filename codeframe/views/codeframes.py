@@ -30,6 +30,7 @@ from codeframe.forms import (
     RenameForm,
 )
 from codeframe.models import Role
+from codeframe.validators import as_id
 from codeframe.views.shared import back_to_form, can_recode, editable_codeframe, roles_of
 
 
@@ -272,10 +273,10 @@ def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpR
     wanted = request.POST.get("net", "")
     net = None
     if wanted:
-        if not (wanted.isascii() and wanted.isdigit()):
+        if (net_id := as_id(wanted)) is None:
             messages.error(request, "Choose a net of this codeframe.")
             return back_to_form(request, codeframe)
-        net = selectors.get_net(codeframe=codeframe, net_id=int(wanted))
+        net = selectors.get_net(codeframe=codeframe, net_id=net_id)
     services.move_code_to_net(code=code, net=net)
     messages.success(
         request, f"Code {code.number} is now in {f'net {net.number}. {net}' if net else 'no net'}."
@@ -390,15 +391,13 @@ def review_confirm_all(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     """The answers the review page listed (`response`, repeated) are right as they are coded:
     each counts as coded by hand, and the queue moves on to the next least sure."""
     codeframe = editable_codeframe(request, codeframe_id)
-    wanted = request.POST.getlist("response")
     # Ids are database integers: 30 digits overflowed SQLite's (a 500), 5,000 Python's
     # int() limit. No answer has such an id.
-    if not wanted or not all(pk.isascii() and pk.isdigit() and len(pk) <= 18 for pk in wanted):
+    wanted = [as_id(pk) for pk in request.POST.getlist("response")]
+    if not wanted or None in wanted:
         messages.error(request, "No answers to confirm.")
         return redirect("codeframe:codeframe-review", codeframe.pk)
-    confirmed = services.confirm_codings(
-        codeframe=codeframe, response_ids=[int(pk) for pk in wanted]
-    )
+    confirmed = services.confirm_codings(codeframe=codeframe, response_ids=wanted)
     messages.success(request, f"Confirmed the codes of {confirmed} answer{pluralize(confirmed)}.")
     return redirect("codeframe:codeframe-review", codeframe.pk)
 
@@ -410,8 +409,8 @@ def code_add(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     (an answer's id), that answer is coded with it."""
     codeframe = editable_codeframe(request, codeframe_id)
     response = None
-    if (wanted := request.POST.get("response", "")).isascii() and wanted.isdigit():
-        response = selectors.get_response(codeframe=codeframe, response_id=int(wanted))
+    if (wanted := as_id(request.POST.get("response", ""))) is not None:
+        response = selectors.get_response(codeframe=codeframe, response_id=wanted)
     try:
         code = waves.add_code(
             codeframe=codeframe, label=request.POST.get("label", ""), response=response

@@ -27,6 +27,7 @@ from codeframe.importers import read_pasted, read_upload
 from codeframe.models import Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
+from codeframe.validators import as_id
 from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
 
 
@@ -35,8 +36,8 @@ from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
 def question_list(request: HttpRequest) -> HttpResponse:
     services.personal_project(user=request.user)
     project = None
-    if (wanted := request.GET.get("project", "")).isascii() and wanted.isdigit():
-        project = selectors.get_project(user=request.user, project_id=int(request.GET["project"]))
+    if (wanted := as_id(request.GET.get("project", ""))) is not None:
+        project = selectors.get_project(user=request.user, project_id=wanted)
     page = Paginator(
         selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
     ).get_page(request.GET.get("page"))
@@ -131,8 +132,8 @@ def _import_form(request, question, *args) -> ImportForm:
     personal = services.personal_project(user=request.user)
     # The personal project is the empty choice ("My personal project"), not listed again.
     projects = scoping.projects_for(request.user, role=Role.ANALYST).exclude(pk=personal.pk)
-    current = request.GET.get("project", "")
-    initial = {"project": int(current)} if current.isascii() and current.isdigit() else {}
+    current = as_id(request.GET.get("project", ""))
+    initial = {"project": current} if current is not None else {}
     return ImportForm(*args, existing=False, projects=projects, initial=initial)
 
 

@@ -8,6 +8,8 @@ from django.core.management import CommandError, call_command
 from codeframe import services
 from codeframe.models import Code, Codeframe, GenerationJob, Question
 
+from .conftest import make_question
+
 pytestmark = pytest.mark.django_db
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "survey_responses.csv"
@@ -64,6 +66,20 @@ def test_generate_codeframe_prints_the_table(question):
     for code in codeframe.codes.all():
         assert f"{code.number:>4}" in output
     assert f"Stored as codeframe {codeframe.pk}" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_codeframe_runs_with_the_database_queue(settings):
+    """With the database task backend (the default outside tests) and no transaction open, the
+    command's job took the queue's lock outside a transaction: on PostgreSQL a
+    TransactionManagementError, and `make demo` against PostgreSQL left a question with no
+    codeframe."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    question = make_question()
+    output = run("generate_codeframe", "--question", str(question.pk), "--n-codes", "3")
+    codeframe = Codeframe.objects.get(question=question)
+    assert f"Stored as codeframe {codeframe.pk}" in output
+    assert GenerationJob.objects.get(question=question).state == GenerationJob.State.DONE
 
 
 def test_generate_codeframe_refuses_a_number_of_codes_out_of_range(question):
@@ -176,7 +192,7 @@ def test_the_import_page_warns_when_a_file_has_no_id_column(staff_client):
     page = staff_client.post(
         "/questions/import/", {"survey": "S", "file": upload}, follow=True
     ).content.decode()
-    assert '<li class="warning">No respondent id was found for 1 answer,' in page
+    assert '<li class="warning"><span role="alert">No respondent id was found for 1 answer,' in page
     pasted = staff_client.post(
         "/questions/import/", {"survey": "P", "pasted": "Slow app"}, follow=True
     ).content.decode()
