@@ -428,11 +428,16 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             **NO_BODY_ERRORS,
             403: VIEWER_403,
             404: NO_CODEFRAME_404,
+            409: OpenApiResponse(
+                ERROR_BODY,
+                description="A wave's codeframe replaced since by coding its wave again",
+            ),
         },
         summary="Approve a codeframe: it can code the next waves of its question",
         description=(
             "Only an approved codeframe codes new waves (`POST .../waves/`). Approving twice "
-            "changes nothing; `DELETE` withdraws the approval."
+            "changes nothing; `DELETE` withdraws the approval. A wave's codeframe replaced by "
+            "coding its wave again (`.../recode/`) is a 409: approve the one that replaced it."
         ),
     )
     @extend_schema(

@@ -127,6 +127,9 @@ _FILLERS = {
     "okay",
 }
 
+# Hesitation sounds: an answer of nothing else ("Hmm", "erm...", "ummm") is a "don't know".
+_HESITATION = re.compile(r"(h+m+|u+m+|e+r+m*|a+h+|u+h+)")
+
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _ROW_OF = {ch: row for row, keys in enumerate(_KEYBOARD_ROWS) for ch in keys}
 _ROW_RUNS = tuple(keys[i : i + 4] for keys in _KEYBOARD_ROWS for i in range(len(keys) - 3)) + tuple(
@@ -182,6 +185,8 @@ def classify(key: str) -> str | None:
     if phrase in _DONT_KNOW_PHRASES:
         return DONT_KNOW
     words = phrase.split()
+    if all(_HESITATION.fullmatch(w) for w in words):
+        return DONT_KNOW
     core = [w for w in words if w not in _FILLERS]
     if core and len(core) < len(words):
         stripped = " ".join(core)

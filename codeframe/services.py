@@ -830,6 +830,8 @@ def refuse_taken_label(others: QuerySet, label: str) -> None:
     except ValidationError as exc:
         raise InvalidEdit(exc.messages[0]) from exc
     wanted = label_key(label[:200])  # in Python: SQLite's iexact folds ASCII letters only
+    if not wanted:  # zero-width spaces: a blank column heading in every export
+        raise InvalidEdit("A label needs a visible character.")
     for number, other in others.order_by("number").values_list("number", "label"):
         if label_key(other) == wanted:
             kind = "Net" if others.model is Net else "Code"

@@ -63,7 +63,7 @@ from codeframe.services import (
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
-from codeframe.validators import is_one_line
+from codeframe.validators import is_one_line, label_key
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +179,16 @@ def _wave_label(*, question: Question, label: str, renaming: Question | None = N
     if len(label) > limit:
         raise InvalidEdit(f"A wave label is at most {limit} characters.")
     root = tracker_root(question)
-    taken = {
+    # Compared as labels are (case, look-alikes): "W3" beside "w3" cannot be told apart in
+    # the tracker's table or the stacked SPSS file's wave value labels.
+    names = [
         q.wave_label or ("1" if q.pk == root.pk else "")
         for q in tracker_questions(question=question)
         if renaming is None or q.pk != renaming.pk
-    }
-    if label in taken:
-        raise InvalidEdit(f"The tracker already has a wave “{label}”.")
+    ]
+    taken = {label_key(name): name for name in names if name}
+    if (same := taken.get(label_key(label))) is not None:
+        raise InvalidEdit(f"The tracker already has a wave “{same}”.")
     return label
 
 

@@ -218,3 +218,16 @@ def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_cl
     body = api_client.get(url(codeframe, "review/")).json()
     assert (body["left"], body["checked"]) == (len(primary) - 2, 1)
     assert first in [r["response"] for r in body["responses"]]
+
+
+def test_an_invisible_label_is_refused(api_client, codeframe):
+    """Zero-width spaces made a label that read blank in every export's heading."""
+    number = min(codes(codeframe))
+    for path, method in (
+        (url(codeframe, "codes/"), "post"),
+        (url(codeframe, f"codes/{number}/"), "patch"),
+    ):
+        reply = getattr(api_client, method)(path, {"label": "\u200b\u200b"}, format="json")
+        assert reply.status_code == 400, (path, reply.content)
+        assert reply.json()["detail"] == "A label needs a visible character."
+    assert codes(codeframe)[number].label.strip("\u200b")

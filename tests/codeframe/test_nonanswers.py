@@ -18,6 +18,12 @@ from codeframe.nonanswers import DONT_KNOW, NOTHING, UNINTELLIGIBLE, classify, n
         ("See previous answer", NOTHING),
         ("I don't know", DONT_KNOW),
         ("dunno", DONT_KNOW),
+        ("Hmm", DONT_KNOW),  # hesitation alone (a label review found it in a theme code)
+        ("hmmm...", DONT_KNOW),
+        ("Erm", DONT_KNOW),
+        ("ummm err", DONT_KNOW),
+        ("Hmm the app is slow", None),
+        ("Umbrella", None),
         ("asdfgh", UNINTELLIGIBLE),
         ("sdfghj", UNINTELLIGIBLE),
         ("x", UNINTELLIGIBLE),

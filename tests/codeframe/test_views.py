@@ -530,7 +530,7 @@ def test_an_edit_returns_to_its_row_and_its_message_is_said(staff_client, codefr
 
 
 def test_odd_digits_in_ids_are_no_ids(staff_client, codeframe):
-    """"²" is a digit to str.isdigit but no id (int() raised: a 500 on every page with the
+    """ "²" is a digit to str.isdigit but no id (int() raised: a 500 on every page with the
     project switcher), and 4,301 digits passed the check but not int()."""
     for page in ("/questions/", "/projects/", codeframe.get_absolute_url(), "/questions/import/"):
         assert staff_client.get(page, {"project": "²"}).status_code == 200, page
@@ -540,8 +540,6 @@ def test_odd_digits_in_ids_are_no_ids(staff_client, codeframe):
     assert added.status_code == 302
     assert codeframe.codes.filter(label="Huge id").exists()  # no answer named: none coded
     upload = SimpleUploadedFile("a.csv", b"answer\nToo slow\nToo dear\n", "text/csv")
-    form = staff_client.post(
-        "/questions/import/", {"survey": "Odd", "file": upload, "column": "²"}
-    )
+    form = staff_client.post("/questions/import/", {"survey": "Odd", "file": upload, "column": "²"})
     assert form.status_code == 200
     assert "²" in form.content.decode() and not Question.objects.filter(survey="Odd").exists()

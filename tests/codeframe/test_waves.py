@@ -330,6 +330,10 @@ def test_only_approved_frames_and_new_labels(codeframe):
     with pytest.raises(InvalidEdit, match="label"):
         waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="\u200b")
     assert Question.objects.count() == count  # nothing half-written
+    # Nor another case: "W3" beside "w3" cannot be told apart in the tracker's tables.
+    waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="Spring W3")
+    with pytest.raises(InvalidEdit, match="already has a wave “Spring W3”"):
+        waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="spring w3")
 
 
 def test_a_new_wave_cannot_take_the_first_waves_default_label(codeframe):
