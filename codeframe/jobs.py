@@ -211,13 +211,29 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
     """Create a job and hand it to the task backend; returns the job as it stands after that.
 
     With the database backend this returns at once (a `db_worker` picks the task up); with the
-    immediate backend the job has already run. Raises as `create_job`.
+    immediate backend the job has already run. A generation of the question with the same
+    options already queued or running is returned instead of a second one: a double click, two
+    tabs or a client's retried POST made as many jobs and identical codeframes. Raises as
+    `create_job`.
     """
     with transaction.atomic():
+        # The question first, as every path that queues a job of it locks it (`_lock_queue`).
+        Question.objects.select_for_update().filter(pk=question.pk).exists()
+        if (twin := _active_twin(question, params)) is not None:
+            return twin
         job = create_job(question=question, user=user, **params)
         _enqueue(job)
     job.refresh_from_db()
     return job
+
+
+def _active_twin(question: Question, params: dict[str, Any]) -> GenerationJob | None:
+    """A queued or running generation of `question` with the options `params` asks for."""
+    wanted = {"n_codes": None, "max_codes": None, "random_state": 0, **params}
+    active = GenerationJob.objects.filter(
+        question=question, kind=GenerationJob.Kind.GENERATE, state__in=GenerationJob.ACTIVE_STATES
+    ).order_by("created")
+    return next((job for job in active if job.params == wanted), None)
 
 
 def _enqueue(job: GenerationJob) -> None:

@@ -149,7 +149,11 @@ def coded_with(*, codeframe: Codeframe, lock: bool = False) -> Codeframe | None:
 def frame_in_project(*, codeframe_id: int, project_id: int, lock: bool = False) -> Codeframe | None:
     """The codeframe, if it is in the project (None otherwise): what a wave's codeframe or job
     may code with, or carry back into."""
-    frames = Codeframe.objects.select_for_update() if lock else Codeframe.objects
+    # The codeframe's row only: a bare FOR UPDATE also locked the joined question, the
+    # tracker's first, which add_code, accepting a suggestion and a wave's store lock before
+    # the frame; a carry-back took them the other way round, and PostgreSQL broke the deadlock
+    # with a 500.
+    frames = Codeframe.objects.select_for_update(of=("self",)) if lock else Codeframe.objects
     return frames.filter(pk=codeframe_id, question__project_id=project_id).first()
 
 

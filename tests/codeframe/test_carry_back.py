@@ -1,18 +1,29 @@
 """codeframe.carryback: a wave frame's edits carried back into the approved frame, so the next
 wave is coded with them; and its page and API action."""
 
+import threading
 from io import BytesIO, StringIO
 
 import openpyxl
 import pyreadstat
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.urls import reverse
 
-from codeframe import carryback, exports, services, waves
+from codeframe import carryback, exports, selectors, services, waves
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame, NotTheWavesFrame
 from codeframe.exports.rows import answer_rows
-from codeframe.models import Assignment, Code, Codeframe, GenerationJob, Membership, Net, Role
+from codeframe.models import (
+    Assignment,
+    Code,
+    Codeframe,
+    GenerationJob,
+    Membership,
+    Net,
+    Question,
+    Role,
+)
 from tests.codeframe.conftest import ANSWERS, make_question
 from tests.codeframe.test_waves import (
     NEXT_WAVE,
@@ -695,3 +706,40 @@ def test_a_wave_frame_without_its_start_frame_is_coded_again_after_a_fix_in_the_
     assert coded.status_code == 202, coded.content
     again = Codeframe.objects.get(pk=coded.json()["codeframe"]["id"])
     assert code(again, first).label == "Fixed in the approved frame"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_the_approved_frame_leaves_its_question_alone():
+    """A carry-back locks the approved frame (`frame_in_project`), whose bare FOR UPDATE also
+    locked the joined question, the tracker's first. add_code, accepting a suggestion and a
+    wave's store lock that question before the frame: under load PostgreSQL broke the
+    deadlock with a 500 (10 of 50 requests in an operator's review)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (make test runs this on it)")
+    codeframe = services.create_codeframe(question=make_question(), n_codes=3)
+    question = codeframe.question
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_question() -> None:
+        try:
+            with transaction.atomic():
+                Question.objects.select_for_update().get(pk=question.pk)
+                held.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_question)
+    holder.start()
+    try:
+        assert held.wait(20)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            frame = selectors.frame_in_project(
+                codeframe_id=codeframe.pk, project_id=question.project_id, lock=True
+            )
+        assert frame == codeframe
+    finally:
+        release.set()
+        holder.join()

@@ -276,10 +276,11 @@ def test_a_fresh_heartbeat_is_not_stale(question, database_tasks):
 
 def test_queue_cap_per_user(question, staff_user, settings, database_tasks):
     settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 2}
-    jobs.queue_generation(question=question, user=staff_user)
-    jobs.queue_generation(question=question, user=staff_user)
+    # Other options each time: the same ones again are the queued job again.
+    jobs.queue_generation(question=question, user=staff_user, n_codes=2)
+    jobs.queue_generation(question=question, user=staff_user, n_codes=3)
     with pytest.raises(QueueFull, match="limit is 2"):
-        jobs.queue_generation(question=question, user=staff_user)
+        jobs.queue_generation(question=question, user=staff_user, n_codes=4)
 
 
 def test_a_job_its_retry_finished_no_longer_needs_attention(question, staff_user):
@@ -297,7 +298,7 @@ def test_a_job_its_retry_finished_no_longer_needs_attention(question, staff_user
 
 def test_queue_stats(question, database_tasks):
     jobs.queue_generation(question=question)
-    failed = jobs.queue_generation(question=question)
+    failed = jobs.queue_generation(question=question, n_codes=3)
     GenerationJob.objects.filter(pk=failed.pk).update(state=State.FAILED, finished=timezone.now())
     stats = selectors.job_queue_stats()
     assert (stats.queued, stats.running, stats.failed_last_hour) == (1, 0, 1)
@@ -363,7 +364,9 @@ def test_api_status_and_cancel(api_client, question, database_tasks):
 def test_api_queue_cap_is_429(api_client, question, settings, database_tasks):
     settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 1}
     first = api_client.post("/api/codeframes/", {"question": question.pk}, format="json")
-    second = api_client.post("/api/codeframes/", {"question": question.pk}, format="json")
+    second = api_client.post(
+        "/api/codeframes/", {"question": question.pk, "n_codes": 3}, format="json"
+    )
     assert first.status_code == 202
     assert second.status_code == 429 and "limit is 1" in second.json()["detail"]
 
@@ -372,7 +375,7 @@ def test_the_queue_shows_on_the_cache_stats_page_api_and_metrics(
     admin_client, question, database_tasks
 ):
     jobs.queue_generation(question=question)
-    jobs.queue_generation(question=question)
+    jobs.queue_generation(question=question, n_codes=3)
     api = admin_client.get("/api/embeddings/stats/").json()
     assert api["sections"]["codeframe_jobs"]["queued"] == 2
     assert api["sections"]["codeframe_jobs"]["oldest_queued_seconds"] >= 0
@@ -635,3 +638,18 @@ def test_queuing_beside_a_request_holding_the_question_does_not_deadlock(queue, 
     job = jobs.queue_generation(question=question, n_codes=3)
     thread.join()
     assert failed == [] and job.state == State.QUEUED
+
+
+def test_a_double_submitted_generation_is_one_job(staff_client, question, database_tasks):
+    """Two clicks, two tabs or a client's retried POST made as many jobs, and as many identical
+    codeframes. The same options while one is queued or running: that job again."""
+    first = jobs.queue_generation(question=question, n_codes=3)
+    assert jobs.queue_generation(question=question, n_codes=3) == first
+    url = reverse("codeframe:question-generate", args=[question.pk])
+    assert staff_client.post(url, {"n_codes": 3})["Location"] == first.get_absolute_url()
+    other = jobs.queue_generation(question=question, n_codes=4)  # other options: a job of its own
+    assert other != first
+    jobs.cancel_job(job=first)
+    again = jobs.queue_generation(question=question, n_codes=3)
+    assert again not in (first, other)
+    assert GenerationJob.objects.filter(question=question).count() == 3

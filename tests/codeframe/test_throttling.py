@@ -250,15 +250,17 @@ def test_a_full_queue_refuses_stored_answers_without_spending_the_rate(
     settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 1}
     client = APIClient()
     client.force_authenticate(staff_user)
-    body = {"question": question.pk}
-    assert client.post("/api/codeframes/", body, format="json").status_code == 202
+    # Other options each time: the same ones again would be the queued job again.
+    bodies = ({"question": question.pk, "n_codes": n} for n in range(2, 20))
+    assert client.post("/api/codeframes/", next(bodies), format="json").status_code == 202
     for _ in range(3):
-        reply = client.post("/api/codeframes/", body, format="json")
+        reply = client.post("/api/codeframes/", next(bodies), format="json")
         assert reply.status_code == 429 and not reply.has_header("Retry-After")
         assert "queued or running" in reply.json()["detail"]
     settings.CODEFRAME = {"MAX_QUEUED_GENERATIONS": 10}
-    assert client.post("/api/codeframes/", body, format="json").status_code == 202  # 2 of 2/hour
-    assert client.post("/api/codeframes/", body, format="json").status_code == 429
+    posted = client.post("/api/codeframes/", next(bodies), format="json")
+    assert posted.status_code == 202  # 2 of 2/hour
+    assert client.post("/api/codeframes/", next(bodies), format="json").status_code == 429
 
 
 def test_behind_the_proxy_failures_count_per_client_not_per_proxy(
