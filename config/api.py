@@ -155,3 +155,20 @@ def document_common_errors(result, generator, request, public):
                     response.setdefault("content", error)
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     return result
+
+
+def close_request_bodies(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a request body refuses keys it does not know
+    (`codeframe.serializers.RequestSerializer`: a typo must not fall back to a default), so its
+    component says `additionalProperties: false`, and a generated client does not send them."""
+    from codeframe.serializers import RequestSerializer
+
+    schemas = result.get("components", {}).get("schemas", {})
+    pending = [RequestSerializer]
+    while pending:
+        serializer = pending.pop()
+        pending += serializer.__subclasses__()
+        name = serializer.__name__.removesuffix("Serializer")
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
+    return result

@@ -377,9 +377,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # A code's kind appears in two components (a codeframe's codes, an edited code).
     "ENUM_NAME_OVERRIDES": {"CodeKindEnum": "codeframe.serializers.CODE_KINDS"},
+    # PATCH bodies are validated whole, as POST bodies (their optional fields say so): no
+    # "Patched" copies whose required fields read optional.
+    "COMPONENT_SPLIT_PATCH": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.document_common_errors",  # 401 everywhere, 404 on objects, 415 on bodies
+        "config.api.close_request_bodies",  # unknown keys are refused: say so
     ],
 }
 

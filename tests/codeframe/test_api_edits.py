@@ -135,6 +135,21 @@ def test_the_schema_documents_the_edits(api_client):
     assert set(paths["/api/codeframes/{codeframe_id}/nets/{number}/"]) == {"patch"}
     assert set(paths["/api/codeframes/{codeframe_id}/responses/{response_id}/"]) == {"patch"}
     assert set(paths["/api/codeframes/{codeframe_id}/review/"]) == {"get"}
+    assert set(paths["/api/codeframes/{codeframe_id}/responses/"]) == {"get"}
+    assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/responses/"]) == {"post"}
+
+
+def test_the_schema_says_what_a_body_refuses(api_client):
+    """Bodies refuse keys they do not know and are validated whole, PATCH too: a client
+    generated from a schema without `additionalProperties: false`, or with "Patched" copies
+    whose required fields read optional, sent bodies that were 400s (a fuzzing review)."""
+    schemas = api_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    assert not [name for name in schemas if name.startswith("Patched")]
+    for name in ("CodeAdd", "CodeEdit", "NetEdit", "AnswerEdit", "WaveName", "CodeframeRequest"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert schemas["NetEdit"]["required"] == ["label"]
+    assert schemas["WaveName"]["required"] == ["wave"]
+    assert "additionalProperties" not in schemas["Error"]
 
 
 def test_an_empty_net_is_renamed_and_an_unknown_answer_is_a_400(
