@@ -94,7 +94,11 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
                 if notice and data.get("file") is not None:
                     messages.warning(request, notice)
                 return redirect(job)
-    return render(request, "codeframe/wave_new.html", {"codeframe": codeframe, "form": form})
+    return render(
+        request,
+        "codeframe/wave_new.html",
+        {"codeframe": codeframe, "form": form, "limit": get_config()["MAX_UPLOAD_BYTES"]},
+    )
 
 
 class _CountedRows:

@@ -70,6 +70,15 @@ def test_analyst_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.goto(f"{base}/questions/import/")
     page.fill("#id_survey", "Browser proof")
     page.fill("#id_question_text", "Why did you give that score?")
+    # A file over the upload limit (20 MB) is refused before it is sent, keeping what was typed
+    # (the server refuses it unread too, and then cannot give the fields back).
+    too_big = tmp_path / "too-big.csv"
+    too_big.write_bytes(b"answer\n" + b"x" * (20 * 1024 * 1024))
+    page.set_input_files("#id_file", str(too_big))
+    page.click("main button[type=submit]")
+    assert "over the limit of 20.0 MB: nothing was sent" in page.inner_text("#upload-too-large")
+    assert page.url == f"{base}/questions/import/"
+    assert page.input_value("#id_survey") == "Browser proof"
     page.set_input_files("#id_file", str(upload))
     page.click("main button[type=submit]")  # not the header's switcher
     page.wait_for_url(re.compile(r".*/questions/\d+/$"))
