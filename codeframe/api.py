@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -44,6 +45,7 @@ from codeframe.throttling import (
     GenerationThrottle,
     ImportThrottle,
     RefundsEarlyRefusals,
+    refund,
     refunded_on,
 )
 from codeframe.uploads import content_length, human_bytes
@@ -193,8 +195,11 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             question = selectors.get_question(
                 user=request.user, question_id=data["question"], role=Role.ANALYST
             )
+            asked = timezone.now()
             with refunded_on(request, QueueFull):  # nothing imported: the rates take it back
                 job = jobs.queue_generation(question=question, user=request.user, **options)
+            if job.created < asked:  # the same generation, already queued: a retry is free
+                refund(request)
         else:
             project = (
                 selectors.get_project(

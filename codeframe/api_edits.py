@@ -233,7 +233,8 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         summary="Find a codeframe's answers by their words, with their codes",
         description=(
             "`?search=overdraft fee`: the answers with every word (as a word or part of one, "
-            "ignoring case and accents) or whose respondent id it is, in import order; "
+            "ignoring case and accents), in import order (`?search=id:R045`: the answer of "
+            "respondent R045); "
             "`&uncoded=true`: among the answers without a code only. `total` counts them all, "
             "`responses` lists the first `limit`."
         ),

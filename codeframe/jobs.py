@@ -217,8 +217,9 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
     `create_job`.
     """
     with transaction.atomic():
-        # The question first, as every path that queues a job of it locks it (`_lock_queue`).
-        Question.objects.select_for_update().filter(pk=question.pk).exists()
+        # The question first, as every path that queues a job of it locks it (`_lock_queue`);
+        # no key update, so rows that refer to it (a worker storing a codeframe) are not held.
+        Question.objects.select_for_update(no_key=True).filter(pk=question.pk).exists()
         if (twin := _active_twin(question, params)) is not None:
             return twin
         job = create_job(question=question, user=user, **params)
@@ -228,10 +229,14 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
 
 
 def _active_twin(question: Question, params: dict[str, Any]) -> GenerationJob | None:
-    """A queued or running generation of `question` with the options `params` asks for."""
+    """A queued or running generation of `question` with the options `params` asks for, not
+    being cancelled (Cancel, then Generate again, gave back the job on its way out)."""
     wanted = {"n_codes": None, "max_codes": None, "random_state": 0, **params}
     active = GenerationJob.objects.filter(
-        question=question, kind=GenerationJob.Kind.GENERATE, state__in=GenerationJob.ACTIVE_STATES
+        question=question,
+        kind=GenerationJob.Kind.GENERATE,
+        state__in=GenerationJob.ACTIVE_STATES,
+        cancel_requested=False,
     ).order_by("created")
     return next((job for job in active if job.params == wanted), None)
 

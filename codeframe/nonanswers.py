@@ -128,7 +128,7 @@ _FILLERS = {
 }
 
 # Hesitation sounds: an answer of nothing else ("Hmm", "erm...", "ummm") is a "don't know".
-_HESITATION = re.compile(r"(h+m+|u+m+|e+r+m*|a+h+|u+h+)")
+_HESITATION = re.compile(r"(h+m+|u+m+|e+r+m*)")  # not "uh-uh" (a no)
 
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _ROW_OF = {ch: row for row, keys in enumerate(_KEYBOARD_ROWS) for ch in keys}

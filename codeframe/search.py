@@ -5,7 +5,9 @@ coded.
 Matching is done here in Python rather than by the database's `icontains`: SQLite folds the
 case of ASCII letters only, so "ÉTÉ" would find "été" on PostgreSQL and not on SQLite. Every
 word of the query must be in the answer, as a part of a word ("deliver" finds "delivery"),
-ignoring case and accents ("cafe" finds "Café"). A respondent id typed whole finds its answer.
+ignoring case and accents ("cafe" finds "Café"). "id:R045" finds the answer of respondent
+R045 (ignoring case): only when asked, since ids are often the numbers 1, 2, 3..., and "45"
+typed for "45 minutes" found respondent 45's answer too, ticked for coding.
 """
 
 import unicodedata
@@ -20,6 +22,8 @@ from codeframe.selectors import CodedResponse, coded_answers
 FIND_LIMIT = 500
 # Longer queries are refused: a pasted answer is not a search.
 MAX_QUERY_CHARS = 200
+# A query starting so names a respondent id, not words.
+ID_PREFIX = "id:"
 
 
 def fold(text: str) -> str:
@@ -47,23 +51,25 @@ class FoundAnswers:
 def find_answers(
     *, codeframe: Codeframe, query: str, uncoded_only: bool = False, limit: int = FIND_LIMIT
 ) -> FoundAnswers:
-    """The answers of the codeframe's question that contain every word of `query` (see the
-    module's docstring), or whose respondent id is `query`, in import order, with their codes
-    in the codeframe; `uncoded_only`: only those without a code there. A blank query finds
-    nothing."""
-    terms = query_terms(query)
-    if not terms:
+    """The answers of the codeframe's question that contain every word of `query`, or for
+    "id:R045" the answer of that respondent (see the module's docstring), in import order,
+    with their codes in the codeframe; `uncoded_only`: only those without a code there. A blank
+    query finds nothing."""
+    wanted = query.strip()
+    by_id = wanted.casefold().startswith(ID_PREFIX)
+    wanted_id = wanted[len(ID_PREFIX) :].strip().casefold() if by_id else ""
+    terms = [] if by_id else query_terms(query)
+    if not (terms or wanted_id):
         return FoundAnswers(query=query, total=0, answers=[])
     responses = Response.objects.filter(question_id=codeframe.question_id)
     if uncoded_only:
         coded = Assignment.objects.filter(codeframe=codeframe, response=OuterRef("pk"))
         responses = responses.exclude(Exists(coded))
-    wanted_id = query.strip()
     rows = responses.order_by("position").values_list("pk", "respondent_id", "text")
     matched = [
         pk
         for pk, respondent_id, text in rows.iterator(chunk_size=5000)
-        if respondent_id == wanted_id or _has_all(fold(text), terms)
+        if (respondent_id.casefold() == wanted_id if by_id else _has_all(fold(text), terms))
     ]
     answers = coded_answers(codeframe=codeframe, response_ids=matched[:limit])
     return FoundAnswers(query=query, total=len(matched), answers=answers)

@@ -263,7 +263,7 @@ class FindQuerySerializer(serializers.Serializer):
     search = serializers.CharField(
         max_length=MAX_QUERY_CHARS,
         help_text="Words that must all be in the answer (parts of words too; case and accents "
-        "ignored), or a respondent id.",
+        'ignored); "id:R045" for the answer of respondent R045.',
     )
     uncoded = serializers.BooleanField(
         required=False, default=False, help_text="Only answers without a code."

@@ -45,7 +45,7 @@ from codeframe.models import (
 )
 from codeframe.selectors import question_texts
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
-from codeframe.validators import label_key, one_line
+from codeframe.validators import has_visible, label_key, one_line
 from embeddings.services import embed_texts, embed_texts_with_report
 
 logger = logging.getLogger(__name__)
@@ -830,7 +830,7 @@ def refuse_taken_label(others: QuerySet, label: str) -> None:
     except ValidationError as exc:
         raise InvalidEdit(exc.messages[0]) from exc
     wanted = label_key(label[:200])  # in Python: SQLite's iexact folds ASCII letters only
-    if not wanted:  # zero-width spaces: a blank column heading in every export
+    if not has_visible(label):  # zero-width spaces: a blank column heading in every export
         raise InvalidEdit("A label needs a visible character.")
     for number, other in others.order_by("number").values_list("number", "label"):
         if label_key(other) == wanted:
@@ -966,10 +966,11 @@ class CodesAdded:
 
 def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdded:
     """Code those answers of the code's question with `code` as well (an analyst's "these all
-    mention it"): the primary code of an answer that had none, else one more code after its
-    codes (multi-coding; its primary stays). Every one of them counts as coded by hand
-    (`mark_hand_coded`). Ids of other questions' answers are refused, nothing changed: a
-    client's id typo must not quietly code less than was asked."""
+    mention it"): the primary code of an answer that had none, else a further code beside its
+    primary (multi-coding; its primary stays). Every one of them counts as coded by hand
+    (`mark_hand_coded`). Raises InvalidEdit, nothing changed, for ids of other questions'
+    answers (a client's id typo must not quietly code less than was asked) and for a
+    non-answer code ("Don't know") on answers that have codes: it is an answer's only code."""
     wanted = _unique(list(response_ids))
     with transaction.atomic():
         codeframe = lock_codeframe(code.codeframe_id)
@@ -988,6 +989,12 @@ def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdde
         carried = Assignment.objects.filter(codeframe=codeframe, response_id__in=wanted)
         had_it = set(carried.filter(code=code).values_list("response_id", flat=True))
         coded = set(carried.values_list("response_id", flat=True))
+        if code.kind == Code.Kind.NON_ANSWER and (other := coded - had_it):
+            raise InvalidEdit(
+                f"“{code.label}” is a non-answer code, an answer's only code, and {len(other)} "
+                f"of these answers {'has' if len(other) == 1 else 'have'} codes: nothing was "
+                "coded. Untick them, or leave them uncoded first."
+            )
         Assignment.objects.bulk_create(
             [
                 Assignment(

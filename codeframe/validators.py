@@ -33,6 +33,18 @@ def as_id(value: object) -> int | None:
     return int(value) if len(value) <= MAX_ID_DIGITS else None
 
 
+# Characters that draw nothing but are not "format" characters (Cf), so label_key keeps them:
+# the Hangul fillers and the blank Braille pattern.
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible(text: str) -> bool:
+    """Whether `text` has a character that draws something: a letter, digit, symbol or
+    punctuation mark (not a space, a zero-width or combining character, or a filler such as
+    U+3164). A label of none reads blank in the exports' headings."""
+    return any(unicodedata.category(char)[0] in "LNSP" and char not in _BLANKS for char in text)
+
+
 def label_key(label: str) -> str:
     """What two labels are compared by when a codeframe refuses a second code (net) labelled
     alike: compatibility-normalised (NFKC: "Café" composed or not, fullwidth letters), without

@@ -63,7 +63,7 @@ from codeframe.services import (
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
-from codeframe.validators import is_one_line, label_key
+from codeframe.validators import has_visible, is_one_line, label_key
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def _wave_label(*, question: Question, label: str, renaming: Question | None = N
     compatibility forms folded (NFKC: full-width digits), so two waves cannot read alike. Raises
     InvalidEdit."""
     label = "".join(c for c in normalize("NFKC", label) if category(c) != "Cf").strip()
-    if not label:
+    if not has_visible(label):
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
     if not is_one_line(label):  # as validators.one_line, at every entry point
         raise InvalidEdit("A wave label is one line: no line breaks, tabs or control characters.")

@@ -178,7 +178,6 @@ def codeframe_find(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "found": found,
             "rows": rows,
             "codes": codes,
-            "limit": search.FIND_LIMIT,
             **roles_of(request.user, codeframe.question.project_id),
         },
     )
@@ -202,17 +201,18 @@ def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     except InvalidEdit as exc:
         messages.error(request, str(exc))
         return back_to_form(request, codeframe)
+    coded = added.primary + added.further
     parts = [
         f"{n} as {what}"
-        for n, what in (
-            (added.primary, "primary code"),
-            (added.further, "a further code"),
-        )
+        for n, what in ((added.primary, "its primary code"), (added.further, "a further code"))
         if n
     ]
-    done = f"Coded {' and '.join(parts)}" if parts else "Nothing to add"
-    kept = f"; {added.had_it} had it already" if added.had_it else ""
-    messages.success(request, f"{done} with {code.number}. {code.label}{kept}.")
+    said = f"Coded {coded} answer{pluralize(coded)} with code {code.number} (“{code.label}”)"
+    if len(parts) > 1:
+        said += f": {', '.join(parts)}"
+    if added.had_it:
+        said += f"; {added.had_it} had it already"
+    messages.success(request, f"{said}.")
     return back_to_form(request, codeframe)
 
 

@@ -22,8 +22,9 @@ from codeframe.views.shared import roles_of
 @require_GET
 @login_required
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
-    """The job's progress; refreshes itself (no JavaScript needed) until it ends, and hands
-    over to the codeframe once it is done."""
+    """The job's progress, followed by a short script (without JavaScript, a refresh) until it
+    ends; then it hands over to the codeframe. `?part=status` is the job's figures alone, what
+    the script reads: no page around them, so it uses up no message meant for the next page."""
     jobs.recover_stale_jobs(job_ids=[job_id])
     job = selectors.get_job(user=request.user, job_id=job_id)
     if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
@@ -43,7 +44,9 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         return redirect(codeframe)
     return render(
         request,
-        "codeframe/job_detail.html",
+        "codeframe/_job_status.html"
+        if request.GET.get("part") == "status"
+        else "codeframe/job_detail.html",
         {
             "job": job,
             "question": job.question,

@@ -10,6 +10,7 @@ from django.http import (
     HttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
@@ -259,6 +260,7 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
         refund(request)
         messages.error(request, "Codes must be whole numbers between 1 and 200.")
         return redirect(question)
+    asked = timezone.now()
     try:
         job = jobs.queue_generation(
             question=question,
@@ -270,4 +272,6 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
         refund(request)
         messages.error(request, str(exc))
         return redirect(question)
+    if job.created < asked:  # the same generation, already queued: a second click is free
+        refund(request)
     return redirect(job)

@@ -235,14 +235,16 @@ def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_cl
     assert first in [r["response"] for r in body["responses"]]
 
 
-def test_an_invisible_label_is_refused(api_client, codeframe):
-    """Zero-width spaces made a label that read blank in every export's heading."""
+@pytest.mark.parametrize("blank", ["\u200b\u200b", "\u3164\u3164", "\u2800", " \u034f "])
+def test_an_invisible_label_is_refused(api_client, codeframe, blank):
+    """Zero-width spaces, Hangul fillers, a blank Braille pattern, a lone combining grapheme
+    joiner: labels that read blank in every export's heading."""
     number = min(codes(codeframe))
     for path, method in (
         (url(codeframe, "codes/"), "post"),
         (url(codeframe, f"codes/{number}/"), "patch"),
     ):
-        reply = getattr(api_client, method)(path, {"label": "\u200b\u200b"}, format="json")
+        reply = getattr(api_client, method)(path, {"label": blank}, format="json")
         assert reply.status_code == 400, (path, reply.content)
         assert reply.json()["detail"] == "A label needs a visible character."
-    assert codes(codeframe)[number].label.strip("\u200b")
+    assert codes(codeframe)[number].label.strip(blank)

@@ -315,7 +315,7 @@ def test_progress_page_refreshes_itself_and_can_cancel(staff_client, question, d
     page = staff_client.get(job.get_absolute_url()).content.decode()
     # Followed by a script, or without JavaScript by a refresh.
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
-    assert 'window.location.pathname + "?stay=1"' in page
+    assert "?stay=1&part=status" in page
     assert "Waiting for a worker" in page and "Cancel" in page and 'value="0"' in page
     question_page = staff_client.get(question.get_absolute_url()).content.decode()
     assert job.get_absolute_url() in question_page and "Queued" in question_page
@@ -653,3 +653,27 @@ def test_a_double_submitted_generation_is_one_job(staff_client, question, databa
     again = jobs.queue_generation(question=question, n_codes=3)
     assert again not in (first, other)
     assert GenerationJob.objects.filter(question=question).count() == 3
+
+
+def test_a_generation_being_cancelled_is_not_given_back(question, database_tasks):
+    """Cancel, then Generate again with the same options: a new job, not the one stopping."""
+    running = jobs.queue_generation(question=question, n_codes=3)
+    GenerationJob.objects.filter(pk=running.pk).update(state=State.RUNNING, attempts=1)
+    jobs.cancel_job(job=GenerationJob.objects.get(pk=running.pk))
+    assert GenerationJob.objects.get(pk=running.pk).cancel_requested
+    assert jobs.queue_generation(question=question, n_codes=3) != running
+
+
+def test_the_progress_script_reads_the_figures_alone(staff_client, question, database_tasks):
+    """The job page's script reads `?part=status`: the figures without a page around them, so
+    a message meant for the next page is not used up by a poll."""
+    job = jobs.queue_generation(question=question)
+    page = staff_client.get(job.get_absolute_url()).content.decode()
+    assert 'fetch(window.location.pathname + "?stay=1&part=status"' in page
+    staff_client.post(reverse("codeframe:job-cancel", args=[job.pk]))  # "Cancelled." waits
+    part = staff_client.get(job.get_absolute_url(), {"stay": "1", "part": "status"})
+    body = part.content.decode()
+    assert body.strip().startswith('<div id="job-status" data-active="0"') and "<html" not in body
+    assert "Cancelled" in body
+    shown = staff_client.get(job.get_absolute_url()).content.decode()
+    assert '<span role="status">Cancelled.</span>' in shown

@@ -23,6 +23,7 @@ from codeframe.nonanswers import DONT_KNOW, NOTHING, UNINTELLIGIBLE, classify, n
         ("Erm", DONT_KNOW),
         ("ummm err", DONT_KNOW),
         ("Hmm the app is slow", None),
+        ("uh-uh", None),
         ("Umbrella", None),
         ("asdfgh", UNINTELLIGIBLE),
         ("sdfghj", UNINTELLIGIBLE),

@@ -47,8 +47,14 @@ def test_every_word_is_looked_for_ignoring_case_and_accents(codeframe):
         "App crashes every time I open statements",
     ]
     assert found("app crash statements") == ["App crashes every time I open statements"]
-    assert found("R004") == ["Fees are far too high"]  # a respondent id, whole
-    assert found("R00") == []  # ids are not searched by parts
+    assert found("id:R004") == found("ID: r004") == ["Fees are far too high"]
+    assert found("id:R00") == []  # ids are not searched by parts
+    # A number is words, not an id: respondent 45's answer is not among those with "45".
+    rows = services.text_rows(["Lovely staff at the branch"], ["45"])
+    services.import_responses(rows=rows, question=codeframe.question)
+    assert found("45") == ["I waited 45 minutes on hold"]
+    assert found("id:45") == ["Lovely staff at the branch"]
+    assert found("R004") == []
     assert found("   ") == found("") == []
 
 
@@ -76,7 +82,7 @@ def test_uncoded_only_leaves_out_the_answers_with_a_code(codeframe):
 def test_a_code_added_to_answers_is_the_primary_of_the_uncoded_and_a_further_code_of_others(
     codeframe,
 ):
-    code = codeframe.codes.order_by("number").last()
+    code = codeframe.codes.filter(kind="theme").order_by("number").last()
     fees = answer(codeframe, "Fees are far too high")
     hold = answer(codeframe, "I waited 45 minutes on hold")
     services.uncode_response(response=fees, codeframe=codeframe)
@@ -104,8 +110,22 @@ def test_a_code_added_to_answers_is_the_primary_of_the_uncoded_and_a_further_cod
     assert row.endswith(";".join(map(str, coding(codeframe, hold))))
 
 
+def test_a_non_answer_code_is_no_further_code(codeframe):
+    """ "Don't know" beside a theme contradicts itself: refused, nothing coded; an answer
+    without codes may get it."""
+    dont_know = codeframe.codes.get(kind="non_answer", label="Don't know")
+    fees = answer(codeframe, "Fees are far too high")  # coded
+    before = coding(codeframe, fees)
+    with pytest.raises(InvalidEdit, match=r"non-answer code.*1 of these answers has codes"):
+        services.add_code_to_answers(code=dont_know, response_ids=[fees.pk])
+    assert coding(codeframe, fees) == before
+    services.uncode_response(response=fees, codeframe=codeframe)
+    added = services.add_code_to_answers(code=dont_know, response_ids=[fees.pk])
+    assert added.primary == 1 and coding(codeframe, fees) == [dont_know.number]
+
+
 def test_an_answer_of_another_question_refuses_the_whole_request(codeframe):
-    code = codeframe.codes.order_by("number").first()
+    code = codeframe.codes.filter(kind="theme").order_by("number").first()
     other = make_question(["Trains are late"], survey="Commuters").responses.get()
     fees = answer(codeframe, "Fees are far too high")
     before = list(Assignment.objects.values_list("pk", "response", "code", "is_primary"))
@@ -116,7 +136,7 @@ def test_an_answer_of_another_question_refuses_the_whole_request(codeframe):
 
 
 def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codeframe):
-    code = codeframe.codes.order_by("number").last()
+    code = codeframe.codes.filter(kind="theme").order_by("number").last()
     page = staff_client.get(f"/codeframes/{codeframe.pk}/find/", {"q": "app"})
     assert page.status_code == 200
     html = page.content.decode()
@@ -140,7 +160,7 @@ def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codefram
     statements = answer(codeframe, "App crashes every time I open statements")
     assert code.number not in coding(codeframe, statements)
     message = [str(m) for m in posted.context["messages"]]
-    assert len(message) == 1 and f"with {code.number}. {code.label}" in message[0]
+    assert message == [f"Coded 2 answers with code {code.number} (“{code.label}”)."]
 
     nothing = staff_client.post(
         f"/codeframes/{codeframe.pk}/find/code/", {"code": code.pk, "next": back}, follow=True
@@ -149,7 +169,7 @@ def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codefram
 
 
 def test_the_api_finds_answers_and_codes_them(api_client, codeframe):
-    code = codeframe.codes.order_by("number").last()
+    code = codeframe.codes.filter(kind="theme").order_by("number").last()
     found = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", {"search": "FEE"})
     assert found.status_code == 200, found.content
     body = found.json()

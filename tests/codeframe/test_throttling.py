@@ -285,3 +285,23 @@ def test_behind_the_proxy_failures_count_per_client_not_per_proxy(
         assert login("guess", f"{spoofed}, 203.0.113.66").status_code in (200, 429)
     assert login("right-password-1", "203.0.113.66").status_code == 429  # the attacker
     assert login("right-password-1", "192.0.2.7").status_code == 302  # the user, elsewhere
+
+
+def test_a_generation_asked_again_while_queued_spends_no_rate(
+    rates, settings, staff_user, staff_client, question
+):
+    """The same generation asked again while it is queued is that job (a double click, a
+    client's retried POST): it must not use up the hour's generations either."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # stay queued
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    body = {"question": question.pk, "n_codes": 3}
+    first = client.post("/api/codeframes/", body, format="json")
+    again = client.post("/api/codeframes/", body, format="json")
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    page = staff_client.post(f"/questions/{question.pk}/generate/", {"n_codes": 3})
+    assert page["Location"] == f"/jobs/{first.json()['id']}/"
+    other = client.post("/api/codeframes/", {**body, "n_codes": 4}, format="json")
+    assert other.status_code == 202  # 2 of 2/hour: the repeats were free
+    assert client.post("/api/codeframes/", {**body, "n_codes": 5}, format="json").status_code == 429

@@ -234,7 +234,7 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.click("#add-code button[type=submit]")
     page.wait_for_url(re.compile(r".*/find/\?q=opening\+hours"))
     said = page.inner_text("ul.messages")
-    assert re.match(r"Coded (2 as|1 as .+ and 1 as) .+ with \d+\. ", said), said
+    assert re.match(r"Coded 2 answers with code \d+ \(“.+”\)", said), said
     codes = page.locator("#found-table tbody tr td:nth-child(4)").all_inner_texts()
     assert "(by hand)" in codes[0] and "(by hand)" in codes[1] and "(by hand)" not in codes[2]
     page.screenshot(path=artifacts / "browser-10-find.png", full_page=True)
