@@ -160,10 +160,10 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         summary="Code answers with a code as well",
         description=(
             '`{"responses": [12, 15]}`: each answer gets the code, as its primary code if it had '
-            "none, else after its codes (multi-coding; its primary stays), and counts as coded "
-            "by hand. An id that is not one of the codeframe's answers refuses the whole "
-            "request (400), nothing coded. With `GET .../responses/?search=`: code every "
-            "answer that says it."
+            "none, else as a further code beside its primary (multi-coding), and counts as "
+            "coded by hand. An id that is not one of the codeframe's answers, or a non-answer "
+            "code for answers that have codes, refuses the whole request (400), nothing coded. "
+            "With `GET .../responses/?search=`: code every answer that says it."
         ),
     )
     def code_answers(self, request: Request, codeframe_id: int, number: int) -> Response:

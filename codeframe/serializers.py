@@ -296,7 +296,7 @@ class CodeAnswersSerializer(RequestSerializer):
 
 class CodesAddedSerializer(serializers.Serializer):
     primary = serializers.IntegerField(help_text="Answers that had no code: it is their primary.")
-    further = serializers.IntegerField(help_text="Answers that had codes: added after them.")
+    further = serializers.IntegerField(help_text="Answers that had codes: a further code now.")
     had_it = serializers.IntegerField(help_text="Answers that carried it already.")
     code = EditedCodeSerializer(help_text="The code with its figures as they are now.")
 
