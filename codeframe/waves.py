@@ -53,6 +53,7 @@ from codeframe.selectors import (
 from codeframe.services import (
     RESERVED,
     _store,
+    add_code_to_answers,
     embed_answers,
     import_responses,
     lock_codeframe,
@@ -613,26 +614,14 @@ def _uncoded_of(suggestion: SuggestedCode) -> list[int]:
 
 
 def _take(suggestion: SuggestedCode, code: Code) -> None:
-    """In a transaction: the suggestion's answers still without a primary code get `code`; the
+    """In a transaction: the suggestion's answers still without a primary code get `code` as
+    the Find answers page codes them (`services.add_code_to_answers`: coded by hand); the
     suggestion is accepted as `code`."""
     uncoded = _uncoded_of(suggestion)
-    Assignment.objects.bulk_create(
-        [
-            Assignment(
-                codeframe_id=suggestion.codeframe_id,
-                response_id=pk,
-                code=code,
-                confidence=1.0,
-                is_primary=True,
-            )
-            for pk in uncoded
-        ]
-    )
     suggestion.status = SuggestedCode.Status.ACCEPTED  # first: marking drops pending ones
     suggestion.code = code
     suggestion.save(update_fields=["status", "code"])
-    mark_hand_coded(codeframe_id=suggestion.codeframe_id, response_ids=uncoded)
-    refresh_sizes(codeframe=code.codeframe)
+    add_code_to_answers(code=code, response_ids=uncoded)
 
 
 def dismiss_suggestion(*, suggestion: SuggestedCode) -> SuggestedCode:
