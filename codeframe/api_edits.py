@@ -13,7 +13,7 @@ Each needs the analyst role (403 for a viewer; 404 outside the user's projects).
 
 from django.db import transaction
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -37,6 +37,7 @@ from codeframe.serializers import (
     FoundAnswersSerializer,
     NetEditSerializer,
     NetSerializer,
+    ReviewQuerySerializer,
     ReviewSerializer,
 )
 from config.api import ERROR_BODY
@@ -45,9 +46,6 @@ NO_CODE_404 = OpenApiResponse(ERROR_BODY, description="No such codeframe or code
 INVALID_400 = OpenApiResponse(
     ERROR_BODY, description="Invalid input: a label another code has, no such net or code, ..."
 )
-
-# The most answers one review reply lists.
-REVIEW_LIMIT = 1000
 
 
 class CodeframeEditViewSet(viewsets.ViewSet):
@@ -252,11 +250,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         return Response(FoundAnswersSerializer(found).data)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "limit", int, description=f"At most this many answers (1-{REVIEW_LIMIT})."
-            )
-        ],
+        parameters=[ReviewQuerySerializer],
         responses={200: ReviewSerializer, 400: INVALID_400, 404: NO_CODEFRAME_404},
         summary="The review queue: coded answers nobody has checked, least sure first",
         description=(
@@ -267,10 +261,11 @@ class CodeframeEditViewSet(viewsets.ViewSet):
     )
     def review(self, request: Request, codeframe_id: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
-        wanted = request.query_params.get("limit", "200")
-        if not (wanted.isascii() and wanted.isdigit() and 1 <= int(wanted) <= REVIEW_LIMIT):
-            raise UnusableInput(f"limit must be a whole number from 1 to {REVIEW_LIMIT}.")
-        queue = selectors.least_sure_answers(codeframe=codeframe, limit=int(wanted))
+        query = ReviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        queue = selectors.least_sure_answers(
+            codeframe=codeframe, limit=query.validated_data["limit"]
+        )
         return Response(ReviewSerializer(queue).data)
 
 

@@ -257,6 +257,22 @@ class ReviewAnswerSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
+# The most answers one review reply lists.
+REVIEW_LIMIT = 1000
+
+
+class ReviewQuerySerializer(serializers.Serializer):
+    """The query string of `GET .../review/`."""
+
+    limit = serializers.IntegerField(
+        required=False,
+        default=200,
+        min_value=1,
+        max_value=REVIEW_LIMIT,
+        help_text=f"At most this many answers (1-{REVIEW_LIMIT}).",
+    )
+
+
 class FindQuerySerializer(serializers.Serializer):
     """The query string of `GET .../responses/`."""
 
