@@ -966,11 +966,12 @@ class CodesAdded:
 
 def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdded:
     """Code those answers of the code's question with `code` as well (an analyst's "these all
-    mention it"): the primary code of an answer that had none, else a further code beside its
-    primary (multi-coding; its primary stays). Every one of them counts as coded by hand
-    (`mark_hand_coded`). Raises InvalidEdit, nothing changed, for ids of other questions'
+    mention it"): the primary code of an answer that had none, or only a non-answer code
+    ("Don't know": it mentions a theme after all, so that code goes), else a further code
+    beside its primary (multi-coding; its primary stays). Every one of them counts as coded by
+    hand (`mark_hand_coded`). Raises InvalidEdit, nothing changed, for ids of other questions'
     answers (a client's id typo must not quietly code less than was asked) and for a
-    non-answer code ("Don't know") on answers that have codes: it is an answer's only code."""
+    non-answer code on answers that have codes: it is an answer's only code."""
     wanted = _unique(list(response_ids))
     with transaction.atomic():
         codeframe = lock_codeframe(code.codeframe_id)
@@ -988,13 +989,17 @@ def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdde
             )
         carried = Assignment.objects.filter(codeframe=codeframe, response_id__in=wanted)
         had_it = set(carried.filter(code=code).values_list("response_id", flat=True))
+        if code.kind == Code.Kind.NON_ANSWER:
+            if other := set(carried.values_list("response_id", flat=True)) - had_it:
+                raise InvalidEdit(
+                    f"“{code.label}” is a non-answer code, an answer's only code, and "
+                    f"{len(other)} of these answers {'has' if len(other) == 1 else 'have'} "
+                    f"codes (answer {min(other)}, say): nothing was coded. Leave those out, "
+                    "or leave them uncoded first."
+                )
+        else:  # a theme for an answer taken for a non-answer: that code goes
+            carried.filter(code__kind=Code.Kind.NON_ANSWER).delete()
         coded = set(carried.values_list("response_id", flat=True))
-        if code.kind == Code.Kind.NON_ANSWER and (other := coded - had_it):
-            raise InvalidEdit(
-                f"“{code.label}” is a non-answer code, an answer's only code, and {len(other)} "
-                f"of these answers {'has' if len(other) == 1 else 'have'} codes: nothing was "
-                "coded. Untick them, or leave them uncoded first."
-            )
         Assignment.objects.bulk_create(
             [
                 Assignment(
@@ -1010,8 +1015,7 @@ def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdde
         )
         mark_hand_coded(codeframe_id=codeframe.pk, response_ids=wanted)
         primary = len([pk for pk in wanted if pk not in coded])
-        if primary:
-            refresh_sizes(codeframe=codeframe)
+        refresh_sizes(codeframe=codeframe)
     return CodesAdded(primary=primary, further=len(coded - had_it), had_it=len(had_it))
 
 

@@ -165,8 +165,13 @@ def codeframe_find(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         )
     codes = list(codeframe.codes.order_by("number"))
     labels = {code.number: code.label for code in codes}
+    unticked = _unticked(request)
     rows = [
-        (answer, [(number, labels.get(number, "")) for number in answer.codes])
+        (
+            answer,
+            [(number, labels.get(number, "")) for number in answer.codes],
+            answer.response_id not in unticked,
+        )
         for answer in (found.answers if found else [])
     ]
     return render(
@@ -186,9 +191,17 @@ def codeframe_find(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
-    """Add the code chosen to the answers ticked on the found answers' page."""
+    """Add the code chosen to the answers ticked on the found answers' page. The page comes
+    back with the answers the analyst unticked still unticked (`_UNTICKED`), whatever
+    happened: ticked again, the next code would go to answers they had ruled out."""
     codeframe = editable_codeframe(request, codeframe_id)
     form = AddCodeForm(request.POST, codeframe=codeframe)
+    shown = {pk for pk in map(as_id, request.POST.getlist("shown")) if pk is not None}
+    ticked = {pk for pk in map(as_id, request.POST.getlist("response")) if pk is not None}
+    request.session[_UNTICKED] = {
+        "page": request.POST.get("next", ""),
+        "ids": sorted(shown - ticked),
+    }
     if not form.is_valid():
         if "response" in form.errors:
             messages.error(request, form.errors["response"][0])
@@ -201,19 +214,42 @@ def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     except InvalidEdit as exc:
         messages.error(request, str(exc))
         return back_to_form(request, codeframe)
+    messages.success(request, _added_message(added, code))
+    return back_to_form(request, codeframe)
+
+
+# The session key of the answers unticked on the found answers' page, and the page (its URL
+# with the query) they were unticked on.
+_UNTICKED = "codeframe-find-unticked"
+
+
+def _unticked(request: HttpRequest) -> set[int]:
+    """The answers the analyst unticked on this very page (same search) before an Add code."""
+    kept = request.session.get(_UNTICKED) or {}
+    return set(kept.get("ids", ())) if kept.get("page") == request.get_full_path() else set()
+
+
+def _added_message(added: services.CodesAdded, code) -> str:
+    """What Add code did, e.g. "Coded 3 answers with code 5 (“Fees”): 1 as its primary code, 2
+    as a further code beside their primary; 1 had it already (...)"."""
     coded = added.primary + added.further
     parts = [
         f"{n} as {what}"
-        for n, what in ((added.primary, "its primary code"), (added.further, "a further code"))
+        for n, what in (
+            (added.primary, "its primary code"),
+            (added.further, "a further code beside their primary"),
+        )
         if n
     ]
-    said = f"Coded {coded} answer{pluralize(coded)} with code {code.number} (“{code.label}”)"
-    if len(parts) > 1:
-        said += f": {', '.join(parts)}"
+    said = f"code {code.number} (“{code.label}”)"
+    said = (
+        f"Coded {coded} answer{pluralize(coded)} with {said}: {', '.join(parts)}"
+        if coded
+        else (f"Nothing new to code with {said}")
+    )
     if added.had_it:
-        said += f"; {added.had_it} had it already"
-    messages.success(request, f"{said}.")
-    return back_to_form(request, codeframe)
+        said += f"; {added.had_it} had it already (now counted as coded by hand too)"
+    return f"{said}."
 
 
 def _edited_code(request: HttpRequest, codeframe, code_id: int):

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
 )
@@ -26,7 +27,10 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     ends; then it hands over to the codeframe. `?part=status` is the job's figures alone, what
     the script reads: no page around them, so it uses up no message meant for the next page."""
     jobs.recover_stale_jobs(job_ids=[job_id])
-    job = selectors.get_job(user=request.user, job_id=job_id)
+    try:
+        job = selectors.get_job(user=request.user, job_id=job_id)
+    except Http404:  # deleted with its question while its page followed it: say so
+        return render(request, "codeframe/job_gone.html", status=404)
     if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
         codeframe = job.codeframe
         if job.kind == job.Kind.WAVE:

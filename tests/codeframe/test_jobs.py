@@ -677,3 +677,13 @@ def test_the_progress_script_reads_the_figures_alone(staff_client, question, dat
     assert "Cancelled" in body
     shown = staff_client.get(job.get_absolute_url()).content.decode()
     assert '<span role="status">Cancelled.</span>' in shown
+
+
+def test_a_job_deleted_with_its_question_says_so(staff_client, question, database_tasks):
+    """The job page follows a job; its question deleted from another tab, the page's next
+    load was Django's bare 404."""
+    job = jobs.queue_generation(question=question)
+    services.delete_question(question=question)
+    page = staff_client.get(job.get_absolute_url())
+    assert page.status_code == 404
+    assert "This job is not there" in page.content.decode()

@@ -124,6 +124,17 @@ def test_a_non_answer_code_is_no_further_code(codeframe):
     assert added.primary == 1 and coding(codeframe, fees) == [dont_know.number]
 
 
+def test_a_theme_given_to_a_non_answer_replaces_it(codeframe):
+    """ "Nothing really" coded "Nothing" and given a theme by hand mentions the theme after
+    all: the non-answer code goes (it is an answer's only code)."""
+    theme = codeframe.codes.filter(kind="theme").order_by("number").first()
+    nothing = answer(codeframe, "Nothing really")
+    assert [c.kind for c in codeframe.codes.filter(assignments__response=nothing)] == ["non_answer"]
+    added = services.add_code_to_answers(code=theme, response_ids=[nothing.pk])
+    assert (added.primary, added.further) == (1, 0)
+    assert coding(codeframe, nothing) == [theme.number]
+
+
 def test_an_answer_of_another_question_refuses_the_whole_request(codeframe):
     code = codeframe.codes.filter(kind="theme").order_by("number").first()
     other = make_question(["Trains are late"], survey="Commuters").responses.get()
@@ -150,17 +161,28 @@ def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codefram
 
     # The analyst unticked Apple Pay and the statements answer: only the two ticked are coded.
     back = f"/codeframes/{codeframe.pk}/find/?q=app"
+    statements = answer(codeframe, "App crashes every time I open statements")
+    apple = answer(codeframe, "Please add Apple Pay")
+    shown = [crash.pk, statements.pk, freeze.pk, apple.pk]
     posted = staff_client.post(
         f"/codeframes/{codeframe.pk}/find/code/",
-        {"code": code.pk, "response": [crash.pk, freeze.pk], "next": back},
+        {"code": code.pk, "response": [crash.pk, freeze.pk], "shown": shown, "next": back},
         follow=True,
     )
     assert posted.redirect_chain == [(back, 302)]
     assert code.number in coding(codeframe, crash) and code.number in coding(codeframe, freeze)
-    statements = answer(codeframe, "App crashes every time I open statements")
     assert code.number not in coding(codeframe, statements)
     message = [str(m) for m in posted.context["messages"]]
-    assert message == [f"Coded 2 answers with code {code.number} (“{code.label}”)."]
+    assert len(message) == 1
+    assert message[0].startswith(f"Coded 2 answers with code {code.number} (“{code.label}”): ")
+    # The page comes back with the answers unticked still unticked: ticked again, the next
+    # code would go to answers the analyst had ruled out.
+    html = posted.content.decode()
+    for pk, ticked in ((crash.pk, True), (freeze.pk, True), (statements.pk, False)):
+        box = f'name="response" value="{pk}" form="add-code"'
+        assert (f"{box} checked" in html) is ticked and box in html
+    fresh = staff_client.get(f"/codeframes/{codeframe.pk}/find/", {"q": "crash"})
+    assert f'value="{statements.pk}" form="add-code" checked' in fresh.content.decode()
 
     nothing = staff_client.post(
         f"/codeframes/{codeframe.pk}/find/code/", {"code": code.pk, "next": back}, follow=True
