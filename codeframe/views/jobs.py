@@ -1,4 +1,4 @@
-"""A background job's page: its progress (refreshing itself until it ends), cancel, retry."""
+"""A background job's page: its progress (followed until it ends), cancel, retry."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
