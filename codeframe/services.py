@@ -918,14 +918,7 @@ def delete_code(*, code: Code) -> None:
         code.delete()
         _retire(codeframe.pk, [code.number])
         if orphans:
-            fallback = {}
-            for assignment in Assignment.objects.filter(
-                codeframe=codeframe, response_id__in=orphans
-            ).order_by("response_id", "-confidence", "code__number"):
-                fallback.setdefault(assignment.response_id, assignment)
-            for assignment in fallback.values():
-                assignment.is_primary = True
-            Assignment.objects.bulk_update(fallback.values(), ["is_primary"])
+            fallback = _promote_next(codeframe, orphans)
             # Left uncoded by the delete, not by hand: coding the wave again codes them.
             HandCoded.objects.filter(codeframe=codeframe, response_id__in=orphans).exclude(
                 response_id__in=fallback
@@ -976,17 +969,7 @@ def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdde
     with transaction.atomic():
         codeframe = lock_codeframe(code.codeframe_id)
         code = _current(code)
-        found = set(
-            Response.objects.filter(question_id=codeframe.question_id, pk__in=wanted).values_list(
-                "pk", flat=True
-            )
-        )
-        if strangers := [pk for pk in wanted if pk not in found]:
-            raise InvalidEdit(
-                f"This codeframe's question has no answer {strangers[0]}"
-                + (f" (nor {len(strangers) - 1} more)" if len(strangers) > 1 else "")
-                + ": nothing was coded."
-            )
+        _refuse_strangers(codeframe, wanted)
         carried = Assignment.objects.filter(codeframe=codeframe, response_id__in=wanted)
         had_it = set(carried.filter(code=code).values_list("response_id", flat=True))
         if code.kind == Code.Kind.NON_ANSWER:
@@ -1017,6 +1000,57 @@ def add_code_to_answers(*, code: Code, response_ids: Iterable[int]) -> CodesAdde
         primary = len([pk for pk in wanted if pk not in coded])
         refresh_sizes(codeframe=codeframe)
     return CodesAdded(primary=primary, further=len(coded - had_it), had_it=len(had_it))
+
+
+def remove_code_from_answers(*, code: Code, response_ids: Iterable[int]) -> int:
+    """Take `code` off those answers of the code's question (a wrong "Add code" undone at
+    once): where it was the primary code, the answer's next most confident code takes its
+    place, or it is left uncoded. The answers that carried it count as coded by hand. Returns
+    how many carried it. Raises InvalidEdit, nothing changed, for ids of other questions'
+    answers."""
+    wanted = _unique(list(response_ids))
+    with transaction.atomic():
+        codeframe = lock_codeframe(code.codeframe_id)
+        code = _current(code)
+        _refuse_strangers(codeframe, wanted)
+        held = Assignment.objects.filter(codeframe=codeframe, code=code, response_id__in=wanted)
+        carried = set(held.values_list("response_id", flat=True))
+        orphans = list(held.filter(is_primary=True).values_list("response_id", flat=True))
+        held.delete()
+        _promote_next(codeframe, orphans)
+        mark_hand_coded(codeframe_id=codeframe.pk, response_ids=sorted(carried))
+        refresh_sizes(codeframe=codeframe)
+        _refresh_description(code)
+    return len(carried)
+
+
+def _refuse_strangers(codeframe: Codeframe, wanted: list[int]) -> None:
+    """Raise InvalidEdit when an id of `wanted` is no answer of the codeframe's question."""
+    found = set(
+        Response.objects.filter(question_id=codeframe.question_id, pk__in=wanted).values_list(
+            "pk", flat=True
+        )
+    )
+    if strangers := [pk for pk in wanted if pk not in found]:
+        raise InvalidEdit(
+            f"This codeframe's question has no answer {strangers[0]}"
+            + (f" (nor {len(strangers) - 1} more)" if len(strangers) > 1 else "")
+            + ": nothing was changed."
+        )
+
+
+def _promote_next(codeframe: Codeframe, response_ids: list[int]) -> set[int]:
+    """The answers that lost their primary code get their next most confident code as primary
+    (ties: the lower number); returns those that had one (the others are left uncoded)."""
+    fallback = {}
+    for assignment in Assignment.objects.filter(
+        codeframe=codeframe, response_id__in=response_ids
+    ).order_by("response_id", "-confidence", "code__number"):
+        fallback.setdefault(assignment.response_id, assignment)
+    for assignment in fallback.values():
+        assignment.is_primary = True
+    Assignment.objects.bulk_update(fallback.values(), ["is_primary"])
+    return set(fallback)
 
 
 def _refresh_description(code: Code) -> None:

@@ -191,9 +191,10 @@ def codeframe_find(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
-    """Add the code chosen to the answers ticked on the found answers' page. The page comes
-    back with the answers the analyst unticked still unticked (`_UNTICKED`), whatever
-    happened: ticked again, the next code would go to answers they had ruled out."""
+    """Add the code chosen to the answers ticked on the found answers' page (or with
+    `remove`, take it off them). The page comes back with the answers the analyst unticked
+    still unticked (`_UNTICKED`), whatever happened: ticked again, the next code would go to
+    answers they had ruled out."""
     codeframe = editable_codeframe(request, codeframe_id)
     form = AddCodeForm(request.POST, codeframe=codeframe)
     shown = {pk for pk in map(as_id, request.POST.getlist("shown")) if pk is not None}
@@ -208,13 +209,17 @@ def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         else:
             messages.error(request, form.refusal("Choose the code to add."))
         return back_to_form(request, codeframe)
-    code = form.cleaned_data["code"]
+    code, ticked_ids = form.cleaned_data["code"], form.cleaned_data["response"]
     try:
-        added = services.add_code_to_answers(code=code, response_ids=form.cleaned_data["response"])
+        if "remove" in request.POST:
+            removed = services.remove_code_from_answers(code=code, response_ids=ticked_ids)
+            said = f"Took code {code.number} (“{code.label}”) off {removed} answer"
+            messages.success(request, f"{said}{pluralize(removed)}.")
+        else:
+            added = services.add_code_to_answers(code=code, response_ids=ticked_ids)
+            messages.success(request, _added_message(added, code))
     except InvalidEdit as exc:
         messages.error(request, str(exc))
-        return back_to_form(request, codeframe)
-    messages.success(request, _added_message(added, code))
     return back_to_form(request, codeframe)
 
 

@@ -140,7 +140,7 @@ def test_an_answer_of_another_question_refuses_the_whole_request(codeframe):
     other = make_question(["Trains are late"], survey="Commuters").responses.get()
     fees = answer(codeframe, "Fees are far too high")
     before = list(Assignment.objects.values_list("pk", "response", "code", "is_primary"))
-    with pytest.raises(InvalidEdit, match=f"no answer {other.pk}: nothing was coded"):
+    with pytest.raises(InvalidEdit, match=f"no answer {other.pk}: nothing was changed"):
         services.add_code_to_answers(code=code, response_ids=[fees.pk, other.pk])
     assert list(Assignment.objects.values_list("pk", "response", "code", "is_primary")) == before
     assert not HandCoded.objects.exists()
@@ -223,3 +223,30 @@ def test_the_api_finds_answers_and_codes_them(api_client, codeframe):
     for bad in ({"search": ""}, {"search": "x", "limit": 0}, {"search": "x" * 201}):
         refused = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", bad)
         assert refused.status_code == 400, bad
+
+
+def test_a_code_taken_off_answers_undoes_add_code(staff_client, codeframe):
+    """A wrong bulk Add code is undone at once: the code comes off the ticked answers, and
+    where it was the primary code the next one takes its place."""
+    theme = codeframe.codes.filter(kind="theme").order_by("number").last()
+    fees = answer(codeframe, "Fees are far too high")
+    hold = answer(codeframe, "I waited 45 minutes on hold")
+    services.uncode_response(response=fees, codeframe=codeframe)
+    before = coding(codeframe, hold)
+    services.add_code_to_answers(code=theme, response_ids=[fees.pk, hold.pk])
+    back = f"/codeframes/{codeframe.pk}/find/?q=e"
+    posted = staff_client.post(
+        f"/codeframes/{codeframe.pk}/find/code/",
+        {"code": theme.pk, "response": [fees.pk, hold.pk], "remove": "1", "next": back},
+        follow=True,
+    )
+    said = [str(m) for m in posted.context["messages"]]
+    assert said == [f"Took code {theme.number} (“{theme.label}”) off 2 answers."]
+    assert coding(codeframe, fees) == [] and coding(codeframe, hold) == before
+    # Its primary code taken off, an answer's next code is its primary.
+    first = before[0]
+    services.add_code_to_answers(code=theme, response_ids=[hold.pk])
+    primary = codeframe.codes.get(number=first)
+    assert services.remove_code_from_answers(code=primary, response_ids=[hold.pk]) == 1
+    assert coding(codeframe, hold)[0] == theme.number
+    assert Assignment.objects.get(codeframe=codeframe, response=hold, is_primary=True).code == theme
