@@ -43,10 +43,6 @@ class FoundAnswers:
     total: int  # answers that match, listed or not
     answers: list[CodedResponse]  # the first `limit` of them, in import order, with their codes
 
-    @property
-    def response_ids(self) -> list[int]:
-        return [answer.response_id for answer in self.answers]
-
 
 def find_answers(
     *, codeframe: Codeframe, query: str, uncoded_only: bool = False, limit: int = FIND_LIMIT

@@ -952,8 +952,8 @@ def move_response(*, response: Response, to_code: Code) -> Assignment:
 
 @dataclass(frozen=True)
 class CodesAdded:
-    primary: int  # answers that had no code: `code` is their primary code now
-    further: int  # answers that had one: `code` is added after their codes
+    primary: int  # answers that had no code (or a non-answer's): `code` is their primary now
+    further: int  # answers that had one: `code` is a further code beside their primary
     had_it: int  # answers that carried it already (unchanged, now counted as by hand)
 
 
