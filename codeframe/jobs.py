@@ -115,8 +115,16 @@ def create_job(
         question=question,
         user=user,
         kind=GenerationJob.Kind.GENERATE,
-        params={"n_codes": n_codes, "max_codes": max_codes, "random_state": random_state},
+        params=_generation_params(n_codes=n_codes, max_codes=max_codes, random_state=random_state),
     )
+
+
+def _generation_params(
+    *, n_codes: int | None = None, max_codes: int | None = None, random_state: int = 0
+) -> dict[str, Any]:
+    """A generation job's `params`, defaults filled in as `create_job` fills them: what two
+    requests for the same generation are compared by (`_active_twin`)."""
+    return {"n_codes": n_codes, "max_codes": max_codes, "random_state": random_state}
 
 
 def _create(*, question: Question, user: Any, kind: str, params: dict) -> GenerationJob:
@@ -231,7 +239,7 @@ def queue_generation(*, question: Question, user: Any = None, **params: Any) -> 
 def _active_twin(question: Question, params: dict[str, Any]) -> GenerationJob | None:
     """A queued or running generation of `question` with the options `params` asks for, not
     being cancelled (Cancel, then Generate again, gave back the job on its way out)."""
-    wanted = {"n_codes": None, "max_codes": None, "random_state": 0, **params}
+    wanted = _generation_params(**params)
     active = GenerationJob.objects.filter(
         question=question,
         kind=GenerationJob.Kind.GENERATE,

@@ -247,11 +247,10 @@ def _added_message(added: services.CodesAdded, code) -> str:
         if n
     ]
     said = f"code {code.number} (“{code.label}”)"
-    said = (
-        f"Coded {coded} answer{pluralize(coded)} with {said}: {', '.join(parts)}"
-        if coded
-        else (f"Nothing new to code with {said}")
-    )
+    if coded:
+        said = f"Coded {coded} answer{pluralize(coded)} with {said}: {', '.join(parts)}"
+    else:
+        said = f"Nothing new to code with {said}"
     if added.had_it:
         said += f"; {added.had_it} had it already (now counted as coded by hand too)"
     return f"{said}."
