@@ -52,7 +52,6 @@ from codeframe.selectors import (
 )
 from codeframe.services import (
     RESERVED,
-    _store,
     add_code_to_answers,
     embed_answers,
     import_responses,
@@ -61,6 +60,7 @@ from codeframe.services import (
     move_response,
     refresh_sizes,
     refuse_taken_label,
+    store_draft,
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers, suggest_codes
@@ -331,7 +331,7 @@ def code_wave_question(
             if approved_examples(codeframe=codeframe) != examples:
                 continue
             draft = _draft_like(codeframe, coded, embedding)
-            stored = _store(
+            stored = store_draft(
                 question=question,
                 response_ids=ids,
                 draft=draft,

@@ -53,7 +53,7 @@ def binary_csv(codeframe):
 def test_deleting_a_wave_in_the_admin_keeps_its_code_numbers_reserved(
     admin_client, approved, model
 ):
-    """Django's own delete skipped services._reserve_numbers: the next wave's new code took the
+    """Django's own delete skipped services.reserve_numbers: the next wave's new code took the
     number of a code accepted in the deleted wave (c6 meant two things across wave files)."""
     wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     taken = waves.accept_suggestion(suggestion=suggestion_of(wave, "Mortgage")).number

@@ -14,6 +14,7 @@ from codeframe.exceptions import (
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.services import drafts
 from tests.codeframe.conftest import ANSWERS, make_question
 
 pytestmark = pytest.mark.django_db
@@ -198,7 +199,7 @@ def _draft(n: int, *, bad_code: int | None = None) -> CodeframeDraft:
 def test_a_draft_that_does_not_fit_leaves_nothing_written(monkeypatch, question, broken):
     n = question.responses.count()
     draft = _draft(n, bad_code=99) if broken.startswith("unknown") else _draft(n - 1)
-    monkeypatch.setattr(services, "generate_codeframe", lambda texts, **kw: draft)
+    monkeypatch.setattr(drafts, "generate_codeframe", lambda texts, **kw: draft)
     with pytest.raises(GenerationFailed):
         services.create_codeframe(question=question)
     assert not Codeframe.objects.exists()
