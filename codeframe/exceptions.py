@@ -10,10 +10,6 @@ class ImportFailed(CodeframeError):
     """An upload could not be imported; nothing was written."""
 
 
-class UploadTooLarge(ImportFailed):
-    """The upload is larger than CODEFRAME["MAX_UPLOAD_BYTES"]."""
-
-
 class NoResponses(CodeframeError):
     """A codeframe was asked for a question that has no answers."""
 

@@ -1,6 +1,16 @@
 """Refusing uploads above CODEFRAME["MAX_UPLOAD_BYTES"] before they are read into memory."""
 
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from codeframe.conf import get_config
+
+TooLarge = Callable[..., HttpResponse]
 
 
 class LimitedUploadHandler(FileUploadHandler):
@@ -23,6 +33,45 @@ class LimitedUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+
+def limit_upload(too_large: TooLarge) -> Callable[[Callable], Callable]:
+    """For a page that takes an upload: a POST whose body passes CODEFRAME["MAX_UPLOAD_BYTES"]
+    gets `too_large(request, limit, *args, **kwargs)` (the page again, with a 413) before the
+    body is read into memory, whether it declares its length or not (chunked, or a lie), and
+    whether the excess is a file or pasted text (over DATA_UPLOAD_MAX_MEMORY_SIZE). CSRF is
+    checked after that, by the view: the CSRF middleware would parse the whole body first."""
+
+    def decorator(view: Callable) -> Callable:
+        protected = csrf_protect(view)
+
+        @csrf_exempt
+        @wraps(view)
+        def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method == "POST":
+                limit = get_config()["MAX_UPLOAD_BYTES"]
+                if content_length(request.META) > limit:
+                    return too_large(request, limit, *args, **kwargs)
+                handler = LimitedUploadHandler(request, limit=limit)
+                request.upload_handlers.insert(0, handler)
+                try:
+                    request.POST  # noqa: B018 - parse now, through the limited handler
+                except RequestDataTooBig:
+                    return too_large(request, limit, *args, **kwargs)
+                if handler.exceeded:
+                    return too_large(request, limit, *args, **kwargs)
+            return protected(request, *args, **kwargs)
+
+        return limited
+
+    return decorator
+
+
+def too_large_message(limit: int) -> str:
+    return (
+        f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
+        "Split the file or remove unused columns."
+    )
 
 
 def content_length(meta: dict) -> int:

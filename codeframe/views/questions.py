@@ -3,7 +3,6 @@ wave, deleting, and starting a codeframe's generation (a background job)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import (
     HttpRequest,
@@ -11,14 +10,13 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from codeframe import jobs, scoping, selectors, services, waves
 from codeframe.conf import get_config
 from codeframe.exceptions import (
     CodeframeError,
-    UploadTooLarge,
 )
 from codeframe.forms import (
     GenerateForm,
@@ -27,7 +25,7 @@ from codeframe.forms import (
 from codeframe.importers import read_pasted, read_upload
 from codeframe.models import Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
-from codeframe.uploads import LimitedUploadHandler, content_length, human_bytes
+from codeframe.uploads import limit_upload, too_large_message
 from codeframe.validators import as_id
 from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
 
@@ -102,31 +100,6 @@ def question_delete(request: HttpRequest, question_id: int) -> HttpResponse:
     return redirect(project)
 
 
-# CSRF is checked by the inner view, after the size limits are in place: the CSRF middleware
-# would otherwise parse the whole body before this view could refuse it.
-@csrf_exempt
-@login_required
-@throttle_page(ImportThrottle)
-def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
-    question = (
-        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
-        if question_id
-        else None
-    )
-    handler = None
-    if request.method == "POST":
-        limit = get_config()["MAX_UPLOAD_BYTES"]
-        if content_length(request.META) > limit:
-            return _too_large(request, question, limit)
-        handler = LimitedUploadHandler(request, limit=limit)
-        request.upload_handlers.insert(0, handler)
-        try:
-            request.POST  # noqa: B018 - parse now, through the limited handler
-        except RequestDataTooBig:
-            return _too_large(request, question, limit)
-    return _question_import(request, question, handler)
-
-
 def _import_form(request, question, *args) -> ImportForm:
     if question is not None:
         return ImportForm(*args, existing=True)
@@ -138,13 +111,40 @@ def _import_form(request, question, *args) -> ImportForm:
     return ImportForm(*args, existing=False, projects=projects, initial=initial)
 
 
-@csrf_protect
-def _question_import(request, question, handler) -> HttpResponse:
+def _too_large(request, limit: int, question_id: int | None = None) -> HttpResponse:
+    question = (
+        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+        if question_id
+        else None
+    )
+    return render(
+        request,
+        "codeframe/question_import.html",
+        {
+            "form": _import_form(request, question),
+            "question": question,
+            "limit": limit,
+            "coded_wave": _coded_wave(question),
+            "can_replace": _can_replace(request, question),
+            "upload_error": too_large_message(limit),
+        },
+        status=413,
+    )
+
+
+@csrf_exempt  # checked by limit_upload's view, after the size limits are in place
+@login_required
+@throttle_page(ImportThrottle)
+@limit_upload(_too_large)
+def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
+    question = (
+        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+        if question_id
+        else None
+    )
     form = _import_form(request, question)
     if request.method == "POST":
         form = _import_form(request, question, request.POST, request.FILES)
-        if handler is not None and handler.exceeded:
-            return _too_large(request, question, handler.limit)
         replacing = form.is_valid() and form.cleaned_data.get("replace")
         if replacing and not _can_replace(request, question):
             form.add_error(None, "Replacing deletes the codeframes: only managers may do it.")
@@ -202,8 +202,6 @@ def _coded_wave(question) -> dict | None:
 def _import(data: dict, question) -> services.ImportResult:
     upload = data.get("file")
     if upload is not None:
-        if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
-            raise UploadTooLarge("The file is larger than the upload limit.")
         rows = read_upload(
             upload,
             filename=upload.name,
@@ -227,26 +225,6 @@ def _can_replace(request, question) -> bool:
     """Replacing is for managers (refused below that role): not offered to others."""
     return question is not None and scoping.has_role(
         request.user, question.project_id, Role.MANAGER
-    )
-
-
-def _too_large(request, question, limit: int) -> HttpResponse:
-    message = (
-        f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
-        "Split the file or remove unused columns."
-    )
-    return render(
-        request,
-        "codeframe/question_import.html",
-        {
-            "form": _import_form(request, question),
-            "question": question,
-            "limit": limit,
-            "coded_wave": _coded_wave(question),
-            "can_replace": _can_replace(request, question),
-            "upload_error": message,
-        },
-        status=413,
     )
 
 

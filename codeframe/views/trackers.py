@@ -11,6 +11,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from codeframe import carryback, exports, jobs, selectors, services, tracker, waves
@@ -21,7 +22,6 @@ from codeframe.exceptions import (
     ImportFailed,
     NotAWaveFrame,
     TooManyResponses,
-    UploadTooLarge,
 )
 from codeframe.forms import (
     AssignSuggestionForm,
@@ -29,6 +29,7 @@ from codeframe.forms import (
 )
 from codeframe.importers import read_pasted, read_upload
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
+from codeframe.uploads import limit_upload, too_large_message
 from codeframe.views.shared import editable_codeframe
 
 
@@ -67,8 +68,17 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return redirect(job)
 
 
+def _wave_too_large(request, limit: int, codeframe_id: int) -> HttpResponse:
+    codeframe = editable_codeframe(request, codeframe_id)
+    context = {"codeframe": codeframe, "form": WaveForm(), "limit": limit}
+    context["upload_error"] = too_large_message(limit)
+    return render(request, "codeframe/wave_new.html", context, status=413)
+
+
+@csrf_exempt  # checked by limit_upload's view, after the size limits are in place
 @login_required
 @throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
+@limit_upload(_wave_too_large)
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     form = WaveForm()
@@ -122,8 +132,6 @@ def _wave_rows(data: dict):
     upload = data.get("file")
     if upload is None:
         return read_pasted(data["pasted"])
-    if upload.size > get_config()["MAX_UPLOAD_BYTES"]:
-        raise UploadTooLarge("The file is larger than the upload limit.")
     return read_upload(
         upload,
         filename=upload.name,

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from codeframe import services
+from codeframe import services, waves
 from codeframe.importers import ImportedRow
 from codeframe.models import (
     Assignment,
@@ -141,13 +141,40 @@ def test_bad_uploads_explain_and_import_nothing(staff_client, data, message):
     assert not Question.objects.exists()
 
 
-def test_oversized_upload_is_refused_before_reading(staff_client, settings):
+@pytest.mark.parametrize("page", ["import", "wave"])
+def test_oversized_upload_is_refused_before_reading(staff_client, codeframe, settings, page):
+    """On both pages that take a file: the wave page read the whole body (a 1 MB file past a
+    10 KB limit) before its form said it was too large."""
+    url = IMPORT_URL
+    if page == "wave":
+        waves.approve_codeframe(codeframe=codeframe)
+        url = reverse("codeframe:wave-new", args=[codeframe.pk])
     settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    before = Question.objects.count()
     content = b"answer\n" + b"too big\n" * 1000
-    response = staff_client.post(IMPORT_URL, {"survey": "S", "file": upload("s.csv", content)})
+    form = {"survey": "S", "wave": "2027-01", "file": upload("s.csv", content)}
+    response = staff_client.post(url, form)
     assert response.status_code == 413
-    assert "larger than the limit of 2 KB" in response.content.decode()
-    assert not Question.objects.exists()
+    assert "larger than the limit of 2 KB" in page_errors(response)
+    assert Question.objects.count() == before
+
+
+@pytest.mark.parametrize("page", ["import", "wave"])
+def test_pasted_text_past_djangos_body_limit_is_refused_as_too_large(
+    staff_client, codeframe, settings, page
+):
+    """Pasted answers are a form field, held in memory: past DATA_UPLOAD_MAX_MEMORY_SIZE the
+    wave page gave Django's bare "Bad Request" page, losing the form."""
+    url = IMPORT_URL
+    if page == "wave":
+        waves.approve_codeframe(codeframe=codeframe)
+        url = reverse("codeframe:wave-new", args=[codeframe.pk])
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    before = Question.objects.count()
+    response = staff_client.post(url, {"survey": "S", "wave": "2027-01", "pasted": "x\n" * 4000})
+    assert response.status_code == 413
+    assert "nothing was imported" in page_errors(response)
+    assert Question.objects.count() == before
 
 
 def test_the_upload_handler_skips_a_file_past_the_limit():
