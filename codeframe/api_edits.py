@@ -1,6 +1,7 @@
 """`/api/codeframes/<id>/codes/`, `.../nets/<number>/` and `.../responses/<id>/`: the edits the
 codeframe's pages make (add, rename, move to another net, merge and delete a code; rename a
-net; code an answer, leave it uncoded or confirm its codes) and the review queue, for a client
+net; code an answer, leave it uncoded or confirm its codes; add a code to answers found by
+their words, or take it off them) and the review queue, for a client
 of the API alone, e.g. a data-processing script that tidies each wave's frame before carrying
 it back, or a review tool of the agency's own.
 
@@ -32,6 +33,7 @@ from codeframe.serializers import (
     CodeEditSerializer,
     CodeMergeSerializer,
     CodesAddedSerializer,
+    CodesRemovedSerializer,
     EditedCodeSerializer,
     FindQuerySerializer,
     FoundAnswersSerializer,
@@ -170,6 +172,30 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         wanted = _valid(CodeAnswersSerializer, request)["responses"]
         added = services.add_code_to_answers(code=code, response_ids=wanted)
         return Response({**vars(added), "code": _code_payload(code)})
+
+    @extend_schema(
+        request=CodeAnswersSerializer,
+        responses={
+            200: CodesRemovedSerializer,
+            400: INVALID_400,
+            403: VIEWER_403,
+            404: NO_CODE_404,
+        },
+        summary="Take a code off answers",
+        description=(
+            '`{"responses": [12, 15]}`: the code comes off each answer that carries it (a '
+            "wrong `POST .../responses/` undone). Where it was the primary code, the answer's "
+            "next most confident code takes its place, or it is left uncoded. The answers that "
+            "carried it count as coded by hand. An id that is not one of the codeframe's "
+            "answers refuses the whole request (400), nothing changed."
+        ),
+    )
+    def uncode_answers(self, request: Request, codeframe_id: int, number: int) -> Response:
+        codeframe = _editable(request, codeframe_id)
+        code = _code(codeframe, number)
+        wanted = _valid(CodeAnswersSerializer, request)["responses"]
+        removed = services.remove_code_from_answers(code=code, response_ids=wanted)
+        return Response({"removed": removed, "code": _code_payload(code)})
 
     @extend_schema(
         request=NetEditSerializer,

@@ -27,6 +27,11 @@ urlpatterns = [
         edits({"post": "code_answers"}),
         name="code-responses",
     ),
+    path(
+        "<int:codeframe_id>/codes/<int:number>/responses/remove/",
+        edits({"post": "uncode_answers"}),
+        name="code-responses-remove",
+    ),
     path("<int:codeframe_id>/nets/<int:number>/", edits({"patch": "edit_net"}), name="net-detail"),
     path("<int:codeframe_id>/responses/", edits({"get": "find"}), name="response-list"),
     path(

@@ -306,7 +306,7 @@ class CodeAnswersSerializer(RequestSerializer):
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
         max_length=FIND_LIMIT,
-        help_text="Ids of the codeframe's answers (`responses[].response`) to code with it.",
+        help_text="Ids of the codeframe's answers (`responses[].response`).",
     )
 
 
@@ -314,6 +314,11 @@ class CodesAddedSerializer(serializers.Serializer):
     primary = serializers.IntegerField(help_text="Answers that had no code: it is their primary.")
     further = serializers.IntegerField(help_text="Answers that had codes: a further code now.")
     had_it = serializers.IntegerField(help_text="Answers that carried it already.")
+    code = EditedCodeSerializer(help_text="The code with its figures as they are now.")
+
+
+class CodesRemovedSerializer(serializers.Serializer):
+    removed = serializers.IntegerField(help_text="Answers that carried it (it is off them now).")
     code = EditedCodeSerializer(help_text="The code with its figures as they are now.")
 
 

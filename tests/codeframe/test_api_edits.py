@@ -137,6 +137,7 @@ def test_the_schema_documents_the_edits(api_client):
     assert set(paths["/api/codeframes/{codeframe_id}/review/"]) == {"get"}
     assert set(paths["/api/codeframes/{codeframe_id}/responses/"]) == {"get"}
     assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/responses/"]) == {"post"}
+    assert set(paths["/api/codeframes/{codeframe_id}/codes/{number}/responses/remove/"]) == {"post"}
 
 
 def test_the_schema_says_what_a_body_refuses(api_client):

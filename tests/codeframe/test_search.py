@@ -212,14 +212,27 @@ def test_the_api_finds_answers_and_codes_them(api_client, codeframe):
     assert coded.json()["primary"] + coded.json()["further"] + coded.json()["had_it"] == 2
     again = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", {"search": "fee"})
     assert all(code.number in r["codes"] and r["by_hand"] for r in again.json()["responses"])
-
-    stranger = api_client.post(
-        f"/api/codeframes/{codeframe.pk}/codes/{code.number}/responses/",
-        {"responses": [ids[0], 10**12]},
+    # ... and taken off them again.
+    size = coded.json()["code"]["size"]
+    removed = api_client.post(
+        f"/api/codeframes/{codeframe.pk}/codes/{code.number}/responses/remove/",
+        {"responses": ids},
         format="json",
     )
-    assert stranger.status_code == 400
-    assert "no answer 1000000000000" in stranger.json()["detail"]
+    assert removed.status_code == 200, removed.content
+    assert removed.json()["removed"] == 2
+    assert removed.json()["code"]["size"] == size - coded.json()["primary"]
+    after = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", {"search": "fee"})
+    assert not any(code.number in r["codes"] for r in after.json()["responses"])
+
+    for url in ("responses/", "responses/remove/"):
+        stranger = api_client.post(
+            f"/api/codeframes/{codeframe.pk}/codes/{code.number}/{url}",
+            {"responses": [ids[0], 10**12]},
+            format="json",
+        )
+        assert stranger.status_code == 400
+        assert "no answer 1000000000000" in stranger.json()["detail"]
     for bad in ({"search": ""}, {"search": "x", "limit": 0}, {"search": "x" * 201}):
         refused = api_client.get(f"/api/codeframes/{codeframe.pk}/responses/", bad)
         assert refused.status_code == 400, bad

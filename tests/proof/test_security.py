@@ -307,6 +307,10 @@ EXPECTED = {
         (401, 405, 405, 405, 405, 405, 405),
         (401, 404, 404, 403, 400, 400, 400),
     ),
+    "api/codeframes/<int:codeframe_id>/codes/<int:number>/responses/remove/": (
+        (401, 405, 405, 405, 405, 405, 405),
+        (401, 404, 404, 403, 400, 400, 400),
+    ),
     "api/codeframes/<int:codeframe_id>/nets/<int:number>/": ((401, 405, 405, 405, 405, 405, 405),)
     * 2,
     "api/codeframes/<int:codeframe_id>/responses/": (
