@@ -476,7 +476,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
                 str,
                 OpenApiParameter.PATH,
                 enum=sorted({e.format for e in exports.EXPORTERS}),
-                description="csv, xlsx or sav (SPSS)",
+                description="The file's format: "
+                + ", ".join(dict.fromkeys(e.format for e in exports.EXPORTERS)),
             ),
             OpenApiParameter(
                 "layout",
@@ -493,7 +494,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             400: OpenApiResponse(ERROR_BODY, description="No such layout (of this format)"),
             404: OpenApiResponse(ERROR_BODY, description="No such codeframe or format"),
         },
-        summary="Download a codeframe's export: CSV, XLSX or SPSS (.sav)",
+        summary="Download a codeframe's export (the formats: `fmt`)",
         description=(
             "The same files as the codeframe page's export links: one row per answer with its "
             "respondent id, code numbers the same across a tracker's waves."
@@ -508,7 +509,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     def export(self, request: Request, pk: int, fmt: str):
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
         try:
-            exporter = exports_http.requested_exporter(fmt, request.query_params.get("layout"))
+            exporter = exports.get_exporter(fmt, request.query_params.get("layout"))
         except exports.UnknownLayout as exc:
             raise UnusableInput(str(exc)) from exc
         except exports.UnknownExport as exc:

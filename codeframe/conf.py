@@ -53,7 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "JOB_EMBED_BATCH": 256,
     # Queued or running generations one user may have at once; more are refused (429).
     "MAX_QUEUED_GENERATIONS": 10,
-    # Survey name of the question `codeframe_demo` imports into (replaced on every run).
+    # Survey name of the question `codeframe_demo` imports into (replaced on the next run
+    # while it has no codeframe; with one, the next run makes a new question).
     "DEMO_SURVEY": "Demo: customer satisfaction survey",
 }
 

@@ -294,16 +294,3 @@ def stem(word: str) -> str:
 def _overlaps_any(term: str, chosen: list[str]) -> bool:
     stems = {stem(w) for w in term.split()}
     return any(stems & {stem(w) for w in other.split()} for other in chosen)
-
-
-def short_label(keywords: Sequence[str], central: str, *, max_chars: int = 60) -> str:
-    """A label a coder would write, first word capitalised: a bigram keyword on its own
-    ("Apple pay", "Customer service"), else the two best keywords ("Savings / rates"), or the
-    most central answer (trimmed) when there are no keywords."""
-    if keywords:
-        label = keywords[0] if " " in keywords[0] else " / ".join(keywords[:2])
-        return label[0].upper() + label[1:]
-    central = " ".join(central.split())
-    if len(central) > max_chars:
-        central = central[: max_chars - 1].rsplit(" ", 1)[0] + "…"
-    return central or "(empty)"

@@ -86,7 +86,8 @@ class CacheStatsSerializer(serializers.Serializer):
     generated_at = serializers.FloatField()
     sections = serializers.DictField(
         child=serializers.DictField(),
-        help_text="The project's extra sections (STATS_SECTIONS), e.g. `jobs`: the queue.",
+        help_text="The project's extra sections (STATS_SECTIONS), e.g. `codeframe_jobs`: the "
+        "job queue.",
     )
 
 

@@ -31,7 +31,9 @@ class UnknownLayout(UnknownExport):
 def get_exporter(fmt: str, layout: str | None = None) -> BaseExporter:
     """The exporter for format `fmt` and, for formats with layouts, `layout` (None: the first).
 
-    Raises UnknownExport (a LookupError) naming what exists.
+    Raises UnknownExport (a LookupError) naming what exists, and UnknownLayout for an unknown
+    layout of a known format, or any layout of a format without layouts (`?layout=binary` on
+    the XLSX was ignored: a script got the file it did not ask for without a word).
     """
     candidates = [e for e in EXPORTERS if e.format == fmt]
     if not candidates:

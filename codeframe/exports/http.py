@@ -1,20 +1,10 @@
-"""An export as the page and the API serve it: the exporter a request asks for, and the file
-download it makes."""
+"""An export as the page and the API serve it: the file download an exporter makes."""
 
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.text import slugify
 
-from codeframe.exports import BaseExporter, get_exporter
+from codeframe.exports import BaseExporter
 from codeframe.waves import tracker_numbering
-
-
-def requested_exporter(fmt: str, layout: str | None) -> BaseExporter:
-    """The exporter a request asks for: format `fmt` and, for a format with layouts, `layout`
-    (None: the format's default layout). Raises UnknownExport for an unknown format,
-    UnknownLayout for an unknown layout of a known one, or any layout of a format without
-    layouts (`?layout=binary` on the XLSX was ignored: a script got the file it did not ask
-    for without a word)."""
-    return get_exporter(fmt, layout)
 
 
 def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:

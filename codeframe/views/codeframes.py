@@ -486,7 +486,7 @@ def response_remove_second_code(
 def codeframe_export(request: HttpRequest, codeframe_id: int, fmt: str) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
     try:
-        exporter = exports_http.requested_exporter(fmt, request.GET.get("layout"))
+        exporter = exports.get_exporter(fmt, request.GET.get("layout"))
     except exports.UnknownLayout as exc:
         return HttpResponseBadRequest(str(exc))
     except exports.UnknownExport as exc:
