@@ -302,7 +302,7 @@ class GenerationJob(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
-    # Its project's turn in the queue (`jobs._turn`): workers take the lowest turn first.
+    # Its project's turn in the queue (`jobs.backend.next_turn`): the lowest is taken first.
     turn = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:

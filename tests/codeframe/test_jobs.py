@@ -20,6 +20,8 @@ from django_tasks_db.models import DBTaskResult
 from codeframe import jobs, selectors, services
 from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
 from codeframe.importers import ImportedRow
+from codeframe.jobs import backend as job_backend
+from codeframe.jobs import run as job_run
 from codeframe.models import Codeframe, GenerationJob, Question
 from codeframe.tasks import run_generation
 from tests.codeframe.conftest import ANSWERS
@@ -222,7 +224,7 @@ def test_an_unexpected_error_fails_the_job_with_a_message(question, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(jobs, "generate_codeframe", broken)
+    monkeypatch.setattr(job_run, "generate_codeframe", broken)
     job = jobs.queue_generation(question=question)
     assert job.state == State.FAILED and "RuntimeError" in job.error and "Retry" in job.error
     assert not Codeframe.objects.exists()
@@ -455,7 +457,7 @@ def test_the_heartbeat_goes_on_after_its_connection_drops(question, settings):
             time.sleep(0.1)
         return False
 
-    with jobs._KeepAlive(job.pk, 1):
+    with job_run._KeepAlive(job.pk, 1):
         assert beats_after(timezone.now())
         with connection.cursor() as cursor:  # every other connection to the test database
             cursor.execute(
@@ -583,12 +585,12 @@ def test_the_turns_bookkeeping_is_serialised(queue, transactional_db):
 
     def other() -> None:
         with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [jobs._QUEUE_LOCK])
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [job_backend._QUEUE_LOCK])
             got["lock"] = cursor.fetchone()[0]
         connections["default"].close()
 
     with transaction.atomic():
-        jobs._lock_queue()
+        job_backend.lock_queue()
         thread = threading.Thread(target=other)
         thread.start()
         thread.join()
@@ -626,7 +628,7 @@ def test_queuing_beside_a_request_holding_the_question_does_not_deadlock(queue, 
                 Question.objects.select_for_update().get(pk=question.pk)
                 locked.set()
                 time.sleep(0.5)  # the other request waits for the question by now
-                jobs._turn(question)
+                job_backend.next_turn(question)
         except Exception as exc:  # the test reports it
             failed.append(exc)
         finally:

@@ -208,7 +208,7 @@ def test_queueing_a_50000_answer_generation_returns_at_once(own_redis, gunicorn_
 def test_projects_take_turns_on_a_real_worker(own_redis, gunicorn_server):
     """One client's backlog queued at once does not hold another client's job queued after it:
     the worker runs it after the backlog's first job, not its last (start-time fair queuing,
-    `jobs._turn`)."""
+    `jobs.backend.next_turn`)."""
     import re
 
     from tests.proof.live import Http
