@@ -460,13 +460,13 @@ def test_code_wave_embeds_before_it_takes_the_write_lock(codeframe, monkeypatch)
 
     waves.approve_codeframe(codeframe=codeframe)
     seen = []
-    real = waves.embed_answers
+    real = waves.coding.embed_answers
 
     def spy(texts, **options):
         seen.append((connection.in_atomic_block, len(texts)))
         return real(texts, **options)
 
-    monkeypatch.setattr(waves, "embed_answers", spy)
+    monkeypatch.setattr(waves.coding, "embed_answers", spy)
     waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
     assert seen[0][0] is False and seen[0][1] >= len([t for t in NEXT_WAVE if t.strip()])
     with pytest.raises(NotApproved):  # refused before anything is embedded
@@ -709,10 +709,10 @@ def test_a_merged_code_is_held_by_the_first_code_of_its_chain_the_wave_has():
     """12 merged into 7 in one wave, 7 into 3 in a later one: in the first, 7 holds 12 (not 3,
     the chain's end); in the later, 3 holds both; a wave with all three keeps them apart."""
     merges = {12: 7, 7: 3}
-    assert waves._merged(merges, {7: 5, 3: 9}) == {7: frozenset({7, 12})}
-    assert waves._merged(merges, {3: 14}) == {3: frozenset({3, 7, 12})}
-    assert waves._merged(merges, {12: 1, 7: 4, 3: 9}) == {}
-    assert waves._merged({1: 2, 2: 1}, {5: 1}) == {}  # a cycle (never recorded) ends
+    assert waves.tables._merged(merges, {7: 5, 3: 9}) == {7: frozenset({7, 12})}
+    assert waves.tables._merged(merges, {3: 14}) == {3: frozenset({3, 7, 12})}
+    assert waves.tables._merged(merges, {12: 1, 7: 4, 3: 9}) == {}
+    assert waves.tables._merged({1: 2, 2: 1}, {5: 1}) == {}  # a cycle (never recorded) ends
 
 
 def test_each_wave_counts_a_merge_as_its_own_frame_made_it(approved):

@@ -1,0 +1,87 @@
+"""Trackers: coding a new wave with an approved codeframe, suggested new codes, the tracker's
+figures. Services (writes) and the selectors they need; the pure work is in `coding`,
+`suggestions` and `tracker`.
+
+A tracker is a chain of questions: the first wave, and later waves pointing at it
+(`Question.tracker`), ordered by `wave_order`. A wave's codeframe keeps every code number,
+label, keyword list and net of the approved frame it was coded with (`Codeframe.coded_with`),
+so exports and the tracker table line up across waves.
+
+One module a subject: `series` (the tracker's waves and frames, read), `coding` (approve, code
+a wave, code it again), `decisions` (new codes: added by hand, suggestions decided) and
+`tables` (the tracker's figures); their public names are gathered here, so callers write
+`waves.code_wave(...)`.
+"""
+
+from codeframe.waves.coding import (
+    CODING_ATTEMPTS,
+    HAND_CODING,
+    approve_codeframe,
+    code_wave,
+    code_wave_question,
+    keep_hand_coding,
+    recode_with,
+    rename_wave,
+    start_wave,
+)
+from codeframe.waves.decisions import (
+    DECISIONS,
+    accept_suggestion,
+    add_code,
+    assign_suggestion,
+    decide_suggestion,
+    dismiss_suggestion,
+)
+from codeframe.waves.series import (
+    TrackerSeries,
+    TrackerWave,
+    approved_examples,
+    in_series,
+    replaced_by,
+    replaced_message,
+    tracker_frames,
+    tracker_numbering,
+    tracker_questions,
+    tracker_root,
+    tracker_series,
+    tracker_wave,
+    tracker_waves,
+    used_code_numbers,
+)
+from codeframe.waves.tables import UNCODED, UNCODED_LABEL, TrackerTables, tracker_tables
+
+__all__ = [
+    "CODING_ATTEMPTS",
+    "DECISIONS",
+    "HAND_CODING",
+    "UNCODED",
+    "UNCODED_LABEL",
+    "TrackerSeries",
+    "TrackerTables",
+    "TrackerWave",
+    "accept_suggestion",
+    "add_code",
+    "approve_codeframe",
+    "approved_examples",
+    "assign_suggestion",
+    "code_wave",
+    "code_wave_question",
+    "decide_suggestion",
+    "dismiss_suggestion",
+    "in_series",
+    "keep_hand_coding",
+    "recode_with",
+    "rename_wave",
+    "replaced_by",
+    "replaced_message",
+    "start_wave",
+    "tracker_frames",
+    "tracker_numbering",
+    "tracker_questions",
+    "tracker_root",
+    "tracker_series",
+    "tracker_tables",
+    "tracker_wave",
+    "tracker_waves",
+    "used_code_numbers",
+]

@@ -1,0 +1,141 @@
+"""The tracker's figures: each code's and net's share per wave, and the answers left uncoded,
+with the change from the wave before (`codeframe.tracker` does the sums and the z-tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from django.db.models import Count
+
+from codeframe import tracker as tracker_stats
+from codeframe.models import Assignment, Codeframe, Question
+from codeframe.selectors import asked_codes, merge_holder
+from codeframe.waves.series import tracker_waves
+
+# The one row of `TrackerTables.uncoded`: answers without a code (the codeframe page's
+# "Uncoded": blanks, non-answers without a code, answers no code fits). Its share growing wave
+# on wave says the approved frame is getting stale.
+UNCODED = 0
+
+
+UNCODED_LABEL = "Uncoded (no code)"
+
+
+class TrackerTables(NamedTuple):
+    codes: tracker_stats.Tracker  # per code number
+    nets: tracker_stats.Tracker  # per net number
+    uncoded: tracker_stats.Tracker  # one row, UNCODED
+
+
+def tracker_tables(*, question: Question) -> TrackerTables:
+    """(codes, nets, uncoded): each code's and each net's share per wave of the question's
+    tracker (`codeframe.tracker`), and the share of answers without a code, from the codeframes
+    of `tracker_waves`; a wave not coded yet has its base and no shares (and the next wave no
+    change), rather than being skipped. A net counts an answer once however many of its codes
+    it carries, with each wave's own grouping (a code regrouped in a later wave does not move
+    earlier waves' answers, and the net has no change across the regrouping:
+    `Cell.redefined`); nets without codes are left out. A code or net a wave's frame lacks has
+    no share there (not asked about, as in the stacked SPSS file). Labels are the newest
+    wave's that has the code or net. The uncoded share of a wave coded with a frame has no
+    change from a generated wave's (the approved frame's own, where generation gave every theme
+    answer a code): "fits no code" is only decided in coded waves, so the jump says nothing
+    about the answers."""
+    code_waves, net_waves, uncoded_waves, codes, nets = [], [], [], {}, {}
+    generated_before = None
+    found = tracker_waves(question=question)
+    merges = _merges(w.codeframe for w in found if w.codeframe is not None)
+    for wave in found:
+        label, frame = wave.label, wave.codeframe
+        if frame is None:  # not coded yet: its base, no shares, no change into the next wave
+            base = wave.question.responses.count()
+            for kept in (code_waves, net_waves, uncoded_waves):
+                kept.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+            continue
+        base = frame.question.responses.count()
+        rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
+        counts = {}
+        for number, code_label, n in rows.order_by("number"):
+            counts[number] = n
+            codes[number] = code_label
+        coded = frame.question.responses.filter(
+            assignments__codeframe=frame, assignments__is_primary=True
+        )
+        generated = frame.coded_with_id is None
+        uncoded_waves.append(
+            tracker_stats.WaveCounts(
+                label,
+                base,
+                {UNCODED: base - coded.distinct().count()},
+                follows=generated_before in (None, generated),
+            )
+        )
+        generated_before = generated
+        asked = asked_codes(codeframe=frame)
+        holds = _merged({**merges, **_own_merges(frame)}, counts)
+        code_wave = tracker_stats.WaveCounts(
+            label, base, counts, present=frozenset(asked), holds=holds
+        )
+        code_waves.append(code_wave)
+        named = dict(
+            frame.nets.filter(codes__number__in=asked)
+            .order_by("number")
+            .distinct()
+            .values_list("number", "label")
+        )
+        nets.update(named)
+        net_counts = dict(
+            Assignment.objects.filter(codeframe=frame, code__net__isnull=False)
+            .values("code__net__number")
+            .annotate(n=Count("response", distinct=True))
+            .values_list("code__net__number", "n")
+        )
+        # A net stands for the codes it groups that the wave was coded with, and theirs: one
+        # that gained or lost a code between two waves (regrouped, added, deleted, merged in
+        # from another net) counts other answers, and is not compared across them.
+        grouped: dict[int, set[int]] = {}
+        members = frame.codes.filter(net__isnull=False, number__in=asked)
+        for net, number in members.values_list("net__number", "number"):
+            grouped.setdefault(net, set()).update(code_wave.stands_for(number))
+        net_waves.append(
+            tracker_stats.WaveCounts(
+                label,
+                base,
+                net_counts,
+                present=frozenset(named),
+                holds={net: frozenset(numbers) for net, numbers in grouped.items()},
+            )
+        )
+    return TrackerTables(
+        codes=tracker_stats.tracker(code_waves, codes=codes),
+        nets=tracker_stats.tracker(net_waves, codes=nets),
+        uncoded=tracker_stats.tracker(uncoded_waves, codes={UNCODED: UNCODED_LABEL}),
+    )
+
+
+def _merges(frames: Iterable[Codeframe]) -> dict[int, int]:
+    """Every merge the tracker's frames record (`params["merged_into"]`, number -> number; a
+    merge carried back is recorded in the approved frame too)."""
+    into: dict[int, int] = {}
+    for frame in frames:
+        into.update(_own_merges(frame))
+    return into
+
+
+def _own_merges(frame: Codeframe) -> dict[int, int]:
+    """The merges the frame records: its own, and (an approved frame's) those carried back. A
+    number merged into one code in this wave and into another in a later one follows this
+    wave's own merge here (`tracker_tables` lays them over every frame's)."""
+    return {int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()}
+
+
+def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozenset[int]]:
+    """Per code of a wave's frame (`codes`), the numbers it stands for when it has others merged
+    into it that the frame does not keep apart (a wave coded before the merge still has them).
+    A merged number's answers are in the first code along its chain of merges that the frame
+    has (12 into 7 in this wave, 7 into 3 only in a later one: 7 holds 12 here)."""
+    absorbed: dict[int, set[int]] = {}
+    for number in merges:
+        if number not in codes and (holder := merge_holder(number, merges, codes)) is not None:
+            absorbed.setdefault(holder, {holder}).add(number)
+    return {code: frozenset(numbers) for code, numbers in absorbed.items()}
