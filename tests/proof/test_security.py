@@ -14,6 +14,7 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -28,7 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
-from codeframe import services
+from codeframe import exports, services
 from codeframe.importers import ImportedRow
 from codeframe.models import (
     Code,
@@ -1032,6 +1033,51 @@ def test_xlsx_with_too_many_text_cells_is_refused_before_it_is_read(world, setti
     assert "text cells take" in response.content.decode() and Question.objects.count() == 2
 
 
+INERT = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cells(body: bytes) -> int:
+    cells = 0
+    for row in csv.reader(io.StringIO(body.decode("utf-8-sig"))):
+        for cell in row:
+            assert not cell.startswith(INERT), cell
+            cells += 1
+    return cells
+
+
+def _xlsx_cells(body: bytes) -> int:
+    from openpyxl import load_workbook
+
+    cells = 0
+    for sheet in load_workbook(io.BytesIO(body)).worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", cell.value
+                if isinstance(cell.value, str):
+                    if cell.value.startswith(INERT):
+                        # A text cell with Excel's hidden quote prefix, the value unchanged.
+                        assert cell.data_type == "s" and cell.quotePrefix, cell.value
+                    cells += 1
+    return cells
+
+
+def _sav_cells(body: bytes) -> int:
+    """SPSS reads a string as a string, never as a formula: the answers must arrive whole
+    (the CSV's neutralising quote would be a change to the data here)."""
+    import pyreadstat
+
+    with tempfile.NamedTemporaryFile(suffix=".sav") as file:
+        file.write(body)
+        file.flush()
+        frame, _meta = pyreadstat.read_sav(file.name)
+    answers = [value for value in frame["answer"] if isinstance(value, str)]
+    assert any(a.startswith(INERT) for a in answers)  # FORMULAS, as they were typed
+    return len(answers)
+
+
+_READ_AND_CHECK = {"csv": _csv_cells, "xlsx": _xlsx_cells, "sav": _sav_cells}
+
+
 def test_formula_injection_in_an_upload_is_neutralised_in_every_export(world):
     client = client_for("staff", world)
     rows = [["respondent_id", "answer"]]
@@ -1045,26 +1091,13 @@ def test_formula_injection_in_an_upload_is_neutralised_in_every_export(world):
     codeframe = services.create_codeframe(question=question, n_codes=3)
 
     exported = 0
-    for layout in ("binary", "list"):
-        body = b"".join(client.get(f"/codeframes/{codeframe.pk}/export.csv?layout={layout}"))
-        for row in csv.reader(io.StringIO(body.decode("utf-8-sig"))):
-            for cell in row:
-                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
-                exported += 1
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(
-        io.BytesIO(client.get(f"/codeframes/{codeframe.pk}/export.xlsx").content)
-    )
-    for sheet in workbook.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
-                assert cell.data_type != "f", cell.value
-                if isinstance(cell.value, str):
-                    if cell.value.startswith(("=", "+", "-", "@", "\t", "\r")):
-                        # A text cell with Excel's hidden quote prefix, the value unchanged.
-                        assert cell.data_type == "s" and cell.quotePrefix, cell.value
-                    exported += 1
+    # Every format, read back as a spreadsheet or a data tool would: a new export format
+    # fails here until its reader says how its cells are checked.
+    for exporter in exports.EXPORTERS:
+        query = f"?layout={exporter.layout}" if exporter.layout else ""
+        response = client.get(f"/codeframes/{codeframe.pk}/export.{exporter.format}{query}")
+        body = b"".join(response) if exporter.streaming else response.content
+        exported += _READ_AND_CHECK[exporter.format](body)
     assert exported > 100
 
 
