@@ -3,6 +3,8 @@
 `GET .../responses/?search=` and `POST .../codes/<number>/responses/`. Who may call them: the
 route matrix (tests/proof/test_security.py)."""
 
+from html.parser import HTMLParser
+
 import pytest
 
 from codeframe import search, services
@@ -166,7 +168,12 @@ def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codefram
     shown = [crash.pk, statements.pk, freeze.pk, apple.pk]
     posted = staff_client.post(
         f"/codeframes/{codeframe.pk}/find/code/",
-        {"code": code.pk, "response": [crash.pk, freeze.pk], "shown": shown, "next": back},
+        {
+            "code": code.pk,
+            "response": [crash.pk, freeze.pk],
+            "shown": ",".join(map(str, shown)),
+            "next": back,
+        },
         follow=True,
     )
     assert posted.redirect_chain == [(back, 302)]
@@ -188,6 +195,49 @@ def test_the_page_finds_answers_and_codes_the_ticked_ones(staff_client, codefram
         f"/codeframes/{codeframe.pk}/find/code/", {"code": code.pk, "next": back}, follow=True
     )
     assert [str(m) for m in nothing.context["messages"]] == ["Tick at least one answer."]
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser sends for the form `form_id`: its own inputs and those tied to it
+    with `form=`, checkboxes only when checked."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.fields = form_id, False, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        if tag != "input" or not (self.inside or attrs.get("form") == self.form_id):
+            return
+        if attrs.get("type") == "checkbox" and "checked" not in attrs:
+            return
+        if attrs.get("name"):
+            self.fields.append((attrs["name"], attrs.get("value", "")))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+
+
+def test_a_full_page_of_found_answers_is_coded(staff_client, codeframe):
+    """The page lists up to FIND_LIMIT answers: each sent its own hidden field besides its tick,
+    and 500 answers passed Django's 1,000 fields a request, a bare "Bad Request" page."""
+    add_answers(codeframe, [f"Card fee number {i}" for i in range(search.FIND_LIMIT + 20)])
+    code = codeframe.codes.filter(kind="theme").order_by("number").last()
+    page = staff_client.get(f"/codeframes/{codeframe.pk}/find/", {"q": "card fee"})
+    parser = _FormFields("add-code")
+    parser.feed(page.content.decode())
+    fields = {}
+    for name, value in parser.fields:
+        fields.setdefault(name, []).append(value)
+    fields["code"] = [str(code.pk)]
+    assert len(fields["response"]) == search.FIND_LIMIT
+    posted = staff_client.post(f"/codeframes/{codeframe.pk}/find/code/", fields)
+    assert posted.status_code == 302
+    coded = Assignment.objects.filter(codeframe=codeframe, code=code)
+    assert coded.filter(response__text__startswith="Card fee").count() == search.FIND_LIMIT
 
 
 def test_the_api_finds_answers_and_codes_them(api_client, codeframe):
