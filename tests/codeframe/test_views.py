@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -384,6 +385,16 @@ def test_the_review_page_lists_coded_answers_least_sure_first_until_checked(
         return sorted((r for r, i in at.items() if i >= 0), key=at.get)
 
     assert listed() == [r.respondent_id for r in least_sure]
+    # Each answer's Move menu offers every code but its own.
+    page = staff_client.get(url).content.decode()
+    for assignment in primary:
+        action = reverse("codeframe:response-move", args=[codeframe.pk, assignment.response_id])
+        menu = page[page.index(f'action="{action}"') :]
+        menu = menu[: menu.index("</select>")]
+        offered = set(map(int, re.findall(r'<option value="(\d+)">', menu)))
+        assert offered == set(
+            codeframe.codes.exclude(pk=assignment.code_id).values_list("pk", flat=True)
+        )
     confirm = reverse("codeframe:response-confirm", args=[codeframe.pk, least_sure[0].pk])
     reply = staff_client.post(confirm, {"next": url})
     assert reply.status_code == 302 and reply["Location"] == url
