@@ -107,6 +107,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
             .select_for_update()
             .order_by("response_id", "-is_primary", "-confidence")
         )
+        before = {a.pk: (a.confidence, a.is_primary) for a in held.values()}
         promote: set[int] = set()
         for assignment in moving:
             kept = held.get(assignment.response_id)
@@ -120,13 +121,16 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
         # Delete the duplicates first so the one-primary constraint holds at every step.
         duplicates = [a.pk for a in moving if a.code_id != target.pk]
         Assignment.objects.filter(pk__in=duplicates).delete()
-        to_update = [a for a in moving if a.code_id == target.pk]
-        Assignment.objects.bulk_update(to_update, ["code"])
-        moved = {a.pk for a in to_update}
-        kept_rows = [a for a in held.values() if a.code_id == target.pk and a.pk not in moved]
-        for assignment in kept_rows:
-            assignment.is_primary = assignment.is_primary or assignment.response_id in promote
-        Assignment.objects.bulk_update(kept_rows, ["confidence", "is_primary"])
+        # The sources' rows left are the moved ones: one UPDATE (bulk_update's CASE over the
+        # 1,740 answers of a big code took most of a 3 s merge at 50,000 answers).
+        Assignment.objects.filter(code_id__in=source_ids).update(code=target)
+        changed = []
+        for assignment in held.values():
+            if assignment.pk in before:  # the target's own rows: only those that changed
+                assignment.is_primary = assignment.is_primary or assignment.response_id in promote
+                if (assignment.confidence, assignment.is_primary) != before[assignment.pk]:
+                    changed.append(assignment)
+        Assignment.objects.bulk_update(changed, ["confidence", "is_primary"])
         for source in sorted(sources, key=lambda s: -s.size):
             target.keywords = _unique([*target.keywords, *source.keywords])
             target.examples = _unique([*target.examples, *source.examples])
