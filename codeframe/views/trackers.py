@@ -70,8 +70,12 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
 
 def _wave_too_large(request, limit: int, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
-    context = {"codeframe": codeframe, "form": WaveForm(), "limit": limit}
-    context["upload_error"] = too_large_message(limit)
+    context = {
+        "codeframe": codeframe,
+        "form": WaveForm(),
+        "limit": limit,
+        "upload_error": too_large_message(limit),
+    }
     return render(request, "codeframe/wave_new.html", context, status=413)
 
 

@@ -160,6 +160,19 @@ def test_oversized_upload_is_refused_before_reading(staff_client, codeframe, set
     assert Question.objects.count() == before
 
 
+def test_the_wave_page_needs_the_csrf_token(staff_user, codeframe):
+    """Its CSRF check runs inside the upload guard (after the size limits), as the import
+    page's does: exempt from the middleware, the view must not be from the token."""
+    waves.approve_codeframe(codeframe=codeframe)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    url = reverse("codeframe:wave-new", args=[codeframe.pk])
+    assert client.post(url, {"wave": "2027-01", "pasted": "a"}).status_code == 403
+    token = client.get(url).cookies["csrftoken"].value
+    posted = client.post(url, {"wave": "2027-01", "pasted": "a", "csrfmiddlewaretoken": token})
+    assert posted.status_code == 302
+
+
 @pytest.mark.parametrize("page", ["import", "wave"])
 def test_pasted_text_past_djangos_body_limit_is_refused_as_too_large(
     staff_client, codeframe, settings, page
