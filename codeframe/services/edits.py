@@ -107,7 +107,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
             .select_for_update()
             .order_by("response_id", "-is_primary", "-confidence")
         )
-        before = {a.pk: (a.confidence, a.is_primary) for a in held.values()}
+        before = {a.pk: (a.confidence, a.is_primary) for a in [*held.values(), *moving]}
         promote: set[int] = set()
         for assignment in moving:
             kept = held.get(assignment.response_id)
@@ -124,12 +124,11 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
         # The sources' rows left are the moved ones: one UPDATE (bulk_update's CASE over the
         # 1,740 answers of a big code took most of a 3 s merge at 50,000 answers).
         Assignment.objects.filter(code_id__in=source_ids).update(code=target)
-        changed = []
+        changed = []  # of the rows kept: only those whose confidence or primary flag changed
         for assignment in held.values():
-            if assignment.pk in before:  # the target's own rows: only those that changed
-                assignment.is_primary = assignment.is_primary or assignment.response_id in promote
-                if (assignment.confidence, assignment.is_primary) != before[assignment.pk]:
-                    changed.append(assignment)
+            assignment.is_primary = assignment.is_primary or assignment.response_id in promote
+            if (assignment.confidence, assignment.is_primary) != before[assignment.pk]:
+                changed.append(assignment)
         Assignment.objects.bulk_update(changed, ["confidence", "is_primary"])
         for source in sorted(sources, key=lambda s: -s.size):
             target.keywords = _unique([*target.keywords, *source.keywords])

@@ -16,12 +16,18 @@ def code_options(context, codes, without=None) -> SafeString:
     each `without`, not once an answer row: 500 rows of a 50,000-answer code with 87 codes
     took 4 s to render, 43,500 options through the template language."""
     cache = context.render_context.setdefault("codeframe_code_options", {})
-    options = cache.get(id(codes))
-    if options is None:  # each option escaped once; a menu without one is a join
-        options = cache[id(codes)] = [
-            (code.pk, format_html('<option value="{}">{}. {}</option>', *_shown(code)))
-            for code in codes
-        ]
+    # Keyed by the list's id, which it holds on to: a list made afresh at each call (and
+    # freed after it) could hand its id to the next one, and its options with it.
+    kept = cache.get(id(codes))
+    if kept is None:  # each option escaped once; a menu without one is a join
+        kept = cache[id(codes)] = (
+            codes,
+            [
+                (code.pk, format_html('<option value="{}">{}. {}</option>', *_shown(code)))
+                for code in codes
+            ],
+        )
+    options = kept[1]
     key = (id(codes), without)
     if key not in cache:
         joined = "".join(html for pk, html in options if pk != without)

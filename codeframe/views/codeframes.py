@@ -199,7 +199,7 @@ def answers_add_code(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     form = AddCodeForm(request.POST, codeframe=codeframe)
     # The answers listed, as one comma-joined field: a field each, 500 answers and their ticks
     # passed Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000), a bare 400 page.
-    listed = ",".join(request.POST.getlist("shown")).split(",")
+    listed = ",".join(request.POST.getlist("shown")).split(",")[: search.FIND_LIMIT]
     shown = {pk for pk in map(as_id, listed) if pk is not None}
     ticked = {pk for pk in map(as_id, request.POST.getlist("response")) if pk is not None}
     request.session[_UNTICKED] = {

@@ -134,8 +134,8 @@ def _too_large(request, limit: int, question_id: int | None = None) -> HttpRespo
 
 @csrf_exempt  # checked by limit_upload's view, after the size limits are in place
 @login_required
-@throttle_page(ImportThrottle)
 @limit_upload(_too_large)
+@throttle_page(ImportThrottle)
 def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
     question = (
         selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)

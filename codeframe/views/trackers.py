@@ -81,8 +81,8 @@ def _wave_too_large(request, limit: int, codeframe_id: int) -> HttpResponse:
 
 @csrf_exempt  # checked by limit_upload's view, after the size limits are in place
 @login_required
-@throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
 @limit_upload(_wave_too_large)
+@throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     form = WaveForm()

@@ -325,6 +325,28 @@ def test_merge_into_a_code_the_answer_already_carries(codeframe):
     assert kept.code_id == target.pk and kept.is_primary
 
 
+def test_an_answer_with_two_merged_codes_keeps_the_surer_confidence(codeframe):
+    """Both its codes merged into a third: its one row of the target is as sure as the surer
+    of the two (as when the target was one of its codes), and stays its primary."""
+    target, first, second = list(codeframe.codes.order_by("number"))[:3]
+    primary = Assignment.objects.filter(code=first, is_primary=True).first()
+    primary.confidence = 0.4
+    primary.save(update_fields=["confidence"])
+    Assignment.objects.filter(response=primary.response, codeframe=codeframe).exclude(
+        pk=primary.pk
+    ).delete()
+    Assignment.objects.create(
+        codeframe=codeframe,
+        response=primary.response,
+        code=second,
+        confidence=0.9,
+        is_primary=False,
+    )
+    services.merge_codes(target=target, sources=[first, second])
+    kept = Assignment.objects.get(response=primary.response, codeframe=codeframe)
+    assert (kept.code_id, kept.is_primary, kept.confidence) == (target.pk, True, 0.9)
+
+
 def test_merge_across_codeframes_is_refused(codeframe, question):
     other = services.create_codeframe(question=question, n_codes=3)
     with pytest.raises(InvalidEdit):
