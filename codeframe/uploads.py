@@ -48,23 +48,29 @@ def limit_upload(too_large: TooLarge) -> Callable[[Callable], Callable]:
         @csrf_exempt
         @wraps(view)
         def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method == "POST":
-                limit = get_config()["MAX_UPLOAD_BYTES"]
-                if content_length(request.META) > limit:
-                    return too_large(request, limit, *args, **kwargs)
-                handler = LimitedUploadHandler(request, limit=limit)
-                request.upload_handlers.insert(0, handler)
-                try:
-                    request.POST  # noqa: B018 - parse now, through the limited handler
-                except RequestDataTooBig:
-                    return too_large(request, limit, *args, **kwargs)
-                if handler.exceeded:
-                    return too_large(request, limit, *args, **kwargs)
+            limit = get_config()["MAX_UPLOAD_BYTES"]
+            if request.method == "POST" and not _within(request, limit):
+                return too_large(request, limit, *args, **kwargs)
             return protected(request, *args, **kwargs)
 
         return limited
 
     return decorator
+
+
+def _within(request: HttpRequest, limit: int) -> bool:
+    """Whether the POST's body is within `limit`: its declared length, then parsed through
+    LimitedUploadHandler (a body without a length, or lying about it) and Django's own limit
+    on form fields held in memory."""
+    if content_length(request.META) > limit:
+        return False
+    handler = LimitedUploadHandler(request, limit=limit)
+    request.upload_handlers.insert(0, handler)
+    try:
+        request.POST  # noqa: B018 - parse now, through the limited handler
+    except RequestDataTooBig:
+        return False
+    return not handler.exceeded
 
 
 def too_large_message(limit: int) -> str:

@@ -111,12 +111,16 @@ def _import_form(request, question, *args) -> ImportForm:
     return ImportForm(*args, existing=False, projects=projects, initial=initial)
 
 
+def _import_question(request, question_id: int | None):
+    """The question answers are imported into (for an analyst of its project), or None for a
+    new one."""
+    if not question_id:
+        return None
+    return selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
+
+
 def _too_large(request, limit: int, question_id: int | None = None) -> HttpResponse:
-    question = (
-        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
-        if question_id
-        else None
-    )
+    question = _import_question(request, question_id)
     return render(
         request,
         "codeframe/question_import.html",
@@ -137,11 +141,7 @@ def _too_large(request, limit: int, question_id: int | None = None) -> HttpRespo
 @limit_upload(_too_large)
 @throttle_page(ImportThrottle)
 def question_import(request: HttpRequest, question_id: int | None = None) -> HttpResponse:
-    question = (
-        selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
-        if question_id
-        else None
-    )
+    question = _import_question(request, question_id)
     form = _import_form(request, question)
     if request.method == "POST":
         form = _import_form(request, question, request.POST, request.FILES)
