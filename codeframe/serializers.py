@@ -48,6 +48,31 @@ class Text(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class WholeNumber(serializers.IntegerField):
+    """A whole number of a request body, and only a number: DRF's IntegerField takes "147",
+    147.0 and " 147 " too, so a client that sends ids as strings works until one is "147a"
+    (the message then blames the value, not the type). As `Text` for strings."""
+
+    default_error_messages = {"not_number": "Not a whole number: send a number, without quotes."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_number")
+        return super().to_internal_value(data)
+
+
+class Flag(serializers.BooleanField):
+    """true or false of a request body, and only those: DRF's BooleanField takes "no", "0",
+    "off" and 1 too, and any other string fails with a message about booleans."""
+
+    default_error_messages = {"not_flag": "Not true or false: send true or false, without quotes."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("not_flag")
+        return data
+
+
 class RespondentId(serializers.CharField):
     """A respondent id: a string, or a whole number (1001 is "1001"); not 1001.0, true, 1e3."""
 
@@ -74,10 +99,10 @@ class CodeframeRequestSerializer(RequestSerializer):
         help_text="With `responses`: each answer's respondent id, in the same order (what "
         "exports merge back on); default: 1, 2, ...",
     )
-    question = serializers.IntegerField(
+    question = WholeNumber(
         required=False, min_value=1, help_text="Id of a question whose answers are imported."
     )
-    project = serializers.IntegerField(
+    project = WholeNumber(
         required=False,
         min_value=1,
         help_text="With `responses`: the project (id) the new question goes into; default: "
@@ -93,13 +118,13 @@ class CodeframeRequestSerializer(RequestSerializer):
     question_text = Text(
         required=False, allow_blank=True, default="", help_text="With `responses`."
     )
-    n_codes = serializers.IntegerField(
+    n_codes = WholeNumber(
         required=False,
         min_value=1,
         max_value=MAX_CODES_ASKED,
         help_text="Theme codes to draft; the non-answer codes come on top.",
     )
-    max_codes = serializers.IntegerField(
+    max_codes = WholeNumber(
         required=False,
         min_value=1,
         max_value=MAX_CODES_ASKED,
@@ -175,7 +200,7 @@ class CodeAddSerializer(RequestSerializer):
         max_length=200,
         help_text="A label no other code of the frame has (ignoring case).",
     )
-    response = serializers.IntegerField(
+    response = WholeNumber(
         required=False,
         help_text="An answer's id (`responses[].response`) to code with it, as its primary "
         "code (its other codes in this frame go).",
@@ -189,7 +214,7 @@ class CodeEditSerializer(RequestSerializer):
         required=False,
         help_text="A new label no other code of the frame has (ignoring case); its number stays.",
     )
-    net = serializers.IntegerField(
+    net = WholeNumber(
         required=False,
         allow_null=True,
         help_text="The number of a net of the frame (`nets[].id`) to move it into; null: no net.",
@@ -202,7 +227,7 @@ class CodeEditSerializer(RequestSerializer):
 
 
 class CodeMergeSerializer(RequestSerializer):
-    into = serializers.IntegerField(
+    into = WholeNumber(
         help_text="The number of the code that takes this code's answers, keywords and examples."
     )
 
@@ -216,13 +241,13 @@ class NetEditSerializer(RequestSerializer):
 
 
 class AnswerEditSerializer(RequestSerializer):
-    code = serializers.IntegerField(
+    code = WholeNumber(
         required=False,
         allow_null=True,
         help_text="The number of the code to make the answer's primary code (a second code "
         "stays); null: leave it uncoded (it fits none of the codes).",
     )
-    confirm = serializers.BooleanField(
+    confirm = Flag(
         required=False,
         help_text="true: its codes are right as they are; false: no longer coded by hand "
         "(its codes stay; coding the wave again decides them, and the review queue lists it).",
@@ -303,7 +328,7 @@ class FoundAnswersSerializer(serializers.Serializer):
 
 class CodeAnswersSerializer(RequestSerializer):
     responses = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=WholeNumber(min_value=1, max_value=2**63 - 1),
         min_length=1,
         max_length=FIND_LIMIT,
         help_text="Ids of the codeframe's answers (`responses[].response`).",
@@ -550,7 +575,7 @@ class TrackerSerializer(serializers.Serializer):
 
 
 class RecodeRequestSerializer(RequestSerializer):
-    discard_edits = serializers.BooleanField(
+    discard_edits = Flag(
         default=False,
         help_text="Code the wave again even though this codeframe has frame edits not carried "
         "back: the new codeframe, which the tracker then counts, lacks them.",
@@ -566,7 +591,7 @@ class SuggestionDecisionSerializer(RequestSerializer):
     label = Text(
         one_line=True, max_length=200, required=False, help_text="accept: the new code's label."
     )
-    code = serializers.IntegerField(required=False, help_text="assign: the existing code's number.")
+    code = WholeNumber(required=False, help_text="assign: the existing code's number.")
 
     def validate(self, data):
         decision = data["decision"]

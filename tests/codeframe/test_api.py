@@ -173,6 +173,9 @@ def test_deeply_nested_json_is_400(api_client):
         ('{"responses": ["a"], "survey": 5}', "survey: Not a string"),
         ('{"responses": ["a", "b"], "respondent_ids": [1001, 1.5]}', "Not an id"),
         ('{"responses": ["a", "b"], "respondent_ids": [1001, true]}', "Not an id"),
+        ('{"question": "1"}', "question: Not a whole number"),
+        ('{"responses": ["a"], "n_codes": 2.0}', "n_codes: Not a whole number"),
+        ('{"responses": ["a"], "max_codes": true}', "max_codes: Not a whole number"),
     ],
 )
 def test_values_that_are_no_json_or_no_text_are_refused_not_turned_into_text(

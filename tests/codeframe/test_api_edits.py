@@ -89,6 +89,12 @@ def test_refused_edits_say_why_and_change_nothing(api_client, codeframe):
         ("post", f"codes/{first}/merge/", {"into": first}, "cannot be merged into itself"),
         ("post", f"codes/{first}/merge/", {"into": 999}, "This codeframe has no code 999."),
         ("post", f"codes/{first}/merge/", {}, "This field is required."),
+        # Numbers and flags as JSON has them: "2" or 2.0 is a client's bug, told as one.
+        ("post", f"codes/{first}/merge/", {"into": str(second)}, "Not a whole number"),
+        ("post", f"codes/{first}/merge/", {"into": float(second)}, "Not a whole number"),
+        ("patch", f"codes/{first}/", {"net": True}, "Not a whole number"),
+        ("post", f"codes/{first}/responses/", {"responses": ["1"]}, "Not a whole number"),
+        ("post", f"codes/{first}/responses/remove/", {"responses": [1.0]}, "Not a whole number"),
         ("patch", f"nets/{other_net.number}/", {"label": ""}, "may not be blank"),
     ]
     for method, rest, body, message in cases:
@@ -217,6 +223,8 @@ def test_answers_are_coded_uncoded_and_confirmed_through_the_review_queue(api_cl
         ({"code": other, "confirm": False}, "Send"),
         ({"code": 999}, "no code 999"),
         ({"codes": [other]}, "Unknown field: codes"),
+        ({"confirm": "false"}, "Not true or false"),  # DRF's own field read it as False
+        ({"confirm": 1}, "Not true or false"),
     ):
         refused = api_client.patch(answer.format(first), payload, format="json")
         assert refused.status_code == 400 and says in refused.json()["detail"], refused.content

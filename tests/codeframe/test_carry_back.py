@@ -674,7 +674,9 @@ def test_a_wave_with_edits_not_carried_back_is_coded_again_only_on_request(
     page = staff_client.post(reverse("codeframe:codeframe-recode", args=[wave2.pk]), follow=True)
     assert "has edits not carried back" in page.content.decode()
     assert not GenerationJob.objects.filter(kind=GenerationJob.Kind.WAVE, params__recode=wave2.pk)
-    assert api_client.post(url, {"discard_edits": "maybe"}, format="json").status_code == 400
+    for bad in ("maybe", "yes", 1):  # JSON's true only: DRF's own field read "yes" as true
+        refused = api_client.post(url, {"discard_edits": bad}, format="json")
+        assert refused.status_code == 400 and "Not true or false" in refused.json()["detail"]
 
     # Carried back, the edit codes the wave again; or discarded on request.
     carryback.carry_back(codeframe=wave2)
