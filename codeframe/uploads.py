@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
@@ -35,12 +36,18 @@ class LimitedUploadHandler(FileUploadHandler):
         return None
 
 
+# What a form's other fields and the multipart framing add to a file's bytes: a body may pass
+# the file limit by this much before it is refused unread, so a file just under the limit is
+# not refused for the form around it (the file itself is held to the limit as it streams in).
+FORM_ALLOWANCE = 64 * 1024
+
+
 def limit_upload(too_large: TooLarge) -> Callable[[Callable], Callable]:
-    """For a page that takes an upload: a POST whose body passes CODEFRAME["MAX_UPLOAD_BYTES"]
-    gets `too_large(request, limit, *args, **kwargs)` (the page again, with a 413) before the
-    body is read into memory, whether it declares its length or not (chunked, or a lie), and
-    whether the excess is a file or pasted text (over DATA_UPLOAD_MAX_MEMORY_SIZE). CSRF is
-    checked after that, by the view: the CSRF middleware would parse the whole body first."""
+    """For a page that takes an upload: a POST whose file passes CODEFRAME["MAX_UPLOAD_BYTES"],
+    or whose pasted text passes DATA_UPLOAD_MAX_MEMORY_SIZE, gets `too_large(request, message,
+    *args, **kwargs)` (the page again, with a 413 and `message`) before the body is read into
+    memory, whether it declares its length or not (chunked, or a lie). CSRF is checked after
+    that, by the view: the CSRF middleware would parse the whole body first."""
 
     def decorator(view: Callable) -> Callable:
         protected = csrf_protect(view)
@@ -48,9 +55,10 @@ def limit_upload(too_large: TooLarge) -> Callable[[Callable], Callable]:
         @csrf_exempt
         @wraps(view)
         def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            limit = get_config()["MAX_UPLOAD_BYTES"]
-            if request.method == "POST" and not _within(request, limit):
-                return too_large(request, limit, *args, **kwargs)
+            if request.method == "POST":
+                refusal = _refusal(request, get_config()["MAX_UPLOAD_BYTES"])
+                if refusal:
+                    return too_large(request, refusal, *args, **kwargs)
             return protected(request, *args, **kwargs)
 
         return limited
@@ -58,19 +66,24 @@ def limit_upload(too_large: TooLarge) -> Callable[[Callable], Callable]:
     return decorator
 
 
-def _within(request: HttpRequest, limit: int) -> bool:
-    """Whether the POST's body is within `limit`: its declared length, then parsed through
-    LimitedUploadHandler (a body without a length, or lying about it) and Django's own limit
-    on form fields held in memory."""
-    if content_length(request.META) > limit:
-        return False
+def _refusal(request: HttpRequest, limit: int) -> str:
+    """Why the POST's body is refused, or "" when it is within the limits: its declared length
+    (`limit` and the form around a file), then parsed through LimitedUploadHandler (a file past
+    `limit`, in a body without a length or lying about it) and Django's own limit on the form
+    fields it holds in memory (pasted answers)."""
+    if content_length(request.META) > limit + FORM_ALLOWANCE:
+        return too_large_message(limit)
     handler = LimitedUploadHandler(request, limit=limit)
     request.upload_handlers.insert(0, handler)
     try:
         request.POST  # noqa: B018 - parse now, through the limited handler
     except RequestDataTooBig:
-        return False
-    return not handler.exceeded
+        return (
+            "The pasted answers are larger than the limit of "
+            f"{human_bytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}; nothing was imported. "
+            f"Upload them as a file (up to {human_bytes(limit)}) or paste them in parts."
+        )
+    return too_large_message(limit) if handler.exceeded else ""
 
 
 def too_large_message(limit: int) -> str:

@@ -25,7 +25,7 @@ from codeframe.forms import (
 from codeframe.importers import read_pasted, read_upload
 from codeframe.models import Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
-from codeframe.uploads import limit_upload, too_large_message
+from codeframe.uploads import limit_upload
 from codeframe.validators import as_id
 from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
 
@@ -119,7 +119,7 @@ def _import_question(request, question_id: int | None):
     return selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
 
 
-def _too_large(request, limit: int, question_id: int | None = None) -> HttpResponse:
+def _too_large(request, message: str, question_id: int | None = None) -> HttpResponse:
     question = _import_question(request, question_id)
     return render(
         request,
@@ -127,10 +127,10 @@ def _too_large(request, limit: int, question_id: int | None = None) -> HttpRespo
         {
             "form": _import_form(request, question),
             "question": question,
-            "limit": limit,
+            "limit": get_config()["MAX_UPLOAD_BYTES"],
             "coded_wave": _coded_wave(question),
             "can_replace": _can_replace(request, question),
-            "upload_error": too_large_message(limit),
+            "upload_error": message,
         },
         status=413,
     )

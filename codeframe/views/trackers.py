@@ -29,7 +29,7 @@ from codeframe.forms import (
 )
 from codeframe.importers import read_pasted, read_upload
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
-from codeframe.uploads import limit_upload, too_large_message
+from codeframe.uploads import limit_upload
 from codeframe.views.shared import editable_codeframe
 
 
@@ -68,13 +68,13 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return redirect(job)
 
 
-def _wave_too_large(request, limit: int, codeframe_id: int) -> HttpResponse:
+def _wave_too_large(request, message: str, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     context = {
         "codeframe": codeframe,
         "form": WaveForm(),
-        "limit": limit,
-        "upload_error": too_large_message(limit),
+        "limit": get_config()["MAX_UPLOAD_BYTES"],
+        "upload_error": message,
     }
     return render(request, "codeframe/wave_new.html", context, status=413)
 

@@ -187,8 +187,30 @@ def test_pasted_text_past_djangos_body_limit_is_refused_as_too_large(
     before = Question.objects.count()
     response = staff_client.post(url, {"survey": "S", "wave": "2027-01", "pasted": "x\n" * 4000})
     assert response.status_code == 413
-    assert "nothing was imported" in page_errors(response)
+    # Its own limit, not the file's (20 MB, which the text was well under).
+    assert "pasted answers are larger than the limit of 4 KB" in page_errors(response)
+    assert "as a file (up to 20 MB)" in page_errors(response)
     assert Question.objects.count() == before
+
+
+@pytest.mark.parametrize("page", ["import", "wave"])
+def test_a_file_of_just_the_limit_is_taken_with_the_form_around_it(
+    staff_client, codeframe, settings, page
+):
+    """The limit is the file's: the request's declared length was held to it, so a file a few
+    bytes under it was refused for the form's other fields and the multipart framing."""
+    url = IMPORT_URL
+    if page == "wave":
+        waves.approve_codeframe(codeframe=codeframe)
+        url = reverse("codeframe:wave-new", args=[codeframe.pk])
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    content = b"answer\n" + b"the fees are too high\n" * 90
+    content += b"x" * (2048 - len(content) - 1) + b"\n"
+    assert len(content) == 2048
+    form = {"survey": "S", "wave": "2027-01", "file": upload("s.csv", content)}
+    response = staff_client.post(url, form)
+    assert response.status_code == 302, page_errors(response)
+    assert Question.objects.order_by("pk").last().responses.count() == 91
 
 
 def test_the_upload_handler_skips_a_file_past_the_limit():
