@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 from _common import machine, median_seconds, setup_django, table
@@ -111,6 +112,7 @@ def main() -> None:
     base = median_seconds(lambda: prefetched(frame), repeats=args.repeats)
     now = median_seconds(lambda: current(frame), repeats=args.repeats)
     rows = [["read every answer with its codes", f"{base:.2f}", f"{now:.2f}", f"{base / now:.1f}x"]]
+    rows[0] += ["", ""]
     for exporter in exports.EXPORTERS:
 
         def render(exporter=exporter) -> int:
@@ -118,8 +120,22 @@ def main() -> None:
             return sum(map(len, out)) if exporter.streaming else len(out)
 
         seconds = median_seconds(render, repeats=args.repeats)
-        rows.append([f"export {exporter.label}", "", f"{seconds:.2f}", ""])
-    print(table(["step", "before (s)", "now (s)", "speed-up"], rows))
+        size, peak = traced(render)
+        rows.append(
+            [f"export {exporter.label}", "", f"{seconds:.2f}", "", f"{size / 2**20:.1f}", peak]
+        )
+    print(table(["step", "before (s)", "now (s)", "speed-up", "file (MB)", "peak (MB)"], rows))
+    print("peak: Python's and numpy's allocations during one export (tracemalloc), not RSS")
+
+
+def traced(render) -> tuple[int, str]:
+    """The export's size in bytes and the peak of the memory it allocated, in MB."""
+    tracemalloc.start()
+    try:
+        size = render()
+        return size, f"{tracemalloc.get_traced_memory()[1] / 2**20:.0f}"
+    finally:
+        tracemalloc.stop()
 
 
 if __name__ == "__main__":

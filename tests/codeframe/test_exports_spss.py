@@ -30,7 +30,11 @@ def test_sav_has_a_0_1_variable_per_code_with_labels_from_the_codeframe(codefram
     services.rename_code(code=extra, label="Café & fees: 'too high'")
     extra.refresh_from_db()
 
-    frame, meta = read_sav(exports.build_sav(codeframe=codeframe))
+    content = exports.build_sav(codeframe=codeframe)
+    frame, meta = read_sav(content)
+    # Compressed as SPSS saves by default (the header's compression field, after "$FL2", the
+    # product name, the layout code and the case size): a 0/1 value is a byte, not eight.
+    assert content[:4] == b"$FL2" and int.from_bytes(content[72:76], "little") == 1
     codes = list(codeframe.codes.order_by("number"))
     code_vars = [f"c{c.number}" for c in codes]
     # `wave` first in every file, a tracker's first wave's before its second wave too, so the
