@@ -104,6 +104,10 @@ class Response(models.Model):
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="responses")
     respondent_id = models.CharField(max_length=100, blank=True)
+    # The upload gave the id (False: numbered by line or position, or imported before this was
+    # kept). A tracker pairs a respondent's answers across waves only by ids given: waves
+    # numbered 1, 2, ... each share every number, not a respondent.
+    id_given = models.BooleanField(default=False)
     text = models.TextField()
     # Order in the imported file: codeframes and exports follow it.
     position = models.PositiveIntegerField()

@@ -503,6 +503,11 @@ class TrackerCellSerializer(serializers.Serializer):
         help_text="No change from the previous wave: a merge joined other codes into this one "
         "in only one of the two waves (code the other again to compare)."
     )
+    paired = serializers.IntegerField(
+        help_text="Respondents of the wave also in the previous one (matched by the respondent "
+        "ids the uploads gave), whose two answers the test takes as pairs; 0 when the samples "
+        "are independent or there is no test."
+    )
 
 
 class TrackerCodeSerializer(serializers.Serializer):
@@ -546,8 +551,9 @@ class TrackerSerializer(serializers.Serializer):
     )
     uncoded = TrackerUncodedCellSerializer(
         many=True,
-        help_text="One per wave: answers without a code (blanks, non-answers without a code, "
-        "answers no code fits); a share growing wave on wave says the frame is getting stale.",
+        help_text="One per wave: answers without a code (non-answers without a code, answers "
+        "no code fits; blank answers are not imported); a share growing wave on wave says the "
+        "frame is getting stale.",
     )
 
     def to_representation(self, tables):

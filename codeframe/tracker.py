@@ -7,7 +7,9 @@ answer once per code it carries, so a multi-coded answer counts for both codes a
 of a wave may add up to more than 100%, as coders' tables do. A net's table is the same kind of
 table, with "codes" the nets and an answer counted once per net it has any code of. The
 change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%,
-unless a wave's base is low (under LOW_BASE answers).
+unless a wave's base is low (under LOW_BASE answers). When the two waves share respondents (a
+panel, asked again: `Overlap`), their two answers are not independent samples, and the test
+takes the pairs' covariance out of the variance (`two_proportion_z_test`'s `shared`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from xml.sax.saxutils import escape, quoteattr
@@ -29,6 +31,15 @@ CONFIDENCE = 0.95
 # there (a code on 1 of 2 answers after 28 of 338 read as significant), and survey tables do not
 # mark significance on such bases.
 LOW_BASE = 30
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """The respondents a wave shares with the previous wave (matched by respondent id): how
+    many, and per code how many of them carry it in both waves."""
+
+    respondents: int
+    both: Mapping[int, int]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class WaveCounts:
     # apart. Per net (a nets' table), the code numbers it groups, each with those it stands for.
     # A row whose numbers differ from the previous wave's was redefined between them: no change.
     holds: Mapping[int, frozenset[int]] | None = None
+    # The respondents it shares with the previous wave (None: none, or not known).
+    overlap: Overlap | None = None
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
@@ -69,6 +82,9 @@ class Cell:
     significant: bool  # the change is significant at CONFIDENCE
     # No change from the previous wave: the row stands for other codes there (`WaveCounts.holds`).
     redefined: bool = False
+    # Respondents of the wave also in the previous one, whose answers the test pairs (0: two
+    # independent samples, or no test).
+    paired: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class Tracker:
     codes: dict[int, str]  # number -> label, in number order
     cells: dict[tuple[str, int], Cell]  # (wave, code)
     bases: dict[str, int]  # wave -> answers in it
+    # wave -> its respondents also in the previous wave (matched by respondent id), when any
+    shared: dict[str, int] = field(default_factory=dict)
 
     def row(self, code: int) -> list[Cell]:
         return [self.cells[(wave, code)] for wave in self.waves]
@@ -86,21 +104,43 @@ class Tracker:
         return [w for w in self.waves if 0 < self.bases[w] < LOW_BASE]
 
 
-def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+def two_proportion_z_test(
+    x1: int, n1: int, x2: int, n2: int, *, shared: int = 0, both: int = 0
+) -> tuple[float, float]:
     """(z, two-sided p) for the change from x1/n1 to x2/n2, pooled standard error.
 
-    Raises ValueError for an empty sample or counts outside 0..n. When both proportions are 0
-    or both 1 there is no variation: (0.0, 1.0).
+    `shared` respondents are in both samples (a panel, asked again), `both` of them counted in
+    both x1 and x2. Their two answers are correlated, so the variance of the difference is the
+    independent samples' less twice the pairs' covariance, each estimated under the null
+    hypothesis (one proportion, pooled over both samples):
+
+        p(1 - p)(1/n1 + 1/n2) - 2 shared (both/shared - p^2) / (n1 n2)
+
+    With no respondent shared this is the pooled two-proportion test; with every respondent in
+    both it is McNemar's test, (c - b) / sqrt(b + c) for the b who lost the code and the c who
+    gained it. Where the pairs leave no variance (an estimate at or under 0, possible when a
+    few unshared answers make the whole change) the independent samples' variance is used.
+
+    Raises ValueError for an empty sample or counts outside 0..n, `shared` above either sample
+    or `both` above `shared`, x1 or x2. When both proportions are 0 or both 1 there is no
+    variation: (0.0, 1.0).
     """
     if n1 <= 0 or n2 <= 0:
         raise ValueError("both samples need at least one answer")
     if not (0 <= x1 <= n1 and 0 <= x2 <= n2):
         raise ValueError("counts must be between 0 and the sample size")
+    if not (0 <= shared <= min(n1, n2) and 0 <= both <= min(shared, x1, x2)):
+        raise ValueError("shared respondents must be in both samples, and both in shared")
     pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
+    independent = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    variance = independent
+    if shared:
+        variance -= 2 * shared * (both / shared - pooled**2) / (n1 * n2)
+        if variance <= 0:
+            variance = independent
+    if variance <= 0:
         return 0.0, 1.0
-    z = (x2 / n2 - x1 / n1) / se
+    z = (x2 / n2 - x1 / n1) / math.sqrt(variance)
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
@@ -131,6 +171,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
             share = count / wave.base if wave.base and count is not None else None
             change = z = p = previous_share = None
             redefined = False
+            paired = 0
             if index and share is not None and wave.follows:
                 before = waves[index - 1]
                 redefined = before.has(number) and (
@@ -142,7 +183,16 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                     # 0.024999..., which a page would round down.
                     change = float(Fraction(count, wave.base) - Fraction(previous, before.base))
                     if min(wave.base, before.base) >= LOW_BASE:
-                        z, p = two_proportion_z_test(previous, before.base, count, wave.base)
+                        overlap = wave.overlap or Overlap(0, {})
+                        paired = overlap.respondents
+                        z, p = two_proportion_z_test(
+                            previous,
+                            before.base,
+                            count,
+                            wave.base,
+                            shared=paired,
+                            both=int(overlap.both.get(number, 0)),
+                        )
                     previous_share = previous / before.base
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,
@@ -156,16 +206,18 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 p=p,
                 significant=p is not None and p < alpha,
                 redefined=redefined,
+                paired=paired,
             )
     bases = {w.label: w.base for w in waves}
-    return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases)
+    shared = {w.label: w.overlap.respondents for w in waves if w.overlap and w.overlap.respondents}
+    return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases, shared=shared)
 
 
 # --- the table behind the chart -------------------------------------------------------------
 
 CSV_HEADER = [
     "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
-    "significant", "redefined",
+    "significant", "redefined", "paired",
 ]  # fmt: skip
 
 
@@ -198,6 +250,7 @@ def tracker_csv(
                         _fixed(cell.p, 4),
                         "yes" if cell.significant else ("no" if cell.p is not None else ""),
                         "yes" if cell.redefined else "",
+                        cell.paired if cell.p is not None else "",
                     ]
                 )
     return buffer.getvalue()

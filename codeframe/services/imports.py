@@ -151,6 +151,7 @@ def _import_responses(*, rows, question, project, survey, question_text, replace
                         question=question,
                         # Answers added to a question number on from its positions.
                         respondent_id=ids.take(row, position if existing else row.line),
+                        id_given=bool(row.respondent_id),
                         text=row.text,
                         position=position,
                     )

@@ -273,7 +273,13 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
             "picked": picked,
             "picked_nets": picked_nets,
             "bases": [
-                {"n": table.bases[w], "low": w in low, "pending": w in pending} for w in table.waves
+                {
+                    "n": table.bases[w],
+                    "low": w in low,
+                    "pending": w in pending,
+                    "shared": table.shared.get(w, 0),
+                }
+                for w in table.waves
             ],
             "coded_waves": len(table.waves) - len(pending),
             "low_base": tracker.LOW_BASE if low else None,

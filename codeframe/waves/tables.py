@@ -3,6 +3,7 @@ with the change from the wave before (`codeframe.tracker` does the sums and the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -14,8 +15,8 @@ from codeframe.selectors import asked_codes, merge_holder
 from codeframe.waves.series import tracker_waves
 
 # The one row of `TrackerTables.uncoded`: answers without a code (the codeframe page's
-# "Uncoded": blanks, non-answers without a code, answers no code fits). Its share growing wave
-# on wave says the approved frame is getting stale.
+# "Uncoded": non-answers without a code, answers no code fits; blanks are not imported). Its
+# share growing wave on wave says the approved frame is getting stale.
 UNCODED = 0
 
 
@@ -45,13 +46,17 @@ def tracker_tables(*, question: Question) -> TrackerTables:
     generated_before = None
     found = tracker_waves(question=question)
     merges = _merges(w.codeframe for w in found if w.codeframe is not None)
+    panel = None  # the previous wave's respondents, when it is coded
     for wave in found:
         label, frame = wave.label, wave.codeframe
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
             base = wave.question.responses.count()
             for kept in (code_waves, net_waves, uncoded_waves):
                 kept.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+            panel = None
             continue
+        panel, before = _Respondents(frame), panel
+        overlaps = panel.overlaps(before) if before is not None else (None, None, None)
         base = frame.question.responses.count()
         rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
         counts = {}
@@ -68,13 +73,14 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 base,
                 {UNCODED: base - coded.distinct().count()},
                 follows=generated_before in (None, generated),
+                overlap=overlaps[2],
             )
         )
         generated_before = generated
         asked = asked_codes(codeframe=frame)
         holds = _merged({**merges, **_own_merges(frame)}, counts)
         code_wave = tracker_stats.WaveCounts(
-            label, base, counts, present=frozenset(asked), holds=holds
+            label, base, counts, present=frozenset(asked), holds=holds, overlap=overlaps[0]
         )
         code_waves.append(code_wave)
         named = dict(
@@ -104,6 +110,7 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 net_counts,
                 present=frozenset(named),
                 holds={net: frozenset(numbers) for net, numbers in grouped.items()},
+                overlap=overlaps[1],
             )
         )
     return TrackerTables(
@@ -111,6 +118,61 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         nets=tracker_stats.tracker(net_waves, codes=nets),
         uncoded=tracker_stats.tracker(uncoded_waves, codes={UNCODED: UNCODED_LABEL}),
     )
+
+
+class _Answer(NamedTuple):
+    codes: set[int]  # code numbers
+    nets: set[int]  # net numbers
+    coded: bool  # it has a primary code
+
+
+class _Respondents:
+    """A coded wave's respondents by the ids their upload gave (`Response.id_given`; ids
+    numbered by line are every wave's and nobody's), for pairing them with the previous
+    wave's: a panel's respondents answer again, and their two answers are not independent."""
+
+    def __init__(self, frame: Codeframe) -> None:
+        self.frame = frame
+        given = frame.question.responses.filter(id_given=True)
+        self.ids: dict[int, str] = dict(given.values_list("pk", "respondent_id"))
+        self._answers: dict[str, _Answer] | None = None
+
+    def answers(self) -> dict[str, _Answer]:
+        """Respondent id -> the codes, nets and primary code of their answer (read once)."""
+        if self._answers is None:
+            self._answers = {r: _Answer(set(), set(), False) for r in self.ids.values()}
+            rows = Assignment.objects.filter(codeframe=self.frame).values_list(
+                "response_id", "code__number", "code__net__number", "is_primary"
+            )
+            for response, number, net, primary in rows.iterator(chunk_size=5000):
+                if (respondent := self.ids.get(response)) is not None:
+                    answer = self._answers[respondent]
+                    answer.codes.add(number)
+                    if net is not None:
+                        answer.nets.add(net)
+                    if primary:
+                        self._answers[respondent] = answer._replace(coded=True)
+        return self._answers
+
+    def overlaps(self, before: _Respondents) -> tuple[tracker_stats.Overlap | None, ...]:
+        """(codes, nets, uncoded): the respondents this wave shares with `before`, and per row
+        how many of them are counted in it in both waves; (None, None, None) when none."""
+        shared = set(self.ids.values()) & set(before.ids.values())
+        if not shared:
+            return None, None, None
+        now, then = self.answers(), before.answers()
+        codes, nets, uncoded = Counter(), Counter(), 0
+        for respondent in shared:
+            a, b = then[respondent], now[respondent]
+            codes.update(a.codes & b.codes)
+            nets.update(a.nets & b.nets)
+            uncoded += not a.coded and not b.coded
+        n = len(shared)
+        return (
+            tracker_stats.Overlap(n, codes),
+            tracker_stats.Overlap(n, nets),
+            tracker_stats.Overlap(n, {UNCODED: uncoded}),
+        )
 
 
 def _merges(frames: Iterable[Codeframe]) -> dict[int, int]:

@@ -6,10 +6,11 @@ import math
 import xml.etree.ElementTree as ET
 
 import pytest
-from scipy.stats import chi2_contingency
+from scipy.stats import chi2, chi2_contingency
 
 from codeframe.tracker import (
     CSV_HEADER,
+    Overlap,
     WaveCounts,
     top_codes,
     tracker,
@@ -44,6 +45,45 @@ def test_z_test_on_a_known_case():
         two_proportion_z_test(11, 10, 1, 10)
 
 
+def test_a_panels_change_is_tested_on_its_pairs():
+    """100 respondents asked twice: 30 carry the code both times, 5 lost it, 15 gained it (35%
+    -> 45%). As independent samples that is no significant change (z = 1.44); as the same
+    people it is McNemar's test, (15 - 5) / sqrt(15 + 5) = 2.236."""
+    z, p = two_proportion_z_test(35, 100, 45, 100, shared=100, both=30)
+    assert z == pytest.approx(10 / math.sqrt(20))
+    assert p == pytest.approx(chi2.sf((15 - 5) ** 2 / (15 + 5), df=1))  # McNemar, uncorrected
+    assert p < 0.05 < two_proportion_z_test(35, 100, 45, 100)[1]
+    # No respondent shared: the two-sample test, unchanged.
+    assert two_proportion_z_test(35, 100, 45, 100, shared=0) == two_proportion_z_test(
+        35, 100, 45, 100
+    )
+    # Half the respondents shared, their answers alike in both waves (15 with the code both
+    # times, none changed): between the two, as the pairs carry half the information.
+    z_half, _ = two_proportion_z_test(35, 100, 45, 100, shared=50, both=15)
+    assert two_proportion_z_test(35, 100, 45, 100)[0] < z_half < z
+    # Pairs that leave no variance: the independent samples' variance, not a division by 0.
+    assert two_proportion_z_test(10, 10, 9, 10, shared=9, both=9) == two_proportion_z_test(
+        10, 10, 9, 10
+    )
+    for shared, both in ((101, 0), (50, 51), (100, 36)):
+        with pytest.raises(ValueError, match="shared"):
+            two_proportion_z_test(35, 100, 45, 100, shared=shared, both=both)
+
+
+def test_a_waves_respondents_from_the_wave_before_are_paired_in_its_tests():
+    waves = [
+        WaveCounts("2026-11", 100, {1: 35, 2: 10}),
+        WaveCounts("2026-12", 100, {1: 45, 2: 12}, overlap=Overlap(100, {1: 30, 2: 9})),
+    ]
+    table = tracker(waves, codes={1: "Fees", 2: "App"})
+    fees = table.cells[("2026-12", 1)]
+    assert (fees.paired, fees.significant) == (100, True)
+    assert fees.z == pytest.approx(two_proportion_z_test(35, 100, 45, 100, shared=100, both=30)[0])
+    assert table.cells[("2026-11", 1)].paired == 0 and table.shared == {"2026-12": 100}
+    rows = list(csv.reader(io.StringIO(tracker_csv(table).lstrip("\ufeff"))))
+    assert rows[0][-1] == "paired" and [r[-1] for r in rows[1:]] == ["", "100", "", "100"]
+
+
 def test_shares_changes_and_significance_per_wave():
     table = tracker(WAVES, codes=CODES)
     fees = table.row(1)
@@ -69,7 +109,7 @@ def test_csv_is_the_table_behind_the_chart():
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == CSV_HEADER
-    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 5
+    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 6
     assert rows[2][:8] == ["code", "2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
     assert rows[2][10] == "yes" and rows[4][10] == "no"
     assert rows[-1][3] == "'=HYPERLINK()"
@@ -155,7 +195,7 @@ def test_a_change_from_or_to_a_low_base_is_not_tested():
     ] * 2
     assert cells[3].significant and cells[3].p < 0.05  # a base of 30 is tested
     text = tracker_csv(tracker(waves, codes={1: "Fees"}))
-    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,")  # no z, p, nor "no"
+    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,,")  # no z, p, nor "no"
 
 
 def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
@@ -175,7 +215,7 @@ def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
     ]
     assert [c.share for c in row] == [0.4, 0.3, 0.44, 0.45]  # shares stay
     text = tracker_csv(tracker(waves, codes={1: "Fees", 2: "Charges"}))
-    assert [line.split(",")[-1] for line in text.splitlines()[1:5]] == ["", "yes", "yes", ""]
+    assert [line.split(",")[-2] for line in text.splitlines()[1:5]] == ["", "yes", "yes", ""]
 
 
 def test_a_code_a_waves_frame_lacks_has_no_share_there():

@@ -160,6 +160,66 @@ def test_the_tracker_counts_each_net_once_per_answer_with_each_waves_grouping(ap
     assert nets.cells[("2027-01", target.number)].count < carried  # the answer counted once
 
 
+def test_a_panels_respondents_are_paired_across_waves_by_the_ids_their_uploads_gave(
+    approved, staff_client
+):
+    """Wave 2027-02 asks 30 of 2027-01's 40 respondents again (ids 11-40): its changes are
+    tested on those pairs. Wave 2027-03's answers were pasted without ids and numbered 1-40:
+    those numbers are 2027-02's ids 11-40 too, but nobody's, so no pairs."""
+    texts = [f"{ANSWERS[i % len(ANSWERS)]} ({i})" for i in range(60)]
+
+    def panel(ids, start):
+        return [
+            ImportedRow(line=n, respondent_id=r, text=texts[start + n])
+            for n, r in enumerate(ids, 1)
+        ]
+
+    waves.code_wave(
+        codeframe=approved, rows=panel([str(i) for i in range(1, 41)], 0), wave="2027-01"
+    )
+    second = waves.code_wave(
+        codeframe=approved, rows=panel([str(i) for i in range(11, 51)], 5), wave="2027-02"
+    )
+    pasted = [ImportedRow(line=n, respondent_id="", text=t) for n, t in enumerate(texts[:40], 1)]
+    third = waves.code_wave(codeframe=approved, rows=pasted, wave="2027-03")
+    assert set(third.question.responses.values_list("respondent_id", flat=True)) == {
+        str(n) for n in range(1, 41)
+    }
+    table, nets, uncoded = waves.tracker_tables(question=third.question)
+    assert table.shared == nets.shared == uncoded.shared == {"2027-02": 30}
+
+    first = Codeframe.objects.get(question__wave_label="2027-01")
+
+    def held(frame):
+        rows = Assignment.objects.filter(codeframe=frame).values_list(
+            "response__respondent_id", "code__number"
+        )
+        by_id = {}
+        for respondent, number in rows:
+            by_id.setdefault(respondent, set()).add(number)
+        return by_id
+
+    before, after = held(first), held(second)
+    tested = 0
+    for number in table.codes:
+        cell = table.cells[("2027-02", number)]
+        if cell.p is None:
+            continue
+        tested += 1
+        both = sum(
+            number in before.get(str(i), ()) and number in after.get(str(i), ())
+            for i in range(11, 41)
+        )
+        previous = table.cells[("2027-01", number)].count
+        expected = tracker.two_proportion_z_test(previous, 40, cell.count, 40, shared=30, both=both)
+        assert (cell.paired, cell.z, cell.p) == (30, *expected)
+        assert table.cells[("2027-03", number)].paired == 0
+    assert tested >= 3
+    page = staff_client.get(reverse("codeframe:question-tracker", args=[third.question.pk]))
+    assert page.content.decode().count("also in the wave before") == 2  # codes' and nets' tables
+    assert "30 also in the wave before" in page.content.decode()
+
+
 def test_the_uncoded_share_has_no_change_from_a_generated_wave(approved):
     """The first wave's frame was generated (every theme answer got a code); "fits no code" is
     decided only in coded waves, so the uncoded row has no change (nor a significance mark)
@@ -754,4 +814,5 @@ def test_a_net_that_groups_other_codes_in_a_wave_has_no_change_there(approved, a
     flagged = {(c["wave"], c["net"]) for c in data["net_cells"] if c["redefined"]}
     assert flagged == {("2027-02", 90), ("2027-02", 91), ("2027-03", 90), ("2027-03", 91)}
     text = tracker.tracker_csv(waves.tracker_tables(question=approved.question).codes, nets=nets)
-    assert sum(line.endswith(",yes") for line in text.splitlines()) == 5  # code a's in wave 4
+    redefined = [row[-2] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
+    assert redefined.count("yes") == 5  # code a's in wave 4
