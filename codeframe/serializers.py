@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from codeframe import validators
+from codeframe import tracker, validators
 from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
 from codeframe.search import FIND_LIMIT, MAX_QUERY_CHARS
@@ -507,6 +507,12 @@ class TrackerCellSerializer(serializers.Serializer):
         help_text="Respondents of the wave also in the previous one (matched by the respondent "
         "ids the uploads gave), whose two answers the test takes as pairs; 0 when the samples "
         "are independent or there is no test."
+    )
+    note = serializers.ChoiceField(
+        choices=["", *tracker.NOTES],
+        help_text="Why a figure is missing or to be read with care (the page's marks): the "
+        "wave is not coded yet; its codeframe lacks the code; the change is not tested (a base "
+        "under 30 in either wave); the wave's base is under 30. Empty otherwise.",
     )
 
 

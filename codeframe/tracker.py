@@ -60,6 +60,8 @@ class WaveCounts:
     holds: Mapping[int, frozenset[int]] | None = None
     # The respondents it shares with the previous wave (None: none, or not known).
     overlap: Overlap | None = None
+    # False: a wave not coded yet (its job queued, running, failed): its base, no counts.
+    coded: bool = True
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
@@ -85,6 +87,9 @@ class Cell:
     # Respondents of the wave also in the previous one, whose answers the test pairs (0: two
     # independent samples, or no test).
     paired: int = 0
+    # Why a figure is missing or to be read with care, for the CSV and the API, where the
+    # page's marks are not: one of NOTES, or "".
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,13 @@ class Tracker:
     def low_bases(self) -> list[str]:
         """Waves with answers but fewer than LOW_BASE."""
         return [w for w in self.waves if 0 < self.bases[w] < LOW_BASE]
+
+
+NOT_CODED = "not coded yet"
+NOT_ASKED = "not in the wave's codeframe"
+NOT_TESTED = f"change not tested: a base under {LOW_BASE}"
+LOW = f"low base: under {LOW_BASE} answers"
+NOTES = (NOT_CODED, NOT_ASKED, NOT_TESTED, LOW)
 
 
 def two_proportion_z_test(
@@ -194,6 +206,16 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                             both=int(overlap.both.get(number, 0)),
                         )
                     previous_share = previous / before.base
+            if not wave.coded:
+                note = NOT_CODED
+            elif count is None:
+                note = NOT_ASKED
+            elif change is not None and p is None:
+                note = NOT_TESTED
+            elif 0 < wave.base < LOW_BASE:
+                note = LOW
+            else:
+                note = ""
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,
                 code=number,
@@ -207,6 +229,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 significant=p is not None and p < alpha,
                 redefined=redefined,
                 paired=paired,
+                note=note,
             )
     bases = {w.label: w.base for w in waves}
     shared = {w.label: w.overlap.respondents for w in waves if w.overlap and w.overlap.respondents}
@@ -217,7 +240,7 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
 
 CSV_HEADER = [
     "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
-    "significant", "redefined", "paired",
+    "significant", "redefined", "paired", "note",
 ]  # fmt: skip
 
 
@@ -251,6 +274,7 @@ def tracker_csv(
                         "yes" if cell.significant else ("no" if cell.p is not None else ""),
                         "yes" if cell.redefined else "",
                         cell.paired if cell.p is not None else "",
+                        cell.note,
                     ]
                 )
     return buffer.getvalue()
@@ -269,15 +293,15 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 def top_codes(table: Tracker, n: int = len(PALETTE)) -> list[int]:
     """The `n` codes with the largest share in the newest wave that has shares (answers, and a
     codeframe; ties: lower number first), in number order: what a chart of many codes shows
-    first."""
-    newest = next(
-        (
-            w
-            for w in reversed(table.waves)
-            if any(table.cells[(w, c)].share is not None for c in table.codes)
-        ),
-        None,
-    )
+    first. A wave of a low base (under LOW_BASE answers) decides only when no wave of more
+    has shares: in 19 answers, codes of 1 answer each tie, and the tie would pick them."""
+    with_shares = [
+        w
+        for w in reversed(table.waves)
+        if any(table.cells[(w, c)].share is not None for c in table.codes)
+    ]
+    newest = next((w for w in with_shares if table.bases[w] >= LOW_BASE), None)
+    newest = newest or next(iter(with_shares), None)
     if newest is None:
         return sorted(table.codes)[:n]
     ranked = sorted(table.codes, key=lambda c: (-(table.cells[(newest, c)].share or 0.0), c))

@@ -52,7 +52,9 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
             base = wave.question.responses.count()
             for kept in (code_waves, net_waves, uncoded_waves):
-                kept.append(tracker_stats.WaveCounts(label, base, {}, present=frozenset()))
+                kept.append(
+                    tracker_stats.WaveCounts(label, base, {}, present=frozenset(), coded=False)
+                )
             panel = None
             continue
         panel, before = _Respondents(frame), panel

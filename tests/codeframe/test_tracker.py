@@ -80,8 +80,8 @@ def test_a_waves_respondents_from_the_wave_before_are_paired_in_its_tests():
     assert (fees.paired, fees.significant) == (100, True)
     assert fees.z == pytest.approx(two_proportion_z_test(35, 100, 45, 100, shared=100, both=30)[0])
     assert table.cells[("2026-11", 1)].paired == 0 and table.shared == {"2026-12": 100}
-    rows = list(csv.reader(io.StringIO(tracker_csv(table).lstrip("\ufeff"))))
-    assert rows[0][-1] == "paired" and [r[-1] for r in rows[1:]] == ["", "100", "", "100"]
+    rows = csv.DictReader(io.StringIO(tracker_csv(table).lstrip("\ufeff")))
+    assert [row["paired"] for row in rows] == ["", "100", "", "100"]
 
 
 def test_shares_changes_and_significance_per_wave():
@@ -109,7 +109,7 @@ def test_csv_is_the_table_behind_the_chart():
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == CSV_HEADER
-    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 6
+    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 7
     assert rows[2][:8] == ["code", "2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
     assert rows[2][10] == "yes" and rows[4][10] == "no"
     assert rows[-1][3] == "'=HYPERLINK()"
@@ -163,6 +163,11 @@ def test_the_chart_shows_first_the_largest_codes_of_the_newest_wave_with_answers
     tied = tracker([WaveCounts("a", 10, {2: 3, 3: 3})], codes=CODES)
     assert top_codes(tied, 1) == [2]  # ties: the lower number
     assert top_codes(tracker([WaveCounts("a", 0, {})], codes=CODES), 2) == [1, 2]
+    # A newest wave of a low base does not pick them (its ties, 1 answer each, would)...
+    small = [WaveCounts("a", 100, {1: 10, 2: 40, 3: 30}), WaveCounts("b", 19, {1: 1, 2: 1})]
+    assert top_codes(tracker(small, codes=CODES), 2) == [2, 3]
+    # ...unless no wave has more answers.
+    assert top_codes(tracker(small[1:], codes=CODES), 2) == [1, 2]
 
 
 def test_bases_per_wave_and_low_bases():
@@ -195,7 +200,8 @@ def test_a_change_from_or_to_a_low_base_is_not_tested():
     ] * 2
     assert cells[3].significant and cells[3].p < 0.05  # a base of 30 is tested
     text = tracker_csv(tracker(waves, codes={1: "Fees"}))
-    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,,")  # no z, p, nor "no"
+    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,,,change not tested: a base under 30")
+    # no z, p, nor "no"; the note says why
 
 
 def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
@@ -215,7 +221,36 @@ def test_a_code_standing_for_other_codes_in_one_wave_has_no_change_there():
     ]
     assert [c.share for c in row] == [0.4, 0.3, 0.44, 0.45]  # shares stay
     text = tracker_csv(tracker(waves, codes={1: "Fees", 2: "Charges"}))
-    assert [line.split(",")[-2] for line in text.splitlines()[1:5]] == ["", "yes", "yes", ""]
+    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    assert [row["redefined"] for row in rows][:4] == ["", "yes", "yes", ""]
+
+
+def test_the_csv_and_the_api_say_why_a_figure_is_missing_or_weak():
+    """A blank count is a wave not coded yet or a code its frame lacks; a blank test is a low
+    base: the page marks these, the CSV and the API said nothing (a data processor could not
+    tell them apart)."""
+    waves = [
+        WaveCounts("a", 100, {1: 40, 2: 10}),
+        WaveCounts("b", 100, {1: 42}, present=frozenset({1})),
+        WaveCounts("c", 40, {}, present=frozenset(), coded=False),
+        WaveCounts("d", 100, {1: 45, 2: 30}),
+        WaveCounts("e", 19, {1: 9, 2: 3}),
+    ]
+    table = tracker(waves, codes={1: "Fees", 2: "Charges"})
+    assert [c.note for c in table.row(2)] == [
+        "",
+        "not in the wave's codeframe",
+        "not coded yet",
+        "",
+        "change not tested: a base under 30",
+    ]
+    first = tracker(waves[4:], codes={1: "Fees"})
+    assert first.cells[("e", 1)].note == "low base: under 30 answers"
+    rows = csv.DictReader(io.StringIO(tracker_csv(table).lstrip("\ufeff")))
+    assert [r["note"] for r in rows if r["number"] == "2"][1:3] == [
+        "not in the wave's codeframe",
+        "not coded yet",
+    ]
 
 
 def test_a_code_a_waves_frame_lacks_has_no_share_there():

@@ -634,6 +634,7 @@ def test_api_gives_the_tracker_table(api_client, approved):
         "significant": cell.significant,
         "redefined": False,
         "paired": 0,
+        "note": cell.note,
     }
     assert [n["number"] for n in data["nets"]] == list(nets.codes) and nets.codes
     assert len(data["net_cells"]) == 2 * len(data["nets"])

@@ -814,5 +814,5 @@ def test_a_net_that_groups_other_codes_in_a_wave_has_no_change_there(approved, a
     flagged = {(c["wave"], c["net"]) for c in data["net_cells"] if c["redefined"]}
     assert flagged == {("2027-02", 90), ("2027-02", 91), ("2027-03", 90), ("2027-03", 91)}
     text = tracker.tracker_csv(waves.tracker_tables(question=approved.question).codes, nets=nets)
-    redefined = [row[-2] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
+    redefined = [row["redefined"] for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
     assert redefined.count("yes") == 5  # code a's in wave 4
