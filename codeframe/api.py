@@ -260,6 +260,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
                 rows=rows,
                 wave=payload.validated_data["wave"],
                 user=request.user,
+                order=payload.validated_data.get("wave_order"),
             )
         return accepted(job, request)
 

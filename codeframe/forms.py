@@ -185,6 +185,28 @@ class WaveForm(forms.Form):
         strip=False,
         help_text="One answer per line.",
     )
+    order = forms.TypedChoiceField(
+        label="Place",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Where the wave goes in the tracker: next, or in the place of a deleted wave "
+        "(its number, which the SPSS file's “wave” gives, comes back).",
+    )
+
+    def __init__(self, *args, places: list | None = None, **kwargs) -> None:
+        """`places`: `waves.wave_places` of the tracker. The "Place" choice is offered only
+        when a deleted wave left one free; the next number is the default."""
+        super().__init__(*args, **kwargs)
+        places = places or []
+        if len(places) < 2:
+            del self.fields["order"]
+            return
+        following, *free = places
+        self.fields["order"].choices = [
+            ("", f"Next: wave {following.number}, after {following.after}"),
+            *((str(p.number), f"Wave {p.number}, between {p.after} and {p.before}") for p in free),
+        ]
 
     def clean(self) -> dict:
         data = super().clean()

@@ -421,6 +421,13 @@ class WaveRequestSerializer(RequestSerializer):
         "on); default: 1, 2, ...",
     )
     wave = Text(one_line=True, max_length=100, help_text="Its label, e.g. 2027-01.")
+    wave_order = WholeNumber(
+        required=False,
+        min_value=2,
+        help_text="Its number in the tracker (the questions' `wave_order`, the SPSS file's "
+        "`wave`): default the next one, after the newest wave; or one a deleted wave left "
+        "free, so a month deleted and coded again takes its place back.",
+    )
 
     validate_responses = CodeframeRequestSerializer.validate_responses
 

@@ -176,15 +176,21 @@ def queue_generation_for_texts(
 
 
 def queue_wave(
-    *, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str, user: Any = None
+    *,
+    codeframe: Codeframe,
+    rows: Iterable[ImportedRow],
+    wave: str,
+    user: Any = None,
+    order: int | None = None,
 ) -> GenerationJob:
-    """Import `rows` as the tracker's next wave and queue its coding with the approved
-    `codeframe`, in one transaction; returns the job (its question is the new wave). Raises
-    NotApproved, InvalidEdit (wave label), ImportFailed, TooManyResponses, QueueFull."""
+    """Import `rows` as a wave of the tracker (the next one, or number `order`: `waves.
+    start_wave`) and queue its coding with the approved `codeframe`, in one transaction;
+    returns the job (its question is the new wave). Raises NotApproved, InvalidEdit (wave
+    label or number), ImportFailed, TooManyResponses, QueueFull."""
     from codeframe.waves import start_wave
 
     with transaction.atomic():
-        question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
+        question = start_wave(codeframe=codeframe, rows=rows, wave=wave, order=order)
         job = _create(
             question=question,
             user=user,

@@ -72,7 +72,7 @@ def _wave_too_large(request, message: str, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
     context = {
         "codeframe": codeframe,
-        "form": WaveForm(),
+        "form": WaveForm(places=waves.wave_places(question=codeframe.question)),
         "limit": get_config()["MAX_UPLOAD_BYTES"],
         "upload_error": message,
     }
@@ -85,9 +85,10 @@ def _wave_too_large(request, message: str, codeframe_id: int) -> HttpResponse:
 @throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
-    form = WaveForm()
+    places = waves.wave_places(question=codeframe.question)
+    form = WaveForm(places=places)
     if request.method == "POST":
-        form = WaveForm(request.POST, request.FILES)
+        form = WaveForm(request.POST, request.FILES, places=places)
         if not form.is_valid():
             refund(request)
         else:
@@ -95,7 +96,11 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             try:
                 rows = _CountedRows(_wave_rows(data))
                 job = jobs.queue_wave(
-                    codeframe=codeframe, rows=rows, wave=data["wave"], user=request.user
+                    codeframe=codeframe,
+                    rows=rows,
+                    wave=data["wave"],
+                    user=request.user,
+                    order=data.get("order"),
                 )
             except CodeframeError as exc:
                 if not isinstance(exc, ImportFailed | TooManyResponses):

@@ -47,6 +47,7 @@ from codeframe.waves.series import (
     tracker_wave,
     tracker_waves,
     used_code_numbers,
+    wave_places,
 )
 from codeframe.waves.tables import UNCODED, UNCODED_LABEL, TrackerTables, tracker_tables
 
@@ -84,4 +85,5 @@ __all__ = [
     "tracker_wave",
     "tracker_waves",
     "used_code_numbers",
+    "wave_places",
 ]

@@ -42,6 +42,7 @@ from codeframe.waves.series import (
     tracker_root,
     tracker_series,
     tracker_wave,
+    wave_places,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,12 +59,18 @@ def approve_codeframe(*, codeframe: Codeframe, approved: bool = True) -> Codefra
 
 
 def code_wave(
-    *, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str, embed=None
+    *,
+    codeframe: Codeframe,
+    rows: Iterable[ImportedRow],
+    wave: str,
+    embed=None,
+    order: int | None = None,
 ) -> Codeframe:
     """Import `rows` as wave `wave` of the codeframe's tracker (a new question with the same
     survey and text), code it with the approved `codeframe` and store the result as a new
     codeframe keeping every number, label and net, with suggested new codes for the answers
     that fit none. All or nothing: `start_wave`, then `code_wave_question`, in one transaction.
+    `order`: the wave's number in the tracker, as for `start_wave`.
 
     `embed` is as for `code_wave_question`; without it the answers and the frame's examples are
     embedded through the cache before the transaction starts, so the slow part never holds
@@ -78,7 +85,7 @@ def code_wave(
         texts.update(t for ts in approved_examples(codeframe=codeframe).values() for t in ts)
         embed_answers(sorted(texts))  # cached now: the embedding inside reads the cache
     with transaction.atomic():
-        question = start_wave(codeframe=codeframe, rows=rows, wave=wave)
+        question = start_wave(codeframe=codeframe, rows=rows, wave=wave, order=order)
         return code_wave_question(question=question, codeframe=codeframe, embed=embed)
 
 
@@ -151,22 +158,26 @@ def rename_wave(*, question: Question, label: str) -> Question:
     return question
 
 
-def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) -> Question:
-    """The first step of coding a wave: check the frame and the label, and import `rows` as the
-    tracker's next wave (a new question); returns it. Atomic. Raises as `code_wave`."""
+def start_wave(
+    *, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str, order: int | None = None
+) -> Question:
+    """The first step of coding a wave: check the frame and the label, and import `rows` as a
+    wave of the tracker (a new question); returns it. Atomic. Raises as `code_wave`, and
+    InvalidEdit for an `order` (its number in the tracker, `Question.wave_order`) that is not
+    one of `wave_places` (default: the next number, after the newest wave)."""
     source = codeframe.question
     with transaction.atomic():
         # Checked and numbered under the tracker's lock: two waves queued at once (a
         # double submit) would otherwise both pass the check and take one label and number.
         root = _lock_tracker(source)
         wave = _check_wave(codeframe=codeframe, wave=wave)
-        waves = tracker_questions(question=source)
         if root.wave_order is None:
             root.wave_order = 1
             root.wave_label = root.wave_label or "1"
             root.save(update_fields=["wave_order", "wave_label"])
             if source.pk == root.pk:  # the caller's copy, as the frame's exports read it
                 source.wave_order, source.wave_label = root.wave_order, root.wave_label
+        place = _wave_place(question=source, order=order)
         # The project of the frame it is coded with (the caller's access): a client's wave is
         # that client's data.
         question = import_responses(
@@ -174,9 +185,25 @@ def start_wave(*, codeframe: Codeframe, rows: Iterable[ImportedRow], wave: str) 
         ).question
         question.tracker = root
         question.wave_label = wave
-        question.wave_order = max(q.wave_order or 1 for q in [root, *waves]) + 1
+        question.wave_order = place
         question.save(update_fields=["tracker", "wave_label", "wave_order"])
     return question
+
+
+def _wave_place(*, question: Question, order: int | None) -> int:
+    """`order` if a new wave of the question's tracker may take it (`wave_places`), or the
+    next number when None. Raises InvalidEdit."""
+    places = wave_places(question=question)
+    if order is None:
+        return places[0].number
+    if order in {place.number for place in places}:
+        return order
+    free = [f"{p.number} (between {p.after} and {p.before})" for p in places[1:]]
+    raise InvalidEdit(
+        f"Wave number {order} is not free: a new wave takes the next number, "
+        f"{places[0].number} (after {places[0].after})"
+        + (f", or one a deleted wave left: {', '.join(free)}." if free else ".")
+    )
 
 
 def recode_with(*, codeframe: Codeframe) -> Codeframe:

@@ -28,6 +28,28 @@ def tracker_questions(*, question: Question) -> list[Question]:
     return sorted(waves, key=lambda q: (q.wave_order or 0, q.pk))
 
 
+class WavePlace(NamedTuple):
+    number: int  # the wave number (`Question.wave_order`) a new wave would take
+    after: str  # the name of the wave before it
+    before: str  # the name of the wave after it; "" for the next number
+
+
+def wave_places(*, question: Question) -> list[WavePlace]:
+    """Where a new wave of the question's tracker can go: the next number, after the newest
+    wave, then each number a deleted wave left free, between the waves either side of it. A
+    wave's number never changes (the stacked SPSS file's `wave`, a data processor's syntax),
+    so a month deleted and coded again takes its own number back, not the next one."""
+    waves = {q.wave_order or 1: q for q in tracker_questions(question=question)}
+    following = max(waves) + 1
+    places = [WavePlace(following, waves[following - 1].wave_name or "1", "")]
+    for number in range(2, following):
+        if number not in waves:
+            before = waves[max(n for n in waves if n < number)]
+            after = waves[min(n for n in waves if n > number)]
+            places.append(WavePlace(number, before.wave_name or "1", after.wave_name))
+    return places
+
+
 def replaced_by(*, codeframe: Codeframe) -> Codeframe | None:
     """The codeframe the tracker counts for this one's wave instead of it, when this one is in
     the tracker's numbering (`tracker_series`) and was replaced (its wave coded again); else

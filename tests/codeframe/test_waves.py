@@ -220,6 +220,47 @@ def test_a_panels_respondents_are_paired_across_waves_by_the_ids_their_uploads_g
     assert "30 also in the wave before" in page.content.decode()
 
 
+def test_a_wave_deleted_and_coded_again_takes_its_number_back(approved, staff_client, api_client):
+    """A month coded from the wrong file is deleted and coded again: it went last, after the
+    months that follow it, and the stacked SPSS file's `wave` for it changed. It may now take
+    the number it left free; a wave's number is never another's, nor past the next."""
+    root = approved.question
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
+    services.delete_question(question=second.question)
+    assert [tuple(p) for p in waves.wave_places(question=root)] == [
+        (4, "2027-02", ""),
+        (2, "1", "2027-02"),
+    ]
+    for taken in (1, 3, 5):
+        with pytest.raises(InvalidEdit, match=rf"Wave number {taken} is not free.*deleted"):
+            waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="x", order=taken)
+
+    # The page offers the free place (only when there is one) and the API takes it.
+    page = reverse("codeframe:wave-new", args=[approved.pk])
+    form = staff_client.get(page).content.decode()
+    assert 'name="order"' in form and "Wave 2, between 1 and 2027-02" in form
+    refused = api_client.post(
+        f"/api/codeframes/{approved.pk}/waves/",
+        {"responses": NEXT_WAVE, "wave": "2027-01", "wave_order": 3},
+        format="json",
+    )
+    assert refused.status_code == 400 and "Wave number 3 is not free" in refused.json()["detail"]
+    posted = staff_client.post(
+        page, {"wave": "2027-01", "pasted": "\n".join(NEXT_WAVE), "order": "2"}
+    )
+    assert posted.status_code == 302
+    again = Question.objects.get(tracker=root, wave_label="2027-01")
+    assert again.wave_order == 2
+    assert [q.wave_label for q in waves.tracker_questions(question=root)] == [
+        "1",
+        "2027-01",
+        "2027-02",
+    ]
+    assert [tuple(p) for p in waves.wave_places(question=root)] == [(4, "2027-02", "")]
+    assert 'name="order"' not in staff_client.get(page).content.decode()  # no place free
+
+
 def test_the_uncoded_share_has_no_change_from_a_generated_wave(approved):
     """The first wave's frame was generated (every theme answer got a code); "fits no code" is
     decided only in coded waves, so the uncoded row has no change (nor a significance mark)
@@ -637,6 +678,11 @@ def test_code_wave_command(tmp_path, approved):
         call_command("code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "2027-01")
     with pytest.raises(CommandError, match="no codeframe 999"):
         call_command("code_wave", str(path), "--codeframe", "999", "--wave", "x")
+    with pytest.raises(CommandError, match=r"Wave number 2 is not free.*Nothing was imported"):
+        call_command(
+            "code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "x",
+            "--wave-order", "2",
+        )  # fmt: skip
     waves.approve_codeframe(codeframe=approved, approved=False)
     with pytest.raises(CommandError, match="not approved"):
         call_command("code_wave", str(path), "--codeframe", str(approved.pk), "--wave", "x")

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--column", help="Answer column (name or 1-based number)")
         parser.add_argument("--id-column", help="Respondent id column (name or number)")
         parser.add_argument("--sheet", help="XLSX sheet (default: the first)")
+        parser.add_argument(
+            "--wave-order",
+            type=int,
+            help="Its number in the tracker: default the next; or one a deleted wave left free",
+        )
 
     def handle(self, *args, path: Path, codeframe: int, wave: str, **options) -> None:
         approved = Codeframe.objects.select_related("question").filter(pk=codeframe).first()
@@ -49,7 +54,9 @@ class Command(BaseCommand):
                         sheet=options.get("sheet"),
                     )
                 )
-            stored = waves.code_wave(codeframe=approved, rows=rows, wave=wave)
+            stored = waves.code_wave(
+                codeframe=approved, rows=rows, wave=wave, order=options.get("wave_order")
+            )
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
         except CodeframeError as exc:
