@@ -236,8 +236,9 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         summary="Code a tracker's next wave with an approved codeframe",
         description=(
             'Send `{"responses": [...], "wave": "2027-01"}`. The answers become the tracker\'s '
-            "next wave; a worker codes them with this approved codeframe, keeping every code "
-            "number, label and net (202 with the job; its codeframe once done). Answers that fit "
+            "next wave (or, with `wave_order`, a deleted wave's); a worker codes them with this "
+            "approved codeframe, keeping every code number, label and net (202 with the job; "
+            "its codeframe once done). Answers that fit "
             "no code stay uncoded and are grouped into suggested new codes. Send "
             "`respondent_ids` (one per answer) to merge the codes back onto the survey data; "
             "default 1, 2, ..."

@@ -166,10 +166,10 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="Managers only, as on its page. A tracker's first wave, and a wave whose "
         "codeframe later waves were coded with, are kept while those waves exist (409). "
         "Deleting a wave keeps the code numbers its codeframes used reserved in the tracker and "
-        "frees its label; a wave coded again always comes last. So the newest wave, deleted "
-        "and coded again from a corrected file, takes its place; a middle wave deleted leaves "
-        "the tracker without it (the next wave's change is then measured from the one before), "
-        "and to code it again in its place, delete and code again the waves after it too.",
+        "frees its label and its wave number. A wave coded again goes last unless it is given "
+        "that number back (`wave_order` of `POST /api/codeframes/{id}/waves/`): so the "
+        "newest wave, deleted and coded again from a corrected file, takes its place, and a "
+        "middle wave does when it is coded again with its number.",
     )
     def destroy(self, request: Request, question_id: int) -> Response:
         question = selectors.get_question(

@@ -198,15 +198,21 @@ class WaveForm(forms.Form):
         """`places`: `waves.wave_places` of the tracker. The "Place" choice is offered only
         when a deleted wave left one free; the next number is the default."""
         super().__init__(*args, **kwargs)
-        places = places or []
-        if len(places) < 2:
+        following, *free = places or [None]
+        # A place chosen on the page may have been taken since: the field stays, so the post
+        # is refused ("no longer free") rather than the wave going last without a word.
+        if not free and not (self.is_bound and self.data.get("order")):
             del self.fields["order"]
             return
-        following, *free = places
-        self.fields["order"].choices = [
-            ("", f"Next: wave {following.number}, after {following.after}"),
+        field = self.fields["order"]
+        field.choices = [
+            ("", f"Next: wave {following.number}, after {following.after}" if following else ""),
             *((str(p.number), f"Wave {p.number}, between {p.after} and {p.before}") for p in free),
         ]
+        field.error_messages["invalid_choice"] = (
+            "Wave number %(value)s is no longer free (another wave took it): choose the place "
+            "again."
+        )
 
     def clean(self) -> dict:
         data = super().clean()

@@ -519,7 +519,9 @@ class TrackerCellSerializer(serializers.Serializer):
         choices=["", *tracker.NOTES],
         help_text="Why a figure is missing or to be read with care (the page's marks): the "
         "wave is not coded yet; its codeframe lacks the code; the change is not tested (a base "
-        "under 30 in either wave); the wave's base is under 30. Empty otherwise.",
+        "under 30 in either wave); the wave's base is under 30; or, for a share without a "
+        "change, the wave before's reason (not coded yet, lacks the code, drafted rather than "
+        "coded with the frame, no answers; `redefined` has its own field). Empty otherwise.",
     )
 
 

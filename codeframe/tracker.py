@@ -9,7 +9,8 @@ table, with "codes" the nets and an answer counted once per net it has any code 
 change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%,
 unless a wave's base is low (under LOW_BASE answers). When the two waves share respondents (a
 panel, asked again: `Overlap`), their two answers are not independent samples, and the test
-takes the pairs' covariance out of the variance (`two_proportion_z_test`'s `shared`).
+tests the pairs' change as McNemar's test does and the others' as the two-sample test does
+(`two_proportion_z_test`'s `pairs`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 from codeframe.formulas import neutralise
@@ -36,10 +38,24 @@ LOW_BASE = 30
 @dataclass(frozen=True)
 class Overlap:
     """The respondents a wave shares with the previous wave (matched by respondent id): how
-    many, and per code how many of them carry it in both waves."""
+    many, and per code how many of them carry it in the previous wave, in this one, and in
+    both (`Pairs`; a code missing from `codes` none of them carries)."""
 
     respondents: int
-    both: Mapping[int, int]
+    codes: Mapping[int, tuple[int, int, int]]  # number -> (first, second, both)
+
+    def pairs(self, code: int) -> Pairs:
+        return Pairs(self.respondents, *self.codes.get(code, (0, 0, 0)))
+
+
+class Pairs(NamedTuple):
+    """The respondents in both of two samples, for one code: how many they are, and how many
+    of them carry it in the first sample, in the second, and in both."""
+
+    shared: int
+    first: int
+    second: int
+    both: int
 
 
 @dataclass(frozen=True)
@@ -113,43 +129,58 @@ NOT_CODED = "not coded yet"
 NOT_ASKED = "not in the wave's codeframe"
 NOT_TESTED = f"change not tested: a base under {LOW_BASE}"
 LOW = f"low base: under {LOW_BASE} answers"
-NOTES = (NOT_CODED, NOT_ASKED, NOT_TESTED, LOW)
+# No change from the wave before, for a reason of that wave's (`redefined` has its column).
+BEFORE_NOT_CODED = "no change: the wave before is not coded yet"
+BEFORE_NOT_ASKED = "no change: not in the wave before's codeframe"
+BEFORE_DRAFTED = "no change: the wave before was drafted, not coded with the frame"
+BEFORE_EMPTY = "no change: the wave before has no answers"
+NOTES = (
+    NOT_CODED, NOT_ASKED, NOT_TESTED, LOW,
+    BEFORE_NOT_CODED, BEFORE_NOT_ASKED, BEFORE_DRAFTED, BEFORE_EMPTY,
+)  # fmt: skip
 
 
 def two_proportion_z_test(
-    x1: int, n1: int, x2: int, n2: int, *, shared: int = 0, both: int = 0
+    x1: int, n1: int, x2: int, n2: int, *, pairs: Pairs | None = None
 ) -> tuple[float, float]:
     """(z, two-sided p) for the change from x1/n1 to x2/n2, pooled standard error.
 
-    `shared` respondents are in both samples (a panel, asked again), `both` of them counted in
-    both x1 and x2. Their two answers are correlated, so the variance of the difference is the
-    independent samples' less twice the pairs' covariance, each estimated under the null
-    hypothesis (one proportion, pooled over both samples):
-
-        p(1 - p)(1/n1 + 1/n2) - 2 shared (both/shared - p^2) / (n1 n2)
-
+    `pairs`: respondents in both samples (a panel, asked again; `Pairs`). Their two answers are
+    not independent, so the change is split into theirs and the others', and its variance is
+    the sum of the two parts':
+    - the pairs', as McNemar's test takes it under the null hypothesis (no change in the pair's
+      mean): the sum over them of (y1/n1 - y2/n2)^2, y the 0/1 answers;
+    - the others' (only in the first sample or only in the second), as the two-sample test
+      takes it: one proportion pooled over them, p(1 - p)(a/n1^2 + b/n2^2) for the a and b
+      respondents in one sample only.
     With no respondent shared this is the pooled two-proportion test; with every respondent in
-    both it is McNemar's test, (c - b) / sqrt(b + c) for the b who lost the code and the c who
-    gained it. Where the pairs leave no variance (an estimate at or under 0, possible when a
-    few unshared answers make the whole change) the independent samples' variance is used.
+    both, McNemar's, (c - b) / sqrt(b + c) for the b who lost the code and the c who gained it.
+    Each part's variance is estimated from its own respondents, so panel members who differ
+    from the new ones (panel attrition) do not make the change look surer than it is.
 
-    Raises ValueError for an empty sample or counts outside 0..n, `shared` above either sample
-    or `both` above `shared`, x1 or x2. When both proportions are 0 or both 1 there is no
-    variation: (0.0, 1.0).
+    Raises ValueError for an empty sample, counts outside 0..n, or pairs that do not fit the
+    samples. Without variation (everyone alike in both samples, or the pairs all unchanged and
+    the others all alike) the test has nothing to go on: (0.0, 1.0).
     """
     if n1 <= 0 or n2 <= 0:
         raise ValueError("both samples need at least one answer")
     if not (0 <= x1 <= n1 and 0 <= x2 <= n2):
         raise ValueError("counts must be between 0 and the sample size")
-    if not (0 <= shared <= min(n1, n2) and 0 <= both <= min(shared, x1, x2)):
-        raise ValueError("shared respondents must be in both samples, and both in shared")
-    pooled = (x1 + x2) / (n1 + n2)
-    independent = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
-    variance = independent
-    if shared:
-        variance -= 2 * shared * (both / shared - pooled**2) / (n1 * n2)
-        if variance <= 0:
-            variance = independent
+    shared, first, second, both = pairs or Pairs(0, 0, 0, 0)
+    if not (
+        0 <= both <= min(first, second)
+        and max(first, second) <= shared <= min(n1, n2)
+        and first <= x1 <= n1 - shared + first
+        and second <= x2 <= n2 - shared + second
+    ):
+        raise ValueError("the pairs do not fit the samples")
+    lost, gained = first - both, second - both
+    paired = both * (1 / n1 - 1 / n2) ** 2 + lost / n1**2 + gained / n2**2
+    only1, only2 = n1 - shared, n2 - shared
+    variance = paired
+    if only1 + only2:
+        pooled = (x1 - first + x2 - second) / (only1 + only2)
+        variance += pooled * (1 - pooled) * (only1 / n1**2 + only2 / n2**2)
     if variance <= 0:
         return 0.0, 1.0
     z = (x2 / n2 - x1 / n1) / math.sqrt(variance)
@@ -195,27 +226,15 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                     # 0.024999..., which a page would round down.
                     change = float(Fraction(count, wave.base) - Fraction(previous, before.base))
                     if min(wave.base, before.base) >= LOW_BASE:
-                        overlap = wave.overlap or Overlap(0, {})
-                        paired = overlap.respondents
+                        pairs = wave.overlap.pairs(number) if wave.overlap else None
+                        paired = pairs.shared if pairs else 0
                         z, p = two_proportion_z_test(
-                            previous,
-                            before.base,
-                            count,
-                            wave.base,
-                            shared=paired,
-                            both=int(overlap.both.get(number, 0)),
+                            previous, before.base, count, wave.base, pairs=pairs
                         )
                     previous_share = previous / before.base
-            if not wave.coded:
-                note = NOT_CODED
-            elif count is None:
-                note = NOT_ASKED
-            elif change is not None and p is None:
-                note = NOT_TESTED
-            elif 0 < wave.base < LOW_BASE:
-                note = LOW
-            else:
-                note = ""
+            note = _note(
+                wave, waves[index - 1] if index else None, number, count, change, p, redefined
+            )
             cells[(wave.label, number)] = Cell(
                 wave=wave.label,
                 code=number,
@@ -234,6 +253,38 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
     bases = {w.label: w.base for w in waves}
     shared = {w.label: w.overlap.respondents for w in waves if w.overlap and w.overlap.respondents}
     return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases, shared=shared)
+
+
+def _note(
+    wave: WaveCounts,
+    before: WaveCounts | None,
+    number: int,
+    count: int | None,
+    change: float | None,
+    p: float | None,
+    redefined: bool,
+) -> str:
+    """Why the cell's figures are missing or weak (`Cell.note`), or "": the wave's own reasons
+    first, then, for a share without a change, the wave before's."""
+    if not wave.coded:
+        return NOT_CODED
+    if count is None:
+        return NOT_ASKED
+    if change is not None and p is None:
+        return NOT_TESTED
+    if 0 < wave.base < LOW_BASE:
+        return LOW
+    if before is None or change is not None or redefined or not wave.base:
+        return ""
+    if not wave.follows:
+        return BEFORE_DRAFTED
+    if not before.coded:
+        return BEFORE_NOT_CODED
+    if not before.has(number):
+        return BEFORE_NOT_ASKED
+    if not before.base:
+        return BEFORE_EMPTY
+    return ""
 
 
 # --- the table behind the chart -------------------------------------------------------------

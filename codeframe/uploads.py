@@ -71,8 +71,8 @@ def _refusal(request: HttpRequest, limit: int) -> str:
     (`limit` and the form around a file), then parsed through LimitedUploadHandler (a file past
     `limit`, in a body without a length or lying about it) and Django's own limit on the form
     fields it holds in memory (pasted answers)."""
-    if content_length(request.META) > limit + FORM_ALLOWANCE:
-        return too_large_message(limit)
+    if content_length(request.META) > limit + FORM_ALLOWANCE:  # a file or text: not read yet
+        return too_large_message(limit, pasted=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     handler = LimitedUploadHandler(request, limit=limit)
     request.upload_handlers.insert(0, handler)
     try:
@@ -86,10 +86,13 @@ def _refusal(request: HttpRequest, limit: int) -> str:
     return too_large_message(limit) if handler.exceeded else ""
 
 
-def too_large_message(limit: int) -> str:
+def too_large_message(limit: int, *, pasted: int | None = None) -> str:
+    """A file past `limit`; with `pasted`, a body that may be a file or pasted answers (their
+    limit)."""
+    also = f" for a file ({human_bytes(pasted)} for pasted answers)" if pasted else ""
     return (
-        f"The upload is larger than the limit of {human_bytes(limit)}; nothing was imported. "
-        "Split the file or remove unused columns."
+        f"The upload is larger than the limit of {human_bytes(limit)}{also}; nothing was "
+        "imported. Split the file or remove unused columns."
     )
 
 

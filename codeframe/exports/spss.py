@@ -129,8 +129,8 @@ def _columns(binary: list[str]) -> dict:
 
 
 def _frame(data: dict):
-    """The DataFrame of `_columns`' data, in the file's variable order, the packed columns
-    taken without a copy."""
+    """The DataFrame of `_columns`' data, in the file's variable order (pandas copies the
+    packed columns into one block: 35 MB at 50,000 answers x 87 codes, once)."""
     import numpy as np
     import pandas as pd
 

@@ -187,16 +187,13 @@ def _refuse_replacing_a_wave(frames, question: Question) -> None:
     wave = question.wave_label or str(question.pk)
     ids = ", ".join(f"#{pk}" for pk in coded.values_list("pk", flat=True))
     approved = coded.first().coded_with_id
-    # A wave coded (again) is the tracker's newest: deleting a middle one and coding it again
-    # would put it after the waves that came after it.
-    later = Question.objects.filter(
+    # Coded again, a middle wave goes last unless it is given its own number back.
+    middle = Question.objects.filter(
         tracker_id=question.tracker_id, wave_order__gt=question.wave_order or 0
-    ).order_by("wave_order")
-    after = ", ".join(f"“{w.wave_name}”" for w in later)
+    ).exists()
     keep_place = (
-        f" (a wave coded again comes last: to keep its place, delete the later waves {after} "
-        "first and code them again after it)"
-        if after
+        f" with its wave number, {question.wave_order}, to keep its place before the later waves"
+        if middle and question.wave_order
         else ""
     )
     raise ImportFailed(

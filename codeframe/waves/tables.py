@@ -127,6 +127,10 @@ class _Answer(NamedTuple):
     nets: set[int]  # net numbers
     coded: bool  # it has a primary code
 
+    def rows(self) -> tuple[set[int], set[int], set[int]]:
+        """The rows it counts in, per table: codes, nets, and the uncoded row's."""
+        return self.codes, self.nets, set() if self.coded else {UNCODED}
+
 
 class _Respondents:
     """A coded wave's respondents by the ids their upload gave (`Response.id_given`; ids
@@ -158,22 +162,25 @@ class _Respondents:
 
     def overlaps(self, before: _Respondents) -> tuple[tracker_stats.Overlap | None, ...]:
         """(codes, nets, uncoded): the respondents this wave shares with `before`, and per row
-        how many of them are counted in it in both waves; (None, None, None) when none."""
+        how many of them are counted in it in `before`, in this wave and in both
+        (`tracker.Overlap`); (None, None, None) when none."""
         shared = set(self.ids.values()) & set(before.ids.values())
         if not shared:
             return None, None, None
         now, then = self.answers(), before.answers()
-        codes, nets, uncoded = Counter(), Counter(), 0
+        tables = [(Counter(), Counter(), Counter()) for _ in range(3)]  # codes, nets, uncoded
         for respondent in shared:
-            a, b = then[respondent], now[respondent]
-            codes.update(a.codes & b.codes)
-            nets.update(a.nets & b.nets)
-            uncoded += not a.coded and not b.coded
-        n = len(shared)
-        return (
-            tracker_stats.Overlap(n, codes),
-            tracker_stats.Overlap(n, nets),
-            tracker_stats.Overlap(n, {UNCODED: uncoded}),
+            rows = zip(then[respondent].rows(), now[respondent].rows(), strict=True)
+            for (first, second, both), (held_then, held_now) in zip(tables, rows, strict=True):
+                first.update(held_then)
+                second.update(held_now)
+                both.update(held_then & held_now)
+        return tuple(
+            tracker_stats.Overlap(
+                len(shared),
+                {n: (first[n], second[n], both[n]) for n in first.keys() | second.keys()},
+            )
+            for first, second, both in tables
         )
 
 

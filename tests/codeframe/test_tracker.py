@@ -3,6 +3,7 @@
 import csv
 import io
 import math
+import random
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,6 +12,7 @@ from scipy.stats import chi2, chi2_contingency
 from codeframe.tracker import (
     CSV_HEADER,
     Overlap,
+    Pairs,
     WaveCounts,
     top_codes,
     tracker,
@@ -49,36 +51,74 @@ def test_a_panels_change_is_tested_on_its_pairs():
     """100 respondents asked twice: 30 carry the code both times, 5 lost it, 15 gained it (35%
     -> 45%). As independent samples that is no significant change (z = 1.44); as the same
     people it is McNemar's test, (15 - 5) / sqrt(15 + 5) = 2.236."""
-    z, p = two_proportion_z_test(35, 100, 45, 100, shared=100, both=30)
+    panel = Pairs(shared=100, first=35, second=45, both=30)
+    z, p = two_proportion_z_test(35, 100, 45, 100, pairs=panel)
     assert z == pytest.approx(10 / math.sqrt(20))
     assert p == pytest.approx(chi2.sf((15 - 5) ** 2 / (15 + 5), df=1))  # McNemar, uncorrected
     assert p < 0.05 < two_proportion_z_test(35, 100, 45, 100)[1]
     # No respondent shared: the two-sample test, unchanged.
-    assert two_proportion_z_test(35, 100, 45, 100, shared=0) == two_proportion_z_test(
-        35, 100, 45, 100
+    assert two_proportion_z_test(35, 100, 45, 100, pairs=Pairs(0, 0, 0, 0)) == (
+        two_proportion_z_test(35, 100, 45, 100)
     )
-    # Half the respondents shared, their answers alike in both waves (15 with the code both
-    # times, none changed): between the two, as the pairs carry half the information.
-    z_half, _ = two_proportion_z_test(35, 100, 45, 100, shared=50, both=15)
-    assert two_proportion_z_test(35, 100, 45, 100)[0] < z_half < z
-    # Pairs that leave no variance: the independent samples' variance, not a division by 0.
-    assert two_proportion_z_test(10, 10, 9, 10, shared=9, both=9) == two_proportion_z_test(
-        10, 10, 9, 10
-    )
-    for shared, both in ((101, 0), (50, 51), (100, 36)):
-        with pytest.raises(ValueError, match="shared"):
-            two_proportion_z_test(35, 100, 45, 100, shared=shared, both=both)
+    # Half shared, 15 of them with the code both times and none changed: the change is the
+    # other 50's, 20 -> 30, pooled 0.5: z = 0.1 / sqrt(.25 * (50 + 50) / 100^2) = 2.0.
+    half = two_proportion_z_test(35, 100, 45, 100, pairs=Pairs(50, 15, 15, 15))[0]
+    assert half == pytest.approx(2.0)
+    # Panel members unlike the new respondents (30 of 90 with the code both times, none
+    # changed; 0 of 10 new ones, then 3 of 10): only the new ones changed, z = 1.88, not the
+    # 2.98 a covariance taken from the whole sample's share gave.
+    z, p = two_proportion_z_test(30, 100, 33, 100, pairs=Pairs(90, 30, 30, 30))
+    assert z == pytest.approx(0.03 / math.sqrt(0.15 * 0.85 * 20 / 100**2)) and p > 0.05
+    # Nothing varies (the pairs unchanged, the others all alike): nothing to test.
+    assert two_proportion_z_test(40, 100, 40, 100, pairs=Pairs(60, 0, 0, 0)) == (0.0, 1.0)
+    for bad in (
+        Pairs(101, 0, 0, 0),
+        Pairs(50, 10, 10, 11),
+        Pairs(50, 36, 0, 0),
+        Pairs(50, 51, 0, 0),
+    ):
+        with pytest.raises(ValueError, match="pairs"):
+            two_proportion_z_test(35, 100, 45, 100, pairs=bad)
+
+
+def test_a_panels_test_holds_its_level_when_the_panel_differs_from_new_respondents():
+    """Under no change, a test at 95% flags about 5% of waves. Panel members who carry the code
+    more often than the new respondents (p 0.5 against 0.1, the waves' shares alike), and who
+    mostly answer as before: 2,000 seeded pairs of waves of 200, half of them shared. A
+    covariance estimated from the whole sample's share flagged 29% of them."""
+    rng = random.Random(0)
+    flagged = 0
+    for _ in range(2000):
+        panel_then = [rng.random() < 0.5 for _ in range(100)]
+        panel_now = [y if rng.random() < 0.9 else rng.random() < 0.5 for y in panel_then]
+        new_then = sum(rng.random() < 0.1 for _ in range(100))
+        new_now = sum(rng.random() < 0.1 for _ in range(100))
+        pairs = Pairs(
+            100,
+            sum(panel_then),
+            sum(panel_now),
+            sum(a and b for a, b in zip(panel_then, panel_now)),
+        )
+        x1, x2 = pairs.first + new_then, pairs.second + new_now
+        flagged += two_proportion_z_test(x1, 200, x2, 200, pairs=pairs)[1] < 0.05
+    assert 0.03 < flagged / 2000 < 0.07
 
 
 def test_a_waves_respondents_from_the_wave_before_are_paired_in_its_tests():
     waves = [
         WaveCounts("2026-11", 100, {1: 35, 2: 10}),
-        WaveCounts("2026-12", 100, {1: 45, 2: 12}, overlap=Overlap(100, {1: 30, 2: 9})),
+        WaveCounts(
+            "2026-12", 100, {1: 45, 2: 12}, overlap=Overlap(100, {1: (35, 45, 30), 2: (10, 12, 9)})
+        ),
     ]
     table = tracker(waves, codes={1: "Fees", 2: "App"})
     fees = table.cells[("2026-12", 1)]
     assert (fees.paired, fees.significant) == (100, True)
-    assert fees.z == pytest.approx(two_proportion_z_test(35, 100, 45, 100, shared=100, both=30)[0])
+    assert fees.z == two_proportion_z_test(35, 100, 45, 100, pairs=Pairs(100, 35, 45, 30))[0]
+    # A code none of the shared respondents carries: pairs of zeros, not a missing test.
+    half = [WaveCounts("a", 100, {2: 10}), WaveCounts("b", 100, {2: 12}, overlap=Overlap(50, {}))]
+    app = tracker(half, codes={2: "App"}).cells[("b", 2)]
+    assert app.z == two_proportion_z_test(10, 100, 12, 100, pairs=Pairs(50, 0, 0, 0))[0]
     assert table.cells[("2026-11", 1)].paired == 0 and table.shared == {"2026-12": 100}
     rows = csv.DictReader(io.StringIO(tracker_csv(table).lstrip("\ufeff")))
     assert [row["paired"] for row in rows] == ["", "100", "", "100"]
@@ -241,9 +281,18 @@ def test_the_csv_and_the_api_say_why_a_figure_is_missing_or_weak():
         "",
         "not in the wave's codeframe",
         "not coded yet",
-        "",
+        "no change: the wave before is not coded yet",
         "change not tested: a base under 30",
     ]
+    assert table.cells[("c", 1)].note == "not coded yet"
+    after_lacking = tracker(waves[1:2] + waves[3:4], codes={2: "Charges"}).cells[("d", 2)]
+    assert after_lacking.note == "no change: not in the wave before's codeframe"
+    drafted = [WaveCounts("a", 100, {1: 40}), WaveCounts("b", 100, {1: 30}, follows=False)]
+    assert tracker(drafted, codes={1: "Fees"}).cells[("b", 1)].note == (
+        "no change: the wave before was drafted, not coded with the frame"
+    )
+    empty = tracker(WAVES, codes=CODES).cells[("2027-02", 1)]
+    assert empty.note == "no change: the wave before has no answers"
     first = tracker(waves[4:], codes={1: "Fees"})
     assert first.cells[("e", 1)].note == "low base: under 30 answers"
     rows = csv.DictReader(io.StringIO(tracker_csv(table).lstrip("\ufeff")))

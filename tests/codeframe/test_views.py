@@ -190,6 +190,11 @@ def test_pasted_text_past_djangos_body_limit_is_refused_as_too_large(
     # Its own limit, not the file's (20 MB, which the text was well under).
     assert "pasted answers are larger than the limit of 4 KB" in page_errors(response)
     assert "as a file (up to 20 MB)" in page_errors(response)
+    # Past the file limit too, it is refused before it is read, as a file or text may be.
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    response = staff_client.post(url, {"survey": "S", "wave": "2027-01", "pasted": "x\n" * 50_000})
+    assert response.status_code == 413
+    assert "limit of 2 KB for a file (4 KB for pasted answers)" in page_errors(response)
     assert Question.objects.count() == before
 
 

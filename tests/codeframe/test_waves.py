@@ -206,12 +206,14 @@ def test_a_panels_respondents_are_paired_across_waves_by_the_ids_their_uploads_g
         if cell.p is None:
             continue
         tested += 1
-        both = sum(
-            number in before.get(str(i), ()) and number in after.get(str(i), ())
-            for i in range(11, 41)
-        )
+        shared = [str(i) for i in range(11, 41)]
+        then = sum(number in before.get(r, ()) for r in shared)
+        now = sum(number in after.get(r, ()) for r in shared)
+        both = sum(number in before.get(r, ()) and number in after.get(r, ()) for r in shared)
         previous = table.cells[("2027-01", number)].count
-        expected = tracker.two_proportion_z_test(previous, 40, cell.count, 40, shared=30, both=both)
+        expected = tracker.two_proportion_z_test(
+            previous, 40, cell.count, 40, pairs=tracker.Pairs(30, then, now, both)
+        )
         assert (cell.paired, cell.z, cell.p) == (30, *expected)
         assert table.cells[("2027-03", number)].paired == 0
     assert tested >= 3
@@ -259,6 +261,12 @@ def test_a_wave_deleted_and_coded_again_takes_its_number_back(approved, staff_cl
     ]
     assert [tuple(p) for p in waves.wave_places(question=root)] == [(4, "2027-02", "")]
     assert 'name="order"' not in staff_client.get(page).content.decode()  # no place free
+    # The place was taken by the time a second page open on it posted: refused, not last.
+    late = {"wave": "2027-09", "pasted": "\n".join(NEXT_WAVE), "order": "2"}
+    refused = staff_client.post(page, late)
+    assert refused.status_code == 200
+    assert "Wave number 2 is no longer free" in refused.content.decode()
+    assert not Question.objects.filter(wave_label="2027-09").exists()
 
 
 def test_the_uncoded_share_has_no_change_from_a_generated_wave(approved):
@@ -375,8 +383,9 @@ def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, de
     elif delete == "replace":  # refused: it would delete the wave's coding without a word
         with pytest.raises(ImportFailed, match="they are wave “2027-01” of a tracker") as refused:
             services.import_responses(rows=rows(NEXT_WAVE), question=wave.question, replace=True)
-        # Deleted and coded again, a middle wave would come after the later ones: it says so.
-        assert "to keep its place, delete the later waves “2027-02” first" in str(refused.value)
+        # Deleted and coded again, a middle wave would come after the later ones unless it
+        # takes its number back: it says which.
+        assert "with its wave number, 2, to keep its place" in str(refused.value)
         assert Codeframe.objects.filter(pk=wave.pk).exists()
         services.delete_codeframe(codeframe=wave)
     else:  # the wave coded from the wave's frame, then the wave
