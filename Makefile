@@ -38,6 +38,8 @@ test: $(VENV)/.installed-dev
 		apt-get update -qq && apt-get install -y -qq redis-sentinel >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (browser tests)"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v pspp >/dev/null || { echo "installing Debian's pspp (the SPSS files are opened in it)"; \
+		apt-get update -qq && apt-get install -y -qq pspp >/dev/null; }
 	$(BIN)/pytest $(PYTEST_ARGS)
 	@pg_isready -q -d "$(PG_URL)" || { echo "PostgreSQL is not reachable at $(PG_URL): the suite \
 		must pass on it too (start it, or set PG_URL)"; exit 1; }

@@ -1,6 +1,9 @@
 """The exports registry and the SPSS .sav export, read back with pyreadstat."""
 
+import csv
+import io
 import os
+import subprocess
 import tempfile
 
 import pyreadstat
@@ -320,3 +323,42 @@ def test_long_labels_alike_once_cut_stay_apart_in_the_value_labels(codeframe):
     assert primary[float(first.number)].endswith(f"… #{first.number}")
     assert len(primary[float(second.number)].encode("utf-8")) <= 120
     assert meta.variable_value_labels[f"c{first.number}"][1] == primary[float(first.number)]
+
+
+def test_the_stacked_sav_opens_in_pspp_and_its_note_defines_the_set(tmp_path, codeframe):
+    """What a data processor does with the file, in GNU PSPP (SPSS's free counterpart; `make
+    test` installs Debian's `pspp`): open it, paste the document note into the syntax (it
+    defines the multiple dichotomy set, which pyreadstat cannot write), and run frequencies.
+    The file is compressed as SPSS compresses its own; PSPP reads the codes as they were."""
+    answers = ["Mortgage rates went up", "Fees went up again", "The app crashed"]
+    approved, second = _two_waves(codeframe, answers)
+    frames = waves.tracker_frames(question=second.question)
+    path = tmp_path / "tracker.sav"
+    path.write_bytes(exports.build_tracker_sav(question=second.question, waves=frames))
+    _frame, meta = pyreadstat.read_sav(str(path))
+    code = approved.codes.order_by("number").first()
+    script = tmp_path / "check.sps"
+    script.write_text(
+        f"GET FILE='{path}'.\n"
+        + "\n".join(meta.notes)
+        + "\nMRSETS /DISPLAY NAME=[$codes].\n"
+        + f"FREQUENCIES VARIABLES=wave c{code.number}.\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        ["pspp", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    tables = out.read_text(encoding="utf-8")
+    assert "error" not in tables.lower(), tables
+    rows = list(csv.reader(io.StringIO(tables)))
+    mrset = next(row for row in rows if row[:1] == ["$codes"])
+    numbers = sorted(c.number for c in second.codes.all())
+    assert mrset[1:4] == [codeframe.question.text, "Dichotomies", "1"]
+    assert mrset[4].split() == [f"c{n}" for n in numbers]
+    carried = Assignment.objects.filter(code__number=code.number).count()
+    base = approved.question.responses.count() + len(answers)
+    # c<n>'s frequencies (the labels are PSPP's, cut to its column): "Not mentioned" the rest.
+    assert ["Valid", "Not mentioned", str(base - carried)] in [row[:3] for row in rows]
+    assert ["Valid", "1", str(approved.question.responses.count())] in [r[:3] for r in rows]
