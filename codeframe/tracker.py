@@ -8,8 +8,8 @@ of a wave may add up to more than 100%, as coders' tables do. A net's table is t
 table, with "codes" the nets and an answer counted once per net it has any code of. The
 change is tested with the two-proportion z-test (pooled standard error, two-sided) at 95%,
 unless a wave's base is low (under LOW_BASE answers). When the two waves share respondents (a
-panel, asked again: `Overlap`), their two answers are not independent samples, and the test
-tests the pairs' change as McNemar's test does and the others' as the two-sample test does
+panel, asked again: `Overlap`), their two answers are not independent samples: the pairs'
+change is tested as McNemar's test does, the others' as the two-sample test does
 (`two_proportion_z_test`'s `pairs`).
 """
 
