@@ -62,6 +62,32 @@ def numeric_ids(*, question: Question) -> bool:
     )
 
 
+def string_widths(*, question: Question) -> dict[str, int]:
+    """The storage width (UTF-8 bytes, at most MAX_STRING) of `answer` and of a string
+    `resp_id` in every file of the question's tracker: its longest over every wave. pyreadstat
+    makes a string variable as wide as its longest value, so each month's file had its own
+    widths, and ADD FILES refuses a variable whose width differs between the files (PSPP:
+    "different type or width"): the monthly files did not stack. A later month with a longer
+    answer than any before widens the files exported after it."""
+    from django.db.models import Max
+    from django.db.models.functions import Length
+
+    responses = Response.objects.filter(question__in=tracker_questions(question=question))
+    longest = responses.aggregate(answer=Max(Length("text")), resp_id=Max(Length("respondent_id")))
+    widths = {}
+    for name, field in (("answer", "text"), ("resp_id", "respondent_id")):
+        chars = longest[name] or 0
+        # A value's bytes are its characters to four times them: only values of a quarter of
+        # the longest's characters or more can be the longest in bytes.
+        values = responses.annotate(n=Length(field)).filter(n__gte=(chars + 3) // 4)
+        widest = max(
+            (len(v.encode("utf-8")) for v in values.values_list(field, flat=True).iterator()),
+            default=1,
+        )
+        widths[name] = max(1, min(widest, MAX_STRING))
+    return widths
+
+
 def _with_ids(data: dict, formats: dict[str, str], *, numeric: bool) -> None:
     """`resp_id` as numbers (in place), formatted as wide as the longest, when `numeric`."""
     if numeric:
@@ -106,9 +132,19 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     frame = _frame(data)
     labels, value_labels = _code_labels({code.number: code.label for code in codes})
     _add_net_labels(labels, value_labels, {net.number: net.label for net in nets})
-    label = question.wave_label or str(wave)
     labels = {"wave": "Wave", **labels}
-    value_labels = {"wave": {float(wave): _cut(label, MAX_VALUE_LABEL)}, **value_labels}
+    # Every wave of the tracker so far, not this one's alone: ADD FILES keeps the first file's
+    # labels, so the months stacked after it read as their names, not bare numbers.
+    named = {
+        float(q.wave_order): q.wave_label or str(q.wave_order)
+        for q in tracker_questions(question=question)
+        if q.wave_order
+    }
+    named[float(wave)] = question.wave_label or str(wave)
+    value_labels = {
+        "wave": {number: _cut(name, MAX_VALUE_LABEL) for number, name in sorted(named.items())},
+        **value_labels,
+    }
     return _write_sav(
         frame,
         question=question,
@@ -286,6 +322,7 @@ def _write_sav(
     import pyreadstat
 
     cuts = _fit_strings(frame)
+    _widen_strings(frame, string_widths(question=question))
     with tempfile.TemporaryDirectory(prefix="codeframe-sav-") as folder:
         path = os.path.join(folder, "export.sav")
         pyreadstat.write_sav(
@@ -330,6 +367,25 @@ def _fit_strings(frame) -> list[str]:
             width=MAX_NOTE_LINE,
         )
     return lines
+
+
+def _widen_strings(frame, widths: dict[str, int]) -> None:
+    """Give the string variables of `widths` that storage width (`string_widths`), in place:
+    pyreadstat takes a string variable's width from its longest value, so the first row's
+    value is padded with spaces to it. SPSS pads every string with spaces to its width and
+    ignores them (pyreadstat strips them on reading): the value reads as it was."""
+    import pandas as pd
+
+    if frame.empty:
+        return
+    for name, width in widths.items():
+        if name not in frame.columns or pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        first = frame[name].iloc[0]
+        text = first if isinstance(first, str) else ""
+        padding = width - len(text.encode("utf-8"))
+        if padding > 0:
+            frame.iloc[0, frame.columns.get_loc(name)] = text + " " * padding
 
 
 def mrsets_syntax(*, question: Question, variables: list[str]) -> list[str]:

@@ -188,7 +188,9 @@ def test_a_trackers_waves_stack_in_one_sav_with_a_wave_variable(staff_client, co
     for number, label, wave_frame, rows in ((1, "1", approved, first_n), (2, "2027-01", second, 3)):
         own, own_meta = read_sav(exports.build_sav(codeframe=wave_frame))
         assert own_meta.column_names[:4] == ["wave", "resp_id", "answer", "primary"]
-        assert own_meta.variable_value_labels["wave"] == {float(number): label}
+        # Every wave's name so far, so the files stacked after the first read as names.
+        assert own_meta.variable_value_labels["wave"] == {1.0: "1", 2.0: "2027-01"}
+        assert own_meta.variable_value_labels["wave"][float(number)] == label
         assert list(own["wave"]) == [float(number)] * rows
         stacked = frame[frame["wave"] == number].reset_index(drop=True)
         for name in ("resp_id", "primary", *(f"c{c.number}" for c in wave_frame.codes.all())):
@@ -251,7 +253,9 @@ def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
         answers = list(frame["answer"][frame["resp_id"] == "W0"])
         assert len(answers) == 1 and long.startswith(answers[0])
         cut = len(answers[0].encode("utf-8"))
-        assert cut == 32764 and meta.original_variable_types["answer"] == f"A{cut}"
+        # Cut at a character (4 bytes each); the variable as wide as SPSS allows, which the
+        # tracker's longest answer asks for (`string_widths`).
+        assert cut == 32764 and meta.original_variable_types["answer"] == "A32767"
         assert list(frame["answer"][frame["resp_id"] == "W1"]) == [fits]
         assert list(frame["answer"][frame["resp_id"] == "W2"]) == ["Fees went up again"]
         note = "\n".join(meta.notes)
@@ -362,3 +366,40 @@ def test_the_stacked_sav_opens_in_pspp_and_its_note_defines_the_set(tmp_path, co
     # c<n>'s frequencies (the labels are PSPP's, cut to its column): "Not mentioned" the rest.
     assert ["Valid", "Not mentioned", str(base - carried)] in [row[:3] for row in rows]
     assert ["Valid", "1", str(approved.question.responses.count())] in [r[:3] for r in rows]
+
+
+def test_the_monthly_files_stack_in_pspp(tmp_path, codeframe):
+    """Each wave's own file, downloaded month by month, is stacked with ADD FILES: its string
+    variables had the width of its own longest value, so the first two waves' files (ids R001
+    and W0; answers of other lengths) were refused ("different type or width")."""
+    answers = ["Mortgage rates went up a great deal this year, far more than I expected", "Fees"]
+    approved, second = _two_waves(codeframe, answers)
+    paths = []
+    for frame in (approved, second):
+        path = tmp_path / f"wave-{frame.pk}.sav"
+        path.write_bytes(exports.build_sav(codeframe=frame))
+        paths.append(path)
+    widths = [pyreadstat.read_sav(str(p))[1].variable_storage_width for p in paths]
+    longest = max(
+        len(r.text.encode("utf-8"))
+        for frame in (approved, second)
+        for r in frame.question.responses.all()
+    )
+    assert widths[0]["answer"] == widths[1]["answer"] == longest
+    assert widths[0]["resp_id"] == widths[1]["resp_id"] == 4  # "R001", "W0"
+    script = tmp_path / "stack.sps"
+    files = " ".join(f"/FILE='{p}'" for p in paths)
+    script.write_text(f"ADD FILES {files}.\nFREQUENCIES VARIABLES=wave.\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        ["pspp", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    first_n = approved.question.responses.count()
+    assert ["Valid", "1", str(first_n)] in [row[:3] for row in rows]
+    # Labelled in the first file's dictionary too, which ADD FILES keeps.
+    assert ["", "2027-01", str(len(answers))] in [row[:3] for row in rows]
+    # The values read as they were: the padding is SPSS's own, stripped on reading.
+    own, _meta = read_sav(paths[1].read_bytes())
+    assert list(own["answer"]) == answers
