@@ -316,3 +316,22 @@ def test_a_personal_project_takes_no_other_members(client, django_user_model):
         assert "A personal project is its owner" in page.content.decode()
     assert list(project.memberships.values_list("user", flat=True)) == [owner.pk]
     assert 'id="id_username"' not in client.get(project.get_absolute_url()).content.decode()
+
+
+def test_a_superusers_role_reads_the_same_on_every_page(client, django_user_model, codeframe):
+    """A superuser who is also a viewer of a project read "viewer" in the project list and
+    "manager" on its pages (and "superuser" elsewhere): every page now says "superuser"."""
+    admin = django_user_model.objects.create_superuser("root", password="pw-root-12345")
+    project = codeframe.question.project
+    Membership.objects.create(project=project, user=admin, role=Role.VIEWER)
+    client.force_login(admin)
+    pages = [
+        reverse("codeframe:project-list"),
+        reverse("codeframe:project-detail", args=[project.pk]),
+        reverse("codeframe:question-detail", args=[codeframe.question_id]),
+        reverse("codeframe:codeframe-detail", args=[codeframe.pk]),
+    ]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "superuser" in page, url
+        assert ">viewer<" not in page and "role: manager" not in page, url
