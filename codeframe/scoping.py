@@ -118,6 +118,9 @@ def jobs_for(user: User, *, role: Role | str = Role.VIEWER) -> QuerySet[Generati
     return scope(GenerationJob.objects.all(), user, role=role)
 
 
+SUPERUSER = "superuser"
+
+
 def role_in(user: User, project_id: int) -> str | None:
     """The user's role in the project (superusers: manager), or None."""
     if not user.is_authenticated or not user.is_active:
@@ -129,6 +132,13 @@ def role_in(user: User, project_id: int) -> str | None:
         .values_list("role", flat=True)
         .first()
     )
+
+
+def shown_role(user: User, role: str | None) -> str:
+    """The role the pages and the API show: "superuser" for a superuser, whatever a membership
+    says (a superuser holds every right in every project; one who was a viewer of a project
+    read "viewer" in its list, "manager" on its pages), else the membership's role."""
+    return SUPERUSER if user.is_superuser else (role or "")
 
 
 def has_role(user: User, project_id: int, role: Role | str) -> bool:

@@ -2,12 +2,21 @@
 
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from codeframe import tracker, validators
+from codeframe import scoping, tracker, validators
 from codeframe.conf import MAX_CODES_ASKED, get_config
-from codeframe.models import Code, Codeframe, GenerationJob, Project, Question, SuggestedCode
+from codeframe.models import (
+    Code,
+    Codeframe,
+    GenerationJob,
+    Project,
+    Question,
+    Role,
+    SuggestedCode,
+)
 from codeframe.search import FIND_LIMIT, MAX_QUERY_CHARS
 
 
@@ -730,11 +739,14 @@ class CarryBackSerializer(serializers.Serializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    role = serializers.CharField(
-        source="my_role",
-        allow_null=True,
-        help_text="Your role: viewer, analyst or manager (null: a superuser, not a member).",
+    role = serializers.SerializerMethodField(
+        help_text="Your role: viewer, analyst or manager; superuser for a superuser (every "
+        "right in every project, member or not), as the pages say."
     )
+
+    @extend_schema_field(serializers.ChoiceField(choices=[*Role.values, scoping.SUPERUSER]))
+    def get_role(self, project) -> str:
+        return scoping.shown_role(self.context["request"].user, project.my_role)
 
     class Meta:
         model = Project

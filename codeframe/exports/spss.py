@@ -17,8 +17,9 @@ pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` ha
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
 document note (SPSS: File > Display Data File Information; or paste it into a syntax window).
 
-SPSS's longest string is 32,767 bytes and an answer can be longer in UTF-8 (10,000 emoji are
-40,000 bytes), so a longer string is cut to fit, at a character boundary, and a comment ahead of
+`answer` is as wide in every file of a tracker as its longest answer needs, in tiers
+(ANSWER_WIDTHS), so the months' files stack; a longer answer is cut to the widest tier (4,096
+bytes), as any other string past SPSS's 32,767, at a character boundary, and a comment ahead of
 the MRSETS syntax in the note counts the cuts; the CSV and XLSX exports keep the full text.
 """
 
@@ -44,6 +45,12 @@ MAX_NOTE_LINE = 80
 # The widest string variable SPSS opens. pyreadstat declares a string variable as wide as its
 # longest value's UTF-8 bytes, so one longer answer would make the whole file unreadable.
 MAX_STRING = 32_767
+# The widths `answer` takes, the first that the tracker's longest answer fits: one width for
+# every month's file (ADD FILES refuses a variable whose width differs between files) unless a
+# month's answer crosses a tier. SPSS pads every value to the width: a 32,767-byte variable
+# made a 50,000-answer file 210 MB, even compressed, for one long answer; longer answers are
+# cut to the last tier.
+ANSWER_WIDTHS = (1_024, 4_096)
 # A respondent id SPSS can hold as a number and give back as the same id: digits without a
 # leading zero ("007" would come back as 7), at most the 15 digits a double keeps exactly.
 WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
@@ -63,12 +70,13 @@ def numeric_ids(*, question: Question) -> bool:
 
 
 def string_widths(*, question: Question) -> dict[str, int]:
-    """The storage width (UTF-8 bytes, at most MAX_STRING) of `answer` and of a string
-    `resp_id` in every file of the question's tracker: its longest over every wave. pyreadstat
-    makes a string variable as wide as its longest value, so each month's file had its own
-    widths, and ADD FILES refuses a variable whose width differs between the files (PSPP:
-    "different type or width"): the monthly files did not stack. A later month with a longer
-    answer than any before widens the files exported after it."""
+    """The storage width (UTF-8 bytes) of `answer` and of a string `resp_id` in every file of
+    the question's tracker: for `answer` the first of ANSWER_WIDTHS its longest answer over
+    every wave fits (or the last), for `resp_id` its longest id. pyreadstat makes a string
+    variable as wide as its longest value, so each month's file had its own widths, and ADD
+    FILES refuses a variable whose width differs between the files (PSPP: "different type or
+    width"): the monthly files did not stack. A month whose answer crosses a tier widens the
+    files exported after it; ids of one pattern keep one width."""
     from django.db.models import Max
     from django.db.models.functions import Length
 
@@ -85,6 +93,7 @@ def string_widths(*, question: Question) -> dict[str, int]:
             default=1,
         )
         widths[name] = max(1, min(widest, MAX_STRING))
+    widths["answer"] = next((w for w in ANSWER_WIDTHS if w >= widths["answer"]), ANSWER_WIDTHS[-1])
     return widths
 
 
@@ -343,27 +352,30 @@ def _write_sav(
 
 def _fit_strings(frame) -> list[str]:
     """Cut, in place, every string of `frame`'s string variables to at most MAX_STRING bytes of
-    UTF-8; returns the document note's lines saying how many were cut, as an SPSS comment (so
-    the note can still be pasted into a syntax window whole), or no lines when none was."""
+    UTF-8 (`answer`: the widest of ANSWER_WIDTHS); returns the document note's lines saying how
+    many were cut, as an SPSS comment (so the note can still be pasted into a syntax window
+    whole), or no lines when none was."""
     import pandas as pd
 
     lines: list[str] = []
     for name in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[name]):
             continue
+        limit = ANSWER_WIDTHS[-1] if name == "answer" else MAX_STRING
         fitted, count = [], 0
         for value in frame[name]:
-            if isinstance(value, str) and len(value.encode("utf-8")) > MAX_STRING:
-                value, count = _cut(value, MAX_STRING), count + 1
+            if isinstance(value, str) and len(value.encode("utf-8")) > limit:
+                value, count = _cut(value, limit), count + 1
             fitted.append(value)
         if not count:
             continue
         frame[name] = pd.Series(fitted, index=frame.index, dtype=frame[name].dtype)
         noun = "answer" if name == "answer" else f"{name} value"
         counted = f"1 {noun} was" if count == 1 else f"{count:,} {noun}s were"
+        why = "this file's answers" if name == "answer" else "the longest string SPSS allows"
         lines += textwrap.wrap(
-            f"* {counted} cut to {MAX_STRING:,} bytes (the longest string SPSS allows); the full"
-            " text is in the CSV and XLSX exports.",
+            f"* {counted} cut to {limit:,} bytes (the width of {why}); the full text is in the"
+            " CSV and XLSX exports.",
             width=MAX_NOTE_LINE,
         )
     return lines

@@ -16,19 +16,12 @@ QUESTIONS_PER_PAGE = 50
 
 def roles_of(user, project_id: int) -> dict:
     """What the templates may offer: `can_edit` (analyst), `can_manage` (manager); and `role`,
-    the role the pages show (`shown_role`)."""
+    the role the pages show (`scoping.shown_role`)."""
     return {
-        "role": shown_role(user, scoping.role_in(user, project_id)),
+        "role": scoping.shown_role(user, scoping.role_in(user, project_id)),
         "can_edit": scoping.has_role(user, project_id, Role.ANALYST),
         "can_manage": scoping.has_role(user, project_id, Role.MANAGER),
     }
-
-
-def shown_role(user, role: str | None) -> str:
-    """The role the pages show: "superuser" for a superuser, whatever a membership says (a
-    superuser holds every right in every project; a member of one as viewer read "viewer" in
-    the project list, "manager" on its pages), else the membership's role."""
-    return "superuser" if user.is_superuser else (role or "")
 
 
 def back_to_form(request: HttpRequest, codeframe) -> HttpResponse:

@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -15,6 +16,16 @@ from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, SuggestedCode
 
 pytestmark = pytest.mark.django_db
+
+
+def run_pspp(script, out) -> subprocess.CompletedProcess:
+    """GNU PSPP runs `script`, its tables going to `out` (CSV). `make test` installs Debian's
+    `pspp`; without it the test fails saying so (it never skips)."""
+    if shutil.which("pspp") is None:
+        pytest.fail("pspp is missing: `make test` installs it (apt-get install pspp)")
+    return subprocess.run(
+        ["pspp", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
+    )
 
 
 def read_sav(content: bytes):
@@ -239,27 +250,25 @@ def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
 def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
     staff_client, codeframe
 ):
-    """SPSS opens no string wider than 32,767 bytes, and pyreadstat declares `answer` as wide as
-    its longest answer in UTF-8: 9,000 emoji (36,000 bytes) are cut at a character boundary, in
-    the stacked file and in the wave's own; 10,000 "é" (20,000 bytes) stay whole."""
-    long, fits = "🙂" * 9000, "é" * 10000
+    """`answer` is at most 4,096 bytes wide in every file (ANSWER_WIDTHS: SPSS pads every value
+    to the width, and 32,767 bytes made a 50,000-answer file 210 MB): 1,025 emoji (4,100 bytes)
+    are cut at a character boundary, in the stacked file and in the wave's own; 2,000 "é"
+    (4,000 bytes) stay whole."""
+    long, fits = "🙂" * 1025, "é" * 2000
     _approved, second = _two_waves(codeframe, [long, fits, "Fees went up again"])
     stacked = staff_client.get(
         reverse("codeframe:question-tracker", args=[second.question_id]), {"format": "sav"}
     )
     for content in (stacked.content, exports.build_sav(codeframe=second)):
         frame, meta = read_sav(content)
-        assert all(width <= 32767 for width in meta.variable_storage_width.values())
+        assert meta.original_variable_types["answer"] == "A4096"
         answers = list(frame["answer"][frame["resp_id"] == "W0"])
         assert len(answers) == 1 and long.startswith(answers[0])
-        cut = len(answers[0].encode("utf-8"))
-        # Cut at a character (4 bytes each); the variable as wide as SPSS allows, which the
-        # tracker's longest answer asks for (`string_widths`).
-        assert cut == 32764 and meta.original_variable_types["answer"] == "A32767"
+        assert len(answers[0].encode("utf-8")) == 4096  # 1,024 emoji of 4 bytes
         assert list(frame["answer"][frame["resp_id"] == "W1"]) == [fits]
         assert list(frame["answer"][frame["resp_id"] == "W2"]) == ["Fees went up again"]
         note = "\n".join(meta.notes)
-        assert note.startswith("* 1 answer was cut to 32,767 bytes")
+        assert note.startswith("* 1 answer was cut to 4,096 bytes (the width of this file's")
         assert "CSV and XLSX" in note and "\nMRSETS /MDGROUP NAME=$codes" in note
         assert all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
 
@@ -350,9 +359,7 @@ def test_the_stacked_sav_opens_in_pspp_and_its_note_defines_the_set(tmp_path, co
         encoding="utf-8",
     )
     out = tmp_path / "out.csv"
-    done = subprocess.run(
-        ["pspp", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
-    )
+    done = run_pspp(script, out)
     assert done.returncode == 0, done.stdout + done.stderr
     tables = out.read_text(encoding="utf-8")
     assert "error" not in tables.lower(), tables
@@ -369,37 +376,34 @@ def test_the_stacked_sav_opens_in_pspp_and_its_note_defines_the_set(tmp_path, co
 
 
 def test_the_monthly_files_stack_in_pspp(tmp_path, codeframe):
-    """Each wave's own file, downloaded month by month, is stacked with ADD FILES: its string
-    variables had the width of its own longest value, so the first two waves' files (ids R001
-    and W0; answers of other lengths) were refused ("different type or width")."""
+    """Each wave's own file, downloaded in its month, is stacked with ADD FILES: its string
+    variables had the width of its own longest value, so January's file (ids R001...) and
+    February's (W0, W1; a longer answer) were refused ("different type or width")."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    january = tmp_path / "january.sav"
+    january.write_bytes(exports.build_sav(codeframe=approved))  # before February exists
     answers = ["Mortgage rates went up a great deal this year, far more than I expected", "Fees"]
-    approved, second = _two_waves(codeframe, answers)
-    paths = []
-    for frame in (approved, second):
-        path = tmp_path / f"wave-{frame.pk}.sav"
-        path.write_bytes(exports.build_sav(codeframe=frame))
-        paths.append(path)
-    widths = [pyreadstat.read_sav(str(p))[1].variable_storage_width for p in paths]
-    longest = max(
-        len(r.text.encode("utf-8"))
-        for frame in (approved, second)
-        for r in frame.question.responses.all()
-    )
-    assert widths[0]["answer"] == widths[1]["answer"] == longest
-    assert widths[0]["resp_id"] == widths[1]["resp_id"] == 4  # "R001", "W0"
+    rows = [ImportedRow(line=i, respondent_id=f"W{i}", text=t) for i, t in enumerate(answers)]
+    second = waves.code_wave(codeframe=approved, rows=rows, wave="2027-01")
+    february = tmp_path / "february.sav"
+    february.write_bytes(exports.build_sav(codeframe=second))
+    widths = [pyreadstat.read_sav(str(p))[1].variable_storage_width for p in (january, february)]
+    longest = max(len(r.text.encode("utf-8")) for r in approved.question.responses.all())
+    assert longest < len(answers[0]) < 1024  # February's answer is the longer one
+    assert widths[0]["answer"] == widths[1]["answer"] == 1024  # the first tier
+    assert widths[0]["resp_id"] == widths[1]["resp_id"] == 4  # "R001"; "W0" padded to it
+    # The newest month first: ADD FILES keeps its dictionary, which names every wave so far.
+    paths = [february, january]
     script = tmp_path / "stack.sps"
     files = " ".join(f"/FILE='{p}'" for p in paths)
     script.write_text(f"ADD FILES {files}.\nFREQUENCIES VARIABLES=wave.\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    done = subprocess.run(
-        ["pspp", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
-    )
+    done = run_pspp(script, out)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
     first_n = approved.question.responses.count()
     assert ["Valid", "1", str(first_n)] in [row[:3] for row in rows]
-    # Labelled in the first file's dictionary too, which ADD FILES keeps.
     assert ["", "2027-01", str(len(answers))] in [row[:3] for row in rows]
     # The values read as they were: the padding is SPSS's own, stripped on reading.
-    own, _meta = read_sav(paths[1].read_bytes())
+    own, _meta = read_sav(february.read_bytes())
     assert list(own["answer"]) == answers

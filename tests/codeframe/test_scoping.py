@@ -335,3 +335,5 @@ def test_a_superusers_role_reads_the_same_on_every_page(client, django_user_mode
         page = client.get(url).content.decode()
         assert "superuser" in page, url
         assert ">viewer<" not in page and "role: manager" not in page, url
+    listed = client.get("/api/projects/").json()["results"]  # the API as the pages
+    assert {p["role"] for p in listed} == {"superuser"} and project.pk in {p["id"] for p in listed}
