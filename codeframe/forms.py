@@ -194,11 +194,11 @@ class WaveForm(forms.Form):
         "(its number, which the SPSS file's “wave” gives, comes back).",
     )
 
-    def __init__(self, *args, places: list | None = None, **kwargs) -> None:
+    def __init__(self, *args, places: list, **kwargs) -> None:
         """`places`: `waves.wave_places` of the tracker. The "Place" choice is offered only
         when a deleted wave left one free; the next number is the default."""
         super().__init__(*args, **kwargs)
-        following, *free = places or [None]
+        following, *free = places
         # A place chosen on the page may have been taken since: the field stays, so the post
         # is refused ("no longer free") rather than the wave going last without a word.
         if not free and not (self.is_bound and self.data.get("order")):
@@ -206,7 +206,7 @@ class WaveForm(forms.Form):
             return
         field = self.fields["order"]
         field.choices = [
-            ("", f"Next: wave {following.number}, after {following.after}" if following else ""),
+            ("", f"Next: wave {following.number}, after {following.after}"),
             *((str(p.number), f"Wave {p.number}, between {p.after} and {p.before}") for p in free),
         ]
         field.error_messages["invalid_choice"] = (

@@ -142,7 +142,11 @@ def shown_role(user: User, role: str | None) -> str:
 
 
 def has_role(user: User, project_id: int, role: Role | str) -> bool:
-    held = role_in(user, project_id)
+    return reaches(role_in(user, project_id), role)
+
+
+def reaches(held: str | None, role: Role | str) -> bool:
+    """Whether a held role (`role_in`; None: none) is at least `role`."""
     return held is not None and held in Role.at_least(role)
 
 

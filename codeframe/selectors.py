@@ -14,6 +14,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
@@ -34,6 +35,7 @@ from codeframe.models import (
     SuggestedCode,
 )
 from codeframe.scoping import (
+    SUPERUSER,
     User,
     codeframes_for,
     jobs_for,
@@ -533,8 +535,10 @@ def waves_coded_with(*, codeframe: Codeframe) -> list[Question]:
 
 
 def user_projects(*, user: User) -> QuerySet[Project]:
-    """The projects the user can see, with the user's own role (None for a superuser who is
-    not a member) as `my_role`."""
+    """The projects the user can see, with the role the pages show as `my_role`: the user's
+    membership's, or "superuser" for a superuser (`scoping.shown_role`)."""
+    if user.is_superuser:
+        return projects_for(user).annotate(my_role=Value(SUPERUSER))
     return projects_for(user).annotate(
         my_role=Subquery(
             Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1]

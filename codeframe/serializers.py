@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -739,14 +738,12 @@ class CarryBackSerializer(serializers.Serializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField(
+    role = serializers.ChoiceField(
+        choices=[*Role.values, scoping.SUPERUSER],
+        source="my_role",
         help_text="Your role: viewer, analyst or manager; superuser for a superuser (every "
-        "right in every project, member or not), as the pages say."
+        "right in every project, member or not), as the pages say.",
     )
-
-    @extend_schema_field(serializers.ChoiceField(choices=[*Role.values, scoping.SUPERUSER]))
-    def get_role(self, project) -> str:
-        return scoping.shown_role(self.context["request"].user, project.my_role)
 
     class Meta:
         model = Project

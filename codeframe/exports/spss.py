@@ -144,11 +144,8 @@ def build_sav(*, codeframe: Codeframe) -> bytes:
     labels = {"wave": "Wave", **labels}
     # Every wave of the tracker so far, not this one's alone: ADD FILES keeps the first file's
     # labels, so the months stacked after it read as their names, not bare numbers.
-    named = {
-        float(q.wave_order): q.wave_label or str(q.wave_order)
-        for q in tracker_questions(question=question)
-        if q.wave_order
-    }
+    waves = tracker_questions(question=question)
+    named = {float(q.wave_order): q.wave_name for q in waves if q.wave_order}
     named[float(wave)] = question.wave_label or str(wave)
     value_labels = {
         "wave": {number: _cut(name, MAX_VALUE_LABEL) for number, name in sorted(named.items())},

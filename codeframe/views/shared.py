@@ -17,10 +17,11 @@ QUESTIONS_PER_PAGE = 50
 def roles_of(user, project_id: int) -> dict:
     """What the templates may offer: `can_edit` (analyst), `can_manage` (manager); and `role`,
     the role the pages show (`scoping.shown_role`)."""
+    held = scoping.role_in(user, project_id)  # one query for the three
     return {
-        "role": scoping.shown_role(user, scoping.role_in(user, project_id)),
-        "can_edit": scoping.has_role(user, project_id, Role.ANALYST),
-        "can_manage": scoping.has_role(user, project_id, Role.MANAGER),
+        "role": scoping.shown_role(user, held),
+        "can_edit": scoping.reaches(held, Role.ANALYST),
+        "can_manage": scoping.reaches(held, Role.MANAGER),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import cached_property
 from typing import NamedTuple
 
 from django.db.models import Count
@@ -139,9 +140,14 @@ class _Respondents:
 
     def __init__(self, frame: Codeframe) -> None:
         self.frame = frame
-        given = frame.question.responses.filter(id_given=True)
-        self.ids: dict[int, str] = dict(given.values_list("pk", "respondent_id"))
         self._answers: dict[str, _Answer] | None = None
+
+    @cached_property
+    def ids(self) -> dict[int, str]:
+        """Answer id -> respondent id, for the answers whose upload gave it (read when a wave
+        is paired: a tracker of one coded wave reads none)."""
+        given = self.frame.question.responses.filter(id_given=True)
+        return dict(given.values_list("pk", "respondent_id"))
 
     def answers(self) -> dict[str, _Answer]:
         """Respondent id -> the codes, nets and primary code of their answer (read once)."""
