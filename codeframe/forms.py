@@ -98,13 +98,18 @@ class _CodeChoiceForm(forms.Form):
         if exclude is not None:
             queryset = queryset.exclude(pk=exclude.pk)
         self.fields[self.field_name].queryset = queryset
-        self.codeframe = codeframe
+        self.codeframe, self.exclude = codeframe, exclude
 
     def refusal(self, blank: str) -> str:
-        """Why the form is not valid: `blank` when no code was chosen; a code chosen that is not
-        among the codeframe's was merged or deleted since the page was read (another tab or
-        analyst), not the analyst's mistake (when it has merged or deleted codes: `retired`)."""
-        if self.data.get(self.field_name) and self.codeframe.params.get("retired"):
+        """Why the form is not valid: `blank` when no code was chosen or the code itself was
+        (merging a code into itself: the page's one list of targets holds every code); a code
+        chosen that is not among the codeframe's was merged or deleted since the page was read
+        (another tab or analyst), not the analyst's mistake (when it has merged or deleted
+        codes: `retired`)."""
+        chosen = self.data.get(self.field_name)
+        if self.exclude is not None and chosen == str(self.exclude.pk):
+            return blank
+        if chosen and self.codeframe.params.get("retired"):
             return (
                 "The code you chose was merged or deleted since the page was read: nothing "
                 "was changed."

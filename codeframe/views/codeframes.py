@@ -58,6 +58,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "replaced": replaced,
             "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
             "can_recode": can_recode(codeframe),
+            "wave_refusal": waves.wave_refusal(codeframe=codeframe) if codeframe.approved else None,
             **roles_of(request.user, codeframe.question.project_id),
         },
     )

@@ -43,10 +43,12 @@ def codeframe_approve(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     except CodeframeError as exc:  # replaced by the wave's newer codeframe
         messages.error(request, str(exc))
         return redirect(codeframe)
-    messages.success(
-        request,
-        "Approved: it can code the next waves." if approve else "No longer approved.",
-    )
+    if not approve:
+        messages.success(request, "No longer approved.")
+    elif (refusal := waves.wave_refusal(codeframe=codeframe)) is not None:
+        messages.warning(request, f"Approved, but it cannot code waves: {refusal}")
+    else:
+        messages.success(request, "Approved: it can code the next waves.")
     return redirect(codeframe)
 
 
@@ -85,6 +87,11 @@ def _wave_too_large(request, message: str, codeframe_id: int) -> HttpResponse:
 @throttle_page(GenerationThrottle, ImportThrottle)  # a coding job, as the API's waves
 def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = editable_codeframe(request, codeframe_id)
+    if (refusal := waves.wave_refusal(codeframe=codeframe)) is not None:
+        # Said before the form is filled in, not after: the codeframe page offers no such
+        # link, but a bookmark or an approval withdrawn in another tab still leads here.
+        messages.error(request, refusal)
+        return redirect(codeframe)
     places = waves.wave_places(question=codeframe.question)
     form = WaveForm(places=places)
     if request.method == "POST":

@@ -23,6 +23,7 @@ from codeframe.waves.coding import (
     recode_with,
     rename_wave,
     start_wave,
+    wave_refusal,
 )
 from codeframe.waves.decisions import (
     DECISIONS,
@@ -86,4 +87,5 @@ __all__ = [
     "tracker_waves",
     "used_code_numbers",
     "wave_places",
+    "wave_refusal",
 ]

@@ -91,10 +91,28 @@ def code_wave(
 
 def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
     """The wave's label, stripped, if the frame may code it. Raises NotApproved, InvalidEdit."""
-    if not codeframe.approved:
-        raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
+    _check_codes_waves(codeframe=codeframe)
     if not wave.strip():
         raise InvalidEdit("Give the wave a label, e.g. 2027-01.")
+    return _wave_label(question=codeframe.question, label=wave)
+
+
+def wave_refusal(*, codeframe: Codeframe) -> str | None:
+    """Why the codeframe cannot code a new wave, or None when it can: what the pages say
+    before an analyst fills in a wave's form only to have it refused."""
+    try:
+        _check_codes_waves(codeframe=codeframe)
+    except (NotApproved, InvalidEdit) as exc:
+        return str(exc)
+    return None
+
+
+def _check_codes_waves(*, codeframe: Codeframe) -> None:
+    """Raises NotApproved, or InvalidEdit when the frame's code numbers are not the tracker's
+    (a codeframe generated afresh on a wave, or a later wave's before the first one coded
+    any): its waves would not line up."""
+    if not codeframe.approved:
+        raise NotApproved(f"Codeframe #{codeframe.pk} is not approved; approve it first.")
     series = tracker_series(question=codeframe.question)
     if series is None and codeframe.question_id != tracker_root(codeframe.question).pk:
         raise InvalidEdit(
@@ -109,7 +127,6 @@ def _check_wave(*, codeframe: Codeframe, wave: str) -> str:
             "so its waves would not line up. Code the wave with an approved codeframe of the "
             f"series: #{series.start} or a wave's codeframe coded from it."
         )
-    return _wave_label(question=codeframe.question, label=wave)
 
 
 def _wave_label(*, question: Question, label: str, renaming: Question | None = None) -> str:

@@ -330,6 +330,12 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
         stale = staff_client.post(url, data, follow=True).content.decode()
         assert "The code you chose was merged or deleted since the page was read" in stale
     assert Code.objects.filter(pk=third.pk).exists()
+    # A code merged into itself (the page's one list of targets holds every code) is the
+    # analyst's choice to make again, not a code gone since: the frame has one gone.
+    itself = staff_client.post(f"{base}{third.pk}/merge/", {"target": third.pk}, follow=True)
+    said = itself.content.decode()
+    assert "Choose another code of this codeframe to merge into" in said
+    assert "merged or deleted since" not in said
     # No such code in this codeframe at all: a 404 too (nothing told of other frames).
     assert staff_client.get(f"{base}999999/").status_code == 404
     assert (

@@ -342,15 +342,30 @@ def test_a_wave_not_coded_yet_keeps_its_place_in_the_tracker_and_the_sav(approve
     assert marked == 2  # in the code and the net tables
 
 
-def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approved):
+def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approved, client):
     """Another frame of the first wave (generated afresh: numbers of its own), even approved,
     neither stands for a wave nor codes one: the tracker would compare unrelated codes under
-    one number. A wave with only such a frame is not coded yet."""
+    one number. A wave with only such a frame is not coded yet. The pages say so before an
+    analyst fills in a wave's form: no "Code a new wave" on it, and the approval says why."""
     second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     root = approved.question
-    fresh = waves.approve_codeframe(
-        codeframe=services.create_codeframe(question=root, n_codes=2, random_state=7)
+    fresh = services.create_codeframe(question=root, n_codes=2, random_state=7)
+    client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
+    approving = client.post(
+        reverse("codeframe:codeframe-approve", args=[fresh.pk]), {"approved": "1"}, follow=True
     )
+    fresh.refresh_from_db()
+    assert fresh.approved
+    said = approving.content.decode()
+    assert "Approved, but it cannot code waves" in said and "numbers of its own" in said
+    assert reverse("codeframe:wave-new", args=[fresh.pk]) not in said
+    assert (
+        reverse("codeframe:wave-new", args=[approved.pk])
+        in client.get(reverse("codeframe:codeframe-detail", args=[approved.pk])).content.decode()
+    )
+    form = client.get(reverse("codeframe:wave-new", args=[fresh.pk]), follow=True)
+    assert form.redirect_chain[-1][0] == reverse("codeframe:codeframe-detail", args=[fresh.pk])
+    assert "numbers of its own" in form.content.decode()
     assert waves.tracker_series(question=root) == (approved.pk, {approved.pk, second.pk})
     with pytest.raises(InvalidEdit, match=f"numbers of codeframe #{approved.pk}; codeframe #"):
         waves.code_wave(codeframe=fresh, rows=rows(NEXT_WAVE), wave="2027-02")
