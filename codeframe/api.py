@@ -653,6 +653,7 @@ def codeframe_payload(codeframe, request: Request) -> dict:
         "tracker_numbering": waves.tracker_numbering(codeframe=codeframe),
         "total": overview.total,
         "uncoded": overview.uncoded,
+        "late": overview.late,
         "nets": overview.nets,
         **(
             {"responses": list(selectors.iter_coded_responses(codeframe=codeframe))}

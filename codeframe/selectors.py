@@ -206,7 +206,7 @@ def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
 @dataclass
 class CodeRow:
     code: Code
-    share: float  # code.size (answers with it as primary code) of all answers, 0..1
+    share: float  # code.size (answers with it as primary code) of the answers coded, 0..1
     # Answers carrying the code at all (primary or second), and their share of all answers:
     # what the tracker and the SPSS file count (a multi-coded answer counts for each code).
     mentions: int = 0
@@ -237,13 +237,37 @@ class CodeframeOverview:
     nets: list[NetRow]
     codes: list[Code]
     total: int  # answers of the question
-    uncoded: int  # answers without a primary code
+    uncoded: int  # answers coded with no code (`late` ones are not counted)
+    # Answers imported after the codeframe was made and not coded since (`late_responses`):
+    # nobody coded them, so they are not in `base`, the shares' base (nor in the SPSS file's).
+    late: int = 0
+
+    @property
+    def base(self) -> int:
+        return self.total - self.late
+
+
+def late_responses(*, codeframe: Codeframe) -> QuerySet[Response]:
+    """The answers imported after the codeframe was made and not coded since (late fieldwork;
+    `CodedResponse.late`): not coded, which is not "fits no code"; coding one, or leaving it
+    uncoded by hand, codes it."""
+    through = codeframe.coded_through
+    if through is None:
+        return Response.objects.none()
+    return (
+        Response.objects.filter(question_id=codeframe.question_id, pk__gt=through)
+        .exclude(assignments__codeframe=codeframe)
+        .exclude(_by_hand(codeframe.pk))
+    )
 
 
 def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
     """Nets → codes with sizes and shares, in code-number order; codes without a net (e.g. after
-    their net was deleted) are grouped under "No net"."""
+    their net was deleted) are grouped under "No net". Shares are of the answers coded: those
+    imported since, not coded yet, are counted apart (`late`)."""
     total = codeframe.question.responses.count()
+    late = late_responses(codeframe=codeframe).count()
+    base = total - late
     codes = list(
         codeframe.codes.select_related("net")
         .annotate(mentions=Count("assignments"))
@@ -258,9 +282,9 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
         row.codes.append(
             CodeRow(
                 code=code,
-                share=code.size / total if total else 0.0,
+                share=code.size / base if base else 0.0,
                 mentions=code.mentions,
-                mention_share=code.mentions / total if total else 0.0,
+                mention_share=code.mentions / base if base else 0.0,
                 asked=code.number in asked,
             )
         )
@@ -270,7 +294,8 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
         nets=[row for row in nets.values() if row.codes],
         codes=codes,
         total=total,
-        uncoded=max(0, total - coded),
+        uncoded=max(0, base - coded),
+        late=late,
     )
 
 

@@ -400,7 +400,14 @@ class CodeframeSerializer(serializers.Serializer):
         "wave, or a first wave not named; a question named before its tracker starts has one).",
     )
     response_count = serializers.IntegerField(source="total")
-    uncoded = serializers.IntegerField()
+    uncoded = serializers.IntegerField(
+        help_text='Answers coded with no code ("Other"); not the `late` ones.'
+    )
+    late = serializers.IntegerField(
+        help_text="Answers imported after the codeframe was made and not coded since (late "
+        "fieldwork): not coded, so not in the shares' base; their `codes` are empty and their "
+        "`late` true.",
+    )
     params = serializers.JSONField(source="codeframe.params")
     timings = serializers.JSONField(
         help_text="embedding_seconds, clustering_seconds, total_seconds (and, for operators, "
@@ -500,7 +507,7 @@ class TrackerCellSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Answers of the wave carrying the code; null if its frame lacks the code.",
     )
-    base = serializers.IntegerField(help_text="Answers in the wave.")
+    base = serializers.IntegerField(help_text="Answers in the wave, less the `late` ones.")
     share = serializers.FloatField(allow_null=True, help_text="count / base; null if no answers.")
     change = serializers.FloatField(
         allow_null=True,
@@ -530,6 +537,10 @@ class TrackerCellSerializer(serializers.Serializer):
         "under 30 in either wave); the wave's base is under 30; or, for a share without a "
         "change, the wave before's reason (not coded yet, lacks the code, drafted rather than "
         "coded with the frame, no answers; `redefined` has its own field). Empty otherwise.",
+    )
+    late = serializers.IntegerField(
+        help_text="The wave's answers imported after it was coded and not coded since (late "
+        "fieldwork): not in `base`, as they are system-missing in the SPSS file."
     )
 
 

@@ -9,7 +9,7 @@ LABEL_WIDTH = 44
 def codeframe_table(*, codeframe: Codeframe, keywords: int = 4) -> str:
     """Nets, each followed by its codes: number, label, size, share and the first keywords."""
     overview = codeframe_overview(codeframe=codeframe)
-    total = overview.total or 1
+    total = overview.base or 1  # the answers coded, as the shares are
     lines = [
         f"{'code':>4}  {'label':<{LABEL_WIDTH}} {'size':>6} {'share':>6}  keywords",
         "-" * (LABEL_WIDTH + 40),
@@ -29,6 +29,9 @@ def codeframe_table(*, codeframe: Codeframe, keywords: int = 4) -> str:
         f"{'':>4}  {'(uncoded)':<{LABEL_WIDTH}} {overview.uncoded:>6} "
         f"{overview.uncoded / total:>6.1%}"
     )
+    if overview.late:
+        late = "(imported since, not coded yet)"
+        lines.append(f"{'':>4}  {late:<{LABEL_WIDTH}} {overview.late:>6}")
     return "\n".join(lines)
 
 

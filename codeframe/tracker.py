@@ -78,6 +78,9 @@ class WaveCounts:
     overlap: Overlap | None = None
     # False: a wave not coded yet (its job queued, running, failed): its base, no counts.
     coded: bool = True
+    # Answers imported after the wave was coded and not coded since (late fieldwork): not in
+    # `base`, as they are system-missing in the SPSS file, and not "fits no code".
+    late: int = 0
 
     def has(self, code: int) -> bool:
         return self.present is None or code in self.present
@@ -106,6 +109,9 @@ class Cell:
     # Why a figure is missing or to be read with care, for the CSV and the API, where the
     # page's marks are not: one of NOTES, or "".
     note: str = ""
+    # The wave's answers imported after it was coded and not coded since, not in `base`
+    # (`WaveCounts.late`).
+    late: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class Tracker:
     bases: dict[str, int]  # wave -> answers in it
     # wave -> its respondents also in the previous wave (matched by respondent id), when any
     shared: dict[str, int] = field(default_factory=dict)
+    # wave -> its answers imported after it was coded and not coded since (not in its base)
+    late: dict[str, int] = field(default_factory=dict)
 
     def row(self, code: int) -> list[Cell]:
         return [self.cells[(wave, code)] for wave in self.waves]
@@ -249,10 +257,12 @@ def tracker(waves: Sequence[WaveCounts], *, codes: Mapping[int, str]) -> Tracker
                 redefined=redefined,
                 paired=paired,
                 note=note,
+                late=wave.late,
             )
     bases = {w.label: w.base for w in waves}
     shared = {w.label: w.overlap.respondents for w in waves if w.overlap and w.overlap.respondents}
-    return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases, shared=shared)
+    late = {w.label: w.late for w in waves if w.late}
+    return Tracker(waves=labels, codes=ordered, cells=cells, bases=bases, shared=shared, late=late)
 
 
 def _note(
@@ -291,7 +301,7 @@ def _note(
 
 CSV_HEADER = [
     "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
-    "significant", "redefined", "paired", "note",
+    "significant", "redefined", "paired", "note", "late",
 ]  # fmt: skip
 
 
@@ -326,6 +336,7 @@ def tracker_csv(
                         "yes" if cell.redefined else "",
                         cell.paired if cell.p is not None else "",
                         cell.note,
+                        cell.late,
                     ]
                 )
     return buffer.getvalue()

@@ -48,12 +48,15 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                     ],
                 )
             )
-    uncoded_share = _percent(sheet, overview.uncoded / overview.total) if overview.total else None
+    uncoded_share = _percent(sheet, overview.uncoded / overview.base) if overview.base else None
     sheet.append(
         _xlsx_cells(
             sheet, ["", "", "Uncoded", "", "", overview.uncoded, uncoded_share, None, None, ""]
         )
     )
+    if overview.late:  # not in the shares' base: blank in the answer sheets, not 0
+        row = ["", "", "Imported since, not coded yet", "", "", overview.late, None, None, None, ""]
+        sheet.append(_xlsx_cells(sheet, row))
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
         for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):

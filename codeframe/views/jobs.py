@@ -39,7 +39,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             messages.success(
                 request,
                 f"Wave {codeframe.question.wave_label} coded with codeframe "
-                f"#{codeframe.coded_with_id}: {overview.total - overview.uncoded} of "
+                f"#{codeframe.coded_with_id}: {overview.base - overview.uncoded} of "
                 f"{overview.total} answers coded, {suggested} suggested new "
                 f"code{pluralize(suggested)}.",
             )

@@ -290,6 +290,7 @@ def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
                     "low": w in low,
                     "pending": w in pending,
                     "shared": table.shared.get(w, 0),
+                    "late": table.late.get(w, 0),
                 }
                 for w in table.waves
             ],

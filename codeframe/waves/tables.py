@@ -4,7 +4,7 @@ with the change from the wave before (`codeframe.tracker` does the sums and the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from functools import cached_property
 from typing import NamedTuple
 
@@ -12,7 +12,7 @@ from django.db.models import Count
 
 from codeframe import tracker as tracker_stats
 from codeframe.models import Assignment, Codeframe, Question
-from codeframe.selectors import asked_codes, merge_holder
+from codeframe.selectors import asked_codes, late_responses, merge_holder
 from codeframe.waves.series import tracker_waves
 
 # The one row of `TrackerTables.uncoded`: answers without a code (the codeframe page's
@@ -58,9 +58,12 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 )
             panel = None
             continue
-        panel, before = _Respondents(frame), panel
+        late = set(late_responses(codeframe=frame).values_list("pk", flat=True))
+        panel, before = _Respondents(frame, late=late), panel
         overlaps = panel.overlaps(before) if before is not None else (None, None, None)
-        base = frame.question.responses.count()
+        # Answers imported since the wave was coded are nobody's coding yet: not in the base
+        # (system-missing in the SPSS file), nor among the answers no code fits.
+        base = frame.question.responses.count() - len(late)
         rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
         counts = {}
         for number, code_label, n in rows.order_by("number"):
@@ -77,13 +80,20 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 {UNCODED: base - coded.distinct().count()},
                 follows=generated_before in (None, generated),
                 overlap=overlaps[2],
+                late=len(late),
             )
         )
         generated_before = generated
         asked = asked_codes(codeframe=frame)
         holds = _merged({**merges, **_own_merges(frame)}, counts)
         code_wave = tracker_stats.WaveCounts(
-            label, base, counts, present=frozenset(asked), holds=holds, overlap=overlaps[0]
+            label,
+            base,
+            counts,
+            present=frozenset(asked),
+            holds=holds,
+            overlap=overlaps[0],
+            late=len(late),
         )
         code_waves.append(code_wave)
         named = dict(
@@ -114,6 +124,7 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 present=frozenset(named),
                 holds={net: frozenset(numbers) for net, numbers in grouped.items()},
                 overlap=overlaps[1],
+                late=len(late),
             )
         )
     return TrackerTables(
@@ -138,16 +149,18 @@ class _Respondents:
     numbered by line are every wave's and nobody's), for pairing them with the previous
     wave's: a panel's respondents answer again, and their two answers are not independent."""
 
-    def __init__(self, frame: Codeframe) -> None:
-        self.frame = frame
+    def __init__(self, frame: Codeframe, *, late: Container[int] = ()) -> None:
+        self.frame, self.late = frame, late
         self._answers: dict[str, _Answer] | None = None
 
     @cached_property
     def ids(self) -> dict[int, str]:
-        """Answer id -> respondent id, for the answers whose upload gave it (read when a wave
-        is paired: a tracker of one coded wave reads none)."""
+        """Answer id -> respondent id, for the answers whose upload gave it and that are in the
+        wave's base (not `late`), read when a wave is paired: a tracker of one coded wave reads
+        none."""
         given = self.frame.question.responses.filter(id_given=True)
-        return dict(given.values_list("pk", "respondent_id"))
+        rows = given.values_list("pk", "respondent_id")
+        return {pk: respondent for pk, respondent in rows if pk not in self.late}
 
     def answers(self) -> dict[str, _Answer]:
         """Respondent id -> the codes, nets and primary code of their answer (read once)."""

@@ -4,7 +4,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from codeframe import exports, services, waves
+from codeframe import exports, selectors, services, waves
 from codeframe.models import Assignment
 from tests.codeframe.conftest import make_question
 
@@ -77,6 +77,7 @@ def test_answers_imported_after_coding_are_blank_not_0_until_coded(codeframe, ap
     from codeframe.importers import ImportedRow
     from tests.codeframe.test_exports_spss import read_sav
 
+    before = selectors.codeframe_overview(codeframe=codeframe)
     services.import_responses(
         rows=[ImportedRow(line=1, respondent_id="LATE1", text="The fees went up again")],
         question=codeframe.question,
@@ -89,6 +90,18 @@ def test_answers_imported_after_coding_are_blank_not_0_until_coded(codeframe, ap
     assert frame[code_vars].iloc[-1].isna().all() and frame[code_vars].iloc[:-1].notna().all().all()
     body = api_client.get(f"/api/codeframes/{codeframe.pk}/").json()
     assert [r["late"] for r in body["responses"]] == [False] * (len(body["responses"]) - 1) + [True]
+    # Nor are they in the shares' base, nor among the answers no code fits: the figures are
+    # the coded answers', as the SPSS file's valid cases are.
+    assert (body["response_count"], body["late"]) == (before.total + 1, 1)
+    assert body["uncoded"] == before.uncoded
+    overview = selectors.codeframe_overview(codeframe=codeframe)
+    assert (overview.total, overview.base, overview.late) == (before.total + 1, before.total, 1)
+    assert [r.share for n in overview.nets for r in n.codes] == [
+        r.share for n in before.nets for r in n.codes
+    ]
+    sheet = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=codeframe)))["Codeframe"]
+    last = [c.value for c in list(sheet.iter_rows())[-1]]
+    assert (last[2], last[5], last[6]) == ("Imported since, not coded yet", 1, None)
 
     # Coded by hand since: coded, as any other answer.
     late = codeframe.question.responses.get(respondent_id="LATE1")

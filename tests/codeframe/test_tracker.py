@@ -149,7 +149,9 @@ def test_csv_is_the_table_behind_the_chart():
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == CSV_HEADER
-    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [""] * 7
+    assert rows[1] == ["code", "2026-11", "1", "Fees too high", "45", "100", "0.4500"] + [
+        ""
+    ] * 7 + ["0"]
     assert rows[2][:8] == ["code", "2026-12", "1", "Fees too high", "60", "100", "0.6000", "0.1500"]
     assert rows[2][10] == "yes" and rows[4][10] == "no"
     assert rows[-1][3] == "'=HYPERLINK()"
@@ -240,7 +242,9 @@ def test_a_change_from_or_to_a_low_base_is_not_tested():
     ] * 2
     assert cells[3].significant and cells[3].p < 0.05  # a base of 30 is tested
     text = tracker_csv(tracker(waves, codes={1: "Fees"}))
-    assert text.splitlines()[2].endswith(",2,0.5000,0.4172,,,,,,change not tested: a base under 30")
+    assert text.splitlines()[2].endswith(
+        ",2,0.5000,0.4172,,,,,,change not tested: a base under 30,0"
+    )
     # no z, p, nor "no"; the note says why
 
 

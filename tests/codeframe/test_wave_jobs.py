@@ -635,6 +635,7 @@ def test_api_gives_the_tracker_table(api_client, approved):
         "redefined": False,
         "paired": 0,
         "note": cell.note,
+        "late": 0,
     }
     assert [n["number"] for n in data["nets"]] == list(nets.codes) and nets.codes
     assert len(data["net_cells"]) == 2 * len(data["nets"])

@@ -381,6 +381,55 @@ def test_a_codeframe_generated_afresh_never_enters_the_trackers_numbering(approv
     assert waves.tracker_waves(question=root)[-1].codeframe == third
 
 
+def test_answers_imported_into_a_coded_wave_stay_out_of_its_base_until_coded(approved, client):
+    """Late fieldwork imported into a coded wave was coded by nobody: the tracker's base and its
+    "Uncoded" row leave it out, as the SPSS file's valid cases do (its codes are system-missing
+    there), and the page, the CSV and the API say so, rather than 27 of 309 on the page beside
+    27 of 304 in SPSS."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    table, _, uncoded = waves.tracker_tables(question=approved.question)
+    services.import_responses(
+        rows=[
+            ImportedRow(line=i, respondent_id=f"LATE{i}", text=text)
+            for i, text in enumerate(["The fees went up again", "App crashed"], 1)
+        ],
+        question=wave.question,
+    )
+    after, _, uncoded_after = waves.tracker_tables(question=approved.question)
+    assert after.bases["2027-01"] == table.bases["2027-01"] == wave.question.responses.count() - 2
+    assert after.late == {"2027-01": 2}
+    cell = ("2027-01", waves.UNCODED)
+    assert uncoded_after.cells[cell].count == uncoded.cells[cell].count
+    assert [c.share for c in after.cells.values()] == [c.share for c in table.cells.values()]
+    assert {c.late for c in after.cells.values()} == {0, 2}
+    assert {c.late for c in after.cells.values() if c.wave == "2027-01"} == {2}
+    csv_rows = list(csv.DictReader(io.StringIO(tracker.tracker_csv(after).lstrip("\ufeff"))))
+    assert {r["late"] for r in csv_rows if r["wave"] == "2027-01"} == {"2"}
+    sav, _ = pyreadstat.read_sav(
+        _written(
+            exports.build_tracker_sav(
+                question=approved.question, waves=waves.tracker_frames(question=approved.question)
+            )
+        )
+    )
+    in_wave = sav[sav["wave"] == 2]
+    code = next(n for n in after.codes if after.cells[("2027-01", n)].count)
+    assert in_wave[f"c{code}"].notna().sum() == after.bases["2027-01"]
+    assert in_wave[f"c{code}"].sum() == after.cells[("2027-01", code)].count
+    client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
+    page = client.get(reverse("codeframe:question-tracker", args=[approved.question_id]))
+    assert "2 imported since, not coded yet" in page.content.decode()
+    detail = client.get(reverse("codeframe:codeframe-detail", args=[wave.pk])).content.decode()
+    assert 'id="late-answers">2 ' in detail
+
+
+def _written(content: bytes) -> str:
+    folder = tempfile.mkdtemp()
+    path = Path(folder) / "file.sav"
+    path.write_bytes(content)
+    return str(path)
+
+
 @pytest.mark.parametrize("delete", ["codeframe", "question", "replace", "chain"])
 def test_a_deleted_waves_new_code_numbers_are_never_given_out_again(approved, delete):
     """A code accepted in a wave may be in exports already: deleting that wave's frame (or the
