@@ -399,9 +399,9 @@ def mark_hand_coded(*, codeframe_id: int, response_ids: Iterable[int]) -> None:
 
 def drop_from_suggestions(*, codeframe_id: int, response_ids: set[int]) -> None:
     """Take answers coded or left uncoded by hand (or deleted) out of the codeframe's pending
-    suggestions (a suggestion's size is what it would take); one left with fewer answers than
-    a suggestion needs goes (accepted, it would spend a tracker number on a code of one or
-    two)."""
+    suggestions (a suggestion's size is what it would take, its examples are among them); one
+    left with fewer answers than a suggestion needs goes (accepted, it would spend a tracker
+    number on a code of one or two)."""
     pending = SuggestedCode.objects.filter(
         codeframe_id=codeframe_id, status=SuggestedCode.Status.PENDING
     )
@@ -414,7 +414,23 @@ def drop_from_suggestions(*, codeframe_id: int, response_ids: set[int]) -> None:
             continue
         suggestion.size -= len(suggestion.response_ids) - len(left)
         suggestion.response_ids = left
-        suggestion.save(update_fields=["size", "response_ids"])
+        suggestion.examples = _examples_among(suggestion.examples, left)
+        suggestion.save(update_fields=["size", "response_ids", "examples"])
+
+
+def _examples_among(examples: list[str], response_ids: list[int]) -> list[str]:
+    """`examples` that are still the text of one of the answers `response_ids`, in their order,
+    then those answers' own texts until there are as many: an example of an answer coded by
+    hand since would show the analyst what the suggestion no longer takes."""
+    texts = dict(Response.objects.filter(pk__in=response_ids).values_list("pk", "text"))
+    left = [texts[pk] for pk in response_ids if pk in texts]
+    kept = [text for text in examples if text in set(left)]
+    for text in left:
+        if len(kept) >= len(examples):
+            break
+        if text not in kept:
+            kept.append(text)
+    return kept
 
 
 def lock_codeframe(codeframe_id: int) -> Codeframe:

@@ -25,6 +25,7 @@ from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Codeframe, HandCoded, Net, Question, SuggestedCode
 from codeframe.selectors import coded_with, merge_holder, question_texts
 from codeframe.services import (
+    drop_from_suggestions,
     embed_answers,
     import_responses,
     lock_codeframe,
@@ -388,7 +389,8 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     in `stored`, a codeframe of the same wave coded again, in place of the classifier's: by
     number (a code merged away in the approved frame since: the code it went into), in the
     same order and with the same confidences (an answer left uncoded by hand stays uncoded),
-    and count as coded by hand there too; `stored`'s suggestions no longer offer them. An
+    and count as coded by hand there too; `stored`'s suggestions no longer offer them, nor the
+    answers of a suggestion dismissed in `source` (left in "Other" on purpose). An
     answer none of whose codes `stored` has (deleted from the approved frame since, say) keeps
     the classifier's codes; one that lost some keeps the others (the first left its primary).
     Returns the HAND_CODING record."""
@@ -430,6 +432,11 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
     Assignment.objects.bulk_create(assignments)
     mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
+    dismissed = source.suggestions.filter(status=SuggestedCode.Status.DISMISSED)
+    drop_from_suggestions(
+        codeframe_id=stored.pk,
+        response_ids={pk for ids in dismissed.values_list("response_ids", flat=True) for pk in ids},
+    )
     if kept:
         refresh_sizes(codeframe=stored)
     return {"from": source.pk, "kept": len(kept), "not_kept": lost}

@@ -537,6 +537,9 @@ def test_answers_of_a_suggestion_coded_by_hand_leave_it(approved, staff_client):
     code of one answer, spending a tracker number on it."""
     w2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE * 2), wave="2027-01")
     suggestion = suggestion_of(w2, "Mortgage", 5)
+    texts = dict(w2.question.responses.values_list("pk", "text"))
+    suggestion.examples = [texts[pk] for pk in suggestion.response_ids[:3]]
+    suggestion.save()
     target = w2.codes.order_by("number").first()
     services.move_response(
         response=Response.objects.get(pk=suggestion.response_ids[0]), to_code=target
@@ -546,6 +549,8 @@ def test_answers_of_a_suggestion_coded_by_hand_leave_it(approved, staff_client):
     )
     suggestion.refresh_from_db()
     assert suggestion.size == 3 and len(suggestion.response_ids) == 3
+    # Its examples are its answers' still (they showed answers coded by hand since), as many.
+    assert suggestion.examples == [texts[pk] for pk in suggestion.response_ids]
     services.move_response(
         response=Response.objects.get(pk=suggestion.response_ids[0]), to_code=target
     )
@@ -835,4 +840,18 @@ def test_answers_kept_by_hand_leave_the_new_codeframes_suggestions(approved, sta
     big.refresh_from_db()
     assert big.response_ids == ids[1:4] and big.size == 3
     assert not SuggestedCode.objects.filter(pk=small.pk).exists()
+    # A suggestion dismissed in the wave's codeframe left its answers in "Other" on purpose:
+    # coded again, the wave does not offer them again.
+    SuggestedCode.objects.create(
+        codeframe=wave,
+        label="Dismissed",
+        size=3,
+        response_ids=ids[4:7],
+        status=SuggestedCode.Status.DISMISSED,
+    )
+    again = SuggestedCode.objects.create(
+        codeframe=stored, label="Again", size=4, response_ids=ids[4:8]
+    )
+    waves.keep_hand_coding(source=wave, stored=stored)
+    assert not SuggestedCode.objects.filter(pk=again.pk).exists()  # one answer left of it
     assert waves.keep_hand_coding(source=stored, stored=stored)["kept"] == 1
