@@ -44,7 +44,8 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
                 f"code{pluralize(suggested)}.",
             )
         else:
-            messages.success(request, f"Codeframe generated: {codeframe.codes.count()} codes.")
+            codes = codeframe.codes.count()
+            messages.success(request, f"Codeframe generated: {codes} code{pluralize(codes)}.")
         return redirect(codeframe)
     return render(
         request,

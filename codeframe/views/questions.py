@@ -96,7 +96,8 @@ def question_delete(request: HttpRequest, question_id: int) -> HttpResponse:
     except CodeframeError as exc:
         messages.error(request, str(exc))
         return redirect(question)
-    messages.success(request, f"Deleted “{question}” with its answers and codeframes.")
+    wave = f" (wave {question.wave_name})" if question.wave_order else ""
+    messages.success(request, f"Deleted “{question}”{wave} with its answers and codeframes.")
     return redirect(project)
 
 

@@ -197,7 +197,7 @@ CARRY_BACK_TITLES = {
     "moved": "Moved to another net",
     "net_renamed": "Nets renamed",
     "net_added": "Nets added",
-    "added": "Added (accepted suggestions)",
+    "added": "Added (accepted suggestions and codes added by hand)",
     "merged": "Merged",
     "removed": "Deleted",
 }

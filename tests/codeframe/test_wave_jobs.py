@@ -193,6 +193,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
     assert f'Coded with approved codeframe <a href="/codeframes/{codeframe.pk}/">' in page
     assert "Tracker chart" in page
+    assert "<dt>Coding</dt>" in page and "<dt>Clustering</dt>" not in page  # it clustered nothing
 
     tracker = staff_client.get(reverse("codeframe:question-tracker", args=[codeframe.question_id]))
     html = tracker.content.decode()
