@@ -80,7 +80,10 @@ def code_wave(
     `services.import_responses` raises (ImportFailed, TooManyResponses).
     """
     if embed is None:
-        _check_wave(codeframe=codeframe, wave=wave)  # refuse before embedding anything
+        # Refused before anything is embedded (minutes at scale); `start_wave` checks both
+        # again under the tracker's lock.
+        _check_wave(codeframe=codeframe, wave=wave)
+        _wave_place(question=codeframe.question, order=order)
         rows = list(rows)
         texts = {row.text for row in rows if row.text.strip()}
         texts.update(t for ts in approved_examples(codeframe=codeframe).values() for t in ts)

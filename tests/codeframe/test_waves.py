@@ -643,13 +643,15 @@ def test_code_wave_embeds_before_it_takes_the_write_lock(codeframe, monkeypatch)
     monkeypatch.setattr(waves.coding, "embed_answers", spy)
     waves.code_wave(codeframe=codeframe, rows=rows(NEXT_WAVE), wave="2027-01")
     assert seen[0][0] is False and seen[0][1] >= len([t for t in NEXT_WAVE if t.strip()])
+    with pytest.raises(InvalidEdit, match="Wave number 2 is not free"):  # nor a place taken
+        waves.code_wave(codeframe=codeframe, rows=rows(["Never embedded"]), wave="2027-02", order=2)
     with pytest.raises(NotApproved):  # refused before anything is embedded
         waves.code_wave(
             codeframe=waves.approve_codeframe(codeframe=codeframe, approved=False),
             rows=rows(["Never embedded"]),
             wave="2027-02",
         )
-    assert len(seen) == 2  # the first call's two embeddings, none for the refused one
+    assert len(seen) == 2  # the first call's two embeddings, none for the refused ones
 
 
 def test_a_suggestion_is_never_coded_with_another_frames_code(approved):
