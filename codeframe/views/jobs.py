@@ -55,8 +55,9 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         {
             "job": job,
             "question": job.question,
-            # A generation retried (or queued again) since: no Retry (`jobs.retry_job`).
-            "later": jobs.later_job(job) if job.kind == job.Kind.GENERATE else None,
+            # A job retried (or a generation queued again, a wave coded again) since: no Retry,
+            # which `jobs.retry_job` would refuse (a wave is coded once at a time).
+            "later": jobs.later_job(job),
             **roles_of(request.user, job.question.project_id),
         },
     )

@@ -575,7 +575,9 @@ def test_the_first_waves_answers_are_not_replaced_while_a_later_wave_exists(appr
     assert retried.state == GenerationJob.State.DONE
 
 
-def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approved, settings):
+def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(
+    approved, settings, client, staff_user
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     waves.approve_codeframe(codeframe=approved, approved=False)
@@ -585,6 +587,11 @@ def test_a_wave_queued_before_approval_was_withdrawn_is_not_coded_with_it(approv
     waves.approve_codeframe(codeframe=approved)
     done = jobs.run_job(job_id=jobs.retry_job(job=failed).pk)
     assert done.state == GenerationJob.State.DONE and done.codeframe.coded_with == approved
+    # The failed job's page no longer offers a Retry the wave coded since would refuse.
+    client.force_login(staff_user)
+    page = client.get(failed.get_absolute_url()).content.decode()
+    assert 'id="job-later"' in page and f"job {done.pk}" in page
+    assert reverse("codeframe:job-retry", args=[failed.pk]) not in page
 
 
 def test_a_wave_job_retried_is_checked_again(approved, settings, staff_user):
