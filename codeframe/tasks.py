@@ -5,14 +5,22 @@ a string); nothing is pickled."""
 from django_tasks import task
 
 from codeframe import jobs
+from codeframe.exceptions import JobCancelled
 
 
 @task()
 def run_generation(job_id: str) -> str:
     """Run a queued generation job; returns its final state ("deleted" when the job went with
-    its question before it could end)."""
+    its question before it could end). Raises JobCancelled when this run's attempt lost the
+    job to a later one (its worker was taken for dead, then came back): the task row, which
+    the recovery marked failed, stays failed instead of reading successful with the other
+    attempt's state."""
     job = jobs.run_job(job_id=job_id, keep_alive=True)
-    return job.state if job is not None else "deleted"
+    if job is None:
+        return "deleted"
+    if job.superseded:
+        raise JobCancelled(f"job {job_id}: another attempt took it over; this run stored nothing")
+    return job.state
 
 
 @task()

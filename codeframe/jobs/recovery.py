@@ -59,7 +59,9 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
                 )
             job.stage = Stage.WAITING if job.state == State.QUEUED else Stage.FINISHED
             job.finished = None if job.state == State.QUEUED else timezone.now()
-            job.save(update_fields=["state", "stage", "error", "finished"])
+            if job.state == State.QUEUED:
+                job.done = 0  # the next attempt starts over (its batches come from the cache)
+            job.save(update_fields=["state", "stage", "error", "finished", "done"])
             fail_task_row(job.task_id)
             logger.warning("job %s lost its worker: now %s", job.pk, job.state)
         for job in requeue:  # at the turn it had: the front of the queue, as a rule

@@ -49,7 +49,8 @@ def run_job(
     cancelled). What a worker's task calls (with `keep_alive`), and what `generate_codeframe`
     runs in the foreground. A job that is not queued (cancelled, taken by another attempt) is
     left as is. None when the job is gone: its question was deleted (the job row goes with
-    it), before the job ran or while it ran; nothing is stored then.
+    it), before the job ran or while it ran; nothing is stored then. The job's `superseded` is
+    True when this run's attempt lost it to a later one (taken for dead: `recovery`).
 
     `keep_alive` beats the heartbeat from a thread every JOB_TIMEOUT / 4 seconds besides the
     progress reports, so that a long step without reports (clustering 50,000 answers, waiting
@@ -60,6 +61,7 @@ def run_job(
     if job is None:
         logger.info("job %s no longer exists: nothing to run", job_id)
         return None
+    job.superseded = False
     if attempt is None:
         logger.info("job %s is %s: nothing to run", job_id, job.state)
         return job
@@ -84,7 +86,19 @@ def run_job(
                 "was stored. Retry it; if it fails again, the worker's log has the details."
             ),
         )
-    return GenerationJob.objects.filter(pk=job.pk).first()
+    ended = GenerationJob.objects.filter(pk=job.pk).first()
+    if ended is not None:
+        # Queued again, or run or ended by a later attempt: this one was taken for dead.
+        ended.superseded = ended.attempts != attempt or ended.state in GenerationJob.ACTIVE_STATES
+        if ended.superseded:
+            logger.warning(
+                "job %s attempt %d: superseded (now attempt %d, %s); nothing stored by this one",
+                job.pk,
+                attempt,
+                ended.attempts,
+                ended.state,
+            )
+    return ended
 
 
 class _KeepAlive:

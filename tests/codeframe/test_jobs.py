@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -18,7 +19,13 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from codeframe import jobs, selectors, services
-from codeframe.exceptions import ConflictingOptions, JobStateError, NoResponses, QueueFull
+from codeframe.exceptions import (
+    ConflictingOptions,
+    JobCancelled,
+    JobStateError,
+    NoResponses,
+    QueueFull,
+)
 from codeframe.importers import ImportedRow
 from codeframe.jobs import backend as job_backend
 from codeframe.jobs import run as job_run
@@ -205,19 +212,31 @@ def test_a_queued_job_whose_question_was_deleted_has_nothing_to_run(question, da
     assert run_generation.call(str(job.pk)) == "deleted"  # what the worker's task returns
 
 
-def test_a_superseded_attempt_cannot_store(question, database_tasks):
+def test_a_superseded_attempt_cannot_store(question, database_tasks, monkeypatch):
     """A worker thought dead (its job was re-queued and taken by another attempt) that comes
-    back must not store a second codeframe."""
+    back must not store a second codeframe, nor read as a success in the task admin: its task
+    row, which the recovery marked failed, stayed "successful" with the other attempt's
+    state."""
     job = jobs.create_job(question=question)
 
     def taken_over(progress):
         if progress.stage == "storing":
-            GenerationJob.objects.filter(pk=job.pk).update(attempts=2)
+            GenerationJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
 
-    jobs.run_job(job_id=job.pk, on_progress=taken_over)
-    assert not Codeframe.objects.exists()
+    ran = jobs.run_job(job_id=job.pk, on_progress=taken_over)
+    assert ran.superseded and not Codeframe.objects.exists()
     job.refresh_from_db()
     assert job.state == State.RUNNING and job.attempts == 2  # left to its new owner
+
+    # The worker's task says so by failing; one that ran its job to the end does not.
+    real = jobs.run_job
+    monkeypatch.setattr(jobs, "run_job", partial(real, on_progress=taken_over))
+    GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
+    with pytest.raises(JobCancelled, match="another attempt took it over"):
+        run_generation.call(str(job.pk))
+    monkeypatch.setattr(jobs, "run_job", real)
+    GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
+    assert run_generation.call(str(job.pk)) == State.DONE
 
 
 def test_an_unexpected_error_fails_the_job_with_a_message(question, monkeypatch):
@@ -247,11 +266,13 @@ def stale(job: GenerationJob, *, attempts: int = 1) -> GenerationJob:
 
 def test_a_job_whose_worker_died_is_queued_again(question, database_tasks):
     job = stale(jobs.queue_generation(question=question))
+    GenerationJob.objects.filter(pk=job.pk).update(done=8)
     old_task = job.task_id
     DBTaskResult.objects.filter(id=old_task).update(status="RUNNING")
     assert jobs.recover_stale_jobs() == 1
     job.refresh_from_db()
     assert job.state == State.QUEUED and "stopped reporting" in job.error
+    assert job.done == 0  # the next attempt starts over: not "8 of 12" while waiting
     assert "retrying (attempt 2)" in job.error
     assert job.task_id != old_task and DBTaskResult.objects.get(id=job.task_id).status == "READY"
     assert DBTaskResult.objects.get(id=old_task).status == "FAILED"
