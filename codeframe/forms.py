@@ -37,7 +37,8 @@ class ImportForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
         strip=False,
-        help_text="One answer per line.",
+        help_text="One answer per line, numbered 1, 2, 3… as respondent ids: to merge the "
+        "codes back onto the survey file by its ids, upload the file instead.",
     )
     replace = forms.BooleanField(
         required=False,
@@ -188,7 +189,8 @@ class WaveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
         required=False,
         strip=False,
-        help_text="One answer per line.",
+        help_text="One answer per line, numbered 1, 2, 3… as respondent ids: to merge the "
+        "codes back onto the survey file by its ids, upload the file instead.",
     )
     order = forms.TypedChoiceField(
         label="Place",

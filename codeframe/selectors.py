@@ -416,7 +416,19 @@ class ReviewQueue:
     checked: int  # coded answers whose coding an analyst set or confirmed
 
 
-def least_sure_answers(*, codeframe: Codeframe, limit: int = 200) -> ReviewQueue:
+def checked_count(*, codeframe: Codeframe) -> int:
+    """How many of the codeframe's answers an analyst coded, confirmed or left uncoded by hand
+    (`HandCoded`)."""
+    return HandCoded.objects.filter(codeframe=codeframe).count()
+
+
+# The review page's rows at a time: each has a Move menu of every code, and "All of these are
+# right" confirms what the page lists, so a page an analyst reads through (200 rows were 0.5 MB
+# and 16,000 px, with that button at the bottom). Checked ones leave; the next come up.
+REVIEW_PAGE = 50
+
+
+def least_sure_answers(*, codeframe: Codeframe, limit: int = REVIEW_PAGE) -> ReviewQueue:
     """The coded answers of the codeframe that no analyst has checked yet (`HandCoded`), by the
     confidence of their primary code, lowest first (ties in import order): where a draft's or a
     wave's mistakes gather (bench/waves.py, 5 seeds: of the least sure fifth of a wave's coded

@@ -265,7 +265,7 @@ def test_generate_then_the_codeframe_page(staff_client, question):
     for code in codeframe.codes.all():
         assert code.label in page or code.label.replace("'", "&#x27;") in page
     assert "Cache hits / misses" not in page  # operators only: test_api
-    assert "Embedding" in page and "Clustering" in page
+    assert "<dt>Took</dt>" in page and "Clustering" not in page  # the steps too
     assert "export.csv?layout=list" in page and "export.xlsx" in page
     assert page.count("Delete this codeframe") == 1
 

@@ -4,6 +4,7 @@ frame, code a wave, decide on suggested codes, read the tracker chart and its CS
 import tempfile
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -19,8 +20,10 @@ from codeframe.models import (
     Assignment,
     Codeframe,
     GenerationJob,
+    Membership,
     Question,
     Response,
+    Role,
     SuggestedCode,
 )
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
@@ -171,6 +174,11 @@ def test_the_wave_form_warns_when_a_file_has_no_respondent_ids(staff_client, app
 def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe):
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert "Approve this codeframe" in page and "Code a new wave" not in page
+    # Approving is a second step that says what is approved: how much is uncoded, unchecked.
+    overview = selectors.codeframe_overview(codeframe=codeframe)
+    share = round(100 * overview.uncoded / overview.base)
+    said = f"{overview.uncoded} of {overview.base} answers ({share}%) left uncoded, 0 checked"
+    assert said in page and '<dd id="checked-count">0 of' in page
     staff_client.post(reverse("codeframe:codeframe-approve", args=[codeframe.pk]))
     page = staff_client.get(codeframe.get_absolute_url()).content.decode()
     assert "Approved" in page and "Code a new wave" in page
@@ -193,7 +201,13 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     page = staff_client.get(wave_frame.get_absolute_url()).content.decode()
     assert f'Coded with approved codeframe <a href="/codeframes/{codeframe.pk}/">' in page
     assert "Tracker chart" in page
-    assert "<dt>Coding</dt>" in page and "<dt>Clustering</dt>" not in page  # it clustered nothing
+    assert "<dt>Took</dt>" in page and "<dt>Coding</dt>" not in page  # steps: operators'
+    operator = get_user_model().objects.create_user("operator", is_staff=True)
+    Membership.objects.create(project=codeframe.question.project, user=operator, role=Role.VIEWER)
+    staff_client.force_login(operator)
+    timed = staff_client.get(wave_frame.get_absolute_url()).content.decode()
+    assert "<dt>Coding</dt>" in timed and "<dt>Clustering</dt>" not in timed  # none clustered
+    staff_client.force_login(get_user_model().objects.get(username="analyst"))
 
     tracker = staff_client.get(reverse("codeframe:question-tracker", args=[codeframe.question_id]))
     html = tracker.content.decode()
@@ -863,3 +877,21 @@ def test_answers_kept_by_hand_leave_the_new_codeframes_suggestions(approved, sta
     waves.keep_hand_coding(source=wave, stored=stored)
     assert not SuggestedCode.objects.filter(pk=again.pk).exists()  # one answer left of it
     assert waves.keep_hand_coding(source=stored, stored=stored)["kept"] == 1
+
+
+def test_a_waves_page_says_why_no_new_code_is_suggested(approved, staff_client):
+    """A wave with answers left uncoded and no suggestion read "0 suggested new codes" after
+    the form had promised groups: the page says a suggestion needs answers alike, and where
+    the uncoded answers are coded."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    for suggestion in selectors.pending_suggestions(codeframe=wave):
+        waves.dismiss_suggestion(suggestion=suggestion)
+    coded = Assignment.objects.filter(codeframe=wave, is_primary=True).first()
+    services.uncode_response(response=coded.response, codeframe=wave)
+    page = staff_client.get(wave.get_absolute_url()).content.decode()
+    uncoded = selectors.codeframe_overview(codeframe=wave).uncoded
+    assert f'id="no-suggestions">{uncoded} answer' in page
+    assert "a suggestion needs 3 or more answers alike" in page
+    assert (
+        'id="no-suggestions"' not in staff_client.get(approved.get_absolute_url()).content.decode()
+    )

@@ -161,7 +161,9 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.fill("#id_password", ADMIN_PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url(re.compile(rf".*/codeframes/{codeframe_id}/$"))
-    page.click("text=Approve this codeframe")
+    page.click("text=Approve this codeframe")  # opens the second step, which says what it is
+    assert "checked by hand" in page.inner_text("#approve-state")
+    page.click("#approve button")
     page.click("text=Code a new wave")
     page.fill("#id_wave", "2027-02")
     second_wave = [f"{text} (again)" for text in first_wave[:40]] + [
@@ -208,7 +210,7 @@ def test_tracker_journey_in_chromium(own_redis, gunicorn_server, browser_page, a
     page.click("#review-link")
     page.wait_for_url(re.compile(r".*/codeframes/\d+/review/$"))
     rows = page.locator("#review-table tbody tr")
-    sure = [float(t) for t in rows.locator("td:nth-child(4)").all_inner_texts()]
+    sure = [float(t.rstrip("%")) for t in rows.locator("td:nth-child(4)").all_inner_texts()]
     assert sure and sure == sorted(sure)
     assert_accessible(page, "review page")
     before = rows.locator("td:nth-child(2)").all_inner_texts()
