@@ -206,7 +206,8 @@ def get_response(*, codeframe: Codeframe, response_id: int) -> Response:
 @dataclass
 class CodeRow:
     code: Code
-    share: float  # code.size (answers with it as primary code) of the answers coded, 0..1
+    share: float  # code.size (answers with it as primary code) of the answers coded (less
+    # `CodeframeOverview.late`), 0..1
     # Answers carrying the code at all (primary or second), and their share of all answers:
     # what the tracker and the SPSS file count (a multi-coded answer counts for each code).
     mentions: int = 0
@@ -246,11 +247,16 @@ class CodeframeOverview:
     def base(self) -> int:
         return self.total - self.late
 
+    @property
+    def uncoded_share(self) -> float:
+        return self.uncoded / self.base if self.base else 0.0
+
 
 def late_responses(*, codeframe: Codeframe) -> QuerySet[Response]:
     """The answers imported after the codeframe was made and not coded since (late fieldwork;
     `CodedResponse.late`): not coded, which is not "fits no code"; coding one, or leaving it
-    uncoded by hand, codes it."""
+    uncoded by hand, codes it (deleting the code it was given by hand undoes that: it is not
+    coded again until someone codes it)."""
     through = codeframe.coded_through
     if through is None:
         return Response.objects.none()
@@ -258,6 +264,7 @@ def late_responses(*, codeframe: Codeframe) -> QuerySet[Response]:
         Response.objects.filter(question_id=codeframe.question_id, pk__gt=through)
         .exclude(assignments__codeframe=codeframe)
         .exclude(_by_hand(codeframe.pk))
+        .order_by()
     )
 
 
@@ -463,14 +470,16 @@ def coded_answers(*, codeframe: Codeframe, response_ids: list[int]) -> list[Code
 
 def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Response]:
     """Answers of the codeframe's question without a primary code in it (at most `limit`), in
-    import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand."""
+    import order: the "Other" pile an analyst codes by hand; `by_hand`: left uncoded by hand;
+    `late`: imported since the codeframe was made, not coded yet (`late_responses`)."""
     primary = Assignment.objects.filter(
         codeframe=codeframe, response=OuterRef("pk"), is_primary=True
     )
+    late = late_responses(codeframe=codeframe).filter(pk=OuterRef("pk"))
     return list(
         Response.objects.filter(question_id=codeframe.question_id)
         .exclude(Exists(primary))
-        .annotate(by_hand=_by_hand(codeframe.pk))
+        .annotate(by_hand=_by_hand(codeframe.pk), late=Exists(late))
         .order_by("position")[:limit]
     )
 

@@ -175,11 +175,13 @@ class CodeSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(source="code.kind", choices=CODE_KINDS)
     keywords = serializers.ListField(source="code.keywords", child=serializers.CharField())
     size = serializers.IntegerField(source="code.size", help_text="Answers with it as primary.")
-    share = serializers.FloatField(help_text="size / all answers of the question")
+    share = serializers.FloatField(
+        help_text="size / the answers coded: all the question's but the codeframe's `late` ones"
+    )
     mentions = serializers.IntegerField(
         help_text="Answers carrying it at all (primary or second): what the tracker counts."
     )
-    mention_share = serializers.FloatField(help_text="mentions / all answers of the question")
+    mention_share = serializers.FloatField(help_text="mentions / the answers coded (as `share`)")
     asked = serializers.BooleanField(
         help_text="False for a code carried back into this frame after its answers were "
         "coded: not asked in this wave, so its figures here mean nothing (not 0)."

@@ -15,9 +15,10 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     workbook = Workbook(write_only=True)
     overview = codeframe_overview(codeframe=codeframe)
     sheet = workbook.create_sheet("Codeframe")
-    # size / share: answers with the code as primary (with "Uncoded" they add up to all
-    # answers); mentions / mention share: answers carrying it at all, as the tracker and the
-    # SPSS file count them.
+    # size / share: answers with the code as primary (with "Uncoded" they add up to the answers
+    # coded: all but those imported since, not coded yet, counted on a row of their own);
+    # mentions / mention share: answers carrying it at all, as the tracker and the SPSS file
+    # count them.
     header = ["net", "code", "label", "kind", "keywords", "size", "share"]
     sheet.append([*header, "mentions", "mention share", "examples"])
     for net in overview.nets:
@@ -48,7 +49,7 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                     ],
                 )
             )
-    uncoded_share = _percent(sheet, overview.uncoded / overview.base) if overview.base else None
+    uncoded_share = _percent(sheet, overview.uncoded_share) if overview.base else None
     sheet.append(
         _xlsx_cells(
             sheet, ["", "", "Uncoded", "", "", overview.uncoded, uncoded_share, None, None, ""]

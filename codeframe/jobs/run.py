@@ -66,18 +66,21 @@ def run_job(
         logger.info("job %s is %s: nothing to run", job_id, job.state)
         return job
     schedule_watchdog(job)
+    owned = True  # whether this attempt ended the job (a DONE store ends it, or rolls back)
     try:
         with _KeepAlive(job.pk, attempt) if keep_alive else contextlib.nullcontext():
             _run(job, attempt=attempt, on_progress=on_progress)
     except JobCancelled:
-        _finish(job, attempt=attempt, state=State.CANCELLED, error="Cancelled while running.")
+        owned = _finish(
+            job, attempt=attempt, state=State.CANCELLED, error="Cancelled while running."
+        )
     except CodeframeError as exc:
-        _finish(job, attempt=attempt, state=State.FAILED, error=str(exc))
+        owned = _finish(job, attempt=attempt, state=State.FAILED, error=str(exc))
     except Exception as exc:
         # Any other error is a bug or an outage: the job must still end (failed, with a message
         # a person can act on) instead of staying "running"; the traceback goes to the log.
         logger.exception("job %s failed", job_id)
-        _finish(
+        owned = _finish(
             job,
             attempt=attempt,
             state=State.FAILED,
@@ -88,8 +91,9 @@ def run_job(
         )
     ended = GenerationJob.objects.filter(pk=job.pk).first()
     if ended is not None:
-        # Queued again, or run or ended by a later attempt: this one was taken for dead.
-        ended.superseded = ended.attempts != attempt or ended.state in GenerationJob.ACTIVE_STATES
+        # Queued again, run or ended by a later attempt, or given up by the recovery: this one
+        # was taken for dead.
+        ended.superseded = not owned
         if ended.superseded:
             logger.warning(
                 "job %s attempt %d: superseded (now attempt %d, %s); nothing stored by this one",
@@ -317,10 +321,11 @@ def _finish(
     state: str,
     error: str = "",
     codeframe: Codeframe | None = None,
-) -> None:
-    """End this attempt of the job. For DONE, refuse (JobCancelled) if the attempt lost the job
-    meanwhile, so the surrounding store rolls back. A cancelled or superseded attempt leaves the
-    row to whoever owns it now; a job deleted with its question has nothing left to end."""
+) -> bool:
+    """End this attempt of the job; whether it could (it still owned the job, or the job is
+    gone). For DONE, refuse (JobCancelled) if the attempt lost the job meanwhile, so the
+    surrounding store rolls back. A superseded attempt leaves the row to whoever owns it now
+    (or to the recovery's verdict); a job deleted with its question has nothing left to end."""
     with transaction.atomic():
         locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
@@ -328,12 +333,12 @@ def _finish(
             if state == State.DONE:
                 raise JobCancelled(f"job {job.pk} was deleted ({gone}) before storing")
             logger.info("job %s attempt %d: it was deleted (%s)", job.pk, attempt, gone)
-            return
+            return True
         owns = locked.state == State.RUNNING and locked.attempts == attempt
         if state == State.DONE and (not owns or locked.cancel_requested):
             raise JobCancelled(f"job {job.pk} attempt {attempt} lost the job before storing")
         if not owns:
-            return
+            return False
         if locked.cancel_requested and state != State.DONE:
             state, error = State.CANCELLED, error or "Cancelled while running."
         locked.state, locked.stage = state, Stage.FINISHED
@@ -346,3 +351,4 @@ def _finish(
             update_fields=["state", "stage", "error", "codeframe", "finished", "heartbeat", "done"]
         )
     logger.info("job %s attempt %d: %s%s", job.pk, attempt, state, f" ({error})" if error else "")
+    return True

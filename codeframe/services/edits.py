@@ -424,7 +424,8 @@ def _examples_among(examples: list[str], response_ids: list[int]) -> list[str]:
     hand since would show the analyst what the suggestion no longer takes."""
     texts = dict(Response.objects.filter(pk__in=response_ids).values_list("pk", "text"))
     left = [texts[pk] for pk in response_ids if pk in texts]
-    kept = [text for text in examples if text in set(left)]
+    still = set(left)
+    kept = [text for text in examples if text in still]
     for text in left:
         if len(kept) >= len(examples):
             break

@@ -127,7 +127,7 @@ def codeframe_uncoded(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         {
             "codeframe": codeframe,
             "responses": selectors.uncoded_responses(codeframe=codeframe),
-            "uncoded": selectors.codeframe_overview(codeframe=codeframe).uncoded,
+            "overview": selectors.codeframe_overview(codeframe=codeframe),
             "move_form": MoveForm(codeframe=codeframe),
             **roles_of(request.user, codeframe.question.project_id),
         },

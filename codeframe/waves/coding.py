@@ -435,11 +435,24 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     Assignment.objects.filter(codeframe=stored, response_id__in=kept).delete()
     Assignment.objects.bulk_create(assignments)
     mark_hand_coded(codeframe_id=stored.pk, response_ids=kept)
-    dismissed = source.suggestions.filter(status=SuggestedCode.Status.DISMISSED)
+    dismissed = list(source.suggestions.filter(status=SuggestedCode.Status.DISMISSED))
     drop_from_suggestions(
         codeframe_id=stored.pk,
-        response_ids={pk for ids in dismissed.values_list("response_ids", flat=True) for pk in ids},
+        response_ids={pk for suggestion in dismissed for pk in suggestion.response_ids},
     )
+    if source.pk != stored.pk:  # and recorded there, so the next coding again keeps them out
+        SuggestedCode.objects.bulk_create(
+            SuggestedCode(
+                codeframe=stored,
+                label=s.label,
+                keywords=s.keywords,
+                examples=s.examples,
+                size=s.size,
+                response_ids=s.response_ids,
+                status=SuggestedCode.Status.DISMISSED,
+            )
+            for s in dismissed
+        )
     if kept:
         refresh_sizes(codeframe=stored)
     return {"from": source.pk, "kept": len(kept), "not_kept": lost}

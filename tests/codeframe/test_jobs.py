@@ -228,6 +228,14 @@ def test_a_superseded_attempt_cannot_store(question, database_tasks, monkeypatch
     job.refresh_from_db()
     assert job.state == State.RUNNING and job.attempts == 2  # left to its new owner
 
+    def given_up(progress):  # the recovery failed the job: its last attempt, it thought
+        if progress.stage == "storing":
+            GenerationJob.objects.filter(pk=job.pk).update(state=State.FAILED)
+
+    GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
+    ran = jobs.run_job(job_id=job.pk, on_progress=given_up)
+    assert ran.superseded and ran.state == State.FAILED and not Codeframe.objects.exists()
+
     # The worker's task says so by failing; one that ran its job to the end does not.
     real = jobs.run_job
     monkeypatch.setattr(jobs, "run_job", partial(real, on_progress=taken_over))

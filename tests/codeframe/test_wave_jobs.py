@@ -26,6 +26,7 @@ from codeframe.models import (
     Role,
     SuggestedCode,
 )
+from codeframe.templatetags.codeframe_numbers import percent
 from tests.codeframe.test_waves import NEXT_WAVE, frame_shape, rows, suggestion_of
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +177,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     assert "Approve this codeframe" in page and "Code a new wave" not in page
     # Approving is a second step that says what is approved: how much is uncoded, unchecked.
     overview = selectors.codeframe_overview(codeframe=codeframe)
-    share = round(100 * overview.uncoded / overview.base)
+    share = percent(overview.uncoded_share)
     said = f"{overview.uncoded} of {overview.base} answers ({share}%) left uncoded, 0 checked"
     assert said in page and '<dd id="checked-count">0 of' in page
     staff_client.post(reverse("codeframe:codeframe-approve", args=[codeframe.pk]))
@@ -872,10 +873,13 @@ def test_answers_kept_by_hand_leave_the_new_codeframes_suggestions(approved, sta
         status=SuggestedCode.Status.DISMISSED,
     )
     again = SuggestedCode.objects.create(
-        codeframe=stored, label="Again", size=4, response_ids=ids[4:8]
+        codeframe=stored, label="Again", size=4, response_ids=[*ids[4:7], ids[0]]
     )
     waves.keep_hand_coding(source=wave, stored=stored)
-    assert not SuggestedCode.objects.filter(pk=again.pk).exists()  # one answer left of it
+    assert not SuggestedCode.objects.filter(pk=again.pk).exists()  # too few answers left
+    # ... nor the next time the wave is coded again, from the frame coded again.
+    dismissed = stored.suggestions.get(status=SuggestedCode.Status.DISMISSED)
+    assert dismissed.response_ids == ids[4:7]
     assert waves.keep_hand_coding(source=stored, stored=stored)["kept"] == 1
 
 
@@ -891,7 +895,7 @@ def test_a_waves_page_says_why_no_new_code_is_suggested(approved, staff_client):
     page = staff_client.get(wave.get_absolute_url()).content.decode()
     uncoded = selectors.codeframe_overview(codeframe=wave).uncoded
     assert f'id="no-suggestions">{uncoded} answer' in page
-    assert "a suggestion needs 3 or more answers alike" in page
+    assert "a suggestion needs 3 or more answers alike, and one dismissed" in page
     assert (
         'id="no-suggestions"' not in staff_client.get(approved.get_absolute_url()).content.decode()
     )

@@ -420,7 +420,11 @@ def test_answers_imported_into_a_coded_wave_stay_out_of_its_base_until_coded(app
     page = client.get(reverse("codeframe:question-tracker", args=[approved.question_id]))
     assert "2 imported since, not coded yet" in page.content.decode()
     detail = client.get(reverse("codeframe:codeframe-detail", args=[wave.pk])).content.decode()
-    assert 'id="late-answers">2 ' in detail
+    uncoded_page = reverse("codeframe:codeframe-uncoded", args=[wave.pk])
+    assert f'id="late-answers"><a href="{uncoded_page}">2</a>' in detail  # where to code them
+    listed = client.get(uncoded_page).content.decode()
+    assert 'id="late-count">2 more were imported since' in listed
+    assert listed.count("(imported since, not coded yet)") == 2
 
 
 def _written(content: bytes) -> str:
