@@ -14,6 +14,7 @@ from codeframe.generation import CodeframeDraft, generate_codeframe
 from embeddings.services import embed_texts
 
 BANKING77 = Path(__file__).resolve().parents[2] / "data" / "banking77_test.csv"
+DATA = Path(__file__).resolve().parent / "data"
 
 # Vectors of every text embedded so far in this process: the model is loaded once per process,
 # but each test gets an empty embeddings cache.
@@ -579,3 +580,19 @@ def test_a_net_no_shared_phrase_names_is_named_by_its_codes(real_model):
         if len(net.code_ids) > 1:
             assert net.label not in labels.values()
     assert "Staff / Station" in {net.label for net in draft.nets}
+
+
+def test_an_off_topic_remark_ward_put_in_a_cohesive_code_is_left_uncoded(real_model):
+    """A long-tailed BANKING77 resample of 120 answers (seed 101, made for a quality review:
+    small intents, non-answers, short answers, three off-topic remarks). Ward put "It's been
+    raining all week" (twice) and a football result into a contactless-payments code cohesive
+    enough to keep; each is far from that code's centroid (step 9 of `cluster_themes`)."""
+    with (DATA / "long_tail_with_remarks.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    texts, gold = [r["text"] for r in rows], [r["code"] for r in rows]
+    draft = generate_codeframe(texts, vectors=embed(texts))
+    assert_valid(draft, len(texts))
+    remarks = [a for a, g in zip(draft.assignments, gold, strict=True) if g == "(off-topic)"]
+    assert len(remarks) == 3 and remarks == [[], [], []]
+    themes = [a for a, g in zip(draft.assignments, gold, strict=True) if not g.startswith("(")]
+    assert sum(not a for a in themes) <= 1  # the themes' answers stay coded
