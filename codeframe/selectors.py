@@ -480,7 +480,9 @@ def uncoded_responses(*, codeframe: Codeframe, limit: int = 500) -> list[Respons
         Response.objects.filter(question_id=codeframe.question_id)
         .exclude(Exists(primary))
         .annotate(by_hand=_by_hand(codeframe.pk), late=Exists(late))
-        .order_by("position")[:limit]
+        # The late ones first: the page says they are marked below, and they have the highest
+        # positions, past `limit` in a big "Other" pile.
+        .order_by("-late", "position")[:limit]
     )
 
 

@@ -323,9 +323,10 @@ def _finish(
     codeframe: Codeframe | None = None,
 ) -> bool:
     """End this attempt of the job; whether it could (it still owned the job, or the job is
-    gone). For DONE, refuse (JobCancelled) if the attempt lost the job meanwhile, so the
-    surrounding store rolls back. A superseded attempt leaves the row to whoever owns it now
-    (or to the recovery's verdict); a job deleted with its question has nothing left to end."""
+    gone), or had (it stored the job's codeframe, and failed after the commit). For DONE,
+    refuse (JobCancelled) if the attempt lost the job meanwhile, so the surrounding store rolls
+    back. A superseded attempt leaves the row to whoever owns it now (or to the recovery's
+    verdict); a job deleted with its question has nothing left to end."""
     with transaction.atomic():
         locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
@@ -337,8 +338,8 @@ def _finish(
         owns = locked.state == State.RUNNING and locked.attempts == attempt
         if state == State.DONE and (not owns or locked.cancel_requested):
             raise JobCancelled(f"job {job.pk} attempt {attempt} lost the job before storing")
-        if not owns:
-            return False
+        if not owns:  # this attempt's own DONE stands (an error after its store committed)
+            return locked.state == State.DONE and locked.attempts == attempt
         if locked.cancel_requested and state != State.DONE:
             state, error = State.CANCELLED, error or "Cancelled while running."
         locked.state, locked.stage = state, Stage.FINISHED

@@ -247,6 +247,23 @@ def test_a_superseded_attempt_cannot_store(question, database_tasks, monkeypatch
     assert run_generation.call(str(job.pk)) == State.DONE
 
 
+def test_an_error_after_the_store_committed_is_no_superseded_attempt(
+    question, database_tasks, monkeypatch
+):
+    """The codeframe and "done" landed together; an error after that commit (a progress
+    callback, a figures update) must not make the attempt read as superseded, nor fail its
+    task."""
+    real = job_run.store_codeframe
+
+    def store_then_fail(**kwargs):
+        real(**kwargs)
+        raise RuntimeError("after the commit")
+
+    monkeypatch.setattr(job_run, "store_codeframe", store_then_fail)
+    ran = jobs.run_job(job_id=jobs.create_job(question=question).pk)
+    assert ran.state == State.DONE and not ran.superseded and Codeframe.objects.count() == 1
+
+
 def test_an_unexpected_error_fails_the_job_with_a_message(question, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -425,6 +425,11 @@ def test_answers_imported_into_a_coded_wave_stay_out_of_its_base_until_coded(app
     listed = client.get(uncoded_page).content.decode()
     assert 'id="late-count">2 more were imported since' in listed
     assert listed.count("(imported since, not coded yet)") == 2
+    # First, not past the page's 500 after a big "Other" pile of earlier answers.
+    coded = Assignment.objects.filter(codeframe=wave, is_primary=True).first().response
+    services.uncode_response(response=coded, codeframe=wave)
+    first = selectors.uncoded_responses(codeframe=wave, limit=2)
+    assert [r.respondent_id for r in first] == ["LATE1", "LATE2"]
 
 
 def _written(content: bytes) -> str:
