@@ -220,7 +220,7 @@ def cluster_themes(
     if not n_codes:  # a number of codes asked for is kept
         fit = np.einsum("ij,ij->i", x[coded], cents[labels[coded]])
         labels[np.flatnonzero(coded)[fit < DETACH_SIMILARITY]] = -1
-        params.update(detached=int((fit < DETACH_SIMILARITY).sum()))
+        params.update(detached=int((fit < DETACH_SIMILARITY).sum()))  # distinct answers
         coded = labels >= 0
     used, labels[coded] = np.unique(labels[coded], return_inverse=True)
     return Clusters(labels, cents[used], params)
