@@ -240,10 +240,9 @@ EXPECTED = {
     "questions/<int:question_id>/tracker/": (OBJ_READ, ALL_405),
     "questions/<int:question_id>/wave/": (ALL_405, OBJ_EDIT),  # no name: a message
     "codeframes/<int:codeframe_id>/approve/": (ALL_405, OBJ_EDIT),
-    "codeframes/<int:codeframe_id>/waves/new/": (
-        (LOGIN, 404, 404, 403, 200, 200, 200),
-        (LOGIN, 404, 404, 403, 200, 200, 200),  # the form again: no wave label or answers
-    ),
+    # "Client A"'s codeframe is not approved, so it codes no wave: analysts are sent back to it
+    # with the reason before they fill the form in.
+    "codeframes/<int:codeframe_id>/waves/new/": (OBJ_EDIT, OBJ_EDIT),
     # "Client A"'s codeframe is no wave's: analysts are sent back to it with a message.
     "codeframes/<int:codeframe_id>/carry-back/": (OBJ_EDIT, OBJ_EDIT),
     "codeframes/<int:codeframe_id>/recode/": (ALL_405, OBJ_EDIT),  # likewise, with a message
