@@ -323,6 +323,13 @@ def asked_codes(*, codeframe: Codeframe) -> set[int]:
     return numbers
 
 
+def asked_among(*, codeframe: Codeframe, mentions: dict[int, int]) -> set[int]:
+    """`asked_codes` from the codeframe's codes' numbers and mentions (answers carrying each),
+    for a caller that has read them already (the tracker, for every wave at once)."""
+    later = set(codeframe.params.get(CARRIED_IN, ())) & mentions.keys()
+    return {number for number, n in mentions.items() if number not in later or n > 0}
+
+
 @dataclass(frozen=True)
 class CodedResponse:
     response_id: int

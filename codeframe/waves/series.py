@@ -120,11 +120,14 @@ def tracker_series(*, question: Question) -> TrackerSeries | None:
     waves were coded with (the earliest such wave when there were several), and every frame
     coded from one of these (`coded_with`, through approved wave frames). None until a wave is
     coded. A codeframe generated afresh on any wave has numbers of its own and is not in it."""
-    rows = list(
-        Codeframe.objects.filter(question__in=tracker_questions(question=question)).values_list(
-            "pk", "coded_with_id", "question_id", "created"
-        )
-    )
+    rows = Codeframe.objects.filter(question__in=tracker_questions(question=question))
+    return _series(rows.values_list("pk", "coded_with_id", "question_id", "created"), question)
+
+
+def _series(rows, question: Question) -> TrackerSeries | None:
+    """`tracker_series` from the (pk, coded_with_id, question_id, created) of every codeframe of
+    the question's tracker."""
+    rows = list(rows)
     root = tracker_root(question).pk
     on_root = {pk for pk, _, question_id, _ in rows if question_id == root}
     coded = sorted((created, pk, parent) for pk, parent, _, created in rows if parent in on_root)
@@ -145,27 +148,37 @@ def tracker_waves(*, question: Question) -> list[TrackerWave]:
     with, else the wave's coded frame (the newest when it was coded again), else None (not
     coded yet). A codeframe generated afresh on a wave has numbers of its own and never stands
     for it, even approved. Before any wave is coded, the first wave's is its newest approved
-    codeframe, else its newest. A wave without a label is known by its order."""
-    series = tracker_series(question=question)
+    codeframe, else its newest. A wave without a label is known by its order. Two queries
+    however many waves: every page of a wave reads it."""
+    questions = tracker_questions(question=question)
+    frames = list(
+        Codeframe.objects.filter(question__in=questions)
+        .annotate(coded_later=Exists(Codeframe.objects.filter(coded_with=OuterRef("pk"))))
+        .defer("timings")
+    )
+    series = _series(((f.pk, f.coded_with_id, f.question_id, f.created) for f in frames), question)
     root = tracker_root(question)
     found = []
-    for position, wave_question in enumerate(tracker_questions(question=question), 1):
-        frames = wave_question.codeframes.all()
+    for position, wave_question in enumerate(questions, 1):
+        own = [f for f in frames if f.question_id == wave_question.pk]
         if series is not None:
-            frames = frames.filter(pk__in=series.frames)
+            own = [f for f in own if f.pk in series.frames]
         elif wave_question.pk != root.pk:
-            frames = frames.none()  # no wave coded from the first one yet: none is in it
-        frames = frames.annotate(
-            coded_later=Exists(Codeframe.objects.filter(coded_with=OuterRef("pk"))),
-            is_wave=Q(coded_with__isnull=False),
-        ).order_by("-approved", "-coded_later", "-is_wave", "-created", "-id")
+            own = []  # no wave coded from the first one yet: none is in it
+        counted = max(
+            own,
+            key=lambda f: (f.approved, f.coded_later, f.coded_with_id is not None, f.created, f.pk),
+            default=None,
+        )
+        if counted is not None:
+            counted.question = wave_question
         number = wave_question.wave_order or position
         found.append(
             TrackerWave(
                 question=wave_question,
                 number=number,
                 label=wave_question.wave_label or str(number),
-                codeframe=frames.select_related("question").first(),
+                codeframe=counted,
             )
         )
     return found

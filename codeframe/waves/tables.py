@@ -11,8 +11,8 @@ from typing import NamedTuple
 from django.db.models import Count
 
 from codeframe import tracker as tracker_stats
-from codeframe.models import Assignment, Codeframe, Question
-from codeframe.selectors import asked_codes, late_responses, merge_holder
+from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
+from codeframe.selectors import asked_among, late_responses, merge_holder
 from codeframe.waves.series import tracker_waves
 
 # The one row of `TrackerTables.uncoded`: answers without a code (the codeframe page's
@@ -47,11 +47,12 @@ def tracker_tables(*, question: Question) -> TrackerTables:
     generated_before = None
     found = tracker_waves(question=question)
     merges = _merges(w.codeframe for w in found if w.codeframe is not None)
+    read = _Figures([w.codeframe for w in found if w.codeframe is not None], found)
     panel = None  # the previous wave's respondents, when it is coded
     for wave in found:
         label, frame = wave.label, wave.codeframe
         if frame is None:  # not coded yet: its base, no shares, no change into the next wave
-            base = wave.question.responses.count()
+            base = read.answers.get(wave.question.pk, 0)
             for kept in (code_waves, net_waves, uncoded_waves):
                 kept.append(
                     tracker_stats.WaveCounts(label, base, {}, present=frozenset(), coded=False)
@@ -63,28 +64,23 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         overlaps = panel.overlaps(before) if before is not None else (None, None, None)
         # Answers imported since the wave was coded are nobody's coding yet: not in the base
         # (system-missing in the SPSS file), nor among the answers no code fits.
-        base = frame.question.responses.count() - len(late)
-        rows = frame.codes.annotate(n=Count("assignments")).values_list("number", "label", "n")
-        counts = {}
-        for number, code_label, n in rows.order_by("number"):
-            counts[number] = n
-            codes[number] = code_label
-        coded = frame.question.responses.filter(
-            assignments__codeframe=frame, assignments__is_primary=True
-        )
+        base = read.answers.get(frame.question_id, 0) - len(late)
+        frame_codes = read.codes.get(frame.pk, [])
+        counts = {number: n for number, _, _, n in frame_codes}
+        codes.update((number, code_label) for number, code_label, _, _ in frame_codes)
         generated = frame.coded_with_id is None
         uncoded_waves.append(
             tracker_stats.WaveCounts(
                 label,
                 base,
-                {UNCODED: base - coded.distinct().count()},
+                {UNCODED: base - read.coded.get(frame.pk, 0)},
                 follows=generated_before in (None, generated),
                 overlap=overlaps[2],
                 late=len(late),
             )
         )
         generated_before = generated
-        asked = asked_codes(codeframe=frame)
+        asked = asked_among(codeframe=frame, mentions=counts)
         holds = _merged({**merges, **_own_merges(frame)}, counts)
         code_wave = tracker_stats.WaveCounts(
             label,
@@ -96,31 +92,20 @@ def tracker_tables(*, question: Question) -> TrackerTables:
             late=len(late),
         )
         code_waves.append(code_wave)
-        named = dict(
-            frame.nets.filter(codes__number__in=asked)
-            .order_by("number")
-            .distinct()
-            .values_list("number", "label")
-        )
-        nets.update(named)
-        net_counts = dict(
-            Assignment.objects.filter(codeframe=frame, code__net__isnull=False)
-            .values("code__net__number")
-            .annotate(n=Count("response", distinct=True))
-            .values_list("code__net__number", "n")
-        )
         # A net stands for the codes it groups that the wave was coded with, and theirs: one
         # that gained or lost a code between two waves (regrouped, added, deleted, merged in
         # from another net) counts other answers, and is not compared across them.
         grouped: dict[int, set[int]] = {}
-        members = frame.codes.filter(net__isnull=False, number__in=asked)
-        for net, number in members.values_list("net__number", "number"):
-            grouped.setdefault(net, set()).update(code_wave.stands_for(number))
+        for number, _, net, _ in frame_codes:
+            if net is not None and number in asked:
+                grouped.setdefault(net, set()).update(code_wave.stands_for(number))
+        named = {n: net_label for n, net_label in read.nets.get(frame.pk, []) if n in grouped}
+        nets.update(named)
         net_waves.append(
             tracker_stats.WaveCounts(
                 label,
                 base,
-                net_counts,
+                read.net_mentions.get(frame.pk, {}),
                 present=frozenset(named),
                 holds={net: frozenset(numbers) for net, numbers in grouped.items()},
                 overlap=overlaps[1],
@@ -132,6 +117,51 @@ def tracker_tables(*, question: Question) -> TrackerTables:
         nets=tracker_stats.tracker(net_waves, codes=nets),
         uncoded=tracker_stats.tracker(uncoded_waves, codes={UNCODED: UNCODED_LABEL}),
     )
+
+
+class _Figures:
+    """What the tables count, read for every wave's codeframe at once (a query per kind of
+    figure, not per wave: a monthly tracker's page read 10 more queries a wave): answers per
+    question; per codeframe its codes (number, label, net number, answers carrying it) in
+    number order, its nets (number, label) in number order, the answers with a primary code,
+    and per net the answers carrying any of its codes (once each)."""
+
+    def __init__(self, frames: list[Codeframe], found: Iterable) -> None:
+        questions = [wave.question.pk for wave in found]
+        self.answers = dict(
+            Response.objects.filter(question_id__in=questions)
+            .values("question_id")
+            .annotate(n=Count("pk"))
+            .values_list("question_id", "n")
+        )
+        self.codes: dict[int, list[tuple[int, str, int | None, int]]] = {}
+        rows = (
+            Code.objects.filter(codeframe__in=frames)
+            .annotate(n=Count("assignments"))
+            .order_by("codeframe_id", "number")
+            .values_list("codeframe_id", "number", "label", "net__number", "n")
+        )
+        for frame_id, *row in rows:
+            self.codes.setdefault(frame_id, []).append(tuple(row))
+        self.nets: dict[int, list[tuple[int, str]]] = {}
+        net_rows = Net.objects.filter(codeframe__in=frames).order_by("codeframe_id", "number")
+        for frame_id, number, label in net_rows.values_list("codeframe_id", "number", "label"):
+            self.nets.setdefault(frame_id, []).append((number, label))
+        self.coded = dict(
+            Assignment.objects.filter(codeframe__in=frames, is_primary=True)
+            .values("codeframe_id")
+            .annotate(n=Count("response", distinct=True))
+            .values_list("codeframe_id", "n")
+        )
+        self.net_mentions: dict[int, dict[int, int]] = {}
+        mentions = (
+            Assignment.objects.filter(codeframe__in=frames, code__net__isnull=False)
+            .values("codeframe_id", "code__net__number")
+            .annotate(n=Count("response", distinct=True))
+            .values_list("codeframe_id", "code__net__number", "n")
+        )
+        for frame_id, net, n in mentions:
+            self.net_mentions.setdefault(frame_id, {})[net] = n
 
 
 class _Answer(NamedTuple):
