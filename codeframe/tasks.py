@@ -15,12 +15,12 @@ def run_generation(job_id: str) -> str:
     job to a later one (its worker was taken for dead, then came back): the task row, which
     the recovery marked failed, stays failed instead of reading successful with the other
     attempt's state."""
-    job = jobs.run_job(job_id=job_id, keep_alive=True)
-    if job is None:
+    ran = jobs.run_attempt(job_id=job_id, keep_alive=True)
+    if ran is None:
         return "deleted"
-    if job.superseded:
+    if ran.superseded:
         raise JobCancelled(f"job {job_id}: another attempt took it over; this run stored nothing")
-    return job.state
+    return ran.job.state
 
 
 @task()

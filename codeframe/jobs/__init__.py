@@ -32,10 +32,11 @@ from codeframe.jobs.queue import (
     retry_job,
 )
 from codeframe.jobs.recovery import recover_stale_jobs, watch_job
-from codeframe.jobs.run import Progress, ProgressCallback, run_job
+from codeframe.jobs.run import Attempt, Progress, ProgressCallback, run_attempt, run_job
 from codeframe.jobs.section import job_queue_section
 
 __all__ = [
+    "Attempt",
     "Progress",
     "ProgressCallback",
     "cancel_job",
@@ -49,6 +50,7 @@ __all__ = [
     "queue_wave",
     "recover_stale_jobs",
     "retry_job",
+    "run_attempt",
     "run_job",
     "watch_job",
 ]

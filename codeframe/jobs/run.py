@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
@@ -42,15 +42,31 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class Attempt(NamedTuple):
+    """How one run of a job ended (`run_attempt`)."""
+
+    job: GenerationJob  # as it is now: done, failed, cancelled, or another attempt's
+    superseded: bool  # this run lost the job to a later attempt (taken for dead: `recovery`)
+
+
 def run_job(
     *, job_id: Any, on_progress: ProgressCallback | None = None, keep_alive: bool = False
 ) -> GenerationJob | None:
     """Run the job `job_id` to its end in this process and return it (done, failed or
-    cancelled). What a worker's task calls (with `keep_alive`), and what `generate_codeframe`
-    runs in the foreground. A job that is not queued (cancelled, taken by another attempt) is
-    left as is. None when the job is gone: its question was deleted (the job row goes with
-    it), before the job ran or while it ran; nothing is stored then. The job's `superseded` is
-    True when this run's attempt lost it to a later one (taken for dead: `recovery`).
+    cancelled): `run_attempt`'s job."""
+    ran = run_attempt(job_id=job_id, on_progress=on_progress, keep_alive=keep_alive)
+    return None if ran is None else ran.job
+
+
+def run_attempt(
+    *, job_id: Any, on_progress: ProgressCallback | None = None, keep_alive: bool = False
+) -> Attempt | None:
+    """Run the job `job_id` to its end in this process: the job as it ended (done, failed or
+    cancelled), and whether this run lost it to a later attempt. What a worker's task calls
+    (with `keep_alive`), and what `generate_codeframe` runs in the foreground (`run_job`). A
+    job that is not queued (cancelled, taken by another attempt) is left as is. None when the
+    job is gone: its question was deleted (the job row goes with it), before the job ran or
+    while it ran; nothing is stored then.
 
     `keep_alive` beats the heartbeat from a thread every JOB_TIMEOUT / 4 seconds besides the
     progress reports, so that a long step without reports (clustering 50,000 answers, waiting
@@ -61,10 +77,9 @@ def run_job(
     if job is None:
         logger.info("job %s no longer exists: nothing to run", job_id)
         return None
-    job.superseded = False
     if attempt is None:
         logger.info("job %s is %s: nothing to run", job_id, job.state)
-        return job
+        return Attempt(job, superseded=False)
     schedule_watchdog(job)
     owned = True  # whether this attempt ended the job (a DONE store ends it, or rolls back)
     try:
@@ -90,19 +105,19 @@ def run_job(
             ),
         )
     ended = GenerationJob.objects.filter(pk=job.pk).first()
-    if ended is not None:
+    if ended is None:
+        return None
+    if not owned:
         # Queued again, run or ended by a later attempt, or given up by the recovery: this one
         # was taken for dead.
-        ended.superseded = not owned
-        if ended.superseded:
-            logger.warning(
-                "job %s attempt %d: superseded (now attempt %d, %s); nothing stored by this one",
-                job.pk,
-                attempt,
-                ended.attempts,
-                ended.state,
-            )
-    return ended
+        logger.warning(
+            "job %s attempt %d: superseded (now attempt %d, %s); nothing stored by this one",
+            job.pk,
+            attempt,
+            ended.attempts,
+            ended.state,
+        )
+    return Attempt(ended, superseded=not owned)
 
 
 class _KeepAlive:

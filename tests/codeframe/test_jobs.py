@@ -223,7 +223,7 @@ def test_a_superseded_attempt_cannot_store(question, database_tasks, monkeypatch
         if progress.stage == "storing":
             GenerationJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
 
-    ran = jobs.run_job(job_id=job.pk, on_progress=taken_over)
+    ran = jobs.run_attempt(job_id=job.pk, on_progress=taken_over)
     assert ran.superseded and not Codeframe.objects.exists()
     job.refresh_from_db()
     assert job.state == State.RUNNING and job.attempts == 2  # left to its new owner
@@ -233,16 +233,16 @@ def test_a_superseded_attempt_cannot_store(question, database_tasks, monkeypatch
             GenerationJob.objects.filter(pk=job.pk).update(state=State.FAILED)
 
     GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
-    ran = jobs.run_job(job_id=job.pk, on_progress=given_up)
-    assert ran.superseded and ran.state == State.FAILED and not Codeframe.objects.exists()
+    ran = jobs.run_attempt(job_id=job.pk, on_progress=given_up)
+    assert ran.superseded and ran.job.state == State.FAILED and not Codeframe.objects.exists()
 
     # The worker's task says so by failing; one that ran its job to the end does not.
-    real = jobs.run_job
-    monkeypatch.setattr(jobs, "run_job", partial(real, on_progress=taken_over))
+    real = jobs.run_attempt
+    monkeypatch.setattr(jobs, "run_attempt", partial(real, on_progress=taken_over))
     GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
     with pytest.raises(JobCancelled, match="another attempt took it over"):
         run_generation.call(str(job.pk))
-    monkeypatch.setattr(jobs, "run_job", real)
+    monkeypatch.setattr(jobs, "run_attempt", real)
     GenerationJob.objects.filter(pk=job.pk).update(state=State.QUEUED)
     assert run_generation.call(str(job.pk)) == State.DONE
 
@@ -260,8 +260,8 @@ def test_an_error_after_the_store_committed_is_no_superseded_attempt(
         raise RuntimeError("after the commit")
 
     monkeypatch.setattr(job_run, "store_codeframe", store_then_fail)
-    ran = jobs.run_job(job_id=jobs.create_job(question=question).pk)
-    assert ran.state == State.DONE and not ran.superseded and Codeframe.objects.count() == 1
+    ran = jobs.run_attempt(job_id=jobs.create_job(question=question).pk)
+    assert ran.job.state == State.DONE and not ran.superseded and Codeframe.objects.count() == 1
 
 
 def test_an_unexpected_error_fails_the_job_with_a_message(question, monkeypatch):
