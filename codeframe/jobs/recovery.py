@@ -49,7 +49,7 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
                 job.state, job.error = State.CANCELLED, "Cancelled (its worker had stopped)."
             elif job.attempts < config["JOB_MAX_ATTEMPTS"]:
                 job.state = State.QUEUED
-                job.error = f"{lost}; retrying (attempt {job.attempts + 1})."
+                job.error = f"{lost}; it was queued again as attempt {job.attempts + 1}."
                 requeue.append(job)
             else:
                 job.state = State.FAILED

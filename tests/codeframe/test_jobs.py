@@ -298,7 +298,7 @@ def test_a_job_whose_worker_died_is_queued_again(question, database_tasks):
     job.refresh_from_db()
     assert job.state == State.QUEUED and "stopped reporting" in job.error
     assert job.done == 0  # the next attempt starts over: not "8 of 12" while waiting
-    assert "retrying (attempt 2)" in job.error
+    assert "it was queued again as attempt 2." in job.error  # true while that one runs
     assert job.task_id != old_task and DBTaskResult.objects.get(id=job.task_id).status == "READY"
     assert DBTaskResult.objects.get(id=old_task).status == "FAILED"
     assert jobs.recover_stale_jobs() == 0  # nothing left to recover
