@@ -1,6 +1,6 @@
 """Reads: questions, answers and codeframes as the pages, API, exports and commands show them."""
 
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from itertools import islice
@@ -8,6 +8,7 @@ from itertools import islice
 from django.db.models import (
     Count,
     Exists,
+    F,
     IntegerField,
     Min,
     OuterRef,
@@ -16,7 +17,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -82,17 +83,62 @@ def question_list(*, user: User, project: Project | None = None) -> QuerySet[Que
     questions = questions_for(user)
     if project is not None:
         questions = questions.filter(project=project)
-    return (
-        questions.select_related("project")
-        .annotate(
-            response_count=subquery_count(Response, question=OuterRef("pk")),
-            codeframe_count=subquery_count(Codeframe, question=OuterRef("pk")),
-            latest_codeframe_id=Subquery(
-                Codeframe.objects.filter(question=OuterRef("pk")).order_by("-id").values("id")[:1]
-            ),
-        )
-        .order_by("-created", "-id")
+    return _with_counts(questions).order_by("-created", "-id")
+
+
+def _with_counts(questions: QuerySet[Question]) -> QuerySet[Question]:
+    return questions.select_related("project").annotate(
+        response_count=subquery_count(Response, question=OuterRef("pk")),
+        codeframe_count=subquery_count(Codeframe, question=OuterRef("pk")),
+        latest_codeframe_id=Subquery(
+            Codeframe.objects.filter(question=OuterRef("pk")).order_by("-id").values("id")[:1]
+        ),
     )
+
+
+def listed_questions(*, user: User, project: Project | None = None) -> QuerySet[Question]:
+    """The rows of the question pages: the questions the user can see (of one project, if
+    given) that are no later wave of a tracker, with `question_list`'s counts. A tracker is
+    one row, its first wave (`with_waves` puts every wave under it), so a page of them holds
+    whole trackers. Newest first, a tracker by its newest wave: the one that just got a wave
+    is at the top, not where its first month was.
+
+    A wave whose first wave is in another project is a row of its own, as `tracker_root`
+    takes it for its own tracker's first wave there."""
+    questions = questions_for(user)
+    if project is not None:
+        questions = questions.filter(project=project)
+    newest_wave = (
+        Question.objects.filter(tracker=OuterRef("pk"), project=OuterRef("project"))
+        .order_by("-created")
+        .values("created")[:1]
+    )
+    return (
+        _with_counts(questions.filter(Q(tracker__isnull=True) | ~Q(tracker__project=F("project"))))
+        .annotate(active=Greatest("created", Coalesce(Subquery(newest_wave), "created")))
+        .order_by("-active", "-id")
+    )
+
+
+def with_waves(*, user: User, questions: Iterable[Question]) -> list[Question]:
+    """`questions` (rows of `listed_questions`), each with `waves`: a tracker's waves in wave
+    order, first wave first, each with `question_list`'s counts; [] for a question that starts
+    no tracker. One query for the lot."""
+    questions = list(questions)
+    later: dict[int, list[Question]] = {}
+    found = _with_counts(
+        questions_for(user).filter(
+            tracker__in=[q.pk for q in questions], project=F("tracker__project")
+        )
+    )
+    for wave in found:
+        later.setdefault(wave.tracker_id, []).append(wave)
+    for question in questions:
+        waves = [question, *later.get(question.pk, [])]
+        question.waves = (
+            sorted(waves, key=lambda q: (q.wave_order or 0, q.pk)) if len(waves) > 1 else []
+        )
+    return questions
 
 
 def get_listed_question(*, user: User, question_id: int) -> Question:

@@ -44,15 +44,16 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     project = selectors.get_project(user=request.user, project_id=project_id)
+    # Paged by row: a tracker with all its waves is one, so its waves never split over pages.
     page = Paginator(
-        selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
+        selectors.listed_questions(user=request.user, project=project), QUESTIONS_PER_PAGE
     ).get_page(request.GET.get("page"))
     return render(
         request,
         "codeframe/project_detail.html",
         {
             "project": project,
-            "questions": page.object_list,
+            "questions": selectors.with_waves(user=request.user, questions=page),
             "page": page,
             "members": selectors.project_members(project=project),
             "member_form": MemberForm(),

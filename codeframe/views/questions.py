@@ -37,13 +37,18 @@ def question_list(request: HttpRequest) -> HttpResponse:
     project = None
     if (wanted := as_id(request.GET.get("project", ""))) is not None:
         project = selectors.get_project(user=request.user, project_id=wanted)
+    # Paged by row: a tracker with all its waves is one, so its waves never split over pages.
     page = Paginator(
-        selectors.question_list(user=request.user, project=project), QUESTIONS_PER_PAGE
+        selectors.listed_questions(user=request.user, project=project), QUESTIONS_PER_PAGE
     ).get_page(request.GET.get("page"))
     return render(
         request,
         "codeframe/question_list.html",
-        {"questions": page.object_list, "page": page, "project": project},
+        {
+            "questions": selectors.with_waves(user=request.user, questions=page),
+            "page": page,
+            "project": project,
+        },
     )
 
 

@@ -207,6 +207,25 @@ def test_question_list_queries_do_not_grow_with_questions(
     assert counts["S0"] == (2, 1) and counts["QA"] == (len(ANSWERS), 0)
 
 
+def test_the_question_lists_group_a_trackers_waves_only_within_a_project(client, two_projects):
+    """A wave whose first wave is in another project is a row of its own there (as
+    `tracker_root` takes it), and never listed under that project's tracker."""
+    users, a, b, qa, qb = two_projects
+    Question.objects.filter(pk=qa.pk).update(wave_order=1)
+    Question.objects.filter(pk=qb.pk).update(tracker=qa, wave_order=2, wave_label="Feb")
+    same = services.import_responses(rows=rows(["x"]), project=a, survey="QA").question
+    Question.objects.filter(pk=same.pk).update(tracker=qa, wave_order=3, wave_label="Mar")
+    client.force_login(users["bob"])  # sees both projects
+    listed = client.get(reverse("codeframe:question-list")).context["questions"]
+    by_pk = {q.pk: q for q in listed}
+    assert set(by_pk) == {qa.pk, qb.pk}
+    assert [w.pk for w in by_pk[qa.pk].waves] == [qa.pk, same.pk] and by_pk[qb.pk].waves == []
+    client.force_login(users["ann"])  # viewer of A only
+    listed = client.get(reverse("codeframe:project-detail", args=[a.pk])).context["questions"]
+    assert [[w.pk for w in q.waves] for q in listed] == [[qa.pk, same.pk]]
+    assert client.get(reverse("codeframe:project-detail", args=[b.pk])).status_code == 404
+
+
 def test_a_codeframe_stored_over_replaced_answers_fails_cleanly(question):
     texts = list(question.responses.order_by("position").values_list("pk", "text"))
     answers = [t for _, t in texts]

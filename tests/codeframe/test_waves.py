@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pyreadstat
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from codeframe import carryback, exports, jobs, selectors, services, tracker, waves
@@ -799,8 +802,9 @@ def test_the_pages_say_which_wave_a_question_is(approved, client, settings):
     client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
     second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
     listed = client.get(reverse("codeframe:question-list")).content.decode()
-    assert listed.count('class="small muted wave">wave 1<') == 1
-    assert listed.count('class="small muted wave">wave 2027-01<') == 1
+    first_url, second_url = approved.question.get_absolute_url(), second.question.get_absolute_url()
+    assert listed.count(f'class="wave" href="{first_url}">wave 1<') == 1
+    assert listed.count(f'class="wave" href="{second_url}">wave 2027-01<') == 1
     first_page = client.get(approved.question.get_absolute_url()).content.decode()
     tracker_url = reverse("codeframe:question-tracker", args=[approved.question.pk])
     assert "· wave 1</span></h1>" in first_page and f'href="{tracker_url}"' in first_page
@@ -812,6 +816,106 @@ def test_the_pages_say_which_wave_a_question_is(approved, client, settings):
     job = jobs.queue_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-02")
     job_page = client.get(job.get_absolute_url()).content.decode()
     assert "<h1>Coding wave 2027-02</h1>" in job_page  # not "Codeframe generation"
+
+
+def listed_rows(page):
+    """The question table's rows as text, cell by cell: (row class, cells)."""
+    rows_found = []
+    for row_class, row in re.findall(r'<tr(?: class="([^"]*)")?[^>]*>(.*?)</tr>', page, re.S):
+        cells = [
+            " ".join(re.sub(r"<[^>]+>", " ", c).split())
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        if cells:
+            rows_found.append((row_class, cells))
+    return rows_found
+
+
+@pytest.mark.parametrize("page_name", ["question-list", "project-detail"])
+def test_a_trackers_waves_are_listed_together_under_it(approved, client, page_name):
+    """An analyst's monthly tracker showed as "Bank NPS 2026", "Bank NPS 2026 wave 2027-01",
+    ... among the other questions, newest first, with nothing tying them together nor a way
+    to its tracker page from the lists."""
+    client.force_login(get_user_model().objects.create_superuser("dp", password="pw-dp-12345"))
+    other = make_question(ANSWERS[:3], survey="Brand health")
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    third = waves.code_wave(codeframe=approved, rows=rows(ANSWERS[:4]), wave="2027-02")
+    root = approved.question
+    args = [root.project_id] if page_name == "project-detail" else []
+    page = client.get(reverse(f"codeframe:{page_name}", args=args)).content.decode()
+    tracker_url = reverse("codeframe:question-tracker", args=[root.pk])
+    assert page.count(f'href="{tracker_url}"') == 1
+    offset = 1 if page_name == "question-list" else 0  # the Project column
+    listed = [(kind, cells[offset:]) for kind, cells in listed_rows(page)]
+    # The tracker once, its waves under it in wave order, then the other question: the tracker
+    # has the newest wave.
+    assert [(kind, cells[0]) for kind, cells in listed] == [
+        ("tracker", "Bank NPS 2026 tracker, 3 waves Tracker page: each code's share by wave"),
+        ("tracker-wave", "wave 1"),
+        ("tracker-wave", "wave 2027-01"),
+        ("tracker-wave", "wave 2027-02"),
+        ("", "Brand health"),
+    ]
+    # Each wave with its own answers, codeframes and latest codeframe.
+    assert [cells[2:5] for _kind, cells in listed[1:4]] == [
+        ["12", "1", f"#{approved.pk}"],
+        ["5", "1", f"#{second.pk}"],
+        ["4", "1", f"#{third.pk}"],
+    ]
+    for wave in (root, second.question, third.question):
+        assert f'href="{wave.get_absolute_url()}"' in page
+    assert listed[4][1][2:4] == ["3", "0"] and other.get_absolute_url() in page
+
+
+def test_the_question_lists_page_by_tracker_and_stay_flat_in_queries(client, django_user_model):
+    """A page of the lists holds whole trackers: 50 rows, a tracker with its waves one of them,
+    and no query a row or a wave."""
+    user = django_user_model.objects.create_user("ann", password="pw-ann-12345")
+    project = services.create_project(name="Trackers", manager=user)
+
+    def tracker(survey, n_waves):
+        first = services.import_responses(rows=rows(["a", "b"]), project=project, survey=survey)
+        first = first.question
+        Question.objects.filter(pk=first.pk).update(wave_order=1)
+        for order in range(2, n_waves + 1):
+            wave = services.import_responses(rows=rows(["c"]), project=project, survey=survey)
+            Question.objects.filter(pk=wave.question.pk).update(
+                tracker=first, wave_order=order, wave_label=f"M{order}"
+            )
+        return first
+
+    def listed(page_number=1):
+        url = reverse("codeframe:project-detail", args=[project.pk])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page": page_number})
+        return response.context["questions"], response.context["page"], len(queries)
+
+    client.force_login(user)
+    oldest = tracker("Oldest tracker", 3)
+    for i in range(54):
+        services.import_responses(rows=rows(["x"]), project=project, survey=f"S{i}")
+    rows_one, page, queries = listed()
+    assert page.paginator.count == 55  # 54 questions and a tracker of 3 waves
+    assert len(rows_one) == 50 and page.paginator.num_pages == 2
+    last, _page, _queries = listed(2)
+    assert [q.pk for q in last[-1].waves] == [
+        oldest.pk,
+        *oldest.later_waves.order_by("wave_order").values_list("pk", flat=True),
+    ]
+    assert [q.wave_name for q in last[-1].waves] == ["1", "M2", "M3"]
+    # A new wave brings its tracker to the top, with all its waves on the page.
+    wave = services.import_responses(rows=rows(["d"]), project=project, survey="Oldest tracker")
+    Question.objects.filter(pk=wave.question.pk).update(
+        tracker=oldest, wave_order=4, wave_label="M4"
+    )
+    for i in range(5):
+        tracker(f"T{i}", 6)
+    rows_one, page, more_queries = listed()
+    assert page.paginator.count == 60 and len(rows_one) == 50
+    assert [q.survey for q in rows_one[:6]] == ["T4", "T3", "T2", "T1", "T0", "Oldest tracker"]
+    assert [len(q.waves) for q in rows_one[:6]] == [6, 6, 6, 6, 6, 4]
+    assert all(q.waves == [] for q in rows_one[6:])
+    assert more_queries == queries
 
 
 def test_the_approved_frame_says_which_waves_its_edits_do_not_reach(approved, client):

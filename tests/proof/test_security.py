@@ -1232,7 +1232,7 @@ from django.test import Client
 from codeframe import selectors
 def boom(**kwargs):
     raise RuntimeError("boom-7f3a in the question list")
-selectors.question_list = boom
+selectors.listed_questions = boom
 user = get_user_model().objects.create_user("u", password="pw-u-123456")
 client = Client(raise_request_exception=False, HTTP_HOST="codeframes.example.com")
 client.force_login(user)
