@@ -16,8 +16,9 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    Window,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -261,6 +262,11 @@ class CodeRow:
     # False for a code carried back into this frame after its answers were coded
     # (`asked_codes`): its figures here are "not asked", not 0.
     asked: bool = True
+    # A wave's codeframe (`codeframe_overview(..., examples=True)`): the code's examples are
+    # this wave's own answers in it, not `code.examples`, which the wave's codes took from the
+    # approved frame; those are `approved_examples`, shown as such. None otherwise.
+    answers: list[str] | None = None
+    approved_examples: list[str] | None = None
 
 
 @dataclass
@@ -314,10 +320,11 @@ def late_responses(*, codeframe: Codeframe) -> QuerySet[Response]:
     )
 
 
-def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
+def codeframe_overview(*, codeframe: Codeframe, examples: bool = False) -> CodeframeOverview:
     """Nets → codes with sizes and shares, in code-number order; codes without a net (e.g. after
     their net was deleted) are grouped under "No net". Shares are of the answers coded: those
-    imported since, not coded yet, are counted apart (`late`)."""
+    imported since, not coded yet, are counted apart (`late`). `examples`: for a wave's
+    codeframe, each row's `answers` and `approved_examples` (two more queries)."""
     total = codeframe.question.responses.count()
     late = late_responses(codeframe=codeframe).count()
     base = total - late
@@ -330,6 +337,10 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
         net.pk: NetRow(net=net, label=net.label) for net in codeframe.nets.order_by("number")
     }
     asked = asked_codes(codeframe=codeframe)
+    answers = approved = None
+    if examples and codeframe.coded_with_id is not None:
+        answers = answers_in_codes(codeframe=codeframe)
+        approved = approved_code_examples(codeframe=codeframe)
     for code in codes:
         row = nets.setdefault(code.net_id, NetRow(net=None, label="No net"))
         row.codes.append(
@@ -339,6 +350,8 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
                 mentions=code.mentions,
                 mention_share=code.mentions / base if base else 0.0,
                 asked=code.number in asked,
+                answers=None if answers is None else answers.get(code.pk, []),
+                approved_examples=None if approved is None else approved.get(code.number, []),
             )
         )
     coded = sum(code.size for code in codes)
@@ -350,6 +363,41 @@ def codeframe_overview(*, codeframe: Codeframe) -> CodeframeOverview:
         uncoded=max(0, base - coded),
         late=late,
     )
+
+
+def answers_in_codes(*, codeframe: Codeframe, per_code: int = 3) -> dict[int, list[str]]:
+    """Code id -> up to `per_code` of the codeframe's answers with it as their primary code,
+    the surest first (then in file order): a wave's own examples of its codes. One query."""
+    ranked = (
+        Assignment.objects.filter(codeframe=codeframe, is_primary=True)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("code_id")],
+                order_by=[F("confidence").desc(), F("response__position").asc()],
+            )
+        )
+        .filter(rank__lte=per_code)
+        .order_by("code_id", "rank")
+        .values_list("code_id", "response__text")
+    )
+    found: dict[int, list[str]] = {}
+    for code_id, text in ranked:
+        found.setdefault(code_id, []).append(text)
+    return found
+
+
+def approved_code_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
+    """Code number -> the examples the approved frame the codeframe was coded with (a wave's
+    codeframe) shows for it now; {} for a codeframe not coded with one. Read in the
+    codeframe's own project only, as every tracker read is."""
+    if codeframe.coded_with_id is None:
+        return {}
+    codes = Code.objects.filter(
+        codeframe_id=codeframe.coded_with_id,
+        codeframe__question__project_id=codeframe.question.project_id,
+    )
+    return dict(codes.values_list("number", "examples"))
 
 
 # Key in an approved codeframe's params: the numbers of codes a carry-back added to it

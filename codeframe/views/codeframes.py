@@ -39,7 +39,7 @@ from codeframe.views.shared import back_to_form, can_recode, editable_codeframe,
 @login_required
 def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     codeframe = selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id)
-    overview = selectors.codeframe_overview(codeframe=codeframe)
+    overview = selectors.codeframe_overview(codeframe=codeframe, examples=True)
     is_tracker = selectors.is_tracker(question=codeframe.question)
     counted = None  # the wave's codeframe the tracker counts, when it is another one
     if is_tracker and (entry := waves.tracker_wave(question=codeframe.question)) is not None:
@@ -108,6 +108,10 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             "code": code,
             "responses": selectors.code_responses(code=code),
             "second_responses": selectors.code_second_responses(code=code),
+            # A wave's code: what the approved frame it was coded with shows for it, labelled.
+            "approved_examples": selectors.approved_code_examples(codeframe=codeframe).get(
+                code.number
+            ),
             "nets": list(codeframe.nets.order_by("number")),
             "move_form": MoveForm(codeframe=codeframe, exclude=code),
             "rename_form": RenameForm(initial={"label": code.label}),

@@ -4,6 +4,7 @@ import csv
 import io
 import re
 import tempfile
+from html import escape, unescape
 from pathlib import Path
 
 import pyreadstat
@@ -18,7 +19,7 @@ from codeframe import carryback, exports, jobs, selectors, services, tracker, wa
 from codeframe.exceptions import ImportFailed, InvalidEdit, NotApproved, SuggestionDecided
 from codeframe.importers import ImportedRow
 from codeframe.languages import language_of
-from codeframe.models import Assignment, Code, Codeframe, Question, SuggestedCode
+from codeframe.models import Assignment, Code, Codeframe, Question, Response, SuggestedCode
 from tests.codeframe.conftest import ANSWERS, make_question
 from tests.codeframe.test_coding import FOREIGN_WAVE, LABELLED
 
@@ -916,6 +917,55 @@ def test_the_question_lists_page_by_tracker_and_stay_flat_in_queries(client, dja
     assert [len(q.waves) for q in rows_one[:6]] == [6, 6, 6, 6, 6, 4]
     assert all(q.waves == [] for q in rows_one[6:])
     assert more_queries == queries
+
+
+def examples_shown(html, css_class):
+    """The texts of the first <ul class="`css_class`"> list in `html`, unescaped."""
+    found = re.search(rf'<ul class="{css_class}"[^>]*>(.*?)</ul>', html, re.S)
+    if found is None:
+        return None
+    return [unescape(li) for li in re.findall(r"<li>(.*?)</li>", found.group(1), re.S)]
+
+
+def test_a_waves_codeframe_shows_its_own_answers_as_each_codes_examples(approved, staff_client):
+    """A wave's codeframe page showed, as each code's examples, the approved frame's: "Customer
+    service took ages to answer" beside a code no answer of the wave had, and none of the
+    wave's own answers, so an analyst checking this month's coding read last year's answers.
+    Now a code's row shows this wave's answers in it, the approved frame's examples folded
+    away under their own name; the code's page names them too."""
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    page = staff_client.get(wave.get_absolute_url()).content.decode()
+    approved_examples = {c.number: c.examples for c in approved.codes.all()}
+    empty = 0
+    for code in wave.codes.all():
+        row = re.search(rf'<tr id="code-{code.pk}">(.*?)</tr>', page, re.S).group(1)
+        own = Response.objects.filter(assignments__code=code, assignments__is_primary=True)
+        own = set(own.values_list("text", flat=True))
+        shown = examples_shown(row, "examples wave-answers") or []
+        assert set(shown) <= own and len(shown) == min(3, len(own))
+        if not own:
+            empty += 1
+            assert "No answer of this wave has it as its primary code" in row
+        folded = re.search(r'<details class="approved-examples small">(.*?)</details>', row, re.S)
+        assert "<summary>The approved frame's examples</summary>" in folded.group(1)
+        assert examples_shown(folded.group(1), "examples") == approved_examples[code.number][:3]
+        # Outside the folded list, no example of the approved frame that is not also the wave's.
+        rest = row.replace(folded.group(0), "")
+        for text in set(approved_examples[code.number]) - own:
+            assert escape(text) not in rest, text
+        code_page = staff_client.get(
+            reverse("codeframe:code-detail", args=[wave.pk, code.pk])
+        ).content.decode()
+        assert f"The approved frame's examples of this code (codeframe #{approved.pk})" in (
+            code_page
+        )
+    assert 0 < empty < wave.codes.count()  # the wave has codes with answers and without
+    # The approved frame's own page keeps its examples: they are its own answers.
+    first = staff_client.get(approved.get_absolute_url()).content.decode()
+    assert "wave-answers" not in first and "approved-examples" not in first
+    code = approved.codes.order_by("number").first()
+    row = re.search(rf'<tr id="code-{code.pk}">(.*?)</tr>', first, re.S).group(1)
+    assert examples_shown(row, "examples") == code.examples[:3]
 
 
 def test_the_approved_frame_says_which_waves_its_edits_do_not_reach(approved, client):
