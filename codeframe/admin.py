@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 
 from codeframe import jobs, scoping, services, waves
+from codeframe.admin_reach import SPANNING_EVERY_PROJECT, close_to_staff
 from codeframe.exceptions import CodeframeError
 from codeframe.models import (
     Assignment,
@@ -218,9 +219,11 @@ class QuestionAdmin(ServiceDeletes, ScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        # A tracker's waves stay in one project: one moved to another client's project would
-        # show there in the first wave's tracker, and the other's in this one.
-        if obj is not None and (obj.tracker_id or obj.later_waves.exists()):
+        # A question stays in its project, as on the pages (which cannot move one): moved, its
+        # answers and codeframes went to another client's project, and an analyst of both
+        # could take a question out of the project its manager runs. A tracker's waves would
+        # show in another project's tracker too.
+        if obj is not None:
             fields.append("project")
         return fields
 
@@ -610,3 +613,7 @@ class SuggestedCodeAdmin(ScopedAdmin):
             except CodeframeError as exc:
                 self.message_user(request, f"“{suggestion.label}”: {exc}", messages.WARNING)
         self.message_user(request, f"{done} {decided} suggestion(s).")
+
+
+# Last: every installed app's admin has registered by now (INSTALLED_APPS puts this app last).
+close_to_staff(admin.site, SPANNING_EVERY_PROJECT)

@@ -558,8 +558,11 @@ class JobViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         "or cancelled.",
     )
     def retrieve(self, request: Request, pk) -> Response:
-        jobs.recover_stale_jobs(job_ids=[pk])
-        return Response(job_payload(selectors.get_job(user=request.user, job_id=pk), request))
+        job = selectors.get_job(user=request.user, job_id=pk)
+        # Only once it is the user's: reading another project's job must not change it.
+        if jobs.recover_stale_jobs(job_ids=[job.pk]):
+            job = selectors.get_job(user=request.user, job_id=job.pk)
+        return Response(job_payload(job, request))
 
     @extend_schema(
         request=None,
@@ -636,7 +639,10 @@ def accepted(job, request: Request) -> Response:
 
 
 # Embedding cache figures: the cache is shared by every project, so whether an answer was a
-# hit tells whether some project holds it. Only operators (staff) see them.
+# hit tells whether some project holds it. Only operators (staff) see them, and the steps'
+# timings: a cached answer embeds in a millisecond, a new one in tens (the embedding step's
+# seconds told a guessed answer of another client's survey from one nobody holds, every time).
+# Others see how long it took in whole seconds.
 CACHE_FIGURES = ("cache_hits", "cache_misses")
 
 
@@ -645,9 +651,16 @@ def _cache_figures(obj, request: Request) -> dict:
     return {k: getattr(obj, k) if request.user.is_staff else None for k in CACHE_FIGURES}
 
 
+def _timings(codeframe, request: Request) -> dict:
+    """The codeframe's timings for staff; for others its total, in whole seconds."""
+    if request.user.is_staff:
+        return codeframe.timings
+    total = codeframe.timings.get("total_seconds")
+    return {} if total is None else {"total_seconds": round(total)}
+
+
 def codeframe_payload(codeframe, request: Request) -> dict:
     overview = selectors.codeframe_overview(codeframe=codeframe)
-    operator = request.user.is_staff
     return {
         "codeframe": codeframe,
         "tracker_numbering": waves.tracker_numbering(codeframe=codeframe),
@@ -660,9 +673,7 @@ def codeframe_payload(codeframe, request: Request) -> dict:
             if _wants_responses(request)
             else {}
         ),
-        "timings": {
-            k: v for k, v in codeframe.timings.items() if operator or k not in CACHE_FIGURES
-        },
+        "timings": _timings(codeframe, request),
         **_cache_figures(codeframe, request),
     }
 
@@ -687,6 +698,11 @@ def job_payload(job, request: Request) -> dict:
                 reverse("codeframe-api-jobs:job-detail", args=[job.pk])
             ),
             "codeframe": codeframe_payload(job.codeframe, request) if done else None,
+            "elapsed_seconds": (
+                job.elapsed_seconds
+                if request.user.is_staff or job.elapsed_seconds is None
+                else round(job.elapsed_seconds)
+            ),
             **_cache_figures(job, request),
         }
     ).data

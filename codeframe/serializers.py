@@ -412,8 +412,9 @@ class CodeframeSerializer(serializers.Serializer):
     )
     params = serializers.JSONField(source="codeframe.params")
     timings = serializers.JSONField(
-        help_text="embedding_seconds, clustering_seconds, total_seconds (and, for operators, "
-        "cache_hits and cache_misses)",
+        help_text="For operators (staff): embedding_seconds, clustering_seconds, total_seconds, "
+        "cache_hits and cache_misses; for others total_seconds alone, in whole seconds (a "
+        "step's time would tell which answers the shared cache holds).",
     )
     cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
@@ -689,7 +690,9 @@ class JobSerializer(serializers.Serializer):
     created = serializers.DateTimeField(source="job.created")
     started = serializers.DateTimeField(source="job.started", allow_null=True)
     finished = serializers.DateTimeField(source="job.finished", allow_null=True)
-    elapsed_seconds = serializers.FloatField(source="job.elapsed_seconds", allow_null=True)
+    elapsed_seconds = serializers.FloatField(
+        allow_null=True, help_text="In whole seconds but for operators (staff)."
+    )
     status_url = serializers.CharField(help_text="GET it for progress.")
     codeframe = CodeframeSerializer(
         allow_null=True, help_text="The codeframe (as GET /api/codeframes/{id}/), once done."

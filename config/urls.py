@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
+from codeframe.admin_reach import view_on_site
 from config.api import api_not_found, bad_request, server_error
 from config.health import healthz
 from embeddings.metrics import metrics_view
@@ -12,6 +13,13 @@ handler400 = bad_request  # JSON under /api/
 handler500 = server_error  # likewise
 
 urlpatterns = [
+    # Before the admin's own: its "view on site" redirect, answering only within the user's
+    # projects (codeframe.admin_reach).
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site),
+        name="admin-view-on-site",
+    ),
     path("admin/", admin.site.urls),
     path("api/embeddings/", include("embeddings.urls")),
     path("metrics", metrics_view, name="metrics"),

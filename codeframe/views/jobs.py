@@ -26,11 +26,13 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     """The job's progress, followed by a short script (without JavaScript, a refresh) until it
     ends; then it hands over to the codeframe. `?part=status` is the job's figures alone, what
     the script reads: no page around them, so it uses up no message meant for the next page."""
-    jobs.recover_stale_jobs(job_ids=[job_id])
     try:
         job = selectors.get_job(user=request.user, job_id=job_id)
     except Http404:  # deleted with its question while its page followed it: say so
         return render(request, "codeframe/job_gone.html", status=404)
+    # Only once it is the user's: a page of another project's job must not change it.
+    if jobs.recover_stale_jobs(job_ids=[job.pk]):
+        job = selectors.get_job(user=request.user, job_id=job.pk)
     if job.state == job.State.DONE and job.codeframe_id and "stay" not in request.GET:
         codeframe = job.codeframe
         if job.kind == job.Kind.WAVE:

@@ -142,6 +142,7 @@ def concrete(route: str, world) -> str:
         "(?P<url>.*)$": "no-such-page/",
         r"(?P<rest>[\s\S]*)$": "no-such-endpoint/",
         "<path:content_type_id>/<path:object_id>": "1/1",
+        "<int:content_type_id>/<path:object_id>": "1/1",
         "<path:object_id>": "1",
         "<int:question_id>": str(world["question"].pk),
         "nets/<int:number>": f"nets/{code.net.number}",
@@ -363,6 +364,11 @@ EXPECTED = {
     "admin/autocomplete/": (NON_STAFF_403, NON_STAFF_405),
     "admin/jsi18n/": (NON_STAFF, NON_STAFF_405),
     "admin/r/<path:content_type_id>/<path:object_id>/": (
+        (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
+    )
+    * 2,
+    # "View on site", within the user's projects (codeframe.admin_reach; test_reach.py).
+    "admin/r/<int:content_type_id>/<path:object_id>/": (
         (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
     )
     * 2,
