@@ -3,9 +3,11 @@
 `count_terms` reads every answer once into a sparse answers x phrases matrix (1-4 word n-grams
 inside one clause, no digits, first and last word not stop words; each answer counts a phrase
 once). Keywords are its 1-2 word phrases without inner stop words; `codeframe.phrases` picks
-labels from all of them. A keyword scores high for a group when it is frequent there and rare
-across groups: tf(t, g) / len(g) * log(1 + mean_len / freq(t)), computed on sparse rows so
-memory follows the phrases used, not groups x vocabulary.
+labels from all of them, and asks `runs_on` how often answers go on past a phrase (a label
+must not stop short: "update my personal" of "update my personal details"). A keyword scores
+high for a group when it is frequent there and rare across groups:
+tf(t, g) / len(g) * log(1 + mean_len / freq(t)), computed on sparse rows so memory follows
+the phrases used, not groups x vocabulary.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class TermCounts:
     keyword: np.ndarray  # bool per term: 1-2 words, no stop word (what keywords are made of)
 
 
+@lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -139,6 +142,33 @@ def _runs(doc: str) -> list[list[str]]:
         if words:
             runs.append([w for w in words if w])
     return runs
+
+
+@lru_cache(maxsize=65536)
+def ends_phrase(word: str) -> bool:
+    """Whether a phrase of `count_terms` may end on `word`: it is no stop word, or a particle
+    ("top up")."""
+    stop = len(word) < 2 or word in _stop_words() or word.split("'")[0] in _stop_words()
+    return not stop or word in _PARTICLES
+
+
+def runs_on(phrase: str, docs: Sequence[str], weights: np.ndarray) -> tuple[float, float]:
+    """(weight of the `docs` holding `phrase`, weight of those where it runs on into a word a
+    phrase may end on, `ends_phrase`): "personal" runs on in "update my personal details",
+    not in "it's personal" nor "personal, private"."""
+    words = phrase.lower().split()
+    k = len(words)
+    held = on = 0.0
+    for doc, weight in zip(docs, weights, strict=True):
+        found = further = False
+        for run in _runs(doc):
+            for i in range(len(run) - k + 1):
+                if run[i : i + k] == words:
+                    found = True
+                    further = further or (i + k < len(run) and ends_phrase(run[i + k]))
+        held += weight * found
+        on += weight * further
+    return held, on
 
 
 def count_terms(docs: Sequence[str]) -> TermCounts:

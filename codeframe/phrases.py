@@ -18,16 +18,22 @@ For each group (a code, or a net of codes):
    use it: a net label says what its codes share.
 5. A phrase that leans positive or negative (`polarity`) does not name a group whose answers
    lean both ways: the vectors group by subject, not by side.
+6. A label reads as a whole phrase: one that runs on into a further word (`labelling.runs_on`:
+   one a phrase may end on) in at least FRAGMENT_SHARE of the group's answers holding it is
+   a fragment ("Update my personal" of "... details" and "... information"; "Virtual" of
+   "virtual card"). It gives way to its commonest continuation that is none ("update my
+   personal details"), else to a phrase that scores at most MARGIN lower and fits the group
+   better, else it stays: the answers' own words still beat the fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 import numpy as np
 
-from codeframe.labelling import TermCounts, group_term_counts, stem
+from codeframe.labelling import TermCounts, group_term_counts, runs_on, stem
 from codeframe.polarity import POLAR, tone, tones
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -36,6 +42,12 @@ SHORTLIST = 8
 # A diversity penalty of this weight on the similarity to the nearest other group.
 DIVERSITY = 0.5
 MAX_LABEL_WORDS = 5
+# A label that is a fragment gives way to a phrase that is none, fits the group better and
+# scores at most this much lower.
+MARGIN = 0.1
+# A phrase that runs on into a further word in at least this share of the group's answers
+# that hold it is a fragment ("update my personal" of "update my personal details").
+FRAGMENT_SHARE = 0.8
 # A label grows into a longer phrase that at least this share of its answers use.
 EXTENSION_SHARE = 0.5
 # A phrase that leans one way names no group of which at least this share of the answers
@@ -68,7 +80,9 @@ def choose_labels(
     phrase that leans one way (`polarity`) is not a group's label when at least MIXED_SHARE
     of the group's answers that lean either way lean the other ("Customer service is
     terrible" over praise and complaints alike: "Customer service"); the answers' leanings
-    are read only for groups a leaning phrase could name. Labels start with a capital letter.
+    are read only for groups a leaning phrase could name; and a phrase the answers nearly
+    always go on from ("update my personal") gives way (module docstring, 6). Labels start
+    with a capital letter.
     """
     weights = np.asarray(weights, dtype=np.float64)
     tf = group_term_counts(counts, groups, n_groups, weights=weights)  # k x terms, sparse
@@ -116,6 +130,19 @@ def choose_labels(
         against = negative if value > 0 else positive
         return not (against >= 2 and against >= MIXED_SHARE * (positive + negative))
 
+    answers_of: dict[int, tuple[list[str], np.ndarray]] = {}
+
+    def fragment(option: str, g: int) -> bool:
+        """Whether `option` is a fragment in group `g`'s answers: it runs on into a further
+        word in at least FRAGMENT_SHARE of those that hold it, and in at least 2."""
+        if texts is None:
+            return False
+        if g not in answers_of:
+            members = np.flatnonzero(groups == g)
+            answers_of[g] = ([texts[i] for i in members], weights[members])
+        held, on = runs_on(option, *answers_of[g])
+        return on >= 2 and on >= FRAGMENT_SHARE * held
+
     labels = [""] * n_groups
     used = {_signature(t) for t in taken}
     for g in order:
@@ -126,25 +153,73 @@ def choose_labels(
                 sim = own_sim - DIVERSITY * other_sim
             phrase = str(counts.terms[j])
             # Equal scores (the same answers hold both): the longer phrase says more.
-            ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase))
+            ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase, sim))
         ranked.sort()
 
         fits = partial(fair, g=g)
         fresh = (
-            option
-            for _, _, phrase in ranked
+            (option, -score, sim)
+            for score, _, phrase, sim in ranked
             for option in (_dominant_extension(phrase, counts, tf, g, fits), phrase)
             if _signature(option) not in used and fits(option)
         )
-        labels[g] = next(fresh, "")
+        labels[g] = _choose(
+            fresh,
+            partial(fragment, g=g),
+            lambda phrase, g=g, fits=fits: (
+                longer
+                for longer in _completions(phrase, counts, tf, g)
+                if _signature(longer) not in used and fits(longer)
+            ),
+        )
         if not labels[g]:
             labels[g] = _unique(_trim(fallbacks[g]), used)
             if not fits(labels[g]):  # its answers lean both ways: say both ("Good / Bad")
-                sides = [_side([phrase for _, _, phrase in ranked], sign) for sign in (1, -1)]
+                sides = [_side([entry[2] for entry in ranked], sign) for sign in (1, -1)]
                 both = " / ".join(side[:1].upper() + side[1:] for side in sides if side)
                 labels[g] = _unique(both if all(sides) else f"{labels[g]} (mixed)", used)
         used.add(_signature(labels[g]))
     return [label[:1].upper() + label[1:] for label in labels]
+
+
+def _choose(
+    options: Iterable[tuple[str, float, float]],
+    fragment: Callable[[str], bool],
+    completions: Callable[[str], Iterable[str]],
+) -> str:
+    """The first of `options` (phrase, score, similarity to the group; best first), "" if
+    none. If it is a `fragment`: the first of its `completions` that is none ("update my
+    personal details"); failing one, the option that fits the group best of those that are
+    none, score at most MARGIN lower and fit it better than the fragment (the next by score
+    fits worse as often as not: "Pending" for a net of cash withdrawals, "Cash"); failing
+    one, the fragment: the answers' own words still beat a fallback."""
+    first = best = None
+    for option, score, sim in options:
+        if first is None:
+            if not fragment(option):
+                return option
+            whole = next((longer for longer in completions(option) if not fragment(longer)), "")
+            if whole:
+                return whole
+            first = (option, score, sim)
+        elif score < first[1] - MARGIN:
+            break
+        elif sim > (best or first)[2] and not fragment(option):
+            best = (option, score, sim)
+    return (best or first or ("",))[0]
+
+
+def _completions(phrase: str, counts: TermCounts, tf, g: int) -> list[str]:
+    """The phrases of group `g` that start with `phrase` and go on, held by at least 2 of its
+    answers, commonest first (then shortest, then alphabetical)."""
+    row = tf.getrow(g)
+    start = f"{phrase} "
+    found = [
+        (-n, len(term), term)
+        for j, n in zip(row.indices, row.data, strict=True)
+        if n >= 2 and (term := str(counts.terms[j])).startswith(start)
+    ]
+    return [term for _, _, term in sorted(found)]
 
 
 def _side(phrases, sign: int) -> str:

@@ -374,6 +374,46 @@ def test_two_codes_never_share_a_label():
     assert labels[1] in {"Luggage", "Lost"}  # the next phrase, not a copy or a number
 
 
+def test_a_label_does_not_stop_on_a_word_its_answers_nearly_always_follow():
+    """A long-tailed BANKING77 draft had "Update my personal": every answer holding it goes
+    on ("... details", "... information"), and no one phrase of them is common enough to be
+    its dominant extension."""
+    docs = [
+        "Update my personal details",
+        "update my personal details please",
+        "update my personal information",
+        "how do I update my personal information",
+        "update my personal address",
+        "card arrived late",
+        "my card has not arrived",
+        "card still not arrived",
+    ]
+    groups = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    unit = np.eye(4, dtype=np.float32)[groups]
+    counts = labelling.count_terms(docs)
+
+    def labels(texts):
+        return phrases.choose_labels(
+            counts,
+            groups,
+            2,
+            weights=np.ones(len(docs)),
+            unit=unit,
+            centroids=np.eye(4, dtype=np.float32)[:2],
+            order=[0, 1],
+            fallbacks=docs[:1] + docs[5:6],
+            texts=texts,
+        )
+
+    assert labels(None)[0] == "Update my personal"  # without the answers' texts, as before
+    assert labels(docs)[0] == "Update my personal details"
+    # "personal" goes on in all 5 answers holding it; "update" in none ("my" is a stop word).
+    assert labelling.runs_on("personal", docs, np.ones(len(docs))) == (5, 5)
+    assert labelling.runs_on("update", docs, np.ones(len(docs))) == (5, 0)
+    assert labelling.runs_on("card", docs, np.ones(len(docs))) == (3, 1)  # "card arrived"
+    assert labelling.runs_on("top", ["Top up", "top up my card"], np.ones(2)) == (2, 2)
+
+
 def test_two_codes_are_not_labelled_with_forms_of_one_word():
     """BANKING77's draft had "Currency" beside "Currencies" and "Exchange rate" beside
     "Exchange rates": a suffix-stripper took "rates" to "rat" and "currencies" to "currenci"."""
