@@ -31,6 +31,7 @@ The algorithm, in the order it runs, and where each step lives:
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -215,10 +216,10 @@ def _build_frame(
 ) -> _Frame:
     k = len(clusters.centroids)
     x = answers.unit[theme_idx]
-    labels = clusters.labels
     weights = answers.counts[theme_idx].astype(np.float64)
-    sizes = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=k)
     docs = [answers.verbatim[i] for i in theme_idx]
+    labels, moved = _gather_other_scripts(clusters.labels, docs)
+    sizes = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=k)
     examples = _examples(x, labels, clusters.centroids, docs)
 
     # Words are read from at most TERM_SAMPLE answers a code, each standing for its share.
@@ -280,6 +281,8 @@ def _build_frame(
     coded: list[tuple[list[int], list[float]]] = [([], [])] * len(answers.keys)
     for row, (chosen, confidence) in enumerate(assignment.assign(x, clusters.centroids, labels)):
         if chosen:
+            if row in moved:  # its vector is no reading of it: no second code by it
+                chosen, confidence = chosen[:1], confidence[:1]
             coded[int(theme_idx[row])] = ([code_id[c] for c in chosen], confidence)
     _add_non_answer_codes(answers, kinds, codes, draft_nets, coded)
 
@@ -289,6 +292,48 @@ def _build_frame(
         assignments.append(list(ids))
         confidences.append(list(conf))
     return _Frame(codes, draft_nets, assignments, confidences)
+
+
+# A letter of a script the model does not read (Greek, Cyrillic, Hebrew, Arabic, Indic, Thai,
+# CJK, Hangul...); Latin letters, punctuation, symbols and emoji are not among them.
+_OTHER_SCRIPT = re.compile(r"[\u0370-\u1FFF\u2C00-\uD7FF\uF900-\uFFEF]")
+
+
+def _gather_other_scripts(labels: np.ndarray, docs: list[str]) -> tuple[np.ndarray, set[int]]:
+    """`labels` with the answers in a script the model does not read moved into the code of
+    answers in other languages (the largest code `languages.other_languages` names), and the
+    rows moved. Answers in French or Spanish look alike to the model and cluster together; one
+    in Chinese or Russian is all unknown tokens, so it lands beside emoji ("服务很好" in a code
+    of "👍👍"). Only those whose language py3langid is sure of move (`language_of`), and only
+    when there is such a code; the others stay where the vectors put them."""
+    candidates = [row for row, doc in enumerate(docs) if _OTHER_SCRIPT.search(doc)]
+    if not candidates or labels.size == 0:
+        return labels, set()
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    foreign = [
+        c
+        for c in np.argsort(-sizes, kind="stable").tolist()
+        if sizes[c]
+        and languages.other_languages(
+            [docs[i] for i in np.flatnonzero(labels == c)[: languages.SAMPLE].tolist()]
+        )
+    ]
+    if not foreign:
+        return labels, set()
+    target = foreign[0]
+    moved = {
+        row
+        for row in candidates
+        if labels[row] >= 0
+        and labels[row] not in foreign
+        and languages.language_of(docs[row]) is not None
+    }
+    if not moved:
+        return labels, set()
+    labels = labels.copy()
+    labels[list(moved)] = target
+    return labels, moved
 
 
 def _name_other_languages(

@@ -636,3 +636,23 @@ def test_an_off_topic_remark_ward_put_in_a_cohesive_code_is_left_uncoded(real_mo
     assert len(remarks) == 3 and remarks == [[], [], []]
     themes = [a for a, g in zip(draft.assignments, gold, strict=True) if not g.startswith("(")]
     assert sum(not a for a in themes) <= 1  # the themes' answers stay coded
+
+
+def test_an_answer_in_a_script_the_model_does_not_read_joins_the_other_languages(real_model):
+    """The sample survey's Chinese answer is all unknown tokens to the model, so it landed in a
+    code of emoji answers ("👍👍"), away from the code of its other-language answers that waits
+    for a translation: on the demo's first page."""
+    with SURVEY.open() as f:
+        texts = [row["answer"] for row in csv.DictReader(f)]
+    draft = generate_codeframe(texts, vectors=embed(texts), embed=embed)
+    label = {code.id: code.label for code in draft.codes}
+    coded = dict(zip(texts, draft.assignments, strict=True))
+    assert label[coded["服务很好"][0]].startswith("Other languages: ")
+    assert len(coded["服务很好"]) == 1  # its vector is no reading of it: no second code
+    assert not label[coded["👍👍"][0]].startswith("Other languages")
+    # An English set with a Russian answer and no such code: it stays where the vectors put it.
+    english, _ = banking77(6, 10)
+    alone = generate_codeframe(
+        [*english, "Очень дорого"], vectors=embed([*english, "Очень дорого"])
+    )
+    assert not any(code.label.startswith("Other languages") for code in alone.codes)
