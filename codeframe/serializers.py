@@ -664,16 +664,7 @@ class JobSerializer(serializers.Serializer):
         choices=[state.value for state in GenerationJob.State],
     )
     stage = serializers.ChoiceField(
-        source="job.stage",
-        choices=[
-            "waiting",
-            "preparing",
-            "embedding",
-            "clustering",
-            "coding",
-            "storing",
-            "finished",
-        ],
+        source="job.stage", choices=[stage.value for stage in GenerationJob.Stage]
     )
     done = serializers.IntegerField(source="job.done", help_text="Texts embedded so far.")
     total = serializers.IntegerField(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 READ = re.compile(
-    r"""(?:os\.environ\.get|os\.environ\[|os\.getenv|env_bool|env_list|env_number)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:os\.environ\.get|os\.environ\[|os\.getenv|env_[a-z]+)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 
 
