@@ -17,10 +17,10 @@ pyreadstat (1.3) cannot write SPSS multiple response set records (`write_sav` ha
 option; it only reads them), so the set's definition travels as MRSETS syntax in the file's
 document note (SPSS: File > Display Data File Information; or paste it into a syntax window).
 
-`answer` is as wide in every file of a tracker as its longest answer needs, in tiers
-(ANSWER_WIDTHS), so the months' files stack; a longer answer is cut to the widest tier (4,096
-bytes), as any other string past SPSS's 32,767, at a character boundary, and a comment ahead of
-the MRSETS syntax in the note counts the cuts; the CSV and XLSX exports keep the full text.
+The string variables have fixed widths (STRING_WIDTHS), whatever the answers: `answer` 4,096
+bytes, a string `resp_id` 400, so a file once delivered stacks with every later month's. A
+longer answer is cut to 4,096 bytes at a character boundary, and a comment ahead of the MRSETS
+syntax in the note counts the cuts; the CSV and XLSX exports keep the full text.
 """
 
 import os
@@ -30,6 +30,7 @@ import textwrap
 from array import array
 
 from codeframe.exports.base import BaseExporter
+from codeframe.importers import MAX_ID_CHARS
 from codeframe.models import Codeframe, Question, Response
 from codeframe.selectors import asked_codes, codeframe_overview, iter_coded_responses
 from codeframe.waves import tracker_numbering, tracker_questions
@@ -42,15 +43,17 @@ MAX_VALUE_LABEL = 120
 MAX_FILE_LABEL = 64
 # The document note's lines (readstat refuses a longer one: "The provided note is too long").
 MAX_NOTE_LINE = 80
-# The widest string variable SPSS opens. pyreadstat declares a string variable as wide as its
-# longest value's UTF-8 bytes, so one longer answer would make the whole file unreadable.
-MAX_STRING = 32_767
-# The widths `answer` takes, the first that the tracker's longest answer fits: one width for
-# every month's file (ADD FILES refuses a variable whose width differs between files) unless a
-# month's answer crosses a tier. SPSS pads every value to the width: a 32,767-byte variable
-# made a 50,000-answer file 210 MB, even compressed, for one long answer; longer answers are
-# cut to the last tier.
-ANSWER_WIDTHS = (1_024, 4_096)
+# The storage widths (bytes) of the string variables, the same in every file ever exported:
+# ADD FILES refuses a variable whose width differs between the files (PSPP: "different type or
+# width") and MATCH FILES a string key whose width does. They were once each tracker's longest
+# values, recomputed at every export: a month's file delivered in February stopped stacking
+# with March's once March had a longer id or answer. SPSS pads every value to the width, but
+# the bytecode compression the files use makes eight spaces one byte: 4,096 bytes made
+# `bench/exports.py`'s 50,000-answer file 33.2 MB, 1,024 made it 14.5 (a width as wide as
+# SPSS's 32,767 made it 210 MB, so a longer answer is cut). A respondent id is at most
+# MAX_ID_CHARS characters, four bytes each at most in UTF-8: every id fits, none is cut.
+ANSWER_WIDTH = 4_096
+STRING_WIDTHS = {"answer": ANSWER_WIDTH, "resp_id": 4 * MAX_ID_CHARS}
 # A respondent id SPSS can hold as a number and give back as the same id: digits without a
 # leading zero ("007" would come back as 7), at most the 15 digits a double keeps exactly.
 WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
@@ -67,34 +70,6 @@ def numeric_ids(*, question: Question) -> bool:
         WHOLE_NUMBER.fullmatch(respondent)
         for respondent in ids.values_list("respondent_id", flat=True).iterator(chunk_size=5000)
     )
-
-
-def string_widths(*, question: Question) -> dict[str, int]:
-    """The storage width (UTF-8 bytes) of `answer` and of a string `resp_id` in every file of
-    the question's tracker: for `answer` the first of ANSWER_WIDTHS its longest answer over
-    every wave fits (or the last), for `resp_id` its longest id. pyreadstat makes a string
-    variable as wide as its longest value, so each month's file had its own widths, and ADD
-    FILES refuses a variable whose width differs between the files (PSPP: "different type or
-    width"): the monthly files did not stack. A month whose answer crosses a tier widens the
-    files exported after it; ids of one pattern keep one width."""
-    from django.db.models import Max
-    from django.db.models.functions import Length
-
-    responses = Response.objects.filter(question__in=tracker_questions(question=question))
-    longest = responses.aggregate(answer=Max(Length("text")), resp_id=Max(Length("respondent_id")))
-    widths = {}
-    for name, field in (("answer", "text"), ("resp_id", "respondent_id")):
-        chars = longest[name] or 0
-        # A value's bytes are its characters to four times them: only values of a quarter of
-        # the longest's characters or more can be the longest in bytes.
-        values = responses.annotate(n=Length(field)).filter(n__gte=(chars + 3) // 4)
-        widest = max(
-            (len(v.encode("utf-8")) for v in values.values_list(field, flat=True).iterator()),
-            default=1,
-        )
-        widths[name] = max(1, min(widest, MAX_STRING))
-    widths["answer"] = next((w for w in ANSWER_WIDTHS if w >= widths["answer"]), ANSWER_WIDTHS[-1])
-    return widths
 
 
 def _with_ids(data: dict, formats: dict[str, str], *, numeric: bool) -> None:
@@ -322,13 +297,13 @@ def _write_sav(
     code_vars: list[str],
     warning: list[str] | None = None,
 ) -> bytes:
-    """The .sav bytes of `frame`: the variables in `formats` nominal, its strings cut to
-    MAX_STRING bytes (`_fit_strings`), the codes' MRSETS syntax in the document note after a
-    comment counting those cuts, the survey as the file label."""
+    """The .sav bytes of `frame`: the variables in `formats` nominal, its strings as wide as
+    STRING_WIDTHS says (`_fit_strings` cuts, `_widen_strings` pads), the codes' MRSETS syntax
+    in the document note after a comment counting the cuts, the survey as the file label."""
     import pyreadstat
 
     cuts = _fit_strings(frame)
-    _widen_strings(frame, string_widths(question=question))
+    _widen_strings(frame, STRING_WIDTHS)
     with tempfile.TemporaryDirectory(prefix="codeframe-sav-") as folder:
         path = os.path.join(folder, "export.sav")
         pyreadstat.write_sav(
@@ -348,9 +323,9 @@ def _write_sav(
 
 
 def _fit_strings(frame) -> list[str]:
-    """Cut, in place, every string of `frame`'s string variables to at most MAX_STRING bytes of
-    UTF-8 (`answer`: the widest of ANSWER_WIDTHS); returns the document note's lines saying how
-    many were cut, as an SPSS comment (so the note can still be pasted into a syntax window
+    """Cut, in place, every string of `frame`'s string variables to its width in STRING_WIDTHS
+    (bytes of UTF-8: only an answer can be longer); returns the document note's lines saying
+    how many were cut, as an SPSS comment (so the note can still be pasted into a syntax window
     whole), or no lines when none was."""
     import pandas as pd
 
@@ -358,7 +333,7 @@ def _fit_strings(frame) -> list[str]:
     for name in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[name]):
             continue
-        limit = ANSWER_WIDTHS[-1] if name == "answer" else MAX_STRING
+        limit = STRING_WIDTHS[name]
         fitted, count = [], 0
         for value in frame[name]:
             if isinstance(value, str) and len(value.encode("utf-8")) > limit:
@@ -369,17 +344,16 @@ def _fit_strings(frame) -> list[str]:
         frame[name] = pd.Series(fitted, index=frame.index, dtype=frame[name].dtype)
         noun = "answer" if name == "answer" else f"{name} value"
         counted = f"1 {noun} was" if count == 1 else f"{count:,} {noun}s were"
-        why = "this file's answers" if name == "answer" else "the longest string SPSS allows"
         lines += textwrap.wrap(
-            f"* {counted} cut to {limit:,} bytes (the width of {why}); the full text is in the"
-            " CSV and XLSX exports.",
+            f"* {counted} cut to {limit:,} bytes (the width of {name} in every file); the full"
+            " text is in the CSV and XLSX exports.",
             width=MAX_NOTE_LINE,
         )
     return lines
 
 
 def _widen_strings(frame, widths: dict[str, int]) -> None:
-    """Give the string variables of `widths` that storage width (`string_widths`), in place:
+    """Give the string variables of `widths` that storage width (STRING_WIDTHS), in place:
     pyreadstat takes a string variable's width from its longest value, so the first row's
     value is padded with spaces to it. SPSS pads every string with spaces to its width and
     ignores them (pyreadstat strips them on reading): the value reads as it was."""

@@ -250,8 +250,8 @@ def test_a_trackers_stacked_sav_has_each_waves_nets(staff_client, codeframe):
 def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
     staff_client, codeframe
 ):
-    """`answer` is at most 4,096 bytes wide in every file (ANSWER_WIDTHS: SPSS pads every value
-    to the width, and 32,767 bytes made a 50,000-answer file 210 MB): 1,025 emoji (4,100 bytes)
+    """`answer` is 4,096 bytes wide in every file (STRING_WIDTHS: SPSS pads every value to the
+    width, and 32,767 bytes made a 50,000-answer file 210 MB): 1,025 emoji (4,100 bytes)
     are cut at a character boundary, in the stacked file and in the wave's own; 2,000 "é"
     (4,000 bytes) stay whole."""
     long, fits = "🙂" * 1025, "é" * 2000
@@ -268,7 +268,7 @@ def test_answers_longer_than_spss_strings_are_cut_to_fit_and_the_note_says_so(
         assert list(frame["answer"][frame["resp_id"] == "W1"]) == [fits]
         assert list(frame["answer"][frame["resp_id"] == "W2"]) == ["Fees went up again"]
         note = "\n".join(meta.notes)
-        assert note.startswith("* 1 answer was cut to 4,096 bytes (the width of this file's")
+        assert note.startswith("* 1 answer was cut to 4,096 bytes (the width of answer in")
         assert "CSV and XLSX" in note and "\nMRSETS /MDGROUP NAME=$codes" in note
         assert all(len(line.encode("utf-8")) <= 80 for line in meta.notes)
 
@@ -390,8 +390,8 @@ def test_the_monthly_files_stack_in_pspp(tmp_path, codeframe):
     widths = [pyreadstat.read_sav(str(p))[1].variable_storage_width for p in (january, february)]
     longest = max(len(r.text.encode("utf-8")) for r in approved.question.responses.all())
     assert longest < len(answers[0]) < 1024  # February's answer is the longer one
-    assert widths[0]["answer"] == widths[1]["answer"] == 1024  # the first tier
-    assert widths[0]["resp_id"] == widths[1]["resp_id"] == 4  # "R001"; "W0" padded to it
+    assert widths[0]["answer"] == widths[1]["answer"] == 4096
+    assert widths[0]["resp_id"] == widths[1]["resp_id"] == 400  # "R001", "W0" padded to it
     # The newest month first: ADD FILES keeps its dictionary, which names every wave so far.
     paths = [february, january]
     script = tmp_path / "stack.sps"
@@ -407,3 +407,51 @@ def test_the_monthly_files_stack_in_pspp(tmp_path, codeframe):
     # The values read as they were: the padding is SPSS's own, stripped on reading.
     own, _meta = read_sav(february.read_bytes())
     assert list(own["answer"]) == answers
+
+
+def test_a_months_file_once_delivered_stacks_and_merges_with_every_later_month(tmp_path, codeframe):
+    """The widths were each tracker's longest values, recomputed at every export: January's
+    file, delivered before February's ids grew a character (R001 -> W1000) and one answer ran
+    to 1,789 characters, had `resp_id` A4 and `answer` A1024, February's A5 and A4096; ADD FILES
+    refused them ("different type or width"), and January's file downloaded again no longer
+    merged (MATCH FILES /BY resp_id) with the survey file built from the first download."""
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    january = tmp_path / "january.sav"
+    january.write_bytes(exports.build_sav(codeframe=approved))  # delivered before February
+    answers = ["Fees went up, " * 127 + "again", "The app crashed"]  # 1,783 characters
+    rows = [
+        ImportedRow(line=i, respondent_id=f"W{1000 + i}", text=t) for i, t in enumerate(answers)
+    ]
+    second = waves.code_wave(codeframe=approved, rows=rows, wave="2027-01")
+    february = tmp_path / "february.sav"
+    february.write_bytes(exports.build_sav(codeframe=second))
+    again = tmp_path / "january-again.sav"
+    again.write_bytes(exports.build_sav(codeframe=approved))
+    widths = [
+        pyreadstat.read_sav(str(p))[1].variable_storage_width for p in (january, february, again)
+    ]
+    assert [w["resp_id"] for w in widths] == [400] * 3
+    assert [w["answer"] for w in widths] == [4096] * 3
+    survey = tmp_path / "survey.sav"
+    script = tmp_path / "stack.sps"
+    script.write_text(
+        # The survey's own file, keyed as January's first download was.
+        f"GET FILE='{january}' /KEEP=resp_id.\nSORT CASES BY resp_id.\nSAVE OUTFILE='{survey}'.\n"
+        f"GET FILE='{again}'.\nSORT CASES BY resp_id.\n"
+        f"MATCH FILES /FILE='{survey}' /FILE=* /BY resp_id.\n"
+        "FREQUENCIES VARIABLES=wave.\n"
+        f"ADD FILES /FILE='{february}' /FILE='{january}'.\n"
+        "FREQUENCIES VARIABLES=wave.\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    done = run_pspp(script, out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tables = out.read_text(encoding="utf-8")
+    assert "error" not in tables.lower(), tables
+    rows = [row[:3] for row in csv.reader(io.StringIO(tables))]
+    first_n = str(approved.question.responses.count())
+    assert rows.count(["Valid", "1", first_n]) == 2  # merged, then stacked
+    assert ["", "2027-01", "2"] in rows
+    own, _meta = read_sav(february.read_bytes())
+    assert list(own["resp_id"]) == ["W1000", "W1001"] and list(own["answer"]) == answers
