@@ -374,7 +374,8 @@ class CodedResponseSerializer(serializers.Serializer):
     confidences = serializers.ListField(child=serializers.FloatField())
     late = serializers.BooleanField(
         help_text="Imported after this codeframe was made and not coded since: not coded "
-        "(its `codes` [] says nothing about it), as the exports leave it blank."
+        "(its `codes` [] says nothing about it), as the exports leave it blank (the list "
+        "layout: `coded` 0)."
     )
 
 

@@ -4,7 +4,10 @@ against formula injection.
 - "binary": one 0/1 column per code (the answer carries the code or not; blank for a code its
   answers were not coded with, see `selectors.asked_codes`, and for an answer imported after
   the codeframe was made and not coded since: `CodedResponse.late`);
-- "list": one column of semicolon-separated code numbers, primary first.
+- "list": one column of semicolon-separated code numbers, primary first, and a `coded` column:
+  1, or 0 for an answer imported after the codeframe was made and not coded since (an empty
+  codes cell is then "not coded yet", not "coded with no code", which it is beside a 1). The
+  columns are the same whatever the data, so a script reads them by position or by name.
 
 Text cells that a spreadsheet would read as a formula are kept inert by `codeframe.formulas`
 (answers are untrusted input).
@@ -32,9 +35,10 @@ def answer_rows(
         overview_codes if overview_codes is not None else list(codeframe.codes.order_by("number"))
     )
     if layout == "list":
-        yield ["respondent_id", "answer", "codes"]
+        yield ["respondent_id", "answer", "codes", "coded"]
         for coded in iter_coded_responses(codeframe=codeframe):
-            yield [coded.respondent_id, coded.text, ";".join(str(n) for n in coded.codes)]
+            codes = ";".join(str(n) for n in coded.codes)
+            yield [coded.respondent_id, coded.text, codes, int(not coded.late)]
         return
     numbers = [code.number for code in codes]
     # A code carried back into the frame after its answers were coded was not asked about:

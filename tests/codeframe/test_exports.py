@@ -51,14 +51,19 @@ def test_plain_numbers_are_no_formulas(value):
 
 def test_list_layout_has_semicolon_separated_codes_primary_first(codeframe):
     rows = read_csv(codeframe, "list")
-    assert rows[0] == ["respondent_id", "answer", "codes"]
+    assert rows[0] == ["respondent_id", "answer", "codes", "coded"]
     assert len(rows) == codeframe.question.responses.count() + 1
     response = codeframe.question.responses.order_by("position").first()
     primary = Assignment.objects.get(response=response, is_primary=True).code
     extra = codeframe.codes.exclude(pk=primary.pk).first()
     Assignment.objects.create(codeframe=codeframe, response=response, code=extra, confidence=0.1)
     rows = read_csv(codeframe, "list")
-    assert rows[1] == [response.respondent_id, response.text, f"{primary.number};{extra.number}"]
+    assert rows[1] == [
+        response.respondent_id,
+        response.text,
+        f"{primary.number};{extra.number}",
+        "1",
+    ]
 
 
 def test_binary_layout_has_one_0_1_column_per_code(codeframe):
@@ -103,6 +108,19 @@ def test_answers_imported_after_coding_are_blank_not_0_until_coded(codeframe, ap
     last = [c.value for c in list(sheet.iter_rows())[-1]]
     assert (last[2], last[5], last[6]) == ("Imported since, not coded yet", 1, None)
 
+    # The list layout's codes cell is empty for it and for an answer coded with no code: its
+    # `coded` column tells them apart, in the CSV and in the XLSX's sheet alike.
+    uncoded = codeframe.question.responses.order_by("position").first()
+    Assignment.objects.filter(codeframe=codeframe, response=uncoded).delete()  # no code fits
+    workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=codeframe)))
+    sheet = [list(r) for r in workbook["Answers (code list)"].iter_rows(values_only=True)]
+    for listed, empty, no in ((read_csv(codeframe, "list"), "", "0"), (sheet, None, 0)):
+        assert listed[0] == ["respondent_id", "answer", "codes", "coded"]
+        assert listed[-1] == ["LATE1", "The fees went up again", empty, no]
+        by_id = {row[0]: row for row in listed[1:-1]}
+        assert by_id[uncoded.respondent_id][2:] == [empty, "1" if no == "0" else 1]
+        assert {row[3] for row in listed[1:-1]} == {"1" if no == "0" else 1}
+
     # Coded by hand since: coded, as any other answer.
     late = codeframe.question.responses.get(respondent_id="LATE1")
     code = codeframe.codes.order_by("number").first()
@@ -111,6 +129,7 @@ def test_answers_imported_after_coding_are_blank_not_0_until_coded(codeframe, ap
     assert set(rows[-1][2:]) == {"0", "1"} and rows[-1][2] == "1"
     frame, _ = read_sav(exports.build_sav(codeframe=codeframe))
     assert frame[code_vars].iloc[-1].notna().all()
+    assert read_csv(codeframe, "list")[-1][2:] == [str(code.number), "1"]
 
 
 def test_csv_neutralises_formulas_in_answers_and_labels(hostile_codeframe):

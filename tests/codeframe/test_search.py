@@ -109,7 +109,7 @@ def test_a_code_added_to_answers_is_the_primary_of_the_uncoded_and_a_further_cod
     # The exports carry the further code (list layout: primary first).
     exported = "".join(get_exporter("csv", "list").render(codeframe=codeframe))
     row = next(line for line in exported.splitlines() if line.startswith(hold.respondent_id))
-    assert row.endswith(";".join(map(str, coding(codeframe, hold))))
+    assert row.endswith(",".join([";".join(map(str, coding(codeframe, hold))), "1"]))
 
 
 def test_a_non_answer_code_is_no_further_code(codeframe):

@@ -367,7 +367,7 @@ def test_downloads(staff_client, codeframe):
     assert listed["Content-Type"].startswith("text/csv")
     assert "attachment" in listed["Content-Disposition"]
     text = b"".join(listed.streaming_content).decode("utf-8-sig")
-    assert text.splitlines()[0] == "respondent_id,answer,codes"
+    assert text.splitlines()[0] == "respondent_id,answer,codes,coded"
     binary = b"".join(staff_client.get(url).streaming_content).decode("utf-8-sig")
     assert binary.splitlines()[0].count(",") == 1 + codeframe.codes.count()
     assert staff_client.get(url, {"layout": "wide"}).status_code == 400
