@@ -27,7 +27,7 @@ from codeframe.models import Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.uploads import limit_upload
 from codeframe.validators import as_id
-from codeframe.views.shared import QUESTIONS_PER_PAGE, can_recode, roles_of
+from codeframe.views.shared import QUESTIONS_PER_PAGE, roles_of
 
 
 @require_GET
@@ -134,7 +134,7 @@ def _too_large(request, message: str, question_id: int | None = None) -> HttpRes
             "form": _import_form(request, question),
             "question": question,
             "limit": get_config()["MAX_UPLOAD_BYTES"],
-            "coded_wave": _coded_wave(question),
+            "coded_wave": waves.coded_wave(question=question),
             "can_replace": _can_replace(request, question),
             "upload_error": message,
         },
@@ -187,22 +187,10 @@ def question_import(request: HttpRequest, question_id: int | None = None) -> Htt
             "form": form,
             "question": question,
             "limit": get_config()["MAX_UPLOAD_BYTES"],
-            "coded_wave": _coded_wave(question),
+            "coded_wave": waves.coded_wave(question=question),
             "can_replace": _can_replace(request, question),
         },
     )
-
-
-def _coded_wave(question) -> dict | None:
-    """When `question` is a coded wave of a tracker (more answers change its published base
-    and stay uncoded until coded; the import page warns): its label, and whether it can be
-    coded again (`waves.recode_with`). Else None."""
-    if question is None or not selectors.is_tracker(question=question):
-        return None
-    wave = waves.tracker_wave(question=question)
-    if wave.codeframe is None:
-        return None
-    return {"label": wave.label, "can_recode": can_recode(wave.codeframe)}
 
 
 def _import(data: dict, question) -> services.ImportResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from unicodedata import category, normalize
 
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.db import transaction
 from codeframe.carryback import CARRY_BASE, frame_shape
 from codeframe.coding import code_answers
 from codeframe.exceptions import (
+    CodeframeError,
     InvalidEdit,
     NoResponses,
     NotApproved,
@@ -23,7 +25,7 @@ from codeframe.exceptions import (
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Codeframe, HandCoded, Net, Question, SuggestedCode
-from codeframe.selectors import coded_with, merge_holder, question_texts
+from codeframe.selectors import coded_with, is_tracker, merge_holder, question_texts
 from codeframe.services import (
     drop_from_suggestions,
     embed_answers,
@@ -255,6 +257,47 @@ def recode_with(*, codeframe: Codeframe) -> Codeframe:
             f"again from #{codeframe.pk} would not count either."
         )
     return approved
+
+
+@dataclass(frozen=True)
+class CodedWave:
+    """A tracker's wave that is coded: answers imported into it change its published base and
+    stay uncoded until someone codes them (`Codeframe.coded_through`). The import page warns
+    before, `manage.py import_responses` after, in these words."""
+
+    label: str
+    can_recode: bool  # "Code this wave again" would be accepted (`recode_with`)
+
+    @property
+    def heading(self) -> str:
+        return f"This is wave “{self.label}” of a tracker, already coded."
+
+    @property
+    def advice(self) -> str:
+        again = (
+            ", or with “Code this wave again” on its codeframe's page" if self.can_recode else ""
+        )
+        return (
+            "Answers imported into it change its base in the tracker and its exports, and stay "
+            "uncoded until someone codes them: by hand (each answer's “Code as” among the "
+            f"uncoded){again}. The next month's answers go in as a new wave instead (“Code a "
+            "new wave” on the approved codeframe)."
+        )
+
+
+def coded_wave(*, question: Question | None) -> CodedWave | None:
+    """`question` as a coded wave of a tracker (the tracker counts a codeframe for it), or None:
+    no question, no tracker, or a wave not coded yet (nothing published)."""
+    if question is None or not is_tracker(question=question):
+        return None
+    wave = tracker_wave(question=question)
+    if wave is None or wave.codeframe is None:
+        return None
+    try:
+        recode_with(codeframe=wave.codeframe)
+    except CodeframeError:
+        return CodedWave(label=wave.label, can_recode=False)
+    return CodedWave(label=wave.label, can_recode=True)
 
 
 # Times a wave is coded before giving up when edits keep being carried back to its frame

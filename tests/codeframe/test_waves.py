@@ -797,6 +797,32 @@ def test_importing_more_answers_into_a_coded_wave_warns(approved, client):
     assert 'id="coded-wave-warning"' not in page(late)  # not coded yet: nothing published
 
 
+def test_import_responses_into_a_coded_wave_says_what_the_import_page_says(approved, tmp_path):
+    """`manage.py import_responses --question` into a coded wave printed only "Imported N
+    answers": the answers change the wave's published base and stay uncoded, which the import
+    page warns about; the command says it in the same words."""
+
+    def imported(question) -> str:
+        path = tmp_path / f"late{question.responses.count()}.csv"
+        path.write_text(f"id,answer\n{path.stem},The fees went up again\n", encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        args = [str(path), "--question", str(question.pk), "--id-column", "id"]
+        call_command("import_responses", *args, stdout=out, stderr=err)
+        assert "Imported 1 answers" in out.getvalue()
+        return " ".join(err.getvalue().split())
+
+    assert imported(approved.question) == ""  # no tracker yet: nothing published as a wave
+    second = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    said = imported(second.question)
+    wave = waves.coded_wave(question=second.question)
+    assert said == f"{wave.heading} {wave.advice}"
+    assert said.startswith("This is wave “2027-01” of a tracker, already coded. Answers")
+    assert "stay uncoded until someone codes them" in said and "Code this wave again" in said
+    first = imported(approved.question)
+    assert first.startswith("This is wave “1” of a tracker, already coded.")
+    assert "Code this wave again" not in first  # the first wave's frame is not a wave's
+
+
 def test_the_pages_say_which_wave_a_question_is(approved, client, settings):
     """Three rows of "Bank NPS 2026 / Why?" in the question list could not be told apart, and
     neither the wave's question page nor its codeframe page named the wave."""

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from codeframe import waves
 from codeframe.console import import_file
 
 
@@ -41,3 +42,5 @@ class Command(BaseCommand):
             )
         if notice := result.id_notice(option="--id-column"):
             self.stderr.write(self.style.WARNING(notice))
+        if (wave := waves.coded_wave(question=result.question)) is not None:
+            self.stderr.write(self.style.WARNING(f"{wave.heading} {wave.advice}"))
