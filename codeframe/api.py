@@ -703,6 +703,7 @@ def job_payload(job, request: Request) -> dict:
                 if request.user.is_staff or job.elapsed_seconds is None
                 else round(job.elapsed_seconds)
             ),
+            "notice": job.params.get("notice", ""),
             **_cache_figures(job, request),
         }
     ).data

@@ -30,12 +30,7 @@ def import_file(
     **_: object,
 ) -> services.ImportResult:
     """Shared by the commands: read `path` and import it, mapping errors to CommandError."""
-    existing = None
-    if question is not None:
-        try:
-            existing = selectors.get_question(user=OPERATOR, question_id=question)
-        except Http404 as exc:
-            raise CommandError(f"There is no question {question}.") from exc
+    existing = find_question(question)
     limit = get_config()["MAX_UPLOAD_BYTES"]
     try:
         size = path.stat().st_size
@@ -59,6 +54,16 @@ def import_file(
         raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     except CodeframeError as exc:
         raise CommandError(f"{path}: {exc} Nothing was imported.") from exc
+
+
+def find_question(question: int | None) -> Question | None:
+    """The question of id `question` (None: none). Raises CommandError when there is none."""
+    if question is None:
+        return None
+    try:
+        return selectors.get_question(user=OPERATOR, question_id=question)
+    except Http404 as exc:
+        raise CommandError(f"There is no question {question}.") from exc
 
 
 def run_generation(*, question: Question, stream: TextIO, **params: Any) -> Codeframe:

@@ -686,6 +686,11 @@ class JobSerializer(serializers.Serializer):
         allow_null=True, help_text="In whole seconds but for operators (staff)."
     )
     status_url = serializers.CharField(help_text="GET it for progress.")
+    notice = serializers.CharField(
+        help_text="What importing the job's answers changed that a data processor must know, "
+        "or empty: a wave whose respondent ids made `resp_id` a string, not a number, in every "
+        "SPSS file of the tracker from now on."
+    )
     codeframe = CodeframeSerializer(
         allow_null=True, help_text="The codeframe (as GET /api/codeframes/{id}/), once done."
     )

@@ -4,7 +4,7 @@ load coded open-ends.
 Variables, in order: `wave` (the question's number in its tracker, value-labelled with the
 wave's name; 1 for a question that is no tracker's wave yet, so the first month's file has the
 layout of the next ones), `resp_id` (the respondent id: numeric when every id of the tracker is
-a whole number, see `numeric_ids`; else a string), `answer` (the verbatim), `primary` (the
+a whole number, see `waves.ids`; else a string), `answer` (the verbatim), `primary` (the
 primary code's number, value-labelled with every code; system-missing when uncoded), one 0/1
 variable `c<number>` per code (variable label "<number>. <label>", value labels 1 = the code's
 label, 0 = "Not mentioned"), then one 0/1 variable `net<number>` per net (any of its codes);
@@ -24,16 +24,15 @@ syntax in the note counts the cuts; the CSV and XLSX exports keep the full text.
 """
 
 import os
-import re
 import tempfile
 import textwrap
 from array import array
 
 from codeframe.exports.base import BaseExporter
 from codeframe.importers import MAX_ID_CHARS
-from codeframe.models import Codeframe, Question, Response
+from codeframe.models import Codeframe, Question
 from codeframe.selectors import asked_codes, codeframe_overview, iter_coded_responses
-from codeframe.waves import tracker_numbering, tracker_questions
+from codeframe.waves import numeric_ids, tracker_numbering, tracker_questions
 
 NOT_MENTIONED = "Not mentioned"
 MR_SET_NAME = "$codes"
@@ -54,22 +53,6 @@ MAX_NOTE_LINE = 80
 # MAX_ID_CHARS characters, four bytes each at most in UTF-8: every id fits, none is cut.
 ANSWER_WIDTH = 4_096
 STRING_WIDTHS = {"answer": ANSWER_WIDTH, "resp_id": 4 * MAX_ID_CHARS}
-# A respondent id SPSS can hold as a number and give back as the same id: digits without a
-# leading zero ("007" would come back as 7), at most the 15 digits a double keeps exactly.
-WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
-
-
-def numeric_ids(*, question: Question) -> bool:
-    """Whether `resp_id` is numeric in the question's files: when every respondent id of every
-    wave of its tracker is a WHOLE_NUMBER. A survey's case id usually is numeric, and SPSS
-    merges the codes onto the survey data (MATCH FILES ... /BY resp_id) only when the key has
-    the same type in both files; one other id (A12, 007) keeps them all strings. Decided over
-    the whole tracker, so each wave's file has the type the others have and they stack."""
-    ids = Response.objects.filter(question__in=tracker_questions(question=question))
-    return all(
-        WHOLE_NUMBER.fullmatch(respondent)
-        for respondent in ids.values_list("respondent_id", flat=True).iterator(chunk_size=5000)
-    )
 
 
 def _with_ids(data: dict, formats: dict[str, str], *, numeric: bool) -> None:

@@ -185,17 +185,26 @@ def queue_wave(
 ) -> GenerationJob:
     """Import `rows` as a wave of the tracker (the next one, or number `order`: `waves.
     start_wave`) and queue its coding with the approved `codeframe`, in one transaction;
-    returns the job (its question is the new wave). Raises NotApproved, InvalidEdit (wave
-    label or number), ImportFailed, TooManyResponses, QueueFull."""
-    from codeframe.waves import start_wave
+    returns the job (its question is the new wave), its `params["notice"]` saying when the
+    wave's ids made `resp_id` a string in the tracker's SPSS files (`waves.string_ids_notice`).
+    Raises NotApproved, InvalidEdit (wave label or number), ImportFailed, TooManyResponses,
+    QueueFull."""
+    from codeframe.waves import had_numeric_ids, start_wave, string_ids_notice
 
     with transaction.atomic():
+        numeric = had_numeric_ids(question=codeframe.question)
         question = start_wave(codeframe=codeframe, rows=rows, wave=wave, order=order)
+        # Said on the job's page and in the API's job, from the moment the wave is imported.
+        notice = string_ids_notice(question=question, had_numeric=numeric)
         job = _create(
             question=question,
             user=user,
             kind=GenerationJob.Kind.WAVE,
-            params={"codeframe": codeframe.pk, "wave": question.wave_label},
+            params={
+                "codeframe": codeframe.pk,
+                "wave": question.wave_label,
+                **({"notice": notice} if notice else {}),
+            },
         )
         enqueue(job)
     job.refresh_from_db()

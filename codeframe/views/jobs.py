@@ -45,6 +45,9 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
                 f"{overview.total} answers coded, {suggested} suggested new "
                 f"code{pluralize(suggested)}.",
             )
+            # The wave's ids made resp_id a string: its page said so while the job ran.
+            if notice := job.params.get("notice"):
+                messages.warning(request, notice)
         else:
             codes = codeframe.codes.count()
             messages.success(request, f"Codeframe generated: {codes} code{pluralize(codes)}.")

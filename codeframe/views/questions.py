@@ -163,6 +163,7 @@ def question_import(request: HttpRequest, question_id: int | None = None) -> Htt
             appending = (
                 question is not None and not data.get("replace") and question.responses.exists()
             )
+            numeric = waves.had_numeric_ids(question=question)
             try:
                 result = _import(data, question)
             except CodeframeError as exc:
@@ -178,6 +179,8 @@ def question_import(request: HttpRequest, question_id: int | None = None) -> Htt
                 else:  # numbered by their line: a notice only beside other answers
                     notice = services.pasted_notice(result.numbered) if appending else ""
                 if notice:
+                    messages.warning(request, notice)
+                if notice := waves.string_ids_notice(question=result.question, had_numeric=numeric):
                     messages.warning(request, notice)
                 return redirect(result.question)
     return render(

@@ -8,9 +8,9 @@ label, keyword list and net of the approved frame it was coded with (`Codeframe.
 so exports and the tracker table line up across waves.
 
 One module a subject: `series` (the tracker's waves and frames, read), `coding` (approve, code
-a wave, code it again), `decisions` (new codes: added by hand, suggestions decided) and
-`tables` (the tracker's figures); their public names are gathered here, so callers write
-`waves.code_wave(...)`.
+a wave, code it again), `decisions` (new codes: added by hand, suggestions decided), `ids` (the
+type of `resp_id` in its SPSS files) and `tables` (the tracker's figures); their public names
+are gathered here, so callers write `waves.code_wave(...)`.
 """
 
 from codeframe.waves.coding import (
@@ -34,6 +34,13 @@ from codeframe.waves.decisions import (
     assign_suggestion,
     decide_suggestion,
     dismiss_suggestion,
+)
+from codeframe.waves.ids import (
+    WHOLE_NUMBER,
+    had_numeric_ids,
+    numeric_ids,
+    string_id,
+    string_ids_notice,
 )
 from codeframe.waves.series import (
     TrackerSeries,
@@ -60,6 +67,7 @@ __all__ = [
     "HAND_CODING",
     "UNCODED",
     "UNCODED_LABEL",
+    "WHOLE_NUMBER",
     "CodedWave",
     "TrackerSeries",
     "TrackerTables",
@@ -74,13 +82,17 @@ __all__ = [
     "coded_wave",
     "decide_suggestion",
     "dismiss_suggestion",
+    "had_numeric_ids",
     "in_series",
     "keep_hand_coding",
+    "numeric_ids",
     "recode_with",
     "rename_wave",
     "replaced_by",
     "replaced_message",
     "start_wave",
+    "string_id",
+    "string_ids_notice",
     "tracker_frames",
     "tracker_numbering",
     "tracker_questions",

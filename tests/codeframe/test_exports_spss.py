@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from codeframe import exports, services, waves
 from codeframe.importers import ImportedRow
-from codeframe.models import Assignment, SuggestedCode
+from codeframe.models import Assignment, Question, SuggestedCode
 
 pytestmark = pytest.mark.django_db
 
@@ -455,3 +455,121 @@ def test_a_months_file_once_delivered_stacks_and_merges_with_every_later_month(t
     assert ["", "2027-01", "2"] in rows
     own, _meta = read_sav(february.read_bytes())
     assert list(own["resp_id"]) == ["W1000", "W1001"] and list(own["answer"]) == answers
+
+
+def test_the_dp_is_told_when_ids_make_resp_id_a_string_in_every_months_file(
+    tmp_path, staff_client, api_client
+):
+    """One id that is no whole number ("01251" among 1001...) in a later wave turns `resp_id`
+    from numeric to string in every wave's file, January's too, so the January file a DP was
+    given no longer stacks with the new ones. The rule stays (the files must have one type to
+    stack), but it was said nowhere: the command, the wave's page and job, the API's job and
+    an import into a wave now say so when it happens, and only then."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from tests.codeframe.conftest import ANSWERS
+
+    first = services.import_responses(
+        rows=[
+            ImportedRow(line=i, respondent_id=str(1001 + i), text=t) for i, t in enumerate(ANSWERS)
+        ],
+        survey="Numbered",
+        question_text="Why?",
+    ).question
+    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+    _, meta = read_sav(exports.build_sav(codeframe=frame))
+    assert meta.readstat_variable_types["resp_id"] == "double"  # January's file, delivered
+
+    def code_wave(wave, ids) -> str:
+        path = tmp_path / f"{wave}.csv"
+        lines = "".join(f"{i},{t}\n" for i, t in zip(ids, ANSWERS, strict=False))
+        path.write_text("id,answer\n" + lines, encoding="utf-8")
+        err = io.StringIO()
+        args = [str(path), "--codeframe", str(frame.pk), "--wave", wave, "--id-column", "id"]
+        call_command("code_wave", *args, stdout=io.StringIO(), stderr=err)
+        return " ".join(err.getvalue().split())
+
+    assert code_wave("2027-01", ["1101", "1102"]) == ""  # still whole numbers: nothing to say
+    said = code_wave("2027-02", ["1201", "01251"])
+    assert said.startswith("Respondent id “01251” is not a whole number")
+    assert "resp_id is a string, not a number, in every SPSS file" in said
+    assert "download the earlier months again" in said
+    _, meta = read_sav(exports.build_sav(codeframe=frame))
+    assert meta.readstat_variable_types["resp_id"] == "string"  # as the notice said
+    assert code_wave("2027-03", ["1301", "A12"]) == ""  # strings already: nothing changes
+
+    # Through the wave's page (the job page and the API's job say it too) and an import into
+    # a wave: a second tracker, numeric again.
+    second = services.import_responses(
+        rows=[ImportedRow(line=i, respondent_id=str(1 + i), text=t) for i, t in enumerate(ANSWERS)],
+        survey="Numbered 2",
+        question_text="Why?",
+    ).question
+    other = waves.approve_codeframe(codeframe=services.create_codeframe(question=second, n_codes=3))
+    csv_file = SimpleUploadedFile("wave.csv", b"Serial,Answer\n2001,Fees\n2002,The app\n")
+    form = {"wave": "2027-01", "file": csv_file, "id_column": "Serial"}
+    url = reverse("codeframe:wave-new", args=[other.pk])
+    reply = staff_client.post(url, form, follow=True)
+    assert not [m for m in reply.context["messages"] if "resp_id" in str(m)]  # whole numbers
+    upload = SimpleUploadedFile("late.csv", b"Serial,Answer\n0042,Late fees\n")
+    wave_question = other.question.later_waves.get()
+    imported = staff_client.post(
+        reverse("codeframe:question-import-more", args=[wave_question.pk]),
+        {"file": upload, "id_column": "Serial"},
+        follow=True,
+    )
+    shown = [str(m) for m in imported.context["messages"]]
+    assert any(m.startswith("Respondent id “0042” is not a whole number") for m in shown)
+
+    third = services.import_responses(
+        rows=[ImportedRow(line=i, respondent_id=str(1 + i), text=t) for i, t in enumerate(ANSWERS)],
+        survey="Numbered 3",
+        question_text="Why?",
+    ).question
+    another = waves.approve_codeframe(
+        codeframe=services.create_codeframe(question=third, n_codes=3)
+    )
+    csv_file = SimpleUploadedFile("wave.csv", b"Serial,Answer\nW-7,Fees\n")
+    form = {"wave": "2027-01", "file": csv_file, "id_column": "Serial"}
+    reply = staff_client.post(reverse("codeframe:wave-new", args=[another.pk]), form, follow=True)
+    shown = [str(m) for m in reply.context["messages"]]
+    assert any(m.startswith("Respondent id “W-7” is not a whole number") for m in shown)
+    job = another.question.later_waves.get().jobs.get()
+    job_page = staff_client.get(reverse("codeframe:job-detail", args=[job.pk]), {"stay": 1})
+    assert 'id="job-notice"' in job_page.content.decode() and "“W-7”" in job_page.content.decode()
+    body = api_client.get(f"/api/jobs/{job.pk}/").json()
+    assert body["notice"].startswith("Respondent id “W-7” is not a whole number")
+
+    # The import command into a wave says it too; a new question's first ids never do.
+    path = tmp_path / "late.csv"
+    path.write_text("id,answer\nX1,Late\n", encoding="utf-8")
+    err = io.StringIO()
+    call_command(
+        "import_responses",
+        str(path),
+        "--question",
+        str(second.pk),
+        "--id-column",
+        "id",
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert "is not a whole number" not in err.getvalue()  # the tracker was strings already
+    fresh = tmp_path / "fresh.csv"
+    fresh.write_text("id,answer\n5,Fees\n", encoding="utf-8")
+    err = io.StringIO()
+    call_command("import_responses", str(fresh), "--survey", "S", stdout=io.StringIO(), stderr=err)
+    new = Question.objects.get(survey="S")
+    fresh.write_text("id,answer\nR9,Late\n", encoding="utf-8")
+    call_command(
+        "import_responses",
+        str(fresh),
+        "--question",
+        str(new.pk),
+        "--id-column",
+        "id",
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert " ".join(err.getvalue().split()).startswith("Respondent id “R9” is not a whole")

@@ -54,6 +54,7 @@ class Command(BaseCommand):
                         sheet=options.get("sheet"),
                     )
                 )
+            numeric = waves.had_numeric_ids(question=approved.question)
             stored = waves.code_wave(
                 codeframe=approved, rows=rows, wave=wave, order=options.get("wave_order")
             )
@@ -71,6 +72,8 @@ class Command(BaseCommand):
         if result.skipped:
             self.stdout.write(f"{result.skipped:,} blank answers skipped.")
         if notice := result.id_notice(option="--id-column"):
+            self.stderr.write(self.style.WARNING(notice))
+        if notice := waves.string_ids_notice(question=stored.question, had_numeric=numeric):
             self.stderr.write(self.style.WARNING(notice))
         uncoded = stored.params.get("uncoded", {})
         suggestions = list(stored.suggestions.all())

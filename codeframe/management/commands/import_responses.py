@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from codeframe import waves
-from codeframe.console import import_file
+from codeframe.console import find_question, import_file
 
 
 class Command(BaseCommand):
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, path: Path, **options) -> None:
+        numeric = waves.had_numeric_ids(question=find_question(options.get("question")))
         result = import_file(path, **options)
         skipped = f"; {result.skipped:,} blank skipped" if result.skipped else ""
         self.stdout.write(
@@ -41,6 +42,8 @@ class Command(BaseCommand):
                 f"{frames} with the old ones."
             )
         if notice := result.id_notice(option="--id-column"):
+            self.stderr.write(self.style.WARNING(notice))
+        if notice := waves.string_ids_notice(question=result.question, had_numeric=numeric):
             self.stderr.write(self.style.WARNING(notice))
         if (wave := waves.coded_wave(question=result.question)) is not None:
             self.stderr.write(self.style.WARNING(f"{wave.heading} {wave.advice}"))
