@@ -31,15 +31,20 @@ serve: $(VENV)/.installed
 # drops) test_<name>; the PID suffix keeps concurrent runs on one server apart.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/codeframe
 
+# apt-get needs root: through sudo for a user who is not.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@command -v redis-server >/dev/null || { echo "installing redis-server (tests start their own)"; \
-		apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 	@command -v redis-sentinel >/dev/null || { echo "installing redis-sentinel (Sentinel tests start their own)"; \
-		apt-get update -qq && apt-get install -y -qq redis-sentinel >/dev/null; }
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-sentinel >/dev/null; }
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (browser tests)"; \
-		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@command -v pspp >/dev/null || { echo "installing Debian's pspp (the SPSS files are opened in it)"; \
-		apt-get update -qq && apt-get install -y -qq pspp >/dev/null; }
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq pspp >/dev/null; }
 	$(BIN)/pytest $(PYTEST_ARGS)
 	@pg_isready -q -d "$(PG_URL)" || { echo "PostgreSQL is not reachable at $(PG_URL): the suite \
 		must pass on it too (start it, or set PG_URL)"; exit 1; }
