@@ -21,7 +21,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import search, selectors, services, waves
+from codeframe import param_keys, search, selectors, services, waves
 from codeframe.api import NO_CODEFRAME_404, VIEWER_403, LimitedJSONParser
 from codeframe.api_errors import UnusableInput
 from codeframe.models import Code, Codeframe, Net, Role
@@ -315,13 +315,13 @@ def _code(codeframe: Codeframe, number: int) -> Code:
 
 def _no_code(codeframe: Codeframe, number: int) -> str:
     """Why the codeframe has no code `number`: merged (into which code, now), deleted, or never."""
-    merged = {int(n): int(into) for n, into in codeframe.params.get("merged_into", {}).items()}
+    merged = param_keys.merges(codeframe.params)
     if number in merged:
         numbers = set(codeframe.codes.values_list("number", flat=True))
         holder = selectors.merge_holder(number, merged, numbers)
         if holder is not None:
             return f"Code {number} was merged into code {holder}."
-    if number in codeframe.params.get("retired", ()):
+    if number in param_keys.retired(codeframe.params):
         return f"Code {number} was deleted from this codeframe."
     return f"This codeframe has no code {number}."
 

@@ -43,16 +43,16 @@ from dataclasses import asdict, dataclass, field, replace
 from django.db import transaction
 from django.db.models import Count
 
+from codeframe import param_keys
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
 from codeframe.models import Assignment, Code, Codeframe, Net
-from codeframe.selectors import CARRIED_IN, coded_with, merge_holder
+from codeframe.param_keys import CARRIED_IN, CARRY_BASE, MERGED_INTO
+from codeframe.selectors import coded_with, merge_holder
 from codeframe.services import delete_code, merge_codes, refresh_sizes
 from codeframe.validators import label_key
 
 logger = logging.getLogger(__name__)
 
-# Key in a wave codeframe's params: the frame (as `frame_shape`) its edits are measured from.
-CARRY_BASE = "carry_base"
 # An added code takes at most this many of the wave's answers as its examples.
 MAX_CARRIED_EXAMPLES = 200
 # The code fields carried back, with how a message names them.
@@ -349,7 +349,7 @@ def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
     if base is None:
         # Coded before the start frame was kept: the approved frame stands in for it, and
         # only codes the wave notes as retired count as merged or deleted.
-        retired = {str(n) for n in wave.params.get("retired", [])}
+        retired = {str(n) for n in param_keys.retired(wave.params)}
         base = {
             "codes": {
                 k: v
@@ -362,7 +362,7 @@ def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
         base=base,
         wave=wave_shape,
         approved=approved_shape,
-        merged_into=wave.params.get("merged_into", {}),
+        merged_into=wave.params.get(MERGED_INTO, {}),
     )
     counts = {kind: sum(c.kind == kind for c in changes) for kind in KINDS}
     changes, recoded = _with_answers(changes, approved)

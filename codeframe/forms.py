@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import QuerySet
 
+from codeframe import param_keys
 from codeframe.conf import MAX_CODES_ASKED
 from codeframe.models import Code, Codeframe, Project, Role
 from codeframe.validators import as_id, one_line
@@ -110,7 +111,7 @@ class _CodeChoiceForm(forms.Form):
         chosen = self.data.get(self.field_name)
         if self.exclude is not None and chosen == str(self.exclude.pk):
             return blank
-        if chosen and self.codeframe.params.get("retired"):
+        if chosen and param_keys.retired(self.codeframe.params):
             return (
                 "The code you chose was merged or deleted since the page was read: nothing "
                 "was changed."

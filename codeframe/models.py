@@ -125,6 +125,8 @@ class Codeframe(models.Model):
     """One generation's result for a question, as edited by the analysts since."""
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="codeframes")
+    # The generation's options and figures, and the codeframe's history: merged and deleted
+    # numbers, carry-back's base... (`codeframe.param_keys` names every key of the latter).
     params = models.JSONField(default=dict, blank=True)
     # embedding_seconds, clustering_seconds, total_seconds (and whatever else the generator
     # reports).

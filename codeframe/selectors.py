@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from codeframe import param_keys
 from codeframe.models import (
     Assignment,
     Code,
@@ -36,6 +37,7 @@ from codeframe.models import (
     Role,
     SuggestedCode,
 )
+from codeframe.param_keys import CARRIED_IN
 from codeframe.scoping import (
     SUPERUSER,
     User,
@@ -234,7 +236,7 @@ def merge_holder(number: int, merged_into: Mapping[int, int], codes: Container[i
 def merges_of(*, codeframe: Codeframe) -> list[tuple[int, Code]]:
     """The codeframe's merged-away code numbers, each with the code its answers are in now
     (followed through later merges), by number; deleted codes are not listed."""
-    merged = {int(n): int(into) for n, into in codeframe.params.get("merged_into", {}).items()}
+    merged = param_keys.merges(codeframe.params)
     codes = {code.number: code for code in codeframe.codes.all()}
     found = ((n, merge_holder(n, merged, codes)) for n in sorted(merged))
     return [(number, codes[into]) for number, into in found if into is not None]
@@ -398,11 +400,6 @@ def approved_code_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
         codeframe__question__project_id=codeframe.question.project_id,
     )
     return dict(codes.values_list("number", "examples"))
-
-
-# Key in an approved codeframe's params: the numbers of codes a carry-back added to it
-# (`carryback.carry_back`): later waves' codes, which its own wave's answers were not coded with.
-CARRIED_IN = "carried_in"
 
 
 def asked_codes(*, codeframe: Codeframe) -> set[int]:

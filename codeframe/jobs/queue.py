@@ -220,7 +220,8 @@ def queue_recode(
     tracker; `codeframe` and its review are kept. Raises as `recode_with`, JobStateError (the
     wave is being coded already), QueueFull, and EditsNotCarriedBack when `codeframe` has frame
     edits not carried back (the tracker would lose them) unless `discard_edits`."""
-    from codeframe.carryback import CARRY_BASE, preview_carry_back  # waves imports this module
+    from codeframe.carryback import preview_carry_back  # waves imports this module
+    from codeframe.param_keys import CARRY_BASE
     from codeframe.waves import recode_with
 
     approved = recode_with(codeframe=codeframe)

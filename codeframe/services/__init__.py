@@ -11,7 +11,7 @@ write `services.merge_codes(...)`:
 - `edits`: the analysts' edits of codes, nets and their answers' codes.
 """
 
-from codeframe.services.deletion import RESERVED, delete_codeframe, delete_question
+from codeframe.services.deletion import delete_codeframe, delete_question
 from codeframe.services.drafts import (
     PhraseEmbedder,
     create_codeframe,
@@ -61,7 +61,6 @@ from codeframe.services.projects import (
 
 __all__ = [
     "DEFAULT_PROJECT",
-    "RESERVED",
     "CodesAdded",
     "ImportResult",
     "PhraseEmbedder",

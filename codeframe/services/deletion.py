@@ -9,6 +9,7 @@ from django.db.models.deletion import RestrictedError
 
 from codeframe.exceptions import InUse
 from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.param_keys import RESERVED, RETIRED
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,6 @@ def delete_question(*, question: Question) -> None:
     logger.info("question %s deleted", pk)
 
 
-# Key in an approved codeframe's params: numbers of deleted wave frames coded with it, which
-# exports may have published; `waves.used_code_numbers` never gives them out again.
-RESERVED = "reserved"
-
-
 def reserve_numbers(frames: QuerySet[Codeframe]) -> None:
     """Before wave codeframes `frames` are deleted: note every code number they have or retired
     (an accepted suggestion's number may be in exports already) in the approved frame each was
@@ -41,7 +37,7 @@ def reserve_numbers(frames: QuerySet[Codeframe]) -> None:
     for frame in frames.exclude(coded_with=None):
         numbers = {
             *frame.codes.values_list("number", flat=True),
-            *frame.params.get("retired", []),
+            *frame.params.get(RETIRED, []),
             *frame.params.get(RESERVED, []),  # from waves coded with this one, deleted before
         }
         # Locked and read afresh: a carry-back writes its params too.

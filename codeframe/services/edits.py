@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from codeframe.exceptions import InvalidEdit
 from codeframe.models import Assignment, Code, Codeframe, HandCoded, Net, Response, SuggestedCode
+from codeframe.param_keys import MERGED_INTO, RETIRED
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
 from codeframe.validators import has_visible, label_key, one_line
 
@@ -460,11 +461,11 @@ def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = 
     (`codeframe.carryback`) repeats the merge in the approved frame. Call inside a transaction."""
     codeframe = Codeframe.objects.select_for_update().get(pk=codeframe_id)
     params = dict(codeframe.params)
-    params["retired"] = sorted({*params.get("retired", []), *numbers})
+    params[RETIRED] = sorted({*params.get(RETIRED, []), *numbers})
     if merged_into is not None:
-        merges = dict(params.get("merged_into", {}))
+        merges = dict(params.get(MERGED_INTO, {}))
         merges.update({str(number): merged_into for number in numbers})
-        params["merged_into"] = merges
+        params[MERGED_INTO] = merges
     codeframe.params = params
     codeframe.save(update_fields=["params"])
 

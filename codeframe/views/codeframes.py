@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
-from codeframe import exports, search, selectors, services, waves
+from codeframe import exports, param_keys, search, selectors, services, waves
 from codeframe.exceptions import (
     CodeframeError,
     InvalidEdit,
@@ -96,7 +96,7 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             {
                 "codeframe": codeframe,
                 "merges": selectors.merges_of(codeframe=codeframe),
-                "retired": bool(codeframe.params.get("retired")),
+                "retired": bool(param_keys.retired(codeframe.params)),
             },
             status=404,
         )
@@ -274,7 +274,7 @@ def _edited_code(request: HttpRequest, codeframe, code_id: int):
     try:
         return selectors.get_code(codeframe=codeframe, code_id=code_id)
     except Http404:
-        if not codeframe.params.get("retired"):
+        if not param_keys.retired(codeframe.params):
             raise
     messages.error(
         request, "That code was merged or deleted since the page was read: nothing was changed."

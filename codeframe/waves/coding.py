@@ -12,7 +12,8 @@ from unicodedata import category, normalize
 
 from django.db import transaction
 
-from codeframe.carryback import CARRY_BASE, frame_shape
+from codeframe import param_keys
+from codeframe.carryback import frame_shape
 from codeframe.coding import code_answers
 from codeframe.exceptions import (
     CodeframeError,
@@ -25,6 +26,7 @@ from codeframe.exceptions import (
 from codeframe.generation import CodeframeDraft, DraftCode, DraftNet
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Codeframe, HandCoded, Net, Question, SuggestedCode
+from codeframe.param_keys import CARRY_BASE
 from codeframe.selectors import coded_with, is_tracker, merge_holder, question_texts
 from codeframe.services import (
     drop_from_suggestions,
@@ -444,8 +446,7 @@ def keep_hand_coding(*, source: Codeframe, stored: Codeframe) -> dict[str, int]:
     hand = list(HandCoded.objects.filter(codeframe=source).values_list("response_id", flat=True))
     codes = {code.number: code for code in stored.codes.all()}
     approved = Codeframe.objects.filter(pk=stored.coded_with_id).values_list("params", flat=True)
-    merges = (approved.first() or {}).get("merged_into", {})  # as stored now
-    merged = {int(n): int(into) for n, into in merges.items()}
+    merged = param_keys.merges(approved.first())  # as stored now
     held: dict[int, list[tuple[int, float]]] = {pk: [] for pk in hand}
     had_codes = set()
     rows = Assignment.objects.filter(codeframe=source, response_id__in=hand).order_by(

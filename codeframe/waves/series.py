@@ -9,8 +9,8 @@ from typing import NamedTuple
 from django.db.models import Exists, OuterRef, Q
 
 from codeframe.models import Assignment, Code, Codeframe, Question
+from codeframe.param_keys import RESERVED, RETIRED
 from codeframe.selectors import is_tracker
-from codeframe.services import RESERVED
 
 
 def tracker_root(question: Question) -> Question:
@@ -97,7 +97,7 @@ def used_code_numbers(*, codeframe: Codeframe) -> set[int]:
         Code.objects.filter(codeframe__question__in=questions).values_list("number", flat=True)
     )
     for params in Codeframe.objects.filter(question__in=questions).values_list("params", flat=True):
-        used.update(int(n) for n in (params or {}).get("retired", []))
+        used.update(int(n) for n in (params or {}).get(RETIRED, []))
         used.update(int(n) for n in (params or {}).get(RESERVED, []))
     return used
 

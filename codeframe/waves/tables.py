@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from django.db.models import Count
 
+from codeframe import param_keys
 from codeframe import tracker as tracker_stats
 from codeframe.models import Assignment, Code, Codeframe, Net, Question, Response
 from codeframe.selectors import asked_among, late_responses, merge_holder
@@ -246,7 +247,7 @@ def _own_merges(frame: Codeframe) -> dict[int, int]:
     """The merges the frame records: its own, and (an approved frame's) those carried back. A
     number merged into one code in this wave and into another in a later one follows this
     wave's own merge here (`tracker_tables` lays them over every frame's)."""
-    return {int(n): int(t) for n, t in frame.params.get("merged_into", {}).items()}
+    return param_keys.merges(frame.params)
 
 
 def _merged(merges: dict[int, int], codes: dict[int, int]) -> dict[int, frozenset[int]]:
