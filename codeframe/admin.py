@@ -219,11 +219,14 @@ class QuestionAdmin(ServiceDeletes, ScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        # A question stays in its project, as on the pages (which cannot move one): moved, its
-        # answers and codeframes went to another client's project, and an analyst of both
-        # could take a question out of the project its manager runs. A tracker's waves would
-        # show in another project's tracker too.
-        if obj is not None:
+        # A question stays in its project, as on the pages (which cannot move one): moved by
+        # staff, its answers and codeframes went to another client's project, and an analyst
+        # of both could take a question out of the project its manager runs. A superuser may
+        # move one imported into the wrong project, but not a tracker's wave: it would show
+        # in another project's tracker.
+        if obj is not None and (
+            not request.user.is_superuser or obj.tracker_id or obj.later_waves.exists()
+        ):
             fields.append("project")
         return fields
 
