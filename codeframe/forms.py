@@ -9,12 +9,10 @@ from codeframe.models import Code, Codeframe, Project, Role
 from codeframe.validators import as_id, one_line
 
 
-class ImportForm(forms.Form):
-    """Answers for a new question (project, survey name, question text) or an existing one."""
+class AnswersForm(forms.Form):
+    """Where answers come from, as the import and a new wave take them: an uploaded file (its
+    answer and id columns, its sheet) or pasted lines, one of the two."""
 
-    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
-    survey = forms.CharField(max_length=200, required=False, validators=[one_line])
-    question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     file = forms.FileField(
         required=False,
         help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX (formulas in the "
@@ -30,7 +28,8 @@ class ImportForm(forms.Form):
         label="Respondent id column",
         max_length=200,
         required=False,
-        help_text="Blank = guess (“respondent_id”, “id”, …) or use the row number.",
+        help_text="The id to merge the codes back on; blank = guess (“respondent_id”, “id”, "
+        "“serial”, …) or use the row number.",
     )
     sheet = forms.CharField(max_length=200, required=False, help_text="XLSX only; blank = first.")
     pasted = forms.CharField(
@@ -41,6 +40,27 @@ class ImportForm(forms.Form):
         help_text="One answer per line, numbered 1, 2, 3… as respondent ids: to merge the "
         "codes back onto the survey file by its ids, upload the file instead.",
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        has_file, has_text = bool(data.get("file")), bool((data.get("pasted") or "").strip())
+        if has_file == has_text and "file" not in self.errors:
+            raise forms.ValidationError(
+                "Upload a file or paste answers (one of the two)."
+                if not has_file
+                else "Upload a file or paste answers, not both."
+            )
+        return data
+
+
+class ImportForm(AnswersForm):
+    """Answers for a new question (project, survey name, question text) or an existing one."""
+
+    field_order = ["project", "survey", "question_text"]  # then the answers', then replace
+
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
+    survey = forms.CharField(max_length=200, required=False, validators=[one_line])
+    question_text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     replace = forms.BooleanField(
         required=False,
         label="Replace the question's answers (and delete its codeframes)",
@@ -67,17 +87,6 @@ class ImportForm(forms.Form):
                 projects if projects is not None else Project.objects.none()
             )
             self.fields["project"].empty_label = "My personal project"
-
-    def clean(self) -> dict:
-        data = super().clean()
-        has_file, has_text = bool(data.get("file")), bool((data.get("pasted") or "").strip())
-        if has_file == has_text and "file" not in self.errors:
-            raise forms.ValidationError(
-                "Upload a file or paste answers (one of the two)."
-                if not has_file
-                else "Upload a file or paste answers, not both."
-            )
-        return data
 
 
 class GenerateForm(forms.Form):
@@ -162,36 +171,16 @@ class AssignSuggestionForm(_CodeChoiceForm):
     code = forms.ModelChoiceField(queryset=Code.objects.none(), label="Code as")
 
 
-class WaveForm(forms.Form):
-    """The next wave of a tracker: its label and its answers (a file or pasted)."""
+class WaveForm(AnswersForm):
+    """The next wave of a tracker: its label, its place, and its answers (a file or pasted)."""
+
+    field_order = ["wave"]  # then the answers', then the place
 
     wave = forms.CharField(
         label="Wave",
         max_length=100,
         help_text="e.g. 2027-01; unique within the tracker.",
         validators=[one_line],
-    )
-    file = forms.FileField(
-        required=False, help_text="CSV (UTF-8; comma, semicolon or tab separated) or XLSX."
-    )
-    column = forms.CharField(
-        max_length=200, required=False, help_text="Answer column (name or number); blank = guess."
-    )
-    id_column = forms.CharField(
-        label="Respondent id column",
-        max_length=200,
-        required=False,
-        help_text="The id to merge the codes back on; blank = guess (“respondent_id”, “serial”, "
-        "…) or use the row number.",
-    )
-    sheet = forms.CharField(max_length=200, required=False, help_text="XLSX only; blank = first.")
-    pasted = forms.CharField(
-        label="…or paste answers",
-        widget=forms.Textarea(attrs={"rows": 8}),
-        required=False,
-        strip=False,
-        help_text="One answer per line, numbered 1, 2, 3… as respondent ids: to merge the "
-        "codes back onto the survey file by its ids, upload the file instead.",
     )
     order = forms.TypedChoiceField(
         label="Place",
@@ -221,12 +210,6 @@ class WaveForm(forms.Form):
             "Wave number %(value)s is no longer free (another wave took it): choose the place "
             "again."
         )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if not data.get("file") and not (data.get("pasted") or "").strip():
-            raise forms.ValidationError("Upload a file or paste the wave's answers.")
-        return data
 
 
 class ProjectForm(forms.Form):

@@ -110,10 +110,6 @@ def codeframes_for(user: User, *, role: Role | str = Role.VIEWER) -> QuerySet[Co
     return scope(Codeframe.objects.all(), user, role=role)
 
 
-def codes_for(user: User, *, role: Role | str = Role.VIEWER) -> QuerySet[Code]:
-    return scope(Code.objects.all(), user, role=role)
-
-
 def jobs_for(user: User, *, role: Role | str = Role.VIEWER) -> QuerySet[GenerationJob]:
     return scope(GenerationJob.objects.all(), user, role=role)
 
