@@ -417,7 +417,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         data = payload.validated_data
         code = None
         if data["decision"] == "assign":  # the serializer has made sure there is a number
-            code = codeframe.codes.filter(number=data["code"]).first()
+            code = selectors.code_numbered(codeframe=codeframe, number=data["code"])
             if code is None:
                 raise UnusableInput(f"This codeframe has no code {data['code']}.")
         waves.decide_suggestion(

@@ -78,7 +78,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         data = _valid(CodeAddSerializer, request)
         response = None
         if "response" in data:
-            response = codeframe.question.responses.filter(pk=data["response"]).first()
+            response = selectors.answer_of(codeframe=codeframe, response_id=data["response"])
             if response is None:
                 raise UnusableInput(f"This codeframe's question has no answer {data['response']}.")
         code = waves.add_code(codeframe=codeframe, label=data["label"], response=response)
@@ -108,7 +108,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
             if "net" in data:
                 net = None
                 if data["net"] is not None:
-                    net = codeframe.nets.filter(number=data["net"]).first()
+                    net = selectors.net_numbered(codeframe=codeframe, number=data["net"])
                     if net is None:
                         raise UnusableInput(f"This codeframe has no net {data['net']}.")
                 services.move_code_to_net(code=code, net=net)
@@ -146,7 +146,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         into = _valid(CodeMergeSerializer, request)["into"]
         if into == number:
             raise UnusableInput("A code cannot be merged into itself.")
-        target = codeframe.codes.filter(number=into).first()
+        target = selectors.code_numbered(codeframe=codeframe, number=into)
         if target is None:
             raise UnusableInput(_no_code(codeframe, into))
         with transaction.atomic():  # as edit_code: the code as it is under the lock
@@ -234,7 +234,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
     def edit_response(self, request: Request, codeframe_id: int, response_id: int) -> Response:
         codeframe = _editable(request, codeframe_id)
         data = _valid(AnswerEditSerializer, request)
-        response = codeframe.question.responses.filter(pk=response_id).first()
+        response = selectors.answer_of(codeframe=codeframe, response_id=response_id)
         if response is None:
             raise NotFound(f"This codeframe's question has no answer {response_id}.")
         if data.get("confirm"):
@@ -244,7 +244,7 @@ class CodeframeEditViewSet(viewsets.ViewSet):
         elif data["code"] is None:
             services.uncode_response(response=response, codeframe=codeframe)
         else:
-            code = codeframe.codes.filter(number=data["code"]).first()
+            code = selectors.code_numbered(codeframe=codeframe, number=data["code"])
             if code is None:
                 raise UnusableInput(_no_code(codeframe, data["code"]))
             services.move_response(response=response, to_code=code)
@@ -307,7 +307,7 @@ def _valid(serializer_class, request: Request) -> dict:
 
 def _code(codeframe: Codeframe, number: int) -> Code:
     """The code numbered so; a 404 that says where a merged-away code's answers went."""
-    code = codeframe.codes.filter(number=number).select_related("codeframe").first()
+    code = selectors.code_numbered(codeframe=codeframe, number=number)
     if code is None:
         raise NotFound(_no_code(codeframe, number))
     return code

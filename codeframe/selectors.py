@@ -218,6 +218,21 @@ def get_net(*, codeframe: Codeframe, net_id: int) -> Net:
     return get_object_or_404(Net, codeframe=codeframe, pk=net_id)
 
 
+def code_numbered(*, codeframe: Codeframe, number: int) -> Code | None:
+    """The codeframe's code `number` (the API names codes by number), or None."""
+    return codeframe.codes.filter(number=number).select_related("codeframe").first()
+
+
+def net_numbered(*, codeframe: Codeframe, number: int) -> Net | None:
+    """The codeframe's net `number`, or None."""
+    return codeframe.nets.filter(number=number).first()
+
+
+def answer_of(*, codeframe: Codeframe, response_id: int) -> Response | None:
+    """The answer `response_id` of the codeframe's question, or None (another question's)."""
+    return codeframe.question.responses.filter(pk=response_id).first()
+
+
 def merge_holder(number: int, merged_into: Mapping[int, int], codes: Container[int]) -> int | None:
     """The code of `codes` that `number`'s answers ended up in through its merges (number ->
     number; followed until a code `codes` has), or None (deleted, or merged into a code that was
