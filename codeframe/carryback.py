@@ -24,7 +24,7 @@ every carry-back).
 
 Codes accepted from suggestions (numbers the start frame did not have) are added with their
 number, label, keywords, kind and net, and with the wave's answers coded with them as examples:
-they have no answer in the approved frame's own question, so `waves.approved_examples` falls
+they have no answer in the approved frame's own question, so `waves.classifier_examples` falls
 back to these when coding the next wave. A code the wave merged (`services.merge_codes` notes
 `params["merged_into"]`) is merged the same way in the approved frame, which moves the approved
 frame's answers over; a code the wave deleted is deleted there. Numbers never change.

@@ -191,6 +191,9 @@ class Code(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.THEME)
     # Answers with this code as their primary code; kept current by codeframe.services.
     size = models.PositiveIntegerField(default=0)
+    # Its most central answers when generated (`generation.N_EXAMPLES`; the codeframe page
+    # shows 3), a suggestion's or a carried-back code's; what the wave classifier learns the
+    # code from while it has no answer (`waves.classifier_examples`).
     examples = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -45,7 +45,7 @@ from codeframe.waves.ids import (
 from codeframe.waves.series import (
     TrackerSeries,
     TrackerWave,
-    approved_examples,
+    classifier_examples,
     in_series,
     replaced_by,
     replaced_message,
@@ -75,8 +75,8 @@ __all__ = [
     "accept_suggestion",
     "add_code",
     "approve_codeframe",
-    "approved_examples",
     "assign_suggestion",
+    "classifier_examples",
     "code_wave",
     "code_wave_question",
     "coded_wave",

@@ -40,7 +40,7 @@ from codeframe.services import (
 from codeframe.suggestions import suggest_codes
 from codeframe.validators import has_visible, is_one_line, label_key
 from codeframe.waves.series import (
-    approved_examples,
+    classifier_examples,
     replaced_by,
     replaced_message,
     tracker_questions,
@@ -90,7 +90,7 @@ def code_wave(
         _wave_place(question=codeframe.question, order=order)
         rows = list(rows)
         texts = {row.text for row in rows if row.text.strip()}
-        texts.update(t for ts in approved_examples(codeframe=codeframe).values() for t in ts)
+        texts.update(t for ts in classifier_examples(codeframe=codeframe).values() for t in ts)
         embed_answers(sorted(texts))  # cached now: the embedding inside reads the cache
     with transaction.atomic():
         question = start_wave(codeframe=codeframe, rows=rows, wave=wave, order=order)
@@ -334,7 +334,7 @@ def code_wave_question(
     ids = [pk for pk, _ in responses]
     texts = [text for _, text in responses]
     for _ in range(CODING_ATTEMPTS):
-        examples = approved_examples(codeframe=codeframe)
+        examples = classifier_examples(codeframe=codeframe)
         distinct = sorted({t for ts in examples.values() for t in ts} | set(texts))
         vectors, embedding = (embed or embed_answers)(distinct)
         row_of = {t: i for i, t in enumerate(distinct)}
@@ -361,7 +361,7 @@ def code_wave_question(
             if recoding is not None:
                 lock_codeframe(recoding.pk)
             lock_codeframe(codeframe.pk)
-            if approved_examples(codeframe=codeframe) != examples:
+            if classifier_examples(codeframe=codeframe) != examples:
                 continue
             draft = _draft_like(codeframe, coded, embedding)
             stored = store_draft(

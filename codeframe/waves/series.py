@@ -73,9 +73,10 @@ def replaced_message(codeframe: Codeframe, newer: Codeframe) -> str:
     )
 
 
-def approved_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
-    """Code number -> the answers analysts left in it (any of an answer's codes); a code with
-    no answer falls back to its stored examples."""
+def classifier_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
+    """Code number -> the answers analysts left in it (any of an answer's codes): what the
+    wave classifier (`coding.code_answers`) learns each code from. A code with no answer falls
+    back to its stored `Code.examples`."""
     examples: dict[int, list[str]] = {code.number: [] for code in codeframe.codes.all()}
     pairs = Assignment.objects.filter(codeframe=codeframe).values_list(
         "code__number", "response__text"

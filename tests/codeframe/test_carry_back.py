@@ -144,7 +144,7 @@ def test_an_accepted_suggestion_keeps_its_number_and_codes_the_next_waves_answer
     # Its examples are the wave's answers coded with it (the frame's own answers have none).
     wave_answers = set(Assignment.objects.filter(code=new).values_list("response__text", flat=True))
     assert set(carried.examples) == wave_answers and len(wave_answers) >= 3
-    assert waves.approved_examples(codeframe=frame)[new.number] == carried.examples
+    assert waves.classifier_examples(codeframe=frame)[new.number] == carried.examples
 
     wave3 = waves.code_wave(
         codeframe=frame, rows=rows([t for t, _ in bank[1::8]] + trains[12:]), wave="w3"

@@ -428,7 +428,7 @@ def test_a_wave_job_reports_embedding_progress_per_batch(approved, settings):
     seen = []
     finished = jobs.run_job(job_id=job.pk, on_progress=seen.append)
     assert finished.state == GenerationJob.State.DONE
-    examples = {t for ts in waves.approved_examples(codeframe=approved).values() for t in ts}
+    examples = {t for ts in waves.classifier_examples(codeframe=approved).values() for t in ts}
     total = len(examples | {t for t in NEXT_WAVE if t.strip()})
     steps = [(p.stage, p.done, p.total) for p in seen]
     batches = [("embedding", n, total) for n in [*range(0, total, 4), total]]
