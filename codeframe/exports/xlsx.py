@@ -15,6 +15,7 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     workbook = Workbook(write_only=True)
     overview = codeframe_overview(codeframe=codeframe)
     sheet = workbook.create_sheet("Codeframe")
+    _lay_out(sheet, CODEFRAME_WIDTHS, freeze="A2")
     # size / share: answers with the code as primary (with "Uncoded" they add up to the answers
     # coded: all but those imported since, not coded yet, counted on a row of their own);
     # mentions / mention share: answers carrying it at all, as the tracker and the SPSS file
@@ -60,11 +61,31 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
         sheet.append(_xlsx_cells(sheet, row))
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
+        # The id and the answer stay in sight while the codes scroll by.
+        columns = 4 if layout == "list" else 2 + len(overview.codes)
+        _lay_out(sheet, ANSWER_WIDTHS + (CODE_WIDTH,) * (columns - 2), freeze="C2")
         for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):
             sheet.append(_xlsx_cells(sheet, cells))
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
+
+
+# Column widths (characters): a sheet that opens readable, header frozen. The answer sheets'
+# code columns (0-1, or the code list and `coded`) take CODE_WIDTH.
+CODEFRAME_WIDTHS = (24, 6, 32, 10, 40, 8, 8, 10, 13, 80)
+ANSWER_WIDTHS = (16, 60)
+CODE_WIDTH = 12
+
+
+def _lay_out(sheet, widths: tuple[int, ...], *, freeze: str) -> None:
+    """Before any row (a write-only sheet takes them only then): each column's width, and the
+    panes frozen above and left of `freeze`."""
+    from openpyxl.utils import get_column_letter
+
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = freeze
 
 
 def _percent(sheet, share: float):

@@ -162,6 +162,14 @@ def test_xlsx_parses_back_with_all_sheets_and_no_formulas(hostile_codeframe):
     assert "=2*3" in [row[2] for row in codebook]
     sizes = sum(row[5] for row in codebook[1:])
     assert sizes == len(HOSTILE)  # code sizes plus the uncoded row
+    # It opens readable: the header frozen (and the id and answer beside the codes), the
+    # answers wide and every column of a sheet as wide as set (a DP's review).
+    answer_sheets = [workbook["Answers (code list)"], workbook["Answers (0-1)"]]
+    assert workbook["Codeframe"].freeze_panes == "A2"
+    assert [sheet.freeze_panes for sheet in answer_sheets] == ["C2", "C2"]
+    for sheet in answer_sheets:
+        assert sheet.column_dimensions["B"].width == 60
+        assert sheet.column_dimensions[sheet.cell(1, sheet.max_column).column_letter].width
 
 
 def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracker(
