@@ -4,6 +4,7 @@ wave, decide its suggested codes, carry its edits back and code it again."""
 
 import json
 import math
+import re
 from collections.abc import Mapping
 
 from django.urls import reverse
@@ -469,7 +470,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         approving = request.method == "POST"
         _no_body(request, " To withdraw the approval, send DELETE." if approving else "")
         waves.approve_codeframe(codeframe=codeframe, approved=approving)
-        return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
+        body = CodeframeSerializer(codeframe_payload(codeframe, request)).data
+        return Response(to_the_second(body, request))
 
     @extend_schema(
         parameters=[
@@ -529,7 +531,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        return Response(CodeframeSerializer(codeframe_payload(codeframe, request)).data)
+        body = CodeframeSerializer(codeframe_payload(codeframe, request)).data
+        return Response(to_the_second(body, request))
 
 
 class JobViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
@@ -639,21 +642,43 @@ def accepted(job, request: Request) -> Response:
 
 
 # Embedding cache figures: the cache is shared by every project, so whether an answer was a
-# hit tells whether some project holds it. Only operators (staff) see them, and the steps'
-# timings: a cached answer embeds in a millisecond, a new one in tens (the embedding step's
-# seconds told a guessed answer of another client's survey from one nobody holds, every time).
-# Others see how long it took in whole seconds.
+# hit tells whether some project holds it. Only operators (superusers, who see every project)
+# see them, and the steps' timings: a cached answer embeds in a millisecond, a new one in tens
+# (the embedding step's seconds told a guessed answer of another client's survey from one
+# nobody holds, every time). Others, staff of some projects too, see how long it took in
+# whole seconds (and times to the second: REST_FRAMEWORK's DATETIME_FORMAT).
 CACHE_FIGURES = ("cache_hits", "cache_misses")
 
 
+def _operator(request: Request) -> bool:
+    return request.user.is_superuser
+
+
+# The fraction of a second of an API time ("...T01:55:27.119790Z").
+_FRACTION = re.compile(r"\.\d+(?=Z$|[+-]\d\d:\d\d$)")
+
+
+def to_the_second(data, request: Request, keys=("created", "started", "finished")):
+    """`data` (a serialized body, or a list of them) with its times `keys` cut to the second,
+    in place, unless an operator asks: a job's started and finished, or its codeframe's created,
+    to the microsecond gave how long its answers took to embed (see CACHE_FIGURES)."""
+    if _operator(request):
+        return data
+    for item in data if isinstance(data, list) else [data]:
+        for key in keys:
+            if isinstance(item.get(key), str):
+                item[key] = _FRACTION.sub("", item[key])
+    return data
+
+
 def _cache_figures(obj, request: Request) -> dict:
-    """`obj`'s (a job's or a codeframe's) cache hits and misses: None unless staff asks."""
-    return {k: getattr(obj, k) if request.user.is_staff else None for k in CACHE_FIGURES}
+    """`obj`'s (a job's or a codeframe's) cache hits and misses: None unless an operator asks."""
+    return {k: getattr(obj, k) if _operator(request) else None for k in CACHE_FIGURES}
 
 
 def _timings(codeframe, request: Request) -> dict:
-    """The codeframe's timings for staff; for others its total, in whole seconds."""
-    if request.user.is_staff:
+    """The codeframe's timings for operators; for others its total, in whole seconds."""
+    if _operator(request):
         return codeframe.timings
     total = codeframe.timings.get("total_seconds")
     return {} if total is None else {"total_seconds": round(total)}
@@ -691,7 +716,7 @@ def _wants_responses(request: Request) -> bool:
 
 def job_payload(job, request: Request) -> dict:
     done = job.state == job.State.DONE and job.codeframe_id is not None
-    return JobSerializer(
+    body = JobSerializer(
         {
             "job": job,
             "status_url": request.build_absolute_uri(
@@ -700,10 +725,13 @@ def job_payload(job, request: Request) -> dict:
             "codeframe": codeframe_payload(job.codeframe, request) if done else None,
             "elapsed_seconds": (
                 job.elapsed_seconds
-                if request.user.is_staff or job.elapsed_seconds is None
+                if _operator(request) or job.elapsed_seconds is None
                 else round(job.elapsed_seconds)
             ),
             "notice": job.params.get("notice", ""),
             **_cache_figures(job, request),
         }
     ).data
+    if body["codeframe"] is not None:
+        to_the_second(body["codeframe"], request)
+    return to_the_second(body, request)

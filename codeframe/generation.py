@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -294,9 +295,21 @@ def _build_frame(
     return _Frame(codes, draft_nets, assignments, confidences)
 
 
-# A letter of a script the model does not read (Greek, Cyrillic, Hebrew, Arabic, Indic, Thai,
-# CJK, Hangul...); Latin letters, punctuation, symbols and emoji are not among them.
-_OTHER_SCRIPT = re.compile(r"[\u0370-\u1FFF\u2C00-\uD7FF\uF900-\uFFEF]")
+# A character of a script the model does not read (Greek, Cyrillic, Hebrew, Arabic, Indic,
+# Thai, CJK, Hangul...): a quick first look, `_other_script` checks that it is a letter of no
+# Latin script (U+1E00-1EFF is Vietnamese's Latin, U+FE0F an emoji's variation selector, both
+# outside these ranges).
+_OTHER_SCRIPT = re.compile(
+    r"[\u0370-\u1DFF\u1F00-\u1FFF\u2C00-\u2DFF\u3040-\u9FFF\uA000-\uD7FF\uF900-\uFAFF]"
+)
+
+
+def _other_script(text: str) -> bool:
+    """Whether `text` has a letter of a script other than Latin (see `_OTHER_SCRIPT`)."""
+    return any(
+        ch.isalpha() and not unicodedata.name(ch, "LATIN").startswith("LATIN")
+        for ch in _OTHER_SCRIPT.findall(text)
+    )
 
 
 def _gather_other_scripts(labels: np.ndarray, docs: list[str]) -> tuple[np.ndarray, set[int]]:
@@ -306,7 +319,7 @@ def _gather_other_scripts(labels: np.ndarray, docs: list[str]) -> tuple[np.ndarr
     in Chinese or Russian is all unknown tokens, so it lands beside emoji ("服务很好" in a code
     of "👍👍"). Only those whose language py3langid is sure of move (`language_of`), and only
     when there is such a code; the others stay where the vectors put them."""
-    candidates = [row for row, doc in enumerate(docs) if _OTHER_SCRIPT.search(doc)]
+    candidates = [row for row, doc in enumerate(docs) if _other_script(doc)]
     if not candidates or labels.size == 0:
         return labels, set()
     k = int(labels.max()) + 1

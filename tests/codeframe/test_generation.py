@@ -656,3 +656,14 @@ def test_an_answer_in_a_script_the_model_does_not_read_joins_the_other_languages
         [*english, "Очень дорого"], vectors=embed([*english, "Очень дорого"])
     )
     assert not any(code.label.startswith("Other languages") for code in alone.codes)
+
+
+def test_only_letters_of_another_script_than_latin_count_as_one_the_model_cannot_read():
+    """An emoji's variation selector (U+FE0F in "❤️") once counted, which moved a French answer
+    with a heart into the other-languages code and left it there without one."""
+    from codeframe.generation import _other_script
+
+    unread = ["服务很好", "Очень дорого", "شكرا جزيلا", "Καλή εξυπηρέτηση", "좋아요"]
+    read = ["Great app ❤️", "Le service est excellent ✔️", "ﬁne \uff01", "Dịch vụ tốt", "😊👍"]
+    assert [_other_script(text) for text in unread] == [True] * len(unread)
+    assert [_other_script(text) for text in read] == [False] * len(read)

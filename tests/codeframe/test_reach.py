@@ -165,7 +165,19 @@ def test_others_than_operators_see_how_long_in_whole_seconds(clients):
     page = logged_in(clients["bob"]).get(frame.get_absolute_url()).content.decode()
     took = page.split("<dt>Took</dt><dd>", 1)[1].split(" s<", 1)[0]
     assert took.isdigit(), took
-    api.force_authenticate(clients["sam"])  # staff: the operators' figures
-    Membership.objects.filter(user=clients["sam"]).update(role="manager")
+    # Staff of client B only: no more than bob (a reviewer read A's verbatims off the hits).
+    api.force_authenticate(clients["sam"])
+    seen = api.get(f"/api/codeframes/{frame.pk}/?responses=false").json()
+    assert set(seen["timings"]) <= {"total_seconds"} and seen["cache_hits"] is None
+    # A job's times are to the second: started and finished gave its exact duration.
+    assert all(job[k] is None or "." not in job[k] for k in ("created", "started", "finished"))
+    assert "." not in job["codeframe"]["created"]
+    detail = api.get(f"/api/questions/{frame.question_id}/").json()
+    assert all("." not in item["created"] for item in detail["codeframes"] + detail["jobs"])
+    operator = clients["alice"]
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    api.force_authenticate(operator)  # the operators' figures
     seen = api.get(f"/api/codeframes/{frame.pk}/?responses=false").json()
     assert {"embedding_seconds", "clustering_seconds"} <= set(seen["timings"])
+    assert seen["cache_hits"] is not None

@@ -203,7 +203,7 @@ def test_pages_approve_code_a_wave_and_show_the_tracker(staff_client, codeframe)
     assert f'Coded with approved codeframe <a href="/codeframes/{codeframe.pk}/">' in page
     assert "Tracker chart" in page
     assert "<dt>Took</dt>" in page and "<dt>Coding</dt>" not in page  # steps: operators'
-    operator = get_user_model().objects.create_user("operator", is_staff=True)
+    operator = get_user_model().objects.create_user("operator", is_staff=True, is_superuser=True)
     Membership.objects.create(project=codeframe.question.project, user=operator, role=Role.VIEWER)
     staff_client.force_login(operator)
     timed = staff_client.get(wave_frame.get_absolute_url()).content.decode()
