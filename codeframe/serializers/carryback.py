@@ -1,0 +1,54 @@
+"""Carrying a wave frame's edits back into its approved frame: what changes, and the conflicts."""
+
+from rest_framework import serializers
+
+
+class CarryBackChangeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[
+            "renamed",
+            "keywords",
+            "moved",
+            "net_renamed",
+            "net_added",
+            "added",
+            "merged",
+            "removed",
+        ]
+    )
+    number = serializers.IntegerField(help_text="The code's number (the net's for net_*).")
+    label = serializers.CharField()
+    before = serializers.CharField(help_text="What the approved frame shows now.")
+    after = serializers.CharField(help_text="What it shows once carried back.")
+    into = serializers.IntegerField(allow_null=True, help_text="merged: the code number kept.")
+    answers = serializers.IntegerField(
+        allow_null=True,
+        help_text="merged, removed: the approved frame's own answers with the code, whose "
+        "coding carrying back rewrites (moved into `into`, or to their next code).",
+    )
+    uncoded = serializers.IntegerField(
+        allow_null=True,
+        help_text="removed: how many of those answers are left without a code.",
+    )
+
+
+class CarryBackSerializer(serializers.Serializer):
+    """What carrying a wave frame's edits back into its approved frame changes (or changed)."""
+
+    codeframe = serializers.IntegerField(help_text="The wave's codeframe.")
+    approved_codeframe = serializers.IntegerField(help_text="The frame it was coded with.")
+    approved_wave = serializers.CharField(help_text="The wave label of the approved frame.")
+    recoded_answers = serializers.IntegerField(
+        help_text="The approved frame's own answers (that wave's) whose coding the merges and "
+        "deletes rewrite: that wave's tracker figures change with them."
+    )
+    applied = serializers.BooleanField(help_text="False for a preview (GET).")
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Per kind.")
+    changes = CarryBackChangeSerializer(many=True)
+    conflicts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=(
+            "Both frames changed these differently, or two codes would be labelled alike; "
+            "nothing is carried until the frames agree."
+        ),
+    )
