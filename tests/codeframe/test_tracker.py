@@ -374,6 +374,6 @@ def test_the_tracker_table_shows_one_decimal_and_changes_that_add_up(before, aft
 
 
 def test_chart_gridlines_are_labelled_as_they_lie():
-    from codeframe.tracker import _tick
+    from codeframe.tracker.svg import _tick
 
     assert [_tick(0.1 * s / 4) for s in range(5)] == ["0%", "2.5%", "5%", "7.5%", "10%"]

@@ -1,6 +1,5 @@
 """A tracker's statistics: each code's share per wave, the change from the previous wave and
-whether it is significant, as a table, its CSV and a server-made SVG chart. Pure Python (no
-ORM, no JavaScript): the caller passes counts per wave.
+whether it is significant, with a note where a figure is missing or weak.
 
 Shares are of the wave's base (every respondent who answered, coded or not), and count an
 answer once per code it carries, so a multi-coded answer counts for both codes and the shares
@@ -15,19 +14,15 @@ change is tested as McNemar's test does, the others' as the two-sample test does
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import NamedTuple
-from xml.sax.saxutils import escape, quoteattr
-
-from codeframe.formulas import neutralise
 
 CONFIDENCE = 0.95
+
+
 # A wave's base under this many answers is marked "low base" (shares that move a lot by chance),
 # and a change from or to it is not tested: the z-test's normal approximation does not hold
 # there (a code on 1 of 2 answers after 28 of 338 read as significant), and survey tables do not
@@ -134,14 +129,30 @@ class Tracker:
 
 
 NOT_CODED = "not coded yet"
+
+
 NOT_ASKED = "not in the wave's codeframe"
+
+
 NOT_TESTED = f"change not tested: a base under {LOW_BASE}"
+
+
 LOW = f"low base: under {LOW_BASE} answers"
+
+
 # No change from the wave before, for a reason of that wave's (`redefined` has its column).
 BEFORE_NOT_CODED = "no change: the wave before is not coded yet"
+
+
 BEFORE_NOT_ASKED = "no change: not in the wave before's codeframe"
+
+
 BEFORE_DRAFTED = "no change: the wave before was drafted, not coded with the frame"
+
+
 BEFORE_EMPTY = "no change: the wave before has no answers"
+
+
 NOTES = (
     NOT_CODED, NOT_ASKED, NOT_TESTED, LOW,
     BEFORE_NOT_CODED, BEFORE_NOT_ASKED, BEFORE_DRAFTED, BEFORE_EMPTY,
@@ -295,194 +306,3 @@ def _note(
     if not before.base:
         return BEFORE_EMPTY
     return ""
-
-
-# --- the table behind the chart -------------------------------------------------------------
-
-CSV_HEADER = [
-    "level", "wave", "number", "label", "count", "base", "share", "change", "z", "p",
-    "significant", "redefined", "paired", "note", "late",
-]  # fmt: skip
-
-
-def tracker_csv(
-    table: Tracker, *, nets: Tracker | None = None, uncoded: Tracker | None = None
-) -> str:
-    """The table as CSV text (UTF-8 BOM first, for Excel): one row per wave and code ("code"
-    level), then per wave and net of `nets` ("net" level), then per wave the answers without a
-    code of `uncoded` (a one-row table; "uncoded" level, no number)."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for level, rows in (("code", table), ("net", nets), ("uncoded", uncoded)):
-        if rows is None:
-            continue
-        for number, label in rows.codes.items():
-            for cell in rows.row(number):
-                writer.writerow(
-                    [
-                        level,
-                        neutralise(cell.wave),
-                        "" if level == "uncoded" else number,
-                        neutralise(label),
-                        "" if cell.count is None else cell.count,
-                        cell.base,
-                        _fixed(cell.share, 4),
-                        _fixed(cell.change, 4),
-                        _fixed(cell.z, 3),
-                        _fixed(cell.p, 4),
-                        "yes" if cell.significant else ("no" if cell.p is not None else ""),
-                        "yes" if cell.redefined else "",
-                        cell.paired if cell.p is not None else "",
-                        cell.note,
-                        cell.late,
-                    ]
-                )
-    return buffer.getvalue()
-
-
-def _fixed(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-# --- the chart ----------------------------------------------------------------------------
-
-# Colour-blind-safe (Okabe-Ito, then greys); codes beyond them repeat with dashes.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-
-
-def top_codes(table: Tracker, n: int = len(PALETTE)) -> list[int]:
-    """The `n` codes with the largest share in the newest wave that has shares (answers, and a
-    codeframe; ties: lower number first), in number order: what a chart of many codes shows
-    first. A wave of a low base (under LOW_BASE answers) decides only when no wave of more
-    has shares: in 19 answers, codes of 1 answer each tie, and the tie would pick them."""
-    with_shares = [
-        w
-        for w in reversed(table.waves)
-        if any(table.cells[(w, c)].share is not None for c in table.codes)
-    ]
-    newest = next((w for w in with_shares if table.bases[w] >= LOW_BASE), None)
-    newest = newest or next(iter(with_shares), None)
-    if newest is None:
-        return sorted(table.codes)[:n]
-    ranked = sorted(table.codes, key=lambda c: (-(table.cells[(newest, c)].share or 0.0), c))
-    return sorted(ranked[:n])
-
-
-def tracker_svg(
-    table: Tracker,
-    *,
-    codes: Sequence[int] | None = None,
-    width: int = 720,
-    height: int = 360,
-    title: str = "Share of answers per wave",
-    described_by: str = "",
-) -> str:
-    """An SVG line chart of each code's share per wave (all codes, or `codes`), a ring on a
-    change significant at 95%, a `<title>` tooltip per point. Text is XML-escaped.
-    `described_by`: the id of the table with its figures, which screen readers are pointed to
-    (the chart is one image to them)."""
-    numbers = list(codes) if codes is not None else list(table.codes)
-    left, right, top, bottom = 48, 220, 32, 48
-    plot_w, plot_h = width - left - right, height - top - bottom
-    shares = [c.share for n in numbers for c in table.row(n) if c.share is not None]
-    y_max = _nice_ceiling(max(shares, default=0.0))
-    n_waves = len(table.waves)
-
-    def x_at(i: int) -> float:
-        return left + (plot_w * i / (n_waves - 1) if n_waves > 1 else plot_w / 2)
-
-    def y_at(share: float) -> float:
-        return top + plot_h * (1 - share / y_max)
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(title)} '
-        + (f"aria-describedby={quoteattr(described_by)} " if described_by else "")
-        + 'font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
-    ]
-    for step in range(5):
-        share = y_max * step / 4
-        y = y_at(share)
-        out.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>'
-        )
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick(share)}</text>')
-    for i, wave in enumerate(table.waves):
-        out.append(
-            f'<text x="{x_at(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">'
-            f"{escape(wave)}</text>"
-        )
-    for k, number in enumerate(numbers):
-        colour = PALETTE[k % len(PALETTE)]
-        dash = ' stroke-dasharray="5 3"' if k >= len(PALETTE) else ""
-        label = f"{number}. {table.codes[number]}"
-        points = [(i, c) for i, c in enumerate(table.row(number)) if c.share is not None]
-        if len(points) > 1:
-            path = " ".join(f"{x_at(i):.1f},{y_at(c.share):.1f}" for i, c in points)
-            out.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
-            )
-        for i, cell in points:
-            tip = f"{label}, {cell.wave}: {percent_text(cell.share)}% ({cell.count} of {cell.base})"
-            if cell.change is not None:
-                tip += f", {change_text(cell)} points"
-                tip += " (significant at 95%)" if cell.significant else ""
-            x, y = x_at(i), y_at(cell.share)
-            out.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
-            if cell.significant:
-                out.append(
-                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="{colour}" '
-                    'stroke-width="1.5" class="significant"/>'
-                )
-        legend_y = top + 14 * k + 4
-        name = label if len(label) <= 30 else label[:29] + "…"
-        out.append(
-            f'<line x1="{width - right + 16}" y1="{legend_y}" x2="{width - right + 36}" '
-            f'y2="{legend_y}" stroke="{colour}" stroke-width="2"{dash}/>'
-        )
-        out.append(f'<text x="{width - right + 42}" y="{legend_y + 4}">{escape(name)}</text>')
-    note_y = height - 8
-    out.append(
-        f'<text x="{left}" y="{note_y}" fill="#555">Ringed points: change from the previous '
-        "wave significant at 95% (two-proportion z-test).</text>"
-    )
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def _tenths(value: float) -> Decimal:
-    """Percent with one decimal, halves away from zero, as survey tables round (the shortest
-    repr of the float is rounded, so 0.025 is a half)."""
-    return (Decimal(repr(value)) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-def percent_text(share: float) -> str:
-    """A share as the table and the chart show it: 0.0449 -> "4.5"."""
-    return str(_tenths(share))
-
-
-def change_text(cell: Cell) -> str:
-    """A cell's change in points as the difference of the two shares shown ("+0.6", "0.0",
-    "-1.2"): rounding the exact change could print "4.4 -> 5.0, +0.5". "" without a change."""
-    if cell.change is None or cell.previous_share is None or cell.share is None:
-        return ""
-    points = _tenths(cell.share) - _tenths(cell.previous_share)
-    return f"+{points}" if points > 0 else str(points)
-
-
-def _tick(share: float) -> str:
-    """An axis label: whole percent, or one decimal where the gridline is not on one (2.5%)."""
-    text = f"{share * 100:.1f}"
-    return (text[:-2] if text.endswith(".0") else text) + "%"
-
-
-def _nice_ceiling(value: float) -> float:
-    """The axis top: the next 5% step above `value` (at least 10%), at most 100%."""
-    return min(1.0, max(0.1, math.ceil(value * 20 + 1e-9) / 20))
