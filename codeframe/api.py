@@ -685,7 +685,7 @@ def _timings(codeframe, request: Request) -> dict:
 
 
 def codeframe_payload(codeframe, request: Request) -> dict:
-    overview = selectors.codeframe_overview(codeframe=codeframe)
+    overview = selectors.codeframe_overview(codeframe=codeframe, examples=True)
     return {
         "codeframe": codeframe,
         "tracker_numbering": waves.tracker_numbering(codeframe=codeframe),

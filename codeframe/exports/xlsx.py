@@ -13,7 +13,7 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    overview = codeframe_overview(codeframe=codeframe)
+    overview = codeframe_overview(codeframe=codeframe, examples=True)
     sheet = workbook.create_sheet("Codeframe")
     _lay_out(sheet, CODEFRAME_WIDTHS, freeze="A2")
     # size / share: answers with the code as primary (with "Uncoded" they add up to the answers
@@ -46,7 +46,7 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
                             if row.asked
                             else (None, None, None, None)
                         ),
-                        " | ".join(code.examples),
+                        " | ".join(row.examples),  # a wave's: its own answers
                     ],
                 )
             )

@@ -29,6 +29,12 @@ class CodeRow:
     answers: list[str] | None = None
     approved_examples: list[str] | None = None
 
+    @property
+    def examples(self) -> list[str]:
+        """The code's examples as the exports and the API give them: a wave's codeframe's own
+        answers in it when read (`answers`), else its stored `Code.examples`."""
+        return self.answers if self.answers is not None else list(self.code.examples)
+
 
 @dataclass
 class NetRow:

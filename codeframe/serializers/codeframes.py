@@ -78,7 +78,7 @@ class CodeframeRequestSerializer(RequestSerializer):
 
 
 # The embedding cache is shared by all projects: a hit says some project holds the answer.
-CACHE_HELP = "Embedding cache hits or misses: operators (staff) only, null for others."
+CACHE_HELP = "Embedding cache hits or misses: operators (superusers) only, null for others."
 
 
 # A code's kinds, named in the API schema once (settings.SPECTACULAR_SETTINGS).
@@ -102,7 +102,11 @@ class CodeSerializer(serializers.Serializer):
         help_text="False for a code carried back into this frame after its answers were "
         "coded: not asked in this wave, so its figures here mean nothing (not 0)."
     )
-    examples = serializers.ListField(source="code.examples", child=serializers.CharField())
+    examples = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Its most central answers; a wave's codeframe's: the wave's own answers in "
+        "it, the surest first (the approved frame's stored examples are the approved frame's).",
+    )
 
 
 class NetSerializer(serializers.Serializer):
@@ -160,9 +164,9 @@ class CodeframeSerializer(serializers.Serializer):
     )
     params = serializers.JSONField(source="codeframe.params")
     timings = serializers.JSONField(
-        help_text="For operators (staff): embedding_seconds, clustering_seconds, total_seconds, "
-        "cache_hits and cache_misses; for others total_seconds alone, in whole seconds (a "
-        "step's time would tell which answers the shared cache holds).",
+        help_text="For operators (superusers): embedding_seconds, clustering_seconds, "
+        "total_seconds, cache_hits and cache_misses; for others total_seconds alone, in whole "
+        "seconds (a step's time would tell which answers the shared cache holds).",
     )
     cache_hits = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)
     cache_misses = serializers.IntegerField(allow_null=True, help_text=CACHE_HELP)

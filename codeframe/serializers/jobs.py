@@ -37,7 +37,7 @@ class JobSerializer(serializers.Serializer):
     started = serializers.DateTimeField(source="job.started", allow_null=True)
     finished = serializers.DateTimeField(source="job.finished", allow_null=True)
     elapsed_seconds = serializers.FloatField(
-        allow_null=True, help_text="In whole seconds but for operators (staff)."
+        allow_null=True, help_text="In whole seconds but for operators (superusers)."
     )
     status_url = serializers.CharField(help_text="GET it for progress.")
     notice = serializers.CharField(

@@ -1126,3 +1126,24 @@ def test_a_net_that_groups_other_codes_in_a_wave_has_no_change_there(approved, a
     text = tracker.tracker_csv(waves.tracker_tables(question=approved.question).codes, nets=nets)
     redefined = [row["redefined"] for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
     assert redefined.count("yes") == 5  # code a's in wave 4
+
+
+def test_a_waves_exports_and_api_give_its_own_answers_as_examples(approved, api_client):
+    """The page showed a wave's own answers as its codes' examples, but the XLSX and the API
+    still gave the approved frame's (last wave's answers as this wave's)."""
+    from openpyxl import load_workbook
+
+    from codeframe import exports
+
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    own = set(wave.question.responses.values_list("text", flat=True))
+    sheet = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=wave)))["Codeframe"]
+    shown = {
+        t
+        for row in list(sheet.iter_rows(values_only=True))[1:]
+        if row[9]
+        for t in row[9].split(" | ")
+    }
+    body = api_client.get(f"/api/codeframes/{wave.pk}/?responses=false").json()
+    given = {t for net in body["nets"] for code in net["codes"] for t in code["examples"]}
+    assert shown and shown <= own and given == shown
