@@ -328,7 +328,7 @@ def _no_code(codeframe: Codeframe, number: int) -> str:
 
 def _code_payload(code: Code) -> dict:
     """The code as the codeframe's payload shows it (its figures as they are now), and its net."""
-    overview = selectors.codeframe_overview(codeframe=code.codeframe)
+    overview = selectors.codeframe_overview(codeframe=code.codeframe, examples=True)
     row = next(row for net in overview.nets for row in net.codes if row.code.pk == code.pk)
     net = row.code.net.number if row.code.net else None
-    return EditedCodeSerializer({**vars(row), "net": net}).data
+    return EditedCodeSerializer({**vars(row), "examples": row.examples, "net": net}).data
