@@ -14,6 +14,7 @@ from django.urls import reverse
 from codeframe import exports, services, waves
 from codeframe.importers import ImportedRow
 from codeframe.models import Assignment, Question, SuggestedCode
+from tests.codeframe.conftest import ANSWERS
 
 pytestmark = pytest.mark.django_db
 
@@ -283,19 +284,20 @@ def test_the_mrsets_label_of_a_question_text_on_several_lines_is_one_line(codefr
     assert "  LABEL='Why that score? Please be specific.'" in meta.notes
 
 
+def numbered_frame(*, first_id: int):
+    """An approved codeframe of the sample answers, their respondent ids whole numbers from
+    `first_id` on (a survey's numeric case ids)."""
+    rows = [
+        ImportedRow(line=i, respondent_id=str(first_id + i), text=t) for i, t in enumerate(ANSWERS)
+    ]
+    first = services.import_responses(rows=rows, survey="Numbered", question_text="Why?").question
+    return waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+
+
 def test_whole_number_ids_are_numeric_across_the_tracker_else_strings(real_model):
     """SPSS merges the codes onto the survey data (MATCH FILES /BY resp_id) only when the key
     has one type in both files, and a survey's case id is usually numeric."""
-    from tests.codeframe.conftest import ANSWERS
-
-    first = services.import_responses(
-        rows=[
-            ImportedRow(line=i, respondent_id=str(1000 + i), text=t) for i, t in enumerate(ANSWERS)
-        ],
-        survey="Numbered",
-        question_text="Why?",
-    ).question
-    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+    frame = numbered_frame(first_id=1000)
     data, meta = read_sav(exports.build_sav(codeframe=frame))
     assert meta.readstat_variable_types["resp_id"] == "double"
     assert meta.original_variable_types["resp_id"] == "F4.0"
@@ -468,16 +470,7 @@ def test_the_dp_is_told_when_ids_make_resp_id_a_string_in_every_months_file(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    from tests.codeframe.conftest import ANSWERS
-
-    first = services.import_responses(
-        rows=[
-            ImportedRow(line=i, respondent_id=str(1001 + i), text=t) for i, t in enumerate(ANSWERS)
-        ],
-        survey="Numbered",
-        question_text="Why?",
-    ).question
-    frame = waves.approve_codeframe(codeframe=services.create_codeframe(question=first, n_codes=3))
+    frame = numbered_frame(first_id=1001)
     _, meta = read_sav(exports.build_sav(codeframe=frame))
     assert meta.readstat_variable_types["resp_id"] == "double"  # January's file, delivered
 
