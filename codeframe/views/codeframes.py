@@ -32,7 +32,7 @@ from codeframe.forms import (
 from codeframe.models import Role
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
 from codeframe.validators import as_id
-from codeframe.views.shared import back_to_form, can_recode, editable_codeframe, roles_of
+from codeframe.views.shared import back_to_form, editable_codeframe, roles_of
 
 
 @require_GET
@@ -58,7 +58,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "tracker_counts": counted,
             "replaced": replaced,
             "coded_waves": selectors.waves_coded_with(codeframe=codeframe),
-            "can_recode": can_recode(codeframe),
+            "can_recode": waves.can_recode(codeframe),
             "checked": selectors.checked_count(codeframe=codeframe),
             "min_suggestion": MIN_SUGGESTION_SIZE,
             "wave_refusal": waves.wave_refusal(codeframe=codeframe) if codeframe.approved else None,

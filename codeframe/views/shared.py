@@ -7,9 +7,8 @@ from django.http import (
 )
 from django.shortcuts import redirect
 
-from codeframe import scoping, selectors, waves
-from codeframe.exceptions import CodeframeError
-from codeframe.models import Codeframe, Role
+from codeframe import scoping, selectors
+from codeframe.models import Role
 
 QUESTIONS_PER_PAGE = 50
 
@@ -36,12 +35,3 @@ def back_to_form(request: HttpRequest, codeframe) -> HttpResponse:
 def editable_codeframe(request: HttpRequest, codeframe_id: int):
     """The codeframe, for an edit: 404 outside the user's projects, 403 below analyst."""
     return selectors.get_codeframe(user=request.user, codeframe_id=codeframe_id, role=Role.ANALYST)
-
-
-def can_recode(codeframe: Codeframe) -> bool:
-    """Whether "Code this wave again" would be accepted (`waves.recode_with`)."""
-    try:
-        waves.recode_with(codeframe=codeframe)
-    except CodeframeError:
-        return False
-    return True

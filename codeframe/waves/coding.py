@@ -295,11 +295,16 @@ def coded_wave(*, question: Question | None) -> CodedWave | None:
     wave = tracker_wave(question=question)
     if wave is None or wave.codeframe is None:
         return None
+    return CodedWave(label=wave.label, can_recode=can_recode(wave.codeframe))
+
+
+def can_recode(codeframe: Codeframe) -> bool:
+    """Whether "Code this wave again" would be accepted for the codeframe (`recode_with`)."""
     try:
-        recode_with(codeframe=wave.codeframe)
+        recode_with(codeframe=codeframe)
     except CodeframeError:
-        return CodedWave(label=wave.label, can_recode=False)
-    return CodedWave(label=wave.label, can_recode=True)
+        return False
+    return True
 
 
 # Times a wave is coded before giving up when edits keep being carried back to its frame

@@ -149,8 +149,9 @@ def tracker_waves(*, question: Question) -> list[TrackerWave]:
     with, else the wave's coded frame (the newest when it was coded again), else None (not
     coded yet). A codeframe generated afresh on a wave has numbers of its own and never stands
     for it, even approved. Before any wave is coded, the first wave's is its newest approved
-    codeframe, else its newest. A wave without a label is known by its order. Two queries
-    however many waves: every page of a wave reads it."""
+    codeframe, else its newest. A wave without a label is known by its order. The same few
+    queries however many waves (two, and the first wave's question when not loaded yet): every
+    page of a wave reads it."""
     questions = tracker_questions(question=question)
     frames = list(
         Codeframe.objects.filter(question__in=questions)
