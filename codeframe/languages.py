@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 # The languages the model chooses among: English and those most often met in surveys. Left to
 # all of its 97 the model spreads short English answers over rare ones ("ok" read as Serbian);
@@ -59,6 +59,10 @@ def _identifier():
     return identifier
 
 
+# Remembered: generation reads a code's answers twice (to gather the answers in other scripts
+# into the code of other languages, then to name that code), and a worker sees the same
+# answers again at every regeneration.
+@lru_cache(maxsize=8192)
 def language_of(text: str) -> str | None:
     """The language code of `text` when the model is sure it is not English, else None
     (English, too short to tell, emoji only)."""
