@@ -20,15 +20,15 @@ from codeframe.waves.series import tracker_questions
 WHOLE_NUMBER = re.compile(r"0|[1-9][0-9]{0,14}")
 
 
-def _ids(question: Question):
-    responses = Response.objects.filter(question__in=tracker_questions(question=question))
+def _first_string(responses) -> str | None:
+    """The first respondent id of `responses` (a queryset) that is no WHOLE_NUMBER, or None."""
     ids = responses.order_by("pk").values_list("respondent_id", flat=True)
-    return ids.iterator(chunk_size=5000)
+    return next((i for i in ids.iterator(chunk_size=5000) if not WHOLE_NUMBER.fullmatch(i)), None)
 
 
 def string_id(*, question: Question) -> str | None:
     """The first respondent id of the question's tracker that is no WHOLE_NUMBER, or None."""
-    return next((i for i in _ids(question) if not WHOLE_NUMBER.fullmatch(i)), None)
+    return _first_string(Response.objects.filter(question__in=tracker_questions(question=question)))
 
 
 def numeric_ids(*, question: Question) -> bool:
@@ -51,8 +51,9 @@ def string_ids_notice(*, question: Question, had_numeric: bool) -> str:
     """After answers were imported into the question (or as a wave of its tracker), with
     `had_numeric` the tracker's `had_numeric_ids` just before: the notice that `resp_id` is now
     a string in every month's file, naming an id that made it one; "" when its type did not
-    change."""
-    if not had_numeric or (found := string_id(question=question)) is None:
+    change. Only the question's own ids are read: with `had_numeric`, every other wave's were
+    whole numbers and still are (an import adds to one question, or replaces its answers)."""
+    if not had_numeric or (found := _first_string(question.responses.all())) is None:
         return ""
     return (
         f"Respondent id “{found}” is not a whole number (digits without a leading zero), so "
