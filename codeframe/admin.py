@@ -286,6 +286,17 @@ class ResponseAdmin(ScopedAdmin):
             fields += ["question", "position"]
         return fields
 
+    def save_model(self, request: HttpRequest, obj: Response, form, change: bool) -> None:
+        """As an import does: an id that is no whole number, added or typed here, turns
+        `resp_id` into a string in every SPSS file of the question's tracker, and is said."""
+        if change and "respondent_id" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        numeric = waves.had_numeric_ids(question=obj.question)
+        super().save_model(request, obj, form, change)
+        if notice := waves.string_ids_notice(question=obj.question, had_numeric=numeric):
+            self.message_user(request, notice, messages.WARNING)
+
     def delete_model(self, request: HttpRequest, obj: Response) -> None:
         self.delete_queryset(request, Response.objects.filter(pk=obj.pk))
 

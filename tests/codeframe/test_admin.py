@@ -5,6 +5,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from codeframe import services, waves
+from codeframe.importers import ImportedRow
 from codeframe.models import (
     Assignment,
     Code,
@@ -369,6 +370,30 @@ def test_an_answer_stays_in_its_question_in_the_admin(admin_client, codeframe):
     assert response.question_id == codeframe.question_id
     page = admin_client.get(reverse("admin:codeframe_response_add"))
     assert "question" in page.context["adminform"].form.fields  # a new answer names its question
+
+
+def test_an_answer_added_in_the_admin_says_when_its_id_makes_resp_id_a_string(admin_client):
+    """As an import says it: "09001" among whole-number ids turns `resp_id` into a string in
+    every SPSS file of the question (the months' files already delivered too)."""
+    numbered = [
+        ImportedRow(line=i, respondent_id=str(100 + i), text=t) for i, t in enumerate(ANSWERS)
+    ]
+    question = services.import_responses(rows=numbered, survey="S", question_text="Q?").question
+    add = reverse("admin:codeframe_response_add")
+
+    def said(url, respondent_id, text="Late fees") -> list[str]:
+        form = {"question": question.pk, "respondent_id": respondent_id, "text": text}
+        reply = admin_client.post(url, {**form, "position": 999}, follow=True)
+        assert reply.status_code == 200 and not reply.context.get("errors")
+        return [str(m) for m in reply.context["messages"] if "resp_id" in str(m)]
+
+    assert said(add, "9001") == []  # a whole number: nothing changes
+    late = question.responses.get(respondent_id="9001")
+    change = reverse("admin:codeframe_response_change", args=[late.pk])
+    assert said(change, "9001", text="Late fees, corrected") == []  # the id untouched
+    shown = said(change, "09001")
+    assert len(shown) == 1 and shown[0].startswith("Respondent id “09001” is not a whole number")
+    assert said(add, "A-2") == []  # strings already
 
 
 def test_a_project_keeps_a_manager_in_the_admin(client, django_user_model):
