@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from embeddings import health, keys, recount
-from embeddings.backends import get_backend
+from embeddings.backends import BaseBackend, get_backend
 from embeddings.conf import get_config
 from embeddings.counters import Totals, pending
 from embeddings.exceptions import CacheError, EmbeddingsError
@@ -111,38 +111,96 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
     backend = get_backend()
     store = get_store()
     description = store.describe()
-    error = model_error = None
+    model_error = None
     try:
         fingerprint = model_fingerprint(backend)
     except EmbeddingsError as exc:  # MODEL names no model here: the store still answers
         fingerprint, model_error = "", str(exc)
-    info: dict[str, Any] = {}
-    per_model: dict[str, tuple[Totals, Totals, dict]] = {}
-    total = None
-    counted: dict[str, Any] = {}
+    read = _read_store(store, fingerprint, prefix=config["KEY_PREFIX"])
+    info, counted, reachable = read.info, read.counted, read.error is None
+    total = info.get("entries")
+    auto = reachable and config["STATS"]["AUTO_RECOUNT"]
+    if auto and recount.recount_if_stale(counted, total, wait=wait_for_recount):
+        return get_cache_stats()  # with the count just made
+
+    waiting = Totals.from_mapping(pending(fingerprint))
+    current = read.per_model.get(fingerprint, (Totals(), Totals(), {}))
+    by_model = counted.get("by_model") or {}
+    counted_at = counted.get("counted_at")
+    stats = CacheStats(
+        backend=description.kind,
+        location=description.location,
+        tls=description.tls,
+        authenticated=description.authenticated,
+        reachable=reachable,
+        error=read.error,
+        ttl_seconds=config["TTL"],
+        model=backend.label,
+        fingerprint=fingerprint,
+        model_loaded=backend.is_loaded,
+        serving=backend.serving_info() if fingerprint else {},
+        storage_dtype=config["STORAGE_DTYPE"],
+        entries_total=total,
+        entries_current_model=by_model.get(fingerprint, 0 if counted else None),
+        entries_counted_at=counted_at,
+        entries_count_age_seconds=round(time.time() - counted_at, 1) if counted_at else None,
+        used_memory=_int(info.get("used_memory")),
+        maxmemory=_int(info.get("maxmemory")),
+        maxmemory_policy=info.get("maxmemory_policy"),
+        evicted_keys=_int(info.get("evicted_keys")),
+        persistence=store.persistence(info) if info else {},
+        server_version=info.get("redis_version"),
+        servers=list(description.servers),
+        nodes=list(info.get("nodes") or []),
+        lifetime=Usage.of(current[0] + waiting),
+        last_hour=Usage.of(current[1] + waiting),
+        models=_model_stats(read.per_model, by_model, fingerprint, backend, config),
+    )
+    found = _warnings(stats, store, info, model_error=model_error, thresholds=config["STATS"])
+    return CacheStats(**{**stats.__dict__, "warnings": found})
+
+
+@dataclass(frozen=True)
+class _StoreRead:
+    """What one read of the store gave (empty where it failed), and why it failed."""
+
+    info: dict[str, Any]
+    per_model: dict[str, tuple[Totals, Totals, dict]]  # lifetime, last hour, about the model
+    counted: dict[str, Any]  # the last entry count: by_model, counted_at
+    error: str | None
+
+
+def _read_store(store: BaseStore, fingerprint: str, *, prefix: str) -> _StoreRead:
+    """The server's info, the counters (per model, the current one's even when unused) and
+    the last entry count, read through the store's breaker as lookups are: while it is open
+    the stats answer at once with its last error (a Redis that hangs cost every page, API
+    call and scrape its timeout), and once its back-off has passed they may be the call that
+    probes."""
 
     def read() -> tuple[dict, dict, dict]:
         return (
             store.server_info(),
             store.read_counters(also=[fingerprint] if fingerprint else []),
-            _read_entry_counts(store, config["KEY_PREFIX"]),
+            _read_entry_counts(store, prefix),
         )
 
     try:
-        # Through the breaker, as lookups are: while it is open the stats answer at once with
-        # its last error (a Redis that hangs cost every page, API call and scrape its
-        # timeout), and once its back-off has passed they may be the call that probes.
         info, per_model, counted = store.breaker.call(read)
-        total = info.get("entries")
-    except CacheError as exc:
-        error = str(exc)
-    except EmbeddingsError as exc:  # e.g. the model folder went missing
-        error = str(exc)
-    if error is None and store.breaker.is_open:
-        error = store.breaker.last_error
-    reachable = error is None
+    except (CacheError, EmbeddingsError) as exc:  # the store is down; the model folder went
+        return _StoreRead({}, {}, {}, str(exc))
+    error = store.breaker.last_error if store.breaker.is_open else None
+    return _StoreRead(info, per_model, counted, error)
 
-    waiting = Totals.from_mapping(pending(fingerprint))
+
+def _model_stats(
+    per_model: dict[str, tuple[Totals, Totals, dict]],
+    entries: dict[str, int],
+    fingerprint: str,
+    backend: BaseBackend,
+    config: dict[str, Any],
+) -> list[ModelStats]:
+    """Per model the cache has counters for (the current one always, an old one while it was
+    used): what it is, its entries at the last count, its lifetime and last hour's use."""
     models = []
     for fp, (lifetime, recent, about) in sorted(per_model.items()):
         if fp == fingerprint:
@@ -161,52 +219,29 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
                 dimension=about.get("dim"),
                 storage_dtype=about.get("storage_dtype"),
                 current=fp == fingerprint,
-                entries=(counted.get("by_model") or {}).get(fp),
+                entries=entries.get(fp),
                 lifetime=Usage.of(lifetime),
                 last_hour=Usage.of(recent),
             )
         )
-    current = per_model.get(fingerprint, (Totals(), Totals(), {}))
-    lifetime = current[0] + waiting
-    last_hour = current[1] + waiting
-    counted_at = counted.get("counted_at")
-    auto = reachable and config["STATS"]["AUTO_RECOUNT"]
-    if auto and recount.recount_if_stale(counted, total, wait=wait_for_recount):
-        return get_cache_stats()  # with the count just made
+    return models
 
-    stats = CacheStats(
-        backend=description.kind,
-        location=description.location,
-        tls=description.tls,
-        authenticated=description.authenticated,
-        reachable=reachable,
-        error=error,
-        ttl_seconds=config["TTL"],
-        model=backend.label,
-        fingerprint=fingerprint,
-        model_loaded=backend.is_loaded,
-        serving=backend.serving_info() if fingerprint else {},
-        storage_dtype=config["STORAGE_DTYPE"],
-        entries_total=total,
-        entries_current_model=(counted.get("by_model") or {}).get(
-            fingerprint, 0 if counted else None
-        ),
-        entries_counted_at=counted_at,
-        entries_count_age_seconds=round(time.time() - counted_at, 1) if counted_at else None,
-        used_memory=_int(info.get("used_memory")),
-        maxmemory=_int(info.get("maxmemory")),
-        maxmemory_policy=info.get("maxmemory_policy"),
-        evicted_keys=_int(info.get("evicted_keys")),
-        persistence=store.persistence(info) if info else {},
-        server_version=info.get("redis_version"),
-        servers=list(description.servers),
-        nodes=list(info.get("nodes") or []),
-        lifetime=Usage.of(lifetime),
-        last_hour=Usage.of(last_hour),
-        models=models,
-    )
+
+def _warnings(
+    stats: CacheStats,
+    store: BaseStore,
+    info: dict[str, Any],
+    *,
+    model_error: str | None,
+    thresholds: dict[str, Any],
+) -> list[StatsWarning]:
+    """What is wrong, worst first: the model, the cache's use (`embeddings.health`), the
+    server's state and the store's settings."""
     usage = health.usage_warnings(
-        reachable=reachable, error=error, last_hour=stats.last_hour, thresholds=config["STATS"]
+        reachable=stats.reachable,
+        error=stats.error,
+        last_hour=stats.last_hour,
+        thresholds=thresholds,
     )
     if model_error:
         usage.insert(
@@ -219,12 +254,11 @@ def get_cache_stats(*, wait_for_recount: bool = False) -> CacheStats:
                 hint="Check EMBEDDINGS['MODEL'] (manage.py check reports it as embeddings.E007).",
             ),
         )
-    found = health.ordered(
+    return health.ordered(
         usage,
         store.health_warnings(info) if info else [],
         store.settings_warnings(),
     )
-    return CacheStats(**{**stats.__dict__, "warnings": found})
 
 
 def _int(value: Any) -> int | None:
