@@ -186,114 +186,144 @@ def plan_changes(
     """The changes and conflicts of carrying `wave` back into `approved`, both measured from
     `base` (three `frame_shape`s); `merged_into` is the wave's merge record (number -> number).
     Pure."""
-    changes: list[Change] = []
-    conflicts: list[str] = []
-    base_codes, wave_codes, approved_codes = base["codes"], wave["codes"], approved["codes"]
+    plan = _Plan(base=base, wave=wave, approved=approved)
+    for key in sorted(wave["codes"], key=int):
+        plan.code_edited(key)
     merges = {int(n): int(into) for n, into in merged_into.items()}
-    wave_numbers = {int(key) for key in wave_codes}
-    needed_nets: set[int] = set()
+    added = {c.number for c in plan.changes if c.kind == "added"}
+    for key in sorted(set(base["codes"]) - set(wave["codes"]), key=int):
+        plan.code_gone(key, merges=merges, added=added)
+    for key in sorted(wave["nets"], key=int):
+        plan.net_edited(key)
+    changes = sorted(plan.changes, key=lambda c: (KINDS.index(c.kind), c.number))
+    return changes, plan.conflicts + label_clashes(changes, approved=approved)
 
-    def net_name(shape: dict, number: int | None) -> str:
+
+@dataclass
+class _Plan:
+    """`plan_changes`' working state: the three shapes, and what it has found so far."""
+
+    base: dict
+    wave: dict
+    approved: dict
+    changes: list[Change] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    # Nets the changes put codes in: a net new in the wave is carried only when one is.
+    needed_nets: set[int] = field(default_factory=set)
+
+    def net_name(self, shape: dict, number: int | None) -> str:
         if number is None:
             return "(no net)"
         return shape["nets"].get(str(number)) or f"net {number}"
 
-    for key in sorted(wave_codes, key=int):
-        number, now = int(key), wave_codes[key]
-        start, there = base_codes.get(key), approved_codes.get(key)
+    def code_edited(self, key: str) -> None:
+        """The wave's code `key`: added, or each of its fields edited in the wave since `base`
+        (a change) unless the approved frame edited it too (a conflict)."""
+        number, now = int(key), self.wave["codes"][key]
+        start, there = self.base["codes"].get(key), self.approved["codes"].get(key)
         if there is None:
             if start is None:
-                changes.append(
+                self.changes.append(
                     Change("added", number, now["label"], after=", ".join(now["keywords"]))
                 )
                 if now["net"] is not None:
-                    needed_nets.add(now["net"])
+                    self.needed_nets.add(now["net"])
             elif any(now[f] != start[f] for f in CODE_FIELDS):
-                conflicts.append(
+                self.conflicts.append(
                     f"Code {number} “{now['label']}” was edited in this wave but is no longer in "
                     "the approved frame."
                 )
-            continue
+            return
         start = start or there
         for name, words in CODE_FIELDS.items():
             if now[name] == start[name] or now[name] == there[name]:
                 continue
             if there[name] != start[name]:
-                shown = {"net": lambda v: net_name(approved, v)}.get(name, _words)
-                wave_shown = net_name(wave, now[name]) if name == "net" else _words(now[name])
-                conflicts.append(
-                    f"Code {number}: its {words} is “{shown(there[name])}” in the approved "
-                    f"frame and “{wave_shown}” in this wave."
+                if name == "net":
+                    theirs, ours = (
+                        self.net_name(self.approved, there[name]),
+                        self.net_name(self.wave, now[name]),
+                    )
+                else:
+                    theirs, ours = _words(there[name]), _words(now[name])
+                self.conflicts.append(
+                    f"Code {number}: its {words} is “{theirs}” in the approved frame and "
+                    f"“{ours}” in this wave."
                 )
-                continue
-            if name == "label":
-                changes.append(
+            elif name == "label":
+                self.changes.append(
                     Change("renamed", number, now["label"], there["label"], now["label"])
                 )
             elif name == "keywords":
-                changes.append(
+                self.changes.append(
                     Change("keywords", number, now["label"], _words(there[name]), _words(now[name]))
                 )
             else:
-                changes.append(
+                self.changes.append(
                     Change(
                         "moved",
                         number,
                         now["label"],
-                        net_name(approved, there["net"]),
-                        net_name(wave, now["net"]),
+                        self.net_name(self.approved, there["net"]),
+                        self.net_name(self.wave, now["net"]),
                     )
                 )
                 if now["net"] is not None:
-                    needed_nets.add(now["net"])
+                    self.needed_nets.add(now["net"])
 
-    added = {c.number for c in changes if c.kind == "added"}
-    for key in sorted(set(base_codes) - set(wave_codes), key=int):
+    def code_gone(self, key: str, *, merges: dict[int, int], added: set[int]) -> None:
+        """A code of `base` the wave no longer has: deleted, or merged into another (`merges`;
+        `added`, the codes the wave adds), unless the approved frame edited it since."""
+        approved_codes = self.approved["codes"]
         if key not in approved_codes:
-            continue  # the approved frame no longer has it either
+            return  # the approved frame no longer has it either
         number, label = int(key), approved_codes[key]["label"]
-        into = merge_holder(number, merges, wave_numbers)
-        edited = [w for f, w in CODE_FIELDS.items() if approved_codes[key][f] != base_codes[key][f]]
+        into = merge_holder(number, merges, {int(k) for k in self.wave["codes"]})
+        edited = [
+            w
+            for f, w in CODE_FIELDS.items()
+            if approved_codes[key][f] != self.base["codes"][key][f]
+        ]
         if edited:
             # The mirror of a wave's edit to a code the approved frame dropped: carrying the
             # delete or merge would silently throw the approved frame's edit away.
             done = "deleted" if into is None else f"merged into code {into}"
-            conflicts.append(
+            self.conflicts.append(
                 f"Code {number} “{label}” was {done} in this wave, but its "
                 f"{' and '.join(edited)} changed in the approved frame since."
             )
         elif into is None:
-            changes.append(Change("removed", number, label))
+            self.changes.append(Change("removed", number, label))
         elif str(into) in approved_codes or into in added:
-            into_label = wave_codes[str(into)]["label"]
-            changes.append(
+            into_label = self.wave["codes"][str(into)]["label"]
+            self.changes.append(
                 Change("merged", number, label, after=f"{into}. {into_label}", into=into)
             )
         else:
-            conflicts.append(
+            self.conflicts.append(
                 f"Code {number} was merged into code {into} in this wave, which is no longer in "
                 "the approved frame."
             )
 
-    for key in sorted(wave["nets"], key=int):
-        number, label = int(key), wave["nets"][key]
-        start, there = base["nets"].get(key), approved["nets"].get(key)
+    def net_edited(self, key: str) -> None:
+        """The wave's net `key`: added (when a change needs it), or renamed in the wave since
+        `base` unless the approved frame renamed it too."""
+        number, label = int(key), self.wave["nets"][key]
+        start, there = self.base["nets"].get(key), self.approved["nets"].get(key)
         if there is None:
-            if number in needed_nets:
-                changes.append(Change("net_added", number, label, after=label))
-            continue
+            if number in self.needed_nets:
+                self.changes.append(Change("net_added", number, label, after=label))
+            return
         start = there if start is None else start
         if label in (start, there):
-            continue
+            return
         if there != start:
-            conflicts.append(
+            self.conflicts.append(
                 f"Net {number}: its label is “{there}” in the approved frame and “{label}” in "
                 "this wave."
             )
-            continue
-        changes.append(Change("net_renamed", number, label, there, label))
-    changes.sort(key=lambda c: (KINDS.index(c.kind), c.number))
-    return changes, conflicts + label_clashes(changes, approved=approved)
+            return
+        self.changes.append(Change("net_renamed", number, label, there, label))
 
 
 def label_clashes(changes: list[Change], *, approved: dict) -> list[str]:
