@@ -86,6 +86,64 @@ def choose_labels(
     """
     weights = np.asarray(weights, dtype=np.float64)
     tf = group_term_counts(counts, groups, n_groups, weights=weights)  # k x terms, sparse
+    shortlists = _shortlists(counts, tf, groups, n_groups, weights, unit, centroids, parts)
+    semantic = _embedded_similarities(counts, shortlists, centroids, embed) if embed else None
+    read = _GroupAnswers(groups, weights, texts)
+
+    labels = [""] * n_groups
+    used = {_signature(t) for t in taken}
+    for g in order:
+        ranked = []
+        for j, pre, sim in shortlists[g]:
+            if semantic is not None:
+                own_sim, other_sim = semantic[g][j]
+                sim = own_sim - DIVERSITY * other_sim
+            phrase = str(counts.terms[j])
+            # Equal scores (the same answers hold both): the longer phrase says more.
+            ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase, sim))
+        ranked.sort()
+
+        fits = partial(read.fair, g=g)
+        fresh = (
+            (option, -score, sim)
+            for score, _, phrase, sim in ranked
+            for option in (_dominant_extension(phrase, counts, tf, g, fits), phrase)
+            if _signature(option) not in used and fits(option)
+        )
+        labels[g] = _choose(
+            fresh,
+            partial(read.fragment, g=g),
+            lambda phrase, g=g, fits=fits: (
+                longer
+                for longer in _completions(phrase, counts, tf, g)
+                if _signature(longer) not in used and fits(longer)
+            ),
+        )
+        if not labels[g]:
+            labels[g] = _unique(_trim(fallbacks[g]), used)
+            if not fits(labels[g]):  # its answers lean both ways: say both ("Good / Bad")
+                sides = [_side([entry[2] for entry in ranked], sign) for sign in (1, -1)]
+                both = " / ".join(side[:1].upper() + side[1:] for side in sides if side)
+                labels[g] = _unique(both if all(sides) else f"{labels[g]} (mixed)", used)
+        used.add(_signature(labels[g]))
+    return [label[:1].upper() + label[1:] for label in labels]
+
+
+def _shortlists(
+    counts: TermCounts,
+    tf,
+    groups: np.ndarray,
+    n_groups: int,
+    weights: np.ndarray,
+    unit: np.ndarray,
+    centroids: np.ndarray,
+    parts: np.ndarray | None,
+) -> list[list[tuple[int, float, float]]]:
+    """Per group, its SHORTLIST best terms (held by 2 of its answers, or all of a smaller
+    group's) by how much of the group holds them and how much of their use is the group's:
+    (term, that pre-score, and the mean similarity of its answers to the group's centroid:
+    the score used without an `embed`). `tf` is `group_term_counts`; with `parts`, phrases used
+    across more of a net's codes score higher (`_spread`)."""
     total = np.asarray(tf.sum(axis=0)).ravel()
     sizes = np.bincount(groups[groups >= 0], weights=weights[groups >= 0], minlength=n_groups)
     # Similarity of each answer to its own group's centroid, for the no-embed score.
@@ -113,73 +171,43 @@ def choose_labels(
         shortlists.append(
             [(int(terms[i]), float(pre[i]), float(s)) for i, s in zip(top, sims, strict=True)]
         )
+    return shortlists
 
-    semantic = _embedded_similarities(counts, shortlists, centroids, embed) if embed else None
-    leanings: dict[int, tuple[float, float]] = {}
 
-    def fair(option: str, g: int) -> bool:
+class _GroupAnswers:
+    """Checks of an option against a group's own answers (`texts`, None: no checks), each
+    group's read once and only when an option needs it."""
+
+    def __init__(
+        self, groups: np.ndarray, weights: np.ndarray, texts: Sequence[str] | None
+    ) -> None:
+        self.groups, self.weights, self.texts = groups, weights, texts
+        self._leanings: dict[int, tuple[float, float]] = {}
+        self._answers: dict[int, tuple[list[str], np.ndarray]] = {}
+
+    def fair(self, option: str, g: int) -> bool:
         """Whether `option` may name group `g`: it takes no side (or the group's answers do)."""
-        if texts is None or abs(value := tone(option)) < POLAR:
+        if self.texts is None or abs(value := tone(option)) < POLAR:
             return True
-        if g not in leanings:
-            members = np.flatnonzero(groups == g)
-            said = tones([texts[i] for i in members])
-            w = weights[members]
-            leanings[g] = (float(w[said >= POLAR].sum()), float(w[said <= -POLAR].sum()))
-        positive, negative = leanings[g]
+        if g not in self._leanings:
+            members = np.flatnonzero(self.groups == g)
+            said = tones([self.texts[i] for i in members])
+            w = self.weights[members]
+            self._leanings[g] = (float(w[said >= POLAR].sum()), float(w[said <= -POLAR].sum()))
+        positive, negative = self._leanings[g]
         against = negative if value > 0 else positive
         return not (against >= 2 and against >= MIXED_SHARE * (positive + negative))
 
-    answers_of: dict[int, tuple[list[str], np.ndarray]] = {}
-
-    def fragment(option: str, g: int) -> bool:
+    def fragment(self, option: str, g: int) -> bool:
         """Whether `option` is a fragment in group `g`'s answers: it runs on into a further
         word in at least FRAGMENT_SHARE of those that hold it, and in at least 2."""
-        if texts is None:
+        if self.texts is None:
             return False
-        if g not in answers_of:
-            members = np.flatnonzero(groups == g)
-            answers_of[g] = ([texts[i] for i in members], weights[members])
-        held, on = runs_on(option, *answers_of[g])
+        if g not in self._answers:
+            members = np.flatnonzero(self.groups == g)
+            self._answers[g] = ([self.texts[i] for i in members], self.weights[members])
+        held, on = runs_on(option, *self._answers[g])
         return on >= 2 and on >= FRAGMENT_SHARE * held
-
-    labels = [""] * n_groups
-    used = {_signature(t) for t in taken}
-    for g in order:
-        ranked = []
-        for j, pre, sim in shortlists[g]:
-            if semantic is not None:
-                own_sim, other_sim = semantic[g][j]
-                sim = own_sim - DIVERSITY * other_sim
-            phrase = str(counts.terms[j])
-            # Equal scores (the same answers hold both): the longer phrase says more.
-            ranked.append((-round(sim + np.sqrt(pre), 3), -phrase.count(" "), phrase, sim))
-        ranked.sort()
-
-        fits = partial(fair, g=g)
-        fresh = (
-            (option, -score, sim)
-            for score, _, phrase, sim in ranked
-            for option in (_dominant_extension(phrase, counts, tf, g, fits), phrase)
-            if _signature(option) not in used and fits(option)
-        )
-        labels[g] = _choose(
-            fresh,
-            partial(fragment, g=g),
-            lambda phrase, g=g, fits=fits: (
-                longer
-                for longer in _completions(phrase, counts, tf, g)
-                if _signature(longer) not in used and fits(longer)
-            ),
-        )
-        if not labels[g]:
-            labels[g] = _unique(_trim(fallbacks[g]), used)
-            if not fits(labels[g]):  # its answers lean both ways: say both ("Good / Bad")
-                sides = [_side([entry[2] for entry in ranked], sign) for sign in (1, -1)]
-                both = " / ".join(side[:1].upper() + side[1:] for side in sides if side)
-                labels[g] = _unique(both if all(sides) else f"{labels[g]} (mixed)", used)
-        used.add(_signature(labels[g]))
-    return [label[:1].upper() + label[1:] for label in labels]
 
 
 def _choose(
