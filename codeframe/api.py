@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from codeframe import carryback, exports, jobs, selectors, services, waves
+from codeframe import carryback, exports, jobs, scoping, selectors, services, waves
 from codeframe.api_errors import PayloadTooLarge, UnusableInput
 from codeframe.conf import get_config
 from codeframe.exceptions import InvalidEdit, NotApproved, QueueFull
@@ -651,7 +651,7 @@ CACHE_FIGURES = ("cache_hits", "cache_misses")
 
 
 def _operator(request: Request) -> bool:
-    return request.user.is_superuser
+    return scoping.is_operator(request.user)
 
 
 # The fraction of a second of an API time ("...T01:55:27.119790Z").

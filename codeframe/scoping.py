@@ -117,6 +117,16 @@ def jobs_for(user: User, *, role: Role | str = Role.VIEWER) -> QuerySet[Generati
 SUPERUSER = "superuser"
 
 
+def is_operator(user: User) -> bool:
+    """Whether `user` runs the installation (a superuser): who sees the shared embedding cache's
+    figures and timings, and times to the microsecond (`serializers.SecondsDateTimeField`).
+
+    The cache is every project's, so whether an answer was a hit, or how long a step took (a
+    cached answer embeds in a millisecond, a new one in tens), tells whether some other
+    project holds it; others see how long in whole seconds."""
+    return bool(user.is_superuser)
+
+
 def role_in(user: User, project_id: int) -> str | None:
     """The user's role in the project (superusers: manager), or None."""
     if not user.is_authenticated or not user.is_active:
