@@ -4,7 +4,6 @@ wave, decide its suggested codes, carry its edits back and code it again."""
 
 import json
 import math
-import re
 from collections.abc import Mapping
 
 from django.urls import reverse
@@ -470,8 +469,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
         approving = request.method == "POST"
         _no_body(request, " To withdraw the approval, send DELETE." if approving else "")
         waves.approve_codeframe(codeframe=codeframe, approved=approving)
-        body = CodeframeSerializer(codeframe_payload(codeframe, request)).data
-        return Response(to_the_second(body, request))
+        payload = codeframe_payload(codeframe, request)
+        return Response(CodeframeSerializer(payload, context={"request": request}).data)
 
     @extend_schema(
         parameters=[
@@ -531,8 +530,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     )
     def retrieve(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        body = CodeframeSerializer(codeframe_payload(codeframe, request)).data
-        return Response(to_the_second(body, request))
+        payload = codeframe_payload(codeframe, request)
+        return Response(CodeframeSerializer(payload, context={"request": request}).data)
 
 
 class JobViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
@@ -646,29 +645,13 @@ def accepted(job, request: Request) -> Response:
 # see them, and the steps' timings: a cached answer embeds in a millisecond, a new one in tens
 # (the embedding step's seconds told a guessed answer of another client's survey from one
 # nobody holds, every time). Others, staff of some projects too, see how long it took in
-# whole seconds (and times to the second: REST_FRAMEWORK's DATETIME_FORMAT).
+# whole seconds (and times to the second: `serializers.SecondsDateTimeField`, which reads the
+# request from the serializer's context).
 CACHE_FIGURES = ("cache_hits", "cache_misses")
 
 
 def _operator(request: Request) -> bool:
     return scoping.is_operator(request.user)
-
-
-# The fraction of a second of an API time ("...T01:55:27.119790Z").
-_FRACTION = re.compile(r"\.\d+(?=Z$|[+-]\d\d:\d\d$)")
-
-
-def to_the_second(data, request: Request, keys=("created", "started", "finished")):
-    """`data` (a serialized body, or a list of them) with its times `keys` cut to the second,
-    in place, unless an operator asks: a job's started and finished, or its codeframe's created,
-    to the microsecond gave how long its answers took to embed (see CACHE_FIGURES)."""
-    if _operator(request):
-        return data
-    for item in data if isinstance(data, list) else [data]:
-        for key in keys:
-            if isinstance(item.get(key), str):
-                item[key] = _FRACTION.sub("", item[key])
-    return data
 
 
 def _cache_figures(obj, request: Request) -> dict:
@@ -716,7 +699,7 @@ def _wants_responses(request: Request) -> bool:
 
 def job_payload(job, request: Request) -> dict:
     done = job.state == job.State.DONE and job.codeframe_id is not None
-    body = JobSerializer(
+    return JobSerializer(
         {
             "job": job,
             "status_url": request.build_absolute_uri(
@@ -730,8 +713,6 @@ def job_payload(job, request: Request) -> dict:
             ),
             "notice": job.params.get("notice", ""),
             **_cache_figures(job, request),
-        }
+        },
+        context={"request": request},
     ).data
-    if body["codeframe"] is not None:
-        to_the_second(body["codeframe"], request)
-    return to_the_second(body, request)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from codeframe import selectors, services, waves
-from codeframe.api import LimitedJSONParser, to_the_second
+from codeframe.api import LimitedJSONParser
 from codeframe.models import Role
 from codeframe.serializers import (
     ProjectSerializer,
@@ -120,14 +120,12 @@ class QuestionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 "tracker_codeframe": entry.codeframe.pk if entry and entry.codeframe else None,
                 "codeframes": codeframes,
                 "jobs": selectors.question_jobs(question=question),
-            }
+            },
+            context={"request": request},
         )
         # A plain dict: the browsable API's forms read the serializer's instance, which is no
         # question here (a 500 for a browser).
-        body = dict(detail.data)
-        to_the_second(body["codeframes"], request)  # created: beside its job's, a duration
-        to_the_second(body["jobs"], request)
-        return Response(body)
+        return Response(dict(detail.data))
 
     @extend_schema(
         request=WaveNameSerializer,

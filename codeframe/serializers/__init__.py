@@ -11,7 +11,8 @@ Each module is importable on its own; their public names are gathered here, so c
 - `trackers`: a tracker's tables (shares per wave, changes, tests);
 - `jobs`: a generation job;
 - `carryback`: carrying a wave frame's edits back into its approved frame;
-- `projects`: projects and their questions.
+- `projects`: projects and their questions;
+- `times`: times to the second, but for operators (every time a payload gives).
 """
 
 from codeframe.serializers.answers import (
@@ -66,6 +67,7 @@ from codeframe.serializers.projects import (
     QuestionSerializer,
     WaveNameSerializer,
 )
+from codeframe.serializers.times import SecondsDateTimeField
 from codeframe.serializers.trackers import (
     TrackerCellSerializer,
     TrackerCodeSerializer,
@@ -116,6 +118,7 @@ __all__ = [
     "ReviewAnswerSerializer",
     "ReviewQuerySerializer",
     "ReviewSerializer",
+    "SecondsDateTimeField",
     "SuggestionDecisionSerializer",
     "SuggestionSerializer",
     "Text",

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from codeframe.conf import MAX_CODES_ASKED, get_config
 from codeframe.models import Code
 from codeframe.serializers.base import RequestSerializer, RespondentId, Text, WholeNumber, ids_match
+from codeframe.serializers.times import SecondsDateTimeField
 
 
 class CodeframeRequestSerializer(RequestSerializer):
@@ -133,7 +134,7 @@ class CodedResponseSerializer(serializers.Serializer):
 class CodeframeSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="codeframe.pk")
     question = serializers.IntegerField(source="codeframe.question_id")
-    created = serializers.DateTimeField(source="codeframe.created")
+    created = SecondsDateTimeField(source="codeframe.created")
     approved = serializers.BooleanField(
         source="codeframe.approved", help_text="Whether it codes new waves (POST .../approve/)."
     )

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from codeframe.models import GenerationJob
 from codeframe.serializers.codeframes import CACHE_HELP, CodeframeSerializer
+from codeframe.serializers.times import SecondsDateTimeField
 
 
 class JobSerializer(serializers.Serializer):
@@ -33,9 +34,9 @@ class JobSerializer(serializers.Serializer):
     attempts = serializers.IntegerField(source="job.attempts")
     cancel_requested = serializers.BooleanField(source="job.cancel_requested")
     error = serializers.CharField(source="job.error", help_text="Why it failed, when it did.")
-    created = serializers.DateTimeField(source="job.created")
-    started = serializers.DateTimeField(source="job.started", allow_null=True)
-    finished = serializers.DateTimeField(source="job.finished", allow_null=True)
+    created = SecondsDateTimeField(source="job.created")
+    started = SecondsDateTimeField(source="job.started", allow_null=True)
+    finished = SecondsDateTimeField(source="job.finished", allow_null=True)
     elapsed_seconds = serializers.FloatField(
         allow_null=True, help_text="In whole seconds but for operators (superusers)."
     )

@@ -6,9 +6,10 @@ from rest_framework import serializers
 from codeframe import scoping
 from codeframe.models import Codeframe, GenerationJob, Project, Question, Role
 from codeframe.serializers.base import RequestSerializer, Text
+from codeframe.serializers.times import SecondsModelSerializer
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(SecondsModelSerializer):
     role = serializers.ChoiceField(
         choices=[*Role.values, scoping.SUPERUSER],
         source="my_role",
@@ -21,7 +22,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "created", "role"]
 
 
-class QuestionSerializer(serializers.ModelSerializer):
+class QuestionSerializer(SecondsModelSerializer):
     wave = serializers.CharField(
         source="wave_label",
         help_text="Its wave label (empty when it has none: not a wave, or a first wave not "
@@ -66,7 +67,7 @@ class WaveNameSerializer(RequestSerializer):
     )
 
 
-class QuestionCodeframeSerializer(serializers.ModelSerializer):
+class QuestionCodeframeSerializer(SecondsModelSerializer):
     code_count = serializers.IntegerField()
     coded_with = serializers.IntegerField(source="coded_with_id", allow_null=True)
     tracker_numbering = serializers.BooleanField(
@@ -81,7 +82,7 @@ class QuestionCodeframeSerializer(serializers.ModelSerializer):
         fields = ["id", "created", "approved", "coded_with", "code_count", "tracker_numbering"]
 
 
-class QuestionJobSerializer(serializers.ModelSerializer):
+class QuestionJobSerializer(SecondsModelSerializer):
     class Meta:
         model = GenerationJob
         fields = ["id", "kind", "state", "created", "error"]

@@ -3,7 +3,7 @@
 timings that told which answers the shared embedding cache holds. Each was reproduced by a
 reviewer acting as an analyst of one client against another's data."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,12 +11,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from codeframe import services
+from codeframe import serializers, services
 from codeframe.importers import ImportedRow
 from codeframe.models import Codeframe, GenerationJob, Membership, Project, Question
+from codeframe.serializers import QuestionJobSerializer, SecondsDateTimeField
 from tests.codeframe.conftest import ANSWERS
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +183,100 @@ def test_others_than_operators_see_how_long_in_whole_seconds(clients):
     seen = api.get(f"/api/codeframes/{frame.pk}/?responses=false").json()
     assert {"embedding_seconds", "clustering_seconds"} <= set(seen["timings"])
     assert seen["cache_hits"] is not None
+
+
+# A time with a fraction of a second, for every row the API tests below read.
+AT = datetime(2026, 11, 3, 1, 55, 27, 119790, tzinfo=UTC)
+
+
+def _times(body) -> list[str]:
+    """Every `created`, `started` and `finished` of an API body, nested ones included."""
+    if isinstance(body, list):
+        return [time for item in body for time in _times(item)]
+    if not isinstance(body, dict):
+        return []
+    own = [v for k, v in body.items() if k in ("created", "started", "finished") and v]
+    return own + [time for value in body.values() for time in _times(value)]
+
+
+def _every_time(clients, user) -> dict[str, list[str]]:
+    """The times each endpoint that gives any answers `user` about client A's question: its
+    project, the question (listed, read, renamed), its codeframe (read, approved) and a job
+    (done, with the codeframe; and a failed one, on the question's page)."""
+    qa, cfa = clients["qa"], clients["cfa"]
+    done = GenerationJob.objects.create(question=qa, total=1, state="done", codeframe=cfa)
+    GenerationJob.objects.filter(pk=clients["job"].pk).update(
+        state="failed",
+        created=AT + timedelta(minutes=1),  # after `done`: still listed
+    )
+    GenerationJob.objects.filter(pk=done.pk).update(created=AT, started=AT, finished=AT)
+    for model in (Project, Question, Codeframe):
+        model.objects.update(created=AT)
+    api = APIClient()
+    api.force_authenticate(user)
+    replies = {
+        "projects": api.get("/api/projects/"),
+        "questions": api.get("/api/questions/"),
+        "question": api.get(f"/api/questions/{qa.pk}/"),
+        "question renamed": api.patch(f"/api/questions/{qa.pk}/", {"wave": "W1"}, format="json"),
+        "codeframe": api.get(f"/api/codeframes/{cfa.pk}/?responses=false"),
+        "approved": api.post(f"/api/codeframes/{cfa.pk}/approve/?responses=false"),
+        "job": api.get(f"/api/jobs/{done.pk}/?responses=false"),
+    }
+    assert all(r.status_code == 200 for r in replies.values()), replies
+    times = {name: _times(reply.json()) for name, reply in replies.items()}
+    # question: its own, its codeframe's, the failed job's; job: its three, its codeframe's.
+    least = {"question": 3, "question renamed": 3, "job": 4}
+    assert all(len(found) >= least.get(name, 1) for name, found in times.items()), times
+    return times
+
+
+def test_every_time_the_api_gives_others_than_operators_is_to_the_second(clients):
+    """The lists, the question's own time on its page and the project's were given to the
+    microsecond: the body's times were cut after serializing, only where a view said so."""
+    times = _every_time(clients, clients["alice"])
+    cut = {name: [t for t in found if "." in t] for name, found in times.items()}
+    assert not any(cut.values()), cut
+
+
+def test_operators_get_every_time_to_the_microsecond(clients, django_user_model):
+    root = django_user_model.objects.create_user("root", is_staff=True, is_superuser=True)
+    times = _every_time(clients, root)
+    whole = {
+        name: [t for t in found if not t.endswith(".119790Z")] for name, found in times.items()
+    }
+    assert not any(whole.values()), whole
+
+
+def test_a_time_serialized_without_a_request_is_to_the_second(clients):
+    """A command or an export builds its serializers without a request: the safe side."""
+    GenerationJob.objects.filter(pk=clients["job"].pk).update(created=AT)
+    clients["job"].refresh_from_db()
+    assert QuestionJobSerializer(clients["job"]).data["created"] == "2026-11-03T01:55:27Z"
+    assert SecondsDateTimeField().to_representation(AT) == "2026-11-03T01:55:27Z"
+
+
+def _fields(serializer) -> list:
+    """Every field of `serializer`, nested ones included."""
+    serializer = getattr(serializer, "child", serializer)  # many=True
+    found = []
+    for field in getattr(serializer, "fields", {}).values():
+        found += [field, *_fields(field)]
+    return found
+
+
+def test_every_time_of_the_api_is_a_seconds_field():
+    """A new time in a payload (a field, a model time in a ModelSerializer) cannot forget it."""
+    payloads = [
+        payload
+        for payload in (getattr(serializers, name) for name in serializers.__all__)
+        if isinstance(payload, type) and issubclass(payload, drf_serializers.BaseSerializer)
+    ]
+    times = [
+        (payload.__name__, field.field_name, type(field))
+        for payload in payloads
+        for field in _fields(payload())
+        if isinstance(field, drf_serializers.DateTimeField)
+    ]
+    assert len(times) >= 12, times  # a job's 3 and its codeframe's, a question page's 3...
+    assert all(kind is SecondsDateTimeField for *_, kind in times), times
