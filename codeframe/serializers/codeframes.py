@@ -163,7 +163,15 @@ class CodeframeSerializer(serializers.Serializer):
         "fieldwork): not coded, so not in the shares' base; their `codes` are empty and their "
         "`late` true.",
     )
-    params = serializers.JSONField(source="codeframe.params")
+    params = serializers.JSONField(
+        source="codeframe.params",
+        help_text="How the codeframe was made, as it was then: the generation's options and "
+        "figures, or for a wave's frame the classifier's (`coded_with`, and under `uncoded` the "
+        "answers it left without a code, by rule, when it coded the wave); and its history "
+        "(`retired` and `reserved` code numbers, `merged_into`, `carried_in`, `carry_base`). "
+        "Edits since do not change its figures: the top-level `uncoded` and the codes' sizes "
+        "are the frame's now.",
+    )
     timings = serializers.JSONField(
         help_text="For operators (superusers): embedding_seconds, clustering_seconds, "
         "total_seconds, cache_hits and cache_misses; for others total_seconds alone, in whole "
