@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "codeframe.context_processors.projects",
+                "codeframe.context_processors.operator",
             ],
         },
     },

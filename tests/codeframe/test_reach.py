@@ -167,6 +167,7 @@ def test_others_than_operators_see_how_long_in_whole_seconds(clients):
     page = logged_in(clients["bob"]).get(frame.get_absolute_url()).content.decode()
     took = page.split("<dt>Took</dt><dd>", 1)[1].split(" s<", 1)[0]
     assert took.isdigit(), took
+    assert "<dt>Embedding</dt>" not in page and "<dt>Total</dt>" not in page
     # Staff of client B only: no more than bob (a reviewer read A's verbatims off the hits).
     api.force_authenticate(clients["sam"])
     seen = api.get(f"/api/codeframes/{frame.pk}/?responses=false").json()
@@ -183,6 +184,8 @@ def test_others_than_operators_see_how_long_in_whole_seconds(clients):
     seen = api.get(f"/api/codeframes/{frame.pk}/?responses=false").json()
     assert {"embedding_seconds", "clustering_seconds"} <= set(seen["timings"])
     assert seen["cache_hits"] is not None
+    page = logged_in(operator).get(frame.get_absolute_url()).content.decode()
+    assert "<dt>Embedding</dt>" in page and "<dt>Total</dt>" in page
 
 
 # A time with a fraction of a second, for every row the API tests below read.
