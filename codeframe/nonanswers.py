@@ -137,13 +137,15 @@ _ROW_RUNS = tuple(keys[i : i + 4] for keys in _KEYBOARD_ROWS for i in range(len(
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SPACE = re.compile(r"\s+")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
+# Apostrophes as phones and word processors type them ("don\u2019t"), made the keyboard's: for
+# duplicates here and for the words a search compares (`search.fold`).
+STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'"})
 
 
 def normalise(text: str) -> str:
     """The key duplicates collapse on: NFKC, case-folded, curly quotes straightened, runs of
     whitespace made single, ends stripped. "" means a blank answer."""
-    text = unicodedata.normalize("NFKC", text or "").translate(_QUOTES).casefold()
+    text = unicodedata.normalize("NFKC", text or "").translate(STRAIGHT_QUOTES).casefold()
     return _SPACE.sub(" ", text).strip()
 
 

@@ -5,7 +5,8 @@ coded.
 Matching is done here in Python rather than by the database's `icontains`: SQLite folds the
 case of ASCII letters only, so "ÉTÉ" would find "été" on PostgreSQL and not on SQLite. Every
 word of the query must be in the answer, as a part of a word ("deliver" finds "delivery"),
-ignoring case and accents ("cafe" finds "Café"). "id:R045" finds the answer of respondent
+ignoring case and accents ("cafe" finds "Café") and the apostrophe's form ("don't" finds
+"don\u2019t" as a phone types it). "id:R045" finds the answer of respondent
 R045 (ignoring case): only when asked, since ids are often the numbers 1, 2, 3..., and "45"
 typed for "45 minutes" found respondent 45's answer too, ticked for coding.
 """
@@ -14,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from codeframe.models import Assignment, Codeframe, Response
+from codeframe.nonanswers import STRAIGHT_QUOTES
 from codeframe.selectors import CodedResponse, coded_answers
 
 # The most answers one search lists (the page, and the API's default and ceiling).
@@ -25,8 +27,9 @@ ID_PREFIX = "id:"
 
 
 def fold(text: str) -> str:
-    """`text` as searches compare it: compatibility-normalised, accents dropped, case folded."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """`text` as searches compare it: compatibility-normalised, accents dropped, apostrophes
+    straightened, case folded."""
+    decomposed = unicodedata.normalize("NFKD", text).translate(STRAIGHT_QUOTES)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 

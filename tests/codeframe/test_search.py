@@ -58,6 +58,12 @@ def test_every_word_is_looked_for_ignoring_case_and_accents(codeframe):
     assert found("id:45") == ["Lovely staff at the branch"]
     assert found("R004") == []
     assert found("   ") == found("") == []
+    # An apostrophe as phones type it is the keyboard's.
+    typed = ["I don\u2019t like the fees", "I don't like the app", "don\u2018t know"]
+    already = found("don't")  # the sample's own "don't know"
+    rows = services.text_rows(typed, ["A1", "A2", "A3"])
+    services.import_responses(rows=rows, question=codeframe.question)
+    assert found("don't") == found("don\u2019t") == found("DON`T") == [*already, *typed]
 
 
 def test_the_count_is_of_every_match_and_the_list_stops_at_the_limit(codeframe):
