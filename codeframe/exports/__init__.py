@@ -1,14 +1,18 @@
 """A codeframe as coders take it away: a registry of export formats (as Django REST
 framework's renderers), which the codeframe page lists and `views.codeframe_export` and the
-API (`GET /api/codeframes/{id}/export/{fmt}/`) serve as attachments (`exports.http`).
+API (`GET /api/codeframes/{id}/export/{fmt}/`) serve as attachments (`exports.http`); and a
+registry of a tracker's files (every wave at once), which the tracker page lists and serves
+(`?format=<format>`) the same way.
 
-A new format is one `BaseExporter` subclass in its own module, added to `EXPORTERS`.
+A new format is one `BaseExporter` subclass in its format's module, added to `EXPORTERS`; a
+tracker's, one `BaseTrackerExporter` subclass added to `TRACKER_EXPORTERS`. A statistics
+package's format writes the labelled dataset `exports.dataset` builds, as `spss.write_sav`.
 """
 
-from codeframe.exports.base import BaseExporter
-from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, iter_csv
+from codeframe.exports.base import BaseExporter, BaseTrackerExporter
+from codeframe.exports.csv import BinaryCSVExporter, ListCSVExporter, TrackerCSVExporter, iter_csv
 from codeframe.exports.rows import LAYOUTS, Layout, code_heading
-from codeframe.exports.spss import SPSSExporter, build_sav, build_tracker_sav
+from codeframe.exports.spss import SPSSExporter, TrackerSPSSExporter, build_sav, build_tracker_sav
 from codeframe.exports.xlsx import XLSXExporter, build_xlsx
 from codeframe.formulas import neutralise
 
@@ -17,6 +21,11 @@ EXPORTERS: tuple[BaseExporter, ...] = (
     ListCSVExporter(),
     XLSXExporter(),
     SPSSExporter(),
+)
+
+TRACKER_EXPORTERS: tuple[BaseTrackerExporter, ...] = (
+    TrackerCSVExporter(),
+    TrackerSPSSExporter(),
 )
 
 
@@ -48,10 +57,21 @@ def get_exporter(fmt: str, layout: str | None = None) -> BaseExporter:
     raise UnknownLayout(f"layout must be {layouts}" if layouts else f".{fmt} has no layouts")
 
 
+def get_tracker_exporter(fmt: str) -> BaseTrackerExporter:
+    """The tracker exporter for format `fmt`. Raises UnknownExport naming what exists."""
+    for exporter in TRACKER_EXPORTERS:
+        if exporter.format == fmt:
+            return exporter
+    known = ", ".join(sorted(f".{e.format}" for e in TRACKER_EXPORTERS))
+    raise UnknownExport(f"A tracker's exports are {known}.")
+
+
 __all__ = [
     "EXPORTERS",
     "LAYOUTS",
+    "TRACKER_EXPORTERS",
     "BaseExporter",
+    "BaseTrackerExporter",
     "Layout",
     "UnknownExport",
     "UnknownLayout",
@@ -60,6 +80,7 @@ __all__ = [
     "build_xlsx",
     "code_heading",
     "get_exporter",
+    "get_tracker_exporter",
     "iter_csv",
     "neutralise",
 ]

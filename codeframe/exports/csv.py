@@ -1,13 +1,15 @@
-"""CSV in both layouts coders use, streamed line by line."""
+"""CSV: a codeframe's answers in both layouts coders use, streamed line by line; a tracker's
+tables (`tracker.tracker_csv`)."""
 
 import csv
 import io
 from collections.abc import Iterator
 
-from codeframe.exports.base import BaseExporter
+from codeframe import tracker, waves
+from codeframe.exports.base import BaseExporter, BaseTrackerExporter
 from codeframe.exports.rows import LAYOUTS, Layout, answer_rows
 from codeframe.formulas import neutralise
-from codeframe.models import Codeframe
+from codeframe.models import Codeframe, Question
 
 
 def iter_csv(*, codeframe: Codeframe, layout: Layout) -> Iterator[str]:
@@ -43,3 +45,15 @@ class BinaryCSVExporter(BaseExporter):
 class ListCSVExporter(BinaryCSVExporter):
     layout = "list"
     label = "CSV, code ids separated by ;"
+
+
+class TrackerCSVExporter(BaseTrackerExporter):
+    """The tracker page's tables (codes, nets, the uncoded answers per wave) in one file."""
+
+    format = "csv"
+    media_type = BinaryCSVExporter.media_type
+    label = "Download the table (CSV)"
+
+    def render(self, *, question: Question) -> bytes:
+        table, nets, uncoded = waves.tracker_tables(question=question)
+        return tracker.tracker_csv(table, nets=nets, uncoded=uncoded).encode("utf-8")

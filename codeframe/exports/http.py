@@ -1,9 +1,9 @@
-"""An export as the page and the API serve it: the file download an exporter makes."""
+"""An export as the pages and the API serve it: the file download an exporter makes."""
 
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.text import slugify
 
-from codeframe.exports import BaseExporter
+from codeframe.exports import BaseExporter, BaseTrackerExporter
 from codeframe.waves import tracker_numbering
 
 
@@ -16,9 +16,23 @@ def attachment(*, codeframe, exporter: BaseExporter) -> HttpResponseBase:
     if tracker_numbering(codeframe=codeframe) is False:  # a fresh draft on a wave
         stem += "-own-numbers"
     content = exporter.render(codeframe=codeframe)
+    return _download(exporter, content, filename=exporter.filename(stem))
+
+
+def tracker_attachment(*, question, exporter: BaseTrackerExporter) -> HttpResponseBase:
+    """The tracker of `question` (any of its waves) exported by `exporter` as a file download:
+    named after the survey, as every wave's is."""
+    stem = f"tracker-{slugify(question.survey)[:40] or 'tracker'}"
+    content = exporter.render(question=question)
+    return _download(exporter, content, filename=exporter.filename(stem))
+
+
+def _download(
+    exporter: BaseExporter | BaseTrackerExporter, content, *, filename: str
+) -> HttpResponseBase:
     if exporter.streaming:
         response = StreamingHttpResponse(content, content_type=exporter.media_type)
     else:
         response = HttpResponse(content, content_type=exporter.media_type)
-    response["Content-Disposition"] = f'attachment; filename="{exporter.filename(stem)}"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

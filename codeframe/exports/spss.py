@@ -17,7 +17,7 @@ import os
 import tempfile
 import textwrap
 
-from codeframe.exports.base import BaseExporter
+from codeframe.exports.base import BaseExporter, BaseTrackerExporter
 from codeframe.exports.dataset import (
     LabelledDataset,
     LabelLimits,
@@ -28,6 +28,7 @@ from codeframe.exports.dataset import (
 )
 from codeframe.importers import MAX_ID_CHARS
 from codeframe.models import Codeframe, Question
+from codeframe.waves import tracker_frames
 
 MR_SET_NAME = "$codes"
 # SPSS limits, in bytes: variable labels, value labels, file label (its note lines: 80).
@@ -175,3 +176,15 @@ class SPSSExporter(BaseExporter):
 
     def render(self, *, codeframe: Codeframe) -> bytes:
         return build_sav(codeframe=codeframe)
+
+
+class TrackerSPSSExporter(BaseTrackerExporter):
+    """Every wave's coded answers stacked, with a wave variable: what the data processor
+    loads."""
+
+    format = "sav"
+    media_type = SPSSExporter.media_type
+    label = "Every wave's coded answers, stacked (SPSS .sav)"
+
+    def render(self, *, question: Question) -> bytes:
+        return build_tracker_sav(question=question, waves=tracker_frames(question=question))

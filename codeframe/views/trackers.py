@@ -10,7 +10,6 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,6 +22,7 @@ from codeframe.exceptions import (
     NotAWaveFrame,
     TooManyResponses,
 )
+from codeframe.exports import http as exports_http
 from codeframe.forms import (
     AssignSuggestionForm,
     WaveForm,
@@ -247,20 +247,13 @@ def codeframe_carry_back(request: HttpRequest, codeframe_id: int) -> HttpRespons
 @login_required
 def question_tracker(request: HttpRequest, question_id: int) -> HttpResponse:
     question = selectors.get_question(user=request.user, question_id=question_id)
-    stem = slugify(question.survey)[:40] or "tracker"
-    if request.GET.get("format") == "sav":
-        # Every wave's answers stacked, with a wave variable: what the data processor loads.
-        frames = waves.tracker_frames(question=question)
-        content = exports.build_tracker_sav(question=question, waves=frames)
-        response = HttpResponse(content, content_type=exports.SPSSExporter.media_type)
-        response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.sav"'
-        return response
+    if fmt := request.GET.get("format"):  # one of the page's downloads (TRACKER_EXPORTERS)
+        try:
+            exporter = exports.get_tracker_exporter(fmt)
+        except exports.UnknownExport as exc:  # was the page, 200: a script never knew
+            raise Http404(str(exc)) from exc
+        return exports_http.tracker_attachment(question=question, exporter=exporter)
     table, nets, uncoded = waves.tracker_tables(question=question)
-    if request.GET.get("format") == "csv":
-        content = tracker.tracker_csv(table, nets=nets, uncoded=uncoded)
-        response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="tracker-{stem}.csv"'
-        return response
     # The charts' codes and nets: those ticked (?code=3&code=7, ?net=2; anything else ignored),
     # else the largest in the newest wave, as many as the palette has colours. Each picker's
     # form carries the other's ticks, so picking nets keeps the codes picked and back.
