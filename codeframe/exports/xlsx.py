@@ -3,7 +3,7 @@
 import io
 
 from codeframe.exports.base import BaseExporter
-from codeframe.exports.rows import answer_rows
+from codeframe.exports.rows import answer_rows, wave_of
 from codeframe.formulas import FORMULA_PREFIXES
 from codeframe.models import Codeframe
 from codeframe.selectors import codeframe_overview
@@ -59,11 +59,13 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
     if overview.late:  # not in the shares' base: blank in the answer sheets, not 0
         row = ["", "", "Imported since, not coded yet", "", "", overview.late, None, None, None, ""]
         sheet.append(_xlsx_cells(sheet, row))
+    # A tracker's wave's answer rows end with its `wave` (`rows.wave_of`).
+    wave = (WAVE_WIDTH,) if wave_of(codeframe) else ()
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
         # The id and the answer stay in sight while the codes scroll by.
         columns = 4 if layout == "list" else 2 + len(overview.codes)
-        _lay_out(sheet, ANSWER_WIDTHS + (CODE_WIDTH,) * (columns - 2), freeze="C2")
+        _lay_out(sheet, ANSWER_WIDTHS + (CODE_WIDTH,) * (columns - 2) + wave, freeze="C2")
         for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):
             sheet.append(_xlsx_cells(sheet, cells))
     output = io.BytesIO()
@@ -72,9 +74,10 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
 
 
 # Column widths (characters): a sheet that opens readable, header frozen. The answer sheets'
-# code columns (0-1, or the code list and `coded`) take CODE_WIDTH.
+# code columns (0-1, or the code list and `coded`) take CODE_WIDTH, a wave's `wave` WAVE_WIDTH.
 CODEFRAME_WIDTHS = (24, 6, 32, 10, 40, 8, 8, 10, 13, 80)
 ANSWER_WIDTHS = (16, 60)
+WAVE_WIDTH = 12
 CODE_WIDTH = 12
 
 

@@ -134,12 +134,12 @@ def test_a_late_answer_left_uncoded_by_hand_is_coded_with_nothing(approved, api_
     )
     late = wave.question.responses.get(respondent_id="LATE1")
     row = next(r for r in binary_csv(wave) if r[0] == "LATE1")
-    assert set(row[2:]) == {""}  # not coded yet: blank
+    assert set(row[2:-1]) == {""} and row[-1] == "2027-01"  # not coded yet: blank; its wave
     reply = api_client.patch(
         f"/api/codeframes/{wave.pk}/responses/{late.pk}/", {"code": None}, format="json"
     )
     assert reply.status_code == 200 and reply.json()["by_hand"] is True
     row = next(r for r in binary_csv(wave) if r[0] == "LATE1")
-    assert set(row[2:]) == {"0"}
+    assert set(row[2:-1]) == {"0"}
     values = sav(wave).set_index("resp_id").loc["LATE1"]
     assert {values[c] for c in values.index if c.startswith("c")} == {0.0}

@@ -1,10 +1,12 @@
 import csv
 import io
+import tempfile
 
 import pytest
 from openpyxl import load_workbook
 
 from codeframe import exports, selectors, services, waves
+from codeframe.importers import ImportedRow
 from codeframe.models import Assignment
 from tests.codeframe.conftest import make_question
 
@@ -206,3 +208,63 @@ def test_mentions_count_every_code_an_answer_carries_on_the_page_xlsx_and_tracke
     row = row[: row.index("</tr>")]
     share = round(100 * mentions / total)
     assert f'<td class="num">{mentions} <span class="small muted">({share}%)</span></td>' in row
+
+
+def _sheets(codeframe) -> dict[str, list[list]]:
+    workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=codeframe)))
+    return {
+        title: [list(row) for row in workbook[title].iter_rows(values_only=True)]
+        for title in ("Answers (code list)", "Answers (0-1)")
+    }
+
+
+def _sav_waves(codeframe) -> list[str]:
+    """Each row's `wave` as the wave's .sav names it (its value label)."""
+    import pyreadstat
+
+    with tempfile.NamedTemporaryFile(suffix=".sav") as handle:
+        handle.write(exports.build_sav(codeframe=codeframe))
+        handle.flush()
+        frame, meta = pyreadstat.read_sav(handle.name)
+    return [meta.variable_value_labels["wave"][number] for number in frame["wave"]]
+
+
+def test_a_waves_answer_files_say_which_wave_each_row_is_and_a_plain_surveys_do_not(codeframe):
+    """Monthly answer files, stacked, lost which month each row came from: only the .sav had
+    `wave`. A tracker's wave's CSVs and XLSX answer sheets end with it (the wave's name, as the
+    .sav labels it), every other column where it was; a plain survey's are as they were."""
+    plain = {layout: read_csv(codeframe, layout) for layout in ("list", "binary")}
+    codes = [f"{c.number}. {c.label}" for c in codeframe.codes.order_by("number")]
+    assert plain["list"][0] == ["respondent_id", "answer", "codes", "coded"]
+    assert plain["binary"][0] == ["respondent_id", "answer", *codes]
+    assert _sheets(codeframe)["Answers (0-1)"][0] == plain["binary"][0]
+
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    rows = [ImportedRow(line=1, respondent_id="R001", text="The fees went up again")]
+    second = waves.code_wave(codeframe=approved, rows=rows, wave="2027-01")
+    for frame, name in ((approved, "1"), (second, "2027-01")):
+        listed, binary = read_csv(frame, "list"), read_csv(frame, "binary")
+        assert listed[0] == ["respondent_id", "answer", "codes", "coded", "wave"]
+        assert binary[0] == ["respondent_id", "answer", *codes, "wave"]
+        assert {row[-1] for row in listed[1:] + binary[1:]} == {name}
+        assert [row[-1] for row in listed[1:]] == _sav_waves(frame)
+        sheets = _sheets(frame)
+        for title, csv_rows in (("Answers (code list)", listed), ("Answers (0-1)", binary)):
+            assert sheets[title][0] == csv_rows[0]
+            assert [row[-1] for row in sheets[title][1:]] == [name] * len(csv_rows[1:])
+    # Stacked by name, a panel's respondent R001 is two rows told apart.
+    stacked = [
+        dict(zip(f[0], row, strict=True))
+        for f in (read_csv(approved, "list"), read_csv(second, "list"))
+        for row in f[1:]
+    ]
+    assert sorted(r["wave"] for r in stacked if r["respondent_id"] == "R001") == ["1", "2027-01"]
+
+
+def test_a_first_wave_named_before_its_tracker_starts_says_its_name(codeframe):
+    """Named (Name this wave) before the second wave is coded, the first month's files have the
+    columns the next months' will have, with the name the .sav gives it."""
+    waves.rename_wave(question=codeframe.question, label="2026-12")
+    listed = read_csv(codeframe, "list")
+    assert listed[0][-1] == "wave" and {row[-1] for row in listed[1:]} == {"2026-12"}
+    assert [row[-1] for row in listed[1:]] == _sav_waves(codeframe)
