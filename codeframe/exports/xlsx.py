@@ -7,6 +7,7 @@ from codeframe.exports.rows import answer_rows, wave_of
 from codeframe.formulas import FORMULA_PREFIXES
 from codeframe.models import Codeframe
 from codeframe.selectors import codeframe_overview
+from codeframe.waves import numeric_ids
 
 
 def build_xlsx(*, codeframe: Codeframe) -> bytes:
@@ -61,12 +62,19 @@ def build_xlsx(*, codeframe: Codeframe) -> bytes:
         sheet.append(_xlsx_cells(sheet, row))
     # A tracker's wave's answer rows end with its `wave` (`rows.wave_of`).
     wave = (WAVE_WIDTH,) if wave_of(codeframe) else ()
+    # Whole-number ids as numbers, as the SPSS files have them (the tracker's rule): a survey's
+    # case ids are numbers, and Excel's lookups do not match a number stored as text.
+    as_number = numeric_ids(question=codeframe.question)
     for layout, title in (("list", "Answers (code list)"), ("binary", "Answers (0-1)")):
         sheet = workbook.create_sheet(title)
         # The id and the answer stay in sight while the codes scroll by.
         columns = 4 if layout == "list" else 2 + len(overview.codes)
         _lay_out(sheet, ANSWER_WIDTHS + (CODE_WIDTH,) * (columns - 2) + wave, freeze="C2")
-        for cells in answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes):
+        rows = answer_rows(codeframe=codeframe, layout=layout, overview_codes=overview.codes)
+        sheet.append(_xlsx_cells(sheet, next(rows)))  # the header
+        for cells in rows:
+            if as_number:
+                cells[0] = int(cells[0])
             sheet.append(_xlsx_cells(sheet, cells))
     output = io.BytesIO()
     workbook.save(output)

@@ -302,6 +302,8 @@ def test_whole_number_ids_are_numeric_across_the_tracker_else_strings(real_model
     assert meta.readstat_variable_types["resp_id"] == "double"
     assert meta.original_variable_types["resp_id"] == "F4.0"
     assert list(data["resp_id"]) == [1000.0 + i for i in range(len(ANSWERS))]
+    # The XLSX too: Excel's lookups do not match a number stored as text.
+    assert xlsx_ids(frame) == [1000 + i for i in range(len(ANSWERS))] * 2
 
     # One id of a later wave that is no whole number (or keeps a leading zero): every file of
     # the tracker has string ids, so they still stack.
@@ -324,6 +326,19 @@ def test_whole_number_ids_are_numeric_across_the_tracker_else_strings(real_model
         data, meta = read_sav(built)
         assert meta.readstat_variable_types["resp_id"] == "string"
     assert list(data["resp_id"])[-2:] == ["2001", "007"]
+    assert xlsx_ids(wave) == ["2001", "007"] * 2
+    assert xlsx_ids(frame)[:2] == ["1000", "1001"]
+
+
+def xlsx_ids(frame) -> list:
+    """The respondent ids of the frame's XLSX, its two answer sheets one after the other."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(exports.build_xlsx(codeframe=frame)))
+    sheets = ("Answers (code list)", "Answers (0-1)")
+    return [
+        row[0] for title in sheets for row in workbook[title].iter_rows(min_row=2, values_only=True)
+    ]
 
 
 def test_long_labels_alike_once_cut_stay_apart_in_the_value_labels(codeframe):
