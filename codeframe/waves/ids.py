@@ -58,8 +58,8 @@ def string_ids_notice(*, question: Question, had_numeric: bool) -> str:
     return (
         f"Respondent id “{found}” is not a whole number (digits without a leading zero), so "
         "from now on resp_id is a string, not a number, in every SPSS file of this question "
-        "and of its tracker's waves, the earlier months' too. A file downloaded before with a "
-        "numeric resp_id "
+        "and of its tracker's waves, the earlier months' too (and the respondent ids of their "
+        "XLSX files are text). A file downloaded before with a numeric resp_id "
         "no longer stacks with new ones: download the earlier months again. To merge onto a "
         "survey file whose case id is numeric, make that id a 400-wide string first."
     )
