@@ -4,6 +4,7 @@ instead of a bare traceback or a silent default."""
 
 import math
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -58,6 +59,23 @@ def env_url(name: str, schemes: set[str]) -> str:
     if value and urlsplit(value).scheme not in schemes:
         wanted = ", ".join(f"{s}://" for s in sorted(schemes))
         raise ImproperlyConfigured(f"{name} must be a {wanted} URL, not {value.split(':')[0]!r}.")
+    return value
+
+
+# A throttle rate as Django REST framework parses it: requests / a period whose first letter is
+# s, m, h or d ("60/hour", "5/min").
+RATE = re.compile(r"[0-9]+/[smhd][a-z]*")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate (`RATE`), refused at startup otherwise: CODEFRAME_GENERATE_RATE=lots
+    passed every check, then each generation was a 500 (DRF's parse_rate failed in the
+    request)."""
+    value = os.environ.get(name, "").strip() or default
+    if not RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be requests per period, as 60/hour or 5/min, not {value!r}."
+        )
     return value
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_list, env_number, env_url
+from config.env import env_bool, env_choice, env_list, env_number, env_rate, env_url
 from config.middleware import PLAIN_HTTP_EXEMPT
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,6 +120,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=env_number("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        # A kept connection is checked before a request reuses it: after a failover (or a
+        # connection the server ended) each thread's first request was a 500.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -177,6 +180,11 @@ def _embeddings_cache() -> dict:
     credentials = url.netloc.rpartition("@")[0]
     credentials = f"{credentials}@" if credentials else ""
     database = url.path.strip("/") or "0"
+    if url.scheme != "unix" and not database.isdigit():  # a socket's database is ?db=
+        raise ImproperlyConfigured(
+            f"EMBEDDINGS_REDIS_URL must end with a database number (/2), not /{database}: "
+            "Redis would use database 0, which other data may share."
+        )
     sentinels = _host_ports(EMBEDDINGS_REDIS_SENTINELS, "EMBEDDINGS_REDIS_SENTINELS")
     nodes = _host_ports(EMBEDDINGS_REDIS_CLUSTER_NODES, "EMBEDDINGS_REDIS_CLUSTER_NODES")
     if sentinels and nodes:
@@ -360,8 +368,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Per user; codeframe.throttling applies them to the API and the pages.
     "DEFAULT_THROTTLE_RATES": {
-        "codeframe_generate": os.environ.get("CODEFRAME_GENERATE_RATE", "60/hour"),
-        "codeframe_import": os.environ.get("CODEFRAME_IMPORT_RATE", "120/hour"),
+        "codeframe_generate": env_rate("CODEFRAME_GENERATE_RATE", "60/hour"),
+        "codeframe_import": env_rate("CODEFRAME_IMPORT_RATE", "120/hour"),
     },
 }
 

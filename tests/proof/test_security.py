@@ -1164,6 +1164,11 @@ def test_check_deploy_passes_with_the_documented_production_settings(own_redis, 
             "EMBEDDINGS_REDIS_TIMEOUT must be a number",
         ),
         ({"EMBEDDINGS_REDIS_URL": "http://127.0.0.1:6399/2"}, "not a http one"),
+        # Database "2x" was database 0, shared with whatever else is there, without a word.
+        ({"EMBEDDINGS_REDIS_URL": "redis://127.0.0.1:6399/2x"}, "not /2x"),
+        # A rate DRF cannot parse: every generation (import) was a 500.
+        ({"CODEFRAME_GENERATE_RATE": "lots"}, "CODEFRAME_GENERATE_RATE must be requests per"),
+        ({"CODEFRAME_IMPORT_RATE": "5 per hour"}, "CODEFRAME_IMPORT_RATE must be requests per"),
         # The throttles' cache: http:// passed check --deploy, then every generation was a 500.
         ({"DJANGO_CACHE_URL": "http://127.0.0.1:6399/3"}, "DJANGO_CACHE_URL must be a redis://"),
         # Choices: a bare KeyError and a logging ValueError that named no variable.
