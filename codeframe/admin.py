@@ -11,10 +11,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, OuterRef, QuerySet
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import DateTimeField, Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.utils.dateparse import parse_date, parse_datetime
 
 from codeframe import jobs, scoping, services, waves
 from codeframe.admin_reach import SPANNING_EVERY_PROJECT, close_to_staff
@@ -93,11 +94,86 @@ class ScopedForeignKeys:
         return field
 
 
+# The shared embedding cache's figures and the steps' timings, for operators only
+# (`scoping.is_operator`, as in the API and on the pages): the cache is every project's, so
+# whether an answer was a hit, or how long its embedding took, told staff of one project which
+# answers another client's project holds (a reviewer read them off a codeframe's admin page).
+OPERATOR_FIELDS: dict[type[Model], frozenset[str]] = {
+    Codeframe: frozenset({"cache_hits", "cache_misses", "timings"}),
+    GenerationJob: frozenset({"cache_hits", "cache_misses"}),
+}
+# How others may filter by a time: bounds to the second (the API's times are), as the sidebar's
+# date links and the date hierarchy give them. A bound typed to the microsecond, or a text
+# match on the stored time (`created__contains=...`), found when a job started and its
+# codeframe was stored, to the microsecond: how long its embedding took.
+_TIME_BOUNDS = frozenset({"exact", "gt", "gte", "lt", "lte"})
+_TIME_PARTS = frozenset({"year", "month", "day"})
+
+
+def _to_the_second(value: str) -> bool:
+    """Whether `value` is a date, or a date and time with no fraction of a second."""
+    for parse in (parse_datetime, parse_date):
+        try:
+            parsed = parse(value.strip())
+        except ValueError:  # well formed, but no such day
+            return False
+        if parsed is not None:
+            return getattr(parsed, "microsecond", 0) == 0
+    return False
+
+
+def operators_only_lookup(model: type[Model], lookup: str, value: str) -> bool:
+    """Whether the changelist filter `lookup`=`value` (on `model`'s admin) reads what only
+    operators see: a cache figure, a timing, or a time finer than a second."""
+    parts = lookup.split("__")
+    for index, part in enumerate(parts):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # not a field: Django ignores it, or refuses it
+        if part in OPERATOR_FIELDS.get(model, ()):
+            return True
+        if isinstance(field, DateTimeField):
+            rest = parts[index + 1 :] or ["exact"]
+            if rest == ["isnull"]:
+                return False
+            if len(rest) == 1 and rest[0] in _TIME_BOUNDS:
+                return not _to_the_second(value)
+            if len(rest) == 1 and rest[0] in _TIME_PARTS:
+                return not value.strip().isdigit()
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
+
+
 class ScopedAdmin(ScopedForeignKeys, admin.ModelAdmin):
-    """A model admin that shows a non-superuser only the objects of their projects."""
+    """A model admin that shows a non-superuser only the objects of their projects, and
+    figures of the shared embedding cache (`OPERATOR_FIELDS`) to operators only."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return scoping.scope(super().get_queryset(request), request.user)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        operator = request is not None and scoping.is_operator(request.user)
+        if not operator and operators_only_lookup(self.model, lookup, value):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def hidden_from(self, request: HttpRequest) -> frozenset[str]:
+        """The fields and columns `request.user` is not shown."""
+        if scoping.is_operator(request.user):
+            return frozenset()
+        return OPERATOR_FIELDS.get(self.model, frozenset())
+
+    def get_list_display(self, request: HttpRequest):
+        hidden = self.hidden_from(request)
+        return [name for name in super().get_list_display(request) if name not in hidden]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        hidden = self.hidden_from(request)
+        return [name for name in super().get_fields(request, obj) if name not in hidden]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_change_permission(request, obj) and (
@@ -404,18 +480,32 @@ class CodeframeAdmin(ServiceDeletes, ScopedAdmin):
     search_fields = ["question__survey", "question__text"]
     list_filter = ["created", ("question__survey", ScopedValuesFilter)]
     list_select_related = ["question"]
+    # The cache's figures and the timings: operators' only (ScopedAdmin.hidden_from; the
+    # fields stay read-only here, so they never become form fields for anyone).
     readonly_fields = [
         "question",
         # The tracker's series (codeframe.waves.tracker_series) follows it: set by coding a wave.
         "coded_with",
         "params",
         "timings",
+        "took",
         "cache_hits",
         "cache_misses",
         "response_count",
         "created",
     ]
     inlines = [CodeInline]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = super().get_fields(request, obj)  # the timings for operators only
+        if scoping.is_operator(request.user):
+            fields = [name for name in fields if name != "took"]  # in the timings
+        return fields
+
+    @admin.display(description="took")
+    def took(self, obj: Codeframe) -> str | None:
+        total = obj.timings.get("total_seconds")
+        return None if total is None else f"{round(total)} s"  # None: the admin's empty value
 
     def delete_through(self, obj: Codeframe) -> None:
         services.delete_codeframe(codeframe=obj)

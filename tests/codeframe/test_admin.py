@@ -443,3 +443,131 @@ def test_a_project_keeps_a_manager_in_the_admin(client, django_user_model):
         assert Membership.objects.get(pk=manager.pk).role == Role.MANAGER
     assert post({"role": "viewer"}, "manager").status_code == 302  # someone else first
     assert Membership.objects.get(pk=analyst.pk).role == Role.MANAGER
+
+
+# Figures no other part of a page prints (a CSRF token is letters and digits: five digits
+# in a row are next to impossible there).
+HITS, MISSES = 48271, 9173
+TIMINGS = {"embedding_seconds": 0.0137, "clustering_seconds": 0.2541, "total_seconds": 0.296718}
+
+
+@pytest.fixture
+def manager_client(client, codeframe, django_user_model):
+    """A staff user with every codeframe model permission, manager of the codeframe's
+    project; the codeframe and a job of it carry the shared cache's figures."""
+    manager = django_user_model.objects.create_user(
+        "manager", password="pw-manager-123", is_staff=True
+    )
+    manager.user_permissions.set(Permission.objects.filter(content_type__app_label="codeframe"))
+    Membership.objects.create(project=codeframe.question.project, user=manager, role=Role.MANAGER)
+    type(codeframe).objects.filter(pk=codeframe.pk).update(
+        cache_hits=HITS, cache_misses=MISSES, timings=TIMINGS
+    )
+    GenerationJob.objects.create(
+        question=codeframe.question,
+        codeframe=codeframe,
+        state=GenerationJob.State.DONE,
+        cache_hits=HITS,
+        cache_misses=MISSES,
+    )
+    client.force_login(manager)
+    client.user = manager
+    return client
+
+
+def _cache_pages(codeframe) -> list[str]:
+    job = codeframe.job
+    return [
+        reverse("admin:codeframe_codeframe_changelist"),
+        reverse("admin:codeframe_codeframe_change", args=[codeframe.pk]),
+        reverse("admin:codeframe_generationjob_changelist"),
+        reverse("admin:codeframe_generationjob_change", args=[job.pk]),
+    ]
+
+
+def test_only_operators_see_the_caches_figures_in_the_admin(manager_client, codeframe):
+    """The cache is every project's: a reviewer posted three answers through the API (which
+    said `cache_hits: null`) and read "hits 1 / misses 2" off the codeframe's admin page,
+    which told her another client holds one of them verbatim."""
+    codeframe.refresh_from_db()
+    for url in _cache_pages(codeframe):
+        page = manager_client.get(url)
+        assert page.status_code == 200, url
+        html = page.content.decode()
+        for figure in (str(HITS), str(MISSES), "embedding_seconds", "0.29", "0.0137"):
+            assert figure not in html, (url, figure)
+        assert "cache hits" not in html.lower() and "cache_hits" not in html, url
+        if "cl" in page.context:
+            assert not {"cache_hits", "cache_misses"} & set(page.context["cl"].list_display)
+    page = manager_client.get(reverse("admin:codeframe_codeframe_change", args=[codeframe.pk]))
+    shown = {field for fieldset in page.context["adminform"] for line in fieldset for field in line}
+    names = {field.field["name"] for field in shown if field.is_readonly}
+    assert "took" in names and not {"timings", "cache_hits", "cache_misses"} & names
+    assert "0 s" in page.content.decode()  # how long, in whole seconds
+    # Nor do they sort or filter by them (a filter on a figure shows whether rows match it).
+    frames = reverse("admin:codeframe_codeframe_changelist")
+    jobs_url = reverse("admin:codeframe_generationjob_changelist")
+    for url, lookup in (
+        (frames, {"cache_hits": HITS}),
+        (frames, {"cache_misses__gt": 0}),
+        (frames, {"timings__embedding_seconds__lt": 0.02}),
+        (frames, {"timings__has_key": "total_seconds"}),
+        (jobs_url, {"cache_hits__gte": 1}),
+        (jobs_url, {"codeframe__cache_hits": HITS}),
+    ):
+        assert manager_client.get(url, lookup).status_code == 400, lookup
+
+    # The operators' figures.
+    root = User.objects.create_superuser("root", password="pw-root-123")
+    manager_client.force_login(root)
+    for url in _cache_pages(codeframe)[:2] + _cache_pages(codeframe)[3:]:  # not the jobs' list
+        html = manager_client.get(url).content.decode()
+        assert str(HITS) in html and str(MISSES) in html, url
+    html = manager_client.get(_cache_pages(codeframe)[1]).content.decode()
+    assert "embedding_seconds" in html and "0.296718" in html
+    assert manager_client.get(frames, {"cache_hits": HITS}).context["cl"].result_count == 1
+
+
+def test_others_than_operators_filter_times_to_the_second_in_the_admin(manager_client, codeframe):
+    """A job's start and its codeframe's creation, found to the microsecond by typed bounds,
+    gave how long the embedding took (the API gives times to the second)."""
+    job = codeframe.job
+    started = job.created
+    GenerationJob.objects.filter(pk=job.pk).update(started=started, finished=started)
+    jobs_url = reverse("admin:codeframe_generationjob_changelist")
+    frames = reverse("admin:codeframe_codeframe_changelist")
+    refused = [
+        (jobs_url, {"started__gte": started.replace(microsecond=123456).isoformat(sep=" ")}),
+        (jobs_url, {"started__contains": "1"}),
+        (jobs_url, {"started__second__gte": "1"}),
+        (jobs_url, {"started__time__gt": "00:00:00.5"}),
+        (frames, {"created__lt": "2026-11-03 01:55:27.119790+00:00"}),
+        (frames, {"created__regex": "27"}),
+    ]
+    for url, lookup in refused:
+        assert manager_client.get(url, lookup).status_code == 400, lookup
+    # What the sidebar and the date hierarchy give: whole days, whole seconds.
+    today = started.replace(hour=0, minute=0, second=0, microsecond=0)
+    allowed = [
+        (jobs_url, {"created__gte": str(today)}),
+        (jobs_url, {"started__lt": "2999-01-01 00:00:00+00:00"}),
+        (jobs_url, {"started__isnull": "False"}),
+        (jobs_url, {"created__year": started.year, "created__month": started.month}),
+        (frames, {"created__lt": "2999-01-01T00:00:00Z"}),
+    ]
+    for url, lookup in allowed:
+        page = manager_client.get(url, lookup)
+        assert page.status_code == 200 and page.context["cl"].result_count == 1, lookup
+    root = User.objects.create_superuser("root", password="pw-root-123")
+    manager_client.force_login(root)
+    for url, lookup in refused[:1] + refused[-2:]:
+        assert manager_client.get(url, lookup).status_code == 200, lookup
+
+
+def test_a_codeframes_params_hold_no_cache_figure_or_timing(suggestions):
+    """`params` is shown to every reader (the admin, the API): the generation's options and
+    the codeframe's history only."""
+    wave, _ = suggestions
+    for frame in (wave, wave.coded_with):
+        text = json.dumps(frame.params).lower()
+        assert "cache" not in text and "seconds" not in text and "hits" not in text, text
