@@ -496,6 +496,11 @@ class CodeframeAdmin(ServiceDeletes, ScopedAdmin):
     ]
     inlines = [CodeInline]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Made by a generation or by coding a wave; the form, its question read-only, saved
+        # none (a 500: no question).
+        return False
+
     def get_fields(self, request: HttpRequest, obj=None):
         fields = super().get_fields(request, obj)  # the timings for operators only
         if scoping.is_operator(request.user):

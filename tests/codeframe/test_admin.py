@@ -2,7 +2,7 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from codeframe import services, waves
 from codeframe.importers import ImportedRow
@@ -571,3 +571,64 @@ def test_a_codeframes_params_hold_no_cache_figure_or_timing(suggestions):
     for frame in (wave, wave.coded_with):
         text = json.dumps(frame.params).lower()
         assert "cache" not in text and "seconds" not in text and "hits" not in text, text
+
+
+def _minimal(label: str, codeframe, users) -> dict:
+    """A valid body for the add page of the model `label`, where there is one."""
+    question = codeframe.question
+
+    def no_rows(prefix: str) -> dict:  # an inline's management form, as the page sends it
+        return {f"{prefix}-{key}": n for key, n in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0))}
+
+    return {
+        "codeframe.project": {"name": "Client C", **no_rows("memberships")},
+        "codeframe.question": {"project": question.project_id, "survey": "S", "text": "Why?"},
+        "codeframe.response": {
+            "question": question.pk, "respondent_id": "R999", "text": "Fees", "position": 999
+        },
+        "codeframe.codeframe": {"question": question.pk, **no_rows("codes")},
+        "auth.group": {"name": "analysts"},
+        "auth.user": {
+            "username": "new", "password1": "pw-new-12345!", "password2": "pw-new-12345!",
+            "usable_password": "true",
+        },
+        "authtoken.tokenproxy": {"user": users[0].pk},
+    }.get(label.lower(), {})  # fmt: skip
+
+
+def test_no_add_page_of_the_admin_is_a_server_error(manager_client, codeframe):
+    """The codeframe's add page offered "Save" with its question read-only: a 500 (no
+    question), for staff and superusers. Codeframes come from a generation or a wave."""
+    from django.contrib import admin
+    from django.db import transaction
+    from django.test import Client
+
+    manager = manager_client.user
+    root = User.objects.create_superuser("root", password="pw-root-123")
+    refused, saved = 0, set()
+    for user in (manager, root):
+        client = Client(raise_request_exception=False)
+        client.force_login(user)
+        for model in admin.site._registry:
+            label = model._meta.label
+            try:
+                url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+            except NoReverseMatch:  # the cache's page has no add route
+                continue
+            for body in (None, {}, _minimal(label, codeframe, [manager, root])):
+                with transaction.atomic():  # a database error would end the test's transaction
+                    reply = client.get(url) if body is None else client.post(url, body)
+                    transaction.set_rollback(True)
+                assert reply.status_code < 500, (user.username, label, body)
+                refused += reply.status_code == 403
+                if body and reply.status_code == 302:
+                    saved.add((user.username, label))
+        codeframes = reverse("admin:codeframe_codeframe_add")
+        assert client.get(codeframes).status_code == 403
+        listing = client.get(reverse("admin:codeframe_codeframe_changelist")).content.decode()
+        assert codeframes not in listing  # no "Add codeframe" button
+    assert refused  # the walk reached the pages that refuse, and saved where it may
+    by_hand = {"codeframe.Project", "codeframe.Question", "codeframe.Response"}
+    assert saved == {("manager", label) for label in by_hand} | {
+        ("root", label) for label in {*by_hand, "auth.Group", "auth.User", "authtoken.TokenProxy"}
+    }
