@@ -284,10 +284,16 @@ class ProjectAdmin(ScopedAdmin):
 
 @admin.register(Question)
 class QuestionAdmin(ServiceDeletes, ScopedAdmin):
-    list_display = ["survey", "text", "project", "answers", "created"]
+    # A tracker's waves share survey and text: the wave tells its rows apart.
+    list_display = ["survey", "text", "wave", "project", "answers", "created"]
     list_select_related = ["project"]
-    search_fields = ["survey", "text"]
-    list_filter = ["created", ("project", _related_only), ("survey", ScopedValuesFilter)]
+    search_fields = ["survey", "text", "wave_label"]
+    list_filter = [
+        "created",
+        ("project", _related_only),
+        ("survey", ScopedValuesFilter),
+        ("wave_label", ScopedValuesFilter),
+    ]
     date_hierarchy = "created"
     # A tracker's waves are made, numbered and named by the app (codeframe.waves: labels unique
     # in the tracker, numbers given out under its lock); rename a wave on its page.
@@ -316,6 +322,10 @@ class QuestionAdmin(ServiceDeletes, ScopedAdmin):
     @admin.display(ordering="answer_count")
     def answers(self, obj: Question) -> int:
         return obj.answer_count
+
+    @admin.display(ordering="wave_order")
+    def wave(self, obj: Question) -> str | None:
+        return obj.wave_name or None  # its label, else its number; None: no tracker's wave
 
     def delete_through(self, obj: Question) -> None:
         services.delete_question(question=obj)

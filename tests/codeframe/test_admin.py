@@ -632,3 +632,31 @@ def test_no_add_page_of_the_admin_is_a_server_error(manager_client, codeframe):
     assert saved == {("manager", label) for label in by_hand} | {
         ("root", label) for label in {*by_hand, "auth.Group", "auth.User", "authtoken.TokenProxy"}
     }
+
+
+def test_the_question_list_tells_a_trackers_waves_apart(admin_client, codeframe):
+    """Three rows read "Bank NPS 2026 | Why did you give that score?", told apart only by
+    their answer counts: the wave is a column, a filter and a search term, at no query a row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    approved = waves.approve_codeframe(codeframe=codeframe)
+    waves.code_wave(codeframe=approved, rows=rows(["Fees", "Staff"]), wave="2027-01")
+    url = reverse("admin:codeframe_question_changelist")
+
+    def listed(**params) -> tuple[list[str], int]:
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get(url, params)
+        assert page.status_code == 200
+        cl = page.context["cl"]
+        return [cl.model_admin.wave(q) for q in cl.result_list], len(captured)
+
+    two, queries = listed()
+    assert sorted(two) == ["1", "2027-01"]
+    waves.code_wave(codeframe=approved, rows=rows(["Fees"]), wave="2027-02")
+    three, more = listed(o="3")  # by the wave column: in the tracker's order
+    assert three == ["1", "2027-01", "2027-02"] and more == queries
+    assert listed(wave_label="2027-02")[0] == ["2027-02"]
+    assert listed(q="2027-01")[0] == ["2027-01"]
+    html = admin_client.get(url).content.decode()
+    assert "2027-02</td>" in html and "?wave_label=2027-01" in html  # the column, the filter
