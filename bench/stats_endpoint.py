@@ -3,7 +3,7 @@
     .venv/bin/python bench/stats_endpoint.py [--sizes 10000,100000,1000000] [--requests 50]
 
 A private redis-server (started for the run) is filled with 1,544-byte values under the
-current model's key namespace (DEBUG POPULATE), then a staff client asks the endpoint through
+current model's key namespace (DEBUG POPULATE), then a superuser client asks the endpoint through
 Django's full request stack (middleware, session auth, DRF). The baseline is what a naive
 endpoint would do on each request: count the model's keys with a full SCAN.
 """
@@ -46,9 +46,9 @@ def run(url: str, sizes: list[int], requests: int) -> None:
 
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
-    staff = get_user_model().objects.create_user("bench", password="x", is_staff=True)
+    operator = get_user_model().objects.create_superuser("bench", password="x")
     http = Client()
-    http.force_login(staff)
+    http.force_login(operator)
     client = redis.Redis.from_url(url)
     namespace = namespace_for(get_backend())
     embed_texts(["warm the counters"] * 3)  # one real call, so the counters exist
@@ -91,7 +91,7 @@ def run(url: str, sizes: list[int], requests: int) -> None:
         assert naive == counted[namespace.split(":")[2]] == body["entries_current_model"]
     print(machine())
     print(
-        f"inputs: {requests} GET /api/embeddings/stats/ per size, staff session, medians and p95\n"
+        f"inputs: {requests} GET /api/embeddings/stats/ per size, superuser session, medians and p95\n"
     )
     print(
         table(

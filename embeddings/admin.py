@@ -1,5 +1,5 @@
-"""The "Embedding cache" admin page: stats and warnings for staff; reset and flush buttons for
-superusers (POST with CSRF, after a confirmation page)."""
+"""The "Embedding cache" admin page: stats, warnings, and reset and flush buttons (POST with
+CSRF, after a confirmation page), for superusers: the operators (`embeddings.access`)."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from embeddings import maintenance, services
+from embeddings.access import is_operator
 from embeddings.exceptions import EmbeddingsError
 from embeddings.models import CacheStatistics
 from embeddings.sections import stats_sections
@@ -33,10 +34,10 @@ ACTIONS = {
 @admin.register(CacheStatistics)
 class CacheStatisticsAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return is_operator(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return is_operator(request.user)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -73,13 +74,13 @@ class CacheStatisticsAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "stats": get_cache_stats(),
             "sections": stats_sections(),
-            "can_maintain": request.user.is_superuser,
+            "can_maintain": is_operator(request.user),
             "actions": ACTIONS,
         }
         return TemplateResponse(request, "admin/embeddings/cache_stats.html", context)
 
     def action_view(self, request: HttpRequest, action: str) -> HttpResponse:
-        if not request.user.is_superuser:
+        if not is_operator(request.user):
             raise PermissionDenied
         title, explanation = ACTIONS[action]
         back = reverse("admin:embeddings_cachestatistics_changelist")

@@ -1,11 +1,13 @@
-"""REST API of the embedding cache: `GET /api/embeddings/stats/` for staff."""
+"""REST API of the embedding cache: `GET /api/embeddings/stats/` for its operators
+(superusers, `embeddings.access`)."""
 
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from embeddings.access import is_operator
 from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
 
@@ -91,15 +93,20 @@ class CacheStatsSerializer(serializers.Serializer):
     )
 
 
+class IsOperator(BasePermission):
+    def has_permission(self, request: Request, view) -> bool:
+        return is_operator(request.user)
+
+
 class CacheStatsView(APIView):
     """Embedding cache statistics and warnings. Answers even when the cache is unreachable."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsOperator]
 
     @extend_schema(
         responses={
             200: CacheStatsSerializer,
-            403: OpenApiResponse(description="Not an operator (staff only)"),
+            403: OpenApiResponse(description="Not an operator (superusers only)"),
         },
         summary="Embedding cache statistics",
     )

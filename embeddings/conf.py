@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
         "COUNT_MAX_AGE": 600,  # seconds before the per-model entry count is refreshed
         "AUTO_RECOUNT": True,  # refresh it in a background thread when stale
     },
-    # Bearer token that lets a Prometheus scraper read /metrics (staff sessions always can).
+    # Bearer token that lets a Prometheus scraper read /metrics (superusers' sessions always can).
     "METRICS_TOKEN": None,
 }
 

@@ -1,6 +1,7 @@
 """Prometheus metrics of the embedding cache, at `/metrics`.
 
-Readable by staff sessions, or by a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+Readable by operators' sessions (superusers, `embeddings.access`), or by a scraper sending
+`Authorization: Bearer <METRICS_TOKEN>`.
 Numbers come from the shared counters, so any worker answers for all of them.
 """
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from embeddings.access import is_operator
 from embeddings.conf import get_config
 from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
@@ -105,10 +107,10 @@ class CacheCollector:
                     )
 
 
-@login_not_required  # it authenticates itself (staff, or the bearer token): a scraper has no login
+@login_not_required  # it authenticates itself (operator, or the token): a scraper has no login
 def metrics_view(request: HttpRequest) -> HttpResponse:
     user = getattr(request, "user", None)
-    allowed = bool(user and user.is_active and user.is_staff)
+    allowed = is_operator(user)
     token = get_config()["METRICS_TOKEN"]
     header = request.headers.get("Authorization", "")
     if not allowed and token and header.startswith("Bearer "):

@@ -229,7 +229,7 @@ def test_stats_and_metrics_say_what_serves(onnx_model, django_user_model):
     assert stats.serving["load_seconds"] == get_backend().load_seconds > 0
     assert "[onnx int8]" in stats.model
     client = Client()
-    client.force_login(django_user_model.objects.create_user("s", password="x", is_staff=True))
+    client.force_login(django_user_model.objects.create_superuser("s", password="x"))
     text = client.get("/metrics").content.decode()
     assert 'embeddings_backend_info{engine="onnxruntime",precision="int8"} 1.0' in text
     assert "embeddings_model_load_seconds " in text
