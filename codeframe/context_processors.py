@@ -1,6 +1,9 @@
-"""Template context for every page: the projects of the switcher in the page header, and
-whether the reader runs the installation (`operator`)."""
+"""Template context for every page: the projects of the switcher in the page header, whether
+the reader runs the installation (`operator`), and whether the admin has a page for them."""
 
+from functools import partial
+
+from django.contrib import admin
 from django.http import HttpRequest
 
 from codeframe import scoping, selectors
@@ -23,3 +26,18 @@ def operator(request: HttpRequest) -> dict:
     (`scoping.is_operator`), as the API's operators do."""
     user = getattr(request, "user", None)
     return {"operator": user is not None and user.is_authenticated and scoping.is_operator(user)}
+
+
+def _admin_has_a_page(request: HttpRequest) -> bool:
+    return bool(admin.site.get_app_list(request))
+
+
+def admin_link(request: HttpRequest) -> dict:
+    """`admin_link`: whether the header links to the admin, for staff who have a page there.
+    Staff of a project without Django model permissions (and, since the cache's page is the
+    superusers', nothing else) found an empty admin behind the link. Called by the template,
+    so only pages that render the header ask; the permissions it reads are cached per user."""
+    user = getattr(request, "user", None)
+    if user is None or not (user.is_active and user.is_staff):
+        return {"admin_link": False}
+    return {"admin_link": partial(_admin_has_a_page, request)}

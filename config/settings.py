@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "codeframe.context_processors.projects",
                 "codeframe.context_processors.operator",
+                "codeframe.context_processors.admin_link",
             ],
         },
     },

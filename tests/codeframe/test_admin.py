@@ -660,3 +660,26 @@ def test_the_question_list_tells_a_trackers_waves_apart(admin_client, codeframe)
     assert listed(q="2027-01")[0] == ["2027-01"]
     html = admin_client.get(url).content.decode()
     assert "2027-02</td>" in html and "?wave_label=2027-01" in html  # the column, the filter
+
+
+def test_the_admin_link_shows_to_those_with_an_admin_page(client, codeframe, django_user_model):
+    """A staff manager of a project without model permissions got an "Admin" link to an
+    admin with nothing of theirs in it (the cache's page is the operators')."""
+    from django.contrib.auth.models import Group
+
+    link = f'href="{reverse("admin:index")}"'
+    boss = django_user_model.objects.create_user("boss", password="pw-boss-12345", is_staff=True)
+    Membership.objects.create(project=codeframe.question.project, user=boss, role=Role.MANAGER)
+    client.force_login(boss)
+    page = client.get(reverse("codeframe:question-list"))
+    assert page.status_code == 200 and link not in page.content.decode()
+    assert b"codeframe" not in client.get(reverse("admin:index")).content.lower()  # nothing
+    # What an operator grants: a group with the codeframe app's permissions.
+    managers = Group.objects.create(name="Project managers")
+    managers.permissions.set(Permission.objects.filter(content_type__app_label="codeframe"))
+    boss.groups.add(managers)
+    assert link in client.get(reverse("codeframe:question-list")).content.decode()
+    client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+    assert link in client.get(reverse("codeframe:question-list")).content.decode()
+    client.force_login(django_user_model.objects.create_user("ana", password="pw-ana-12345"))
+    assert link not in client.get(reverse("codeframe:question-list")).content.decode()
