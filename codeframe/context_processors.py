@@ -1,5 +1,6 @@
 """Template context for every page: the projects of the switcher in the page header, whether
-the reader runs the installation (`operator`), and whether the admin has a page for them."""
+the reader runs the installation (`operator`), whether the admin has a page for them
+(`admin_link`), and the form refused on the way here (`refused`)."""
 
 from functools import partial
 
@@ -8,6 +9,7 @@ from django.http import HttpRequest
 
 from codeframe import scoping, selectors
 from codeframe.validators import as_id
+from codeframe.views.shared import REFUSED
 
 
 def projects(request: HttpRequest) -> dict:
@@ -41,3 +43,17 @@ def admin_link(request: HttpRequest) -> dict:
     if user is None or not (user.is_active and user.is_staff):
         return {"admin_link": False}
     return {"admin_link": partial(_admin_has_a_page, request)}
+
+
+def refused(request: HttpRequest) -> dict:
+    """`refused`: the form `views.shared.refuse` sent back to this page (its `action`, the
+    `message` and the `values` typed), once; `{% refused %}` finds it among the page's forms.
+    Left in the session for another page: it is this page's form, not theirs."""
+    session = getattr(request, "session", None)
+    if session is None or request.method != "GET":
+        return {}
+    kept = session.get(REFUSED)
+    if not kept or kept.get("page") != request.path:
+        return {}
+    del session[REFUSED]
+    return {"refused": kept}

@@ -108,6 +108,7 @@ TEMPLATES = [
                 "codeframe.context_processors.projects",
                 "codeframe.context_processors.operator",
                 "codeframe.context_processors.admin_link",
+                "codeframe.context_processors.refused",
             ],
         },
     },

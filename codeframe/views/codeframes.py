@@ -32,7 +32,7 @@ from codeframe.forms import (
 from codeframe.models import Role
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
 from codeframe.validators import as_id
-from codeframe.views.shared import back_to_form, editable_codeframe, roles_of
+from codeframe.views.shared import back_to_form, editable_codeframe, refuse, roles_of
 
 
 @require_GET
@@ -114,7 +114,6 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
             ),
             "nets": list(codeframe.nets.order_by("number")),
             "move_form": MoveForm(codeframe=codeframe, exclude=code),
-            "rename_form": RenameForm(initial={"label": code.label}),
             **roles_of(request.user, codeframe.question.project_id),
         },
     )
@@ -302,15 +301,13 @@ def net_rename(request: HttpRequest, codeframe_id: int, net_id: int) -> HttpResp
 def _relabel(request: HttpRequest, codeframe, thing, what: str, rename) -> HttpResponse:
     """A code's or a net's rename form: `rename(label=...)` on a valid label; a message."""
     form = RenameForm(request.POST)
-    if form.is_valid():
-        try:
-            rename(label=form.cleaned_data["label"])
-        except CodeframeError as exc:  # a label another code (net) of the frame has
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
-    else:
-        messages.error(request, "A label is 1 to 200 characters.")
+    if not form.is_valid():
+        return refuse(request, "A label is 1 to 200 characters.", back_to_form(request, codeframe))
+    try:
+        rename(label=form.cleaned_data["label"])
+    except CodeframeError as exc:  # a label another code (net) of the frame has
+        return refuse(request, str(exc), back_to_form(request, codeframe))
+    messages.success(request, f"Renamed {what} {thing.number} to “{thing.label}”.")
     return back_to_form(request, codeframe)
 
 
@@ -325,8 +322,9 @@ def code_set_net(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpR
     net = None
     if wanted:
         if (net_id := as_id(wanted)) is None:
-            messages.error(request, "Choose a net of this codeframe.")
-            return back_to_form(request, codeframe)
+            return refuse(
+                request, "Choose a net of this codeframe.", back_to_form(request, codeframe)
+            )
         net = selectors.get_net(codeframe=codeframe, net_id=net_id)
     services.move_code_to_net(code=code, net=net)
     messages.success(
@@ -343,15 +341,12 @@ def code_merge(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRes
         return back_to_form(request, codeframe)
     form = MergeForm(request.POST, codeframe=codeframe, exclude=code)
     if not form.is_valid():
-        messages.error(
-            request, form.refusal("Choose another code of this codeframe to merge into.")
-        )
-        return back_to_form(request, codeframe)
+        refusal = form.refusal("Choose another code of this codeframe to merge into.")
+        return refuse(request, refusal, back_to_form(request, codeframe))
     try:  # the target merged away by another analyst since the form checked it
         target = services.merge_codes(target=form.cleaned_data["target"], sources=[code])
     except InvalidEdit as exc:
-        messages.error(request, str(exc))
-        return back_to_form(request, codeframe)
+        return refuse(request, str(exc), back_to_form(request, codeframe))
     messages.success(request, f"Merged code {code.number} into {target.number}. {target.label}.")
     return redirect(codeframe)
 
@@ -374,14 +369,13 @@ def response_move(request: HttpRequest, codeframe_id: int, response_id: int) -> 
     response = selectors.get_response(codeframe=codeframe, response_id=response_id)
     form = MoveForm(request.POST, codeframe=codeframe)
     if not form.is_valid():
-        messages.error(request, form.refusal("Choose a code of this codeframe."))
-        return back_to_form(request, codeframe)
+        refusal = form.refusal("Choose a code of this codeframe.")
+        return refuse(request, refusal, back_to_form(request, codeframe))
     to_code = form.cleaned_data["to_code"]
     try:  # the code merged away by another analyst since the form checked it
         services.move_response(response=response, to_code=to_code)
     except InvalidEdit as exc:
-        messages.error(request, str(exc))
-        return back_to_form(request, codeframe)
+        return refuse(request, str(exc), back_to_form(request, codeframe))
     messages.success(request, f"Moved answer {response.respondent_id} to {to_code}.")
     return back_to_form(request, codeframe)
 
@@ -466,11 +460,10 @@ def code_add(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         code = waves.add_code(
             codeframe=codeframe, label=request.POST.get("label", ""), response=response
         )
-    except CodeframeError as exc:
-        messages.error(request, str(exc))
-    else:
-        coded = f", with answer {response.respondent_id}" if response is not None else ""
-        messages.success(request, f"Added code {code.number}. {code.label}{coded}.")
+    except CodeframeError as exc:  # no label, or one another code has
+        return refuse(request, str(exc), back_to_form(request, codeframe))
+    coded = f", with answer {response.respondent_id}" if response is not None else ""
+    messages.success(request, f"Added code {code.number}. {code.label}{coded}.")
     return back_to_form(request, codeframe)
 
 

@@ -30,7 +30,7 @@ from codeframe.forms import (
 from codeframe.importers import read_pasted, read_upload
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.uploads import limit_upload
-from codeframe.views.shared import editable_codeframe
+from codeframe.views.shared import editable_codeframe, refuse
 
 
 @require_POST
@@ -173,15 +173,14 @@ def suggestion_decide(
     form = AssignSuggestionForm(request.POST, codeframe=codeframe)
     code = form.cleaned_data["code"] if decision == "assign" and form.is_valid() else None
     if decision == "assign" and code is None:
-        messages.error(request, form.refusal("Choose one of this codeframe's codes."))
-        return redirect(codeframe)
+        refusal = form.refusal("Choose one of this codeframe's codes.")
+        return refuse(request, refusal, redirect(codeframe))
     try:
         taken = waves.decide_suggestion(
             suggestion=suggestion, decision=decision, label=request.POST.get("label"), code=code
         )
-    except CodeframeError as exc:
-        messages.error(request, str(exc))
-        return redirect(codeframe)
+    except CodeframeError as exc:  # a label that is blank or another code's
+        return refuse(request, str(exc), redirect(codeframe))
     if decision == "accept":
         messages.success(request, f"Added code {taken.number}. {taken.label}.")
     elif decision == "assign":

@@ -610,7 +610,90 @@ def test_an_edit_returns_to_its_row_and_its_message_is_said(staff_client, codefr
     assert f'<span role="status">Renamed code {code.number} to “Renamed here”.</span>' in said
     staff_client.post(url, {"label": "", "next": back})
     said = staff_client.get(codeframe.get_absolute_url()).content.decode()
-    assert '<span role="alert">A label is 1 to 200 characters.</span>' in said
+    refused = '<div class="errorlist small refused" role="alert" id="refused-message">'
+    assert f"{refused}A label is 1 to 200 characters.</div>" in row_of(said, f"code-{code.pk}")
+
+
+def row_of(page: str, row_id: str) -> str:
+    """The table row `<tr ... id=row_id>` of the page, to its end."""
+    return page.split(f' id="{row_id}"', 1)[1].split("</tr>", 1)[0]
+
+
+def top_of(page: str) -> str:
+    """The page above its content: where the messages are."""
+    return page.split("<main", 1)[1].split("<h1>", 1)[0]
+
+
+def test_a_refused_edit_is_said_at_its_form_which_keeps_what_was_typed(staff_client, codeframe):
+    """A rename to another code's label was refused at the top of the page, 2,000 to 6,000 px
+    above the row the page opened at, and the form showed the old label: nothing seemed to
+    happen. The error is now beside the form, open, with the label typed, for every in-place
+    form of the page."""
+    first, code = list(codeframe.codes.order_by("number"))[:2]
+    page_url = codeframe.get_absolute_url()
+    rename = reverse("codeframe:code-rename", args=[codeframe.pk, code.pk])
+    back = f"{page_url}#code-{code.pk}"
+    refused = staff_client.post(rename, {"label": first.label.upper(), "next": back})
+    assert refused["Location"] == back
+    page = staff_client.get(page_url).content.decode()
+    row = row_of(page, f"code-{code.pk}")
+    assert "is already labelled" in row and 'role="alert"' in row
+    assert '<details class="rename" open>' in row
+    assert f'value="{first.label.upper()}"' in row and "autofocus" in row
+    assert "already labelled" not in top_of(page)
+    assert Code.objects.get(pk=code.pk).label == code.label
+    # Said once: the page read again has the form as it was.
+    again = staff_client.get(page_url).content.decode()
+    assert "already labelled" not in again
+    assert f'value="{code.label}"' in row_of(again, f"code-{code.pk}")
+
+    net = codeframe.nets.order_by("number").first()
+    other = codeframe.nets.exclude(pk=net.pk).first() or codeframe.nets.create(
+        number=99, label="Spare"
+    )
+    net_back = f"{page_url}#net-{net.number}"
+    net_rename = reverse("codeframe:net-rename", args=[codeframe.pk, net.pk])
+    staff_client.post(net_rename, {"label": other.label, "next": net_back})
+    page = staff_client.get(page_url).content.decode()
+    row = row_of(page, f"net-{net.number}")
+    assert 'role="alert"' in row and '<details class="rename" open>' in row
+    assert f'value="{other.label}"' in row
+
+    # Merge: the page's one form, the row's button; its error in the row it was pressed in.
+    merge = reverse("codeframe:code-merge", args=[codeframe.pk, code.pk])
+    assert f'formaction="{merge}" name="next" value="{back}"' in page
+    assert staff_client.post(merge, {"target": "", "next": back})["Location"] == back
+    row = row_of(staff_client.get(page_url).content.decode(), f"code-{code.pk}")
+    assert "Choose another code of this codeframe to merge into." in row
+
+    # Add a code, at the page's foot: back there, with the label typed.
+    add = reverse("codeframe:code-add", args=[codeframe.pk])
+    page = staff_client.get(page_url).content.decode()
+    assert f'name="next" value="{page_url}#add-code"' in page
+    staff_client.post(add, {"label": first.label, "next": f"{page_url}#add-code"})
+    page = staff_client.get(page_url).content.decode()
+    foot = page.split('id="add-code"', 1)[1]
+    assert f'value="{first.label}"' in foot and "already labelled" in foot
+    assert "already labelled" not in top_of(page)
+
+    # On the code's own page too: its rename and its net.
+    code_url = reverse("codeframe:code-detail", args=[codeframe.pk, code.pk])
+    staff_client.post(rename, {"label": "two\nlines", "next": code_url})
+    page = staff_client.get(code_url).content.decode()
+    assert "A label is 1 to 200 characters." in page.split("</h1>", 1)[1]
+    assert "A label is 1 to 200 characters." not in top_of(page)
+
+
+def test_a_refused_form_whose_row_is_gone_is_still_said(staff_client, codeframe):
+    """The form's row deleted before the page was read again (another analyst): the error is
+    said below the content rather than lost."""
+    code = codeframe.codes.order_by("number").first()
+    page_url = codeframe.get_absolute_url()
+    rename = reverse("codeframe:code-rename", args=[codeframe.pk, code.pk])
+    staff_client.post(rename, {"label": "", "next": page_url})
+    services.delete_code(code=code)
+    page = staff_client.get(page_url).content.decode()
+    assert '<span role="alert">A label is 1 to 200 characters.</span>' in page
 
 
 def test_odd_digits_in_ids_are_no_ids(staff_client, codeframe):
