@@ -19,7 +19,7 @@ from codeframe.forms import (
     ProjectForm,
 )
 from codeframe.models import Role
-from codeframe.views.shared import QUESTIONS_PER_PAGE, roles_of
+from codeframe.views.shared import QUESTIONS_PER_PAGE, refuse, roles_of
 
 
 @login_required
@@ -69,18 +69,16 @@ def project_member_set(request: HttpRequest, project_id: int) -> HttpResponse:
     project = selectors.get_project(user=request.user, project_id=project_id, role=Role.MANAGER)
     form = MemberForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a username and a role.")
-        return redirect(project)
+        return refuse(request, "Give a username and a role.", redirect(project))
     try:
         membership = services.set_member(
             project=project, username=form.cleaned_data["username"], role=form.cleaned_data["role"]
         )
-    except CodeframeError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(
-            request, f"{membership.user.get_username()} is now {membership.get_role_display()}."
-        )
+    except CodeframeError as exc:  # no such user; the project's last manager
+        return refuse(request, str(exc), redirect(project))
+    messages.success(
+        request, f"{membership.user.get_username()} is now {membership.get_role_display()}."
+    )
     return redirect(project)
 
 

@@ -27,7 +27,7 @@ from codeframe.models import Role
 from codeframe.throttling import GenerationThrottle, ImportThrottle, refund, throttle_page
 from codeframe.uploads import limit_upload
 from codeframe.validators import as_id
-from codeframe.views.shared import QUESTIONS_PER_PAGE, roles_of
+from codeframe.views.shared import QUESTIONS_PER_PAGE, refuse, roles_of
 
 
 @require_GET
@@ -85,9 +85,8 @@ def question_wave_name(request: HttpRequest, question_id: int) -> HttpResponse:
     try:
         waves.rename_wave(question=question, label=request.POST.get("wave", ""))
     except CodeframeError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"This wave is now called “{question.wave_label}”.")
+        return refuse(request, str(exc), redirect(question))
+    messages.success(request, f"This wave is now called “{question.wave_label}”.")
     return redirect(question)
 
 
@@ -233,8 +232,7 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
     form = GenerateForm(request.POST)
     if not form.is_valid():
         refund(request)
-        messages.error(request, "Codes must be whole numbers between 1 and 200.")
-        return redirect(question)
+        return refuse(request, "Codes must be whole numbers between 1 and 200.", redirect(question))
     asked = timezone.now()
     try:
         job = jobs.queue_generation(
@@ -245,8 +243,7 @@ def question_generate(request: HttpRequest, question_id: int) -> HttpResponse:
         )
     except CodeframeError as exc:
         refund(request)
-        messages.error(request, str(exc))
-        return redirect(question)
+        return refuse(request, str(exc), redirect(question))
     if job.created < asked:  # the same generation, already queued: a second click is free
         refund(request)
     return redirect(job)

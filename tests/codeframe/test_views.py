@@ -250,6 +250,48 @@ def test_generate_with_no_answers_shows_a_message(staff_client):
     assert not Codeframe.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ({"n_codes": "30", "max_codes": "10"}, "more than the most asked for (10)"),
+        ({"n_codes": "3.5", "max_codes": ""}, "Codes must be whole numbers between 1 and 200."),
+    ],
+)
+def test_a_refused_generation_keeps_the_numbers_typed(staff_client, question, typed, said):
+    """Both fields came back empty after the error (defect 2a)."""
+    url = reverse("codeframe:question-generate", args=[question.pk])
+    page = staff_client.post(url, typed, follow=True).content.decode()
+    form = page.split(f'action="{url}"', 1)[1].split("</form>", 2)
+    assert f'name="n_codes" id="id_n_codes" min="1" max="200" value="{typed["n_codes"]}"' in form[0]
+    assert (
+        f'name="max_codes" id="id_max_codes" min="1" max="200" value="{typed["max_codes"]}"'
+        in (form[0])
+    )
+    assert said in form[1].split("</div>", 1)[0] and said not in top_of(page)
+    assert not GenerationJob.objects.exists()
+
+
+def test_a_refused_member_keeps_the_username_and_role_typed(staff_client, question):
+    """An unknown username emptied the field and set the role back to Viewer (defect 2b);
+    the error is the add form's, not the member rows' (the same URL)."""
+    project = question.project
+    url = reverse("codeframe:project-member-set", args=[project.pk])
+    typed = {"username": "no-such-person", "role": "analyst", "add": "1"}
+    page = staff_client.post(url, typed, follow=True).content.decode()
+    form = page.split('<label for="id_username">Add member</label>', 1)[1]
+    assert 'value="no-such-person" autofocus' in form.split("</form>", 1)[0]
+    assert '<option value="analyst" selected>' in form.split("</form>", 1)[0]
+    assert "There is no active user" in form.split("</form>", 1)[1]
+    members = page.split("<h2>Members</h2>", 1)[1].split('<label for="id_username">', 1)[0]
+    assert "There is no active user" not in members and 'role="alert"' not in members
+    # A member row's refusal (the project's last manager stepping down) is that row's.
+    me = typed | {"username": "analyst", "role": "viewer"}
+    del me["add"]
+    page = staff_client.post(url, me, follow=True).content.decode()
+    members = page.split("<h2>Members</h2>", 1)[1].split('<label for="id_username">', 1)
+    assert "at least one manager" in members[0] and "at least one manager" not in members[1]
+
+
 def test_generate_then_the_codeframe_page(staff_client, question):
     response = staff_client.post(
         reverse("codeframe:question-generate", args=[question.pk]), {"n_codes": "3"}

@@ -1027,7 +1027,10 @@ def test_the_first_wave_can_be_named_and_every_wave_renamed(approved, client, st
     page = client.post(
         reverse("codeframe:question-wave", args=[second.pk]), {"wave": "2026-10"}, follow=True
     )
-    assert "already has a wave “2026-10”" in page.content.decode()
+    # Beside the form, open and holding the name typed, not the old one (defect 2c).
+    form = page.content.decode().split('class="wave-name"', 1)[1].split("</details>", 1)[0]
+    assert form.startswith(" open>") and "already has a wave “2026-10”" in form
+    assert 'value="2026-10"' in form and 'value="2026-11"' not in form
     client.post(reverse("codeframe:question-wave", args=[second.pk]), {"wave": "2026-12"})
     assert waves.tracker_tables(question=second).codes.waves == ["2026-10", "2026-12"]
     sav = client.get(reverse("codeframe:question-tracker", args=[first.pk]) + "?format=sav")
