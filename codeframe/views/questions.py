@@ -124,13 +124,17 @@ def _import_question(request, question_id: int | None):
     return selectors.get_question(user=request.user, question_id=question_id, role=Role.ANALYST)
 
 
-def _too_large(request, message: str, question_id: int | None = None) -> HttpResponse:
+def _too_large(request, message: str, kept, question_id: int | None = None) -> HttpResponse:
+    """The page again with `message` and what was typed (`kept`, the fields read), the file
+    excepted."""
     question = _import_question(request, question_id)
+    form = _import_form(request, question)
+    form.initial.update({name: kept[name] for name in form.fields if name in kept})
     return render(
         request,
         "codeframe/question_import.html",
         {
-            "form": _import_form(request, question),
+            "form": form,
             "question": question,
             "limit": get_config()["MAX_UPLOAD_BYTES"],
             "coded_wave": waves.coded_wave(question=question),

@@ -70,11 +70,14 @@ def codeframe_recode(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return redirect(job)
 
 
-def _wave_too_large(request, message: str, codeframe_id: int) -> HttpResponse:
+def _wave_too_large(request, message: str, kept, codeframe_id: int) -> HttpResponse:
+    """The page again with `message` and what was typed (`kept`), the file excepted."""
     codeframe = editable_codeframe(request, codeframe_id)
+    form = WaveForm(places=waves.wave_places(question=codeframe.question))
+    form.initial.update({name: kept[name] for name in form.fields if name in kept})
     context = {
         "codeframe": codeframe,
-        "form": WaveForm(places=waves.wave_places(question=codeframe.question)),
+        "form": form,
         "limit": get_config()["MAX_UPLOAD_BYTES"],
         "upload_error": message,
     }

@@ -160,6 +160,47 @@ def test_oversized_upload_is_refused_before_reading(staff_client, codeframe, set
     assert Question.objects.count() == before
 
 
+@pytest.mark.parametrize("page", ["import", "wave"])
+@pytest.mark.parametrize("lines", [1_000, 20_000], ids=["read-skipping-the-file", "unread"])
+def test_an_oversized_upload_keeps_what_was_typed(staff_client, codeframe, settings, page, lines):
+    """With JavaScript off, a file over the limit came back with Survey and Question text (the
+    wave's label) empty (defect 2d). Past the limit and the form's allowance the body is not
+    read, but what comes before the file is: what was typed above it comes back, and the
+    message says what to do again."""
+    url = IMPORT_URL
+    typed = {"survey": "Kept survey", "question_text": "Why so?"}
+    if page == "wave":
+        waves.approve_codeframe(codeframe=codeframe)
+        url = reverse("codeframe:wave-new", args=[codeframe.pk])
+        typed = {"wave": "2027-01"}
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    content = b"answer\n" + b"too big\n" * lines
+    form = {**typed, "file": upload("s.csv", content), "column": "answer"}
+    response = staff_client.post(url, form)
+    assert response.status_code == 413
+    said = page_errors(response)
+    for value in typed.values():
+        assert f'value="{value}"' in said or f">\n{value}</textarea>" in said, value
+    assert "choose the file again (a browser cannot keep it)" in said
+    if lines == 1_000:  # read, the file skipped: every field comes back
+        assert 'name="column" value="answer"' in said
+    else:  # after the file, unread: said so
+        assert 'name="column" value="answer"' not in said
+        assert "fill in again what you typed below it" in said
+
+
+def test_pasted_answers_cut_by_the_unread_body_are_not_filled_in_again(staff_client, settings):
+    """Of a body refused unread only its head is read: pasted answers past it would come back
+    cut short, and be imported as if whole. They are left out; what came before them is kept."""
+    settings.CODEFRAME = {"MAX_UPLOAD_BYTES": 2048}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000_000
+    pasted = "an answer\n" * 20_000
+    response = staff_client.post(IMPORT_URL, {"survey": "Kept", "pasted": pasted, "x": "1"})
+    assert response.status_code == 413
+    said = page_errors(response)
+    assert 'value="Kept"' in said and "an answer" not in said
+
+
 def test_the_wave_page_needs_the_csrf_token(staff_user, codeframe):
     """Its CSRF check runs inside the upload guard (after the size limits), as the import
     page's does: exempt from the middleware, the view must not be from the token."""
