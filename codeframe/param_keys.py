@@ -12,6 +12,10 @@ from typing import Any
 # Code numbers the frame no longer has (merged or deleted): never given to a new code of its
 # tracker (`waves.used_code_numbers`), and named as such when asked for (`api_edits`).
 RETIRED = "retired"
+# str(code id) -> number, of the codes retired since this key was written: a page of a code by
+# its id (an open tab, a bookmark) that is gone says which code it was, and whether it was
+# merged or deleted (`views.codeframes.code_detail`).
+RETIRED_IDS = "retired_ids"
 # str(code number) -> the number it was merged into: carry-back repeats the merge in the
 # approved frame, the tracker counts the merged code's answers in its holder.
 MERGED_INTO = "merged_into"
@@ -28,6 +32,13 @@ CARRY_BASE = "carry_base"
 def merges(params: Mapping[str, Any] | None) -> dict[int, int]:
     """The merges `params` record: code number -> the number it was merged into."""
     return {int(n): int(into) for n, into in (params or {}).get(MERGED_INTO, {}).items()}
+
+
+def retired_number(params: Mapping[str, Any] | None, code_id: int) -> int | None:
+    """The number of the retired code whose id was `code_id`, or None when `params` do not
+    record it (not a code of this frame, or retired before its id was recorded)."""
+    number = (params or {}).get(RETIRED_IDS, {}).get(str(code_id))
+    return None if number is None else int(number)
 
 
 def retired(params: Mapping[str, Any] | None) -> set[int]:

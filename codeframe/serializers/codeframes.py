@@ -168,7 +168,8 @@ class CodeframeSerializer(serializers.Serializer):
         help_text="How the codeframe was made, as it was then: the generation's options and "
         "figures, or for a wave's frame the classifier's (`coded_with`, and under `uncoded` the "
         "answers it left without a code, by rule, when it coded the wave); and its history "
-        "(`retired` and `reserved` code numbers, `merged_into`, `carried_in`, `carry_base`). "
+        "(`retired` and `reserved` code numbers, `retired_ids`: the retired codes' ids and "
+        "numbers, `merged_into`, `carried_in`, `carry_base`). "
         "Edits since do not change its figures: the top-level `uncoded` and the codes' sizes "
         "are the frame's now.",
     )

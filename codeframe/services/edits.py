@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from codeframe.exceptions import InvalidEdit
 from codeframe.models import Assignment, Code, Codeframe, HandCoded, Net, Response, SuggestedCode
-from codeframe.param_keys import MERGED_INTO, RETIRED
+from codeframe.param_keys import MERGED_INTO, RETIRED, RETIRED_IDS
 from codeframe.suggestions import MIN_SUGGESTION_SIZE
 from codeframe.validators import has_visible, label_key, one_line
 
@@ -136,7 +136,7 @@ def merge_codes(*, target: Code, sources: Iterable[Code]) -> Code:
             target.examples = _unique([*target.examples, *source.examples])
         target.save(update_fields=["keywords", "examples"])
         Code.objects.filter(pk__in=source_ids).delete()
-        _retire(target.codeframe_id, [s.number for s in sources], merged_into=target.number)
+        _retire(target.codeframe_id, sources, merged_into=target.number)
         refresh_sizes(codeframe=target.codeframe)
         target.refresh_from_db()
     return target
@@ -153,8 +153,8 @@ def delete_code(*, code: Code) -> None:
             )
         )
         codeframe = code.codeframe
+        _retire(codeframe.pk, [code])  # while the code has its id
         code.delete()
-        _retire(codeframe.pk, [code.number])
         if orphans:
             fallback = _promote_next(codeframe, orphans)
             # Left uncoded by the delete, not by hand: coding the wave again codes them.
@@ -454,14 +454,20 @@ def _current(code: Code) -> Code:
         ) from None
 
 
-def _retire(codeframe_id: int, numbers: list[int], *, merged_into: int | None = None) -> None:
-    """Note in the codeframe's params the code numbers it no longer has (`retired`) and, for a
-    merge, where their answers went (`merged_into`, number -> number): a retired number is
-    never given to a new code of the tracker, and carrying a wave's edits back
-    (`codeframe.carryback`) repeats the merge in the approved frame. Call inside a transaction."""
+def _retire(codeframe_id: int, codes: list[Code], *, merged_into: int | None = None) -> None:
+    """Note in the codeframe's params the code numbers it no longer has (`retired`, and by
+    their ids `retired_ids`) and, for a merge, where their answers went (`merged_into`, number
+    -> number): a retired number is never given to a new code of the tracker, and carrying a
+    wave's edits back (`codeframe.carryback`) repeats the merge in the approved frame. Call
+    inside a transaction."""
+    numbers = [code.number for code in codes]
     codeframe = Codeframe.objects.select_for_update().get(pk=codeframe_id)
     params = dict(codeframe.params)
     params[RETIRED] = sorted({*params.get(RETIRED, []), *numbers})
+    params[RETIRED_IDS] = {
+        **params.get(RETIRED_IDS, {}),
+        **{str(code.pk): code.number for code in codes},
+    }
     if merged_into is not None:
         merges = dict(params.get(MERGED_INTO, {}))
         merges.update({str(number): merged_into for number in numbers})

@@ -90,13 +90,19 @@ def code_detail(request: HttpRequest, codeframe_id: int, code_id: int) -> HttpRe
     try:
         code = selectors.get_code(codeframe=codeframe, code_id=code_id)
     except Http404:  # merged or deleted since the link was made (an open tab, a bookmark)
+        merges = selectors.merges_of(codeframe=codeframe)
+        number = param_keys.retired_number(codeframe.params, code_id)
         return render(
             request,
             "codeframe/code_gone.html",
             {
                 "codeframe": codeframe,
-                "merges": selectors.merges_of(codeframe=codeframe),
+                "merges": merges,
                 "retired": bool(param_keys.retired(codeframe.params)),
+                # Which code this was, and what became of it, when the frame recorded its id.
+                "number": number,
+                "into": param_keys.merges(codeframe.params).get(number),
+                "holder": dict(merges).get(number),
             },
             status=404,
         )

@@ -394,7 +394,7 @@ def test_rename_merge_delete_and_move_through_the_pages(staff_client, codeframe)
     # A merged-away code's page (an open tab, a bookmark) says where its answers went.
     gone = staff_client.get(f"{base}{second.pk}/")
     assert gone.status_code == 404
-    assert "This code is no longer in the codeframe" in gone.content.decode()
+    assert f"Code {second.number} is no longer in the codeframe" in gone.content.decode()
     assert gone.context["merges"] == [(second.number, Code.objects.get(pk=first.pk))]
     assert f'href="{base}{first.pk}/">{first.number}. Price</a>' in gone.content.decode()
     # An edit of it from a page read before (a second click on Merge, another tab): a message
@@ -658,6 +658,24 @@ def test_an_answer_is_left_uncoded_or_given_a_new_code_on_the_pages(staff_client
     count = codeframe.codes.count()
     page = staff_client.post(add, {"label": "   "}, follow=True).content.decode()
     assert "A code needs a label." in page and codeframe.codes.count() == count
+
+
+def test_a_gone_codes_page_says_which_code_it_was_and_what_became_of_it(staff_client, codeframe):
+    """A deleted code's page listed the merges of other codes and never said this one was
+    deleted (defect 3)."""
+    first, second, third = list(codeframe.codes.order_by("number"))[:3]
+    services.merge_codes(target=first, sources=[second])
+    services.delete_code(code=third)
+    deleted = staff_client.get(reverse("codeframe:code-detail", args=[codeframe.pk, third.pk]))
+    assert deleted.status_code == 404
+    said = deleted.content.decode()
+    assert f"<h1>Code {third.number} is no longer in the codeframe</h1>" in said
+    assert "It was deleted. Its answers went to their next code" in said
+    merged = staff_client.get(reverse("codeframe:code-detail", args=[codeframe.pk, second.pk]))
+    said = merged.content.decode().split('id="gone-how">', 1)[1].split("</p>", 1)[0]
+    first.refresh_from_db()
+    assert said.startswith(f"It was merged into code {first.number}: its answers are in <a")
+    assert f">{first.number}. {first.label}</a> now." in said
 
 
 def test_viewers_get_no_merge_controls(client, codeframe, django_user_model):
