@@ -131,7 +131,9 @@ class Tracker:
 NOT_CODED = "not coded yet"
 
 
-NOT_ASKED = "not in the wave's codeframe"
+# As the codeframe page says it ("not asked in this wave") and the API (`asked: false`): the
+# wave's frame lacks the code, carried in after the wave was coded or regrouped away.
+NOT_ASKED = "not asked in this wave"
 
 
 NOT_TESTED = f"change not tested: a base under {LOW_BASE}"
@@ -144,7 +146,7 @@ LOW = f"low base: under {LOW_BASE} answers"
 BEFORE_NOT_CODED = "no change: the wave before is not coded yet"
 
 
-BEFORE_NOT_ASKED = "no change: not in the wave before's codeframe"
+BEFORE_NOT_ASKED = "no change: not asked in the wave before"
 
 
 BEFORE_DRAFTED = "no change: the wave before was drafted, not coded with the frame"

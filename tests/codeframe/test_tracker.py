@@ -283,14 +283,14 @@ def test_the_csv_and_the_api_say_why_a_figure_is_missing_or_weak():
     table = tracker(waves, codes={1: "Fees", 2: "Charges"})
     assert [c.note for c in table.row(2)] == [
         "",
-        "not in the wave's codeframe",
+        "not asked in this wave",
         "not coded yet",
         "no change: the wave before is not coded yet",
         "change not tested: a base under 30",
     ]
     assert table.cells[("c", 1)].note == "not coded yet"
     after_lacking = tracker(waves[1:2] + waves[3:4], codes={2: "Charges"}).cells[("d", 2)]
-    assert after_lacking.note == "no change: not in the wave before's codeframe"
+    assert after_lacking.note == "no change: not asked in the wave before"
     drafted = [WaveCounts("a", 100, {1: 40}), WaveCounts("b", 100, {1: 30}, follows=False)]
     assert tracker(drafted, codes={1: "Fees"}).cells[("b", 1)].note == (
         "no change: the wave before was drafted, not coded with the frame"
@@ -301,7 +301,7 @@ def test_the_csv_and_the_api_say_why_a_figure_is_missing_or_weak():
     assert first.cells[("e", 1)].note == "low base: under 30 answers"
     rows = csv.DictReader(io.StringIO(tracker_csv(table).lstrip("\ufeff")))
     assert [r["note"] for r in rows if r["number"] == "2"][1:3] == [
-        "not in the wave's codeframe",
+        "not asked in this wave",  # as the codeframe page and the API's `asked` say it
         "not coded yet",
     ]
 
