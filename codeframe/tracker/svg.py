@@ -49,7 +49,7 @@ def tracker_svg(
     left, right, top, bottom = 48, 220, 32, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     shares = [c.share for n in numbers for c in table.row(n) if c.share is not None]
-    y_max = _nice_ceiling(max(shares, default=0.0))
+    y_max, y_step = axis(max(shares, default=0.0))
     n_waves = len(table.waves)
 
     def x_at(i: int) -> float:
@@ -66,8 +66,8 @@ def tracker_svg(
         f"<title>{escape(title)}</title>",
         f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]
-    for step in range(5):
-        share = y_max * step / 4
+    for step in range(round(y_max / y_step) + 1):
+        share = y_step * step
         y = y_at(share)
         out.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#ddd"/>'
@@ -125,6 +125,15 @@ def _tick(share: float) -> str:
     return (text[:-2] if text.endswith(".0") else text) + "%"
 
 
-def _nice_ceiling(value: float) -> float:
-    """The axis top: the next 5% step above `value` (at least 10%), at most 100%."""
-    return min(1.0, max(0.1, math.ceil(value * 20 + 1e-9) / 20))
+# Steps a reader counts in: 1, 2, 2.5 and 5 times a power of ten (each divides 100%).
+_NICE_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5)
+
+
+def axis(value: float, *, lines: int = 4) -> tuple[float, float]:
+    """The axis' top and its gridlines' step for shares up to `value`: the smallest nice step
+    (`_NICE_STEPS`) that reaches `value` (at least 10%) in `lines` steps or fewer, and the
+    first multiple of it at or above `value`. A quarter of a 5% top put gridlines at 3.8%,
+    8.8%, 11.2%, 26.2%."""
+    value = min(1.0, max(0.1, value))
+    step = next(s for s in _NICE_STEPS if s * lines >= value - 1e-9)
+    return step * math.ceil(value / step - 1e-9), step

@@ -4,6 +4,7 @@ import csv
 import io
 import math
 import random
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -377,3 +378,21 @@ def test_chart_gridlines_are_labelled_as_they_lie():
     from codeframe.tracker.svg import _tick
 
     assert [_tick(0.1 * s / 4) for s in range(5)] == ["0%", "2.5%", "5%", "7.5%", "10%"]
+
+
+@pytest.mark.parametrize(
+    ("highest", "ticks"),
+    [
+        (0.03, ["0%", "2.5%", "5%", "7.5%", "10%"]),
+        (0.14, ["0%", "5%", "10%", "15%"]),  # was 0, 3.8, 7.5, 11.2, 15
+        (0.31, ["0%", "10%", "20%", "30%", "40%"]),  # was 0, 8.8, 17.5, 26.2, 35
+        (0.5, ["0%", "20%", "40%", "60%"]),
+        (0.97, ["0%", "25%", "50%", "75%", "100%"]),
+    ],
+)
+def test_chart_gridlines_fall_on_round_shares(highest, ticks):
+    """A quarter of the axis' top put gridlines at 3.8%, 8.8%, 11.2% or 26.2% (defect 5)."""
+    waves = [WaveCounts("a", 100, {1: round(highest * 100)}), WaveCounts("b", 100, {1: 1})]
+    svg = tracker_svg(tracker(waves, codes={1: "Fees"}))
+    labels = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    assert labels == ticks
