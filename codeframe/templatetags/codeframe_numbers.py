@@ -1,6 +1,7 @@
 """`{{ share|percent }}`: a share (0..1) as a whole percent, the way survey tables print it;
 `{{ share|percent1 }}` with one decimal, and `{{ cell|change_points }}` a tracker cell's change
-as the difference of the two shares shown, so that the row adds up."""
+as the difference of the two shares shown, so that the row adds up; `{{ n|thousands }}` a count
+with thousands separators ("3,080"), as the messages write them (`f"{n:,}"`)."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -31,3 +32,12 @@ def percent1(value: float | None) -> str:
 def change_points(cell) -> str:
     """A tracker cell's change in points as the shares shown differ (`tracker.change_text`)."""
     return change_text(cell)
+
+
+@register.filter
+def thousands(value):
+    """A whole count with thousands separators: 3080 -> "3,080"; anything else (None, text) as
+    it is. The app's own, as embeddings' is: django.contrib.humanize is not installed."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value

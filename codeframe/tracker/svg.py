@@ -89,7 +89,8 @@ def tracker_svg(
                 f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
             )
         for i, cell in points:
-            tip = f"{label}, {cell.wave}: {percent_text(cell.share)}% ({cell.count} of {cell.base})"
+            share = percent_text(cell.share)
+            tip = f"{label}, {cell.wave}: {share}% ({cell.count:,} of {cell.base:,})"
             if cell.change is not None:
                 tip += f", {change_text(cell)} points"
                 tip += " (significant at 95%)" if cell.significant else ""

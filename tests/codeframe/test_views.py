@@ -678,6 +678,21 @@ def test_a_gone_codes_page_says_which_code_it_was_and_what_became_of_it(staff_cl
     assert f">{first.number}. {first.label}</a> now." in said
 
 
+def test_counts_on_the_pages_have_thousands_separators(staff_client, codeframe):
+    """ "Embedding answers: 0 of 3080 answers" and the question list's "3080", beside messages
+    that say "Imported 3,080 answers" (defect 5)."""
+    question = codeframe.question
+    job = GenerationJob.objects.create(
+        question=question, stage=GenerationJob.Stage.EMBEDDING, done=1500, total=3080
+    )
+    status = staff_client.get(job.get_absolute_url(), {"part": "status"}).content.decode()
+    assert "1,500 of 3,080 answers" in status
+    rows = [ImportedRow(line=i, respondent_id=f"B{i}", text=f"answer {i}") for i in range(1200)]
+    services.import_responses(rows=rows, survey="Big", question_text="Why?")
+    listed = staff_client.get("/questions/").content.decode()
+    assert '<td class="num">1,200</td>' in listed
+
+
 def test_viewers_get_no_merge_controls(client, codeframe, django_user_model):
     from codeframe.models import Membership, Role
 
