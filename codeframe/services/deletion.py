@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.deletion import RestrictedError
 
 from codeframe.exceptions import InUse
-from codeframe.models import Codeframe, GenerationJob, Question
+from codeframe.models import Code, Codeframe, GenerationJob, Question, Response
 from codeframe.param_keys import RESERVED, RETIRED
 
 logger = logging.getLogger(__name__)
@@ -24,10 +24,58 @@ def delete_question(*, question: Question) -> None:
             frames = question.codeframes.all()
             refuse_while_coding(frames, "This question is kept", question=question)
             reserve_numbers(frames)
+            forget_examples(question=question)
             question.delete()
     except RestrictedError as exc:
         raise InUse(f"This question is kept: {depending_waves(question=question)}") from exc
     logger.info("question %s deleted", pk)
+
+
+# Texts compared with other questions' answers per query (an `IN` list of this many).
+_TEXT_CHUNK = 500
+
+
+def forget_examples(*, question: Question) -> int:
+    """Before the question's answers are deleted: take their texts out of the stored examples
+    (`Code.examples`) of its project's other codeframes, where carrying a wave's edits back put
+    them (an accepted code's or a taught code's answers, `codeframe.carryback`) and where every
+    wave coded since copied them from its approved frame. Deleting a wave promises its answers
+    go for good; a copy would outlive them on the approved frame's page, its XLSX and API, and
+    keep teaching the wave classifier. A text that is also an answer of another question of
+    the project stays: it is that answer's too (a frame's own examples are its answers), and
+    nothing says which copy was whose. Returns how many examples went."""
+    texts = set(question.responses.values_list("text", flat=True))
+    codes = [
+        code
+        for code in Code.objects.filter(codeframe__question__project_id=question.project_id)
+        .exclude(codeframe__question=question)
+        .select_for_update()
+        if texts.intersection(code.examples)
+    ]
+    if not codes:
+        return 0
+    held = {text for code in codes for text in code.examples} & texts
+    others = Response.objects.filter(question__project_id=question.project_id).exclude(
+        question=question
+    )
+    held_elsewhere: set[str] = set()
+    ordered = sorted(held)
+    for start in range(0, len(ordered), _TEXT_CHUNK):
+        chunk = ordered[start : start + _TEXT_CHUNK]
+        held_elsewhere.update(others.filter(text__in=chunk).values_list("text", flat=True))
+    gone = held - held_elsewhere
+    removed = 0
+    for code in codes:
+        kept = [text for text in code.examples if text not in gone]
+        if len(kept) != len(code.examples):
+            removed += len(code.examples) - len(kept)
+            code.examples = kept
+            code.save(update_fields=["examples"])
+    if removed:
+        logger.info(
+            "question %s: %d example texts taken out of other codeframes", question.pk, removed
+        )
+    return removed
 
 
 def reserve_numbers(frames: QuerySet[Codeframe]) -> None:

@@ -113,6 +113,11 @@ def tracker_tables(*, question: Question) -> TrackerTables:
                 late=len(late),
             )
         )
+    # A code no coded wave was asked about has no figure anywhere: one carried back from a wave
+    # since deleted, whose approved frame was not coded with it. Its row would be dashes only
+    # (and say the deleted wave's theme); it comes back with the first wave coded with it.
+    asked_somewhere = set().union(*(wave.present for wave in code_waves if wave.coded))
+    codes = {number: label for number, label in codes.items() if number in asked_somewhere}
     return TrackerTables(
         codes=tracker_stats.tracker(code_waves, codes=codes),
         nets=tracker_stats.tracker(net_waves, codes=nets),

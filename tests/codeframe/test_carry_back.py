@@ -745,3 +745,48 @@ def test_locking_the_approved_frame_leaves_its_question_alone():
     finally:
         release.set()
         holder.join()
+
+
+CRYPTO = [
+    "Let me buy bitcoin in the app",
+    "I want to trade crypto",
+    "Add an Ethereum wallet",
+    "Please add Apple Pay",  # also an answer of the first wave
+]
+
+
+def test_deleting_a_wave_takes_its_texts_out_of_every_frame_it_taught(
+    staff_client, api_client, approved
+):
+    """A wave's accepted code carried back keeps the wave's answers as its examples in the
+    approved frame (and every wave coded since copies them): deleting the wave, which says its
+    answers are deleted for good, takes them out there too."""
+    wave2 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE + CRYPTO), wave="2027-02")
+    crypto = waves.accept_suggestion(
+        suggestion=suggestion_of(wave2, "Crypto", n=len(CRYPTO)), label="Crypto"
+    )
+    carryback.carry_back(codeframe=wave2)
+    assert set(code(approved, crypto.number).examples) == set(CRYPTO)
+    wave3 = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE[:3]), wave="2027-03")
+    assert set(code(wave3, crypto.number).examples) == set(CRYPTO)  # the copy a wave takes
+    services.delete_question(question=wave3.question)  # deleted first: wave 2 is alone then
+
+    services.delete_question(question=wave2.question)
+
+    gone = CRYPTO[:3]
+    left = [e for c in Code.objects.all() for e in c.examples]
+    assert not set(gone) & set(left), left
+    # The first wave's own answer stays an example: it is that answer's text too.
+    assert code(approved, crypto.number).examples == ["Please add Apple Pay"]
+    page = staff_client.get(approved.get_absolute_url()).content.decode()
+    api = api_client.get(f"/api/codeframes/{approved.pk}/").content.decode()
+    xlsx = openpyxl.load_workbook(BytesIO(exports.build_xlsx(codeframe=approved)))
+    cells = " ".join(
+        str(v) for sheet in xlsx for row in sheet.iter_rows(values_only=True) for v in row if v
+    )
+    for text in gone:
+        assert text not in page and text not in api and text not in cells
+    # No wave left was asked about code 19: the tracker has no row of dashes for it.
+    table = waves.tracker_tables(question=approved.question).codes
+    assert crypto.number not in table.codes
+    assert set(table.codes) == set(numbers(approved)) - {crypto.number}
