@@ -29,6 +29,14 @@ back to these when coding the next wave. A code the wave merged (`services.merge
 `params["merged_into"]`) is merged the same way in the approved frame, which moves the approved
 frame's answers over; a code the wave deleted is deleted there. Numbers never change.
 
+Answers analysts coded into a code by hand in the wave (`HandCoded`: "Code as", moved, a
+suggestion's answers coded with it) teach it to the approved frame when the approved frame has
+fewer than `FEW_ANSWERS` answers in it (a code added by hand has none, so the classifier could
+never code a wave's answer with it): they are added to its stored examples (up to
+`MAX_CARRIED_EXAMPLES`), which `waves.classifier_examples` learns such a code from. Codes with
+answers enough keep learning from those alone, so their coding does not move. Only the
+analysts' coding teaches: the classifier's own would feed its mistakes back.
+
 Carrying back is atomic and idempotent: a second carry-back of the same frame finds nothing to
 do. A wave frame coded before `CARRY_BASE` existed uses the approved frame as it is now for its
 start: every difference is then the wave's edit (no conflicts can be seen), and only codes the
@@ -45,7 +53,7 @@ from django.db.models import Count
 
 from codeframe import param_keys
 from codeframe.exceptions import CarryBackConflict, NotAWaveFrame
-from codeframe.models import Assignment, Code, Codeframe, Net
+from codeframe.models import Assignment, Code, Codeframe, HandCoded, Net
 from codeframe.param_keys import CARRIED_IN, CARRY_BASE, MERGED_INTO
 from codeframe.selectors import coded_with, merge_holder
 from codeframe.services import delete_code, merge_codes, refresh_sizes
@@ -53,8 +61,12 @@ from codeframe.validators import label_key
 
 logger = logging.getLogger(__name__)
 
-# An added code takes at most this many of the wave's answers as its examples.
+# An added code takes at most this many of the wave's answers as its examples; a taught code
+# keeps at most this many.
 MAX_CARRIED_EXAMPLES = 200
+# A code with fewer answers than this in a frame also learns from its stored examples
+# (`waves.classifier_examples`), and a wave's answers coded into it by hand teach it there.
+FEW_ANSWERS = 3
 # The code fields carried back, with how a message names them.
 CODE_FIELDS = {"label": "label", "keywords": "keywords", "net": "net"}
 
@@ -64,7 +76,8 @@ class Change:
     """One edit carried back. `number` is a code's number (a net's for net_added and
     net_renamed); `before`/`after` are what the approved frame shows, in words."""
 
-    kind: str  # renamed, keywords, moved, added, merged, removed, net_added, net_renamed
+    # renamed, keywords, moved, added, merged, removed, net_added, net_renamed, taught
+    kind: str
     number: int
     label: str
     before: str = ""
@@ -77,6 +90,8 @@ class Change:
     # removed: how many of those answers are left without a code (no other code to fall back
     # to, or only codes deleted too).
     uncoded: int | None = None
+    # taught: how many of the wave's answers coded in it by hand become its examples.
+    examples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,17 @@ class CarryBackSummary:
         }
 
 
-KINDS = ("renamed", "keywords", "moved", "net_renamed", "net_added", "added", "merged", "removed")
+KINDS = (
+    "renamed",
+    "keywords",
+    "moved",
+    "net_renamed",
+    "net_added",
+    "added",
+    "merged",
+    "removed",
+    "taught",
+)
 
 
 def frame_shape(*, codeframe: Codeframe) -> dict:
@@ -394,6 +419,20 @@ def _summary(wave: Codeframe, approved: Codeframe) -> CarryBackSummary:
         approved=approved_shape,
         merged_into=wave.params.get(MERGED_INTO, {}),
     )
+    gone = {c.number for c in changes if c.kind in ("added", "merged", "removed")}
+    labels = {int(k): v["label"] for k, v in wave_shape["codes"].items()}
+    for number, texts in _teachings(wave, approved, gone=gone).items():
+        held = len(approved.codes.get(number=number).examples)
+        changes.append(
+            Change(
+                "taught",
+                number,
+                labels[number],
+                before=f"{held} stored example{'s' * (held != 1)}",
+                after=f"{held + len(texts)} stored examples",
+                examples=len(texts),
+            )
+        )
     counts = {kind: sum(c.kind == kind for c in changes) for kind in KINDS}
     changes, recoded = _with_answers(changes, approved)
     return CarryBackSummary(
@@ -441,7 +480,50 @@ def _with_answers(changes: list[Change], approved: Codeframe) -> tuple[list[Chan
     return changes, carrying.values("response").distinct().count()
 
 
+def _teachings(wave: Codeframe, approved: Codeframe, *, gone: set[int]) -> dict[int, list[str]]:
+    """Code number -> the texts of the wave's answers coded in it by hand (any of their codes,
+    surest first) that carrying back adds to the approved frame's stored examples: for its codes
+    with fewer than FEW_ANSWERS answers there, not among `gone` (added, merged or deleted by
+    this carry-back), only texts it does not store yet and up to MAX_CARRIED_EXAMPLES in all."""
+    held = dict(
+        Assignment.objects.filter(codeframe=approved)
+        .values("code__number")
+        .annotate(n=Count("response", distinct=True))
+        .values_list("code__number", "n")
+    )
+    stored = {
+        code.number: code.examples
+        for code in approved.codes.all()
+        if code.number not in gone and held.get(code.number, 0) < FEW_ANSWERS
+    }
+    if not stored:
+        return {}
+    rows = (
+        Assignment.objects.filter(
+            codeframe=wave,
+            code__number__in=stored,
+            response__in=HandCoded.objects.filter(codeframe=wave).values("response"),
+        )
+        .order_by("code__number", "-is_primary", "-confidence", "response__position")
+        .values_list("code__number", "response__text")
+    )
+    found: dict[int, dict[str, None]] = {}
+    for number, text in rows:
+        found.setdefault(number, {}).setdefault(text)
+    taught = {}
+    for number, texts in found.items():
+        room = MAX_CARRIED_EXAMPLES - len(stored[number])
+        new = [text for text in texts if text not in stored[number]][: max(room, 0)]
+        if new:
+            taught[number] = new
+    return taught
+
+
 def _apply(changes: tuple[Change, ...], *, wave: Codeframe, approved: Codeframe) -> None:
+    taught = {}  # read before the merges move answers: as the preview counted them
+    if any(change.kind == "taught" for change in changes):
+        gone = {c.number for c in changes if c.kind in ("added", "merged", "removed")}
+        taught = _teachings(wave, approved, gone=gone)
     wave_codes = {c.number: c for c in wave.codes.select_related("net")}
     wave_nets = {n.number: n for n in wave.nets.all()}
     nets = {n.number: n for n in approved.nets.all()}
@@ -488,6 +570,10 @@ def _apply(changes: tuple[Change, ...], *, wave: Codeframe, approved: Codeframe)
         elif change.kind == "moved":
             code.net = net_for(source)
             code.save(update_fields=["net"])
+    for number, texts in taught.items():
+        code = codes[number]
+        code.examples = [*code.examples, *texts]
+        code.save(update_fields=["examples"])
 
 
 def _wave_examples(code: Code) -> list[str]:

@@ -14,6 +14,7 @@ class CarryBackChangeSerializer(serializers.Serializer):
             "added",
             "merged",
             "removed",
+            "taught",
         ]
     )
     number = serializers.IntegerField(help_text="The code's number (the net's for net_*).")
@@ -29,6 +30,11 @@ class CarryBackChangeSerializer(serializers.Serializer):
     uncoded = serializers.IntegerField(
         allow_null=True,
         help_text="removed: how many of those answers are left without a code.",
+    )
+    examples = serializers.IntegerField(
+        allow_null=True,
+        help_text="taught: how many of the wave's answers coded in the code by hand become its "
+        "examples in the approved frame, which has too few answers in it to code waves with.",
     )
 
 

@@ -202,6 +202,7 @@ CARRY_BACK_TITLES = {
     "added": "Added (accepted suggestions and codes added by hand)",
     "merged": "Merged",
     "removed": "Deleted",
+    "taught": "Taught (this wave's answers coded in them by hand, as their examples)",
 }
 
 
@@ -236,6 +237,7 @@ def codeframe_carry_back(request: HttpRequest, codeframe_id: int) -> HttpRespons
         {
             "codeframe": codeframe,
             "summary": summary,
+            "few_answers": carryback.FEW_ANSWERS,
             "groups": [
                 (title, summary.of(kind))
                 for kind, title in CARRY_BACK_TITLES.items()

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
+from codeframe.carryback import FEW_ANSWERS
 from codeframe.models import Assignment, Code, Codeframe, Question
 from codeframe.param_keys import RESERVED, RETIRED
 from codeframe.selectors import is_tracker
@@ -75,18 +76,34 @@ def replaced_message(codeframe: Codeframe, newer: Codeframe) -> str:
 
 def classifier_examples(*, codeframe: Codeframe) -> dict[int, list[str]]:
     """Code number -> the answers analysts left in it (any of an answer's codes): what the
-    wave classifier (`coding.code_answers`) learns each code from. A code with no answer falls
-    back to its stored `Code.examples`."""
-    examples: dict[int, list[str]] = {code.number: [] for code in codeframe.codes.all()}
+    wave classifier (`coding.code_answers`) learns each code from. A code with fewer than
+    `carryback.FEW_ANSWERS` answers also learns from its stored `Code.examples` not among
+    them: what carrying a wave's edits back gave it (an accepted code's answers, or the answers
+    analysts coded into it by hand in a wave: `carryback`). A code with neither is empty:
+    no answer of a wave can be coded with it (`empty_codes`)."""
+    codes = list(codeframe.codes.all())
+    examples: dict[int, list[str]] = {code.number: [] for code in codes}
     pairs = Assignment.objects.filter(codeframe=codeframe).values_list(
         "code__number", "response__text"
     )
     for number, text in pairs.order_by("code__number", "response__position"):
         examples[number].append(text)
-    for code in codeframe.codes.all():
-        if not examples[code.number]:
-            examples[code.number] = list(code.examples)
+    for code in codes:
+        own = examples[code.number]
+        if len(own) < FEW_ANSWERS:
+            # A generated code's stored examples are its own answers: nothing is added to it.
+            held = set(own)
+            own.extend(text for text in dict.fromkeys(code.examples) if text not in held)
     return examples
+
+
+def empty_codes(*, codeframe: Codeframe) -> list[Code]:
+    """The codeframe's codes the wave classifier knows nothing of (no answer in this frame, no
+    stored example: a code added by hand, say), in number order. A wave coded with the frame
+    can put no answer in them until answers are moved into one here, or coded into one in a
+    wave whose edits are then carried back (`carryback`)."""
+    codes = codeframe.codes.annotate(held=Count("assignments")).filter(held=0).order_by("number")
+    return [code for code in codes if not code.examples]
 
 
 def used_code_numbers(*, codeframe: Codeframe) -> set[int]:

@@ -2,6 +2,7 @@
 wave is coded with them; and its page and API action."""
 
 import threading
+from html import unescape
 from io import BytesIO, StringIO
 
 import openpyxl
@@ -467,6 +468,7 @@ def test_api_previews_and_carries_back(api_client, approved, wave2):
             "into": None,
             "answers": None,
             "uncoded": None,
+            "examples": None,
         }
     ]
     assert (body["approved_wave"], body["recoded_answers"]) == ("1", 0)
@@ -790,3 +792,79 @@ def test_deleting_a_wave_takes_its_texts_out_of_every_frame_it_taught(
     table = waves.tracker_tables(question=approved.question).codes
     assert crypto.number not in table.codes
     assert set(table.codes) == set(numbers(approved)) - {crypto.number}
+
+
+MORTGAGE_W2 = [
+    "I need a mortgage",
+    "Your mortgage rates are far too high",
+    "They would not approve my mortgage application",
+    "Remortgaging with you took months",
+]
+MORTGAGE_W3 = [
+    "I need a mortgage for my first home",
+    "Mortgage interest is a rip-off",
+    "It took forever to get a mortgage offer",
+    "Better mortgage deals please",
+    "Make it easier to get a mortgage",
+]
+
+
+def _mortgage_tracker():
+    """A bank frame without a loans code, approved with code "Mortgage" added by hand (no
+    answers), and a second wave whose mortgage answers the analyst coded as it by hand."""
+    bank = [(t, c) for t, c in read_labelled("survey_labelled.csv") if "mortgage" not in c]
+    frame = services.create_codeframe(question=make_question([t for t, _ in bank]))
+    mortgage = waves.add_code(codeframe=frame, label="Mortgage")
+    waves.approve_codeframe(codeframe=frame)
+    wave2 = waves.code_wave(
+        codeframe=frame, rows=rows([t for t, _ in bank[::5]] + MORTGAGE_W2), wave="w2"
+    )
+    return frame, mortgage, wave2, bank
+
+
+def _coded_as(frame, texts):
+    primary = dict(
+        Assignment.objects.filter(codeframe=frame, is_primary=True).values_list(
+            "response__text", "code__number"
+        )
+    )
+    return [primary.get(t) for t in texts]
+
+
+def test_answers_coded_by_hand_into_an_empty_code_teach_it_to_the_approved_frame(staff_client):
+    frame, mortgage, wave2, bank = _mortgage_tracker()
+    # The classifier knows a code by its answers: an empty code gets none of the wave's.
+    assert waves.empty_codes(codeframe=frame) == [mortgage]
+    assert mortgage.number not in _coded_as(wave2, MORTGAGE_W2)
+    hand = list(wave2.question.responses.filter(text__in=MORTGAGE_W2).values_list("pk", flat=True))
+    services.add_code_to_answers(code=wave2.codes.get(number=mortgage.number), response_ids=hand)
+
+    page = staff_client.get(reverse("codeframe:codeframe-carry-back", args=[wave2.pk]))
+    assert "Taught (this wave's answers coded in them by hand" in unescape(page.content.decode())
+    summary = carryback.carry_back(codeframe=wave2)
+    assert [(c.kind, c.number, c.examples) for c in summary.changes] == [
+        ("taught", mortgage.number, len(MORTGAGE_W2))
+    ]
+    assert sorted(code(frame, mortgage.number).examples) == sorted(MORTGAGE_W2)
+    assert waves.empty_codes(codeframe=frame) == []
+    assert carryback.carry_back(codeframe=wave2).changes == ()  # idempotent
+    # Codes with answers learn from them alone, as before.
+    before = waves.classifier_examples(codeframe=frame)
+    assert all(
+        before[c.number]
+        == list(
+            Assignment.objects.filter(code=c)
+            .order_by("response__position")
+            .values_list("response__text", flat=True)
+        )
+        for c in frame.codes.exclude(number=mortgage.number)
+        if c.size >= carryback.FEW_ANSWERS
+    )
+
+    wave3 = waves.code_wave(
+        codeframe=frame, rows=rows([t for t, _ in bank[2::5]] + MORTGAGE_W3), wave="w3"
+    )
+    coded = _coded_as(wave3, MORTGAGE_W3)
+    assert coded.count(mortgage.number) >= 4, coded
+    others = _coded_as(wave3, [t for t, _ in bank[2::5]])
+    assert others.count(mortgage.number) <= 1, others
