@@ -388,7 +388,8 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
     @action(detail=True, methods=["get"])
     def suggestions(self, request: Request, pk: int) -> Response:
         codeframe = selectors.get_codeframe(user=request.user, codeframe_id=pk)
-        found = codeframe.suggestions.select_related("code")
+        found = list(codeframe.suggestions.select_related("code"))
+        waves.mark_same_labels(found, codes=codeframe.codes.all())
         return Response(SuggestionSerializer(found, many=True).data)
 
     @extend_schema(
@@ -424,6 +425,7 @@ class CodeframeViewSet(RefundsEarlyRefusals, viewsets.ViewSet):
             suggestion=suggestion, decision=data["decision"], label=data.get("label"), code=code
         )
         suggestion.refresh_from_db()
+        waves.mark_same_labels([suggestion], codes=codeframe.codes.all())
         return Response(SuggestionSerializer(suggestion).data)
 
     @extend_schema(

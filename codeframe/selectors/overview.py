@@ -28,6 +28,10 @@ class CodeRow:
     # approved frame; those are `approved_examples`, shown as such. None otherwise.
     answers: list[str] | None = None
     approved_examples: list[str] | None = None
+    # No answer of the frame carries it and it stores no example (a code added by hand): the
+    # wave classifier knows a code only by those, so a wave coded with the frame can put no
+    # answer in it (`waves.empty_codes`).
+    empty: bool = False
 
     @property
     def examples(self) -> list[str]:
@@ -103,6 +107,7 @@ def codeframe_overview(*, codeframe: Codeframe, examples: bool = False) -> Codef
                 asked=code.number in asked,
                 answers=None if answers is None else answers.get(code.pk, []),
                 approved_examples=None if approved is None else approved.get(code.number, []),
+                empty=not code.mentions and not code.examples,
             )
         )
     coded = sum(code.size for code in codes)

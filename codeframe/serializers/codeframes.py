@@ -103,6 +103,12 @@ class CodeSerializer(serializers.Serializer):
         help_text="False for a code carried back into this frame after its answers were "
         "coded: not asked in this wave, so its figures here mean nothing (not 0)."
     )
+    empty = serializers.BooleanField(
+        help_text="True: no answer of this codeframe carries it and it has no stored example "
+        "(a code added by hand, say). The wave classifier knows a code only by those, so a wave "
+        "coded with this codeframe puts no answer in it until answers are moved into it here, "
+        "or coded into it by hand in a wave whose edits are then carried back."
+    )
     examples = serializers.ListField(
         child=serializers.CharField(),
         help_text="Its most central answers; a wave's codeframe's: the wave's own answers in "

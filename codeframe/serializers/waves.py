@@ -67,6 +67,15 @@ class SuggestionSerializer(serializers.Serializer):
         help_text="Once accepted or assigned: that code's label (the one given on accepting, "
         "or the existing code's).",
     )
+    same_label_code = serializers.IntegerField(
+        source="same_code.number",
+        allow_null=True,
+        default=None,
+        help_text="The number of an existing code of the codeframe labelled as suggested, or "
+        'null. Accepting under that label is refused; `{"decision": "assign", "code": N}` '
+        "codes the answers as it (a code added by hand, with no answers for the classifier "
+        "to learn it from, comes back as a suggestion of its name).",
+    )
 
 
 class RecodeRequestSerializer(RequestSerializer):

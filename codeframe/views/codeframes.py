@@ -46,6 +46,8 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
         counted = entry.codeframe if entry.codeframe != codeframe else None
     # Replaced when its wave was coded again: not to be approved (nor code later waves).
     replaced = counted is not None and waves.replaced_by(codeframe=codeframe) is not None
+    suggestions = selectors.pending_suggestions(codeframe=codeframe)
+    waves.mark_same_labels(suggestions, codes=overview.codes)
     return render(
         request,
         "codeframe/codeframe_detail.html",
@@ -53,7 +55,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "codeframe": codeframe,
             "overview": overview,
             "all_codes": overview.codes,
-            "suggestions": selectors.pending_suggestions(codeframe=codeframe),
+            "suggestions": suggestions,
             "is_tracker": is_tracker,
             "tracker_counts": counted,
             "replaced": replaced,
@@ -62,6 +64,7 @@ def codeframe_detail(request: HttpRequest, codeframe_id: int) -> HttpResponse:
             "checked": selectors.checked_count(codeframe=codeframe),
             "min_suggestion": MIN_SUGGESTION_SIZE,
             "wave_refusal": waves.wave_refusal(codeframe=codeframe) if codeframe.approved else None,
+            "empty_codes": [row.code for net in overview.nets for row in net.codes if row.empty],
             **roles_of(request.user, codeframe.question.project_id),
         },
     )

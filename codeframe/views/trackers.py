@@ -126,7 +126,12 @@ def wave_new(request: HttpRequest, codeframe_id: int) -> HttpResponse:
     return render(
         request,
         "codeframe/wave_new.html",
-        {"codeframe": codeframe, "form": form, "limit": get_config()["MAX_UPLOAD_BYTES"]},
+        {
+            "codeframe": codeframe,
+            "form": form,
+            "limit": get_config()["MAX_UPLOAD_BYTES"],
+            "empty_codes": waves.empty_codes(codeframe=codeframe),
+        },
     )
 
 

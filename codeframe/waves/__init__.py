@@ -35,6 +35,8 @@ from codeframe.waves.decisions import (
     assign_suggestion,
     decide_suggestion,
     dismiss_suggestion,
+    mark_same_labels,
+    same_label_code,
 )
 from codeframe.waves.ids import (
     WHOLE_NUMBER,
@@ -89,11 +91,13 @@ __all__ = [
     "had_numeric_ids",
     "in_series",
     "keep_hand_coding",
+    "mark_same_labels",
     "numeric_ids",
     "recode_with",
     "rename_wave",
     "replaced_by",
     "replaced_message",
+    "same_label_code",
     "start_wave",
     "string_id",
     "string_ids_notice",

@@ -4,6 +4,8 @@ code takes a number above every number the tracker has used."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from codeframe.exceptions import InvalidEdit, SuggestionDecided
@@ -15,6 +17,7 @@ from codeframe.services import (
     uncode_response,
 )
 from codeframe.suggestions import new_code_numbers
+from codeframe.validators import label_key
 from codeframe.waves.series import tracker_root, used_code_numbers
 
 DECISIONS = ("accept", "assign", "dismiss")
@@ -91,6 +94,8 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
                 "Every answer of this suggestion has been coded since it was made; dismiss it "
                 "instead (a code without answers would take a tracker number for nothing)."
             )
+        if (same := same_label_code(codes=codeframe.codes.all(), label=label)) is not None:
+            raise InvalidEdit(_same_label_advice(same))
         refuse_taken_label(codeframe.codes.all(), label)
         (number,) = new_code_numbers(used_code_numbers(codeframe=codeframe), 1)
         code = Code.objects.create(
@@ -103,6 +108,34 @@ def accept_suggestion(*, suggestion: SuggestedCode, label: str | None = None) ->
         _take(suggestion, code)
     code.refresh_from_db()
     return code
+
+
+def same_label_code(*, codes: Iterable[Code], label: str) -> Code | None:
+    """The one of `codes` labelled `label` (ignoring case and look-alikes, as
+    `services.refuse_taken_label` compares), or None: accepting a suggestion under that label
+    would be refused, and coding its answers as that code is what the analyst means (a code
+    added by hand to the approved frame, which the classifier could give no answer: its
+    theme comes back as a suggestion of its name)."""
+    wanted = label_key(label[:200])
+    return next((code for code in codes if label_key(code.label) == wanted), None)
+
+
+def mark_same_labels(suggestions: Iterable[SuggestedCode], *, codes: Iterable[Code]) -> None:
+    """Set each suggestion's `same_code` to the code of `codes` labelled as it suggests
+    (`same_label_code`), or None: the pages and the API offer "Code as" that code in one click
+    (the page says whether it has answers when `codes` are annotated with `mentions`)."""
+    codes = list(codes)
+    for suggestion in suggestions:
+        suggestion.same_code = same_label_code(codes=codes, label=suggestion.label)
+
+
+def _same_label_advice(code: Code) -> str:
+    empty = " and no answers yet" if not code.assignments.exists() else ""
+    return (
+        f"Code {code.number} is already labelled “{code.label}”{empty}: code this suggestion's "
+        f"answers as code {code.number} instead (“Code as {code.number}”), or accept it with a "
+        "label of its own."
+    )
 
 
 def assign_suggestion(*, suggestion: SuggestedCode, code: Code) -> Code:

@@ -1150,3 +1150,45 @@ def test_a_waves_exports_and_api_give_its_own_answers_as_examples(approved, api_
     body = api_client.get(f"/api/codeframes/{wave.pk}/?responses=false").json()
     given = {t for net in body["nets"] for code in net["codes"] for t in code["examples"]}
     assert shown and shown <= own and given == shown
+
+
+def test_an_empty_code_says_so_and_a_suggestion_of_its_label_is_coded_as_it_in_one_click(
+    staff_client, api_client, approved
+):
+    """A code added by hand to an approved frame has no answers for the classifier to learn it
+    from: the frame's page, the wave form and the API say so; its theme comes back as a
+    suggestion of its name, which is offered as "Code as" that code, not refused."""
+    mortgage = waves.add_code(codeframe=approved, label="Mortgage")
+    assert waves.empty_codes(codeframe=approved) == [mortgage]
+    page = unescape(staff_client.get(approved.get_absolute_url()).content.decode())
+    assert f"Code {mortgage.number} “Mortgage” has no answers</strong>" in page
+    assert "carry that wave's edits back" in page
+    form = unescape(
+        staff_client.get(reverse("codeframe:wave-new", args=[approved.pk])).content.decode()
+    )
+    assert f"Code {mortgage.number} “Mortgage” has no answers" in form
+    body = api_client.get(f"/api/codeframes/{approved.pk}/").json()
+    assert [c["id"] for net in body["nets"] for c in net["codes"] if c["empty"]] == [
+        mortgage.number
+    ]
+
+    wave = waves.code_wave(codeframe=approved, rows=rows(NEXT_WAVE), wave="2027-01")
+    suggestion = suggestion_of(wave, "mortgage", n=2)
+    with pytest.raises(
+        InvalidEdit,
+        match=f"no answers yet: code this suggestion's answers as code {mortgage.number}",
+    ):
+        waves.accept_suggestion(suggestion=suggestion)
+    page = unescape(staff_client.get(wave.get_absolute_url()).content.decode())
+    assert f"Code as {mortgage.number}. Mortgage" in page and "no answers yet" in page
+    listed = api_client.get(f"/api/codeframes/{wave.pk}/suggestions/").json()
+    assert [s["same_label_code"] for s in listed] == [mortgage.number]
+    in_wave = wave.codes.get(number=mortgage.number)
+    decided = staff_client.post(
+        reverse("codeframe:suggestion-decide", args=[wave.pk, suggestion.pk, "assign"]),
+        {"code": in_wave.pk},
+    )
+    assert decided.status_code == 302
+    assert set(in_wave.assignments.values_list("response_id", flat=True)) == set(
+        suggestion.response_ids
+    )
