@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoPermissionError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from embeddings import counters, keys
@@ -178,7 +178,10 @@ class RedisStore(BaseStore):
 
     def server_info(self) -> dict[str, Any]:
         with _translated("info"):
-            info = self.client.info()
+            try:
+                info = self.client.info()
+            except NoPermissionError as exc:  # an ACL user without +info: the cache still works
+                return {INFO_DENIED: str(exc)}
             try:
                 save = self.client.config_get("save").get("save", "")
             except ResponseError:  # CONFIG is often renamed or denied on managed Redis
@@ -302,8 +305,16 @@ def describe_alias(alias: str) -> StoreDescription:
     )
 
 
+# In `server_info`'s answer when the store's user may not run INFO (a least-privilege ACL
+# user, `-@dangerous`): Redis' figures are unknown, not zero.
+INFO_DENIED = "info_denied"
+
+
 def redis_persistence(info: Mapping[str, Any]) -> dict[str, Any]:
-    """AOF and RDB snapshots, from INFO plus CONFIG GET save (None when CONFIG is denied)."""
+    """AOF and RDB snapshots, from INFO plus CONFIG GET save (None when CONFIG is denied); {}
+    when INFO is denied."""
+    if INFO_DENIED in info:
+        return {}
     save = info.get("config_save")
     aof = bool(int(info.get("aof_enabled", 0) or 0))
     rdb = bool(save) if save is not None else None
@@ -331,6 +342,16 @@ def redis_health_warnings(
     info: Mapping[str, Any], thresholds: Mapping[str, Any]
 ) -> list[HealthWarning]:
     """The rules for a Redis that caches embeddings (any topology), written once."""
+    if INFO_DENIED in info:
+        return [
+            HealthWarning(
+                INFO_DENIED,
+                "The cache's Redis user may not run INFO, so its memory, evictions, persistence "
+                f"and key count are unknown ({info[INFO_DENIED]}). The cache itself works.",
+                hint="Grant the cache's ACL user +info (ACL SETUSER <user> +info).",
+                check_id="embeddings.W007",
+            )
+        ]
     found = []
     used, limit = _int(info.get("used_memory")), _int(info.get("maxmemory"))
     warn_bytes = thresholds["MEMORY_WARN_BYTES"]

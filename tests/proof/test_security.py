@@ -638,6 +638,42 @@ def test_redis_password_and_acl_user_from_the_url(own_redis, settings):
     assert stats.lifetime.requests == 5
 
 
+def test_an_acl_user_without_info_sees_a_working_cache_with_its_figures_unknown(
+    own_redis, settings, tmp_path
+):
+    """docs/reliability.md's least-privilege user ("no dangerous commands") may not run INFO:
+    the stats said the cache was unreachable (CRITICAL, exit 1 in cron) with 0 hits, and check
+    --deploy said W003, while every lookup worked."""
+    server = own_redis(password="s3cret-admin")
+    admin = redis.Redis(host="127.0.0.1", port=server.port, password="s3cret-admin")
+    admin.execute_command(
+        "ACL", "SETUSER", "emb", "on", ">emb-pw-42", "~emb:*", "resetchannels",
+        "+@all", "-@dangerous",
+    )  # fmt: skip
+    url = f"redis://emb:emb-pw-42@127.0.0.1:{server.port}/2"
+    settings.CACHES = {**settings.CACHES, "embeddings": redis_cache_settings(url)}
+    embed_texts_with_report(["alpha", "beta"])
+    assert embed_texts_with_report(["alpha"]).hits == 1
+
+    stats = get_cache_stats()
+    assert stats.reachable and stats.error is None
+    assert stats.lifetime.requests == 3 and stats.lifetime.hits == 1
+    assert stats.entries_total is None and stats.used_memory is None and stats.persistence == {}
+    codes = [w.code for w in stats.warnings]
+    assert "info_denied" in codes and "unreachable" not in codes and "no_persistence" not in codes
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "caches"],
+        cwd=ROOT,
+        env=subprocess_env(EMBEDDINGS_REDIS_URL=url, DJANGO_VAR_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert "embeddings.W007" in output and "embeddings.W003" not in output, output
+    assert "emb-pw-42" not in output
+
+
 def test_wrong_redis_password_degrades_with_a_clear_warning(own_redis, settings, tmp_path):
     server = own_redis(password="right-password")
     url = f"redis://:wrong-password@127.0.0.1:{server.port}/2"
