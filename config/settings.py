@@ -451,5 +451,11 @@ LOGGING = {
         # Every 500 with its traceback (Django only mails them, to ADMINS, by default).
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "axes": {"handlers": ["console"], "level": "WARNING"},
+        # The task workers' own lines ("Task id=... state=RUNNING"), timestamped as ours: with
+        # no handler of ours, db_worker printed them bare, which no crash could be dated by.
+        **{
+            name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+            for name in ("django_tasks", "django.tasks", "django_tasks_db")
+        },
     },
 }
