@@ -1,6 +1,8 @@
 """The "Embedding cache" admin page: stats, warnings, and reset and flush buttons (POST with
 CSRF, after a confirmation page), for superusers: the operators (`embeddings.access`)."""
 
+import logging
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,6 +15,8 @@ from embeddings.exceptions import EmbeddingsError
 from embeddings.models import CacheStatistics
 from embeddings.sections import stats_sections
 from embeddings.selectors import get_cache_stats
+
+logger = logging.getLogger(__name__)
 
 ACTIONS = {
     "reset": (
@@ -85,10 +89,16 @@ class CacheStatisticsAdmin(admin.ModelAdmin):
         title, explanation = ACTIONS[action]
         back = reverse("admin:embeddings_cachestatistics_changelist")
         if request.method == "POST":
+            who = request.user.get_username()
             try:
-                self.message_user(request, _run(action), messages.SUCCESS)
+                done = _run(action)
             except EmbeddingsError as exc:
+                logger.warning("%s by %s in the admin failed: %s", title, who, exc)
                 self.message_user(request, f"{title} failed: {exc}", messages.ERROR)
+            else:
+                # Who emptied the cache, or its counters, and when: the store keeps no record.
+                logger.info("%s by %s in the admin: %s", title, who, done)
+                self.message_user(request, done, messages.SUCCESS)
             return HttpResponseRedirect(back)
         stats = get_cache_stats()
         context = {
