@@ -179,6 +179,11 @@ def _embeddings_cache() -> dict:
             f"EMBEDDINGS_REDIS_URL must be a redis://, rediss:// or unix:// URL, not a "
             f"{url.scheme or 'schemeless'} one."
         )
+    if "#" in EMBEDDINGS_REDIS_URL:  # a password's "#" ends the URL there: its rest read as a host
+        raise ImproperlyConfigured(
+            "EMBEDDINGS_REDIS_URL has a '#': percent-encode the password's special characters "
+            "(# as %23, / as %2F, @ as %40)."
+        )
     credentials = url.netloc.rpartition("@")[0]
     credentials = f"{credentials}@" if credentials else ""
     database = url.path.strip("/") or "0"

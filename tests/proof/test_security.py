@@ -1207,6 +1207,8 @@ def test_check_deploy_passes_with_the_documented_production_settings(own_redis, 
         ({"EMBEDDINGS_REDIS_URL": "http://127.0.0.1:6399/2"}, "not a http one"),
         # Database "2x" was database 0, shared with whatever else is there, without a word.
         ({"EMBEDDINGS_REDIS_URL": "redis://127.0.0.1:6399/2x"}, "not /2x"),
+        # An unencoded "#" in the password: Redis was dialled at a host made of its rest.
+        ({"EMBEDDINGS_REDIS_URL": "redis://cx:p@ss#w/rd@127.0.0.1:6399/2"}, "percent-encode"),
         # A rate DRF cannot parse: every generation (import) was a 500.
         ({"CODEFRAME_GENERATE_RATE": "lots"}, "CODEFRAME_GENERATE_RATE must be requests per"),
         ({"CODEFRAME_IMPORT_RATE": "5 per hour"}, "CODEFRAME_IMPORT_RATE must be requests per"),
