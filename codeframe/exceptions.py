@@ -56,6 +56,11 @@ class JobCancelled(CodeframeError):
     """Raised inside a worker when its job was cancelled (or handed to another attempt)."""
 
 
+class AttemptRequeued(CodeframeError):
+    """Raised by a worker's task when its attempt lost the database connection and queued the
+    job again: the task row reads failed, the job runs on as its next attempt."""
+
+
 class NotApproved(CodeframeError):
     """A wave can only be coded with an approved codeframe."""
 

@@ -5,7 +5,7 @@ a string); nothing is pickled."""
 from django_tasks import task
 
 from codeframe import jobs
-from codeframe.exceptions import JobCancelled
+from codeframe.exceptions import AttemptRequeued, JobCancelled
 
 
 @task()
@@ -14,10 +14,13 @@ def run_generation(job_id: str) -> str:
     its question before it could end). Raises JobCancelled when this run's attempt lost the
     job to a later one (its worker was taken for dead, then came back): the task row, which
     the recovery marked failed, stays failed instead of reading successful with the other
-    attempt's state."""
+    attempt's state. Raises AttemptRequeued when this run lost its database connection and
+    queued the job again: its task is over, the job is not."""
     ran = jobs.run_attempt(job_id=job_id, keep_alive=True)
     if ran is None:
         return "deleted"
+    if ran.requeued:
+        raise AttemptRequeued(f"job {job_id}: the database connection was lost; queued again")
     if ran.superseded:
         raise JobCancelled(f"job {job_id}: another attempt took it over; this run stored nothing")
     return ran.job.state

@@ -54,10 +54,12 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: no CDN needed
+    "embeddings",
+    # Before django_tasks_db: its `db_worker` command is codeframe's, whose worker outlives a
+    # lost database connection (the first app listing a command wins).
+    "codeframe",
     "django_tasks",
     "django_tasks_db",
-    "embeddings",
-    "codeframe",
 ]
 
 MIDDLEWARE = [

@@ -14,10 +14,15 @@ already embedded are in the cache, so a retry pays only for the rest. An attempt
 to life after it was superseded can no longer write: every progress write and the final store
 are conditional on the attempt number.
 
+A lost database connection (a failover) ends neither: the worker (`manage.py db_worker`)
+reconnects and goes on, a job's writes are made again on a new connection, and a job whose
+store lost its connection is queued again at once.
+
 One module a subject: `queue` (queue, retry, cancel), `run` (a job's steps and its end),
 `recovery` (workers that die, the watchdog), `backend` (handing jobs to the task backend, the
-database queue's turns) and `section` (the queue on the cache's stats page); their public
-names are gathered here, so callers write `jobs.queue_generation(...)`.
+database queue's turns), `section` (the queue on the cache's stats page), `worker` (the task
+worker) and `connection` (outliving a lost database connection); their public names are
+gathered here, so callers write `jobs.queue_generation(...)`.
 """
 
 from codeframe.jobs.queue import (

@@ -45,28 +45,37 @@ def recover_stale_jobs(*, job_ids: list[Any] | None = None) -> int:
                 f"Its worker stopped reporting for over {config['JOB_TIMEOUT']} s while "
                 f"{job.get_stage_display().lower()} (killed, out of memory or hung?)"
             )
-            if job.cancel_requested:
-                job.state, job.error = State.CANCELLED, "Cancelled (its worker had stopped)."
-            elif job.attempts < config["JOB_MAX_ATTEMPTS"]:
-                job.state = State.QUEUED
-                job.error = f"{lost}; it was queued again as attempt {job.attempts + 1}."
+            if end_lost_attempt(job, lost=lost, check="the workers' logs and memory"):
                 requeue.append(job)
-            else:
-                job.state = State.FAILED
-                job.error = (
-                    f"{lost}, {job.attempts} times; nothing was stored. Retry it, and check the "
-                    "workers' logs and memory."
-                )
-            job.stage = Stage.WAITING if job.state == State.QUEUED else Stage.FINISHED
-            job.finished = None if job.state == State.QUEUED else timezone.now()
-            if job.state == State.QUEUED:
-                job.done = 0  # the next attempt starts over (its batches come from the cache)
-            job.save(update_fields=["state", "stage", "error", "finished", "done"])
-            fail_task_row(job.task_id)
             logger.warning("job %s lost its worker: now %s", job.pk, job.state)
         for job in requeue:  # at the turn it had: the front of the queue, as a rule
             enqueue(job)
     return recovered
+
+
+def end_lost_attempt(job: GenerationJob, *, lost: str, check: str) -> bool:
+    """End the running `job`'s attempt, which was lost (`lost` says how, for its error): the job
+    is to be queued again as its next attempt, or, after JOB_MAX_ATTEMPTS, failed (`check`: what
+    to look at), or cancelled if that was asked. Call with its row locked; saves it and closes
+    its task row. Whether it is to be queued again: the caller hands it to the queue
+    (`backend.enqueue`)."""
+    if job.cancel_requested:
+        job.state, job.error = State.CANCELLED, "Cancelled (its worker had stopped)."
+    elif job.attempts < get_config()["JOB_MAX_ATTEMPTS"]:
+        job.state = State.QUEUED
+        job.error = f"{lost}; it was queued again as attempt {job.attempts + 1}."
+    else:
+        job.state = State.FAILED
+        job.error = (
+            f"{lost}, {job.attempts} times; nothing was stored. Retry it, and check {check}."
+        )
+    job.stage = Stage.WAITING if job.state == State.QUEUED else Stage.FINISHED
+    job.finished = None if job.state == State.QUEUED else timezone.now()
+    if job.state == State.QUEUED:
+        job.done = 0  # the next attempt starts over (its batches come from the cache)
+    job.save(update_fields=["state", "stage", "error", "finished", "done"])
+    fail_task_row(job.task_id)
+    return job.state == State.QUEUED
 
 
 def _recover_untaken(cutoff, job_ids: list[Any] | None) -> int:

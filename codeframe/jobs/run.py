@@ -18,9 +18,10 @@ from django.utils import timezone
 from codeframe.conf import get_config
 from codeframe.exceptions import CodeframeError, JobCancelled
 from codeframe.generation import generate_codeframe
-from codeframe.jobs.backend import take_turns
+from codeframe.jobs.backend import enqueue, is_task_row, take_turns
+from codeframe.jobs.connection import connection_lost, on_new_connection
 from codeframe.jobs.queue import wave_job_frame
-from codeframe.jobs.recovery import schedule_watchdog
+from codeframe.jobs.recovery import end_lost_attempt, schedule_watchdog
 from codeframe.models import Codeframe, GenerationJob, Question
 from codeframe.services import PhraseEmbedder, embed_answers, prepare_generation, store_codeframe
 
@@ -47,6 +48,7 @@ class Attempt(NamedTuple):
 
     job: GenerationJob  # as it is now: done, failed, cancelled, or another attempt's
     superseded: bool  # this run lost the job to a later attempt (taken for dead: `recovery`)
+    requeued: bool = False  # this run lost its database connection; the job was queued again
 
 
 def run_job(
@@ -71,17 +73,26 @@ def run_attempt(
     `keep_alive` beats the heartbeat from a thread every JOB_TIMEOUT / 4 seconds besides the
     progress reports, so that a long step without reports (clustering 50,000 answers, waiting
     for vectors a dead worker had claimed) is not taken for a dead worker.
+
+    A lost database connection (a failover, a restart) does not end the job: its writes outside
+    a transaction (progress, its end) are made again on a new connection (`connection`); one
+    lost inside a transaction (the store) ends the attempt, which queues the job again at once
+    (`requeued`), or, run in the foreground, fails it, saying so.
     """
-    attempt = _claim(job_id)
-    job = GenerationJob.objects.select_related("question").filter(pk=job_id).first()
+    attempt = on_new_connection(lambda: _claim(job_id), what=f"job {job_id}")
+    job = on_new_connection(
+        lambda: GenerationJob.objects.select_related("question").filter(pk=job_id).first(),
+        what=f"job {job_id}",
+    )
     if job is None:
         logger.info("job %s no longer exists: nothing to run", job_id)
         return None
     if attempt is None:
         logger.info("job %s is %s: nothing to run", job_id, job.state)
         return Attempt(job, superseded=False)
-    schedule_watchdog(job)
+    on_new_connection(lambda: schedule_watchdog(job), what=f"job {job_id}")
     owned = True  # whether this attempt ended the job (a DONE store ends it, or rolls back)
+    requeued = False
     try:
         with _KeepAlive(job.pk, attempt) if keep_alive else contextlib.nullcontext():
             _run(job, attempt=attempt, on_progress=on_progress)
@@ -92,6 +103,12 @@ def run_attempt(
     except CodeframeError as exc:
         owned = _finish(job, attempt=attempt, state=State.FAILED, error=str(exc))
     except Exception as exc:
+        if connection_lost(exc):
+            logger.warning(
+                "job %s attempt %d: the database connection was lost (%s)", job_id, attempt, exc
+            )
+            owned, requeued = _requeue(job, attempt=attempt)
+            return _ended(job, attempt=attempt, owned=owned, requeued=requeued)
         # Any other error is a bug or an outage: the job must still end (failed, with a message
         # a person can act on) instead of staying "running"; the traceback goes to the log.
         logger.exception("job %s failed", job_id)
@@ -104,7 +121,14 @@ def run_attempt(
                 "was stored. Retry it; if it fails again, the worker's log has the details."
             ),
         )
-    ended = GenerationJob.objects.filter(pk=job.pk).first()
+    return _ended(job, attempt=attempt, owned=owned, requeued=requeued)
+
+
+def _ended(job: GenerationJob, *, attempt: int, owned: bool, requeued: bool) -> Attempt | None:
+    """How the attempt ended, with the job as it is now (None: it is gone)."""
+    ended = on_new_connection(
+        lambda: GenerationJob.objects.filter(pk=job.pk).first(), what=f"job {job.pk}"
+    )
     if ended is None:
         return None
     if not owned:
@@ -117,7 +141,7 @@ def run_attempt(
             ended.attempts,
             ended.state,
         )
-    return Attempt(ended, superseded=not owned)
+    return Attempt(ended, superseded=not owned, requeued=requeued)
 
 
 class _KeepAlive:
@@ -314,10 +338,17 @@ def _embed(texts: list[str], *, report: Callable[..., None]) -> tuple[np.ndarray
 
 def _report(job: GenerationJob, *, attempt: int, stage: str, done: int, total: int, **fields):
     """One write: progress and heartbeat, only while this attempt owns the job and nobody asked
-    it to stop; otherwise raise JobCancelled (the caller stops, storing nothing)."""
-    updated = GenerationJob.objects.filter(
+    it to stop; otherwise raise JobCancelled (the caller stops, storing nothing). Made again on
+    a new connection if the connection was lost: the same values again change nothing."""
+    mine = GenerationJob.objects.filter(
         pk=job.pk, state=State.RUNNING, attempts=attempt, cancel_requested=False
-    ).update(stage=stage, done=done, total=total, heartbeat=timezone.now(), **fields)
+    )
+    updated = on_new_connection(
+        lambda: mine.update(
+            stage=stage, done=done, total=total, heartbeat=timezone.now(), **fields
+        ),
+        what=f"job {job.pk} attempt {attempt}",
+    )
     if not updated:
         raise JobCancelled(f"job {job.pk} attempt {attempt} was cancelled or superseded")
 
@@ -341,7 +372,17 @@ def _finish(
     gone), or had (it stored the job's codeframe, and failed after the commit). For DONE,
     refuse (JobCancelled) if the attempt lost the job meanwhile, so the surrounding store rolls
     back. A superseded attempt leaves the row to whoever owns it now (or to the recovery's
-    verdict); a job deleted with its question has nothing left to end."""
+    verdict); a job deleted with its question has nothing left to end. Outside a transaction
+    (not DONE), made again on a new connection if the connection was lost."""
+    return on_new_connection(
+        lambda: _end(job, attempt=attempt, state=state, error=error, codeframe=codeframe),
+        what=f"job {job.pk} attempt {attempt}",
+    )
+
+
+def _end(
+    job: GenerationJob, *, attempt: int, state: str, error: str, codeframe: Codeframe | None
+) -> bool:
     with transaction.atomic():
         locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
         if locked is None:
@@ -368,3 +409,35 @@ def _finish(
         )
     logger.info("job %s attempt %d: %s%s", job.pk, attempt, state, f" ({error})" if error else "")
     return True
+
+
+def _requeue(job: GenerationJob, *, attempt: int) -> tuple[bool, bool]:
+    """End this attempt, whose database connection was lost, on a new connection: the job is
+    queued again at once (`recovery.end_lost_attempt`: failed after JOB_MAX_ATTEMPTS), instead
+    of running on for JOB_TIMEOUT until the watchdog took it for a dead worker's. Run in the
+    foreground (no task row: nobody to hand it to), it fails, saying why. Whether this attempt
+    still owned the job (as `_finish`), and whether it was queued again."""
+
+    def end() -> tuple[bool, bool]:
+        with transaction.atomic():
+            locked = GenerationJob.objects.select_for_update().filter(pk=job.pk).first()
+            if locked is None:
+                return True, False
+            if locked.state != State.RUNNING or locked.attempts != attempt:
+                return locked.state == State.DONE and locked.attempts == attempt, False
+            lost = (
+                "Its database connection was lost while "
+                f"{locked.get_stage_display().lower()} (a failover or a restart of the database?)"
+            )
+            if not is_task_row(locked.task_id):
+                locked.state, locked.stage = State.FAILED, Stage.FINISHED
+                locked.error = f"{lost}; nothing was stored. Retry it."
+                locked.finished = timezone.now()
+                locked.save(update_fields=["state", "stage", "error", "finished"])
+                requeue = False
+            elif requeue := end_lost_attempt(locked, lost=lost, check="the database's log"):
+                enqueue(locked)
+        logger.warning("job %s attempt %d: now %s (%s)", job.pk, attempt, locked.state, lost)
+        return True, requeue
+
+    return on_new_connection(end, what=f"job {job.pk} attempt {attempt}")

@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -20,6 +20,7 @@ from django_tasks_db.models import DBTaskResult
 
 from codeframe import jobs, selectors, services
 from codeframe.exceptions import (
+    AttemptRequeued,
     ConflictingOptions,
     JobCancelled,
     JobStateError,
@@ -29,6 +30,7 @@ from codeframe.exceptions import (
 from codeframe.importers import ImportedRow
 from codeframe.jobs import backend as job_backend
 from codeframe.jobs import run as job_run
+from codeframe.jobs.connection import on_new_connection
 from codeframe.models import Codeframe, GenerationJob, Question
 from codeframe.tasks import run_generation
 from tests.codeframe.conftest import ANSWERS
@@ -512,6 +514,109 @@ def test_the_heartbeat_goes_on_after_its_connection_drops(question, settings):
             )
             assert cursor.fetchone()[0] >= 1
         assert beats_after(timezone.now() + timedelta(seconds=0.6))
+
+
+def drop_own_connection() -> None:
+    """End this connection's own PostgreSQL backend, as pg_terminate_backend from an operator
+    (or a failover) does: the statement raises OperationalError and the connection is dead."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+def store_on_a_dropped_connection(monkeypatch) -> None:
+    """The connection is lost inside the store's transaction, just before it commits."""
+    real = job_run.store_codeframe
+
+    def store(*, before_commit, **kwargs):
+        def drop_then_mark_done(codeframe):
+            drop_own_connection()
+            before_commit(codeframe)
+
+        return real(before_commit=drop_then_mark_done, **kwargs)
+
+    monkeypatch.setattr(job_run, "store_codeframe", store)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_while_storing_queues_the_job_again_at_once(
+    question, settings, monkeypatch
+):
+    """What the store's transaction wrote went with the connection: the attempt cannot carry on.
+    Ending it failed on the dead connection, the worker process exited and the job stayed
+    running until the watchdog took it for a dead worker's ("killed, out of memory or hung?").
+    It is queued again at once, on a new connection, and says why."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ends its own PostgreSQL backend (make test runs this on it)")
+    settings.TASKS = DATABASE_TASKS
+    job = jobs.queue_generation(question=question)
+    first_task = job.task_id
+    DBTaskResult.objects.filter(id=first_task).update(status="RUNNING")  # a worker's, taken
+    store_on_a_dropped_connection(monkeypatch)
+    with pytest.raises(AttemptRequeued, match="connection was lost"):
+        run_generation.call(str(job.pk))
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and job.attempts == 1 and job.done == 0
+    assert "database connection was lost while storing" in job.error
+    assert "queued again as attempt 2" in job.error and "hung" not in job.error
+    assert not Codeframe.objects.exists()  # nothing stored, not half
+    assert DBTaskResult.objects.get(id=first_task).status == "FAILED"
+    assert DBTaskResult.objects.get(id=job.task_id).status == "READY"  # a worker takes it
+    monkeypatch.undo()
+    assert run_generation.call(str(job.pk)) == State.DONE
+    job.refresh_from_db()
+    assert job.attempts == 2 and Codeframe.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_in_the_foreground_fails_the_job_saying_why(question, monkeypatch):
+    """`generate_codeframe` runs the job in its own process: no queue to hand it to."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ends its own PostgreSQL backend (make test runs this on it)")
+    store_on_a_dropped_connection(monkeypatch)
+    job = jobs.run_job(job_id=jobs.create_job(question=question).pk)
+    assert job.state == State.FAILED and not Codeframe.objects.exists()
+    assert job.error == (
+        "Its database connection was lost while storing the codeframe (a failover or a "
+        "restart of the database?); nothing was stored. Retry it."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_progress_write_goes_on_on_a_new_connection(question, settings, monkeypatch):
+    """The job carries on in the same attempt: a dropped connection between two batches cost
+    the whole attempt (and killed its worker)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ends its own PostgreSQL backend (make test runs this on it)")
+    settings.CODEFRAME = {**settings.CODEFRAME, "JOB_EMBED_BATCH": 4}
+    real = job_run._report
+
+    def report(job, **kwargs):
+        if kwargs["stage"] == "embedding" and kwargs["done"] == 4 and not dropped:
+            with pytest.raises(OperationalError):  # the terminating statement's own error
+                drop_own_connection()
+            dropped.append(kwargs["done"])
+        real(job, **kwargs)  # on the dead connection first
+
+    dropped: list[int] = []
+    monkeypatch.setattr(job_run, "_report", report)
+    job = jobs.run_job(job_id=jobs.create_job(question=question).pk)
+    assert dropped == [4]
+    assert job.state == State.DONE and job.attempts == 1 and job.error == ""
+    assert Codeframe.objects.count() == 1
+
+
+def test_an_error_of_the_query_is_not_a_lost_connection(question, database_tasks):
+    """Only a lost connection is tried again: a query's own error would only repeat."""
+    tries = []
+
+    def broken():
+        tries.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_here")
+
+    with pytest.raises(DatabaseError):
+        on_new_connection(broken, what="test")
+    assert tries == [1]
 
 
 def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, question):

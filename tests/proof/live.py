@@ -63,6 +63,11 @@ class ServerDatabase:
     def scalar(self, sql: str):
         return self.query(sql)[0][0]
 
+    def admin(self, *statements: str) -> None:
+        """Run `statements` from the server's `postgres` database (PostgreSQL only): what works
+        while this database refuses connections, or on it as a whole."""
+        _pg_admin(self.url, *statements)
+
 
 def _libpq_url(url: str) -> str:
     parts = urlsplit(url)
@@ -250,14 +255,15 @@ class TaskWorkers:
     log_path: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
 
-    def start(self, count: int = 1) -> list[subprocess.Popen]:
+    def start(self, count: int = 1, **env: str) -> list[subprocess.Popen]:
+        """`count` more workers, with `env` on top of the server's environment."""
         started = []
         log = open(self.log_path, "ab")  # noqa: SIM115 - each process holds its own handle
         for _ in range(count):
             process = subprocess.Popen(
                 [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-reload"],
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

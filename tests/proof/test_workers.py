@@ -2,7 +2,8 @@
 on the suite's database (SQLite in the first run of `make test`, PostgreSQL in the second).
 
 A worker killed with SIGKILL mid-job: the job is recovered after CODEFRAME_JOB_TIMEOUT, retried
-from the cache by the next worker, and exactly one whole codeframe is stored. The request that
+from the cache by the next worker, and exactly one whole codeframe is stored. A worker whose
+database connection drops (idle or mid-job) goes on, and so does its job. The request that
 queues a 50,000-answer generation returns at once. Projects take turns: one client's backlog
 does not hold another client's job queued after it.
 """
@@ -236,3 +237,89 @@ def test_projects_take_turns_on_a_real_worker(own_redis, gunicorn_server):
     assert all(job["state"] == "done" for job in finished.values()), finished
     started = sorted(finished, key=lambda name: finished[name]["started"])
     assert started == ["A1", "B1", "A2", "A3"], {n: j["started"] for n, j in finished.items()}
+
+
+WORKER_APP = "cf-proof-db-worker"  # the workers' application_name (libpq's PGAPPNAME)
+
+
+def worker_on_postgres(own_redis, gunicorn_server):
+    """A server and one worker whose connections are told apart by their application_name,
+    kept between polls (DATABASE_CONN_MAX_AGE) for the idle worker to lose; the worker, and
+    the statement ending its connections (how many it ended)."""
+    app, api = worker_app(
+        own_redis, gunicorn_server, task_workers=0, EMBEDDINGS_BACKEND=SLOW_BACKEND
+    )
+    if not app.database.is_postgres:
+        pytest.skip("terminates the worker's PostgreSQL backends (make test runs this on it)")
+    [worker] = app.tasks.start(1, PGAPPNAME=WORKER_APP, DATABASE_CONN_MAX_AGE="600")
+    name = app.database.url.rsplit("/", 1)[1]
+    drop = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND application_name = '{WORKER_APP}'"
+    )
+    return app, api, worker, drop
+
+
+def test_an_idle_worker_outlives_a_database_failover(own_redis, gunicorn_server):
+    """Its connection dropped, and the database refusing new ones for a while: django-tasks-db's
+    poll let the error out and the worker process exited."""
+    app, _, worker, drop = worker_on_postgres(own_redis, gunicorn_server)
+    db = app.database
+    name = db.url.rsplit("/", 1)[1]
+
+    def log_has(text: str) -> bool:
+        return worker.poll() is not None or text in app.tasks.log()
+
+    def connected() -> int:
+        return db.scalar(
+            f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{WORKER_APP}'"
+        )
+
+    wait_until(connected, timeout=60, what="idle worker's connection")
+    db.admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    try:
+        db.admin(drop)
+        wait_until(lambda: log_has("connection was lost"), timeout=30, what="lost connection")
+        assert worker.poll() is None, app.tasks.log()
+    finally:
+        db.admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    wait_until(lambda: log_has("reconnected to the database"), timeout=30, what="reconnection")
+    assert worker.poll() is None, app.tasks.log()
+    assert wait_until(connected, timeout=30, what="the worker's new connection")
+
+
+def test_a_busy_worker_and_its_job_outlive_a_dropped_connection(own_redis, gunicorn_server):
+    """Its connections (the job's and its heartbeat's) terminated at about 35 % of a 4,000-answer
+    job: the progress write failed, ending the job failed too on the dead connection, and so
+    did recording the task's end; the worker process exited and the job stayed running until
+    the watchdog took it for a dead worker's. The write is made again on a new connection: the
+    job carries on, in the same attempt, and is stored once."""
+    app, api, worker, drop = worker_on_postgres(own_redis, gunicorn_server)
+    db = app.database
+    job = api.post_json("/api/codeframes/", {"responses": answers("dropped", 4000)}).json()
+    path = f"/api/jobs/{job['id']}/"
+    wait_until(lambda: api.get(path).json()["done"] >= 1400, timeout=120, what="35 % progress")
+    assert db.scalar(drop) >= 1
+    dropped_at = time.monotonic()
+
+    def ended() -> bool:
+        body = api.get(path).json()
+        return worker.poll() is not None or body["state"] in ("done", "failed", "cancelled")
+
+    wait_until(ended, timeout=120, what="the job's end")
+    assert worker.poll() is None, app.tasks.log()
+    final = api.get(path).json()
+    print(f"\ndropped at 35 %: {final['state']} {time.monotonic() - dropped_at:.1f} s later")
+    assert final["state"] == "done", (final, app.tasks.log())
+    assert final["attempts"] == 1 and final["error"] == ""  # it carried on
+    assert "trying again" in app.tasks.log()
+    assert db.scalar("SELECT COUNT(*) FROM codeframe_codeframe") == 1
+    statuses = db.query(
+        "SELECT status FROM django_tasks_database_dbtaskresult "
+        "WHERE task_path = 'codeframe.tasks.run_generation'"
+    )
+    assert statuses == [("SUCCESSFUL",)]
+    # And it serves the next job.
+    job = api.post_json("/api/codeframes/", {"responses": answers("next", 300)}).json()
+    assert wait_for_job(api, job["status_url"], timeout=120)["state"] == "done"
+    assert worker.poll() is None
