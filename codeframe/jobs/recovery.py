@@ -112,20 +112,32 @@ def _recover_untaken(cutoff, job_ids: list[Any] | None) -> int:
     return recovered
 
 
+# How long after a heartbeat could turn stale the watchdog looks: the check must find it stale.
+WATCHDOG_MARGIN = timedelta(seconds=1)
+
+
 def schedule_watchdog(job: GenerationJob) -> None:
-    """Ask the task backend to look at this job again once its timeout has passed: if the
-    worker running it dies, another worker picks the check up and recovers the job."""
+    """Ask the task backend to look at this job again when its last heartbeat will be
+    JOB_TIMEOUT old: if the worker running it died meanwhile, another worker picks the check
+    up and recovers the job then, within JOB_TIMEOUT (and WATCHDOG_MARGIN) of its worker's last
+    beat. The check used to run JOB_TIMEOUT after it was scheduled: the last beat was then
+    younger than the timeout as a rule, and the next check, as late again, recovered the job
+    up to twice the timeout after its worker died."""
     from codeframe.tasks import check_job
 
     backend = check_job.get_backend()
     if not backend.supports_defer:  # the immediate backend: the job runs in this call anyway
         return
-    delay = timedelta(seconds=get_config()["JOB_TIMEOUT"] + 1)
-    check_job.using(run_after=timezone.now() + delay).enqueue(str(job.pk))
+    now = timezone.now()
+    beat = job.heartbeat or now
+    due = beat + timedelta(seconds=get_config()["JOB_TIMEOUT"]) + WATCHDOG_MARGIN
+    # A beat stale already (a recovery holding the row) is looked at again soon.
+    check_job.using(run_after=max(due, now + WATCHDOG_MARGIN)).enqueue(str(job.pk))
 
 
 def watch_job(job_id: Any) -> None:
-    """The watchdog: recover the job if its worker died, else look again later."""
+    """The watchdog: recover the job if its worker died, else look again when its last
+    heartbeat will be stale."""
     recover_stale_jobs(job_ids=[job_id])
     job = GenerationJob.objects.filter(pk=job_id).only("state", "heartbeat").first()
     if job is not None and job.state == State.RUNNING:

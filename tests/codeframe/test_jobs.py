@@ -619,6 +619,27 @@ def test_an_error_of_the_query_is_not_a_lost_connection(question, database_tasks
     assert tries == [1]
 
 
+def test_the_watchdog_looks_again_when_the_last_heartbeat_turns_stale(question, database_tasks):
+    """It looked again JOB_TIMEOUT after it last looked, when the heartbeat it had seen was
+    younger than the timeout: a worker that died just after a beat had its job recovered close
+    to twice the timeout later."""
+    timeout = timedelta(seconds=300)
+    job = jobs.queue_generation(question=question)
+    beat = timezone.now() - timedelta(seconds=100)
+    GenerationJob.objects.filter(pk=job.pk).update(state=State.RUNNING, attempts=1, heartbeat=beat)
+    jobs.watch_job(job.pk)  # a live worker's job: left running, looked at again
+    assert GenerationJob.objects.get(pk=job.pk).state == State.RUNNING
+    check = DBTaskResult.objects.get(task_path="codeframe.tasks.check_job")
+    assert timeout < check.run_after - beat <= timeout + timedelta(seconds=2)
+    # A worker that dies now is recovered by that check, within the timeout of its last beat:
+    # the beat as old as it will be then.
+    until_check = check.run_after - timezone.now()
+    GenerationJob.objects.filter(pk=job.pk).update(heartbeat=beat - until_check)
+    jobs.watch_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and "stopped reporting" in job.error
+
+
 def test_a_done_job_whose_codeframe_was_deleted_offers_no_retry(staff_client, question):
     """It offered Retry, which was refused ("Only a failed or cancelled job can be retried")."""
     job = jobs.queue_generation(question=question, n_codes=3)  # immediate backend: done

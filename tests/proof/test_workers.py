@@ -323,3 +323,46 @@ def test_a_busy_worker_and_its_job_outlive_a_dropped_connection(own_redis, gunic
     job = api.post_json("/api/codeframes/", {"responses": answers("next", 300)}).json()
     assert wait_for_job(api, job["status_url"], timeout=120)["state"] == "done"
     assert worker.poll() is None
+
+
+def test_a_dead_workers_job_is_recovered_within_the_timeout_of_its_last_beat(
+    own_redis, gunicorn_server
+):
+    """No status reads, no scrapes (each recovers): only the watchdog task, run by the other
+    worker. It looked again JOB_TIMEOUT (+1 s) after it last looked, when the beat it had seen
+    was younger than the timeout, so the job of a worker that died mid-job was recovered up to
+    twice the timeout later (9m41s with 300 s)."""
+    timeout = 8
+    app, api = worker_app(
+        own_redis,
+        gunicorn_server,
+        EMBEDDINGS_BACKEND=SLOW_BACKEND,
+        CODEFRAME_JOB_TIMEOUT=str(timeout),
+    )
+    [busy] = app.tasks.alive()
+    queued = api.post_json("/api/codeframes/", {"responses": answers("watched", 8000)})
+    assert queued.status == 202  # the last request to the web app until the job is recovered
+
+    def job() -> tuple[str, int, int]:
+        return app.database.query("SELECT state, attempts, done FROM codeframe_generationjob")[0]
+
+    wait_until(lambda: job()[0] == "running", timeout=120, what="the job running")
+    claimed = time.monotonic()
+    app.tasks.start(1)  # the worker that runs the watchdog's checks
+    wait_until(
+        lambda: app.tasks.log().count("Starting worker") == 2, timeout=60, what="a 2nd worker"
+    )
+    # Mid-attempt (10 batches of 0.4 s: some 4 s in), when the first check finds a live beat.
+    wait_until(lambda: job()[2] >= 2560, timeout=120, what="embedding progress")
+    app.tasks.kill(busy)
+    killed = time.monotonic()
+    assert job()[:2] == ("running", 1)
+    wait_until(lambda: job()[1] == 2, timeout=3 * timeout + 30, what="the job recovered")
+    recovered = time.monotonic() - killed
+    print(
+        f"\nkilled {killed - claimed:.1f} s into the attempt; recovered by the watchdog "
+        f"{recovered:.1f} s later (JOB_TIMEOUT {timeout} s)"
+    )
+    assert recovered <= timeout + 4, app.tasks.log()
+    final = wait_for_job(api, queued.json()["status_url"], timeout=120)
+    assert final["state"] == "done" and final["attempts"] == 2, final
