@@ -2,21 +2,11 @@
 
 from rest_framework import serializers
 
+from codeframe.carryback import KINDS
+
 
 class CarryBackChangeSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(
-        choices=[
-            "renamed",
-            "keywords",
-            "moved",
-            "net_renamed",
-            "net_added",
-            "added",
-            "merged",
-            "removed",
-            "taught",
-        ]
-    )
+    kind = serializers.ChoiceField(choices=list(KINDS))
     number = serializers.IntegerField(help_text="The code's number (the net's for net_*).")
     label = serializers.CharField()
     before = serializers.CharField(help_text="What the approved frame shows now.")

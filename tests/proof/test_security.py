@@ -665,15 +665,7 @@ def test_an_acl_user_without_info_sees_a_working_cache_with_its_figures_unknown(
     assert stats.entries_total is None and stats.used_memory is None and stats.persistence == {}
     codes = [w.code for w in stats.warnings]
     assert "info_denied" in codes and "unreachable" not in codes and "no_persistence" not in codes
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--tag", "caches"],
-        cwd=ROOT,
-        env=subprocess_env(EMBEDDINGS_REDIS_URL=url, DJANGO_VAR_DIR=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = done.stdout + done.stderr
+    output = check_deploy_caches(url, tmp_path).output
     assert "embeddings.W007" in output and "embeddings.W003" not in output, output
     assert "emb-pw-42" not in output
 
@@ -694,6 +686,17 @@ def test_wrong_redis_password_degrades_with_a_clear_warning(own_redis, settings,
     assert "wrong-password" not in stats.location
 
     # What an operator sees at deploy time: a warning with the reason, exit code 0.
+    done = check_deploy_caches(url, tmp_path)
+    output = done.output
+    assert done.returncode == 0, output
+    assert "embeddings.W003" in output and "Cannot reach the embeddings store" in output
+    assert "WRONGPASS" in output or "invalid username-password" in output
+    assert "wrong-password" not in output
+
+
+def check_deploy_caches(url: str, tmp_path) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy --tag caches` with the embeddings on `url`; `output` holds
+    its stdout and stderr together."""
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--tag", "caches"],
         cwd=ROOT,
@@ -702,11 +705,8 @@ def test_wrong_redis_password_degrades_with_a_clear_warning(own_redis, settings,
         text=True,
         timeout=120,
     )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    assert "embeddings.W003" in output and "Cannot reach the embeddings store" in output
-    assert "WRONGPASS" in output or "invalid username-password" in output
-    assert "wrong-password" not in output
+    done.output = done.stdout + done.stderr
+    return done
 
 
 def test_wrong_redis_password_under_gunicorn_serves_without_the_cache(own_redis, gunicorn_server):
