@@ -66,9 +66,12 @@ class Worker(DatabaseWorker):
             )
 
     def _reconnect(self) -> None:
-        """Return once the database answers again, on a new connection."""
+        """Return once the database answers again, on a new connection (or the worker is asked
+        to stop)."""
         lost = time.monotonic()
         for tries in itertools.count(1):
+            if not self.running:  # asked to stop while the database is away: stop now
+                return
             connections.close_all()
             try:
                 connection.ensure_connection()
