@@ -147,6 +147,10 @@ EMBEDDINGS_REDIS_URL = os.environ.get("EMBEDDINGS_REDIS_URL") or os.environ.get(
 # and password still from the URL) or Cluster (any reachable nodes; the rest are discovered).
 EMBEDDINGS_REDIS_SENTINELS = os.environ.get("EMBEDDINGS_REDIS_SENTINELS", "")
 EMBEDDINGS_REDIS_SENTINEL_MASTER = os.environ.get("EMBEDDINGS_REDIS_SENTINEL_MASTER", "")
+# The sentinels' own credentials (their `requirepass` / ACL user), not the master's: those stay
+# in the URL.
+EMBEDDINGS_REDIS_SENTINEL_USERNAME = os.environ.get("EMBEDDINGS_REDIS_SENTINEL_USERNAME", "")
+EMBEDDINGS_REDIS_SENTINEL_PASSWORD = os.environ.get("EMBEDDINGS_REDIS_SENTINEL_PASSWORD", "")
 EMBEDDINGS_REDIS_CLUSTER_NODES = os.environ.get("EMBEDDINGS_REDIS_CLUSTER_NODES", "")
 
 
@@ -241,6 +245,25 @@ def _embeddings_cache() -> dict:
             CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
             SENTINELS=sentinels,
         )
+        if EMBEDDINGS_REDIS_SENTINEL_USERNAME and not EMBEDDINGS_REDIS_SENTINEL_PASSWORD:
+            raise ImproperlyConfigured(
+                "EMBEDDINGS_REDIS_SENTINEL_USERNAME is set: set EMBEDDINGS_REDIS_SENTINEL_PASSWORD "
+                "too (a Redis user authenticates with a password)."
+            )
+        if EMBEDDINGS_REDIS_SENTINEL_PASSWORD:
+            # Given sentinel_kwargs, redis-py no longer copies the socket_* options to the
+            # sentinel connections (redis.sentinel.Sentinel): repeat the short timeouts here, or
+            # a hung sentinel would hold every new connection for good.
+            options["SENTINEL_KWARGS"] = {
+                "password": EMBEDDINGS_REDIS_SENTINEL_PASSWORD,
+                **(
+                    {"username": EMBEDDINGS_REDIS_SENTINEL_USERNAME}
+                    if EMBEDDINGS_REDIS_SENTINEL_USERNAME
+                    else {}
+                ),
+                "socket_connect_timeout": options["SOCKET_CONNECT_TIMEOUT"],
+                "socket_timeout": options["SOCKET_TIMEOUT"],
+            }
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": location,

@@ -44,7 +44,7 @@ class Topology:
         self.folder = Path(tempfile.mkdtemp(prefix=f"cf-{name}-", dir="/tmp"))
         self.processes: dict[int, subprocess.Popen] = {}  # port -> process
 
-    def spawn(self, port: int, args: list[str]) -> subprocess.Popen:
+    def spawn(self, port: int, args: list[str], *, password: str | None = None) -> subprocess.Popen:
         log = (self.folder / f"{port}.log").open("wb")
         process = subprocess.Popen(args, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -54,7 +54,7 @@ class Topology:
             if process.poll() is not None:
                 log = (self.folder / f"{port}.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{args[0]} on port {port} exited: {log}")
-            return redis.Redis(port=port).ping()
+            return redis.Redis(port=port, password=password).ping()
 
         wait_until(answering, timeout=15, what=f"{args[0]} on port {port} answering")
         return process
@@ -101,10 +101,16 @@ def _redis_server(port: int, *extra: str) -> list[str]:
 
 
 class SentinelGroup(Topology):
-    """A master, one replica and three sentinels watching them (quorum 2)."""
+    """A master, one replica and three sentinels watching them (quorum 2). With `password`, the
+    data nodes require it (requirepass, and masterauth to follow a master); with
+    `sentinel_password`, the sentinels require theirs (and use it with each other)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, password: str | None = None, sentinel_password: str | None = None
+    ) -> None:
         super().__init__("sentinel")
+        self.password = password
+        self.sentinel_password = sentinel_password
         self.data_ports = [free_port(), free_port()]
         self.sentinel_ports = [free_port() for _ in range(3)]
         # Its own name: django-redis keeps connection pools per URL for the whole process, so
@@ -113,8 +119,15 @@ class SentinelGroup(Topology):
 
     def start(self) -> "SentinelGroup":
         master, replica = self.data_ports
-        self.spawn(master, _redis_server(master))
-        self.spawn(replica, _redis_server(replica, "--replicaof", "127.0.0.1", str(master)))
+        auth = (
+            ["--requirepass", self.password, "--masterauth", self.password] if self.password else []
+        )
+        self.spawn(master, _redis_server(master, *auth), password=self.password)
+        self.spawn(
+            replica,
+            _redis_server(replica, "--replicaof", "127.0.0.1", str(master), *auth),
+            password=self.password,
+        )
         for port in self.sentinel_ports:
             config = self.folder / f"sentinel-{port}.conf"
             config.write_text(
@@ -123,6 +136,8 @@ class SentinelGroup(Topology):
                 f"sentinel down-after-milliseconds {self.master} 1000\n"
                 f"sentinel failover-timeout {self.master} 10000\n"
                 f"sentinel parallel-syncs {self.master} 1\n"
+                + (f"sentinel auth-pass {self.master} {self.password}\n" if self.password else "")
+                + (f"requirepass {self.sentinel_password}\n" if self.sentinel_password else "")
             )
             binary = shutil.which("redis-sentinel")
             args = (
@@ -130,11 +145,11 @@ class SentinelGroup(Topology):
                 if binary
                 else [_redis_server(0)[0], str(config), "--sentinel"]
             )
-            self.spawn(port, args)
+            self.spawn(port, args, password=self.sentinel_password)
         # Ready when every sentinel knows the replica and the two other sentinels (a failover
         # needs a quorum and a leader).
         for port in self.sentinel_ports:
-            sentinel = redis.Redis(port=port)
+            sentinel = self.sentinel_client(port)
             wait_until(
                 lambda s=sentinel: (
                     len(s.sentinel_slaves(self.master)) == 1
@@ -144,7 +159,7 @@ class SentinelGroup(Topology):
                 what=f"sentinel {port} knowing its replica and peers",
             )
         wait_until(
-            lambda: redis.Redis(port=replica).info("replication")["master_link_status"] == "up",
+            lambda: self.data_client(replica).info("replication")["master_link_status"] == "up",
             timeout=15,
             what="replica in sync",
         )
@@ -154,24 +169,30 @@ class SentinelGroup(Topology):
     def sentinels(self) -> list[tuple[str, int]]:
         return [("127.0.0.1", port) for port in self.sentinel_ports]
 
+    def sentinel_client(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, password=self.sentinel_password)
+
+    def data_client(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, password=self.password)
+
     def master_port(self) -> int:
-        _, port = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
-            self.master
-        )
+        sentinel = self.sentinel_client(self.sentinel_ports[0])
+        _, port = sentinel.sentinel_get_master_addr_by_name(self.master)
         return int(port)
 
     def new_master(self, old: int) -> int | None:
         """The master's port once every live sentinel names one other than `old` and it
         accepts writes; None before."""
         ports = {
-            int(redis.Redis(port=p).sentinel_get_master_addr_by_name(self.master)[1])
+            int(self.sentinel_client(p).sentinel_get_master_addr_by_name(self.master)[1])
             for p in self.sentinel_ports
             if self.processes[p].poll() is None
         }
         if len(ports) != 1 or old in ports:
             return None
         [port] = ports
-        return port if redis.Redis(port=port).info("replication")["role"] == "master" else None
+        role = self.data_client(port).info("replication")["role"]
+        return port if role == "master" else None
 
     def cache_settings(self, *, database: int = 0) -> dict:
         from tests.conftest import redis_cache_settings

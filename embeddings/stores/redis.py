@@ -11,6 +11,7 @@ non-transactional SET EX pipeline, nothing more.
 """
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from django.conf import settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.sentinel import MasterNotFoundError
 
 from embeddings import counters, keys
 from embeddings.counters import Increments, Totals
@@ -255,6 +257,9 @@ class _translated:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is None:
             return False
+        if isinstance(exc, MasterNotFoundError):
+            message = master_not_found(exc)
+            raise CacheUnavailable(f"Redis {self.operation} failed: {message}") from exc
         if isinstance(exc, RedisConnectionError | RedisTimeoutError | AuthenticationError):
             raise CacheUnavailable(f"Redis {self.operation} failed: {exc}") from exc
         if isinstance(exc, ResponseError):
@@ -262,6 +267,52 @@ class _translated:
         if isinstance(exc, RedisError):
             raise CacheUnavailable(f"Redis {self.operation} failed: {exc}") from exc
         return False
+
+
+# redis-py's MasterNotFoundError: "No master found for 'name' : <sentinel client repr> - <error
+# repr>, <client repr> - <error repr>...", each client's repr 1.5 KB of connection options.
+_NO_MASTER = re.compile(r"No master found for ('(?:[^'\\]|\\.)*'|\"[^\"]*\")")
+_SENTINEL_CLIENT = re.compile(r"<redis\.client\.Redis\(")
+_SENTINEL_ADDRESS = re.compile(r"\bhost=([^,>]+),port=(\d+)")
+_SENTINEL_ERROR = re.compile(r"\)> - (?:\w+:)?(\w+)(.*?)(?:, )?$", re.S)
+_REASONS = {
+    "AuthenticationError": "authentication failed",
+    "AuthenticationWrongNumberOfArgsError": "authentication failed",
+    "NoPermissionError": "permission denied",
+    "TimeoutError": "timed out",
+    "ConnectionError": "not reachable",
+}
+
+
+def master_not_found(exc: Exception) -> str:
+    """redis-py's "No master found" message, short: the master's name and each sentinel's
+    address with what went wrong there, instead of the repr of every sentinel client (1.5 KB
+    each). Never a password: only addresses and error kinds are kept."""
+    text = str(exc)
+    name = _NO_MASTER.search(text)
+    if name is None:  # not the shape we know: keep only the first line, capped
+        return text.splitlines()[0][:200] if text else "No master found"
+    head = f"No master found for {name.group(1)}"
+    failures: dict[str, list[str]] = {}
+    for chunk in _SENTINEL_CLIENT.split(text)[1:]:
+        address = _SENTINEL_ADDRESS.search(chunk)
+        error = _SENTINEL_ERROR.search(chunk)
+        kind = error.group(1) if error else ""
+        reason = _REASONS.get(kind) or (kind and _reason_of(kind, error.group(2))) or "failed"
+        where = f"{address.group(1)}:{address.group(2)}" if address else "?"
+        failures.setdefault(reason, []).append(where)
+    if not failures:  # every sentinel answered: none of them knows a healthy master by that name
+        return f"{head} (the sentinels answered but name no healthy master)"
+    return f"{head} from sentinels " + "; ".join(
+        f"{', '.join(addresses)} ({reason})" for reason, addresses in failures.items()
+    )
+
+
+def _reason_of(kind: str, rest: str) -> str:
+    """An error kind we have no words for: its name and, from older redis-py reprs
+    (`ConnectionError('...')`), its message, capped."""
+    message = rest.strip().removeprefix("(").removesuffix(")").strip("'\"")
+    return f"{kind}: {message[:120]}" if message else kind
 
 
 def describe_alias(alias: str) -> StoreDescription:

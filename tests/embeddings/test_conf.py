@@ -1,5 +1,6 @@
 """The EMBEDDINGS settings dict and the environment variables that fill it."""
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,46 @@ def test_topology_comes_from_environment_variables():
         in run(EMBEDDINGS_REDIS_URL="redis://x/3", EMBEDDINGS_REDIS_CLUSTER_NODES="n1:7001").stderr
     )
     assert "EMBEDDINGS_REDIS_SENTINEL_MASTER" in run(EMBEDDINGS_REDIS_SENTINELS="s1:1").stderr
+
+
+def test_sentinel_password_goes_to_sentinel_kwargs_with_the_short_timeouts():
+    """Given sentinel_kwargs, redis-py stops copying socket_* options to the sentinel
+    connections: the settings repeat the timeouts there."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CACHES['embeddings']['OPTIONS'].get('SENTINEL_KWARGS'))"
+    )
+    base = {
+        "EMBEDDINGS_REDIS_URL": "redis://:mpw@ignored/2",
+        "EMBEDDINGS_REDIS_SENTINELS": "s1:26379",
+        "EMBEDDINGS_REDIS_SENTINEL_MASTER": "mymaster",
+        "EMBEDDINGS_REDIS_CONNECT_TIMEOUT": "0.3",
+        "EMBEDDINGS_REDIS_TIMEOUT": "0.7",
+    }
+
+    def run(**env):
+        return subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=Path(__file__).resolve().parents[2],
+            env=subprocess_env(**base, **env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert run().stdout.strip() == "None"  # redis-py copies the socket_* options itself
+    assert ast.literal_eval(run(EMBEDDINGS_REDIS_SENTINEL_PASSWORD="spw").stdout) == {
+        "password": "spw",
+        "socket_connect_timeout": 0.3,
+        "socket_timeout": 0.7,
+    }
+    assert ast.literal_eval(
+        run(EMBEDDINGS_REDIS_SENTINEL_PASSWORD="spw", EMBEDDINGS_REDIS_SENTINEL_USERNAME="s").stdout
+    ) == {"password": "spw", "username": "s", "socket_connect_timeout": 0.3, "socket_timeout": 0.7}
+    alone = run(EMBEDDINGS_REDIS_SENTINEL_USERNAME="s")
+    assert alone.returncode != 0 and "EMBEDDINGS_REDIS_SENTINEL_PASSWORD" in alone.stderr

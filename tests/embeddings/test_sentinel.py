@@ -1,9 +1,12 @@
 """Redis Sentinel, proved against real processes: a master, a replica and three sentinels on
 free ports. The master is failed over twice under a stream of `embed_texts` calls (SENTINEL
 FAILOVER, then kill -9 of the new master): every vector stays correct, the cache is used again
-on the new master without restarting anything, and what was written before is still there."""
+on the new master without restarting anything, and what was written before is still there.
+Sentinels with a password of their own are reached through the environment variables an operator
+sets, and refuse, in a short message, a configuration without it."""
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from embeddings.backends import get_backend
 from embeddings.exceptions import CacheUnavailable
 from embeddings.services import embed_texts, embed_texts_with_report, namespace_for
 from embeddings.stores import get_store
+from tests.conftest import FAKE_BACKEND, run_manage, subprocess_env
 from tests.topologies import SentinelGroup, wait_until
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "banking77_test.csv"
@@ -112,3 +116,52 @@ def test_failover_under_a_stream_of_calls(sentinel_cache, real_model):
     assert third == old
     stream_until(cache_used_again_on(third), "the cache used on the master after kill -9")
     assert embed_texts_with_report(texts).hits == len(texts)
+
+
+MASTER_PASSWORD = "master-pw-5b1c"
+SENTINEL_PASSWORD = "sentinel-pw-9e2d"
+
+
+@pytest.fixture(scope="module")
+def guarded_group() -> Iterator[SentinelGroup]:
+    """Data nodes that require MASTER_PASSWORD, sentinels that require SENTINEL_PASSWORD."""
+    with SentinelGroup(password=MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD) as started:
+        yield started.start()
+
+
+def test_sentinels_with_their_own_password(guarded_group, tmp_path):
+    group = guarded_group
+    sentinels = ", ".join(f"{host}:{port}" for host, port in group.sentinels)
+    env = {
+        "EMBEDDINGS_REDIS_SENTINELS": sentinels.replace(" ", ""),
+        "EMBEDDINGS_REDIS_SENTINEL_MASTER": group.master,
+        "EMBEDDINGS_REDIS_URL": f"redis://:{MASTER_PASSWORD}@unused/2",
+        "EMBEDDINGS_BACKEND": FAKE_BACKEND,
+        "DJANGO_VAR_DIR": str(tmp_path),
+    }
+
+    def stats(*args: str, **extra: str):
+        done = run_manage(
+            "embeddings_stats", *args, env=subprocess_env(**env, **extra), timeout=120
+        )
+        output = done.stdout + done.stderr
+        assert MASTER_PASSWORD not in output and SENTINEL_PASSWORD not in output, output
+        return done, output
+
+    done, output = stats("--json", EMBEDDINGS_REDIS_SENTINEL_PASSWORD=SENTINEL_PASSWORD)
+    assert done.returncode == 0, output
+    found = json.loads(done.stdout)
+    assert found["backend"] == "sentinel" and found["reachable"] and found["error"] is None
+
+    # Without the sentinels' password, or with the master's in its place: a short, clear error
+    # in the log line, the table, the warning and the command's error, not the repr of a client.
+    for extra in ({}, {"EMBEDDINGS_REDIS_SENTINEL_PASSWORD": MASTER_PASSWORD}):
+        done, output = stats(**extra)
+        assert done.returncode == 1, output
+        expected = (
+            f"No master found for '{group.master}' from sentinels {sentinels} "
+            "(authentication failed)"
+        )
+        assert expected in output and "redis.client" not in output, output
+        lines = [line for line in output.splitlines() if "No master found" in line]
+        assert len(lines) >= 3 and all(len(line) < 400 for line in lines), output
