@@ -18,7 +18,6 @@ from django.shortcuts import redirect
 from django.utils.dateparse import parse_date, parse_datetime
 
 from codeframe import jobs, scoping, services, waves
-from codeframe.admin_reach import SPANNING_EVERY_PROJECT, close_to_staff
 from codeframe.exceptions import CodeframeError
 from codeframe.models import (
     Assignment,
@@ -732,7 +731,3 @@ class SuggestedCodeAdmin(ScopedAdmin):
             except CodeframeError as exc:
                 self.message_user(request, f"“{suggestion.label}”: {exc}", messages.WARNING)
         self.message_user(request, f"{done} {decided} suggestion(s).")
-
-
-# Last: every installed app's admin has registered by now (INSTALLED_APPS puts this app last).
-close_to_staff(admin.site, SPANNING_EVERY_PROJECT)

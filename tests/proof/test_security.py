@@ -136,7 +136,7 @@ def concrete(route: str, world) -> str:
         if url.startswith(f"admin/{model}/"):
             url = url.replace("<path:object_id>", pk).replace("<id>", pk)
     replacements = {
-        "^(?P<app_label>auth|authtoken|axes|django_tasks_database|embeddings|codeframe)/$": (
+        "^(?P<app_label>auth|authtoken|axes|embeddings|codeframe|django_tasks_database)/$": (
             "codeframe/"
         ),
         "(?P<url>.*)$": "no-such-page/",
@@ -373,7 +373,7 @@ EXPECTED = {
         (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404),
     )
     * 2,
-    "admin/^(?P<app_label>auth|authtoken|axes|django_tasks_database|embeddings|codeframe)/$": (
+    "admin/^(?P<app_label>auth|authtoken|axes|embeddings|codeframe|django_tasks_database)/$": (
         (ADMIN_LOGIN, ADMIN_LOGIN, 404, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
     )
     * 2,
