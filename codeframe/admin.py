@@ -11,13 +11,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db.models import DateTimeField, Model, OuterRef, QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import redirect
-from django.utils.dateparse import parse_date, parse_datetime
 
 from codeframe import jobs, scoping, services, waves
+from codeframe.admin_reach import OPERATOR_FIELDS, operators_only_lookup
 from codeframe.exceptions import CodeframeError
 from codeframe.models import (
     Assignment,
@@ -91,60 +91,6 @@ class ScopedForeignKeys:
         if isinstance(field.widget, ForeignKeyRawIdWidget):
             field.widget = ScopedRawIdWidget(db_field.remote_field, self.admin_site, queryset=named)
         return field
-
-
-# The shared embedding cache's figures and the steps' timings, for operators only
-# (`scoping.is_operator`, as in the API and on the pages): the cache is every project's, so
-# whether an answer was a hit, or how long its embedding took, told staff of one project which
-# answers another client's project holds (a reviewer read them off a codeframe's admin page).
-OPERATOR_FIELDS: dict[type[Model], frozenset[str]] = {
-    Codeframe: frozenset({"cache_hits", "cache_misses", "timings"}),
-    GenerationJob: frozenset({"cache_hits", "cache_misses"}),
-}
-# How others may filter by a time: bounds to the second (the API's times are), as the sidebar's
-# date links and the date hierarchy give them. A bound typed to the microsecond, or a text
-# match on the stored time (`created__contains=...`), found when a job started and its
-# codeframe was stored, to the microsecond: how long its embedding took.
-_TIME_BOUNDS = frozenset({"exact", "gt", "gte", "lt", "lte"})
-_TIME_PARTS = frozenset({"year", "month", "day"})
-
-
-def _to_the_second(value: str) -> bool:
-    """Whether `value` is a date, or a date and time with no fraction of a second."""
-    for parse in (parse_datetime, parse_date):
-        try:
-            parsed = parse(value.strip())
-        except ValueError:  # well formed, but no such day
-            return False
-        if parsed is not None:
-            return getattr(parsed, "microsecond", 0) == 0
-    return False
-
-
-def operators_only_lookup(model: type[Model], lookup: str, value: str) -> bool:
-    """Whether the changelist filter `lookup`=`value` (on `model`'s admin) reads what only
-    operators see: a cache figure, a timing, or a time finer than a second."""
-    parts = lookup.split("__")
-    for index, part in enumerate(parts):
-        try:
-            field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return False  # not a field: Django ignores it, or refuses it
-        if part in OPERATOR_FIELDS.get(model, ()):
-            return True
-        if isinstance(field, DateTimeField):
-            rest = parts[index + 1 :] or ["exact"]
-            if rest == ["isnull"]:
-                return False
-            if len(rest) == 1 and rest[0] in _TIME_BOUNDS:
-                return not _to_the_second(value)
-            if len(rest) == 1 and rest[0] in _TIME_PARTS:
-                return not value.strip().isdigit()
-            return True
-        if not field.is_relation:
-            return False
-        model = field.related_model
-    return False
 
 
 class ScopedAdmin(ScopedForeignKeys, admin.ModelAdmin):

@@ -1,4 +1,5 @@
-"""Admin pages of other apps that reach across projects: closed to staff, or scoped.
+"""Admin pages that reach across projects: other apps' closed to staff or scoped, and the
+shared cache's figures in ours for operators only.
 
 The "view on site" redirect (Django's `contenttypes` shortcut, `admin/r/<type>/<id>/`) checks
 no permission: it told any staff user whether another project's question, codeframe or job of
@@ -18,8 +19,12 @@ are not superusers, whatever permissions they are given.
 from django.contrib import admin
 from django.contrib.contenttypes import views as contenttypes_views
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import DateTimeField, Model
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.dateparse import parse_date, parse_datetime
+
+from codeframe.models import Codeframe, GenerationJob
 
 
 def view_on_site(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
@@ -86,3 +91,57 @@ SPANNING_EVERY_PROJECT = {
     "axes.AccessLog",
     "axes.AccessFailureLog",
 }
+
+
+# The shared embedding cache's figures and the steps' timings, for operators only
+# (`scoping.is_operator`, as in the API and on the pages): the cache is every project's, so
+# whether an answer was a hit, or how long its embedding took, told staff of one project which
+# answers another client's project holds (a reviewer read them off a codeframe's admin page).
+OPERATOR_FIELDS: dict[type[Model], frozenset[str]] = {
+    Codeframe: frozenset({"cache_hits", "cache_misses", "timings"}),
+    GenerationJob: frozenset({"cache_hits", "cache_misses"}),
+}
+# How others may filter by a time: bounds to the second (the API's times are), as the sidebar's
+# date links and the date hierarchy give them. A bound typed to the microsecond, or a text
+# match on the stored time (`created__contains=...`), found when a job started and its
+# codeframe was stored, to the microsecond: how long its embedding took.
+_TIME_BOUNDS = frozenset({"exact", "gt", "gte", "lt", "lte"})
+_TIME_PARTS = frozenset({"year", "month", "day"})
+
+
+def _to_the_second(value: str) -> bool:
+    """Whether `value` is a date, or a date and time with no fraction of a second."""
+    for parse in (parse_datetime, parse_date):
+        try:
+            parsed = parse(value.strip())
+        except ValueError:  # well formed, but no such day
+            return False
+        if parsed is not None:
+            return getattr(parsed, "microsecond", 0) == 0
+    return False
+
+
+def operators_only_lookup(model: type[Model], lookup: str, value: str) -> bool:
+    """Whether the changelist filter `lookup`=`value` (on `model`'s admin) reads what only
+    operators see: a cache figure, a timing, or a time finer than a second."""
+    parts = lookup.split("__")
+    for index, part in enumerate(parts):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # not a field: Django ignores it, or refuses it
+        if part in OPERATOR_FIELDS.get(model, ()):
+            return True
+        if isinstance(field, DateTimeField):
+            rest = parts[index + 1 :] or ["exact"]
+            if rest == ["isnull"]:
+                return False
+            if len(rest) == 1 and rest[0] in _TIME_BOUNDS:
+                return not _to_the_second(value)
+            if len(rest) == 1 and rest[0] in _TIME_PARTS:
+                return not value.strip().isdigit()
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
