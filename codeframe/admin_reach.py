@@ -65,11 +65,15 @@ class SuperusersOnly:
 
 def close_to_staff(site: admin.AdminSite, labels: set[str]) -> list[str]:
     """Re-register the admins of the models named `labels` ("app_label.ModelName") with
-    `SuperusersOnly`; the labels done (an app not installed has none)."""
+    `SuperusersOnly`; the labels done (an app not installed has none). Idempotent: the apps'
+    ready() runs again when a test changes INSTALLED_APPS."""
     done = []
     for model, model_admin in list(site._registry.items()):
         label = model._meta.label
         if label not in labels:
+            continue
+        if isinstance(model_admin, SuperusersOnly):  # ready() again (INSTALLED_APPS changed)
+            done.append(label)
             continue
         closed = type(
             f"SuperusersOnly{type(model_admin).__name__}",
